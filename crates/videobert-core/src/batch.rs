@@ -1,0 +1,224 @@
+//! Batches as plain host data, their validation, seeded masking, and conversion to device tensors.
+//!
+//! Layouts are row-major: text `[B, L]`, features `[B, T, R, F]` (`[B, T, F]` when R = 0), segment
+//! masks and visual words `[B, T]`, labels `[B]`. `L`, `T`, `R`, `F` come from the config.
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::config::{VideoBertConfig, VideoInput};
+use crate::error::{Error, Result};
+use crate::model::{LossTargets, ModelInputs};
+use crate::rng::Rng;
+
+/// One (micro-)batch as given by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub batch_size: usize,
+    /// `[B, L]` WordPiece ids of the caption, without `[CLS]`/`[SEP]` (the model adds them).
+    pub text_ids: Vec<u32>,
+    /// `[B, L]` 1 = real token, 0 = padding. Default: `text_ids != pad_token_id`.
+    pub text_mask: Option<Vec<u8>>,
+    /// `[B, T, R, F]` region features (`[B, T, F]` when R = 0). Required for `video_input = features`
+    /// and whenever R > 0.
+    pub video_features: Option<Vec<f32>>,
+    /// `[B, T]` visual-word ids, required for `video_input = visual_words`.
+    pub visual_word_ids: Option<Vec<u32>>,
+    /// `[B, T]` 1 = real segment, 0 = padding. Default: all 1.
+    pub video_mask: Option<Vec<u8>>,
+    /// `[B]` video-text matching labels: 1 = the caption belongs to the video. Default: all 1.
+    pub vtm_labels: Option<Vec<u8>>,
+}
+
+/// A batch after masking: what the model sees, and what it must predict.
+#[derive(Debug, Clone)]
+pub struct MaskedBatch {
+    pub batch_size: usize,
+    pub text_ids: Vec<u32>,
+    pub text_mask: Vec<u8>,
+    /// `[B, L]` original id at masked text positions, −1 elsewhere.
+    pub mlm_labels: Vec<i64>,
+    pub video_features: Option<Vec<f32>>,
+    pub visual_word_ids: Option<Vec<u32>>,
+    pub video_mask: Vec<u8>,
+    /// `[B, T]` 1 = segment masked for masked video modelling.
+    pub video_masked: Vec<u8>,
+    pub vtm_labels: Vec<u8>,
+}
+
+fn check_len(field: &str, got: usize, want: usize, shape: &str) -> Result<()> {
+    if got != want {
+        return Err(Error::input(field, format!("expected {want} elements ({shape}), got {got}")));
+    }
+    Ok(())
+}
+
+fn check_binary(field: &str, v: &[u8]) -> Result<()> {
+    match v.iter().position(|&x| x > 1) {
+        Some(i) => Err(Error::input(field, format!("must be 0 or 1, got {} at index {i}", v[i]))),
+        None => Ok(()),
+    }
+}
+
+fn check_ids(field: &str, v: &[u32], bound: usize, bound_name: &str) -> Result<()> {
+    match v.iter().position(|&x| x as usize >= bound) {
+        Some(i) => Err(Error::input(field, format!("id {} at index {i} is not < {bound_name} ({bound})", v[i]))),
+        None => Ok(()),
+    }
+}
+
+impl Batch {
+    /// Check lengths, value ranges and finiteness against the config; errors name the field.
+    pub fn validate(&self, cfg: &VideoBertConfig) -> Result<()> {
+        let b = self.batch_size;
+        if b == 0 {
+            return Err(Error::input("batchSize", "must be > 0"));
+        }
+        let (l, t, r, f) = (cfg.max_text_len, cfg.max_segments, cfg.num_regions, cfg.feature_dim);
+        check_len("textIds", self.text_ids.len(), b * l, &format!("[B={b}, L={l}]"))?;
+        check_ids("textIds", &self.text_ids, cfg.vocab_size, "vocab_size")?;
+        if let Some(m) = &self.text_mask {
+            check_len("textMask", m.len(), b * l, &format!("[B={b}, L={l}]"))?;
+            check_binary("textMask", m)?;
+        }
+        let needs_features = cfg.video_input == VideoInput::Features || r > 0;
+        match &self.video_features {
+            Some(x) => {
+                let (n, shape) = if r > 0 {
+                    (b * t * r * f, format!("[B={b}, T={t}, R={r}, F={f}]"))
+                } else {
+                    (b * t * f, format!("[B={b}, T={t}, F={f}]"))
+                };
+                check_len("videoFeatures", x.len(), n, &shape)?;
+                if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::input("videoFeatures", format!("non-finite value {} at index {i}", x[i])));
+                }
+            }
+            None if needs_features => return Err(Error::input("videoFeatures", "required by this config")),
+            None => {}
+        }
+        match &self.visual_word_ids {
+            Some(w) => {
+                check_len("visualWordIds", w.len(), b * t, &format!("[B={b}, T={t}]"))?;
+                check_ids("visualWordIds", w, cfg.num_visual_words, "num_visual_words")?;
+            }
+            None if cfg.video_input == VideoInput::VisualWords => {
+                return Err(Error::input("visualWordIds", "required by video_input = visual_words"))
+            }
+            None => {}
+        }
+        if let Some(m) = &self.video_mask {
+            check_len("videoMask", m.len(), b * t, &format!("[B={b}, T={t}]"))?;
+            check_binary("videoMask", m)?;
+        }
+        if let Some(v) = &self.vtm_labels {
+            check_len("vtmLabels", v.len(), b, &format!("[B={b}]"))?;
+            check_binary("vtmLabels", v)?;
+        }
+        Ok(())
+    }
+
+    /// Seeded BERT masking: `text_mask_prob` of the real, non-special text tokens (at least one when
+    /// there is any) become 80 % `[MASK]`, 10 % a random non-special token, 10 % unchanged; and
+    /// `video_mask_prob` of the real segments (at least one) are masked for video modelling.
+    pub fn mask(&self, cfg: &VideoBertConfig, rng: &mut Rng) -> MaskedBatch {
+        let (b, l, t) = (self.batch_size, cfg.max_text_len, cfg.max_segments);
+        let special = cfg.special_ids();
+        let text_mask = self
+            .text_mask
+            .clone()
+            .unwrap_or_else(|| self.text_ids.iter().map(|&id| u8::from(id != cfg.pad_token_id)).collect());
+        let video_mask = self.video_mask.clone().unwrap_or_else(|| vec![1; b * t]);
+        let mut text_ids = self.text_ids.clone();
+        let mut mlm_labels = vec![-1i64; b * l];
+        let mut video_masked = vec![0u8; b * t];
+        let count = |n: usize, p: f64| if n == 0 || p == 0.0 { 0 } else { ((n as f64 * p).round() as usize).max(1) };
+        for i in 0..b {
+            let row = i * l..(i + 1) * l;
+            let candidates: Vec<usize> = row
+                .filter(|&j| text_mask[j] == 1 && special.binary_search(&self.text_ids[j]).is_err())
+                .collect();
+            for j in rng.choose(&candidates, count(candidates.len(), cfg.text_mask_prob)) {
+                mlm_labels[j] = self.text_ids[j] as i64;
+                let u = rng.next_f64();
+                if u < 0.8 {
+                    text_ids[j] = cfg.mask_token_id;
+                } else if u < 0.9 {
+                    text_ids[j] = loop {
+                        let id = rng.below(cfg.vocab_size) as u32;
+                        if special.binary_search(&id).is_err() {
+                            break id;
+                        }
+                    };
+                }
+            }
+            let segs: Vec<usize> = (i * t..(i + 1) * t).filter(|&j| video_mask[j] == 1).collect();
+            for j in rng.choose(&segs, count(segs.len(), cfg.video_mask_prob)) {
+                video_masked[j] = 1;
+            }
+        }
+        MaskedBatch {
+            batch_size: b,
+            text_ids,
+            text_mask,
+            mlm_labels,
+            video_features: self.video_features.clone(),
+            visual_word_ids: self.visual_word_ids.clone(),
+            video_mask,
+            video_masked,
+            vtm_labels: self.vtm_labels.clone().unwrap_or_else(|| vec![1; b]),
+        }
+    }
+}
+
+impl MaskedBatch {
+    /// Device tensors for the model and the loss targets.
+    pub fn to_tensors(&self, cfg: &VideoBertConfig, device: &Device, dtype: DType) -> Result<(ModelInputs, LossTargets)> {
+        let (b, l, t, r, f) = (self.batch_size, cfg.max_text_len, cfg.max_segments, cfg.num_regions, cfg.feature_dim);
+        let s = cfg.seq_len();
+        let as_float = |v: &[u8], shape: (usize, usize)| -> Result<Tensor> {
+            let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+            Ok(Tensor::from_vec(v, shape, device)?.to_dtype(dtype)?)
+        };
+        let video_features = match &self.video_features {
+            Some(x) if r > 0 => Some(Tensor::from_slice(x, (b, t, r, f), device)?.to_dtype(dtype)?),
+            Some(x) => Some(Tensor::from_slice(x, (b, t, f), device)?.to_dtype(dtype)?),
+            None => None,
+        };
+        let inputs = ModelInputs {
+            text_ids: Tensor::from_slice(&self.text_ids, (b, l), device)?,
+            text_mask: as_float(&self.text_mask, (b, l))?,
+            video_features,
+            visual_word_ids: match &self.visual_word_ids {
+                Some(w) => Some(Tensor::from_slice(w, (b, t), device)?),
+                None => None,
+            },
+            video_mask: as_float(&self.video_mask, (b, t))?,
+            video_masked: as_float(&self.video_masked, (b, t))?,
+        };
+        let (mut mlm_positions, mut mlm_labels) = (Vec::new(), Vec::new());
+        for (j, &label) in self.mlm_labels.iter().enumerate() {
+            if label >= 0 {
+                mlm_positions.push(((j / l) * s + 1 + j % l) as u32);
+                mlm_labels.push(label as u32);
+            }
+        }
+        let (mut video_positions, mut video_segments) = (Vec::new(), Vec::new());
+        for (j, &m) in self.video_masked.iter().enumerate() {
+            if m == 1 {
+                video_positions.push(((j / t) * s + cfg.video_offset() + j % t) as u32);
+                video_segments.push(j as u32);
+            }
+        }
+        let vtm: Vec<u32> = self.vtm_labels.iter().map(|&x| x as u32).collect();
+        let targets = LossTargets {
+            num_mlm: mlm_positions.len(),
+            num_video: video_positions.len(),
+            mlm_positions: Tensor::new(mlm_positions.as_slice(), device)?,
+            mlm_labels: Tensor::new(mlm_labels.as_slice(), device)?,
+            video_positions: Tensor::new(video_positions.as_slice(), device)?,
+            video_segments: Tensor::new(video_segments.as_slice(), device)?,
+            vtm_labels: Tensor::new(vtm.as_slice(), device)?,
+        };
+        Ok((inputs, targets))
+    }
+}

@@ -1,0 +1,170 @@
+//! Save and load: `model.safetensors` (parameters by name), `optimizer.safetensors` (AdamW moments
+//! `<name>.exp_avg` / `<name>.exp_avg_sq`, with step, seed and hyper-parameters in the metadata) and
+//! `config.json`. Each file is written to a temporary name and renamed into place.
+//!
+//! Loading checks every tensor: a missing name, an unknown name, a wrong shape or a truncated file is
+//! a `Checkpoint` error naming the file and the tensor — never a half-loaded model.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::safetensors::Load;
+use candle_core::{DType, Tensor};
+use safetensors::SafeTensors;
+
+use crate::config::VideoBertConfig;
+use crate::error::{Error, Result};
+use crate::optim::{AdamWConfig, Moments};
+use crate::session::{CreateOptions, VideoBert};
+
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+pub const CONFIG_FILE: &str = "config.json";
+
+fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    write(&tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+fn st_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::checkpoint(path, e.to_string())
+}
+
+impl VideoBert {
+    /// Write the checkpoint files into `dir` (created if needed).
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+
+        let model_path = dir.join(MODEL_FILE);
+        let tensors: Vec<(String, Tensor)> = self.params.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        write_atomic(&model_path, |tmp| {
+            safetensors::serialize_to_file(tensors, None, tmp).map_err(|e| st_err(&model_path, e))
+        })?;
+
+        let opt_path = dir.join(OPTIMIZER_FILE);
+        let mut state = Vec::with_capacity(2 * self.params.len());
+        for ((name, _), m) in self.params.iter().zip(&self.optimizer.moments) {
+            state.push((format!("{name}.exp_avg"), m.exp_avg.clone()));
+            state.push((format!("{name}.exp_avg_sq"), m.exp_avg_sq.clone()));
+        }
+        let c = self.optimizer.config;
+        let meta: HashMap<String, String> = [
+            ("step", self.optimizer.step.to_string()),
+            ("seed", self.seed.to_string()),
+            ("beta1", c.beta1.to_string()),
+            ("beta2", c.beta2.to_string()),
+            ("eps", c.eps.to_string()),
+            ("weight_decay", c.weight_decay.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        write_atomic(&opt_path, |tmp| {
+            safetensors::serialize_to_file(state, Some(meta), tmp).map_err(|e| st_err(&opt_path, e))
+        })?;
+
+        let cfg_path = dir.join(CONFIG_FILE);
+        write_atomic(&cfg_path, |tmp| std::fs::write(tmp, self.config.to_json()).map_err(|e| Error::io(tmp, e)))
+    }
+
+    /// Load a checkpoint directory. `opts.seed` and `opts.optimizer` are replaced by the saved ones
+    /// when `optimizer.safetensors` exists; without it the optimizer starts fresh at step 0.
+    pub fn load(dir: impl AsRef<Path>, mut opts: CreateOptions) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::checkpoint(dir, "not a checkpoint directory (missing or not a directory)"));
+        }
+        let cfg_path = dir.join(CONFIG_FILE);
+        let json = std::fs::read_to_string(&cfg_path).map_err(|e| Error::checkpoint(&cfg_path, e.to_string()))?;
+        let config = VideoBertConfig::from_json(&json).map_err(|e| Error::checkpoint(&cfg_path, e.to_string()))?;
+
+        let opt_path = dir.join(OPTIMIZER_FILE);
+        let opt_bytes = read_optional(&opt_path)?;
+        let opt_st = match &opt_bytes {
+            Some(bytes) => Some(parse(&opt_path, bytes)?),
+            None => None,
+        };
+        let mut step = 0;
+        if let Some((_, meta)) = &opt_st {
+            let get = |k: &str| -> Result<String> {
+                meta.get(k).cloned().ok_or_else(|| Error::checkpoint(&opt_path, format!("metadata `{k}` missing")))
+            };
+            let num = |k: &str| -> Result<f64> {
+                get(k)?.parse::<f64>().map_err(|e| Error::checkpoint(&opt_path, format!("metadata `{k}`: {e}")))
+            };
+            step = get("step")?.parse().map_err(|e| Error::checkpoint(&opt_path, format!("metadata `step`: {e}")))?;
+            opts.seed = get("seed")?.parse().map_err(|e| Error::checkpoint(&opt_path, format!("metadata `seed`: {e}")))?;
+            opts.optimizer =
+                AdamWConfig { beta1: num("beta1")?, beta2: num("beta2")?, eps: num("eps")?, weight_decay: num("weight_decay")? };
+        }
+
+        let mut vb = VideoBert::new(config, opts)?;
+        let model_path = dir.join(MODEL_FILE);
+        let model_bytes = read_optional(&model_path)?.ok_or_else(|| Error::checkpoint(&model_path, "file missing"))?;
+        let (model_st, _) = parse(&model_path, &model_bytes)?;
+        let names: Vec<String> = vb.params.iter().map(|(n, _)| n.clone()).collect();
+        let values = read_exact(&model_path, &model_st, &names, &vb)?;
+        for ((_, var), t) in vb.params.iter().zip(values) {
+            var.set(&t)?;
+        }
+        if let Some((st, _)) = opt_st {
+            let names: Vec<String> = names.iter().flat_map(|n| [format!("{n}.exp_avg"), format!("{n}.exp_avg_sq")]).collect();
+            let mut values = read_exact(&opt_path, &st, &names, &vb)?.into_iter();
+            for m in vb.optimizer.moments.iter_mut() {
+                *m = Moments {
+                    exp_avg: values.next().expect("two tensors per parameter"),
+                    exp_avg_sq: values.next().expect("two tensors per parameter"),
+                };
+            }
+            vb.optimizer.step = step;
+        }
+        Ok(vb)
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::checkpoint(path, e.to_string())),
+    }
+}
+
+fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, HashMap<String, String>)> {
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| st_err(path, format!("corrupt safetensors: {e}")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    let st = SafeTensors::deserialize(bytes).map_err(|e| st_err(path, format!("corrupt safetensors: {e}")))?;
+    Ok((st, meta))
+}
+
+/// The tensors named `names` (exactly those: no more, no fewer), shaped like the parameters.
+fn read_exact(path: &PathBuf, st: &SafeTensors, names: &[String], vb: &VideoBert) -> Result<Vec<Tensor>> {
+    let expected: std::collections::HashSet<&str> = names.iter().map(|s| s.as_str()).collect();
+    let mut unknown: Vec<String> = st.names().into_iter().filter(|n| !expected.contains(n)).map(String::from).collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(Error::checkpoint(path, format!("unknown tensor(s): {}", unknown.join(", "))));
+    }
+    let per_param = names.len() / vb.params.len();
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let view = st.tensor(name).map_err(|_| Error::checkpoint(path, format!("tensor `{name}` missing")))?;
+            let want = vb.params[i / per_param].1.shape().dims().to_vec();
+            if view.shape() != want.as_slice() {
+                return Err(Error::checkpoint(
+                    path,
+                    format!("tensor `{name}` has shape {:?}, the config needs {:?}", view.shape(), want),
+                ));
+            }
+            let t = view.load(&vb.device).map_err(|e| st_err(path, format!("tensor `{name}`: {e}")))?;
+            if !matches!(t.dtype(), DType::F16 | DType::BF16 | DType::F32 | DType::F64) {
+                return Err(Error::checkpoint(path, format!("tensor `{name}` has dtype {:?}", t.dtype())));
+            }
+            Ok(t.to_dtype(vb.dtype)?)
+        })
+        .collect()
+}

@@ -1,0 +1,299 @@
+//! Model configuration: presets, JSON (snake_case on disk), and validation that names the field.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How a segment enters the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoInput {
+    /// Continuous segment features `[T, R, F]` (or `[T, F]` when `num_regions == 0`).
+    Features,
+    /// Discrete visual-word ids `[T]` from the hierarchical k-means codebook (the original VideoBERT).
+    VisualWords,
+}
+
+/// The masked-video-modelling objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoLoss {
+    /// Regress the pooled segment feature: `1/|M| Σ ||x_i − f(x̃)_i||²`.
+    L2,
+    /// Cross-entropy over visual words (requires `video_input = "visual_words"`).
+    Ce,
+    /// Contrastive (InfoNCE) over the batch's masked segments, as in CBT.
+    Nce,
+}
+
+/// Every architectural and objective hyper-parameter of a VideoBERT model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VideoBertConfig {
+    /// Text vocabulary size (WordPiece).
+    pub vocab_size: usize,
+    /// Width `H` of every token.
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    /// Width of the GELU feed-forward layer.
+    pub intermediate_size: usize,
+    /// `L`: text tokens per sample (without `[CLS]`/`[SEP]`).
+    pub max_text_len: usize,
+    /// `T`: segments per sample.
+    pub max_segments: usize,
+    /// `R`: region tokens per segment (a g×g grid); 0 = one token per segment (original VideoBERT).
+    pub num_regions: usize,
+    /// `F`: feature size of a region / segment vector.
+    pub feature_dim: usize,
+    pub video_input: VideoInput,
+    /// Codebook size for `video_input = "visual_words"`.
+    pub num_visual_words: usize,
+    pub video_loss: VideoLoss,
+    /// Temperature of the `nce` video loss.
+    pub nce_temperature: f64,
+    pub mlm_weight: f64,
+    pub video_weight: f64,
+    pub vtm_weight: f64,
+    /// Fraction of text tokens masked for MLM (then 80 % [MASK], 10 % random, 10 % kept).
+    pub text_mask_prob: f64,
+    /// Fraction of segments masked for masked video modelling.
+    pub video_mask_prob: f64,
+    pub layer_norm_eps: f64,
+    /// Standard deviation of the normal initialisation of weights.
+    pub initializer_range: f64,
+    pub pad_token_id: u32,
+    pub cls_token_id: u32,
+    pub sep_token_id: u32,
+    pub mask_token_id: u32,
+}
+
+impl Default for VideoBertConfig {
+    fn default() -> Self {
+        Self::small()
+    }
+}
+
+pub const PRESETS: [&str; 4] = ["tiny", "small", "base", "large"];
+
+impl VideoBertConfig {
+    /// Tests and examples: H=64, 2 layers, 2 heads.
+    pub fn tiny() -> Self {
+        Self {
+            vocab_size: 512,
+            hidden_size: 64,
+            num_hidden_layers: 2,
+            num_attention_heads: 2,
+            intermediate_size: 256,
+            max_text_len: 16,
+            max_segments: 8,
+            num_regions: 4,
+            feature_dim: 32,
+            ..Self::small()
+        }
+    }
+
+    /// CPU training: H=256, 4 layers, 4 heads, FFN 1024, L=32, T=16, R=4, F=512.
+    pub fn small() -> Self {
+        Self {
+            vocab_size: 8192,
+            hidden_size: 256,
+            num_hidden_layers: 4,
+            num_attention_heads: 4,
+            intermediate_size: 1024,
+            max_text_len: 32,
+            max_segments: 16,
+            num_regions: 4,
+            feature_dim: 512,
+            video_input: VideoInput::Features,
+            num_visual_words: 20_736,
+            video_loss: VideoLoss::L2,
+            nce_temperature: 0.1,
+            mlm_weight: 1.0,
+            video_weight: 1.0,
+            vtm_weight: 1.0,
+            text_mask_prob: 0.15,
+            video_mask_prob: 0.15,
+            layer_norm_eps: 1e-12,
+            initializer_range: 0.02,
+            pad_token_id: 0,
+            cls_token_id: 2,
+            sep_token_id: 3,
+            mask_token_id: 4,
+        }
+    }
+
+    /// GPU: BERT-base width.
+    pub fn base() -> Self {
+        Self {
+            vocab_size: 30_522,
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 3072,
+            max_text_len: 64,
+            max_segments: 32,
+            feature_dim: 2048,
+            ..Self::small()
+        }
+    }
+
+    /// GPU: BERT-large width.
+    pub fn large() -> Self {
+        Self {
+            hidden_size: 1024,
+            num_hidden_layers: 24,
+            num_attention_heads: 16,
+            intermediate_size: 4096,
+            ..Self::base()
+        }
+    }
+
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            "tiny" => Ok(Self::tiny()),
+            "small" => Ok(Self::small()),
+            "base" => Ok(Self::base()),
+            "large" => Ok(Self::large()),
+            _ => Err(Error::UnknownPreset { name: name.to_string() }),
+        }
+    }
+
+    /// Parse from JSON (snake_case). Unknown fields and wrong types are errors naming the field;
+    /// missing fields take the `small` preset's value. The result is validated.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let cfg: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            // serde reports unknown fields at the parent path; pull the name out of the message.
+            let field = match (field.as_str(), inner.strip_prefix("unknown field `")) {
+                (".", Some(rest)) => rest.split('`').next().unwrap_or("?").to_string(),
+                _ => field,
+            };
+            Error::config(field, inner)
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("config serialises")
+    }
+
+    /// Token positions of the joint sequence `[CLS] text [SEP] seg_1..seg_T [SEP]`.
+    pub fn seq_len(&self) -> usize {
+        self.max_text_len + self.max_segments + 3
+    }
+
+    /// Index of the first segment token in the joint sequence.
+    pub fn video_offset(&self) -> usize {
+        self.max_text_len + 2
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        fn positive(field: &str, v: usize) -> Result<()> {
+            if v == 0 {
+                return Err(Error::config(field, "must be > 0"));
+            }
+            Ok(())
+        }
+        fn in_range(field: &str, v: f64, lo: f64, hi: f64) -> Result<()> {
+            if !(v.is_finite() && v >= lo && v <= hi) {
+                return Err(Error::config(field, format!("must be in [{lo}, {hi}], got {v}")));
+            }
+            Ok(())
+        }
+        positive("vocab_size", self.vocab_size)?;
+        positive("hidden_size", self.hidden_size)?;
+        positive("num_hidden_layers", self.num_hidden_layers)?;
+        positive("num_attention_heads", self.num_attention_heads)?;
+        positive("intermediate_size", self.intermediate_size)?;
+        positive("max_text_len", self.max_text_len)?;
+        positive("max_segments", self.max_segments)?;
+        positive("feature_dim", self.feature_dim)?;
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Error::config(
+                "num_attention_heads",
+                format!("must divide hidden_size ({})", self.hidden_size),
+            ));
+        }
+        if self.num_regions > 64 {
+            return Err(Error::config("num_regions", "must be in [0, 64]"));
+        }
+        if self.video_input == VideoInput::VisualWords {
+            positive("num_visual_words", self.num_visual_words)?;
+        }
+        if self.video_loss == VideoLoss::Ce && self.video_input != VideoInput::VisualWords {
+            return Err(Error::config(
+                "video_loss",
+                "`ce` needs video_input = \"visual_words\" (there are no word ids to predict)",
+            ));
+        }
+        in_range("nce_temperature", self.nce_temperature, 1e-4, 100.0)?;
+        in_range("mlm_weight", self.mlm_weight, 0.0, 1e3)?;
+        in_range("video_weight", self.video_weight, 0.0, 1e3)?;
+        in_range("vtm_weight", self.vtm_weight, 0.0, 1e3)?;
+        in_range("text_mask_prob", self.text_mask_prob, 0.0, 1.0)?;
+        in_range("video_mask_prob", self.video_mask_prob, 0.0, 1.0)?;
+        in_range("layer_norm_eps", self.layer_norm_eps, 0.0, 1.0)?;
+        in_range("initializer_range", self.initializer_range, 0.0, 10.0)?;
+        for (field, id) in [
+            ("pad_token_id", self.pad_token_id),
+            ("cls_token_id", self.cls_token_id),
+            ("sep_token_id", self.sep_token_id),
+            ("mask_token_id", self.mask_token_id),
+        ] {
+            if id as usize >= self.vocab_size {
+                return Err(Error::config(field, format!("must be < vocab_size ({})", self.vocab_size)));
+            }
+        }
+        if self.special_ids().len() >= self.vocab_size {
+            return Err(Error::config("vocab_size", "must leave room for non-special tokens"));
+        }
+        Ok(())
+    }
+
+    /// Token ids never chosen for masking nor as random replacements.
+    pub fn special_ids(&self) -> Vec<u32> {
+        let mut ids = vec![self.pad_token_id, self.cls_token_id, self.sep_token_id, self.mask_token_id];
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_roundtrip_through_json() {
+        for name in PRESETS {
+            let cfg = VideoBertConfig::preset(name).unwrap();
+            cfg.validate().unwrap();
+            assert_eq!(VideoBertConfig::from_json(&cfg.to_json()).unwrap(), cfg);
+        }
+        assert!(matches!(VideoBertConfig::preset("huge"), Err(Error::UnknownPreset { .. })));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let field = |json: &str| match VideoBertConfig::from_json(json) {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        };
+        assert_eq!(field(r#"{"hidden_sise": 3}"#), "hidden_sise");
+        assert_eq!(field(r#"{"hidden_size": -3}"#), "hidden_size");
+        assert_eq!(field(r#"{"hidden_size": 0}"#), "hidden_size");
+        assert_eq!(field(r#"{"hidden_size": 60, "num_attention_heads": 7}"#), "num_attention_heads");
+        assert_eq!(field(r#"{"video_loss": "ce"}"#), "video_loss");
+        assert_eq!(field(r#"{"video_loss": "mse"}"#), "video_loss");
+        assert_eq!(field(r#"{"text_mask_prob": 1.5}"#), "text_mask_prob");
+        assert_eq!(field(r#"{"vocab_size": 3}"#), "sep_token_id");
+    }
+}

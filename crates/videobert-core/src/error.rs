@@ -1,0 +1,60 @@
+//! The one error type of the core. Every variant names what went wrong and where, so the binding
+//! can map it to a stable `ErrorCode` without parsing messages.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration field is missing, unknown or out of range.
+    #[error("invalid config field `{field}`: {reason}")]
+    Config { field: String, reason: String },
+
+    /// A preset name that does not exist.
+    #[error("unknown preset `{name}` (expected one of: tiny, small, base, large)")]
+    UnknownPreset { name: String },
+
+    /// Batch data with the wrong length, a non-finite value or an out-of-range id.
+    #[error("invalid input `{field}`: {reason}")]
+    InvalidInput { field: String, reason: String },
+
+    /// A checkpoint directory that is missing, truncated or does not match the model.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+
+    /// Reading or writing a file failed.
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A numerical failure inside training (e.g. a non-finite loss).
+    #[error("numerical error: {0}")]
+    Numerical(String),
+
+    /// The operation was cancelled by the caller.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// An error from the tensor library; these indicate a bug, not bad user input.
+    #[error("tensor error: {0}")]
+    Tensor(#[from] candle_core::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Config { field: field.into(), reason: reason.into() }
+    }
+    pub fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput { field: field.into(), reason: reason.into() }
+    }
+    pub fn checkpoint(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Checkpoint { path: path.into(), reason: reason.into() }
+    }
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,23 @@
+//! videobert-core: VideoBERT pre-training in pure Rust on candle.
+//!
+//! - [`config`]: presets and validated JSON configs.
+//! - [`model`]: the encoder with divided space-time attention and its pre-training heads.
+//! - [`batch`]: host-side batches, validation and seeded masking.
+//! - [`session`]: a model with its optimizer — the train step, evaluation.
+//! - [`checkpoint`]: save / load with full validation.
+
+pub mod batch;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod optim;
+pub mod rng;
+pub mod session;
+
+pub use batch::{Batch, MaskedBatch};
+pub use candle_core::{DType, Device};
+pub use config::{VideoBertConfig, VideoInput, VideoLoss, PRESETS};
+pub use error::{Error, Result};
+pub use optim::AdamWConfig;
+pub use session::{CreateOptions, StepMetrics, StepOptions, VideoBert};

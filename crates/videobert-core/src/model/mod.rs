@@ -1,0 +1,4 @@
+pub mod layers;
+pub mod videobert;
+
+pub use videobert::{Losses, LossTargets, ModelInputs, VideoBertModel};

@@ -1,0 +1,359 @@
+//! VideoBERT (Sun et al., 2019, "VideoBERT: A Joint Model for Video and Language Representation
+//! Learning") with divided space-time attention (Bertasius et al., 2021, TimeSformer).
+//!
+//! Sequence layout: `[CLS] t_1..t_L [SEP] s_1..s_T [SEP]`, where each segment token `s_t` also owns
+//! `R` region tokens. Each block applies (a) spatial attention inside every segment over its `R+1`
+//! tokens (`[B·T, R+1, H]`), (b) joint temporal + cross-modal attention over the sequence, (c) a GELU
+//! FFN on every token; pre-LayerNorm residuals. Objectives: masked language modelling (decoder tied
+//! to the word embeddings), masked video modelling (`l2` | `ce` | `nce`) and video-text matching on
+//! `[CLS]`. The `vb.pp(..)` names below are the tensor names of `model.safetensors` (README table).
+
+use candle_core::{IndexOp, Module, Result, Tensor, D};
+use candle_nn::{Linear, VarBuilder};
+
+use super::layers::{additive_mask, cross_entropy, embedding_table, linear, FeedForward, HeadTransform, LayerNorm, SelfAttention};
+use crate::config::{VideoBertConfig, VideoInput, VideoLoss};
+
+/// Device tensors for one masked batch (built by `MaskedBatch::to_inputs`).
+#[derive(Debug, Clone)]
+pub struct ModelInputs {
+    /// `[B, L]` u32, already masked.
+    pub text_ids: Tensor,
+    /// `[B, L]` 0/1 (model dtype).
+    pub text_mask: Tensor,
+    /// `[B, T, R, F]` or `[B, T, F]` (R = 0), model dtype; required unless video_input = visual_words and R = 0.
+    pub video_features: Option<Tensor>,
+    /// `[B, T]` u32 visual words.
+    pub visual_word_ids: Option<Tensor>,
+    /// `[B, T]` 0/1 (model dtype): valid segments.
+    pub video_mask: Tensor,
+    /// `[B, T]` 0/1 (model dtype): segments replaced by the learned mask embedding.
+    pub video_masked: Tensor,
+}
+
+/// Loss targets for one masked batch.
+#[derive(Debug, Clone)]
+pub struct LossTargets {
+    /// Flat indices `b·S + 1 + l` of masked text tokens in `[B·S]`, and their original ids.
+    pub mlm_positions: Tensor,
+    pub mlm_labels: Tensor,
+    /// Flat indices `b·S + video_offset + t` of masked segments, and `b·T + t` into the segment targets.
+    pub video_positions: Tensor,
+    pub video_segments: Tensor,
+    /// `[B]` u32: 1 = the text belongs to the video.
+    pub vtm_labels: Tensor,
+    pub num_mlm: usize,
+    pub num_video: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Losses {
+    pub total: Tensor,
+    pub mlm: Tensor,
+    pub video: Tensor,
+    pub vtm: Tensor,
+}
+
+struct VideoBertEmbeddings {
+    word: Tensor,
+    text_position: Tensor,
+    temporal: Tensor,
+    spatial: Option<Tensor>,
+    token_type: Tensor,
+    segment_projection: Option<Linear>,
+    visual_words: Option<Tensor>,
+    region_projection: Option<Linear>,
+    video_mask_embedding: Tensor,
+    norm: LayerNorm,
+    cfg: VideoBertConfig,
+}
+
+impl VideoBertEmbeddings {
+    fn new(cfg: &VideoBertConfig, vb: VarBuilder) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let r = cfg.num_regions;
+        let (segment_projection, visual_words) = match cfg.video_input {
+            VideoInput::Features => (Some(linear(cfg.feature_dim, h, vb.pp("segment_projection"))?), None),
+            VideoInput::VisualWords => {
+                (None, Some(embedding_table(cfg.num_visual_words, h, vb.pp("visual_word_embeddings"))?))
+            }
+        };
+        Ok(Self {
+            word: embedding_table(cfg.vocab_size, h, vb.pp("word_embeddings"))?,
+            text_position: embedding_table(cfg.max_text_len + 2, h, vb.pp("text_position_embeddings"))?,
+            temporal: embedding_table(cfg.max_segments + 1, h, vb.pp("temporal_embeddings"))?,
+            spatial: if r > 0 { Some(embedding_table(r + 1, h, vb.pp("spatial_embeddings"))?) } else { None },
+            token_type: embedding_table(2, h, vb.pp("type_embeddings"))?,
+            segment_projection,
+            visual_words,
+            region_projection: if r > 0 { Some(linear(cfg.feature_dim, h, vb.pp("region_projection"))?) } else { None },
+            video_mask_embedding: vb.get_with_hints(h, "video_mask_embedding", candle_nn::Init::Const(0.0))?,
+            norm: LayerNorm::new(h, cfg.layer_norm_eps, vb.pp("norm"))?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Returns the joint sequence `[B, S, H]` and the region tokens `[B, T, R, H]` (R > 0).
+    fn forward(&self, inp: &ModelInputs) -> Result<(Tensor, Option<Tensor>)> {
+        let cfg = &self.cfg;
+        let (b, l) = inp.text_ids.dims2()?;
+        let (t, h, r) = (cfg.max_segments, cfg.hidden_size, cfg.num_regions);
+        let dev = inp.text_ids.device();
+        let ids = |v: u32, n: usize| Tensor::full(v, (b, n), dev);
+
+        // Text: [CLS] t_1..t_L [SEP] + positions + type 0.
+        let text_ids = Tensor::cat(&[ids(cfg.cls_token_id, 1)?, inp.text_ids.clone(), ids(cfg.sep_token_id, 1)?], 1)?;
+        let text = self.word.embedding_lookup(&text_ids)?.reshape((b, l + 2, h))?;
+        let text = text.broadcast_add(&self.text_position)?.broadcast_add(&self.token_type.i(0)?)?;
+
+        // Segment tokens: projection of the region mean (or the visual word) + time + space 0 + type 1.
+        let video_type = self.token_type.i(1)?;
+        let time = self.temporal.narrow(0, 0, t)?; // [T, H]
+        let mut segments = match (&self.segment_projection, &self.visual_words) {
+            (Some(proj), _) => {
+                let feats = inp.video_features.as_ref().expect("features checked at batch validation");
+                let pooled = if r > 0 { feats.mean(2)? } else { feats.clone() };
+                proj.forward(&pooled)?
+            }
+            (None, Some(table)) => {
+                let words = inp.visual_word_ids.as_ref().expect("visual words checked at batch validation");
+                table.embedding_lookup(words)?.reshape((b, t, h))?
+            }
+            (None, None) => unreachable!("one video input is always built"),
+        };
+        segments = segments.broadcast_add(&time)?.broadcast_add(&video_type)?;
+        if let Some(spatial) = &self.spatial {
+            segments = segments.broadcast_add(&spatial.i(0)?)?;
+        }
+        // Masked segments: every token of the segment becomes the learned mask embedding (plus its
+        // position), so the answer cannot leak through the segment's region tokens.
+        let masked = inp.video_masked.unsqueeze(2)?; // [B, T, 1]
+        let keep = (1.0 - &masked)?;
+        let mask_tok = self.video_mask_embedding.broadcast_add(&time)?.broadcast_add(&video_type)?; // [T, H]
+        let segments = (segments.broadcast_mul(&keep)? + masked.broadcast_mul(&mask_tok)?)?;
+
+        let regions = match (&self.region_projection, &self.spatial) {
+            (Some(proj), Some(spatial)) => {
+                let feats = inp.video_features.as_ref().expect("features checked at batch validation");
+                let pos = time.unsqueeze(1)?.broadcast_add(&spatial.narrow(0, 1, r)?.unsqueeze(0)?)?; // [T, R, H]
+                let regions = proj.forward(feats)?.broadcast_add(&pos)?.broadcast_add(&video_type)?;
+                let masked = masked.unsqueeze(3)?; // [B, T, 1, 1]
+                let mask_tok = pos.broadcast_add(&self.video_mask_embedding)?.broadcast_add(&video_type)?;
+                let regions = (regions.broadcast_mul(&(1.0 - &masked)?)? + masked.broadcast_mul(&mask_tok)?)?;
+                Some(self.norm.forward(&regions)?)
+            }
+            _ => None,
+        };
+
+        let tail = self.word.i(cfg.sep_token_id as usize)?.add(&self.temporal.i(t)?)?.add(&video_type)?;
+        let tail = tail.reshape((1, 1, h))?.broadcast_as((b, 1, h))?;
+        let seq = Tensor::cat(&[text, segments, tail], 1)?;
+        Ok((self.norm.forward(&seq)?, regions))
+    }
+}
+
+trait EmbeddingLookup {
+    fn embedding_lookup(&self, ids: &Tensor) -> Result<Tensor>;
+}
+
+impl EmbeddingLookup for Tensor {
+    /// Rows of this `[V, H]` table for any-shaped ids; the result is `[ids.elem_count(), H]`.
+    fn embedding_lookup(&self, ids: &Tensor) -> Result<Tensor> {
+        self.index_select(&ids.flatten_all()?, 0)
+    }
+}
+
+struct VideoBertLayer {
+    spatial: Option<(LayerNorm, SelfAttention)>,
+    joint_norm: LayerNorm,
+    joint_attention: SelfAttention,
+    ffn_norm: LayerNorm,
+    ffn: FeedForward,
+}
+
+impl VideoBertLayer {
+    fn new(cfg: &VideoBertConfig, vb: VarBuilder) -> Result<Self> {
+        let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
+        let spatial = if cfg.num_regions > 0 {
+            Some((
+                LayerNorm::new(h, eps, vb.pp("spatial_norm"))?,
+                SelfAttention::new(h, cfg.num_attention_heads, vb.pp("spatial_attention"))?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self {
+            spatial,
+            joint_norm: LayerNorm::new(h, eps, vb.pp("joint_norm"))?,
+            joint_attention: SelfAttention::new(h, cfg.num_attention_heads, vb.pp("joint_attention"))?,
+            ffn_norm: LayerNorm::new(h, eps, vb.pp("ffn_norm"))?,
+            ffn: FeedForward::new(h, cfg.intermediate_size, vb.pp("ffn"))?,
+        })
+    }
+
+    fn forward(
+        &self,
+        seq: Tensor,
+        regions: Option<Tensor>,
+        mask: &Tensor,
+        video_offset: usize,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let (b, s, h) = seq.dims3()?;
+        let (seq, regions) = match (&self.spatial, regions) {
+            (Some((norm, attn)), Some(regions)) => {
+                // (a) spatial attention inside each segment: [B·T, R+1, H].
+                let (_, t, r, _) = regions.dims4()?;
+                let segs = seq.narrow(1, video_offset, t)?;
+                let tokens = Tensor::cat(&[segs.unsqueeze(2)?, regions], 2)?.reshape((b * t, r + 1, h))?;
+                let tokens = (&tokens + attn.forward(&norm.forward(&tokens)?, None)?)?.reshape((b, t, r + 1, h))?;
+                let segs = tokens.narrow(2, 0, 1)?.squeeze(2)?;
+                let regions = tokens.narrow(2, 1, r)?;
+                let seq = Tensor::cat(
+                    &[seq.narrow(1, 0, video_offset)?, segs, seq.narrow(1, video_offset + t, s - video_offset - t)?],
+                    1,
+                )?;
+                (seq, Some(regions))
+            }
+            (_, regions) => (seq, regions),
+        };
+        // (b) joint temporal + cross-modal attention over the whole sequence.
+        let seq = (&seq + self.joint_attention.forward(&self.joint_norm.forward(&seq)?, Some(mask))?)?;
+        // (c) FFN on every token.
+        let ffn = |x: &Tensor| -> Result<Tensor> { x + self.ffn.forward(&self.ffn_norm.forward(x)?)? };
+        Ok((ffn(&seq)?, regions.map(|r| ffn(&r)).transpose()?))
+    }
+}
+
+struct VideoHead {
+    transform: HeadTransform,
+    /// `[F, H]` output for `l2` / `nce`; `None` for `ce` (tied to the visual-word embeddings).
+    output: Option<Linear>,
+    /// `[W]` bias of the tied `ce` decoder.
+    bias: Option<Tensor>,
+}
+
+/// The VideoBERT encoder with its three pre-training heads.
+pub struct VideoBertModel {
+    embeddings: VideoBertEmbeddings,
+    layers: Vec<VideoBertLayer>,
+    final_norm: LayerNorm,
+    mlm: HeadTransform,
+    mlm_bias: Tensor,
+    video: VideoHead,
+    vtm_pooler: Linear,
+    vtm_classifier: Linear,
+    cfg: VideoBertConfig,
+}
+
+impl VideoBertModel {
+    pub fn new(cfg: &VideoBertConfig, vb: VarBuilder) -> Result<Self> {
+        let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| VideoBertLayer::new(cfg, vb.pp(format!("encoder.layers.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
+        let vh = vb.pp("heads.video");
+        let video = match cfg.video_loss {
+            VideoLoss::Ce => VideoHead {
+                transform: HeadTransform::new(h, eps, vh.clone())?,
+                output: None,
+                bias: Some(vh.get_with_hints(cfg.num_visual_words, "bias", candle_nn::Init::Const(0.0))?),
+            },
+            VideoLoss::L2 | VideoLoss::Nce => VideoHead {
+                transform: HeadTransform::new(h, eps, vh.clone())?,
+                output: Some(linear(h, cfg.feature_dim, vh.pp("output"))?),
+                bias: None,
+            },
+        };
+        Ok(Self {
+            embeddings: VideoBertEmbeddings::new(cfg, vb.pp("embeddings"))?,
+            layers,
+            final_norm: LayerNorm::new(h, eps, vb.pp("encoder.final_norm"))?,
+            mlm: HeadTransform::new(h, eps, vb.pp("heads.mlm"))?,
+            mlm_bias: vb.pp("heads.mlm").get_with_hints(cfg.vocab_size, "bias", candle_nn::Init::Const(0.0))?,
+            video,
+            vtm_pooler: linear(h, h, vb.pp("heads.vtm.pooler"))?,
+            vtm_classifier: linear(h, 2, vb.pp("heads.vtm.classifier"))?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Encoder output for the joint sequence, `[B, S, H]`, after the final LayerNorm.
+    pub fn encode(&self, inp: &ModelInputs) -> Result<Tensor> {
+        let (b, l) = inp.text_ids.dims2()?;
+        let dtype = inp.text_mask.dtype();
+        let ones = Tensor::ones((b, 1), dtype, inp.text_mask.device())?;
+        let attend = Tensor::cat(&[&ones, &inp.text_mask, &ones, &inp.video_mask, &ones], 1)?;
+        let mask = additive_mask(&attend, dtype)?;
+        let (mut seq, mut regions) = self.embeddings.forward(inp)?;
+        for layer in &self.layers {
+            (seq, regions) = layer.forward(seq, regions, &mask, l + 2)?;
+        }
+        self.final_norm.forward(&seq)
+    }
+
+    /// The three pre-training losses and their weighted sum.
+    pub fn losses(&self, inp: &ModelInputs, tg: &LossTargets) -> Result<Losses> {
+        let cfg = &self.cfg;
+        let hidden = self.encode(inp)?;
+        let (b, s, h) = hidden.dims3()?;
+        let flat = hidden.reshape((b * s, h))?;
+        let dtype = hidden.dtype();
+        let zero = || Tensor::zeros((), dtype, hidden.device());
+
+        let mlm = if tg.num_mlm > 0 {
+            let x = self.mlm.forward(&flat.index_select(&tg.mlm_positions, 0)?)?;
+            let logits = x.matmul(&self.embeddings.word.t()?)?.broadcast_add(&self.mlm_bias)?;
+            cross_entropy(&logits, &tg.mlm_labels)?
+        } else {
+            zero()?
+        };
+
+        let video = if tg.num_video > 0 {
+            let x = self.video.transform.forward(&flat.index_select(&tg.video_positions, 0)?)?;
+            match cfg.video_loss {
+                VideoLoss::Ce => {
+                    let table = self.embeddings.visual_words.as_ref().expect("ce implies visual words");
+                    let bias = self.video.bias.as_ref().expect("ce head has a bias");
+                    let logits = x.matmul(&table.t()?)?.broadcast_add(bias)?;
+                    let words = inp.visual_word_ids.as_ref().expect("ce implies visual words").flatten_all()?;
+                    cross_entropy(&logits, &words.index_select(&tg.video_segments, 0)?)?
+                }
+                VideoLoss::L2 | VideoLoss::Nce => {
+                    let pred = self.video.output.as_ref().expect("l2/nce head has an output").forward(&x)?;
+                    let target = segment_targets(inp, cfg)?.index_select(&tg.video_segments, 0)?;
+                    if cfg.video_loss == VideoLoss::L2 {
+                        ((pred - target)?.sqr()?.sum_all()? / tg.num_video as f64)?
+                    } else {
+                        let logits = (l2_normalize(&pred)?.matmul(&l2_normalize(&target)?.t()?)?
+                            / cfg.nce_temperature)?;
+                        let diag = Tensor::arange(0u32, tg.num_video as u32, hidden.device())?;
+                        cross_entropy(&logits, &diag)?
+                    }
+                }
+            }
+        } else {
+            zero()?
+        };
+
+        let cls = hidden.i((.., 0, ..))?;
+        let logits = self.vtm_classifier.forward(&self.vtm_pooler.forward(&cls)?.tanh()?)?;
+        let vtm = cross_entropy(&logits, &tg.vtm_labels)?;
+
+        let total = ((&mlm * cfg.mlm_weight)? + (&video * cfg.video_weight)?)?;
+        let total = (total + (&vtm * cfg.vtm_weight)?)?;
+        Ok(Losses { total, mlm, video, vtm })
+    }
+}
+
+/// The pooled feature of every segment, `[B·T, F]`: the region mean, or the segment feature (R = 0).
+fn segment_targets(inp: &ModelInputs, cfg: &VideoBertConfig) -> Result<Tensor> {
+    let feats = inp.video_features.as_ref().expect("features checked at batch validation");
+    let pooled = if cfg.num_regions > 0 { feats.mean(2)? } else { feats.clone() };
+    let (b, t, f) = pooled.dims3()?;
+    pooled.reshape((b * t, f))
+}
+
+fn l2_normalize(x: &Tensor) -> Result<Tensor> {
+    x.broadcast_div(&(x.sqr()?.sum_keepdim(D::Minus1)? + 1e-12)?.sqrt()?)
+}
+

@@ -1,0 +1,254 @@
+//! `VideoBert`: a model with its parameters, optimizer state and step counter — the unit the
+//! binding holds, trains, evaluates, saves and loads.
+//!
+//! One `train_step` = for each micro-batch: seeded masking, forward, backward (gradients summed,
+//! each micro-batch weighted 1/n); then global-norm clipping and one AdamW update. Masking draws
+//! from `Rng::derive(seed, [step, micro])`, so a run depends only on (seed, data, lr schedule) and a
+//! resumed run repeats an uninterrupted one bit for bit.
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+
+use crate::batch::{Batch, MaskedBatch};
+use crate::config::VideoBertConfig;
+use crate::error::{Error, Result};
+use crate::model::{Losses, VideoBertModel};
+use crate::optim::{AdamW, AdamWConfig};
+use crate::rng::Rng;
+
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Seeds initialisation and masking.
+    pub seed: u64,
+    pub dtype: DType,
+    pub device: Device,
+    pub optimizer: AdamWConfig,
+    /// Threads for tensor math; `None` = candle's default (physical cores / `RAYON_NUM_THREADS`).
+    pub num_threads: Option<usize>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        Self { seed: 0, dtype: DType::F32, device: Device::Cpu, optimizer: AdamWConfig::default(), num_threads: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StepOptions {
+    pub lr: f64,
+    /// Clip the global gradient norm to this value; 0 disables clipping.
+    pub max_grad_norm: f64,
+}
+
+impl Default for StepOptions {
+    fn default() -> Self {
+        Self { lr: 1e-4, max_grad_norm: 1.0 }
+    }
+}
+
+/// Scalars of one step (means over micro-batches). `grad_norm` is before clipping; 0 in `evaluate`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepMetrics {
+    pub loss: f64,
+    pub mlm_loss: f64,
+    pub video_loss: f64,
+    pub vtm_loss: f64,
+    pub grad_norm: f64,
+}
+
+pub struct VideoBert {
+    pub config: VideoBertConfig,
+    pub device: Device,
+    pub dtype: DType,
+    pub seed: u64,
+    pub(crate) model: VideoBertModel,
+    /// Every trainable tensor, sorted by name: the order of checkpoints, optimizer state and sums.
+    pub(crate) params: Vec<(String, Var)>,
+    pub(crate) optimizer: AdamW,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl VideoBert {
+    /// A freshly initialised model: weights ~ N(0, initializer_range), biases 0, norm gains 1.
+    pub fn new(config: VideoBertConfig, opts: CreateOptions) -> Result<Self> {
+        config.validate()?;
+        opts.optimizer.validate()?;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, opts.dtype, &opts.device);
+        let model = VideoBertModel::new(&config, vb)?;
+        let mut params: Vec<(String, Var)> =
+            varmap.data().lock().expect("varmap lock").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut rng = Rng::derive(opts.seed, &[0x1417]);
+        for (name, var) in &params {
+            if name.ends_with("bias") || name.contains("norm.") {
+                continue; // keep the constant init (0 / 1)
+            }
+            let n = var.elem_count();
+            let values: Vec<f64> = (0..n).map(|_| rng.normal() * config.initializer_range).collect();
+            let t = Tensor::from_vec(values, var.shape(), &opts.device)?.to_dtype(opts.dtype)?;
+            var.set(&t)?;
+        }
+        let optimizer = AdamW::new(opts.optimizer, &params)?;
+        let pool = match opts.num_threads {
+            Some(0) => return Err(Error::config("numThreads", "must be > 0")),
+            Some(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("videobert-{i}"))
+                    .build()
+                    .map_err(|e| Error::config("numThreads", e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(Self { config, device: opts.device, dtype: opts.dtype, seed: opts.seed, model, params, optimizer, pool })
+    }
+
+    pub fn num_parameters(&self) -> usize {
+        self.params.iter().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    /// Parameters by name, sorted (the checkpoint's tensor names).
+    pub fn params(&self) -> &[(String, Var)] {
+        &self.params
+    }
+
+    pub fn model(&self) -> &VideoBertModel {
+        &self.model
+    }
+
+    /// Optimizer updates applied so far.
+    pub fn step(&self) -> u64 {
+        self.optimizer.step
+    }
+
+    pub fn optimizer(&self) -> &AdamW {
+        &self.optimizer
+    }
+
+    fn with_pool<T: Send>(&mut self, f: impl FnOnce(&mut Self) -> T + Send) -> T {
+        match self.pool.take() {
+            Some(pool) => {
+                let out = pool.install(|| f(self));
+                self.pool = Some(pool);
+                out
+            }
+            None => f(self),
+        }
+    }
+
+    /// Losses of an already-masked batch (graph attached, for backward).
+    pub fn losses(&self, masked: &MaskedBatch) -> Result<Losses> {
+        let (inputs, targets) = masked.to_tensors(&self.config, &self.device, self.dtype)?;
+        Ok(self.model.losses(&inputs, &targets)?)
+    }
+
+    /// Losses and the gradient of `losses.total` for every parameter (zeros where none flows).
+    pub fn gradients(&self, masked: &MaskedBatch) -> Result<(Losses, Vec<Tensor>)> {
+        let losses = self.losses(masked)?;
+        let store = losses.total.backward()?;
+        let grads = self
+            .params
+            .iter()
+            .map(|(_, v)| match store.get(v.as_tensor()) {
+                Some(g) => Ok(g.clone()),
+                None => Ok(v.zeros_like()?),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((losses, grads))
+    }
+
+    /// Forward + backward over the micro-batches, clip, one AdamW update.
+    pub fn train_step(&mut self, batches: &[Batch], opts: StepOptions) -> Result<StepMetrics> {
+        if batches.is_empty() {
+            return Err(Error::input("batches", "at least one micro-batch is required"));
+        }
+        if !(opts.lr.is_finite() && opts.lr >= 0.0) {
+            return Err(Error::input("lr", format!("must be a finite number >= 0, got {}", opts.lr)));
+        }
+        if !(opts.max_grad_norm.is_finite() && opts.max_grad_norm >= 0.0) {
+            return Err(Error::input("maxGradNorm", format!("must be a finite number >= 0, got {}", opts.max_grad_norm)));
+        }
+        for b in batches {
+            b.validate(&self.config)?;
+        }
+        self.with_pool(|s| s.train_step_inner(batches, opts))
+    }
+
+    fn train_step_inner(&mut self, batches: &[Batch], opts: StepOptions) -> Result<StepMetrics> {
+        let n = batches.len() as f64;
+        let mut sums: Option<Vec<Tensor>> = None;
+        let mut metrics = StepMetrics { loss: 0.0, mlm_loss: 0.0, video_loss: 0.0, vtm_loss: 0.0, grad_norm: 0.0 };
+        for (i, batch) in batches.iter().enumerate() {
+            let mut rng = Rng::derive(self.seed, &[self.optimizer.step, i as u64]);
+            let masked = batch.mask(&self.config, &mut rng);
+            let (losses, grads) = self.gradients(&masked)?;
+            accumulate(&mut metrics, &losses, n)?;
+            sums = Some(match sums {
+                None => grads,
+                Some(acc) => acc.iter().zip(&grads).map(|(a, g)| a + g).collect::<candle_core::Result<_>>()?,
+            });
+        }
+        if !metrics.loss.is_finite() {
+            return Err(Error::Numerical(format!("non-finite loss {} at step {}", metrics.loss, self.optimizer.step)));
+        }
+        let mut grads = sums.expect("at least one micro-batch");
+        if n > 1.0 {
+            grads = grads.iter().map(|g| g / n).collect::<candle_core::Result<_>>()?;
+        }
+        let norm = global_norm(&grads)?;
+        if !norm.is_finite() {
+            return Err(Error::Numerical(format!("non-finite gradient norm at step {}", self.optimizer.step)));
+        }
+        metrics.grad_norm = norm;
+        if opts.max_grad_norm > 0.0 && norm > opts.max_grad_norm {
+            let scale = opts.max_grad_norm / (norm + 1e-6);
+            grads = grads.iter().map(|g| g * scale).collect::<candle_core::Result<_>>()?;
+        }
+        self.optimizer.update(&self.params, &grads, opts.lr)?;
+        Ok(metrics)
+    }
+
+    /// Losses without an update. Masking is seeded by `mask_seed` (default: the model's seed), so
+    /// the same batch always gives the same numbers.
+    pub fn evaluate(&mut self, batches: &[Batch], mask_seed: Option<u64>) -> Result<StepMetrics> {
+        if batches.is_empty() {
+            return Err(Error::input("batches", "at least one micro-batch is required"));
+        }
+        for b in batches {
+            b.validate(&self.config)?;
+        }
+        let seed = mask_seed.unwrap_or(self.seed);
+        self.with_pool(|s| {
+            let n = batches.len() as f64;
+            let mut metrics = StepMetrics { loss: 0.0, mlm_loss: 0.0, video_loss: 0.0, vtm_loss: 0.0, grad_norm: 0.0 };
+            for (i, batch) in batches.iter().enumerate() {
+                let mut rng = Rng::derive(seed, &[u64::MAX, i as u64]);
+                let losses = s.losses(&batch.mask(&s.config, &mut rng))?;
+                accumulate(&mut metrics, &losses, n)?;
+            }
+            Ok(metrics)
+        })
+    }
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+}
+
+fn accumulate(m: &mut StepMetrics, l: &Losses, n: f64) -> Result<()> {
+    m.loss += scalar(&l.total)? / n;
+    m.mlm_loss += scalar(&l.mlm)? / n;
+    m.video_loss += scalar(&l.video)? / n;
+    m.vtm_loss += scalar(&l.vtm)? / n;
+    Ok(())
+}
+
+/// `sqrt(Σ_p Σ g²)` accumulated in f64, in parameter order (deterministic).
+pub fn global_norm(grads: &[Tensor]) -> Result<f64> {
+    let mut total = 0.0f64;
+    for g in grads {
+        total += scalar(&g.to_dtype(DType::F64)?.sqr()?.sum_all()?)?;
+    }
+    Ok(total.sqrt())
+}
