@@ -16,7 +16,7 @@ pub mod rng;
 pub mod session;
 
 pub use batch::{Batch, MaskedBatch};
-pub use candle_core::{DType, Device};
+pub use candle_core::{self, DType, Device};
 pub use config::{VideoBertConfig, VideoInput, VideoLoss, PRESETS};
 pub use error::{Error, Result};
 pub use optim::AdamWConfig;

@@ -1,0 +1,83 @@
+//! A missing, truncated or mismatched checkpoint is a `Checkpoint` error naming the problem.
+
+mod common;
+
+use common::{model, tmpdir};
+use videobert_core::candle_core::{Device, Tensor};
+use videobert_core::{CreateOptions, DType, Error, VideoBert, VideoBertConfig};
+
+fn load_err(dir: &std::path::Path) -> String {
+    match VideoBert::load(dir, CreateOptions::default()) {
+        Err(Error::Checkpoint { reason, path }) => format!("{} {reason}", path.display()),
+        Err(other) => panic!("expected a Checkpoint error, got {other:?}"),
+        Ok(_) => panic!("expected a Checkpoint error, got a model"),
+    }
+}
+
+fn saved(name: &str) -> std::path::PathBuf {
+    let dir = tmpdir(name);
+    model(VideoBertConfig::tiny(), DType::F32, 0).save(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn missing_directory_and_missing_files() {
+    let dir = tmpdir("missing");
+    assert!(load_err(&dir.join("nope")).contains("not a checkpoint directory"));
+    assert!(load_err(&dir).contains("config.json"));
+    let dir = saved("no-model");
+    std::fs::remove_file(dir.join("model.safetensors")).unwrap();
+    assert!(load_err(&dir).contains("model.safetensors file missing"));
+}
+
+#[test]
+fn truncated_safetensors() {
+    for file in ["model.safetensors", "optimizer.safetensors"] {
+        let dir = saved(&format!("truncated-{file}"));
+        let path = dir.join(file);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let msg = load_err(&dir);
+        assert!(msg.contains(file) && msg.contains("corrupt"), "{msg}");
+        std::fs::write(&path, b"not a safetensors file").unwrap();
+        assert!(load_err(&dir).contains("corrupt"));
+    }
+}
+
+#[test]
+fn wrong_shapes_and_unknown_tensors() {
+    // Weights of a wider model under a tiny config.
+    let dir = saved("shapes");
+    let mut wide = VideoBertConfig::tiny();
+    wide.hidden_size = 32;
+    let other = tmpdir("shapes-other");
+    model(wide, DType::F32, 0).save(&other).unwrap();
+    std::fs::copy(other.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let msg = load_err(&dir);
+    assert!(msg.contains("has shape") && msg.contains("the config needs"), "{msg}");
+
+    // One extra tensor.
+    let dir = saved("unknown");
+    let path = dir.join("model.safetensors");
+    let mut tensors = videobert_core::candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    tensors.insert("encoder.layers.9.extra".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap());
+    videobert_core::candle_core::safetensors::save(&tensors, &path).unwrap();
+    assert!(load_err(&dir).contains("unknown tensor(s): encoder.layers.9.extra"));
+
+    // One tensor missing.
+    let mut tensors = videobert_core::candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    tensors.remove("encoder.layers.9.extra");
+    tensors.remove("heads.mlm.bias");
+    videobert_core::candle_core::safetensors::save(&tensors, &path).unwrap();
+    assert!(load_err(&dir).contains("tensor `heads.mlm.bias` missing"));
+}
+
+#[test]
+fn invalid_config_json() {
+    let dir = saved("bad-config");
+    std::fs::write(dir.join("config.json"), r#"{"hidden_size": 64, "colour": 1}"#).unwrap();
+    let msg = load_err(&dir);
+    assert!(msg.contains("config.json") && msg.contains("colour"), "{msg}");
+    std::fs::write(dir.join("config.json"), "{ not json").unwrap();
+    assert!(load_err(&dir).contains("config.json"));
+}
