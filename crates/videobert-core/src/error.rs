@@ -33,10 +33,6 @@ pub enum Error {
     #[error("numerical error: {0}")]
     Numerical(String),
 
-    /// The operation was cancelled by the caller.
-    #[error("cancelled")]
-    Cancelled,
-
     /// An error from the tensor library; these indicate a bug, not bad user input.
     #[error("tensor error: {0}")]
     Tensor(#[from] candle_core::Error),

@@ -1,1 +1,318 @@
+//! Node.js binding for videobert-core (napi-rs v3). Glue only: option structs, conversion into core
+//! types, and one background thread per heavy call so the event loop (and libuv's 4-thread pool)
+//! is never blocked. Errors cross as `"<ErrorCode>: <message>"`; `src/errors.ts` turns them into
+//! `VideoBertError` — this file's `to_napi_error` is the one conversion point.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use videobert_core as vb;
+
+/// Every error the native layer raises carries one of these codes.
+#[napi(string_enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// A config field is unknown, missing or out of range.
+    InvalidConfig,
+    /// The preset name does not exist.
+    UnknownPreset,
+    /// Batch data of the wrong length, a non-finite value or an out-of-range id.
+    InvalidInput,
+    /// A checkpoint directory that is missing, truncated, or does not match the config.
+    Checkpoint,
+    /// Reading or writing a file failed.
+    Io,
+    /// Training produced a non-finite loss or gradient.
+    Numerical,
+    /// A bug: an internal error or a panic in native code.
+    Internal,
+}
+
+impl ErrorCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidConfig => "InvalidConfig",
+            ErrorCode::UnknownPreset => "UnknownPreset",
+            ErrorCode::InvalidInput => "InvalidInput",
+            ErrorCode::Checkpoint => "Checkpoint",
+            ErrorCode::Io => "Io",
+            ErrorCode::Numerical => "Numerical",
+            ErrorCode::Internal => "Internal",
+        }
+    }
+}
+
+fn code_of(e: &vb::Error) -> ErrorCode {
+    match e {
+        vb::Error::Config { .. } => ErrorCode::InvalidConfig,
+        vb::Error::UnknownPreset { .. } => ErrorCode::UnknownPreset,
+        vb::Error::InvalidInput { .. } => ErrorCode::InvalidInput,
+        vb::Error::Checkpoint { .. } => ErrorCode::Checkpoint,
+        vb::Error::Io { .. } => ErrorCode::Io,
+        vb::Error::Numerical(_) => ErrorCode::Numerical,
+        vb::Error::Tensor(_) => ErrorCode::Internal,
+    }
+}
+
+fn coded(code: ErrorCode, message: impl std::fmt::Display) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {message}", code.as_str()))
+}
+
+/// The one conversion point from core errors to JS errors.
+fn to_napi_error(e: vb::Error) -> Error {
+    coded(code_of(&e), e)
+}
+
+/// Run `work` on a thread of its own (not one of libuv's 4) and settle a promise with its result.
+/// A panic is caught here and becomes an `Internal` error: no panic crosses into Node.
+fn spawn_promise<T, F>(env: &Env, work: F) -> Result<Object<'_>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    let (deferred, promise) = env.create_deferred()?;
+    std::thread::Builder::new()
+        .name("videobert-call".into())
+        .spawn(move || {
+            let out = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown panic");
+                Err(coded(ErrorCode::Internal, format!("panic in native code: {msg}")))
+            });
+            match out {
+                Ok(value) => deferred.resolve(move |_| Ok(value)),
+                Err(e) => deferred.reject(e),
+            }
+        })
+        .map_err(|e| coded(ErrorCode::Internal, format!("cannot start a thread: {e}")))?;
+    Ok(promise)
+}
+
+/// Options for `createModel` / `loadModel`.
+#[napi(object)]
+#[derive(Debug, Clone, Default)]
+pub struct NativeCreateOptions {
+    /// Seed for initialisation and masking (an integer in [0, 2^53)). Ignored by `loadModel` when the
+    /// checkpoint has optimizer state (the saved seed is used). @default 0
+    pub seed: Option<f64>,
+    /// Threads for tensor math; by default candle's choice (physical cores, or `RAYON_NUM_THREADS`).
+    pub num_threads: Option<u32>,
+    /// Parameter dtype on CPU: "f32" or "f64". @default "f32"
+    pub dtype: Option<String>,
+    /// AdamW β1. @default 0.9
+    pub beta1: Option<f64>,
+    /// AdamW β2. @default 0.999
+    pub beta2: Option<f64>,
+    /// AdamW ε. @default 1e-8
+    pub eps: Option<f64>,
+    /// Decoupled weight decay (not applied to biases and norms). @default 0.01
+    pub weight_decay: Option<f64>,
+}
+
+fn create_options(o: Option<NativeCreateOptions>) -> vb::Result<vb::CreateOptions> {
+    let o = o.unwrap_or_default();
+    let d = vb::CreateOptions::default();
+    let seed = match o.seed {
+        None => d.seed,
+        Some(s) if s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s < 9_007_199_254_740_992.0 => s as u64,
+        Some(s) => return Err(vb::Error::config("seed", format!("must be an integer in [0, 2^53), got {s}"))),
+    };
+    let dtype = match o.dtype.as_deref() {
+        None | Some("f32") => vb::DType::F32,
+        Some("f64") => vb::DType::F64,
+        Some(other) => return Err(vb::Error::config("dtype", format!("must be \"f32\" or \"f64\", got {other:?}"))),
+    };
+    let opt = vb::AdamWConfig {
+        beta1: o.beta1.unwrap_or(d.optimizer.beta1),
+        beta2: o.beta2.unwrap_or(d.optimizer.beta2),
+        eps: o.eps.unwrap_or(d.optimizer.eps),
+        weight_decay: o.weight_decay.unwrap_or(d.optimizer.weight_decay),
+    };
+    Ok(vb::CreateOptions { seed, dtype, device: vb::Device::Cpu, optimizer: opt, num_threads: o.num_threads.map(|n| n as usize) })
+}
+
+/// One micro-batch. Shapes (row-major) come from the model config: L = maxTextLen, T = maxSegments,
+/// R = numRegions, F = featureDim.
+#[napi(object)]
+pub struct NativeBatch {
+    pub batch_size: u32,
+    /// `[B, L]` caption token ids without [CLS]/[SEP].
+    pub text_ids: Uint32Array,
+    /// `[B, L]` 1 = token, 0 = padding. Default: textIds != padTokenId.
+    pub text_mask: Option<Uint8Array>,
+    /// `[B, T, R, F]` region features (`[B, T, F]` when R = 0).
+    pub video_features: Option<Float32Array>,
+    /// `[B, T]` visual-word ids (videoInput = "visual_words").
+    pub visual_word_ids: Option<Uint32Array>,
+    /// `[B, T]` 1 = segment, 0 = padding. Default: all 1.
+    pub video_mask: Option<Uint8Array>,
+    /// `[B]` 1 = caption belongs to the video, 0 = a negative pair. Default: all 1.
+    pub vtm_labels: Option<Uint8Array>,
+}
+
+impl NativeBatch {
+    fn to_core(&self) -> vb::Batch {
+        vb::Batch {
+            batch_size: self.batch_size as usize,
+            text_ids: self.text_ids.to_vec(),
+            text_mask: self.text_mask.as_ref().map(|a| a.to_vec()),
+            video_features: self.video_features.as_ref().map(|a| a.to_vec()),
+            visual_word_ids: self.visual_word_ids.as_ref().map(|a| a.to_vec()),
+            video_mask: self.video_mask.as_ref().map(|a| a.to_vec()),
+            vtm_labels: self.vtm_labels.as_ref().map(|a| a.to_vec()),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct NativeStepOptions {
+    /// Learning rate for this step (the caller owns the schedule).
+    pub lr: f64,
+    /// Clip the global gradient norm to this value; 0 disables clipping. @default 1.0
+    pub max_grad_norm: Option<f64>,
+}
+
+#[napi(object)]
+pub struct NativeEvaluateOptions {
+    /// Seed of the evaluation masks. @default the model's seed
+    pub mask_seed: Option<f64>,
+}
+
+/// Scalars of one step (means over the micro-batches).
+#[napi(object)]
+pub struct StepResult {
+    pub loss: f64,
+    pub mlm_loss: f64,
+    pub video_loss: f64,
+    pub vtm_loss: f64,
+    /// Global gradient norm before clipping (0 for `evaluate`).
+    pub grad_norm: f64,
+}
+
+impl From<vb::StepMetrics> for StepResult {
+    fn from(m: vb::StepMetrics) -> Self {
+        Self { loss: m.loss, mlm_loss: m.mlm_loss, video_loss: m.video_loss, vtm_loss: m.vtm_loss, grad_norm: m.grad_norm }
+    }
+}
+
+/// A VideoBERT model with its optimizer state. Made by `createModel` / `loadModel`.
+#[napi]
+pub struct NativeVideoBert {
+    inner: Arc<Mutex<vb::VideoBert>>,
+    config_json: String,
+    num_parameters: f64,
+    step: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl NativeVideoBert {
+    fn new(model: vb::VideoBert) -> Self {
+        Self {
+            config_json: model.config.to_json(),
+            num_parameters: model.num_parameters() as f64,
+            step: Arc::new(std::sync::atomic::AtomicU64::new(model.step())),
+            inner: Arc::new(Mutex::new(model)),
+        }
+    }
+}
+
+fn lock(m: &Mutex<vb::VideoBert>) -> Result<std::sync::MutexGuard<'_, vb::VideoBert>> {
+    m.lock().map_err(|_| coded(ErrorCode::Internal, "the model is unusable after a panic in an earlier call"))
+}
+
+fn integer_seed(field: &str, s: f64) -> Result<u64> {
+    if s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s < 9_007_199_254_740_992.0 {
+        Ok(s as u64)
+    } else {
+        Err(coded(ErrorCode::InvalidInput, format!("invalid input `{field}`: must be an integer in [0, 2^53), got {s}")))
+    }
+}
+
+#[napi]
+impl NativeVideoBert {
+    /// The model config as JSON (snake_case, as in `config.json`).
+    #[napi(getter)]
+    pub fn config_json(&self) -> String {
+        self.config_json.clone()
+    }
+
+    /// Number of trainable scalars.
+    #[napi(getter)]
+    pub fn num_parameters(&self) -> f64 {
+        self.num_parameters
+    }
+
+    /// Optimizer updates applied so far.
+    #[napi(getter)]
+    pub fn step(&self) -> f64 {
+        self.step.load(std::sync::atomic::Ordering::SeqCst) as f64
+    }
+
+    /// Forward + backward over the micro-batches (gradient accumulation), clip, one AdamW update.
+    #[napi(ts_return_type = "Promise<StepResult>")]
+    pub fn train_step<'e>(&self, env: &'e Env, batches: Vec<NativeBatch>, options: NativeStepOptions) -> Result<Object<'e>> {
+        let batches: Vec<vb::Batch> = batches.iter().map(NativeBatch::to_core).collect();
+        let opts = vb::StepOptions { lr: options.lr, max_grad_norm: options.max_grad_norm.unwrap_or(1.0) };
+        let (inner, step) = (self.inner.clone(), self.step.clone());
+        spawn_promise(env, move || {
+            let mut model = lock(&inner)?;
+            let out = model.train_step(&batches, opts).map_err(to_napi_error)?;
+            step.store(model.step(), std::sync::atomic::Ordering::SeqCst);
+            Ok(StepResult::from(out))
+        })
+    }
+
+    /// Losses on the micro-batches without an update (deterministic masks).
+    #[napi(ts_return_type = "Promise<StepResult>")]
+    pub fn evaluate<'e>(&self, env: &'e Env, batches: Vec<NativeBatch>, options: Option<NativeEvaluateOptions>) -> Result<Object<'e>> {
+        let batches: Vec<vb::Batch> = batches.iter().map(NativeBatch::to_core).collect();
+        let mask_seed = match options.and_then(|o| o.mask_seed) {
+            Some(s) => Some(integer_seed("maskSeed", s)?),
+            None => None,
+        };
+        let inner = self.inner.clone();
+        spawn_promise(env, move || {
+            let mut model = lock(&inner)?;
+            Ok(StepResult::from(model.evaluate(&batches, mask_seed).map_err(to_napi_error)?))
+        })
+    }
+
+    /// Write `model.safetensors`, `optimizer.safetensors` and `config.json` into `dir`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn save<'e>(&self, env: &'e Env, dir: String) -> Result<Object<'e>> {
+        let inner = self.inner.clone();
+        spawn_promise(env, move || lock(&inner)?.save(&dir).map_err(to_napi_error))
+    }
+}
+
+/// Create a freshly initialised model from a config JSON (snake_case; missing fields take the
+/// `small` preset's values).
+#[napi(ts_return_type = "Promise<NativeVideoBert>")]
+pub fn create_model(env: &Env, config_json: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
+    let config = vb::VideoBertConfig::from_json(&config_json).map_err(to_napi_error)?;
+    let opts = create_options(options).map_err(to_napi_error)?;
+    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::VideoBert::new(config, opts).map_err(to_napi_error)?)))
+}
+
+/// Load a checkpoint directory written by `save`.
+#[napi(ts_return_type = "Promise<NativeVideoBert>")]
+pub fn load_model(env: &Env, dir: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
+    let opts = create_options(options).map_err(to_napi_error)?;
+    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::VideoBert::load(&dir, opts).map_err(to_napi_error)?)))
+}
+
+/// The config JSON of a preset: "tiny", "small", "base" or "large".
+#[napi]
+pub fn preset_config(name: String) -> Result<String> {
+    vb::VideoBertConfig::preset(&name).map(|c| c.to_json()).map_err(to_napi_error)
+}
+
+/// Validate a config JSON and return it with every field filled in.
+#[napi]
+pub fn normalize_config(config_json: String) -> Result<String> {
+    vb::VideoBertConfig::from_json(&config_json).map(|c| c.to_json()).map_err(to_napi_error)
+}

@@ -1,0 +1,68 @@
+/**
+ * The `Batch` that crosses into native code, and its shape checks. Layouts are row-major; sizes come
+ * from the model config: L = maxTextLen, T = maxSegments, R = numRegions, F = featureDim.
+ */
+import type { VideoBertConfig } from './config.js'
+import { VideoBertError } from './errors.js'
+
+export interface Batch {
+  /** B, the number of samples. */
+  batchSize: number
+  /** `[B, L]` caption token ids, without [CLS]/[SEP] (the model adds them). */
+  textIds: Uint32Array
+  /** `[B, L]` 1 = token, 0 = padding. @default textIds != padTokenId */
+  textMask?: Uint8Array
+  /** `[B, T, R, F]` region features (`[B, T, F]` when R = 0). Needed unless videoInput = 'visual_words' and R = 0. */
+  videoFeatures?: Float32Array
+  /** `[B, T]` visual-word ids; needed when videoInput = 'visual_words'. */
+  visualWordIds?: Uint32Array
+  /** `[B, T]` 1 = segment, 0 = padding. @default all 1 */
+  videoMask?: Uint8Array
+  /** `[B]` video-text matching labels: 1 = the caption belongs to the video, 0 = a negative. @default all 1 */
+  vtmLabels?: Uint8Array
+}
+
+type ArrayCtor = Uint32ArrayConstructor | Uint8ArrayConstructor | Float32ArrayConstructor
+
+function check(
+  batch: Batch,
+  field: keyof Batch,
+  ctor: ArrayCtor,
+  dims: [string, number][],
+  required: boolean,
+): void {
+  const value = batch[field]
+  if (value === undefined || value === null) {
+    if (required) throw new VideoBertError('InvalidInput', `invalid input \`${field}\`: required by this config`)
+    return
+  }
+  if (!(value instanceof ctor)) {
+    throw new VideoBertError('InvalidInput', `invalid input \`${field}\`: expected a ${ctor.name}`)
+  }
+  const want = dims.reduce((n, [, d]) => n * d, 1)
+  if (value.length !== want) {
+    const shape = dims.map(([k, d]) => `${k}=${d}`).join(', ')
+    throw new VideoBertError('InvalidInput', `invalid input \`${field}\`: expected ${want} elements ([${shape}]), got ${value.length}`)
+  }
+}
+
+/** Throws `VideoBertError('InvalidInput')` naming the field and the expected length. */
+export function checkBatch(batch: Batch, config: VideoBertConfig): void {
+  if (batch === null || typeof batch !== 'object') {
+    throw new VideoBertError('InvalidInput', 'invalid input `batch`: expected an object')
+  }
+  const b = batch.batchSize
+  if (!Number.isInteger(b) || b <= 0) {
+    throw new VideoBertError('InvalidInput', `invalid input \`batchSize\`: must be a positive integer, got ${String(b)}`)
+  }
+  const { maxTextLen: l, maxSegments: t, numRegions: r, featureDim: f } = config
+  const B: [string, number] = ['batchSize', b]
+  check(batch, 'textIds', Uint32Array, [B, ['maxTextLen', l]], true)
+  check(batch, 'textMask', Uint8Array, [B, ['maxTextLen', l]], false)
+  const featureDims: [string, number][] =
+    r > 0 ? [B, ['maxSegments', t], ['numRegions', r], ['featureDim', f]] : [B, ['maxSegments', t], ['featureDim', f]]
+  check(batch, 'videoFeatures', Float32Array, featureDims, config.videoInput === 'features' || r > 0)
+  check(batch, 'visualWordIds', Uint32Array, [B, ['maxSegments', t]], config.videoInput === 'visual_words')
+  check(batch, 'videoMask', Uint8Array, [B, ['maxSegments', t]], false)
+  check(batch, 'vtmLabels', Uint8Array, [B], false)
+}

@@ -1,0 +1,113 @@
+/**
+ * Typed model configuration. The TS API is camelCase; `config.json` on disk is snake_case — the
+ * conversion happens here and nowhere else. Presets come from the native core (one source of truth).
+ */
+import { guardSync, VideoBertError } from './errors.js'
+import { normalizeConfig, presetConfig } from './native.js'
+
+export type PresetName = 'tiny' | 'small' | 'base' | 'large'
+export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'base', 'large']
+
+export interface VideoBertConfig {
+  /** Text vocabulary size (WordPiece). */
+  vocabSize: number
+  /** Width H of every token. */
+  hiddenSize: number
+  /** Number of transformer blocks. */
+  numHiddenLayers: number
+  /** Attention heads; must divide `hiddenSize`. */
+  numAttentionHeads: number
+  /** Width of the GELU feed-forward layer. */
+  intermediateSize: number
+  /** L: caption tokens per sample, without [CLS]/[SEP]. */
+  maxTextLen: number
+  /** T: segments (video tokens) per sample. */
+  maxSegments: number
+  /** R: region tokens per segment (a g×g grid); 0 = one token per segment (original VideoBERT). */
+  numRegions: number
+  /** F: size of a region / segment feature vector. */
+  featureDim: number
+  /** `features` (continuous, default) or `visual_words` (k-means ids, the original VideoBERT). */
+  videoInput: 'features' | 'visual_words'
+  /** Codebook size when `videoInput = 'visual_words'`. @default 20736 */
+  numVisualWords: number
+  /** Masked video modelling objective: `l2` regression, `ce` over visual words, `nce` contrastive. */
+  videoLoss: 'l2' | 'ce' | 'nce'
+  /** Temperature of the `nce` loss. @default 0.1 */
+  nceTemperature: number
+  /** Weight of the masked-language-model loss. @default 1 */
+  mlmWeight: number
+  /** Weight of the masked-video loss. @default 1 */
+  videoWeight: number
+  /** Weight of the video-text matching loss. @default 1 */
+  vtmWeight: number
+  /** Fraction of caption tokens masked (80 % [MASK], 10 % random, 10 % kept). @default 0.15 */
+  textMaskProb: number
+  /** Fraction of segments masked. @default 0.15 */
+  videoMaskProb: number
+  /** @default 1e-12 */
+  layerNormEps: number
+  /** Std of the normal weight initialisation. @default 0.02 */
+  initializerRange: number
+  /** @default 0 */
+  padTokenId: number
+  /** @default 2 */
+  clsTokenId: number
+  /** @default 3 */
+  sepTokenId: number
+  /** @default 4 */
+  maskTokenId: number
+}
+
+const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+const toCamel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+
+/** snake_case JSON (as in `config.json`) → typed camelCase config. */
+export function configFromJson(json: string): VideoBertConfig {
+  const raw = JSON.parse(json) as Record<string, unknown>
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [toCamel(k), v])) as unknown as VideoBertConfig
+}
+
+/** Typed config → snake_case JSON. */
+export function configToJson(config: Partial<VideoBertConfig>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(config).map(([k, v]) => [toSnake(k), v])))
+}
+
+function loadPresets(): Readonly<Record<PresetName, Readonly<VideoBertConfig>>> {
+  const entries = PRESET_NAMES.map((name) => [name, Object.freeze(configFromJson(presetConfig(name)))] as const)
+  return Object.freeze(Object.fromEntries(entries) as Record<PresetName, Readonly<VideoBertConfig>>)
+}
+
+/** The built-in presets: `tiny` (tests), `small` (CPU), `base` and `large` (GPU). */
+export const presets = loadPresets()
+
+const FIELDS = new Set(Object.keys(presets.small))
+
+/** A preset name, or a partial config on top of a preset (`preset`, default `small`). */
+export type ConfigInput = PresetName | (Partial<VideoBertConfig> & { preset?: PresetName })
+
+/** Resolve a preset / partial config into a complete, validated config. Errors name the field. */
+export function resolveConfig(input: ConfigInput = 'small'): VideoBertConfig {
+  const { preset = 'small', ...overrides } = typeof input === 'string' ? { preset: input } : input
+  if (!(PRESET_NAMES as readonly string[]).includes(preset)) {
+    throw new VideoBertError('UnknownPreset', `unknown preset \`${String(preset)}\` (expected one of: ${PRESET_NAMES.join(', ')})`)
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!FIELDS.has(key)) {
+      throw new VideoBertError('InvalidConfig', `invalid config field \`${key}\`: unknown field`)
+    }
+    if (value === undefined) delete (overrides as Record<string, unknown>)[key]
+  }
+  const merged = { ...presets[preset], ...overrides }
+  try {
+    return configFromJson(guardSync(() => normalizeConfig(configToJson(merged))))
+  } catch (err) {
+    // The core names snake_case fields (as in config.json); name them as the caller wrote them.
+    if (err instanceof VideoBertError && err.code === 'InvalidConfig') {
+      throw new VideoBertError(err.code, err.message.replace(/`([a-z0-9_]+)`/, (_, f: string) => `\`${toCamel(f)}\``), {
+        cause: err,
+      })
+    }
+    throw err
+  }
+}

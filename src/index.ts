@@ -1,0 +1,23 @@
+/**
+ * videobert-native: VideoBERT pre-training for Node.js with a Rust (candle) core.
+ *
+ * ```ts
+ * import { VideoBERT, presets } from 'videobert-native'
+ * const model = await VideoBERT.create('tiny', { seed: 1 })
+ * const { loss } = await model.trainStep(batch, { lr: 1e-3 })
+ * ```
+ */
+export { VideoBERT, type CreateOptions, type StepOptions, type EvaluateOptions, type StepResult } from './model.js'
+export { VideoBertError, ERROR_CODES, type ErrorCode } from './errors.js'
+export {
+  presets,
+  resolveConfig,
+  configFromJson,
+  configToJson,
+  PRESET_NAMES,
+  type PresetName,
+  type VideoBertConfig,
+  type ConfigInput,
+} from './config.js'
+export { checkBatch, type Batch } from './batch.js'
+export { randomBatch } from './random-batch.js'

@@ -1,0 +1,127 @@
+/**
+ * `VideoBERT`: the typed face of the native model. Every heavy call runs on a native thread of its
+ * own and returns a promise; the event loop keeps running while a step trains.
+ */
+import { checkBatch, type Batch } from './batch.js'
+import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
+import { guard, VideoBertError } from './errors.js'
+import { createModel, loadModel, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
+
+export interface CreateOptions {
+  /** Seeds initialisation and masking; same seed + same data + same schedule = same run (CPU). @default 0 */
+  seed?: number
+  /** Threads for tensor math. Leave headroom for Node when training next to other work. @default physical cores */
+  numThreads?: number
+  /** Parameter precision on CPU. @default 'f32' */
+  dtype?: 'f32' | 'f64'
+  /** AdamW hyper-parameters. */
+  optimizer?: {
+    /** @default 0.9 */ beta1?: number
+    /** @default 0.999 */ beta2?: number
+    /** @default 1e-8 */ eps?: number
+    /** Decoupled weight decay, not applied to biases and LayerNorm gains. @default 0.01 */ weightDecay?: number
+  }
+}
+
+export interface StepOptions {
+  /** Learning rate of this step; the caller (or the Trainer) owns the schedule. */
+  lr: number
+  /** Clip the global gradient norm to this value; 0 disables clipping. @default 1 */
+  maxGradNorm?: number
+}
+
+export interface EvaluateOptions {
+  /** Seed of the evaluation masks. @default the model's seed */
+  maskSeed?: number
+}
+
+/** Losses of one step (means over micro-batches); `gradNorm` is before clipping, 0 for `evaluate`. */
+export interface StepResult {
+  loss: number
+  mlmLoss: number
+  videoLoss: number
+  vtmLoss: number
+  gradNorm: number
+}
+
+function nativeOptions(o: CreateOptions = {}): NativeCreateOptions {
+  if (o.numThreads !== undefined && (!Number.isInteger(o.numThreads) || o.numThreads <= 0)) {
+    throw new VideoBertError('InvalidConfig', `invalid config field \`numThreads\`: must be a positive integer, got ${o.numThreads}`)
+  }
+  return {
+    seed: o.seed,
+    numThreads: o.numThreads,
+    dtype: o.dtype,
+    beta1: o.optimizer?.beta1,
+    beta2: o.optimizer?.beta2,
+    eps: o.optimizer?.eps,
+    weightDecay: o.optimizer?.weightDecay,
+  }
+}
+
+export class VideoBERT {
+  readonly #native: NativeVideoBert
+  /** The complete model config. */
+  readonly config: Readonly<VideoBertConfig>
+
+  private constructor(native: NativeVideoBert) {
+    this.#native = native
+    this.config = Object.freeze(configFromJson(native.configJson))
+  }
+
+  /**
+   * A freshly initialised model from a preset name or a partial config on top of a preset
+   * (`{ preset: 'tiny', numRegions: 0 }`).
+   */
+  static async create(config: ConfigInput = 'small', options: CreateOptions = {}): Promise<VideoBERT> {
+    const resolved = resolveConfig(config)
+    const opts = nativeOptions(options)
+    return new VideoBERT(await guard(() => createModel(configToJson(resolved), opts)))
+  }
+
+  /** Load a checkpoint directory (`model.safetensors`, `optimizer.safetensors`, `config.json`). */
+  static async load(dir: string, options: CreateOptions = {}): Promise<VideoBERT> {
+    const opts = nativeOptions(options)
+    return new VideoBERT(await guard(() => loadModel(dir, opts)))
+  }
+
+  /** Number of trainable scalars. */
+  get numParameters(): number {
+    return this.#native.numParameters
+  }
+
+  /** Optimizer updates applied so far. */
+  get step(): number {
+    return this.#native.step
+  }
+
+  /**
+   * One optimizer step. Pass several micro-batches to accumulate gradients over them (their losses
+   * and gradients are averaged) before the single update.
+   */
+  async trainStep(batches: Batch | Batch[], options: StepOptions): Promise<StepResult> {
+    const list = this.#checked(batches)
+    if (options === undefined || typeof options.lr !== 'number' || !Number.isFinite(options.lr) || options.lr < 0) {
+      throw new VideoBertError('InvalidInput', `invalid input \`lr\`: must be a finite number >= 0, got ${String(options?.lr)}`)
+    }
+    return guard(() => this.#native.trainStep(list, { lr: options.lr, maxGradNorm: options.maxGradNorm }))
+  }
+
+  /** Losses without an update, with deterministic masks. */
+  async evaluate(batches: Batch | Batch[], options: EvaluateOptions = {}): Promise<StepResult> {
+    const list = this.#checked(batches)
+    return guard(() => this.#native.evaluate(list, { maskSeed: options.maskSeed }))
+  }
+
+  /** Write the checkpoint files into `dir` (created if needed). */
+  async save(dir: string): Promise<void> {
+    return guard(() => this.#native.save(dir))
+  }
+
+  #checked(batches: Batch | Batch[]): NativeBatch[] {
+    const list = Array.isArray(batches) ? batches : [batches]
+    if (list.length === 0) throw new VideoBertError('InvalidInput', 'invalid input `batches`: at least one micro-batch is required')
+    for (const b of list) checkBatch(b, this.config)
+    return list
+  }
+}
