@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `npm test`: every suite that runs without a GPU and without network. `npm test` runs
+# scripts/setup.sh first (the `pretest` script), so the addon and dist/ are freshly built here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "generated bindings are committed and current (index.js, index.d.ts)"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git diff --exit-code -- index.js index.d.ts || {
+    echo "index.js / index.d.ts differ from a fresh 'napi build': commit the regenerated files" >&2
+    exit 1
+  }
+fi
+
+step "cargo test (videobert-core, release profile shared with the addon build)"
+cargo test --release -p videobert-core
+
+step "tsc --noEmit (sources, tests, examples)"
+npx tsc -p tsconfig.test.json
+
+step "vitest run"
+npx vitest run
+
+step "npm pack → install into a fresh project → import and train"
+bash scripts/pack-test.sh
