@@ -14,8 +14,12 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   }
 fi
 
-step "cargo test (videobert-core, release profile shared with the addon build)"
-cargo test --release -p videobert-core
+step "cargo test (videobert-core)"
+# `napi build` compiles for an explicit --target (target/<host>/release); testing with the same
+# target, profile and package set (--workspace: same feature unification) reuses every dependency
+# it built instead of compiling them a second time.
+host=$(rustc -vV | sed -n 's/^host: //p')
+cargo test --release --target "$host" --workspace
 
 step "tsc --noEmit (sources, tests, examples)"
 npx tsc -p tsconfig.test.json
