@@ -305,14 +305,21 @@ pub fn load_model(env: &Env, dir: String, options: Option<NativeCreateOptions>) 
     spawn_promise(env, move || Ok(NativeVideoBert::new(vb::VideoBert::load(&dir, opts).map_err(to_napi_error)?)))
 }
 
+/// Backstop for synchronous exports: a panic becomes an `Internal` error.
+fn sync<T>(work: impl FnOnce() -> vb::Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(work))
+        .map_err(|_| coded(ErrorCode::Internal, "panic in native code"))?
+        .map_err(to_napi_error)
+}
+
 /// The config JSON of a preset: "tiny", "small", "base" or "large".
 #[napi]
 pub fn preset_config(name: String) -> Result<String> {
-    vb::VideoBertConfig::preset(&name).map(|c| c.to_json()).map_err(to_napi_error)
+    sync(|| vb::VideoBertConfig::preset(&name).map(|c| c.to_json()))
 }
 
 /// Validate a config JSON and return it with every field filled in.
 #[napi]
 pub fn normalize_config(config_json: String) -> Result<String> {
-    vb::VideoBertConfig::from_json(&config_json).map(|c| c.to_json()).map_err(to_napi_error)
+    sync(|| vb::VideoBertConfig::from_json(&config_json).map(|c| c.to_json()))
 }
