@@ -21,6 +21,18 @@ pub enum Error {
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
 
+    /// A file that FFmpeg cannot open or decode (corrupt, truncated, not a video container).
+    #[error("cannot decode {path}: {reason}")]
+    Decode { path: PathBuf, reason: String },
+
+    /// A readable media file without a video stream (e.g. audio only).
+    #[error("{path} has no video stream")]
+    NoVideoStream { path: PathBuf },
+
+    /// The caller cancelled the operation (AbortSignal).
+    #[error("cancelled")]
+    Cancelled,
+
     /// Reading or writing a file failed.
     #[error("i/o error on {path}: {source}")]
     Io {
@@ -52,5 +64,11 @@ impl Error {
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+}
+
+impl Error {
+    pub fn decode(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Decode { path: path.into(), reason: reason.into() }
     }
 }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod optim;
 pub mod rng;
 pub mod session;
+pub mod video;
 
 pub use batch::{Batch, MaskedBatch};
 pub use candle_core::{self, DType, Device};

@@ -1,0 +1,255 @@
+//! Streaming decode with FFmpeg (`ffmpeg-next` over the system libraries): demux, decode with
+//! FFmpeg's own frame threading, select frames by presentation time for a target fps, scale (and
+//! rotate, honouring the display matrix) straight to the extractor's input size, packed RGB24.
+//!
+//! Frame selection is sample-and-hold on presentation timestamps, which is correct on variable
+//! frame rate input: sampled frame k (time `k / fps`, relative to the first frame) is the last
+//! decoded frame whose timestamp is ≤ `k / fps`. A video of duration D (first frame's start to the
+//! last frame's end) yields exactly the k with `k / fps < D`. Memory holds one decoded frame.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ffmpeg_next as ff;
+
+use crate::error::{Error, Result};
+
+/// Packed RGB24 pixels, `width * height * 3` bytes, no row padding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RgbFrame {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeOptions {
+    /// Frames per second to sample.
+    pub fps: f64,
+    /// Output size (after rotation).
+    pub width: u32,
+    pub height: u32,
+    /// Decoder threads; 0 = FFmpeg's choice (all cores).
+    pub threads: usize,
+}
+
+/// What was learned about a video while decoding it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoInfo {
+    /// First frame's start to last frame's end, seconds.
+    pub duration: f64,
+    pub source_width: u32,
+    pub source_height: u32,
+    /// Clockwise rotation applied from the display matrix (0, 90, 180, 270).
+    pub rotation: u32,
+    pub codec: String,
+    pub decoded_frames: usize,
+    pub sampled_frames: usize,
+}
+
+static INIT: std::sync::Once = std::sync::Once::new();
+
+fn init() {
+    INIT.call_once(|| {
+        let _ = ff::init();
+        ff::util::log::set_level(ff::util::log::Level::Fatal);
+    });
+}
+
+/// Clockwise rotation (0/90/180/270) that makes the picture upright, from the stream's display matrix.
+fn rotation_of(stream: &ff::format::stream::Stream) -> u32 {
+    for sd in stream.side_data() {
+        if sd.kind() == ff::codec::packet::side_data::Type::DisplayMatrix && sd.data().len() >= 36 {
+            // SAFETY: 9 i32 values (FFmpeg guarantees the size checked above).
+            let theta = unsafe { ff::ffi::av_display_rotation_get(sd.data().as_ptr() as *const i32) };
+            if theta.is_nan() {
+                return 0;
+            }
+            // FFmpeg's CLI autorotate: rotate clockwise by −theta.
+            let cw = (-theta).rem_euclid(360.0);
+            return (((cw / 90.0).round() as u32) % 4) * 90;
+        }
+    }
+    0
+}
+
+fn rotate(src: &[u8], w: usize, h: usize, rotation: u32) -> Vec<u8> {
+    if rotation == 0 {
+        return src.to_vec();
+    }
+    let mut out = vec![0u8; src.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let (nx, ny, nw) = match rotation {
+                90 => (h - 1 - y, x, h),
+                180 => (w - 1 - x, h - 1 - y, w),
+                _ => (y, w - 1 - x, h), // 270
+            };
+            let s = (y * w + x) * 3;
+            let d = (ny * nw + nx) * 3;
+            out[d..d + 3].copy_from_slice(&src[s..s + 3]);
+        }
+    }
+    out
+}
+
+struct Scaler {
+    ctx: Option<ff::software::scaling::Context>,
+    key: (ff::format::Pixel, u32, u32),
+    out_w: u32,
+    out_h: u32,
+    rotation: u32,
+}
+
+impl Scaler {
+    fn scale(&mut self, frame: &ff::frame::Video, path: &Path) -> Result<RgbFrame> {
+        // Scale to the pre-rotation size, then rotate into the requested size.
+        let (sw, sh) = if self.rotation % 180 == 90 { (self.out_h, self.out_w) } else { (self.out_w, self.out_h) };
+        let key = (frame.format(), frame.width(), frame.height());
+        if self.ctx.is_none() || self.key != key {
+            self.ctx = Some(
+                ff::software::scaling::Context::get(key.0, key.1, key.2, ff::format::Pixel::RGB24, sw, sh, ff::software::scaling::Flags::AREA)
+                    .map_err(|e| Error::decode(path, format!("cannot convert {:?} {}x{}: {e}", key.0, key.1, key.2)))?,
+            );
+            self.key = key;
+        }
+        let mut rgb = ff::frame::Video::empty();
+        self.ctx.as_mut().expect("scaler").run(frame, &mut rgb).map_err(|e| Error::decode(path, format!("scaling failed: {e}")))?;
+        let stride = rgb.stride(0);
+        let row = sw as usize * 3;
+        let data = rgb.data(0);
+        let mut packed = Vec::with_capacity(row * sh as usize);
+        for y in 0..sh as usize {
+            packed.extend_from_slice(&data[y * stride..y * stride + row]);
+        }
+        Ok(RgbFrame { width: self.out_w, height: self.out_h, data: rotate(&packed, sw as usize, sh as usize, self.rotation) })
+    }
+}
+
+/// Decode `path`, calling `on_frame(k, frame)` for every sampled frame k = 0, 1, … in order.
+pub fn decode_sampled(
+    path: &Path,
+    opts: &DecodeOptions,
+    cancel: &AtomicBool,
+    mut on_frame: impl FnMut(usize, &RgbFrame) -> Result<()>,
+) -> Result<VideoInfo> {
+    init();
+    if !(opts.fps.is_finite() && opts.fps > 0.0) {
+        return Err(Error::config("fps", format!("must be > 0, got {}", opts.fps)));
+    }
+    match std::fs::metadata(path) {
+        Err(e) => return Err(Error::io(path, e)),
+        Ok(m) if m.is_dir() => {
+            return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a video file")))
+        }
+        Ok(m) if m.len() == 0 => return Err(Error::decode(path, "empty file (0 bytes)")),
+        Ok(_) => {}
+    }
+    let mut ictx = ff::format::input(&path).map_err(|e| Error::decode(path, format!("cannot open: {e}")))?;
+    let (index, time_base, rotation, params) = {
+        let stream = ictx.streams().best(ff::media::Type::Video).ok_or_else(|| Error::NoVideoStream { path: path.into() })?;
+        (stream.index(), stream.time_base(), rotation_of(&stream), stream.parameters())
+    };
+    let mut ctx = ff::codec::context::Context::from_parameters(params).map_err(|e| Error::decode(path, e.to_string()))?;
+    ctx.set_threading(ff::codec::threading::Config { kind: ff::codec::threading::Type::Frame, count: opts.threads, ..Default::default() });
+    let mut decoder = ctx.decoder().video().map_err(|e| Error::decode(path, format!("no decoder: {e}")))?;
+    let codec = decoder.codec().map(|c| c.name().to_string()).unwrap_or_default();
+    let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator()).max(1.0);
+
+    let mut scaler = Scaler { ctx: None, key: (ff::format::Pixel::None, 0, 0), out_w: opts.width, out_h: opts.height, rotation };
+    let mut info = VideoInfo {
+        duration: 0.0,
+        source_width: decoder.width(),
+        source_height: decoder.height(),
+        rotation,
+        codec,
+        decoded_frames: 0,
+        sampled_frames: 0,
+    };
+    // The frame on screen now: (start seconds, raw frame, its scaled copy once needed).
+    let mut held: Option<(f64, ff::frame::Video, Option<RgbFrame>)> = None;
+    let mut t0: Option<f64> = None;
+    let mut last_delta = 0.0f64;
+    let mut k = 0usize;
+
+    let mut emit_until = |until: f64, held: &mut Option<(f64, ff::frame::Video, Option<RgbFrame>)>, k: &mut usize, info: &mut VideoInfo| -> Result<()> {
+        if let Some((_, raw, scaled)) = held.as_mut() {
+            while (*k as f64) / opts.fps < until - 1e-9 {
+                if scaled.is_none() {
+                    *scaled = Some(scaler.scale(raw, path)?);
+                }
+                on_frame(*k, scaled.as_ref().expect("scaled"))?;
+                *k += 1;
+                info.sampled_frames += 1;
+            }
+        }
+        Ok(())
+    };
+
+    let mut receive = |decoder: &mut ff::decoder::Video,
+                       held: &mut Option<(f64, ff::frame::Video, Option<RgbFrame>)>,
+                       t0: &mut Option<f64>,
+                       last_delta: &mut f64,
+                       k: &mut usize,
+                       info: &mut VideoInfo|
+     -> Result<()> {
+        let mut frame = ff::frame::Video::empty();
+        while decoder.receive_frame(&mut frame).is_ok() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            info.decoded_frames += 1;
+            let ts = frame.timestamp().or(frame.pts());
+            let prev_start = held.as_ref().map(|h| h.0);
+            let abs = match ts {
+                Some(ts) => ts as f64 * tb,
+                None => prev_start.map(|p| p + last_delta.max(1.0 / opts.fps)).unwrap_or(0.0) + t0.unwrap_or(0.0),
+            };
+            let start = abs - *t0.get_or_insert(abs);
+            if let Some(p) = prev_start {
+                if start <= p {
+                    continue; // out-of-order or duplicate timestamp: keep the frame already held
+                }
+                *last_delta = start - p;
+            }
+            emit_until(start, held, k, info)?;
+            *held = Some((start, frame.clone(), None));
+        }
+        Ok(())
+    };
+
+    let mut packet = ff::Packet::empty();
+    let mut consecutive_errors = 0;
+    loop {
+        match packet.read(&mut ictx) {
+            Ok(()) => consecutive_errors = 0,
+            Err(ff::Error::Eof) => break,
+            Err(e) => {
+                consecutive_errors += 1;
+                if consecutive_errors > 64 {
+                    return Err(Error::decode(path, format!("read error: {e}")));
+                }
+                continue;
+            }
+        }
+        if packet.stream() != index {
+            continue;
+        }
+        // A corrupt packet is skipped, as FFmpeg's CLI does; a file with no decodable frame fails below.
+        let _ = decoder.send_packet(&packet);
+        receive(&mut decoder, &mut held, &mut t0, &mut last_delta, &mut k, &mut info)?;
+    }
+    let _ = decoder.send_eof();
+    receive(&mut decoder, &mut held, &mut t0, &mut last_delta, &mut k, &mut info)?;
+
+    let Some((last_start, raw, _)) = held.as_ref() else {
+        return Err(Error::decode(path, "no decodable video frames"));
+    };
+    // The last frame lasts its own duration, else the previous frame interval, else the stream rate.
+    let own = raw.packet().duration as f64 * tb;
+    let rate = decoder.frame_rate().map(|r| f64::from(r.denominator()) / f64::from(r.numerator()).max(1.0));
+    let last_len = if own > 0.0 { own } else if last_delta > 0.0 { last_delta } else { rate.filter(|r| *r > 0.0).unwrap_or(1.0 / opts.fps) };
+    info.duration = last_start + last_len;
+    emit_until(info.duration, &mut held, &mut k, &mut info)?;
+    Ok(info)
+}

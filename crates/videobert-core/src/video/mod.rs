@@ -1,0 +1,7 @@
+//! Video tokenization (SPEC §2.1): decoding, frame features, segments.
+
+pub mod builtin;
+pub mod decode;
+pub mod segments;
+
+pub use decode::{decode_sampled, DecodeOptions, RgbFrame, VideoInfo};

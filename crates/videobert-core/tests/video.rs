@@ -1,0 +1,157 @@
+//! Decoding and segmenting real encoded video (fixtures from scripts/make-video-fixtures.sh).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use videobert_core::video::decode::{decode_sampled, DecodeOptions, RgbFrame};
+use videobert_core::video::segments::{tokenize_file, TokenizeOptions, TokenizedVideo};
+use videobert_core::Error;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../__test__/fixtures/video").join(name)
+}
+
+fn tokenize(name: &str, opts: &TokenizeOptions) -> videobert_core::Result<TokenizedVideo> {
+    tokenize_file(&fixture(name), opts, &AtomicBool::new(false), |_| {})
+}
+
+/// (file, codec, duration in seconds as ffprobe reports it)
+const CLIPS: &[(&str, &str, f64)] = &[
+    ("h264.mp4", "h264", 4.0),
+    ("vp9.webm", "vp9", 3.0),
+    ("mpeg4.avi", "mpeg4", 3.0),
+    ("mjpeg.avi", "mjpeg", 4.0),
+    ("theora.ogv", "theora", 2.0),
+    ("av1.mkv", "av1", 2.0),
+    ("hevc10.mkv", "hevc", 2.0),
+    ("vfr.mkv", "h264", 3.84),
+    ("rotated.mp4", "h264", 2.0),
+    ("odd-97x61.mp4", "h264", 2.0),
+    ("gray.mkv", "ffv1", 2.0),
+    ("alpha.mkv", "png", 2.0),
+    ("single-frame.mp4", "h264", 0.04),
+    ("with spaces ünïcödé.mp4", "h264", 4.0),
+];
+
+#[test]
+fn every_codec_gives_segment_counts_and_times_from_duration_and_fps() {
+    for opts in [TokenizeOptions::default(), TokenizeOptions { fps: 7.5, frames_per_segment: 8, stride: 4, ..Default::default() }] {
+        for &(name, codec, duration) in CLIPS {
+            let v = tokenize(name, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(v.info.codec.contains(codec), "{name}: codec {}", v.info.codec);
+            assert!((v.info.duration - duration).abs() < 1e-6, "{name}: duration {} vs {duration}", v.info.duration);
+            // Sampled frames k with k / fps < duration.
+            let frames = (duration * opts.fps - 1e-9).ceil() as usize;
+            assert_eq!(v.info.sampled_frames, frames, "{name}: sampled frames");
+            let (len, stride) = (opts.frames_per_segment, opts.stride);
+            let expected = if frames >= len { (frames - len) / stride + 1 } else { 0 };
+            assert_eq!(v.segments.len(), expected, "{name}: segments");
+            for (i, s) in v.segments.iter().enumerate() {
+                assert!((s.start - (i * stride) as f64 / opts.fps).abs() < 1e-9, "{name}: start of {i}");
+                assert!((s.end - (i * stride + len) as f64 / opts.fps).abs() < 1e-9, "{name}: end of {i}");
+                assert_eq!(s.frames, len);
+                assert_eq!(s.regions.len(), 4 * 44);
+                assert!(s.regions.iter().chain(&s.pooled).all(|x| x.is_finite()));
+                let norm: f32 = s.regions[..44].iter().map(|x| x * x).sum::<f32>().sqrt();
+                assert!(norm > 0.3 && norm <= 1.0 + 1e-5, "{name}: region norm {norm}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_last_partial_segment_is_dropped_or_kept() {
+    let opts = TokenizeOptions { pad_last: true, ..Default::default() };
+    let v = tokenize("h264.mp4", &opts).unwrap(); // 40 frames → 16 + 16 + 8
+    assert_eq!(v.segments.len(), 3);
+    let last = &v.segments[2];
+    assert_eq!(last.frames, 8);
+    assert!((last.start - 3.2).abs() < 1e-9 && (last.end - 4.0).abs() < 1e-9);
+    let single = tokenize("single-frame.mp4", &opts).unwrap();
+    assert_eq!(single.segments.len(), 1);
+    assert_eq!(single.segments[0].frames, 1);
+    assert!(tokenize("single-frame.mp4", &TokenizeOptions::default()).unwrap().segments.is_empty());
+}
+
+#[test]
+fn features_are_deterministic_across_runs_and_decoder_threads() {
+    for name in ["h264.mp4", "vp9.webm", "hevc10.mkv"] {
+        let a = tokenize(name, &TokenizeOptions { threads: 1, ..Default::default() }).unwrap();
+        let b = tokenize(name, &TokenizeOptions { threads: 0, ..Default::default() }).unwrap();
+        let c = tokenize(name, &TokenizeOptions { threads: 4, ..Default::default() }).unwrap();
+        assert_eq!(a.segments, b.segments, "{name}");
+        assert_eq!(a.segments, c.segments, "{name}");
+    }
+}
+
+fn frames(name: &str, fps: f64, width: u32, height: u32) -> Vec<RgbFrame> {
+    let mut out = Vec::new();
+    let opts = DecodeOptions { fps, width, height, threads: 0 };
+    decode_sampled(&fixture(name), &opts, &AtomicBool::new(false), |k, f| {
+        assert_eq!(k, out.len());
+        out.push(f.clone());
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn rotation_metadata_is_honoured() {
+    // The file stores 96x64 with a red block top-left and a display matrix turning it 90° counter-
+    // clockwise (what FFmpeg's CLI shows): upright it is 64x96 with the block bottom-left.
+    let f = &frames("rotated.mp4", 10.0, 64, 96)[0];
+    let red = |x: usize, y: usize| {
+        let p = &f.data[(y * 64 + x) * 3..(y * 64 + x) * 3 + 3];
+        p[0] > 180 && p[2] < 90
+    };
+    assert!(red(4, 90), "bottom-left is red");
+    assert!(!red(4, 4) && !red(60, 4) && !red(60, 90), "other corners are blue");
+}
+
+#[test]
+fn variable_frame_rate_is_sampled_by_timestamp() {
+    // vfr.mkv: frames every 40 ms for 1 s, then every 200 ms. Sampled at 25 fps, the first second
+    // has 25 distinct frames; after it every source frame is held for 5 samples.
+    let f = frames("vfr.mkv", 25.0, 48, 32);
+    assert_eq!(f.len(), 96); // 3.84 s · 25
+    for k in 1..25 {
+        assert_ne!(f[k].data, f[k - 1].data, "frame {k} is a new picture");
+    }
+    for k in 26..30 {
+        assert_eq!(f[k].data, f[25].data, "frame {k} holds the picture shown at 1.0 s");
+    }
+    assert_ne!(f[30].data, f[29].data);
+}
+
+#[test]
+fn odd_sizes_gray_alpha_and_ten_bit_decode_to_the_requested_size() {
+    for name in ["odd-97x61.mp4", "gray.mkv", "alpha.mkv", "hevc10.mkv"] {
+        let f = frames(name, 10.0, 33, 17);
+        assert_eq!(f.len(), 20, "{name}");
+        assert!(f.iter().all(|x| x.width == 33 && x.height == 17 && x.data.len() == 33 * 17 * 3), "{name}");
+        let mean = f[0].data.iter().map(|&v| v as f64).sum::<f64>() / f[0].data.len() as f64;
+        assert!(mean > 10.0 && mean < 245.0, "{name}: a real picture, mean {mean}");
+    }
+    let gray = &frames("gray.mkv", 10.0, 16, 16)[0];
+    assert!(gray.data.chunks(3).all(|p| p[0] == p[1] && p[1] == p[2]), "gray stays gray");
+}
+
+#[test]
+fn bad_inputs_are_coded_errors() {
+    let opts = TokenizeOptions::default();
+    let kind = |name: &str| match tokenize(name, &opts) {
+        Err(Error::Decode { reason, .. }) => format!("Decode: {reason}"),
+        Err(Error::NoVideoStream { .. }) => "NoVideoStream".into(),
+        Err(Error::Io { source, .. }) => format!("Io: {source}"),
+        Err(e) => panic!("{name}: unexpected {e:?}"),
+        Ok(v) => panic!("{name}: unexpectedly decoded {} segments", v.segments.len()),
+    };
+    assert!(kind("zero-bytes.mp4").starts_with("Decode: empty file"));
+    assert!(kind("random-bytes.mp4").starts_with("Decode"));
+    assert!(kind("header-only.mp4").starts_with("Decode"));
+    assert!(kind("truncated.mp4").starts_with("Decode"));
+    assert_eq!(kind("audio-only.m4a"), "NoVideoStream");
+    assert!(kind("does-not-exist.mp4").starts_with("Io"));
+    assert!(kind("").starts_with("Io: is a directory"));
+}
