@@ -3,12 +3,14 @@
 //! Each frame (packed RGB, default 112×112) is cut into a `g×g` grid of regions. Per region:
 //! - colour (20): hue histogram, 12 bins, weighted by saturation·value; saturation and value
 //!   histograms, 4 bins each; fractions of the region's pixels;
-//! - shape (13): histogram of unsigned gradient orientation (Sobel on luma), 12 bins over [0°, 180°)
+//! - shape (13): histogram of unsigned gradient orientation (Sobel on luma), 12 bins over [0°, 180°) centred on 0°, 15°, …
 //!   weighted by magnitude, plus the mean gradient magnitude;
 //! - motion (11, zeros on a video's first frame): histogram of normal-flow direction
-//!   `−I_t ∇I / |∇I|²`, 8 bins over 360°, weighted by |I_t| (where |∇I| is not negligible); the
-//!   region's Lucas–Kanade flow `(v_x, v_y)` squashed by tanh; the mean |I_t|.
-//! Each block is L2-normalised and weighted (colour 1, shape 1, motion 1), the 44 values are
+//!   `−I_t ∇I / |∇I|²`, 8 bins centred on 0°, 45°, …, weighted by |I_t|·|∇I| (moving edges, not sensor noise);
+//!   the region's Lucas–Kanade flow `(v_x, v_y)` squashed by tanh and the mean |I_t|, both scaled
+//!   by the moving-edge energy (the histogram's sum).
+//! Colour is L2-normalised; shape and motion are divided by max(norm, floor) (floors 0.05 and 0.002)
+//! so that flat or static regions stay near zero instead of amplifying noise. The 44 values are
 //! concatenated and L2-normalised. When `dim != 44` a fixed Gaussian random projection (seed 0x5eed,
 //! Johnson–Lindenstrauss) maps them to `dim` values, L2-normalised again.
 
@@ -95,11 +97,26 @@ impl BuiltinExtractor {
     }
 }
 
+/// Below these block norms a block is scaled as if its norm were the floor (not blown up to 1).
+const SHAPE_FLOOR: f32 = 0.05;
+const MOTION_FLOOR: f32 = 0.002;
+
+fn soft_normalize(v: &mut [f32], floor: f32) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(floor);
+    v.iter_mut().for_each(|x| *x /= n);
+}
+
 fn l2_normalize(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if n > 1e-12 {
         v.iter_mut().for_each(|x| *x /= n);
     }
+}
+
+/// Bin of a circular quantity `turns` in [0, 1) with bin 0 *centred* on 0, so that the axis
+/// directions (0°, 90°, …) fall in the middle of a bin rather than on a boundary.
+fn centred_bin(turns: f32, bins: usize) -> usize {
+    ((turns * bins as f32 + 0.5) as usize) % bins
 }
 
 fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
@@ -144,7 +161,7 @@ fn region_descriptor(frame: &RgbFrame, luma: &[f32], prev: Option<&[f32]>, w: us
             let mag = mag2.sqrt();
             if mag > 1e-4 {
                 let theta = gy.atan2(gx).rem_euclid(std::f32::consts::PI);
-                shape[((theta / std::f32::consts::PI * ORIENT_BINS as f32) as usize).min(ORIENT_BINS - 1)] += mag;
+                shape[centred_bin(theta / std::f32::consts::PI, ORIENT_BINS)] += mag;
             }
             shape[ORIENT_BINS] += mag;
 
@@ -157,9 +174,10 @@ fn region_descriptor(frame: &RgbFrame, luma: &[f32], prev: Option<&[f32]>, w: us
                 sxt += gx * it;
                 syt += gy * it;
                 if mag2 > 1e-4 && it.abs() > 1e-3 {
+                    // Weighted by |I_t|·|∇I|: moving edges count, sensor noise (weak gradients) barely.
                     let (vx, vy) = (-it * gx / mag2, -it * gy / mag2);
                     let phi = vy.atan2(vx).rem_euclid(2.0 * std::f32::consts::PI);
-                    motion[((phi / (2.0 * std::f32::consts::PI) * MOTION_BINS as f32) as usize).min(MOTION_BINS - 1)] += it.abs();
+                    motion[centred_bin(phi / (2.0 * std::f32::consts::PI), MOTION_BINS)] += it.abs() * mag;
                 }
             }
         }
@@ -168,18 +186,22 @@ fn region_descriptor(frame: &RgbFrame, luma: &[f32], prev: Option<&[f32]>, w: us
     shape.iter_mut().for_each(|c| *c /= n);
     if prev.is_some() {
         motion[..MOTION_BINS].iter_mut().for_each(|c| *c /= n);
+        // Moving-edge energy: scales the region flow so static or noisy regions contribute ~0.
+        let energy: f32 = motion[..MOTION_BINS].iter().sum();
         let det = sxx * syy - sxy * sxy;
         if det.abs() > 1e-9 {
             let vx = -(syy * sxt - sxy * syt) / det;
             let vy = -(sxx * syt - sxy * sxt) / det;
-            motion[MOTION_BINS] = vx.tanh();
-            motion[MOTION_BINS + 1] = vy.tanh();
+            motion[MOTION_BINS] = vx.tanh() * energy;
+            motion[MOTION_BINS + 1] = vy.tanh() * energy;
         }
-        motion[MOTION_BINS + 2] = abs_t / n;
+        motion[MOTION_BINS + 2] = abs_t / n * energy.min(1.0);
     }
     l2_normalize(&mut colour);
-    l2_normalize(&mut shape);
-    l2_normalize(&mut motion);
+    // Shape and motion keep their strength below a floor, so a flat or static region does not
+    // blow its noise up to the size of a real edge or movement.
+    soft_normalize(&mut shape, SHAPE_FLOOR);
+    soft_normalize(&mut motion, MOTION_FLOOR);
     let mut out = [0f32; RAW_DIM];
     out[..20].copy_from_slice(&colour);
     out[20..33].copy_from_slice(&shape);
