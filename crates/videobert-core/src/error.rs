@@ -72,3 +72,21 @@ impl Error {
         Error::Decode { path: path.into(), reason: reason.into() }
     }
 }
+
+impl Error {
+    /// The stable code of this error (the binding's `ErrorCode`, and `code` in failure reports).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Config { .. } => "InvalidConfig",
+            Error::UnknownPreset { .. } => "UnknownPreset",
+            Error::InvalidInput { .. } => "InvalidInput",
+            Error::Checkpoint { .. } => "Checkpoint",
+            Error::Decode { .. } => "Decode",
+            Error::NoVideoStream { .. } => "NoVideoStream",
+            Error::Cancelled => "Cancelled",
+            Error::Io { .. } => "Io",
+            Error::Numerical(_) => "Numerical",
+            Error::Tensor(_) => "Internal",
+        }
+    }
+}

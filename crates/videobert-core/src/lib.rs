@@ -10,10 +10,14 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod kmeans;
+pub mod manifest;
 pub mod model;
 pub mod optim;
 pub mod rng;
 pub mod session;
+pub mod shards;
+pub mod tokenize;
 pub mod video;
 
 pub use batch::{Batch, MaskedBatch};

@@ -1,0 +1,135 @@
+//! Dataset manifests (SPEC §2.3): JSONL, one video per line
+//! `{ "video": path, "id"?: str, "captions"?: [{ "start": s, "end": s, "text": str }], "label"?: any }`,
+//! or CSV with a header containing `video` and optionally `start`, `end`, `text`, `label`, `id`
+//! (one row per caption, rows of a video grouped by path). Relative paths are resolved against the
+//! manifest's directory. Files and directories can be given instead (directories are searched
+//! recursively for video files; such entries have no captions).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Caption {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub id: String,
+    pub video: PathBuf,
+    #[serde(default)]
+    pub captions: Vec<Caption>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonLine {
+    video: PathBuf,
+    id: Option<String>,
+    #[serde(default)]
+    captions: Vec<Caption>,
+    label: Option<serde_json::Value>,
+}
+
+pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi", "ogv", "ogg", "mpg", "mpeg", "ts", "flv", "wmv", "3gp"];
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}
+
+fn check_caption(src: &Path, line: usize, c: &Caption) -> Result<()> {
+    if !(c.start.is_finite() && c.end.is_finite() && c.start >= 0.0 && c.end >= c.start) {
+        return Err(Error::input(format!("{}:{line}", src.display()), format!("caption times must satisfy 0 <= start <= end, got {}..{}", c.start, c.end)));
+    }
+    Ok(())
+}
+
+/// Read a `.jsonl` / `.json` or `.csv` manifest.
+pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let mut out: Vec<ManifestEntry> = Vec::new();
+    if is_csv {
+        let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        let headers = rdr.headers().map_err(|e| Error::input(path.display().to_string(), e.to_string()))?.clone();
+        let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        let video_col = col("video").ok_or_else(|| Error::input(path.display().to_string(), "CSV header has no `video` column"))?;
+        let (start, end, text_col, label, id) = (col("start"), col("end"), col("text"), col("label"), col("id"));
+        for (i, rec) in rdr.records().enumerate() {
+            let line = i + 2;
+            let rec = rec.map_err(|e| Error::input(format!("{}:{line}", path.display()), e.to_string()))?;
+            let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).filter(|s| !s.is_empty());
+            let video = resolve(base, Path::new(get(Some(video_col)).ok_or_else(|| Error::input(format!("{}:{line}", path.display()), "empty `video`"))?));
+            let idx = match out.last() {
+                Some(last) if last.video == video => out.len() - 1,
+                _ => {
+                    out.push(ManifestEntry {
+                        id: get(id).map(String::from).unwrap_or_else(|| video.display().to_string()),
+                        video: video.clone(),
+                        captions: vec![],
+                        label: get(label).map(|l| serde_json::Value::String(l.to_string())),
+                    });
+                    out.len() - 1
+                }
+            };
+            if let Some(t) = get(text_col) {
+                let num = |c: Option<usize>, name: &str| -> Result<f64> {
+                    get(c).ok_or_else(|| Error::input(format!("{}:{line}", path.display()), format!("`{name}` missing")))?
+                        .parse::<f64>()
+                        .map_err(|e| Error::input(format!("{}:{line}", path.display()), format!("`{name}`: {e}")))
+                };
+                let c = Caption { start: num(start, "start")?, end: num(end, "end")?, text: t.to_string() };
+                check_caption(path, line, &c)?;
+                out[idx].captions.push(c);
+            }
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let de = &mut serde_json::Deserializer::from_str(line);
+            let j: JsonLine = serde_path_to_error::deserialize(de)
+                .map_err(|e| Error::input(format!("{}:{}", path.display(), i + 1), format!("{} ({})", e.inner(), e.path())))?;
+            for c in &j.captions {
+                check_caption(path, i + 1, c)?;
+            }
+            let video = resolve(base, &j.video);
+            out.push(ManifestEntry { id: j.id.unwrap_or_else(|| video.display().to_string()), video, captions: j.captions, label: j.label });
+        }
+    }
+    Ok(out)
+}
+
+/// Entries for plain files and directories (recursively, video extensions only, sorted).
+pub fn entries_from_paths(paths: &[PathBuf]) -> Result<Vec<ManifestEntry>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        let mut items: Vec<PathBuf> = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        items.sort();
+        for p in items {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())) {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files)?;
+        } else {
+            files.push(p.clone()); // missing files are reported per video, not here
+        }
+    }
+    Ok(files.into_iter().map(|video| ManifestEntry { id: video.display().to_string(), video, captions: vec![], label: None }).collect())
+}

@@ -1,0 +1,338 @@
+//! Token shards: what `videobert tokenize` writes and the dataset reads.
+//!
+//! An output directory holds `index.json` (the tokenization parameters and their hash), and per
+//! chunk of consecutive manifest entries `shard-NNNNN.safetensors` with
+//! - `regions` `[S, R, F]` (f16 by default, or f32): temporally pooled region features,
+//! - `pooled` `[S, F]`: their mean (the segment feature),
+//! - `visual_words` `[S]` u32 (only with a codebook),
+//! for the S segments of all videos of the chunk, and `shard-NNNNN.json`: per video its id, path,
+//! first segment, segment times, captions with the segments they overlap, label; and the chunk's
+//! failures. The JSON is written last (temporary name, then rename): a chunk is complete iff its
+//! JSON exists, which is what makes runs resumable.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::manifest::ManifestEntry;
+use crate::video::segments::{TemporalPool, TokenizeOptions, TokenizedVideo};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureDType {
+    F16,
+    F32,
+}
+
+/// Everything that changes the tokens. Two runs with equal params produce identical shards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardParams {
+    pub extractor: String,
+    pub fps: f64,
+    pub frames_per_segment: usize,
+    pub stride: usize,
+    pub pad_last: bool,
+    pub pool: TemporalPool,
+    pub grid: usize,
+    pub feature_dim: usize,
+    pub frame_size: u32,
+    pub dtype: FeatureDType,
+    /// Hash of the codebook file, when visual words were assigned.
+    pub codebook: Option<String>,
+    pub videos_per_shard: usize,
+}
+
+impl ShardParams {
+    pub fn new(t: &TokenizeOptions, dtype: FeatureDType, codebook: Option<String>, videos_per_shard: usize) -> Self {
+        Self {
+            extractor: "builtin".into(),
+            fps: t.fps,
+            frames_per_segment: t.frames_per_segment,
+            stride: t.stride,
+            pad_last: t.pad_last,
+            pool: t.pool,
+            grid: t.builtin.grid,
+            feature_dim: t.builtin.dim,
+            frame_size: t.builtin.size,
+            dtype,
+            codebook,
+            videos_per_shard,
+        }
+    }
+
+    pub fn num_regions(&self) -> usize {
+        self.grid * self.grid
+    }
+
+    /// FNV-1a 64 of the canonical JSON.
+    pub fn hash(&self) -> String {
+        fnv1a(serde_json::to_string(self).expect("params serialise").as_bytes())
+    }
+}
+
+pub fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaptionSpan {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    /// First and last segment (inclusive, within the video) that overlap the caption; None if none.
+    pub segments: Option<[usize; 2]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoRecord {
+    pub id: String,
+    pub path: PathBuf,
+    /// Index of the video's first segment in its shard.
+    pub offset: usize,
+    pub num_segments: usize,
+    pub duration: f64,
+    /// `[start, end]` seconds of each segment.
+    pub segments: Vec<[f64; 2]>,
+    pub captions: Vec<CaptionSpan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub id: String,
+    pub path: PathBuf,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkIndex {
+    pub params_hash: String,
+    pub chunk: usize,
+    pub videos: Vec<VideoRecord>,
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexFile {
+    pub version: u32,
+    pub params: ShardParams,
+    pub params_hash: String,
+}
+
+pub fn chunk_stem(chunk: usize) -> String {
+    format!("shard-{chunk:05}")
+}
+
+/// Segments (inclusive range) overlapping `[start, end]`.
+pub fn caption_segments(segments: &[[f64; 2]], start: f64, end: f64) -> Option<[usize; 2]> {
+    let hits: Vec<usize> = segments.iter().enumerate().filter(|(_, s)| s[0] < end.max(start + 1e-9) && s[1] > start).map(|(i, _)| i).collect();
+    Some([*hits.first()?, *hits.last()?])
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Write one chunk: its tensors, then its JSON (which marks it complete).
+pub fn write_chunk(
+    dir: &Path,
+    chunk: usize,
+    params: &ShardParams,
+    results: Vec<(ManifestEntry, Result<TokenizedVideo>)>,
+    words: Option<&dyn Fn(&[f32]) -> u32>,
+) -> Result<ChunkIndex> {
+    let (r, f) = (params.num_regions(), params.feature_dim);
+    let mut regions: Vec<f32> = Vec::new();
+    let mut pooled: Vec<f32> = Vec::new();
+    let mut visual: Vec<u32> = Vec::new();
+    let mut index = ChunkIndex { params_hash: params.hash(), chunk, videos: vec![], failures: vec![] };
+    for (entry, result) in results {
+        match result {
+            Ok(v) => {
+                let offset = pooled.len() / f;
+                for s in &v.segments {
+                    regions.extend_from_slice(&s.regions);
+                    pooled.extend_from_slice(&s.pooled);
+                    if let Some(w) = words {
+                        visual.push(w(&s.pooled));
+                    }
+                }
+                let times: Vec<[f64; 2]> = v.segments.iter().map(|s| [s.start, s.end]).collect();
+                let captions = entry
+                    .captions
+                    .iter()
+                    .map(|c| CaptionSpan { start: c.start, end: c.end, text: c.text.clone(), segments: caption_segments(&times, c.start, c.end) })
+                    .collect();
+                index.videos.push(VideoRecord {
+                    id: entry.id,
+                    path: entry.video,
+                    offset,
+                    num_segments: v.segments.len(),
+                    duration: v.info.duration,
+                    segments: times,
+                    captions,
+                    label: entry.label,
+                });
+            }
+            Err(e) => index.failures.push(Failure { id: entry.id, path: entry.video, code: e.code().into(), message: e.to_string() }),
+        }
+    }
+    let s = pooled.len() / f;
+    let dev = Device::Cpu;
+    let dtype = match params.dtype {
+        FeatureDType::F16 => candle_core::DType::F16,
+        FeatureDType::F32 => candle_core::DType::F32,
+    };
+    let mut tensors: Vec<(String, Tensor)> = vec![
+        ("regions".into(), Tensor::from_vec(regions, (s, r, f), &dev)?.to_dtype(dtype)?),
+        ("pooled".into(), Tensor::from_vec(pooled, (s, f), &dev)?.to_dtype(dtype)?),
+    ];
+    if words.is_some() {
+        tensors.push(("visual_words".into(), Tensor::from_vec(visual, s, &dev)?));
+    }
+    let stem = chunk_stem(chunk);
+    let st_path = dir.join(format!("{stem}.safetensors"));
+    let bytes = safetensors::serialize(tensors, None).map_err(|e| Error::io(&st_path, std::io::Error::other(e.to_string())))?;
+    write_atomic(&st_path, &bytes)?;
+    write_atomic(&dir.join(format!("{stem}.json")), serde_json::to_string(&index).expect("index serialises").as_bytes())?;
+    Ok(index)
+}
+
+/// Read a complete chunk's JSON, if there is one.
+pub fn read_chunk_index(dir: &Path, chunk: usize) -> Result<Option<ChunkIndex>> {
+    let path = dir.join(format!("{}.json", chunk_stem(chunk)));
+    match std::fs::read_to_string(&path) {
+        Ok(s) => serde_json::from_str(&s).map(Some).map_err(|e| Error::input(path.display().to_string(), format!("corrupt shard index: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+struct TensorAt {
+    f16: bool,
+    start: usize,
+}
+
+struct OpenChunk {
+    index: ChunkIndex,
+    map: memmap2::Mmap,
+    tensors: HashMap<String, TensorAt>,
+}
+
+/// Random access to a directory of token shards; tensors are memory-mapped, not read up front.
+pub struct TokenShards {
+    pub dir: PathBuf,
+    pub params: ShardParams,
+    chunks: Vec<OpenChunk>,
+    /// (chunk, video within chunk) for each video, in manifest order.
+    order: Vec<(usize, usize)>,
+}
+
+impl TokenShards {
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let index_path = dir.join("index.json");
+        let text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
+        let index: IndexFile = serde_json::from_str(&text).map_err(|e| Error::input(index_path.display().to_string(), format!("corrupt index: {e}")))?;
+        let mut stems: Vec<usize> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.strip_prefix("shard-")?.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        stems.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut order = Vec::new();
+        for chunk in stems {
+            let ci = read_chunk_index(&dir, chunk)?.expect("listed above");
+            if ci.params_hash != index.params_hash {
+                return Err(Error::input(dir.display().to_string(), format!("{} was made with other parameters", chunk_stem(chunk))));
+            }
+            let st = dir.join(format!("{}.safetensors", chunk_stem(chunk)));
+            let file = std::fs::File::open(&st).map_err(|e| Error::io(&st, e))?;
+            // SAFETY: shards are written once (temporary name + rename) and never modified in place.
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&st, e))?;
+            let (header_len, meta) = safetensors::SafeTensors::read_metadata(&map).map_err(|e| Error::input(st.display().to_string(), format!("corrupt shard: {e}")))?;
+            let tensors = meta
+                .tensors()
+                .into_iter()
+                .map(|(name, info)| (name, TensorAt { f16: info.dtype == safetensors::Dtype::F16, start: 8 + header_len + info.data_offsets.0 }))
+                .collect();
+            for v in 0..ci.videos.len() {
+                order.push((chunks.len(), v));
+            }
+            chunks.push(OpenChunk { index: ci, map, tensors });
+        }
+        Ok(Self { dir, params: index.params, chunks, order })
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    pub fn video(&self, i: usize) -> Result<&VideoRecord> {
+        let &(c, v) = self.order.get(i).ok_or_else(|| Error::input("index", format!("{i} out of range ({} videos)", self.len())))?;
+        Ok(&self.chunks[c].index.videos[v])
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Failure> {
+        self.chunks.iter().flat_map(|c| c.index.failures.iter())
+    }
+
+    fn floats(&self, i: usize, name: &str, per_segment: usize) -> Result<Vec<f32>> {
+        let &(c, v) = self.order.get(i).ok_or_else(|| Error::input("index", format!("{i} out of range ({} videos)", self.len())))?;
+        let chunk = &self.chunks[c];
+        let rec = &chunk.index.videos[v];
+        let t = chunk.tensors.get(name).ok_or_else(|| Error::input(name, "tensor missing from shard"))?;
+        let (first, n) = (rec.offset * per_segment, rec.num_segments * per_segment);
+        let map = &chunk.map[..];
+        Ok(if t.f16 {
+            let bytes = &map[t.start + 2 * first..t.start + 2 * (first + n)];
+            bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
+        } else {
+            let bytes = &map[t.start + 4 * first..t.start + 4 * (first + n)];
+            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        })
+    }
+
+    /// `[num_segments, R, F]` region features of video `i`.
+    pub fn regions(&self, i: usize) -> Result<Vec<f32>> {
+        self.floats(i, "regions", self.params.num_regions() * self.params.feature_dim)
+    }
+
+    /// `[num_segments, F]` segment features of video `i`.
+    pub fn pooled(&self, i: usize) -> Result<Vec<f32>> {
+        self.floats(i, "pooled", self.params.feature_dim)
+    }
+
+    /// `[num_segments]` visual words of video `i` (shards made with a codebook).
+    pub fn visual_words(&self, i: usize) -> Result<Option<Vec<u32>>> {
+        let &(c, v) = self.order.get(i).ok_or_else(|| Error::input("index", format!("{i} out of range")))?;
+        let chunk = &self.chunks[c];
+        let rec = &chunk.index.videos[v];
+        Ok(chunk.tensors.get("visual_words").map(|t| {
+            let bytes = &chunk.map[t.start + 4 * rec.offset..t.start + 4 * (rec.offset + rec.num_segments)];
+            bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        }))
+    }
+}

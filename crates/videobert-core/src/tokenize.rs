@@ -1,0 +1,184 @@
+//! `tokenize_manifest`: a whole dataset into token shards — parallel over videos, deterministic
+//! (independent of `workers` and decoder threads), resumable (complete chunks are skipped), spreadable
+//! over machines (`shard = (i, n)` takes chunks `c` with `c % n == i`), and tolerant: a bad video is
+//! recorded as a failure and the run goes on.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::kmeans::Codebook;
+use crate::manifest::ManifestEntry;
+use crate::shards::{chunk_stem, fnv1a, read_chunk_index, write_chunk, Failure, FeatureDType, IndexFile, ShardParams};
+use crate::video::segments::{tokenize_file, TokenizeOptions};
+
+#[derive(Debug, Clone)]
+pub struct ManifestOptions {
+    pub tokenize: TokenizeOptions,
+    pub out: PathBuf,
+    /// Videos decoded at the same time.
+    pub workers: usize,
+    /// This job's part `(i, n)` of the chunks (`i < n`).
+    pub shard: (usize, usize),
+    pub videos_per_shard: usize,
+    pub dtype: FeatureDType,
+    pub codebook: Option<PathBuf>,
+}
+
+impl Default for ManifestOptions {
+    fn default() -> Self {
+        Self {
+            tokenize: TokenizeOptions::default(),
+            out: PathBuf::from("tokens"),
+            workers: rayon::current_num_threads(),
+            shard: (0, 1),
+            videos_per_shard: 256,
+            dtype: FeatureDType::F16,
+            codebook: None,
+        }
+    }
+}
+
+/// Progress so far (counts are for this run; `videos_skipped` were done by an earlier run).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub videos_total: usize,
+    pub videos_done: usize,
+    pub videos_skipped: usize,
+    pub videos_failed: usize,
+    pub segments: usize,
+    pub frames: usize,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub progress: Progress,
+    /// Every failure in the output directory (this run's and earlier runs').
+    pub failures: Vec<Failure>,
+    pub out: PathBuf,
+}
+
+pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, cancel: &AtomicBool, on_progress: &(dyn Fn(&Progress) + Sync)) -> Result<Summary> {
+    opts.tokenize.validate()?;
+    let (part, parts) = opts.shard;
+    if parts == 0 || part >= parts {
+        return Err(Error::config("shard", format!("expected i/n with i < n, got {part}/{parts}")));
+    }
+    if opts.workers == 0 {
+        return Err(Error::config("workers", "must be > 0"));
+    }
+    if opts.videos_per_shard == 0 {
+        return Err(Error::config("videosPerShard", "must be > 0"));
+    }
+    let codebook = match &opts.codebook {
+        Some(p) => {
+            let cb = Codebook::load(p)?;
+            if cb.dim != opts.tokenize.builtin.dim {
+                return Err(Error::config("codebook", format!("codebook dim {} != feature dim {}", cb.dim, opts.tokenize.builtin.dim)));
+            }
+            Some((cb, fnv1a(&std::fs::read(p).map_err(|e| Error::io(p, e))?)))
+        }
+        None => None,
+    };
+    let params = ShardParams::new(&opts.tokenize, opts.dtype, codebook.as_ref().map(|c| c.1.clone()), opts.videos_per_shard);
+    let hash = params.hash();
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    let index_path = opts.out.join("index.json");
+    if let Ok(text) = std::fs::read_to_string(&index_path) {
+        let old: IndexFile = serde_json::from_str(&text).map_err(|e| Error::input(index_path.display().to_string(), format!("corrupt index: {e}")))?;
+        if old.params_hash != hash {
+            return Err(Error::config("out", format!("{} holds shards made with other parameters; use another --out", opts.out.display())));
+        }
+    } else {
+        let index = IndexFile { version: 1, params: params.clone(), params_hash: hash.clone() };
+        let tmp = index_path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(&index).expect("index serialises")).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &index_path).map_err(|e| Error::io(&index_path, e))?;
+    }
+
+    let chunks: Vec<usize> = (0..entries.len().div_ceil(opts.videos_per_shard)).filter(|c| c % parts == part).collect();
+    let videos_total = chunks.iter().map(|&c| (entries.len() - c * opts.videos_per_shard).min(opts.videos_per_shard)).sum();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut tok = opts.tokenize;
+    tok.threads = if tok.threads == 0 { (cores / opts.workers).max(1) } else { tok.threads };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.workers)
+        .thread_name(|i| format!("videobert-tokenize-{i}"))
+        .build()
+        .map_err(|e| Error::config("workers", e.to_string()))?;
+
+    let start = Instant::now();
+    let (done, skipped, failed, segments, frames) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let snapshot = || Progress {
+        videos_total,
+        videos_done: done.load(Ordering::Relaxed),
+        videos_skipped: skipped.load(Ordering::Relaxed),
+        videos_failed: failed.load(Ordering::Relaxed),
+        segments: segments.load(Ordering::Relaxed),
+        frames: frames.load(Ordering::Relaxed),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    let mut failures = Vec::new();
+    for chunk in chunks {
+        let batch = &entries[chunk * opts.videos_per_shard..((chunk + 1) * opts.videos_per_shard).min(entries.len())];
+        if let Some(existing) = read_chunk_index(&opts.out, chunk)? {
+            if existing.params_hash == hash {
+                skipped.fetch_add(batch.len(), Ordering::Relaxed);
+                done.fetch_add(batch.len(), Ordering::Relaxed);
+                failures.extend(existing.failures);
+                on_progress(&snapshot());
+                continue;
+            }
+            return Err(Error::config("out", format!("{} was made with other parameters", chunk_stem(chunk))));
+        }
+        let results: Vec<_> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|entry| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return (entry.clone(), Err(Error::Cancelled));
+                    }
+                    let mut last = 0;
+                    let r = tokenize_file(&entry.video, &tok, cancel, |n| {
+                        frames.fetch_add(n - last, Ordering::Relaxed);
+                        last = n;
+                    });
+                    match &r {
+                        Ok(v) => {
+                            segments.fetch_add(v.segments.len(), Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                    on_progress(&snapshot());
+                    (entry.clone(), r)
+                })
+                .collect()
+        });
+        if cancel.load(Ordering::Relaxed) || results.iter().any(|(_, r)| matches!(r, Err(Error::Cancelled))) {
+            return Err(Error::Cancelled); // the unfinished chunk is not written; a re-run redoes it
+        }
+        let word = codebook.as_ref().map(|(cb, _)| move |x: &[f32]| cb.word(x));
+        let index = write_chunk(&opts.out, chunk, &params, results, word.as_ref().map(|w| w as &dyn Fn(&[f32]) -> u32))?;
+        failures.extend(index.failures);
+    }
+    // failures.jsonl: every failure recorded in this directory's complete chunks.
+    let mut all: Vec<Failure> = Vec::new();
+    for c in 0..entries.len().div_ceil(opts.videos_per_shard) {
+        if let Some(ci) = read_chunk_index(&opts.out, c)? {
+            all.extend(ci.failures);
+        }
+    }
+    let jsonl: String = all.iter().map(|f| serde_json::to_string(f).expect("failure serialises") + "\n").collect();
+    let path = opts.out.join("failures.jsonl");
+    std::fs::write(&path, jsonl).map_err(|e| Error::io(&path, e))?;
+    let progress = snapshot();
+    on_progress(&progress);
+    Ok(Summary { progress, failures, out: opts.out.clone() })
+}

@@ -1,0 +1,154 @@
+//! Tokenizing a manifest into shards: bad files are reported and the batch finishes; output is
+//! independent of workers and of the `--shard i/n` split; re-runs resume; the reader gives back
+//! exactly what was computed.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use videobert_core::kmeans::{Codebook, KMeansOptions};
+use videobert_core::manifest::{entries_from_paths, read_manifest};
+use videobert_core::shards::{FeatureDType, TokenShards};
+use videobert_core::tokenize::{tokenize_manifest, ManifestOptions, Progress};
+use videobert_core::video::segments::{tokenize_file, TokenizeOptions};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../__test__/fixtures/video")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vb-tok-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const GOOD: &[&str] = &["h264.mp4", "vp9.webm", "mpeg4.avi", "theora.ogv", "with spaces ünïcödé.mp4", "hevc10.mkv"];
+const BAD: &[(&str, &str)] = &[
+    ("zero-bytes.mp4", "Decode"),
+    ("random-bytes.mp4", "Decode"),
+    ("truncated.mp4", "Decode"),
+    ("header-only.mp4", "Decode"),
+    ("audio-only.m4a", "NoVideoStream"),
+    ("missing.mp4", "Io"),
+    (".", "Io"),
+];
+
+fn manifest(dir: &Path) -> PathBuf {
+    let mut lines = Vec::new();
+    for (i, name) in GOOD.iter().enumerate() {
+        let video = fixtures().join(name);
+        lines.push(format!(r#"{{"video": {:?}, "id": "good-{i}", "captions": [{{"start": 0.0, "end": 1.0, "text": "first words"}}, {{"start": 1.7, "end": 2.9, "text": "later"}}], "label": "L{i}"}}"#, video.display().to_string()));
+    }
+    for (name, _) in BAD {
+        lines.push(format!(r#"{{"video": {:?}}}"#, fixtures().join(name).display().to_string()));
+    }
+    let path = dir.join("manifest.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path
+}
+
+fn run(entries: &[videobert_core::manifest::ManifestEntry], out: &Path, workers: usize, shard: (usize, usize), dtype: FeatureDType, codebook: Option<PathBuf>) -> videobert_core::tokenize::Summary {
+    let opts = ManifestOptions { out: out.into(), workers, shard, videos_per_shard: 4, dtype, codebook, ..Default::default() };
+    tokenize_manifest(entries, &opts, &AtomicBool::new(false), &|_: &Progress| {}).unwrap()
+}
+
+fn shard_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("shard-"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_batch_with_bad_files_finishes_and_reports_them() {
+    let dir = tmp("batch");
+    let entries = read_manifest(&manifest(&dir)).unwrap();
+    assert_eq!(entries.len(), GOOD.len() + BAD.len());
+    let summary = run(&entries, &dir.join("out"), 2, (0, 1), FeatureDType::F32, None);
+    assert_eq!(summary.progress.videos_done, entries.len());
+    assert_eq!(summary.progress.videos_failed, BAD.len());
+    let codes: Vec<(String, String)> = summary.failures.iter().map(|f| (f.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), f.code.clone())).collect();
+    for (name, code) in BAD {
+        let name = Path::new(&fixtures().join(name)).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        assert!(codes.contains(&(name.clone(), code.to_string())), "{name} → {code} in {codes:?}");
+    }
+    let jsonl = std::fs::read_to_string(dir.join("out/failures.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), BAD.len());
+    assert!(jsonl.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["message"].as_str().unwrap().len() > 5));
+
+    // The reader returns exactly what tokenize_file computes, with caption spans and labels.
+    let shards = TokenShards::open(dir.join("out")).unwrap();
+    assert_eq!(shards.len(), GOOD.len());
+    for (i, name) in GOOD.iter().enumerate() {
+        let direct = tokenize_file(&fixtures().join(name), &TokenizeOptions::default(), &AtomicBool::new(false), |_| {}).unwrap();
+        let rec = shards.video(i).unwrap();
+        assert_eq!(rec.id, format!("good-{i}"));
+        assert_eq!(rec.label, Some(serde_json::json!(format!("L{i}"))));
+        assert_eq!(rec.num_segments, direct.segments.len());
+        let regions: Vec<f32> = direct.segments.iter().flat_map(|s| s.regions.clone()).collect();
+        let pooled: Vec<f32> = direct.segments.iter().flat_map(|s| s.pooled.clone()).collect();
+        assert_eq!(shards.regions(i).unwrap(), regions, "{name}");
+        assert_eq!(shards.pooled(i).unwrap(), pooled, "{name}");
+        // Segments are 1.6 s long: [0, 1] overlaps segment 0 only; [1.7, 2.9] overlaps segment 1.
+        if rec.num_segments >= 2 {
+            assert_eq!(rec.captions[0].segments, Some([0, 0]));
+            assert_eq!(rec.captions[1].segments, Some([1, 1]));
+        }
+    }
+    assert_eq!(shards.failures().count(), BAD.len());
+}
+
+#[test]
+fn output_is_independent_of_workers_and_shard_split_and_resumes() {
+    let dir = tmp("determinism");
+    let entries = read_manifest(&manifest(&dir)).unwrap();
+    run(&entries, &dir.join("one"), 1, (0, 1), FeatureDType::F16, None);
+    run(&entries, &dir.join("three"), 3, (0, 1), FeatureDType::F16, None);
+    run(&entries, &dir.join("split"), 2, (1, 2), FeatureDType::F16, None);
+    run(&entries, &dir.join("split"), 2, (0, 2), FeatureDType::F16, None);
+    let one = shard_bytes(&dir.join("one"));
+    assert_eq!(one.len(), 2 * 4); // 13 entries, 4 per shard → chunks 0..3, json + safetensors each
+    assert_eq!(shard_bytes(&dir.join("three")), one);
+    assert_eq!(shard_bytes(&dir.join("split")), one);
+    // A re-run skips every complete chunk.
+    let again = run(&entries, &dir.join("one"), 2, (0, 1), FeatureDType::F16, None);
+    assert_eq!(again.progress.videos_skipped, entries.len());
+    assert_eq!(again.progress.frames, 0);
+    assert_eq!(shard_bytes(&dir.join("one")), one);
+    // Other parameters into the same directory are refused.
+    let opts = ManifestOptions { out: dir.join("one"), videos_per_shard: 4, tokenize: TokenizeOptions { fps: 5.0, ..Default::default() }, ..Default::default() };
+    let err = tokenize_manifest(&entries, &opts, &AtomicBool::new(false), &|_: &Progress| {}).unwrap_err();
+    assert!(err.to_string().contains("other parameters"), "{err}");
+    // f16 storage is f32 rounded to half precision.
+    let f16 = TokenShards::open(dir.join("one")).unwrap();
+    let direct = tokenize_file(&fixtures().join(GOOD[0]), &TokenizeOptions::default(), &AtomicBool::new(false), |_| {}).unwrap();
+    let back = f16.pooled(0).unwrap();
+    for (a, b) in back.iter().zip(direct.segments.iter().flat_map(|s| s.pooled.iter())) {
+        assert!((a - b).abs() <= 1e-3 * b.abs().max(1e-2), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn visual_words_are_assigned_with_a_codebook() {
+    let dir = tmp("words");
+    let entries = entries_from_paths(&[fixtures().join("h264.mp4"), fixtures().join("vp9.webm"), fixtures().join("mjpeg.avi")]).unwrap();
+    run(&entries, &dir.join("plain"), 2, (0, 1), FeatureDType::F32, None);
+    let plain = TokenShards::open(dir.join("plain")).unwrap();
+    let sample: Vec<f32> = (0..plain.len()).flat_map(|i| plain.pooled(i).unwrap()).collect();
+    let cb = Codebook::fit(&sample, 44, &KMeansOptions { branching: 2, depth: 2, iterations: 10, seed: 1 }).unwrap();
+    let cb_path = dir.join("codebook.safetensors");
+    cb.save(&cb_path).unwrap();
+    run(&entries, &dir.join("words"), 2, (0, 1), FeatureDType::F32, Some(cb_path));
+    let words = TokenShards::open(dir.join("words")).unwrap();
+    assert!(words.params.codebook.is_some());
+    for i in 0..words.len() {
+        let w = words.visual_words(i).unwrap().expect("visual words stored");
+        assert_eq!(w, cb.assign(&words.pooled(i).unwrap()).unwrap());
+        assert!(w.iter().all(|&x| x < 4));
+    }
+    assert!(plain.visual_words(0).unwrap().is_none());
+}
