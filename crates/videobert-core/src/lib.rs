@@ -18,6 +18,7 @@ pub mod rng;
 pub mod session;
 pub mod shards;
 pub mod tokenize;
+pub mod vocab;
 pub mod video;
 
 pub use batch::{Batch, MaskedBatch};

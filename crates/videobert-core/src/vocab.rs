@@ -1,0 +1,138 @@
+//! Text vocabulary: a BERT-style WordPiece tokenizer (`tokenizers` crate) trained on the dataset's
+//! own captions, or loaded from an existing `tokenizer.json`. Special tokens take the ids the model
+//! presets expect: `[PAD]` 0, `[UNK]` 1, `[CLS]` 2, `[SEP]` 3, `[MASK]` 4.
+
+use std::path::Path;
+
+use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
+use tokenizers::models::TrainerWrapper;
+use tokenizers::normalizers::bert::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::{AddedToken, Tokenizer};
+
+use crate::error::{Error, Result};
+
+pub const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+
+#[derive(Debug, Clone, Copy)]
+pub struct VocabOptions {
+    /// Target vocabulary size (including special tokens).
+    pub vocab_size: usize,
+    /// Minimum count for a merge.
+    pub min_frequency: u64,
+    /// Lowercase and strip accents (BERT uncased).
+    pub lowercase: bool,
+}
+
+impl Default for VocabOptions {
+    fn default() -> Self {
+        Self { vocab_size: 8192, min_frequency: 2, lowercase: true }
+    }
+}
+
+pub struct TextTokenizer {
+    inner: Tokenizer,
+}
+
+fn tk_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::input(what, e.to_string())
+}
+
+impl TextTokenizer {
+    /// Train WordPiece on `texts`.
+    pub fn train<I, S>(texts: I, opts: &VocabOptions) -> Result<Self>
+    where
+        I: Iterator<Item = S> + Send,
+        S: AsRef<str> + Send,
+    {
+        if opts.vocab_size <= SPECIAL_TOKENS.len() {
+            return Err(Error::config("vocabSize", format!("must be > {}", SPECIAL_TOKENS.len())));
+        }
+        let mut inner = Tokenizer::new(WordPiece::builder().unk_token("[UNK]".into()).build().map_err(|e| tk_err("vocab", e))?);
+        inner
+            .with_normalizer(Some(BertNormalizer::new(true, true, Some(opts.lowercase), opts.lowercase)))
+            .map_err(|e| tk_err("vocab", e))?;
+        inner.with_pre_tokenizer(Some(BertPreTokenizer)).map_err(|e| tk_err("vocab", e))?;
+        let trainer = WordPieceTrainer::builder()
+            .vocab_size(opts.vocab_size)
+            .min_frequency(opts.min_frequency)
+            .show_progress(false)
+            .special_tokens(SPECIAL_TOKENS.iter().map(|t| AddedToken::from(t.to_string(), true)).collect())
+            .build();
+        let mut trainer = TrainerWrapper::WordPieceTrainer(trainer);
+        inner.train(&mut trainer, texts).map_err(|e| tk_err("vocab", e))?;
+        let tok = Self { inner };
+        tok.check_specials(Path::new("(trained)"))?;
+        Ok(tok)
+    }
+
+    /// Load a `tokenizer.json` (ours, or any WordPiece/BERT tokenizer with the same special ids).
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "tokenizer.json not found")));
+        }
+        let inner = Tokenizer::from_file(path).map_err(|e| tk_err(&path.display().to_string(), e))?;
+        let tok = Self { inner };
+        tok.check_specials(path)?;
+        Ok(tok)
+    }
+
+    fn check_specials(&self, path: &Path) -> Result<()> {
+        for (id, t) in SPECIAL_TOKENS.iter().enumerate() {
+            if self.inner.token_to_id(t) != Some(id as u32) {
+                return Err(Error::input(path.display().to_string(), format!("special token {t} must have id {id}")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.inner.save(path, true).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Word-piece ids of `text` (no special tokens), at most `max_len`.
+    pub fn encode(&self, text: &str, max_len: usize) -> Result<Vec<u32>> {
+        let enc = self.inner.encode(text, false).map_err(|e| tk_err("text", e))?;
+        let mut ids = enc.get_ids().to_vec();
+        ids.truncate(max_len);
+        Ok(ids)
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner.decode(ids, true).map_err(|e| tk_err("ids", e))
+    }
+
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trains_encodes_decodes_and_roundtrips() {
+        let captions: Vec<String> = (0..200)
+            .map(|i| format!("a {} {} moves {}", ["red", "green", "blue"][i % 3], ["circle", "square", "triangle"][i % 3], ["left", "right", "up", "down"][i % 4]))
+            .collect();
+        let tok = TextTokenizer::train(captions.iter(), &VocabOptions { vocab_size: 120, min_frequency: 1, lowercase: true }).unwrap();
+        assert!(tok.vocab_size() <= 120 && tok.vocab_size() > 20);
+        let ids = tok.encode("A RED circle moves LEFT", 16).unwrap();
+        assert_eq!(tok.decode(&ids).unwrap(), "a red circle moves left");
+        for w in ["red", "circle", "moves", "left"] {
+            assert!(tok.token_to_id(w).is_some(), "{w} is a whole word in the vocabulary");
+        }
+        assert!(ids.iter().all(|&i| i >= 5), "no special tokens in plain text");
+        assert_eq!(tok.encode("a red circle moves left", 3).unwrap().len(), 3);
+        let path = std::env::temp_dir().join(format!("tok-{}.json", std::process::id()));
+        tok.save(&path).unwrap();
+        let back = TextTokenizer::load(&path).unwrap();
+        assert_eq!(back.encode("a blue square moves up", 16).unwrap(), tok.encode("a blue square moves up", 16).unwrap());
+        assert!(TextTokenizer::load(Path::new("/nonexistent/tokenizer.json")).is_err());
+    }
+}
