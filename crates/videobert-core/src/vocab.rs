@@ -52,7 +52,7 @@ impl TextTokenizer {
         inner
             .with_normalizer(Some(BertNormalizer::new(true, true, Some(opts.lowercase), opts.lowercase)))
             .map_err(|e| tk_err("vocab", e))?;
-        inner.with_pre_tokenizer(Some(BertPreTokenizer)).map_err(|e| tk_err("vocab", e))?;
+        inner.with_pre_tokenizer(Some(BertPreTokenizer));
         let trainer = WordPieceTrainer::builder()
             .vocab_size(opts.vocab_size)
             .min_frequency(opts.min_frequency)
