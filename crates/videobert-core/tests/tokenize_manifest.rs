@@ -151,4 +151,18 @@ fn visual_words_are_assigned_with_a_codebook() {
         assert!(w.iter().all(|&x| x < 4));
     }
     assert!(plain.visual_words(0).unwrap().is_none());
+    drop(plain);
+
+    // Assigning in place afterwards gives the same shards as tokenizing with the codebook; twice is a no-op.
+    let cb_path = dir.join("codebook.safetensors");
+    let n = videobert_core::shards::assign_visual_words(&dir.join("plain"), &cb_path).unwrap();
+    assert_eq!(n, (0..words.len()).map(|i| words.video(i).unwrap().num_segments).sum::<usize>());
+    assert_eq!(shard_bytes(&dir.join("plain")), shard_bytes(&dir.join("words")));
+    assert_eq!(std::fs::read(dir.join("plain/index.json")).unwrap(), std::fs::read(dir.join("words/index.json")).unwrap());
+    videobert_core::shards::assign_visual_words(&dir.join("plain"), &cb_path).unwrap();
+    assert_eq!(shard_bytes(&dir.join("plain")), shard_bytes(&dir.join("words")));
+    // fit_on_shards samples deterministically.
+    let (a, used) = videobert_core::kmeans::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap();
+    assert_eq!(used, 5);
+    assert_eq!(a, videobert_core::kmeans::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap().0);
 }

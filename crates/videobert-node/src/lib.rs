@@ -10,6 +10,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use videobert_core as vb;
 
+mod tokenizer;
+
 /// Every error the native layer raises carries one of these codes.
 #[napi(string_enum)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,48 +28,40 @@ pub enum ErrorCode {
     Io,
     /// Training produced a non-finite loss or gradient.
     Numerical,
+    /// FFmpeg cannot open or decode the file (corrupt, truncated, not a video).
+    Decode,
+    /// A readable media file without a video stream.
+    NoVideoStream,
+    /// Cancelled through an AbortSignal.
+    Cancelled,
     /// A bug: an internal error or a panic in native code.
     Internal,
 }
 
-impl ErrorCode {
-    fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidConfig => "InvalidConfig",
-            ErrorCode::UnknownPreset => "UnknownPreset",
-            ErrorCode::InvalidInput => "InvalidInput",
-            ErrorCode::Checkpoint => "Checkpoint",
-            ErrorCode::Io => "Io",
-            ErrorCode::Numerical => "Numerical",
-            ErrorCode::Internal => "Internal",
-        }
-    }
-}
-
-fn code_of(e: &vb::Error) -> ErrorCode {
-    match e {
-        vb::Error::Config { .. } => ErrorCode::InvalidConfig,
-        vb::Error::UnknownPreset { .. } => ErrorCode::UnknownPreset,
-        vb::Error::InvalidInput { .. } => ErrorCode::InvalidInput,
-        vb::Error::Checkpoint { .. } => ErrorCode::Checkpoint,
-        vb::Error::Io { .. } => ErrorCode::Io,
-        vb::Error::Numerical(_) => ErrorCode::Numerical,
-        vb::Error::Tensor(_) => ErrorCode::Internal,
-    }
-}
-
 fn coded(code: ErrorCode, message: impl std::fmt::Display) -> Error {
-    Error::new(Status::GenericFailure, format!("{}: {message}", code.as_str()))
+    let code: &str = match code {
+        ErrorCode::InvalidConfig => "InvalidConfig",
+        ErrorCode::UnknownPreset => "UnknownPreset",
+        ErrorCode::InvalidInput => "InvalidInput",
+        ErrorCode::Checkpoint => "Checkpoint",
+        ErrorCode::Io => "Io",
+        ErrorCode::Numerical => "Numerical",
+        ErrorCode::Decode => "Decode",
+        ErrorCode::NoVideoStream => "NoVideoStream",
+        ErrorCode::Cancelled => "Cancelled",
+        ErrorCode::Internal => "Internal",
+    };
+    Error::new(Status::GenericFailure, format!("{code}: {message}"))
 }
 
-/// The one conversion point from core errors to JS errors.
-fn to_napi_error(e: vb::Error) -> Error {
-    coded(code_of(&e), e)
+/// The one conversion point from core errors to JS errors (`vb::Error::code` names the code).
+pub(crate) fn to_napi_error(e: vb::Error) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
 }
 
 /// Run `work` on a thread of its own (not one of libuv's 4) and settle a promise with its result.
 /// A panic is caught here and becomes an `Internal` error: no panic crosses into Node.
-fn spawn_promise<T, F>(env: &Env, work: F) -> Result<Object<'_>>
+pub(crate) fn spawn_promise<T, F>(env: &Env, work: F) -> Result<Object<'_>>
 where
     T: ToNapiValue + Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,

@@ -1,0 +1,413 @@
+//! Glue for the video tokenizer, token shards, codebooks and the text vocabulary.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use videobert_core as vb;
+use vb::video::segments::{TemporalPool, TokenizeOptions};
+
+use crate::{spawn_promise, to_napi_error};
+
+/// A cancellation flag shared with native work; `cancel()` makes the work stop at its next check
+/// and reject with `Cancelled`. The TS layer wires an AbortSignal to it.
+#[napi]
+pub struct CancelToken {
+    flag: Arc<AtomicBool>,
+}
+
+#[napi]
+impl CancelToken {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self { flag: Arc::new(AtomicBool::new(false)) }
+    }
+
+    #[napi]
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    #[napi(getter)]
+    pub fn cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn flag(token: Option<&CancelToken>) -> Arc<AtomicBool> {
+    token.map(|t| t.flag.clone()).unwrap_or_default()
+}
+
+/// How videos become segments (all optional).
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeTokenizeOptions {
+    /// Sampled frames per second. @default 10
+    pub fps: Option<f64>,
+    /// Frames per segment. @default 16
+    pub frames_per_segment: Option<u32>,
+    /// Frames between segment starts. @default framesPerSegment
+    pub stride: Option<u32>,
+    /// Keep the last partial segment. @default false
+    pub pad_last: Option<bool>,
+    /// Temporal pooling: "mean" or "max". @default "mean"
+    pub pool: Option<String>,
+    /// Regions per side (R = grid²). @default 2
+    pub grid: Option<u32>,
+    /// Feature size F (44 = the raw builtin descriptor; other sizes use a fixed random projection). @default 44
+    pub feature_dim: Option<u32>,
+    /// Side of the square frame fed to the extractor. @default 112
+    pub frame_size: Option<u32>,
+    /// Decoder threads per video, 0 = FFmpeg's choice. @default 0
+    pub threads: Option<u32>,
+}
+
+fn tokenize_options(o: Option<NativeTokenizeOptions>) -> vb::Result<TokenizeOptions> {
+    let o = o.unwrap_or_default();
+    let d = TokenizeOptions::default();
+    let len = o.frames_per_segment.map(|v| v as usize).unwrap_or(d.frames_per_segment);
+    let pool = match o.pool.as_deref() {
+        None | Some("mean") => TemporalPool::Mean,
+        Some("max") => TemporalPool::Max,
+        Some(other) => return Err(vb::Error::config("pool", format!("must be \"mean\" or \"max\", got {other:?}"))),
+    };
+    let t = TokenizeOptions {
+        fps: o.fps.unwrap_or(d.fps),
+        frames_per_segment: len,
+        stride: o.stride.map(|v| v as usize).unwrap_or(len),
+        pad_last: o.pad_last.unwrap_or(d.pad_last),
+        pool,
+        builtin: vb::video::builtin::BuiltinOptions {
+            grid: o.grid.map(|v| v as usize).unwrap_or(d.builtin.grid),
+            dim: o.feature_dim.map(|v| v as usize).unwrap_or(d.builtin.dim),
+            size: o.frame_size.unwrap_or(d.builtin.size),
+        },
+        threads: o.threads.map(|v| v as usize).unwrap_or(0),
+    };
+    t.validate()?;
+    Ok(t)
+}
+
+/// One tokenized video: segment times and features.
+#[napi(object)]
+pub struct NativeTokenizedVideo {
+    pub duration: f64,
+    pub codec: String,
+    pub source_width: u32,
+    pub source_height: u32,
+    /// Clockwise rotation applied from the display matrix.
+    pub rotation: u32,
+    pub decoded_frames: u32,
+    pub sampled_frames: u32,
+    pub num_segments: u32,
+    pub num_regions: u32,
+    pub feature_dim: u32,
+    /// `[S]` segment start / end seconds and real frame counts.
+    pub starts: Float64Array,
+    pub ends: Float64Array,
+    pub frames: Uint32Array,
+    /// `[S, R, F]` region features.
+    pub regions: Float32Array,
+    /// `[S, F]` segment features (mean of the regions).
+    pub pooled: Float32Array,
+}
+
+/// Decode and tokenize one video file.
+#[napi(ts_return_type = "Promise<NativeTokenizedVideo>")]
+pub fn tokenize_file<'e>(env: &'e Env, path: String, options: Option<NativeTokenizeOptions>, cancel: Option<&CancelToken>) -> Result<Object<'e>> {
+    let opts = tokenize_options(options).map_err(to_napi_error)?;
+    let cancel = flag(cancel);
+    spawn_promise(env, move || {
+        let v = vb::video::segments::tokenize_file(std::path::Path::new(&path), &opts, &cancel, |_| {}).map_err(to_napi_error)?;
+        let s = &v.segments;
+        Ok(NativeTokenizedVideo {
+            duration: v.info.duration,
+            codec: v.info.codec.clone(),
+            source_width: v.info.source_width,
+            source_height: v.info.source_height,
+            rotation: v.info.rotation,
+            decoded_frames: v.info.decoded_frames as u32,
+            sampled_frames: v.info.sampled_frames as u32,
+            num_segments: s.len() as u32,
+            num_regions: opts.num_regions() as u32,
+            feature_dim: opts.builtin.dim as u32,
+            starts: Float64Array::new(s.iter().map(|x| x.start).collect()),
+            ends: Float64Array::new(s.iter().map(|x| x.end).collect()),
+            frames: Uint32Array::new(s.iter().map(|x| x.frames as u32).collect()),
+            regions: Float32Array::new(s.iter().flat_map(|x| x.regions.iter().copied()).collect()),
+            pooled: Float32Array::new(s.iter().flat_map(|x| x.pooled.iter().copied()).collect()),
+        })
+    })
+}
+
+#[napi(object)]
+pub struct NativeManifestOptions {
+    /// Output directory for the shards.
+    pub out: String,
+    pub tokenize: Option<NativeTokenizeOptions>,
+    /// Videos decoded at once. @default all cores
+    pub workers: Option<u32>,
+    /// This job's part i of n: chunks c with c % n == i. @default [0, 1]
+    pub shard: Option<Vec<u32>>,
+    /// Videos per shard file. @default 256
+    pub videos_per_shard: Option<u32>,
+    /// Feature storage: "f16" or "f32". @default "f16"
+    pub dtype: Option<String>,
+    /// Codebook (safetensors) to assign visual words with.
+    pub codebook: Option<String>,
+}
+
+#[napi(object)]
+#[derive(Clone, Copy)]
+pub struct TokenizeProgress {
+    pub videos_total: u32,
+    pub videos_done: u32,
+    /// Done by an earlier run with the same parameters (resumed).
+    pub videos_skipped: u32,
+    pub videos_failed: u32,
+    pub segments: u32,
+    pub frames: f64,
+    pub seconds: f64,
+}
+
+impl From<&vb::tokenize::Progress> for TokenizeProgress {
+    fn from(p: &vb::tokenize::Progress) -> Self {
+        Self {
+            videos_total: p.videos_total as u32,
+            videos_done: p.videos_done as u32,
+            videos_skipped: p.videos_skipped as u32,
+            videos_failed: p.videos_failed as u32,
+            segments: p.segments as u32,
+            frames: p.frames as f64,
+            seconds: p.seconds,
+        }
+    }
+}
+
+/// A video that could not be tokenized.
+#[napi(object)]
+pub struct TokenizeFailure {
+    pub id: String,
+    pub path: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[napi(object)]
+pub struct TokenizeSummary {
+    pub progress: TokenizeProgress,
+    pub failures: Vec<TokenizeFailure>,
+    pub out: String,
+}
+
+/// Tokenize a manifest (JSONL/CSV) or a list of files/directories into token shards.
+#[napi(ts_return_type = "Promise<TokenizeSummary>")]
+pub fn tokenize_manifest<'e>(
+    env: &'e Env,
+    manifest: Option<String>,
+    paths: Option<Vec<String>>,
+    options: NativeManifestOptions,
+    on_progress: Option<ThreadsafeFunction<TokenizeProgress, (), TokenizeProgress, Status, false, true>>,
+    cancel: Option<&CancelToken>,
+) -> Result<Object<'e>> {
+    let d = vb::tokenize::ManifestOptions::default();
+    let shard = match options.shard.as_deref() {
+        None => (0, 1),
+        Some([i, n]) => (*i as usize, *n as usize),
+        Some(_) => return Err(to_napi_error(vb::Error::config("shard", "expected [i, n]"))),
+    };
+    let dtype = match options.dtype.as_deref() {
+        None | Some("f16") => vb::shards::FeatureDType::F16,
+        Some("f32") => vb::shards::FeatureDType::F32,
+        Some(o) => return Err(to_napi_error(vb::Error::config("dtype", format!("must be \"f16\" or \"f32\", got {o:?}")))),
+    };
+    let opts = vb::tokenize::ManifestOptions {
+        tokenize: tokenize_options(options.tokenize).map_err(to_napi_error)?,
+        out: PathBuf::from(options.out),
+        workers: options.workers.map(|w| w as usize).unwrap_or(d.workers),
+        shard,
+        videos_per_shard: options.videos_per_shard.map(|v| v as usize).unwrap_or(d.videos_per_shard),
+        dtype,
+        codebook: options.codebook.map(PathBuf::from),
+    };
+    let cancel = flag(cancel);
+    spawn_promise(env, move || {
+        let entries = match (manifest, paths) {
+            (Some(m), _) => vb::manifest::read_manifest(std::path::Path::new(&m)),
+            (None, Some(p)) => vb::manifest::entries_from_paths(&p.into_iter().map(PathBuf::from).collect::<Vec<_>>()),
+            (None, None) => Err(vb::Error::input("input", "give a manifest or paths")),
+        }
+        .map_err(to_napi_error)?;
+        let last = std::sync::Mutex::new(std::time::Instant::now() - std::time::Duration::from_secs(1));
+        let report = |p: &vb::tokenize::Progress| {
+            if let Some(cb) = &on_progress {
+                // At most ~10 reports a second, and always the final one.
+                let mut t = last.lock().expect("progress lock");
+                if t.elapsed().as_millis() >= 100 || p.videos_done == p.videos_total {
+                    *t = std::time::Instant::now();
+                    cb.call(TokenizeProgress::from(p), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            }
+        };
+        let s = vb::tokenize::tokenize_manifest(&entries, &opts, &cancel, &report).map_err(to_napi_error)?;
+        Ok(TokenizeSummary {
+            progress: TokenizeProgress::from(&s.progress),
+            failures: s
+                .failures
+                .into_iter()
+                .map(|f| TokenizeFailure { id: f.id, path: f.path.display().to_string(), code: f.code, message: f.message })
+                .collect(),
+            out: s.out.display().to_string(),
+        })
+    })
+}
+
+/// Random access to a token-shard directory (memory-mapped).
+#[napi]
+pub struct NativeTokenShards {
+    inner: Arc<vb::shards::TokenShards>,
+}
+
+#[napi]
+impl NativeTokenShards {
+    /// Number of (successfully tokenized) videos.
+    #[napi(getter)]
+    pub fn length(&self) -> u32 {
+        self.inner.len() as u32
+    }
+
+    /// The tokenization parameters (snake_case JSON, as in index.json).
+    #[napi(getter)]
+    pub fn params_json(&self) -> String {
+        serde_json_string(&self.inner.params)
+    }
+
+    /// Video `i`'s record (id, path, segments, captions, label) as JSON.
+    #[napi]
+    pub fn video_json(&self, i: u32) -> Result<String> {
+        self.inner.video(i as usize).map(serde_json_string).map_err(to_napi_error)
+    }
+
+    /// `[S, R, F]` region features of video `i`.
+    #[napi]
+    pub fn regions(&self, i: u32) -> Result<Float32Array> {
+        self.inner.regions(i as usize).map(Float32Array::new).map_err(to_napi_error)
+    }
+
+    /// `[S, F]` segment features of video `i`.
+    #[napi]
+    pub fn pooled(&self, i: u32) -> Result<Float32Array> {
+        self.inner.pooled(i as usize).map(Float32Array::new).map_err(to_napi_error)
+    }
+
+    /// `[S]` visual words of video `i`, or null for shards made without a codebook.
+    #[napi]
+    pub fn visual_words(&self, i: u32) -> Result<Option<Uint32Array>> {
+        self.inner.visual_words(i as usize).map(|w| w.map(Uint32Array::new)).map_err(to_napi_error)
+    }
+
+    /// Failures recorded in the shards, as JSON lines.
+    #[napi(getter)]
+    pub fn failures_json(&self) -> String {
+        self.inner.failures().map(|f| serde_json_string(f) + "\n").collect()
+    }
+}
+
+fn serde_json_string<T: serde::Serialize>(v: &T) -> String {
+    vb::shards::to_json(v)
+}
+
+/// Open a token-shard directory.
+#[napi(ts_return_type = "Promise<NativeTokenShards>")]
+pub fn open_token_shards(env: &Env, dir: String) -> Result<Object<'_>> {
+    spawn_promise(env, move || Ok(NativeTokenShards { inner: Arc::new(vb::shards::TokenShards::open(&dir).map_err(to_napi_error)?) }))
+}
+
+#[napi(object)]
+pub struct NativeCodebookOptions {
+    /// @default 12
+    pub branching: Option<u32>,
+    /// @default 4
+    pub depth: Option<u32>,
+    /// Lloyd iterations per node. @default 20
+    pub iterations: Option<u32>,
+    /// @default 0
+    pub seed: Option<u32>,
+    /// Segments sampled from the shards for fitting (all if fewer). @default 200000
+    pub sample: Option<u32>,
+}
+
+#[napi(object)]
+pub struct CodebookInfo {
+    pub words: u32,
+    pub dim: u32,
+    pub fitted_on: u32,
+}
+
+/// Fit a hierarchical k-means codebook on (a sample of) the segment features of a shard directory.
+#[napi(ts_return_type = "Promise<CodebookInfo>")]
+pub fn fit_codebook(env: &Env, shards: String, out: String, options: Option<NativeCodebookOptions>) -> Result<Object<'_>> {
+    spawn_promise(env, move || {
+        let o = options.unwrap_or(NativeCodebookOptions { branching: None, depth: None, iterations: None, seed: None, sample: None });
+        let d = vb::kmeans::KMeansOptions::default();
+        let k = vb::kmeans::KMeansOptions {
+            branching: o.branching.map(|v| v as usize).unwrap_or(d.branching),
+            depth: o.depth.map(|v| v as usize).unwrap_or(d.depth),
+            iterations: o.iterations.map(|v| v as usize).unwrap_or(d.iterations),
+            seed: o.seed.map(u64::from).unwrap_or(d.seed),
+        };
+        let (cb, n) = vb::kmeans::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(200_000), &k).map_err(to_napi_error)?;
+        cb.save(std::path::Path::new(&out)).map_err(to_napi_error)?;
+        Ok(CodebookInfo { words: cb.num_words() as u32, dim: cb.dim as u32, fitted_on: n as u32 })
+    })
+}
+
+/// Assign visual words to every segment of a shard directory, in place.
+#[napi(ts_return_type = "Promise<number>")]
+pub fn assign_codebook(env: &Env, shards: String, codebook: String) -> Result<Object<'_>> {
+    spawn_promise(env, move || {
+        let n = vb::shards::assign_visual_words(std::path::Path::new(&shards), std::path::Path::new(&codebook)).map_err(to_napi_error)?;
+        Ok(n as u32)
+    })
+}
+
+#[napi(object)]
+pub struct NativeVocabOptions {
+    /// @default 8192
+    pub vocab_size: Option<u32>,
+    /// @default 2
+    pub min_frequency: Option<u32>,
+    /// @default true
+    pub lowercase: Option<bool>,
+}
+
+/// Train a WordPiece vocabulary on the captions of a manifest; writes `tokenizer.json` to `out`.
+#[napi(ts_return_type = "Promise<number>")]
+pub fn train_vocab(env: &Env, manifest: String, out: String, options: Option<NativeVocabOptions>) -> Result<Object<'_>> {
+    spawn_promise(env, move || {
+        let d = vb::vocab::VocabOptions::default();
+        let o = options.unwrap_or(NativeVocabOptions { vocab_size: None, min_frequency: None, lowercase: None });
+        let opts = vb::vocab::VocabOptions {
+            vocab_size: o.vocab_size.map(|v| v as usize).unwrap_or(d.vocab_size),
+            min_frequency: o.min_frequency.map(u64::from).unwrap_or(d.min_frequency),
+            lowercase: o.lowercase.unwrap_or(d.lowercase),
+        };
+        let entries = vb::manifest::read_manifest(std::path::Path::new(&manifest)).map_err(to_napi_error)?;
+        let texts: Vec<String> = entries.iter().flat_map(|e| e.captions.iter().map(|c| c.text.clone())).collect();
+        if texts.is_empty() {
+            return Err(to_napi_error(vb::Error::input(manifest, "the manifest has no captions")));
+        }
+        let tok = vb::vocab::TextTokenizer::train(texts.iter(), &opts).map_err(to_napi_error)?;
+        tok.save(std::path::Path::new(&out)).map_err(to_napi_error)?;
+        Ok(tok.vocab_size() as u32)
+    })
+}
