@@ -9,6 +9,34 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * A cancellation flag shared with native work; `cancel()` makes the work stop at its next check
+ * and reject with `Cancelled`. The TS layer wires an AbortSignal to it.
+ */
+export declare class CancelToken {
+  constructor()
+  cancel(): void
+  get cancelled(): boolean
+}
+
+/** Random access to a token-shard directory (memory-mapped). */
+export declare class NativeTokenShards {
+  /** Number of (successfully tokenized) videos. */
+  get length(): number
+  /** The tokenization parameters (snake_case JSON, as in index.json). */
+  get paramsJson(): string
+  /** Video `i`'s record (id, path, segments, captions, label) as JSON. */
+  videoJson(i: number): string
+  /** `[S, R, F]` region features of video `i`. */
+  regions(i: number): Float32Array
+  /** `[S, F]` segment features of video `i`. */
+  pooled(i: number): Float32Array
+  /** `[S]` visual words of video `i`, or null for shards made without a codebook. */
+  visualWords(i: number): Uint32Array | null
+  /** Failures recorded in the shards, as JSON lines. */
+  get failuresJson(): string
+}
+
 /** A VideoBERT model with its optimizer state. Made by `createModel` / `loadModel`. */
 export declare class NativeVideoBert {
   /** The model config as JSON (snake_case, as in `config.json`). */
@@ -25,6 +53,15 @@ export declare class NativeVideoBert {
   save(dir: string): Promise<void>
 }
 
+/** Assign visual words to every segment of a shard directory, in place. */
+export declare function assignCodebook(shards: string, codebook: string): Promise<number>
+
+export interface CodebookInfo {
+  words: number
+  dim: number
+  fittedOn: number
+}
+
 /**
  * Create a freshly initialised model from a config JSON (snake_case; missing fields take the
  * `small` preset's values).
@@ -32,7 +69,10 @@ export declare class NativeVideoBert {
 export declare function createModel(configJson: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
 
 /** Every error the native layer raises carries one of these codes. */
-export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Internal'
+export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'Internal'
+
+/** Fit a hierarchical k-means codebook on (a sample of) the segment features of a shard directory. */
+export declare function fitCodebook(shards: string, out: string, options?: NativeCodebookOptions | undefined | null): Promise<CodebookInfo>
 
 /** Load a checkpoint directory written by `save`. */
 export declare function loadModel(dir: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
@@ -55,6 +95,19 @@ export interface NativeBatch {
   videoMask?: Uint8Array
   /** `[B]` 1 = caption belongs to the video, 0 = a negative pair. Default: all 1. */
   vtmLabels?: Uint8Array
+}
+
+export interface NativeCodebookOptions {
+  /** @default 12 */
+  branching?: number
+  /** @default 4 */
+  depth?: number
+  /** Lloyd iterations per node. @default 20 */
+  iterations?: number
+  /** @default 0 */
+  seed?: number
+  /** Segments sampled from the shards for fitting (all if fewer). @default 200000 */
+  sample?: number
 }
 
 /** Options for `createModel` / `loadModel`. */
@@ -83,6 +136,22 @@ export interface NativeEvaluateOptions {
   maskSeed?: number
 }
 
+export interface NativeManifestOptions {
+  /** Output directory for the shards. */
+  out: string
+  tokenize?: NativeTokenizeOptions
+  /** Videos decoded at once. @default all cores */
+  workers?: number
+  /** This job's part i of n: chunks c with c % n == i. @default [0, 1] */
+  shard?: Array<number>
+  /** Videos per shard file. @default 256 */
+  videosPerShard?: number
+  /** Feature storage: "f16" or "f32". @default "f16" */
+  dtype?: string
+  /** Codebook (safetensors) to assign visual words with. */
+  codebook?: string
+}
+
 export interface NativeStepOptions {
   /** Learning rate for this step (the caller owns the schedule). */
   lr: number
@@ -90,8 +159,65 @@ export interface NativeStepOptions {
   maxGradNorm?: number
 }
 
+/** One tokenized video: segment times and features. */
+export interface NativeTokenizedVideo {
+  duration: number
+  codec: string
+  sourceWidth: number
+  sourceHeight: number
+  /** Clockwise rotation applied from the display matrix. */
+  rotation: number
+  decodedFrames: number
+  sampledFrames: number
+  numSegments: number
+  numRegions: number
+  featureDim: number
+  /** `[S]` segment start / end seconds and real frame counts. */
+  starts: Float64Array
+  ends: Float64Array
+  frames: Uint32Array
+  /** `[S, R, F]` region features. */
+  regions: Float32Array
+  /** `[S, F]` segment features (mean of the regions). */
+  pooled: Float32Array
+}
+
+/** How videos become segments (all optional). */
+export interface NativeTokenizeOptions {
+  /** Sampled frames per second. @default 10 */
+  fps?: number
+  /** Frames per segment. @default 16 */
+  framesPerSegment?: number
+  /** Frames between segment starts. @default framesPerSegment */
+  stride?: number
+  /** Keep the last partial segment. @default false */
+  padLast?: boolean
+  /** Temporal pooling: "mean" or "max". @default "mean" */
+  pool?: string
+  /** Regions per side (R = grid²). @default 2 */
+  grid?: number
+  /** Feature size F (44 = the raw builtin descriptor; other sizes use a fixed random projection). @default 44 */
+  featureDim?: number
+  /** Side of the square frame fed to the extractor. @default 112 */
+  frameSize?: number
+  /** Decoder threads per video, 0 = FFmpeg's choice. @default 0 */
+  threads?: number
+}
+
+export interface NativeVocabOptions {
+  /** @default 8192 */
+  vocabSize?: number
+  /** @default 2 */
+  minFrequency?: number
+  /** @default true */
+  lowercase?: boolean
+}
+
 /** Validate a config JSON and return it with every field filled in. */
 export declare function normalizeConfig(configJson: string): string
+
+/** Open a token-shard directory. */
+export declare function openTokenShards(dir: string): Promise<NativeTokenShards>
 
 /** The config JSON of a preset: "tiny", "small", "base" or "large". */
 export declare function presetConfig(name: string): string
@@ -105,3 +231,37 @@ export interface StepResult {
   /** Global gradient norm before clipping (0 for `evaluate`). */
   gradNorm: number
 }
+
+/** A video that could not be tokenized. */
+export interface TokenizeFailure {
+  id: string
+  path: string
+  code: string
+  message: string
+}
+
+/** Decode and tokenize one video file. */
+export declare function tokenizeFile(path: string, options?: NativeTokenizeOptions | undefined | null, cancel?: CancelToken | undefined | null): Promise<NativeTokenizedVideo>
+
+/** Tokenize a manifest (JSONL/CSV) or a list of files/directories into token shards. */
+export declare function tokenizeManifest(manifest: string | undefined | null, paths: Array<string> | undefined | null, options: NativeManifestOptions, onProgress?: (((arg: TokenizeProgress) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<TokenizeSummary>
+
+export interface TokenizeProgress {
+  videosTotal: number
+  videosDone: number
+  /** Done by an earlier run with the same parameters (resumed). */
+  videosSkipped: number
+  videosFailed: number
+  segments: number
+  frames: number
+  seconds: number
+}
+
+export interface TokenizeSummary {
+  progress: TokenizeProgress
+  failures: Array<TokenizeFailure>
+  out: string
+}
+
+/** Train a WordPiece vocabulary on the captions of a manifest; writes `tokenizer.json` to `out`. */
+export declare function trainVocab(manifest: string, out: string, options?: NativeVocabOptions | undefined | null): Promise<number>

@@ -773,11 +773,19 @@ if (
   }
 }
 
-const { NativeVideoBert, createModel, ErrorCode, loadModel, normalizeConfig, presetConfig } = nativeBinding
+const { CancelToken, NativeTokenShards, NativeVideoBert, assignCodebook, createModel, ErrorCode, fitCodebook, loadModel, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
+export { CancelToken }
+export { NativeTokenShards }
 export { NativeVideoBert }
+export { assignCodebook }
 export { createModel }
 export { ErrorCode }
+export { fitCodebook }
 export { loadModel }
 export { normalizeConfig }
+export { openTokenShards }
 export { presetConfig }
+export { tokenizeFile }
+export { tokenizeManifest }
+export { trainVocab }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -14,6 +14,9 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'Checkpoint',
   'Io',
   'Numerical',
+  'Decode',
+  'NoVideoStream',
+  'Cancelled',
   'Internal',
 ]
 

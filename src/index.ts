@@ -21,3 +21,23 @@ export {
 } from './config.js'
 export { checkBatch, type Batch } from './batch.js'
 export { randomBatch } from './random-batch.js'
+export {
+  VideoTokenizer,
+  type TokenizeOptions,
+  type TokenizedVideo,
+  type ManifestRunOptions,
+  type TokenizeProgress,
+  type TokenizeSummary,
+  type TokenizeFailure,
+} from './tokenizer.js'
+export {
+  TokenShards,
+  fitCodebookOnShards,
+  assignCodebookToShards,
+  trainVocabulary,
+  type VideoRecord,
+  type CaptionSpan,
+  type ShardParams,
+  type CodebookOptions,
+  type VocabOptions,
+} from './shards.js'

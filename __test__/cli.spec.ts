@@ -1,0 +1,110 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+import { TokenShards } from '../src/index.js'
+import { tempDir } from './helpers.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const fixtures = join(root, '__test__/fixtures/video')
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), ...args], { encoding: 'utf8', timeout: 120_000 })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+function csvManifest(dir: string, rows: string[][]): string {
+  const path = join(dir, 'manifest.csv')
+  writeFileSync(path, ['video,start,end,text,label', ...rows.map((r) => r.map((c) => JSON.stringify(c)).join(','))].join('\n'))
+  return path
+}
+
+describe('videobert CLI', () => {
+  it('--help and errors', () => {
+    const help = cli('--help')
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/Usage: videobert <command>/)
+    expect(cli('tokenize', '--help').stdout).toMatch(/--frames-per-segment N/)
+    const unknown = cli('tokenize', 'x.jsonl', '--out', '/tmp/x', '--colour', 'red')
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1)
+    expect(unknown.stderr).toMatch(/^videobert: .*--colour/)
+    expect(cli('frobnicate').code).toBe(1)
+    const noOut = cli('tokenize', 'a.mp4')
+    expect(noOut.code).toBe(1)
+    expect(noOut.stderr).toMatch(/--out DIR is required/)
+    expect(cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'backbone').stderr).toMatch(/not available/)
+  })
+
+  it('tokenize: exit 0 when all succeed, 2 when some fail; --json summary; resumable; --shard i/n', () => {
+    const dir = tempDir('cli')
+    const good = csvManifest(dir, [
+      [join(fixtures, 'h264.mp4'), '0', '1.5', 'a moving test pattern', 'a'],
+      [join(fixtures, 'h264.mp4'), '2', '3', 'the same clip again', 'a'],
+      [join(fixtures, 'vp9.webm'), '0', '2', 'vp9 pattern', 'b'],
+    ])
+    const out = join(dir, 'out')
+    const ok = cli('tokenize', good, '--out', out, '--json', '--workers', '2')
+    expect(ok.stderr).not.toMatch(/videobert:/)
+    expect(ok.code).toBe(0)
+    const summary = JSON.parse(ok.stdout)
+    expect(summary.progress).toMatchObject({ videosTotal: 2, videosDone: 2, videosFailed: 0 })
+    expect(existsSync(join(out, 'index.json'))).toBe(true)
+
+    const resumed = cli('tokenize', good, '--out', out, '--json')
+    expect(resumed.code).toBe(0)
+    expect(JSON.parse(resumed.stdout).progress.videosSkipped).toBe(2)
+    const otherParams = cli('tokenize', good, '--out', out, '--fps', '5')
+    expect(otherParams.code).toBe(1)
+    expect(otherParams.stderr).toMatch(/other parameters/)
+
+    const bad = join(dir, 'bad.jsonl')
+    writeFileSync(bad, [join(fixtures, 'h264.mp4'), join(fixtures, 'random-bytes.mp4'), join(fixtures, 'nope.mp4')].map((v) => JSON.stringify({ video: v })).join('\n'))
+    const partial = cli('tokenize', bad, '--out', join(dir, 'bad-out'))
+    expect(partial.code).toBe(2)
+    expect(partial.stderr).toMatch(/tokenized 1 videos \(0 already done, 2 failed\)/)
+    const failures = readFileSync(join(dir, 'bad-out', 'failures.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(failures.map((f: { code: string }) => f.code)).toEqual(['Decode', 'Io'])
+
+    // Two jobs of a 2-way split produce what one job does.
+    const many = join(dir, 'many.jsonl')
+    writeFileSync(many, ['h264.mp4', 'vp9.webm', 'mpeg4.avi', 'theora.ogv', 'mjpeg.avi'].map((v) => JSON.stringify({ video: join(fixtures, v) })).join('\n'))
+    expect(cli('tokenize', many, '--out', join(dir, 'single'), '--videos-per-shard', '2').code).toBe(0)
+    expect(cli('tokenize', many, '--out', join(dir, 'split'), '--videos-per-shard', '2', '--shard', '1/2').code).toBe(0)
+    expect(cli('tokenize', many, '--out', join(dir, 'split'), '--videos-per-shard', '2', '--shard', '0/2').code).toBe(0)
+    for (const f of ['shard-00000.safetensors', 'shard-00001.safetensors', 'shard-00002.safetensors', 'shard-00002.json']) {
+      expect(readFileSync(join(dir, 'split', f))).toEqual(readFileSync(join(dir, 'single', f)))
+    }
+    expect(cli('tokenize', many, '--out', join(dir, 'x'), '--shard', '2/2').code).toBe(1)
+  })
+
+  it('codebook fit + assign, and vocab', async () => {
+    const dir = tempDir('cli-codebook')
+    const out = join(dir, 'shards')
+    expect(cli('tokenize', fixtures, '--out', out).code).toBe(2) // the bad fixtures fail
+    const fit = cli('codebook', 'fit', '--data', out, '--out', join(dir, 'cb.safetensors'), '--branching', '3', '--depth', '2', '--json')
+    expect(fit.code).toBe(0)
+    expect(JSON.parse(fit.stdout)).toMatchObject({ words: 9, dim: 44 })
+    const assign = cli('codebook', 'assign', '--data', out, '--codebook', join(dir, 'cb.safetensors'), '--json')
+    expect(assign.code).toBe(0)
+    const shards = await TokenShards.open(out)
+    const words = shards.visualWords(0)
+    expect(words).not.toBeNull()
+    expect(words!.length).toBe(shards.video(0).numSegments)
+    expect([...words!].every((w) => w < 9)).toBe(true)
+
+    const m = csvManifest(dir, [
+      [join(fixtures, 'h264.mp4'), '0', '1', 'a red circle moves left', ''],
+      [join(fixtures, 'h264.mp4'), '1', '2', 'a blue square moves right', ''],
+      [join(fixtures, 'vp9.webm'), '0', '1', 'a green triangle moves up', ''],
+    ])
+    const vocab = cli('vocab', '--manifest', m, '--out', join(dir, 'tokenizer.json'), '--vocab-size', '300', '--min-frequency', '1', '--json')
+    expect(vocab.code).toBe(0)
+    expect(JSON.parse(vocab.stdout).vocabSize).toBeGreaterThan(10)
+    const tokjson = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'))
+    expect(tokjson.model.vocab['[MASK]']).toBe(4)
+    expect(tokjson.model.vocab.circle).toBeGreaterThan(4)
+  })
+})

@@ -1,0 +1,122 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+import { TokenShards, VideoTokenizer, type TokenizeProgress } from '../src/index.js'
+import { expectCode, tempDir } from './helpers.js'
+
+const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
+const video = (name: string) => join(fixtures, name)
+
+describe('VideoTokenizer.tokenizeFile', () => {
+  it('tokenizes H.264 into segments whose count and times follow from duration and fps', async () => {
+    const tok = new VideoTokenizer()
+    const v = await tok.tokenizeFile(video('h264.mp4'))
+    expect(v).toMatchObject({ duration: 4, codec: 'h264', sourceWidth: 96, sourceHeight: 64, sampledFrames: 40, numSegments: 2, numRegions: 4, featureDim: 44 })
+    expect([...v.starts]).toEqual([0, 1.6])
+    expect([...v.ends]).toEqual([1.6, 3.2])
+    expect(v.regions.length).toBe(2 * 4 * 44)
+    expect(v.pooled.length).toBe(2 * 44)
+    const again = await new VideoTokenizer({ threads: 1 }).tokenizeFile(video('h264.mp4'))
+    expect(again.regions).toEqual(v.regions)
+
+    const custom = await new VideoTokenizer({ fps: 5, framesPerSegment: 4, stride: 2, grid: 3, featureDim: 16, padLast: true }).tokenizeFile(video('vp9.webm'))
+    // 3 s at 5 fps = 15 frames; windows of 4 every 2: starts 0..11 → 6 full + 1 partial (frames 12–14).
+    expect(custom.numSegments).toBe(7)
+    expect(custom.frames[6]).toBe(3)
+    expect(custom.regions.length).toBe(7 * 9 * 16)
+  })
+
+  it('paths with spaces and non-ASCII characters work', async () => {
+    const v = await new VideoTokenizer().tokenizeFile(video('with spaces ünïcödé.mp4'))
+    expect(v.numSegments).toBe(2)
+  })
+
+  it('bad files are coded errors', async () => {
+    const tok = new VideoTokenizer()
+    await expectCode(() => tok.tokenizeFile(video('zero-bytes.mp4')), 'Decode', /empty file/)
+    await expectCode(() => tok.tokenizeFile(video('random-bytes.mp4')), 'Decode', /cannot open/)
+    await expectCode(() => tok.tokenizeFile(video('truncated.mp4')), 'Decode')
+    await expectCode(() => tok.tokenizeFile(video('header-only.mp4')), 'Decode')
+    await expectCode(() => tok.tokenizeFile(video('audio-only.m4a')), 'NoVideoStream', /no video stream/)
+    await expectCode(() => tok.tokenizeFile(video('missing.mp4')), 'Io', /No such file/)
+    await expectCode(() => tok.tokenizeFile(fixtures), 'Io', /directory/)
+    await expectCode(() => new VideoTokenizer({ fps: -1 }).tokenizeFile(video('h264.mp4')), 'InvalidConfig', /fps/)
+    await expectCode(() => new VideoTokenizer({ pool: 'median' as 'mean' }).tokenizeFile(video('h264.mp4')), 'InvalidConfig', /pool/)
+  })
+
+  it('an aborted signal cancels', async () => {
+    const controller = new AbortController()
+    controller.abort()
+    await expectCode(() => new VideoTokenizer().tokenizeFile(video('h264.mp4'), { signal: controller.signal }), 'Cancelled')
+  })
+})
+
+describe('VideoTokenizer.tokenizeManifest', () => {
+  function manifest(dir: string, names: string[]): string {
+    const path = join(dir, 'manifest.jsonl')
+    const lines = names.map((name, i) =>
+      JSON.stringify({ video: video(name), id: `v${i}`, captions: [{ start: 0.2, end: 1.0, text: `clip number ${i}` }], label: i % 2 }),
+    )
+    writeFileSync(path, lines.join('\n'))
+    return path
+  }
+
+  it('writes shards with progress events; failures are data; TokenShards reads them back', async () => {
+    const dir = tempDir('manifest')
+    const m = manifest(dir, ['h264.mp4', 'zero-bytes.mp4', 'theora.ogv', 'audio-only.m4a', 'mjpeg.avi'])
+    const tok = new VideoTokenizer()
+    const events: TokenizeProgress[] = []
+    tok.on('progress', (p) => events.push(p))
+    const out = join(dir, 'out')
+    const summary = await tok.tokenizeManifest(m, { out, workers: 2, dtype: 'f32' })
+    expect(summary.progress).toMatchObject({ videosTotal: 5, videosDone: 5, videosFailed: 2, videosSkipped: 0 })
+    expect(summary.failures.map((f) => [f.id, f.code])).toEqual([
+      ['v1', 'Decode'],
+      ['v3', 'NoVideoStream'],
+    ])
+    expect(events.length).toBeGreaterThan(0)
+    expect(events.at(-1)).toMatchObject({ videosDone: 5 })
+
+    const shards = await TokenShards.open(out)
+    expect(shards.length).toBe(3)
+    expect(shards.params).toMatchObject({ fps: 10, framesPerSegment: 16, grid: 2, featureDim: 44, dtype: 'f32', extractor: 'builtin' })
+    const rec = shards.video(0)
+    expect(rec).toMatchObject({ id: 'v0', numSegments: 2, duration: 4, label: 0 })
+    expect(rec.captions[0]).toEqual({ start: 0.2, end: 1.0, text: 'clip number 0', segments: [0, 0] })
+    const direct = await tok.tokenizeFile(video('h264.mp4'))
+    expect(shards.regions(0)).toEqual(direct.regions)
+    expect(shards.pooled(0)).toEqual(direct.pooled)
+    expect(shards.visualWords(0)).toBeNull()
+    expect(shards.failures.map((f) => f.code)).toEqual(['Decode', 'NoVideoStream'])
+
+    // Resume: nothing is redone.
+    const again = await tok.tokenizeManifest(m, { out, workers: 1, dtype: 'f32' })
+    expect(again.progress).toMatchObject({ videosSkipped: 5, frames: 0 })
+  })
+
+  it('AbortSignal stops a long run with Cancelled, and a re-run finishes it', async () => {
+    const dir = tempDir('abort')
+    const m = manifest(dir, Array.from({ length: 60 }, () => 'h264.mp4'))
+    const controller = new AbortController()
+    const out = join(dir, 'out')
+    await expectCode(
+      () =>
+        new VideoTokenizer().tokenizeManifest(m, {
+          out,
+          workers: 1,
+          videosPerShard: 8,
+          signal: controller.signal,
+          onProgress: (p) => {
+            if (p.videosDone >= 10) controller.abort()
+          },
+        }),
+      'Cancelled',
+    )
+    const resumed = await new VideoTokenizer().tokenizeManifest(m, { out, workers: 2, videosPerShard: 8 })
+    expect(resumed.progress.videosSkipped).toBeGreaterThanOrEqual(8)
+    expect(resumed.progress.videosSkipped).toBeLessThan(60)
+    expect((await TokenShards.open(out)).length).toBe(60)
+  })
+})

@@ -1,0 +1,121 @@
+/** `TokenShards`: random access to what `tokenizeManifest` wrote (memory-mapped natively). */
+import { guard, guardSync } from './errors.js'
+import { assignCodebook, fitCodebook, openTokenShards, trainVocab, type CodebookInfo, type NativeTokenShards } from './native.js'
+
+export interface CaptionSpan {
+  start: number
+  end: number
+  text: string
+  /** First and last segment (inclusive) overlapping the caption, or null. */
+  segments: [number, number] | null
+}
+
+export interface VideoRecord {
+  id: string
+  path: string
+  numSegments: number
+  duration: number
+  /** `[start, end]` seconds per segment. */
+  segments: [number, number][]
+  captions: CaptionSpan[]
+  label?: unknown
+}
+
+export interface ShardParams {
+  extractor: string
+  fps: number
+  framesPerSegment: number
+  stride: number
+  padLast: boolean
+  pool: 'mean' | 'max'
+  grid: number
+  featureDim: number
+  frameSize: number
+  dtype: 'f16' | 'f32'
+  codebook: string | null
+  videosPerShard: number
+}
+
+const camel = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]))
+
+export class TokenShards {
+  readonly #native: NativeTokenShards
+  readonly params: Readonly<ShardParams>
+
+  private constructor(native: NativeTokenShards) {
+    this.#native = native
+    this.params = Object.freeze(camel(JSON.parse(native.paramsJson)) as unknown as ShardParams)
+  }
+
+  static async open(dir: string): Promise<TokenShards> {
+    return new TokenShards(await guard(() => openTokenShards(dir)))
+  }
+
+  /** Number of videos (failed ones are not counted). */
+  get length(): number {
+    return this.#native.length
+  }
+
+  /** Regions per segment, R = grid². */
+  get numRegions(): number {
+    return this.params.grid * this.params.grid
+  }
+
+  video(i: number): VideoRecord {
+    const { offset: _offset, ...rec } = camel(JSON.parse(guardSync(() => this.#native.videoJson(i))))
+    return rec as unknown as VideoRecord
+  }
+
+  /** `[S, R, F]` region features of video `i`. */
+  regions(i: number): Float32Array {
+    return guardSync(() => this.#native.regions(i))
+  }
+
+  /** `[S, F]` segment features of video `i`. */
+  pooled(i: number): Float32Array {
+    return guardSync(() => this.#native.pooled(i))
+  }
+
+  /** `[S]` visual-word ids of video `i`, or null without a codebook. */
+  visualWords(i: number): Uint32Array | null {
+    return guardSync(() => this.#native.visualWords(i)) ?? null
+  }
+
+  /** Videos that failed to tokenize: `{ id, path, code, message }`. */
+  get failures(): { id: string; path: string; code: string; message: string }[] {
+    return this.#native.failuresJson
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+  }
+}
+
+export interface CodebookOptions {
+  /** @default 12 */ branching?: number
+  /** @default 4 (12⁴ = 20 736 words) */ depth?: number
+  /** Lloyd iterations per node. @default 20 */ iterations?: number
+  /** @default 0 */ seed?: number
+  /** Segments sampled for fitting. @default 200000 */ sample?: number
+}
+
+/** Fit a hierarchical k-means codebook on a shard directory's segment features; saves it to `out`. */
+export async function fitCodebookOnShards(shards: string, out: string, options: CodebookOptions = {}): Promise<CodebookInfo> {
+  return guard(() => fitCodebook(shards, out, options))
+}
+
+/** Assign visual words to every segment of a shard directory, in place. Returns the segment count. */
+export async function assignCodebookToShards(shards: string, codebook: string): Promise<number> {
+  return guard(() => assignCodebook(shards, codebook))
+}
+
+export interface VocabOptions {
+  /** @default 8192 */ vocabSize?: number
+  /** @default 2 */ minFrequency?: number
+  /** @default true */ lowercase?: boolean
+}
+
+/** Train a WordPiece vocabulary on a manifest's captions and write `tokenizer.json`. Returns its size. */
+export async function trainVocabulary(manifest: string, out: string, options: VocabOptions = {}): Promise<number> {
+  return guard(() => trainVocab(manifest, out, options))
+}

@@ -1,0 +1,112 @@
+/**
+ * `VideoTokenizer`: videos → segments → features (SPEC §2.1), natively. One file at a time with
+ * `tokenizeFile`, or a whole dataset into token shards with `tokenizeManifest` (parallel, resumable,
+ * bad files reported, not fatal).
+ */
+import { EventEmitter } from 'node:events'
+
+import { withSignal } from './cancel.js'
+import { guard, VideoBertError } from './errors.js'
+import {
+  tokenizeFile,
+  tokenizeManifest,
+  type NativeTokenizedVideo,
+  type NativeTokenizeOptions,
+  type TokenizeProgress,
+  type TokenizeSummary,
+} from './native.js'
+
+export type { TokenizeProgress, TokenizeSummary }
+export type { TokenizeFailure } from './native.js'
+
+export interface TokenizeOptions {
+  /** Frames sampled per second (by presentation time; correct on variable frame rate). @default 10 */
+  fps?: number
+  /** Frames per segment (one video token). @default 16 */
+  framesPerSegment?: number
+  /** Frames between segment starts; < framesPerSegment overlaps. @default framesPerSegment */
+  stride?: number
+  /** Keep the last partial segment (pooled over its real frames) instead of dropping it. @default false */
+  padLast?: boolean
+  /** Temporal pooling of frame features within a segment. @default 'mean' */
+  pool?: 'mean' | 'max'
+  /** Regions per side of the spatial grid; R = grid². @default 2 */
+  grid?: number
+  /** Feature size F; 44 is the raw builtin descriptor, other sizes use a fixed random projection. @default 44 */
+  featureDim?: number
+  /** Side of the square frame the extractor sees. @default 112 */
+  frameSize?: number
+  /** Decoder threads per video (0 = FFmpeg's choice). @default 0 */
+  threads?: number
+}
+
+/** A tokenized video: `S` segments of `R` regions × `F` features. */
+export type TokenizedVideo = NativeTokenizedVideo
+
+export interface ManifestRunOptions {
+  /** Output directory of the shards. */
+  out: string
+  /** Videos decoded at the same time. @default all cores */
+  workers?: number
+  /** This job's part of the work, `[i, n]` or `"i/n"` (chunks c with c % n == i) — for Slurm arrays / indexed jobs. */
+  shard?: [number, number] | string
+  /** Videos per shard file. @default 256 */
+  videosPerShard?: number
+  /** Feature storage precision. @default 'f16' */
+  dtype?: 'f16' | 'f32'
+  /** A codebook (from `fitCodebook`) to also store visual-word ids. */
+  codebook?: string
+  signal?: AbortSignal
+  /** Called with progress (at most ~10 times a second, and at the end); also emitted as 'progress'. */
+  onProgress?: (p: TokenizeProgress) => void
+}
+
+function parseShard(shard: ManifestRunOptions['shard']): number[] | undefined {
+  if (shard === undefined) return undefined
+  const [i, n] = typeof shard === 'string' ? shard.split('/').map(Number) : shard
+  if (!Number.isInteger(i) || !Number.isInteger(n) || i! < 0 || n! <= 0 || i! >= n!) {
+    throw new VideoBertError('InvalidConfig', `invalid config field \`shard\`: expected i/n with 0 <= i < n, got ${String(shard)}`)
+  }
+  return [i!, n!]
+}
+
+export interface VideoTokenizerEvents {
+  progress: [TokenizeProgress]
+}
+
+export class VideoTokenizer extends EventEmitter<VideoTokenizerEvents> {
+  readonly options: Readonly<TokenizeOptions>
+
+  constructor(options: TokenizeOptions = {}) {
+    super()
+    this.options = Object.freeze({ ...options })
+  }
+
+  #native(): NativeTokenizeOptions {
+    return { ...this.options }
+  }
+
+  /** Decode and tokenize one file. Rejects with `Decode`, `NoVideoStream`, `Io` or `Cancelled`. */
+  async tokenizeFile(path: string, options: { signal?: AbortSignal } = {}): Promise<TokenizedVideo> {
+    return withSignal(options.signal, (token) => guard(() => tokenizeFile(path, this.#native(), token)))
+  }
+
+  /**
+   * Tokenize a manifest (a `.jsonl`/`.csv` path) or a list of video files/directories into token
+   * shards under `options.out`. Failures are returned in the summary (and `failures.jsonl`), not thrown.
+   */
+  async tokenizeManifest(input: string | string[], options: ManifestRunOptions): Promise<TokenizeSummary> {
+    const { out, workers, videosPerShard, dtype, codebook, signal, onProgress } = options
+    const shard = parseShard(options.shard)
+    const [manifest, paths] = typeof input === 'string' ? [input, undefined] : [undefined, input]
+    const progress = (p: TokenizeProgress) => {
+      onProgress?.(p)
+      this.emit('progress', p)
+    }
+    return withSignal(signal, (token) =>
+      guard(() =>
+        tokenizeManifest(manifest, paths, { out, tokenize: this.#native(), workers, shard, videosPerShard, dtype, codebook }, progress, token),
+      ),
+    )
+  }
+}
