@@ -19,6 +19,16 @@ export declare class CancelToken {
   get cancelled(): boolean
 }
 
+/** A loaded visual-word codebook. */
+export declare class NativeCodebook {
+  /** Number of visual words (branching^depth). */
+  get numWords(): number
+  /** Feature size the codebook was fitted on. */
+  get dim(): number
+  /** Word ids of `[n, dim]` vectors (row-major), computed on all cores. */
+  assign(data: Float32Array): Promise<Uint32Array>
+}
+
 /** Random access to a token-shard directory (memory-mapped). */
 export declare class NativeTokenShards {
   /** Number of (successfully tokenized) videos. */
@@ -56,6 +66,12 @@ export declare class NativeVideoBert {
 /** Assign visual words to every segment of a shard directory, in place. */
 export declare function assignCodebook(shards: string, codebook: string): Promise<number>
 
+/**
+ * The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
+ * `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
+ */
+export declare function builtinFeatures(rgb: Uint8Array, numFrames: number, width: number, height: number, grid?: number | undefined | null, featureDim?: number | undefined | null): Promise<Float32Array>
+
 export interface CodebookInfo {
   words: number
   dim: number
@@ -73,6 +89,9 @@ export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Ch
 
 /** Fit a hierarchical k-means codebook on (a sample of) the segment features of a shard directory. */
 export declare function fitCodebook(shards: string, out: string, options?: NativeCodebookOptions | undefined | null): Promise<CodebookInfo>
+
+/** Load a codebook written by `fitCodebook`. */
+export declare function loadCodebook(path: string): Promise<NativeCodebook>
 
 /** Load a checkpoint directory written by `save`. */
 export declare function loadModel(dir: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>

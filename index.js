@@ -773,14 +773,17 @@ if (
   }
 }
 
-const { CancelToken, NativeTokenShards, NativeVideoBert, assignCodebook, createModel, ErrorCode, fitCodebook, loadModel, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, createModel, ErrorCode, fitCodebook, loadCodebook, loadModel, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
 export { CancelToken }
+export { NativeCodebook }
 export { NativeTokenShards }
 export { NativeVideoBert }
 export { assignCodebook }
+export { builtinFeatures }
 export { createModel }
 export { ErrorCode }
 export { fitCodebook }
+export { loadCodebook }
 export { loadModel }
 export { normalizeConfig }
 export { openTokenShards }

@@ -23,6 +23,8 @@ export { checkBatch, type Batch } from './batch.js'
 export { randomBatch } from './random-batch.js'
 export {
   VideoTokenizer,
+  computeBuiltinFeatures,
+  type FramesOptions,
   type TokenizeOptions,
   type TokenizedVideo,
   type ManifestRunOptions,
@@ -32,6 +34,7 @@ export {
 } from './tokenizer.js'
 export {
   TokenShards,
+  Codebook,
   fitCodebookOnShards,
   assignCodebookToShards,
   trainVocabulary,

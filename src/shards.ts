@@ -1,6 +1,15 @@
 /** `TokenShards`: random access to what `tokenizeManifest` wrote (memory-mapped natively). */
 import { guard, guardSync } from './errors.js'
-import { assignCodebook, fitCodebook, openTokenShards, trainVocab, type CodebookInfo, type NativeTokenShards } from './native.js'
+import {
+  assignCodebook,
+  fitCodebook,
+  loadCodebook,
+  openTokenShards,
+  trainVocab,
+  type CodebookInfo,
+  type NativeCodebook,
+  type NativeTokenShards,
+} from './native.js'
 
 export interface CaptionSpan {
   start: number
@@ -118,4 +127,30 @@ export interface VocabOptions {
 /** Train a WordPiece vocabulary on a manifest's captions and write `tokenizer.json`. Returns its size. */
 export async function trainVocabulary(manifest: string, out: string, options: VocabOptions = {}): Promise<number> {
   return guard(() => trainVocab(manifest, out, options))
+}
+
+/** A hierarchical k-means codebook (visual words). */
+export class Codebook {
+  readonly #native: NativeCodebook
+
+  private constructor(native: NativeCodebook) {
+    this.#native = native
+  }
+
+  static async load(path: string): Promise<Codebook> {
+    return new Codebook(await guard(() => loadCodebook(path)))
+  }
+
+  get numWords(): number {
+    return this.#native.numWords
+  }
+
+  get dim(): number {
+    return this.#native.dim
+  }
+
+  /** Word ids of `[n, dim]` row-major vectors (all cores). */
+  async assign(vectors: Float32Array): Promise<Uint32Array> {
+    return guard(() => this.#native.assign(vectors))
+  }
 }

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events'
 import { withSignal } from './cancel.js'
 import { guard, VideoBertError } from './errors.js'
 import {
+  builtinFeatures,
   tokenizeFile,
   tokenizeManifest,
   type NativeTokenizedVideo,
@@ -109,4 +110,23 @@ export class VideoTokenizer extends EventEmitter<VideoTokenizerEvents> {
       ),
     )
   }
+}
+
+export interface FramesOptions {
+  numFrames: number
+  width: number
+  height: number
+  /** @default 2 */
+  grid?: number
+  /** @default 44 */
+  featureDim?: number
+}
+
+/**
+ * The builtin descriptor for frames you decoded yourself: `rgb` holds `numFrames` packed RGB24
+ * frames (`[n, height, width, 3]`), consecutive in time (motion uses the previous one). Returns
+ * `[n, grid², featureDim]`.
+ */
+export async function computeBuiltinFeatures(rgb: Uint8Array, o: FramesOptions): Promise<Float32Array> {
+  return guard(() => builtinFeatures(rgb, o.numFrames, o.width, o.height, o.grid, o.featureDim))
 }

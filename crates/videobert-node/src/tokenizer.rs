@@ -411,3 +411,50 @@ pub fn train_vocab(env: &Env, manifest: String, out: String, options: Option<Nat
         Ok(tok.vocab_size() as u32)
     })
 }
+
+/// A loaded visual-word codebook.
+#[napi]
+pub struct NativeCodebook {
+    inner: Arc<vb::kmeans::Codebook>,
+}
+
+#[napi]
+impl NativeCodebook {
+    /// Number of visual words (branching^depth).
+    #[napi(getter)]
+    pub fn num_words(&self) -> u32 {
+        self.inner.num_words() as u32
+    }
+
+    /// Feature size the codebook was fitted on.
+    #[napi(getter)]
+    pub fn dim(&self) -> u32 {
+        self.inner.dim as u32
+    }
+
+    /// Word ids of `[n, dim]` vectors (row-major), computed on all cores.
+    #[napi(ts_return_type = "Promise<Uint32Array>")]
+    pub fn assign<'e>(&self, env: &'e Env, data: Float32Array) -> Result<Object<'e>> {
+        let data = data.to_vec();
+        let inner = self.inner.clone();
+        spawn_promise(env, move || Ok(Uint32Array::new(inner.assign(&data).map_err(to_napi_error)?)))
+    }
+}
+
+/// Load a codebook written by `fitCodebook`.
+#[napi(ts_return_type = "Promise<NativeCodebook>")]
+pub fn load_codebook(env: &Env, path: String) -> Result<Object<'_>> {
+    spawn_promise(env, move || Ok(NativeCodebook { inner: Arc::new(vb::kmeans::Codebook::load(std::path::Path::new(&path)).map_err(to_napi_error)?) }))
+}
+
+/// The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
+/// `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
+#[napi(ts_return_type = "Promise<Float32Array>")]
+pub fn builtin_features<'e>(env: &'e Env, rgb: Uint8Array, num_frames: u32, width: u32, height: u32, grid: Option<u32>, feature_dim: Option<u32>) -> Result<Object<'e>> {
+    let rgb = rgb.to_vec();
+    let d = vb::video::builtin::BuiltinOptions::default();
+    let opts = vb::video::builtin::BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width };
+    spawn_promise(env, move || {
+        Ok(Float32Array::new(vb::video::builtin::features_of_frames(&rgb, num_frames as usize, width, height, opts).map_err(to_napi_error)?))
+    })
+}

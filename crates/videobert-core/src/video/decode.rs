@@ -213,7 +213,16 @@ pub fn decode_sampled(
                 *last_delta = start - p;
             }
             emit_until(start, held, k, info)?;
-            *held = Some((start, frame.clone(), None));
+            // Keep this frame by swapping buffers (a clone would deep-copy every decoded picture);
+            // the previous held frame's buffer is reused by the next receive_frame.
+            match held.as_mut() {
+                Some(h) => {
+                    std::mem::swap(&mut h.1, &mut frame);
+                    h.0 = start;
+                    h.2 = None;
+                }
+                None => *held = Some((start, std::mem::replace(&mut frame, ff::frame::Video::empty()), None)),
+            }
         }
         Ok(())
     };

@@ -1,0 +1,105 @@
+/**
+ * Decode + sample (10 fps) + resize (112×112) + builtin features, frames/s, side by side:
+ *  - native: `VideoTokenizer.tokenizeFile` (FFmpeg libraries in-process, features in Rust);
+ *  - what a Node user does otherwise: spawn the `ffmpeg` CLI with the same fps and scale, read raw
+ *    RGB from its stdout into Float32Arrays — alone, and followed by the same features in plain TS.
+ * Run: `npm run bench`. Frames = sampled frames (the same count for all three).
+ */
+import { spawn } from 'node:child_process'
+
+import { computeBuiltinFeatures, VideoTokenizer } from 'videobert-native'
+
+import { BuiltinFeaturesTS } from './baselines/builtin-features.js'
+import { clip, machine, median } from './common.js'
+
+const FPS = 10
+const SIZE = 112
+const SEGMENT = 16
+
+async function ffmpegPipe(path: string, withFeatures: boolean): Promise<{ frames: number; seconds: number }> {
+  const t0 = performance.now()
+  const proc = spawn('ffmpeg', ['-v', 'error', '-i', path, '-vf', `fps=${FPS},scale=${SIZE}:${SIZE}:flags=area`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const frameBytes = SIZE * SIZE * 3
+  const features = withFeatures ? new BuiltinFeaturesTS(2) : null
+  const pooled = new Float32Array(4 * 44)
+  let pending: Buffer = Buffer.alloc(0)
+  let frames = 0
+  for await (const chunk of proc.stdout) {
+    pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer)
+    while (pending.length >= frameBytes) {
+      const rgb = Float32Array.from(pending.subarray(0, frameBytes))
+      pending = pending.subarray(frameBytes)
+      if (features) {
+        const f = features.frame(rgb, SIZE, SIZE)
+        if (frames % SEGMENT === 0) pooled.fill(0)
+        for (let i = 0; i < f.length; i++) pooled[i]! += f[i]! / SEGMENT
+      }
+      frames++
+    }
+  }
+  await new Promise((resolve) => proc.on('close', resolve))
+  return { frames, seconds: (performance.now() - t0) / 1000 }
+}
+
+async function native(path: string): Promise<{ frames: number; seconds: number }> {
+  const tok = new VideoTokenizer({ fps: FPS, frameSize: SIZE })
+  const t0 = performance.now()
+  const v = await tok.tokenizeFile(path)
+  return { frames: v.sampledFrames, seconds: (performance.now() - t0) / 1000 }
+}
+
+const inputs = [
+  clip('h264-1280x720-30fps-20s.mp4', 'testsrc2=size=1280x720:rate=30:duration=20', ['-c:v', 'libx264', '-pix_fmt', 'yuv420p']),
+  clip('vp9-640x360-30fps-20s.webm', 'testsrc2=size=640x360:rate=30:duration=20', ['-c:v', 'libvpx-vp9', '-b:v', '1M', '-row-mt', '1']),
+]
+console.log(`## decode + sample + resize + features — ${machine()}\n`)
+console.log('| input | pipeline | sampled frames | seconds | frames/s | native ÷ this |')
+console.log('|---|---|---|---|---|---|')
+for (const path of inputs) {
+  const name = path.split('/').pop()
+  const n = await median(3, () => native(path))
+  const pipe = await median(3, () => ffmpegPipe(path, false))
+  const ts = await median(1, () => ffmpegPipe(path, true))
+  for (const [label, r] of [
+    ['native tokenizeFile (decode+sample+resize+features)', n],
+    ['ffmpeg CLI pipe → Float32Array (no features)', pipe],
+    ['ffmpeg CLI pipe → Float32Array + TS features', ts],
+  ] as const) {
+    const fps = r.frames / r.seconds
+    console.log(`| ${name} | ${label} | ${r.frames} | ${r.seconds.toFixed(2)} | ${fps.toFixed(1)} | ${(n.frames / n.seconds / fps).toFixed(2)}× |`)
+  }
+}
+
+// Features alone, on identical frames (decoded once by the ffmpeg CLI): native vs plain TypeScript.
+async function decodeFrames(path: string): Promise<{ rgb: Uint8Array; n: number }> {
+  const proc = spawn('ffmpeg', ['-v', 'error', '-i', path, '-vf', `fps=${FPS},scale=${SIZE}:${SIZE}:flags=area`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const chunks: Buffer[] = []
+  for await (const c of proc.stdout) chunks.push(c as Buffer)
+  const rgb = new Uint8Array(Buffer.concat(chunks))
+  return { rgb, n: rgb.length / (SIZE * SIZE * 3) }
+}
+const { rgb, n: frameCount } = await decodeFrames(inputs[0]!)
+const nat = await median(5, async () => {
+  const t0 = performance.now()
+  const out = await computeBuiltinFeatures(rgb, { numFrames: frameCount, width: SIZE, height: SIZE })
+  return { seconds: (performance.now() - t0) / 1000, out }
+})
+const tsRun = await median(3, async () => {
+  const t0 = performance.now()
+  const f = new BuiltinFeaturesTS(2)
+  const out = new Float32Array(frameCount * 4 * 44)
+  for (let i = 0; i < frameCount; i++) out.set(f.frame(rgb.subarray(i * SIZE * SIZE * 3, (i + 1) * SIZE * SIZE * 3), SIZE, SIZE), i * 4 * 44)
+  return { seconds: (performance.now() - t0) / 1000, out }
+})
+let maxDiff = 0
+for (let i = 0; i < nat.out.length; i++) maxDiff = Math.max(maxDiff, Math.abs(nat.out[i]! - tsRun.out[i]!))
+console.log(`\n## builtin features alone, ${frameCount} frames of ${SIZE}×${SIZE} — ${machine()}\n`)
+console.log('| implementation | seconds | frames/s | native ÷ this |')
+console.log('|---|---|---|---|')
+console.log(`| native computeBuiltinFeatures (Rust, one thread) | ${nat.seconds.toFixed(3)} | ${(frameCount / nat.seconds).toFixed(0)} | 1.00× |`)
+console.log(`| plain TypeScript (benches/baselines/builtin-features.ts) | ${tsRun.seconds.toFixed(3)} | ${(frameCount / tsRun.seconds).toFixed(0)} | ${(tsRun.seconds / nat.seconds).toFixed(1)}× |`)
+console.log(`\nsame features: max |native − TS| = ${maxDiff.toExponential(2)}`)
