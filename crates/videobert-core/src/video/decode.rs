@@ -227,9 +227,11 @@ pub fn decode_sampled(
         Ok(())
     };
 
-    let mut packet = ff::Packet::empty();
     let mut consecutive_errors = 0;
     loop {
+        // A fresh packet each time: `Packet::read` does not unref what the packet held, so reusing
+        // one would leak every compressed packet of the file (memory growing with video length).
+        let mut packet = ff::Packet::empty();
         match packet.read(&mut ictx) {
             Ok(()) => consecutive_errors = 0,
             Err(ff::Error::Eof) => break,
