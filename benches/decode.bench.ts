@@ -100,6 +100,6 @@ for (let i = 0; i < nat.out.length; i++) maxDiff = Math.max(maxDiff, Math.abs(na
 console.log(`\n## builtin features alone, ${frameCount} frames of ${SIZE}×${SIZE} — ${machine()}\n`)
 console.log('| implementation | seconds | frames/s | native ÷ this |')
 console.log('|---|---|---|---|')
-console.log(`| native computeBuiltinFeatures (Rust, one thread) | ${nat.seconds.toFixed(3)} | ${(frameCount / nat.seconds).toFixed(0)} | 1.00× |`)
+console.log(`| native computeBuiltinFeatures (Rust, all cores) | ${nat.seconds.toFixed(3)} | ${(frameCount / nat.seconds).toFixed(0)} | 1.00× |`)
 console.log(`| plain TypeScript (benches/baselines/builtin-features.ts) | ${tsRun.seconds.toFixed(3)} | ${(frameCount / tsRun.seconds).toFixed(0)} | ${(tsRun.seconds / nat.seconds).toFixed(1)}× |`)
 console.log(`\nsame features: max |native − TS| = ${maxDiff.toExponential(2)}`)
