@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-import { TokenShards } from '../src/index.js'
+import { Codebook, TokenShards } from '../src/index.js'
 import { tempDir } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -94,6 +94,9 @@ describe('videobert CLI', () => {
     expect(words).not.toBeNull()
     expect(words!.length).toBe(shards.video(0).numSegments)
     expect([...words!].every((w) => w < 9)).toBe(true)
+    const cb = await Codebook.load(join(dir, 'cb.safetensors'))
+    expect([cb.numWords, cb.dim]).toEqual([9, 44])
+    expect(await cb.assign(shards.pooled(0))).toEqual(words)
 
     const m = csvManifest(dir, [
       [join(fixtures, 'h264.mp4'), '0', '1', 'a red circle moves left', ''],

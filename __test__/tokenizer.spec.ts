@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-import { TokenShards, VideoTokenizer, type TokenizeProgress } from '../src/index.js'
+import { computeBuiltinFeatures, TokenShards, VideoTokenizer, type TokenizeProgress } from '../src/index.js'
 import { expectCode, tempDir } from './helpers.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
@@ -118,5 +118,35 @@ describe('VideoTokenizer.tokenizeManifest', () => {
     expect(resumed.progress.videosSkipped).toBeGreaterThanOrEqual(8)
     expect(resumed.progress.videosSkipped).toBeLessThan(60)
     expect((await TokenShards.open(out)).length).toBe(60)
+  })
+})
+
+describe('computeBuiltinFeatures', () => {
+  it('describes frames you decoded yourself: colour separates, motion starts at the second frame', async () => {
+    const [w, h] = [32, 32]
+    const frame = (r: number, g: number, b: number, shift: number) => {
+      const f = new Uint8Array(w * h * 3)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          const inside = x >= 8 + shift && x < 20 + shift && y >= 10 && y < 22
+          f.set(inside ? [r, g, b] : [20, 20, 20], (y * w + x) * 3)
+        }
+      return f
+    }
+    const rgb = new Uint8Array([...frame(230, 30, 30, 0), ...frame(230, 30, 30, 2), ...frame(30, 30, 230, 4)])
+    const f = await computeBuiltinFeatures(rgb, { numFrames: 3, width: w, height: h, grid: 1 })
+    expect(f.length).toBe(3 * 44)
+    const motion = (i: number) => f.subarray(i * 44 + 33, i * 44 + 41).reduce((a, b) => a + Math.abs(b), 0)
+    expect(motion(0)).toBe(0)
+    expect(motion(1)).toBeGreaterThan(0.1)
+    // Hue bins: red lands in bin 0 (0–30°), blue in bin 8 (240–270°).
+    const hues = (i: number) => [...f.subarray(i * 44, i * 44 + 12)]
+    expect(hues(0).indexOf(Math.max(...hues(0)))).toBe(0)
+    expect(hues(2).indexOf(Math.max(...hues(2)))).toBe(8)
+    expect(f[0]).toBeGreaterThan(0.05)
+    expect(f[2 * 44 + 0]).toBe(0)
+    const projected = await computeBuiltinFeatures(rgb, { numFrames: 3, width: w, height: h, grid: 2, featureDim: 16 })
+    expect(projected.length).toBe(3 * 4 * 16)
+    await expectCode(() => computeBuiltinFeatures(rgb.subarray(1), { numFrames: 3, width: w, height: h }), 'InvalidInput', /expected 9216 bytes/)
   })
 })
