@@ -221,6 +221,12 @@ export interface NativeTokenizeOptions {
   frameSize?: number
   /** Decoder threads per video, 0 = FFmpeg's choice. @default 0 */
   threads?: number
+  /** Feature extractor: "builtin" (no weights) or "backbone" (needs backboneWeights). @default "builtin" */
+  extractor?: string
+  /** Local safetensors file of a ResNet (torchvision names) or CLIP vision tower (Hugging Face names). */
+  backboneWeights?: string
+  /** ResNet input side per grid cell (the frame is decoded at grid × this). @default 112 */
+  backboneInput?: number
 }
 
 export interface NativeVocabOptions {

@@ -35,7 +35,11 @@ describe('videobert CLI', () => {
     const noOut = cli('tokenize', 'a.mp4')
     expect(noOut.code).toBe(1)
     expect(noOut.stderr).toMatch(/--out DIR is required/)
-    expect(cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'backbone').stderr).toMatch(/not available/)
+    expect(cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'backbone').stderr).toMatch(/needs --backbone-weights/)
+    expect(cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'resnet').stderr).toMatch(/builtin or backbone/)
+    const missing = cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'backbone', '--backbone-weights', '/nope.safetensors')
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/^videobert: Io: .*nope\.safetensors/)
   })
 
   it('tokenize: exit 0 when all succeed, 2 when some fail; --json summary; resumable; --shard i/n', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'vitest'
@@ -22,4 +22,58 @@ export async function expectCode(work: () => unknown, code: ErrorCode, pattern?:
   expect(err.code, err.message).toBe(code)
   if (pattern) expect(err.message).toMatch(pattern)
   return err
+}
+
+/** Write float32 tensors as a safetensors file. */
+export function writeSafetensors(path: string, tensors: Record<string, { shape: number[]; data: Float32Array }>): void {
+  const header: Record<string, unknown> = {}
+  let offset = 0
+  const names = Object.keys(tensors).sort()
+  for (const name of names) {
+    const t = tensors[name]!
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] }
+    offset += t.data.byteLength
+  }
+  let json = Buffer.from(JSON.stringify(header))
+  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)])
+  const len = Buffer.alloc(8)
+  len.writeBigUInt64LE(BigInt(json.length))
+  const parts = names.map((n) => Buffer.from(tensors[n]!.data.buffer, tensors[n]!.data.byteOffset, tensors[n]!.data.byteLength))
+  writeFileSync(path, Buffer.concat([len, json, ...parts]))
+}
+
+/** A tiny, randomly initialised CLIP vision tower with Hugging Face's tensor names (D=32, 2 layers, 8-px patches, 32-px images). */
+export function writeTinyClip(path: string, seed = 1): void {
+  let a = seed
+  const rand = () => {
+    a = (a * 1103515245 + 12345) % 2147483648
+    return a / 2147483648 - 0.5
+  }
+  const t = (shape: number[], scale = 0.2, offset = 0) => ({ shape, data: Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => offset + scale * rand()) })
+  const D = 32, F = 64
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
+    'vision_model.embeddings.class_embedding': t([D]),
+    'vision_model.embeddings.patch_embedding.weight': t([D, 3, 8, 8]),
+    'vision_model.embeddings.position_embedding.weight': t([17, D]),
+    'vision_model.pre_layrnorm.weight': t([D], 0.1, 1),
+    'vision_model.pre_layrnorm.bias': t([D], 0.1),
+    'vision_model.post_layernorm.weight': t([D], 0.1, 1),
+    'vision_model.post_layernorm.bias': t([D], 0.1),
+  }
+  for (let l = 0; l < 2; l++) {
+    const p = `vision_model.encoder.layers.${l}`
+    for (const n of ['layer_norm1', 'layer_norm2']) {
+      tensors[`${p}.${n}.weight`] = t([D], 0.1, 1)
+      tensors[`${p}.${n}.bias`] = t([D], 0.1)
+    }
+    for (const n of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
+      tensors[`${p}.self_attn.${n}.weight`] = t([D, D])
+      tensors[`${p}.self_attn.${n}.bias`] = t([D], 0.1)
+    }
+    tensors[`${p}.mlp.fc1.weight`] = t([F, D])
+    tensors[`${p}.mlp.fc1.bias`] = t([F], 0.1)
+    tensors[`${p}.mlp.fc2.weight`] = t([D, F])
+    tensors[`${p}.mlp.fc2.bias`] = t([D], 0.1)
+  }
+  writeSafetensors(path, tensors)
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 import { computeBuiltinFeatures, TokenShards, VideoTokenizer, type TokenizeProgress } from '../src/index.js'
-import { expectCode, tempDir } from './helpers.js'
+import { expectCode, tempDir, writeTinyClip } from './helpers.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
 const video = (name: string) => join(fixtures, name)
@@ -148,5 +148,29 @@ describe('computeBuiltinFeatures', () => {
     const projected = await computeBuiltinFeatures(rgb, { numFrames: 3, width: w, height: h, grid: 2, featureDim: 16 })
     expect(projected.length).toBe(3 * 4 * 16)
     await expectCode(() => computeBuiltinFeatures(rgb.subarray(1), { numFrames: 3, width: w, height: h }), 'InvalidInput', /expected 9216 bytes/)
+  })
+})
+
+describe('backbone extractor', () => {
+  it('tokenizes with a CLIP vision tower loaded from a local safetensors file', async () => {
+    const weights = join(tempDir('clip'), 'clip.safetensors')
+    writeTinyClip(weights)
+    const tok = new VideoTokenizer({ extractor: 'backbone', backboneWeights: weights })
+    const v = await tok.tokenizeFile(video('h264.mp4'))
+    expect(v).toMatchObject({ numSegments: 2, numRegions: 4, featureDim: 32 })
+    expect(v.regions.length).toBe(2 * 4 * 32)
+    expect(v.regions.every(Number.isFinite)).toBe(true)
+    expect((await tok.tokenizeFile(video('h264.mp4'))).regions).toEqual(v.regions)
+
+    const out = join(tempDir('clip-shards'), 'out')
+    const summary = await tok.tokenizeManifest([video('h264.mp4'), video('vp9.webm')], { out, dtype: 'f32' })
+    expect(summary.failures).toEqual([])
+    const shards = await TokenShards.open(out)
+    expect(shards.params.extractor).toMatch(/^backbone:clip-vit-2x32-p8-32:[0-9a-f]{16}$/)
+    expect(shards.params.featureDim).toBe(32)
+    expect(shards.regions(0)).toEqual(v.regions)
+
+    await expectCode(() => new VideoTokenizer({ extractor: 'backbone' }).tokenizeFile(video('h264.mp4')), 'InvalidConfig', /backboneWeights/)
+    await expectCode(() => new VideoTokenizer({ extractor: 'backbone', backboneWeights: video('h264.mp4') }).tokenizeFile(video('h264.mp4')), 'InvalidInput', /backboneWeights/)
   })
 })

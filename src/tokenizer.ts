@@ -39,6 +39,15 @@ export interface TokenizeOptions {
   frameSize?: number
   /** Decoder threads per video (0 = FFmpeg's choice). @default 0 */
   threads?: number
+  /** `'builtin'` (deterministic descriptor, no weights) or `'backbone'` (a pretrained image network). @default 'builtin' */
+  extractor?: 'builtin' | 'backbone'
+  /**
+   * Local safetensors weights for `extractor: 'backbone'`: a ResNet-18/34/50/101/152 with torchvision's
+   * tensor names, or a CLIP vision tower with Hugging Face's names. Nothing is downloaded.
+   */
+  backboneWeights?: string
+  /** ResNet input side per grid cell (frames are decoded at grid × this). @default 112 */
+  backboneInput?: number
 }
 
 /** A tokenized video: `S` segments of `R` regions × `F` features. */

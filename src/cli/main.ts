@@ -41,7 +41,10 @@ Options:
   --grid N                  regions per side, R = N² (default 2)
   --feature-dim N           feature size F (default 44, the raw builtin descriptor)
   --frame-size N            side of the square frame the extractor sees (default 112)
-  --extractor builtin       feature extractor (only 'builtin' in this version)
+  --extractor NAME          builtin (default, no weights) or backbone
+  --backbone-weights FILE   safetensors of a ResNet (torchvision names) or CLIP vision tower
+                            (Hugging Face names), for --extractor backbone
+  --backbone-input N        ResNet input side per grid cell (default 112)
   --codebook FILE           also store visual-word ids from this codebook
   --workers N               videos decoded at once (default: all cores)
   --shard i/n               process part i of n (Slurm arrays, Kubernetes indexed jobs)
@@ -100,15 +103,15 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
   const { values: v, positionals } = parse(args, {
     out: s, fps: s, 'frames-per-segment': s, stride: s, 'pad-last': { type: 'boolean' }, pool: s, grid: s, 'feature-dim': s,
-    'frame-size': s, extractor: s, 'backbone-weights': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
+    'frame-size': s, extractor: s, 'backbone-weights': s, 'backbone-input': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
   })
   if (v.help) return help('tokenize')
   if (!v.out) throw new UsageError('tokenize: --out DIR is required')
   if (positionals.length === 0) throw new UsageError('tokenize: give a manifest (.jsonl/.csv) or video files/directories')
-  if (v.extractor !== undefined && v.extractor !== 'builtin') {
-    throw new UsageError(`--extractor '${String(v.extractor)}' is not available in this version (only 'builtin')`)
+  if (v.extractor !== undefined && v.extractor !== 'builtin' && v.extractor !== 'backbone') {
+    throw new UsageError(`--extractor expects builtin or backbone, got '${String(v.extractor)}'`)
   }
-  if (v['backbone-weights'] !== undefined) throw new UsageError('--backbone-weights needs --extractor backbone, which this version does not have')
+  if (v.extractor === 'backbone' && v['backbone-weights'] === undefined) throw new UsageError('--extractor backbone needs --backbone-weights FILE')
   if (v.pool !== undefined && v.pool !== 'mean' && v.pool !== 'max') throw new UsageError(`--pool expects mean or max, got '${String(v.pool)}'`)
   if (v.dtype !== undefined && v.dtype !== 'f16' && v.dtype !== 'f32') throw new UsageError(`--dtype expects f16 or f32, got '${String(v.dtype)}'`)
   const tokenizer = new VideoTokenizer({
@@ -120,6 +123,9 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
     grid: int(v.grid as string | undefined, 'grid'),
     featureDim: int(v['feature-dim'] as string | undefined, 'feature-dim'),
     frameSize: int(v['frame-size'] as string | undefined, 'frame-size'),
+    extractor: v.extractor as 'builtin' | 'backbone' | undefined,
+    backboneWeights: v['backbone-weights'] as string | undefined,
+    backboneInput: int(v['backbone-input'] as string | undefined, 'backbone-input'),
   })
   const isManifest = positionals.length === 1 && /\.(jsonl|json|csv)$/i.test(positionals[0]!)
   const line = new ProgressLine()

@@ -49,15 +49,18 @@ pub struct ShardParams {
 impl ShardParams {
     pub fn new(t: &TokenizeOptions, dtype: FeatureDType, codebook: Option<String>, videos_per_shard: usize) -> Self {
         Self {
-            extractor: "builtin".into(),
+            extractor: match &t.backbone {
+                Some(b) => format!("backbone:{}:{}", b.arch, b.weights_hash),
+                None => "builtin".into(),
+            },
             fps: t.fps,
             frames_per_segment: t.frames_per_segment,
             stride: t.stride,
             pad_last: t.pad_last,
             pool: t.pool,
             grid: t.builtin.grid,
-            feature_dim: t.builtin.dim,
-            frame_size: t.builtin.size,
+            feature_dim: t.feature_dim(),
+            frame_size: t.frame_size(),
             dtype,
             codebook,
             videos_per_shard,

@@ -77,8 +77,8 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
     let codebook = match &opts.codebook {
         Some(p) => {
             let cb = Codebook::load(p)?;
-            if cb.dim != opts.tokenize.builtin.dim {
-                return Err(Error::config("codebook", format!("codebook dim {} != feature dim {}", cb.dim, opts.tokenize.builtin.dim)));
+            if cb.dim != opts.tokenize.feature_dim() {
+                return Err(Error::config("codebook", format!("codebook dim {} != feature dim {}", cb.dim, opts.tokenize.feature_dim())));
             }
             Some((cb, fnv1a(&std::fs::read(p).map_err(|e| Error::io(p, e))?)))
         }
@@ -103,7 +103,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
     let chunks: Vec<usize> = (0..entries.len().div_ceil(opts.videos_per_shard)).filter(|c| c % parts == part).collect();
     let videos_total = chunks.iter().map(|&c| (entries.len() - c * opts.videos_per_shard).min(opts.videos_per_shard)).sum();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let mut tok = opts.tokenize;
+    let mut tok = opts.tokenize.clone();
     tok.threads = if tok.threads == 0 { (cores / opts.workers).max(1) } else { tok.threads };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.workers)

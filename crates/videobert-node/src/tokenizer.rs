@@ -69,10 +69,40 @@ pub struct NativeTokenizeOptions {
     pub frame_size: Option<u32>,
     /// Decoder threads per video, 0 = FFmpeg's choice. @default 0
     pub threads: Option<u32>,
+    /// Feature extractor: "builtin" (no weights) or "backbone" (needs backboneWeights). @default "builtin"
+    pub extractor: Option<String>,
+    /// Local safetensors file of a ResNet (torchvision names) or CLIP vision tower (Hugging Face names).
+    pub backbone_weights: Option<String>,
+    /// ResNet input side per grid cell (the frame is decoded at grid × this). @default 112
+    pub backbone_input: Option<u32>,
 }
 
-fn tokenize_options(o: Option<NativeTokenizeOptions>) -> vb::Result<TokenizeOptions> {
+/// Options plus the backbone to load (loading reads the weights: done on the worker thread).
+struct Planned {
+    opts: TokenizeOptions,
+    backbone: Option<(PathBuf, Option<u32>)>,
+}
+
+impl Planned {
+    fn load(self) -> vb::Result<TokenizeOptions> {
+        let mut opts = self.opts;
+        if let Some((path, input)) = self.backbone {
+            opts.backbone = Some(vb::video::backbone::Backbone::load(&path, opts.builtin.grid, input)?);
+        }
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+fn tokenize_options(o: Option<NativeTokenizeOptions>) -> vb::Result<Planned> {
     let o = o.unwrap_or_default();
+    let backbone = match (o.extractor.as_deref(), o.backbone_weights) {
+        (None | Some("builtin"), None) => None,
+        (None | Some("backbone"), Some(w)) => Some((PathBuf::from(w), o.backbone_input)),
+        (Some("backbone"), None) => return Err(vb::Error::config("backboneWeights", "the backbone extractor needs a weights file")),
+        (Some("builtin"), Some(_)) => return Err(vb::Error::config("backboneWeights", "only used with extractor \"backbone\"")),
+        (Some(other), _) => return Err(vb::Error::config("extractor", format!("must be \"builtin\" or \"backbone\", got {other:?}"))),
+    };
     let d = TokenizeOptions::default();
     let len = o.frames_per_segment.map(|v| v as usize).unwrap_or(d.frames_per_segment);
     let pool = match o.pool.as_deref() {
@@ -92,9 +122,10 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> vb::Result<TokenizeOpti
             size: o.frame_size.unwrap_or(d.builtin.size),
         },
         threads: o.threads.map(|v| v as usize).unwrap_or(0),
+        backbone: None,
     };
     t.validate()?;
-    Ok(t)
+    Ok(Planned { opts: t, backbone })
 }
 
 /// One tokenized video: segment times and features.
@@ -124,9 +155,10 @@ pub struct NativeTokenizedVideo {
 /// Decode and tokenize one video file.
 #[napi(ts_return_type = "Promise<NativeTokenizedVideo>")]
 pub fn tokenize_file<'e>(env: &'e Env, path: String, options: Option<NativeTokenizeOptions>, cancel: Option<&CancelToken>) -> Result<Object<'e>> {
-    let opts = tokenize_options(options).map_err(to_napi_error)?;
+    let planned = tokenize_options(options).map_err(to_napi_error)?;
     let cancel = flag(cancel);
     spawn_promise(env, move || {
+        let opts = planned.load().map_err(to_napi_error)?;
         let v = vb::video::segments::tokenize_file(std::path::Path::new(&path), &opts, &cancel, |_| {}).map_err(to_napi_error)?;
         let s = &v.segments;
         Ok(NativeTokenizedVideo {
@@ -139,7 +171,7 @@ pub fn tokenize_file<'e>(env: &'e Env, path: String, options: Option<NativeToken
             sampled_frames: v.info.sampled_frames as u32,
             num_segments: s.len() as u32,
             num_regions: opts.num_regions() as u32,
-            feature_dim: opts.builtin.dim as u32,
+            feature_dim: opts.feature_dim() as u32,
             starts: Float64Array::new(s.iter().map(|x| x.start).collect()),
             ends: Float64Array::new(s.iter().map(|x| x.end).collect()),
             frames: Uint32Array::new(s.iter().map(|x| x.frames as u32).collect()),
@@ -230,8 +262,9 @@ pub fn tokenize_manifest<'e>(
         Some("f32") => vb::shards::FeatureDType::F32,
         Some(o) => return Err(to_napi_error(vb::Error::config("dtype", format!("must be \"f16\" or \"f32\", got {o:?}")))),
     };
-    let opts = vb::tokenize::ManifestOptions {
-        tokenize: tokenize_options(options.tokenize).map_err(to_napi_error)?,
+    let planned = tokenize_options(options.tokenize).map_err(to_napi_error)?;
+    let mut opts = vb::tokenize::ManifestOptions {
+        tokenize: TokenizeOptions::default(),
         out: PathBuf::from(options.out),
         workers: options.workers.map(|w| w as usize).unwrap_or(d.workers),
         shard,
@@ -241,6 +274,7 @@ pub fn tokenize_manifest<'e>(
     };
     let cancel = flag(cancel);
     spawn_promise(env, move || {
+        opts.tokenize = planned.load().map_err(to_napi_error)?;
         let entries = match (manifest, paths) {
             (Some(m), _) => vb::manifest::read_manifest(std::path::Path::new(&m)),
             (None, Some(p)) => vb::manifest::entries_from_paths(&p.into_iter().map(PathBuf::from).collect::<Vec<_>>()),

@@ -1,5 +1,6 @@
 //! Video tokenization (SPEC §2.1): decoding, frame features, segments.
 
+pub mod backbone;
 pub mod builtin;
 pub mod decode;
 pub mod segments;

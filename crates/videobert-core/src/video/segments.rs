@@ -18,7 +18,7 @@ pub enum TemporalPool {
     Max,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TokenizeOptions {
     /// Sampled frames per second. Default 10.
     pub fps: f64,
@@ -32,11 +32,13 @@ pub struct TokenizeOptions {
     pub builtin: BuiltinOptions,
     /// Decoder threads, 0 = FFmpeg's choice.
     pub threads: usize,
+    /// Use this pretrained backbone instead of the builtin descriptor (its grid must equal `builtin.grid`).
+    pub backbone: Option<std::sync::Arc<super::backbone::Backbone>>,
 }
 
 impl Default for TokenizeOptions {
     fn default() -> Self {
-        Self { fps: 10.0, frames_per_segment: 16, stride: 16, pad_last: false, pool: TemporalPool::Mean, builtin: BuiltinOptions::default(), threads: 0 }
+        Self { fps: 10.0, frames_per_segment: 16, stride: 16, pad_last: false, pool: TemporalPool::Mean, builtin: BuiltinOptions::default(), threads: 0, backbone: None }
     }
 }
 
@@ -60,11 +62,26 @@ impl TokenizeOptions {
         if (self.builtin.size as usize) < 2 * self.builtin.grid || self.builtin.size > 1024 {
             return Err(Error::config("frameSize", format!("must be in [2·grid, 1024], got {}", self.builtin.size)));
         }
+        if let Some(b) = &self.backbone {
+            if b.grid != self.builtin.grid {
+                return Err(Error::config("grid", format!("the backbone was loaded for grid {}, not {}", b.grid, self.builtin.grid)));
+            }
+        }
         Ok(())
     }
 
     pub fn num_regions(&self) -> usize {
         self.builtin.grid * self.builtin.grid
+    }
+
+    /// F: the builtin descriptor's size, or the backbone's width.
+    pub fn feature_dim(&self) -> usize {
+        self.backbone.as_ref().map_or(self.builtin.dim, |b| b.dim)
+    }
+
+    /// Side of the square frames the decoder produces for the extractor.
+    pub fn frame_size(&self) -> u32 {
+        self.backbone.as_ref().map_or(self.builtin.size, |b| b.frame_size())
     }
 }
 
@@ -115,16 +132,20 @@ fn pool_segment(frames: &[&Vec<f32>], r: usize, f: usize, pool: TemporalPool, st
 /// per-frame features of one segment window; `on_frame` sees the count of sampled frames so far.
 pub fn tokenize_file(path: &Path, opts: &TokenizeOptions, cancel: &AtomicBool, mut on_frame: impl FnMut(usize)) -> Result<TokenizedVideo> {
     opts.validate()?;
-    let (r, f) = (opts.num_regions(), opts.builtin.dim);
+    let (r, f) = (opts.num_regions(), opts.feature_dim());
     let (len, stride, fps) = (opts.frames_per_segment, opts.stride, opts.fps);
     let mut extractor = BuiltinExtractor::new(opts.builtin);
+    let size = opts.frame_size();
     let mut window: VecDeque<(usize, Vec<f32>)> = VecDeque::with_capacity(len);
     let mut segments = Vec::new();
     let mut next_start = 0usize;
-    let decode = DecodeOptions { fps, width: opts.builtin.size, height: opts.builtin.size, threads: opts.threads };
+    let decode = DecodeOptions { fps, width: size, height: size, threads: opts.threads };
     let info = decode_sampled(path, &decode, cancel, |k, frame| {
         let mut feats = vec![0f32; r * f];
-        extractor.frame_features(frame, &mut feats);
+        match &opts.backbone {
+            Some(b) => b.frame_features(frame, &mut feats)?,
+            None => extractor.frame_features(frame, &mut feats),
+        }
         window.push_back((k, feats));
         while window.front().is_some_and(|(i, _)| *i < next_start) {
             window.pop_front();

@@ -1,0 +1,212 @@
+//! The `backbone` extractor: a pretrained image network from `candle-transformers`, loaded from a
+//! local safetensors file (nothing is ever downloaded). The architecture is read off the tensor names
+//! and shapes:
+//! - **ResNet** (torchvision names: `conv1.weight`, `bn1.*`, `layer1.0.conv1.weight`, …; `fc.*` is
+//!   ignored): ResNet-18/34 (basic blocks) or 50/101/152 (bottlenecks). candle-transformers' ResNet
+//!   only returns the globally pooled map, so regions are computed by running it on each cell of the
+//!   `g×g` grid: the frame is decoded at `g · input` pixels and every cell is one `input × input`
+//!   image. Feature size 512 (basic) or 2048 (bottleneck).
+//! - **CLIP ViT** (Hugging Face names, optionally under `vision_model.`: `embeddings.class_embedding`,
+//!   `embeddings.patch_embedding.weight`, `encoder.layers.N.*`, `pre_layrnorm`, `post_layernorm`):
+//!   the frame is decoded at the model's image size; each region is the mean of the last layer's
+//!   patch tokens whose patch centre lies in the cell. Feature size = the model width. Heads are
+//!   taken to be 64 wide (all CLIP models), or fewer when the width is < 64.
+//! Inputs are normalised with ImageNet (ResNet) or CLIP (ViT) mean and std. Region vectors are
+//! L2-normalised like the builtin descriptor's.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::{DType, Device, IndexOp, Module, Tensor};
+use candle_nn::{Func, VarBuilder};
+use candle_transformers::models::clip::text_model::Activation;
+use candle_transformers::models::clip::vision_model::{ClipVisionConfig, ClipVisionTransformer};
+use candle_transformers::models::resnet;
+
+use super::decode::RgbFrame;
+use crate::error::{Error, Result};
+
+enum Net {
+    ResNet { func: Func<'static>, input: u32 },
+    Clip { model: ClipVisionTransformer, image: u32, patch: u32 },
+}
+
+/// A loaded backbone, shared by all videos of a run.
+pub struct Backbone {
+    net: Net,
+    pub arch: String,
+    pub dim: usize,
+    pub grid: usize,
+    /// FNV-1a of the weights file: part of the shard parameters.
+    pub weights_hash: String,
+}
+
+impl std::fmt::Debug for Backbone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Backbone({}, dim {}, grid {}, weights {})", self.arch, self.dim, self.grid, self.weights_hash)
+    }
+}
+
+fn bad(path: &Path, reason: impl Into<String>) -> Error {
+    Error::input(format!("backboneWeights ({})", path.display()), reason.into())
+}
+
+fn count_indices(names: &[&str], prefix: &str) -> usize {
+    let mut seen: Vec<usize> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix(prefix)?.split('.').next()?.parse().ok())
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len()
+}
+
+impl Backbone {
+    /// Load `path`; `grid` regions per side; `input` = ResNet input side per cell (default 112).
+    pub fn load(path: &Path, grid: usize, input: Option<u32>) -> Result<Arc<Self>> {
+        if !path.is_file() {
+            return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "backbone weights not found")));
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let weights_hash = crate::shards::fnv1a(&bytes);
+        let tensors: HashMap<String, Tensor> =
+            candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
+        drop(bytes);
+        let names: Vec<&str> = tensors.keys().map(String::as_str).collect();
+        let shape = |n: &str| tensors.get(n).map(|t| t.dims().to_vec());
+        if tensors.contains_key("conv1.weight") && tensors.contains_key("layer1.0.conv1.weight") {
+            let blocks: Vec<usize> = (1..=4).map(|l| count_indices(&names, &format!("layer{l}."))).collect();
+            let bottleneck = tensors.contains_key("layer1.0.conv3.weight");
+            let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
+            let (func, arch) = match (bottleneck, blocks.as_slice()) {
+                (false, [2, 2, 2, 2]) => (resnet::resnet18_no_final_layer(vb), "resnet18"),
+                (false, [3, 4, 6, 3]) => (resnet::resnet34_no_final_layer(vb), "resnet34"),
+                (true, [3, 4, 6, 3]) => (resnet::resnet50_no_final_layer(vb), "resnet50"),
+                (true, [3, 4, 23, 3]) => (resnet::resnet101_no_final_layer(vb), "resnet101"),
+                (true, [3, 8, 36, 3]) => (resnet::resnet152_no_final_layer(vb), "resnet152"),
+                _ => return Err(bad(path, format!("unsupported ResNet layout {blocks:?} (bottleneck: {bottleneck})"))),
+            };
+            let func = func.map_err(|e| bad(path, format!("{arch}: {e}")))?;
+            let dim = if bottleneck { 2048 } else { 512 };
+            return Ok(Arc::new(Self { net: Net::ResNet { func, input: input.unwrap_or(112) }, arch: arch.into(), dim, grid, weights_hash }));
+        }
+        let prefix = if tensors.contains_key("vision_model.embeddings.class_embedding") { "vision_model." } else { "" };
+        if let Some([embed]) = shape(&format!("{prefix}embeddings.class_embedding")).as_deref() {
+            let embed = *embed;
+            let patch = match shape(&format!("{prefix}embeddings.patch_embedding.weight")).as_deref() {
+                Some(&[_, 3, p, _]) => p,
+                other => return Err(bad(path, format!("unexpected patch_embedding shape {other:?}"))),
+            };
+            let positions = match shape(&format!("{prefix}embeddings.position_embedding.weight")).as_deref() {
+                Some(&[n, _]) => n,
+                other => return Err(bad(path, format!("unexpected position_embedding shape {other:?}"))),
+            };
+            let side = ((positions - 1) as f64).sqrt().round() as usize;
+            let layers = count_indices(&names, &format!("{prefix}encoder.layers."));
+            let intermediate = match shape(&format!("{prefix}encoder.layers.0.mlp.fc1.weight")).as_deref() {
+                Some(&[i, _]) => i,
+                other => return Err(bad(path, format!("unexpected mlp.fc1 shape {other:?}"))),
+            };
+            let cfg = ClipVisionConfig {
+                embed_dim: embed,
+                activation: Activation::QuickGelu,
+                intermediate_size: intermediate,
+                num_hidden_layers: layers,
+                num_attention_heads: (embed / 64).max(1),
+                projection_dim: embed,
+                num_channels: 3,
+                image_size: side * patch,
+                patch_size: patch,
+            };
+            let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+            let vb = if prefix.is_empty() { vb } else { vb.pp("vision_model") };
+            let model = ClipVisionTransformer::new(vb, &cfg).map_err(|e| bad(path, format!("CLIP vision tower: {e}")))?;
+            let arch = format!("clip-vit-{layers}x{embed}-p{patch}-{}", side * patch);
+            return Ok(Arc::new(Self {
+                net: Net::Clip { model, image: (side * patch) as u32, patch: patch as u32 },
+                arch,
+                dim: embed,
+                grid,
+                weights_hash,
+            }));
+        }
+        Err(bad(path, "neither a ResNet (conv1.weight, layer1.0.conv1.weight) nor a CLIP vision tower (embeddings.class_embedding)"))
+    }
+
+    /// The square frame size the decoder must produce.
+    pub fn frame_size(&self) -> u32 {
+        match &self.net {
+            Net::ResNet { input, .. } => input * self.grid as u32,
+            Net::Clip { image, .. } => *image,
+        }
+    }
+
+    fn to_tensor(rgb: &[u8], w: usize, h: usize, x0: usize, y0: usize, side: usize, mean: [f32; 3], std: [f32; 3]) -> Vec<f32> {
+        let mut out = vec![0f32; 3 * side * side];
+        for c in 0..3 {
+            for y in 0..side {
+                for x in 0..side {
+                    let p = rgb[((y0 + y).min(h - 1) * w + (x0 + x).min(w - 1)) * 3 + c] as f32 / 255.0;
+                    out[(c * side + y) * side + x] = (p - mean[c]) / std[c];
+                }
+            }
+        }
+        out
+    }
+
+    /// `[grid², dim]` region features of one frame (of `frame_size()` pixels).
+    pub fn frame_features(&self, frame: &RgbFrame, out: &mut [f32]) -> Result<()> {
+        let (w, h, g) = (frame.width as usize, frame.height as usize, self.grid);
+        assert_eq!(out.len(), g * g * self.dim, "output buffer size");
+        match &self.net {
+            Net::ResNet { func, input } => {
+                const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+                const STD: [f32; 3] = [0.229, 0.224, 0.225];
+                let side = *input as usize;
+                let mut batch = Vec::with_capacity(g * g * 3 * side * side);
+                for gy in 0..g {
+                    for gx in 0..g {
+                        batch.extend(Self::to_tensor(&frame.data, w, h, gx * side, gy * side, side, MEAN, STD));
+                    }
+                }
+                let x = Tensor::from_vec(batch, (g * g, 3, side, side), &Device::Cpu)?;
+                let y = func.forward(&x)?; // [R, C]
+                out.copy_from_slice(&y.flatten_all()?.to_vec1::<f32>()?);
+            }
+            Net::Clip { model, image, patch } => {
+                const MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+                const STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
+                let side = *image as usize;
+                let x = Tensor::from_vec(Self::to_tensor(&frame.data, w, h, 0, 0, side, MEAN, STD), (1, 3, side, side), &Device::Cpu)?;
+                let states = model.output_hidden_states(&x)?;
+                // The last encoder layer's output (the final entry is the pooled [CLS]).
+                let last = &states[states.len() - 2];
+                let n = side / *patch as usize; // patches per side
+                let tokens = last.i((0, 1.., ..))?.to_vec2::<f32>()?; // [n², D]
+                out.fill(0.0);
+                let mut counts = vec![0usize; g * g];
+                for (p, tok) in tokens.iter().enumerate() {
+                    let (py, px) = (p / n, p % n);
+                    // The cell containing the patch centre.
+                    let (cy, cx) = (((2 * py + 1) * g) / (2 * n), ((2 * px + 1) * g) / (2 * n));
+                    let r = cy * g + cx;
+                    counts[r] += 1;
+                    for (o, v) in out[r * self.dim..(r + 1) * self.dim].iter_mut().zip(tok) {
+                        *o += v;
+                    }
+                }
+                for (r, &c) in counts.iter().enumerate() {
+                    out[r * self.dim..(r + 1) * self.dim].iter_mut().for_each(|v| *v /= c.max(1) as f32);
+                }
+            }
+        }
+        for region in out.chunks_mut(self.dim) {
+            let norm = region.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if norm > 1e-12 {
+                region.iter_mut().for_each(|v| *v /= norm);
+            }
+        }
+        Ok(())
+    }
+}
