@@ -29,6 +29,20 @@ export declare class NativeCodebook {
   assign(data: Float32Array): Promise<Uint32Array>
 }
 
+/**
+ * A WordPiece text tokenizer (trained by `trainVocab`, or any BERT-style `tokenizer.json` with
+ * `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4).
+ */
+export declare class NativeTextTokenizer {
+  get vocabSize(): number
+  /** Word-piece ids of `text` (no special tokens), at most `maxLen`. */
+  encode(text: string, maxLen: number): Uint32Array
+  /** Text of word-piece ids (special tokens skipped). */
+  decode(ids: Uint32Array): string
+  /** Id of a token, or null. */
+  tokenToId(token: string): number | null
+}
+
 /** Random access to a token-shard directory (memory-mapped). */
 export declare class NativeTokenShards {
   /** Number of (successfully tokenized) videos. */
@@ -95,6 +109,9 @@ export declare function loadCodebook(path: string): Promise<NativeCodebook>
 
 /** Load a checkpoint directory written by `save`. */
 export declare function loadModel(dir: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
+
+/** Load a `tokenizer.json`. */
+export declare function loadTextTokenizer(path: string): NativeTextTokenizer
 
 /**
  * One micro-batch. Shapes (row-major) come from the model config: L = maxTextLen, T = maxSegments,

@@ -773,9 +773,10 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, createModel, ErrorCode, fitCodebook, loadCodebook, loadModel, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, createModel, ErrorCode, fitCodebook, loadCodebook, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
+export { NativeTextTokenizer }
 export { NativeTokenShards }
 export { NativeVideoBert }
 export { assignCodebook }
@@ -785,6 +786,7 @@ export { ErrorCode }
 export { fitCodebook }
 export { loadCodebook }
 export { loadModel }
+export { loadTextTokenizer }
 export { normalizeConfig }
 export { openTokenShards }
 export { presetConfig }

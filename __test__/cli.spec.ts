@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-import { Codebook, TokenShards } from '../src/index.js'
+import { Codebook, TextTokenizer, TokenShards } from '../src/index.js'
 import { tempDir } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -113,5 +113,12 @@ describe('videobert CLI', () => {
     const tokjson = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'))
     expect(tokjson.model.vocab['[MASK]']).toBe(4)
     expect(tokjson.model.vocab.circle).toBeGreaterThan(4)
+    const text = TextTokenizer.load(join(dir, 'tokenizer.json'))
+    const ids = text.encode('A Red Circle moves LEFT', 16)
+    expect(text.decode(ids)).toBe('a red circle moves left')
+    expect(text.tokenToId('[MASK]')).toBe(4)
+    expect(text.encode('a red circle moves left', 2).length).toBe(2)
+    expect(text.vocabSize).toBe(JSON.parse(vocab.stdout).vocabSize)
+    expect(() => TextTokenizer.load(join(dir, 'missing.json'))).toThrow(expect.objectContaining({ code: 'Io' }))
   })
 })

@@ -35,6 +35,7 @@ export {
 export {
   TokenShards,
   Codebook,
+  TextTokenizer,
   fitCodebookOnShards,
   assignCodebookToShards,
   trainVocabulary,

@@ -16,6 +16,8 @@ export {
   assignCodebook,
   trainVocab,
   loadCodebook,
+  loadTextTokenizer,
+  NativeTextTokenizer,
   builtinFeatures,
   NativeCodebook,
   NativeTokenShards,

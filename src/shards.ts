@@ -4,10 +4,12 @@ import {
   assignCodebook,
   fitCodebook,
   loadCodebook,
+  loadTextTokenizer,
   openTokenShards,
   trainVocab,
   type CodebookInfo,
   type NativeCodebook,
+  type NativeTextTokenizer,
   type NativeTokenShards,
 } from './native.js'
 
@@ -152,5 +154,38 @@ export class Codebook {
   /** Word ids of `[n, dim]` row-major vectors (all cores). */
   async assign(vectors: Float32Array): Promise<Uint32Array> {
     return guard(() => this.#native.assign(vectors))
+  }
+}
+
+/**
+ * A WordPiece text tokenizer: the `tokenizer.json` written by `trainVocabulary` / `videobert vocab`,
+ * or any BERT-style one with `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4.
+ */
+export class TextTokenizer {
+  readonly #native: NativeTextTokenizer
+
+  private constructor(native: NativeTextTokenizer) {
+    this.#native = native
+  }
+
+  static load(path: string): TextTokenizer {
+    return new TextTokenizer(guardSync(() => loadTextTokenizer(path)))
+  }
+
+  get vocabSize(): number {
+    return this.#native.vocabSize
+  }
+
+  /** Word-piece ids (no [CLS]/[SEP]: the model adds them), truncated to `maxLen`. */
+  encode(text: string, maxLen = 512): Uint32Array {
+    return guardSync(() => this.#native.encode(text, maxLen))
+  }
+
+  decode(ids: Uint32Array | number[]): string {
+    return guardSync(() => this.#native.decode(ids instanceof Uint32Array ? ids : Uint32Array.from(ids)))
+  }
+
+  tokenToId(token: string): number | null {
+    return this.#native.tokenToId(token) ?? null
   }
 }

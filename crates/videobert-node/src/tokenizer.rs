@@ -492,3 +492,43 @@ pub fn builtin_features<'e>(env: &'e Env, rgb: Uint8Array, num_frames: u32, widt
         Ok(Float32Array::new(vb::video::builtin::features_of_frames(&rgb, num_frames as usize, width, height, opts).map_err(to_napi_error)?))
     })
 }
+
+/// A WordPiece text tokenizer (trained by `trainVocab`, or any BERT-style `tokenizer.json` with
+/// `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4).
+#[napi]
+pub struct NativeTextTokenizer {
+    inner: Arc<vb::vocab::TextTokenizer>,
+}
+
+#[napi]
+impl NativeTextTokenizer {
+    #[napi(getter)]
+    pub fn vocab_size(&self) -> u32 {
+        self.inner.vocab_size() as u32
+    }
+
+    /// Word-piece ids of `text` (no special tokens), at most `maxLen`.
+    #[napi]
+    pub fn encode(&self, text: String, max_len: u32) -> Result<Uint32Array> {
+        self.inner.encode(&text, max_len as usize).map(Uint32Array::new).map_err(to_napi_error)
+    }
+
+    /// Text of word-piece ids (special tokens skipped).
+    #[napi]
+    pub fn decode(&self, ids: Uint32Array) -> Result<String> {
+        self.inner.decode(&ids.to_vec()).map_err(to_napi_error)
+    }
+
+    /// Id of a token, or null.
+    #[napi]
+    pub fn token_to_id(&self, token: String) -> Option<u32> {
+        self.inner.token_to_id(&token)
+    }
+}
+
+/// Load a `tokenizer.json`.
+#[napi]
+pub fn load_text_tokenizer(path: String) -> Result<NativeTextTokenizer> {
+    let inner = vb::vocab::TextTokenizer::load(std::path::Path::new(&path)).map_err(to_napi_error)?;
+    Ok(NativeTextTokenizer { inner: Arc::new(inner) })
+}
