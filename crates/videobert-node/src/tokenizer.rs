@@ -485,7 +485,8 @@ pub fn load_codebook(env: &Env, path: String) -> Result<Object<'_>> {
 /// `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
 #[napi(ts_return_type = "Promise<Float32Array>")]
 pub fn builtin_features<'e>(env: &'e Env, rgb: Uint8Array, num_frames: u32, width: u32, height: u32, grid: Option<u32>, feature_dim: Option<u32>) -> Result<Object<'e>> {
-    let rgb = rgb.to_vec();
+    // The typed array holds a reference to its buffer, so JS cannot free it while we read it on
+    // the worker thread (napi's typed arrays are Send); no copy of the frames is made.
     let d = vb::video::builtin::BuiltinOptions::default();
     let opts = vb::video::builtin::BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width };
     spawn_promise(env, move || {

@@ -15,7 +15,7 @@
 //! concatenated and L2-normalised. When `dim != 44` a fixed Gaussian random projection (seed 0x5eed,
 //! Johnson–Lindenstrauss) maps them to `dim` values, L2-normalised again.
 
-use super::decode::RgbFrame;
+use super::decode::{RgbFrame, RgbView};
 use crate::rng::Rng;
 
 pub const RAW_DIM: usize = 44;
@@ -47,15 +47,28 @@ pub struct BuiltinExtractor {
 }
 
 /// Luma with a one-pixel replicated border, `(w + 2) × (h + 2)`: Sobel needs no bounds checks.
-pub fn padded_luma(frame: &RgbFrame) -> Vec<f32> {
+/// `0.299·v`, `0.587·v`, `0.114·v` for every byte value: luma = three lookups and two adds (the
+/// same f32 products and sums as computing it, so results are identical).
+static LUMA_LUT: std::sync::LazyLock<[[f32; 256]; 3]> = std::sync::LazyLock::new(|| {
+    let mut t = [[0f32; 256]; 3];
+    for v in 0..256 {
+        t[0][v] = 0.299 * v as f32;
+        t[1][v] = 0.587 * v as f32;
+        t[2][v] = 0.114 * v as f32;
+    }
+    t
+});
+
+pub fn padded_luma(frame: RgbView<'_>) -> Vec<f32> {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let pw = w + 2;
     let mut out = vec![0f32; pw * (h + 2)];
+    let [lr, lg, lb] = &*LUMA_LUT;
     for y in 0..h {
         let row = &frame.data[y * w * 3..(y + 1) * w * 3];
         let dst = &mut out[(y + 1) * pw..(y + 2) * pw];
-        for (x, p) in row.chunks_exact(3).enumerate() {
-            dst[x + 1] = 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+        for (d, p) in dst[1..w + 1].iter_mut().zip(row.chunks_exact(3)) {
+            *d = lr[p[0] as usize] + lg[p[1] as usize] + lb[p[2] as usize];
         }
         dst[0] = dst[1];
         dst[w + 1] = dst[w];
@@ -86,20 +99,21 @@ impl BuiltinExtractor {
 
     /// Region features of one frame into `out` (`[grid², dim]`), using the previous frame for motion.
     pub fn frame_features(&mut self, frame: &RgbFrame, out: &mut [f32]) {
-        let luma = padded_luma(frame);
-        self.features_with(frame, &luma, self.prev_luma.as_deref(), out);
+        let luma = padded_luma(frame.view());
+        self.features_with(frame.view(), &luma, self.prev_luma.as_deref(), out);
         self.prev_luma = Some(luma);
     }
 
     /// Stateless form: `luma` / `prev` are `padded_luma` of this and the previous frame.
-    pub fn features_with(&self, frame: &RgbFrame, luma: &[f32], prev: Option<&[f32]>, out: &mut [f32]) {
+    pub fn features_with(&self, frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, out: &mut [f32]) {
         let (w, h) = (frame.width as usize, frame.height as usize);
         let g = self.opts.grid;
         assert_eq!(out.len(), g * g * self.opts.dim, "output buffer size");
+        let mut rows = Rows::new(w.div_ceil(g));
         for gy in 0..g {
             for gx in 0..g {
                 let rect = (gx * w / g, (gx + 1) * w / g, gy * h / g, (gy + 1) * h / g);
-                let raw = region_descriptor(frame, luma, prev, w, rect);
+                let raw = region_descriptor(frame, luma, prev, w, rect, &mut rows);
                 let r = gy * g + gx;
                 let dst = &mut out[r * self.opts.dim..(r + 1) * self.opts.dim];
                 match &self.projection {
@@ -133,14 +147,15 @@ fn l2_normalize(v: &mut [f32]) {
 }
 
 /// ⌊v / d⌋ for v ∈ [−2d, 2d], d > 0, by comparisons (no division).
-#[inline]
+#[cfg(test)]
 fn floor_div_2(v: i32, d: i32) -> i32 {
     (v >= 2 * d) as i32 + (v >= d) as i32 + (v >= 0) as i32 + (v >= -d) as i32 - 2
 }
 
 /// Hue bin (12 bins of 30°, bin 0 = [0°, 30°)) of an RGB pixel with chroma `d > 0`, computed exactly
 /// in integers: hue/60 = ((g−b)/d mod 6 | (b−r)/d + 2 | (r−g)/d + 4) and bin = ⌊2·hue/60⌋.
-#[inline]
+/// Scalar reference for the test of `hue_bin_f32`.
+#[cfg(test)]
 fn hue_bin(r: i32, g: i32, b: i32, max: i32, d: i32) -> usize {
     let bin = if max == r {
         floor_div_2(2 * (g - b), d).rem_euclid(12)
@@ -152,13 +167,41 @@ fn hue_bin(r: i32, g: i32, b: i32, max: i32, d: i32) -> usize {
     bin.min(HUE_BINS as i32 - 1) as usize
 }
 
+/// `hue_bin` on integer-valued f32 without branches, for the vectorised row loop.
+#[inline]
+fn hue_bin_f32(r: f32, g: f32, b: f32, max: f32, d: f32) -> u32 {
+    let fd2 = |v: f32| (v >= 2.0 * d) as i32 + (v >= d) as i32 + (v >= 0.0) as i32 + (v >= -d) as i32 - 2;
+    let from_r = fd2(2.0 * (g - b));
+    let from_r = from_r + 12 * (from_r < 0) as i32;
+    let from_g = 4 + fd2(2.0 * (b - r));
+    let from_b = 8 + fd2(2.0 * (r - g));
+    let bin = if max == r { from_r } else if max == g { from_g } else { from_b };
+    bin.min(HUE_BINS as i32 - 1) as u32
+}
+
+/// `orientation_bin` as branch-free arithmetic on u32, for the vectorised row loop.
+#[inline]
+fn orientation_bin_u32(gx: f32, gy: f32) -> u32 {
+    let s = if gy < 0.0 { -1.0 } else { 1.0 };
+    let (fx, fy) = (gx * s, gy * s);
+    let a = fx.abs();
+    let mut c = 0u32;
+    for t in ORIENT_TAN {
+        c += (fy >= a * t) as u32;
+    }
+    let neg = (fx < 0.0) as u32;
+    let v = c + neg * (12 - 2 * c);
+    v - 12 * (v >= 12) as u32
+}
+
 /// tan of the boundaries between the orientation bins centred on 0°, 15°, …, 90° (7.5°, 22.5°, …, 82.5°).
 const ORIENT_TAN: [f32; 6] = [0.131_652_5, 0.414_213_57, 0.767_326_96, 1.303_225_4, 2.414_213_6, 7.595_754];
 const TAN_22_5: f32 = 0.414_213_57;
 
 /// Unsigned orientation bin of the gradient (gx, gy): 12 bins centred on 0°, 15°, …, 165°
 /// (the same as ⌊θ/15° + ½⌋ mod 12 for θ = atan2(gy, gx) mod 180°, without the atan2).
-#[inline]
+/// Scalar reference for the test of `orientation_bin_u32`.
+#[cfg(test)]
 fn orientation_bin(gx: f32, gy: f32) -> usize {
     let (gx, gy) = if gy < 0.0 { (-gx, -gy) } else { (gx, gy) };
     let (a, b) = (gx.abs(), gy);
@@ -181,7 +224,64 @@ fn direction_bin(vx: f32, vy: f32) -> usize {
 
 const SOBEL_SCALE: f32 = 1.0 / (8.0 * 255.0);
 
-fn region_descriptor(frame: &RgbFrame, luma: &[f32], prev: Option<&[f32]>, w: usize, (x0, x1, y0, y1): (usize, usize, usize, usize)) -> [f32; RAW_DIM] {
+/// Sum of `a[i] * b[i]` in 8 independent lanes (so that it vectorises without reassociation flags).
+#[inline]
+fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+#[inline]
+fn lane_sum(a: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let c = a.chunks_exact(8);
+    let tail: f32 = c.remainder().iter().sum();
+    for x in c {
+        for k in 0..8 {
+            acc[k] += x[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Per-row scratch buffers: every pass over a row is a straight loop over equal-length slices (no
+/// branches, no bounds checks), which the compiler vectorises; only the histogram scatter is scalar.
+struct Rows {
+    gx: Vec<f32>,
+    gy: Vec<f32>,
+    mag: Vec<f32>,
+    ow: Vec<f32>,
+    obin: Vec<u32>,
+    it: Vec<f32>,
+    abs_it: Vec<f32>,
+    dw: Vec<f32>,
+    dbin: Vec<u32>,
+    rgb: [Vec<f32>; 3],
+    hbin: Vec<u32>,
+    chroma: Vec<u32>,
+    sat: Vec<u32>,
+    val: Vec<u32>,
+}
+
+impl Rows {
+    fn new(len: usize) -> Self {
+        let f = || vec![0f32; len];
+        let u = || vec![0u32; len];
+        Self {
+            gx: f(), gy: f(), mag: f(), ow: f(), obin: u(), it: f(), abs_it: f(), dw: f(), dbin: u(),
+            rgb: [vec![0.0; len], vec![0.0; len], vec![0.0; len]], hbin: u(), chroma: u(), sat: u(), val: u(),
+        }
+    }
+}
+
+fn region_descriptor(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, w: usize, (x0, x1, y0, y1): (usize, usize, usize, usize), rw: &mut Rows) -> [f32; RAW_DIM] {
     // Integer accumulators: hue weights (sums of chroma d), saturation and value counts.
     let mut hue = [0u32; HUE_BINS];
     let mut sv = [0u32; 2 * SV_BINS];
@@ -190,45 +290,85 @@ fn region_descriptor(frame: &RgbFrame, luma: &[f32], prev: Option<&[f32]>, w: us
     let n = ((x1 - x0) * (y1 - y0)).max(1) as f32;
     let (mut sxx, mut sxy, mut syy, mut sxt, mut syt, mut abs_t) = (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
     let pw = w + 2;
+    let l = x1 - x0;
     for y in y0..y1 {
-        let (up, mid, down) = (&luma[y * pw..(y + 1) * pw], &luma[(y + 1) * pw..(y + 2) * pw], &luma[(y + 2) * pw..(y + 3) * pw]);
-        let prev_mid = prev.map(|p| &p[(y + 1) * pw..(y + 2) * pw]);
-        let pixels = &frame.data[(y * w + x0) * 3..(y * w + x1) * 3];
-        for (x, p) in (x0..x1).zip(pixels.chunks_exact(3)) {
-            // Colour, in exact integer arithmetic on the 8-bit values.
-            let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
-            let max = r.max(g).max(b);
-            let d = max - r.min(g).min(b);
-            hue[hue_bin(r, g, b, max, d.max(1))] += d as u32; // saturation · value = d / 255 (0 for grays)
-            // ⌊4·d/max⌋ and ⌊4·max/255⌋ (capped at 3) by comparisons.
-            let sat = (4 * d >= max && d > 0) as usize + (2 * d >= max && d > 0) as usize + (4 * d >= 3 * max && d > 0) as usize;
-            let val = (max >= 64) as usize + (max >= 128) as usize + (max >= 192) as usize;
-            sv[sat] += 1;
-            sv[SV_BINS + val] += 1;
+        // Padded luma rows above / at / below; column x of the region is padded column x + 1.
+        let row = |r: usize, shift: usize| &luma[r * pw + x0 + shift..r * pw + x0 + shift + l];
+        let (u0, u1, u2) = (row(y, 0), row(y, 1), row(y, 2));
+        let (m0, m1, m2) = (row(y + 1, 0), row(y + 1, 1), row(y + 1, 2));
+        let (d0, d1, d2) = (row(y + 2, 0), row(y + 2, 1), row(y + 2, 2));
+        let Rows { gx, gy, mag, ow, obin, .. } = &mut *rw;
+        let (gx, gy, mag, ow, obin) = (&mut gx[..l], &mut gy[..l], &mut mag[..l], &mut ow[..l], &mut obin[..l]);
+        for i in 0..l {
+            let x = ((u2[i] + 2.0 * m2[i] + d2[i]) - (u0[i] + 2.0 * m0[i] + d0[i])) * SOBEL_SCALE;
+            let yv = ((d0[i] + 2.0 * d1[i] + d2[i]) - (u0[i] + 2.0 * u1[i] + u2[i])) * SOBEL_SCALE;
+            let m = (x * x + yv * yv).sqrt();
+            gx[i] = x;
+            gy[i] = yv;
+            mag[i] = m;
+            ow[i] = if m > 1e-4 { m } else { 0.0 };
+            obin[i] = orientation_bin_u32(x, yv);
+        }
+        for i in 0..l {
+            shape[obin[i] as usize] += ow[i];
+        }
+        shape[ORIENT_BINS] += lane_sum(&mag[..l]);
 
-            // Sobel on the padded luma (column c = x + 1).
-            let c = x + 1;
-            let gx = ((up[c + 1] + 2.0 * mid[c + 1] + down[c + 1]) - (up[c - 1] + 2.0 * mid[c - 1] + down[c - 1])) * SOBEL_SCALE;
-            let gy = ((down[c - 1] + 2.0 * down[c] + down[c + 1]) - (up[c - 1] + 2.0 * up[c] + up[c + 1])) * SOBEL_SCALE;
-            let mag2 = gx * gx + gy * gy;
-            let mag = mag2.sqrt();
-            shape[orientation_bin(gx, gy)] += if mag > 1e-4 { mag } else { 0.0 };
-            shape[ORIENT_BINS] += mag;
-
-            if let Some(pm) = prev_mid {
-                let it = (mid[c] - pm[c]) / 255.0;
-                abs_t += it.abs();
-                sxx += gx * gx;
-                sxy += gx * gy;
-                syy += gy * gy;
-                sxt += gx * it;
-                syt += gy * it;
+        if let Some(p) = prev {
+            let pm = &p[(y + 1) * pw + x0 + 1..(y + 1) * pw + x0 + 1 + l];
+            let Rows { gx, gy, mag, it, abs_it, dw, dbin, .. } = &mut *rw;
+            let (gx, gy, mag, it, abs_it, dw, dbin) = (&gx[..l], &gy[..l], &mag[..l], &mut it[..l], &mut abs_it[..l], &mut dw[..l], &mut dbin[..l]);
+            for i in 0..l {
+                let t = (m1[i] - pm[i]) * (1.0 / 255.0);
+                let s = if t > 0.0 { -1.0 } else { 1.0 };
+                let at = t.abs();
+                it[i] = t;
+                abs_it[i] = at;
                 // Normal flow −I_t ∇I / |∇I|² points along −sign(I_t)·∇I; weighted by |I_t|·|∇I|
                 // where both are above noise level.
-                let s = if it > 0.0 { -1.0 } else { 1.0 };
-                let counts = (mag2 > 1e-4) & (it.abs() > 1e-3);
-                motion[direction_bin(s * gx, s * gy)] += if counts { it.abs() * mag } else { 0.0 };
+                let counts = (mag[i] * mag[i] > 1e-4) & (at > 1e-3);
+                dw[i] = if counts { at * mag[i] } else { 0.0 };
+                dbin[i] = direction_bin(s * gx[i], s * gy[i]) as u32;
             }
+            for i in 0..l {
+                motion[dbin[i] as usize] += dw[i];
+            }
+            abs_t += lane_sum(&abs_it[..l]);
+            sxx += lane_dot(&gx[..l], &gx[..l]);
+            sxy += lane_dot(&gx[..l], &gy[..l]);
+            syy += lane_dot(&gy[..l], &gy[..l]);
+            sxt += lane_dot(&gx[..l], &it[..l]);
+            syt += lane_dot(&gy[..l], &it[..l]);
+        }
+
+        // Colour, in exact integer arithmetic on the 8-bit values.
+        let pixels = &frame.data[(y * w + x0) * 3..(y * w + x1) * 3];
+        let Rows { rgb, hbin, chroma, sat, val, .. } = &mut *rw;
+        let [rr, gg, bb] = rgb;
+        for (i, p) in pixels.chunks_exact(3).enumerate() {
+            rr[i] = p[0] as f32;
+            gg[i] = p[1] as f32;
+            bb[i] = p[2] as f32;
+        }
+        // Small integers held in f32 are exact, and f32 max/min/compare vectorise on baseline
+        // x86-64 (SSE2 has no 32-bit integer max/min): the same exact integer arithmetic, in floats.
+        let (rr, gg, bb) = (&rr[..l], &gg[..l], &bb[..l]);
+        let (hbin, chroma, sat, val) = (&mut hbin[..l], &mut chroma[..l], &mut sat[..l], &mut val[..l]);
+        for i in 0..l {
+            let (r, g, b) = (rr[i], gg[i], bb[i]);
+            let max = r.max(g).max(b);
+            let d = max - r.min(g).min(b);
+            hbin[i] = hue_bin_f32(r, g, b, max, d.max(1.0));
+            chroma[i] = d as u32; // saturation · value = d / 255 (0 for grays)
+            // ⌊4·d/max⌋ and ⌊4·max/255⌋ (capped at 3) by comparisons (d = 0 ⇒ 0).
+            let some = (d > 0.0) as u32;
+            sat[i] = some * ((4.0 * d >= max) as u32 + (2.0 * d >= max) as u32 + (4.0 * d >= 3.0 * max) as u32);
+            val[i] = SV_BINS as u32 + (max >= 64.0) as u32 + (max >= 128.0) as u32 + (max >= 192.0) as u32;
+        }
+        for i in 0..l {
+            hue[hbin[i] as usize] += chroma[i];
+            sv[sat[i] as usize] += 1;
+            sv[val[i] as usize] += 1;
         }
     }
     let mut colour = [0f32; HUE_BINS + 2 * SV_BINS];
@@ -282,6 +422,7 @@ mod tests {
                 let hue = if max == r { 60.0 * ((gf - bf) / df).rem_euclid(6.0) } else if max == g { 60.0 * ((bf - rf) / df + 2.0) } else { 60.0 * ((rf - gf) / df + 4.0) };
                 let want = ((hue / 30.0 + 1e-9).floor() as usize).min(11);
                 assert_eq!(hue_bin(r, g, b, max, d), want, "rgb {r} {g} {b} hue {hue}");
+                assert_eq!(hue_bin_f32(r as f32, g as f32, b as f32, max as f32, d as f32) as usize, want, "rgb {r} {g} {b} hue {hue}");
             }
             let (gx, gy) = (rng.normal() as f32, rng.normal() as f32);
             let theta = (gy as f64).atan2(gx as f64).rem_euclid(std::f64::consts::PI);
@@ -289,6 +430,7 @@ mod tests {
             let frac = (theta / std::f64::consts::PI * 12.0 + 0.5).fract();
             if frac > 1e-4 && frac < 1.0 - 1e-4 {
                 assert_eq!(orientation_bin(gx, gy), want, "gradient {gx} {gy}");
+                assert_eq!(orientation_bin_u32(gx, gy) as usize, want, "gradient {gx} {gy}");
             }
             let phi = (gy as f64).atan2(gx as f64).rem_euclid(2.0 * std::f64::consts::PI);
             let want = ((phi / (2.0 * std::f64::consts::PI) * 8.0 + 0.5) as usize) % 8;
@@ -312,14 +454,20 @@ pub fn features_of_frames(rgb: &[u8], n: usize, width: u32, height: u32, opts: B
     }
     let per = opts.grid * opts.grid * opts.dim;
     let ex = BuiltinExtractor::new(opts);
-    let frames: Vec<RgbFrame> = rgb.chunks_exact(frame_len).map(|c| RgbFrame { width, height, data: c.to_vec() }).collect();
-    // Frames are independent given their luma and the previous frame's: all cores, same result.
+    let frames: Vec<RgbView<'_>> = rgb.chunks_exact(frame_len).map(|data| RgbView { width, height, data }).collect();
+    // Frames are independent given their luma and the previous frame's: blocks of frames run on
+    // all cores, each block recomputing the luma of the frame before it (same result as in order).
     use rayon::prelude::*;
-    let lumas: Vec<Vec<f32>> = frames.par_iter().map(padded_luma).collect();
+    const BLOCK: usize = 16;
     let mut out = vec![0f32; n * per];
-    out.par_chunks_mut(per.max(1)).enumerate().for_each(|(i, dst)| {
-        let prev = if i > 0 { Some(lumas[i - 1].as_slice()) } else { None };
-        ex.features_with(&frames[i], &lumas[i], prev, dst);
+    out.par_chunks_mut((BLOCK * per).max(1)).enumerate().for_each(|(b, dst)| {
+        let first = b * BLOCK;
+        let mut prev = (first > 0).then(|| padded_luma(frames[first - 1]));
+        for (j, d) in dst.chunks_mut(per).enumerate() {
+            let luma = padded_luma(frames[first + j]);
+            ex.features_with(frames[first + j], &luma, prev.as_deref(), d);
+            prev = Some(luma);
+        }
     });
     Ok(out)
 }

@@ -22,6 +22,20 @@ pub struct RgbFrame {
     pub data: Vec<u8>,
 }
 
+/// A borrowed packed-RGB24 picture.
+#[derive(Debug, Clone, Copy)]
+pub struct RgbView<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub data: &'a [u8],
+}
+
+impl RgbFrame {
+    pub fn view(&self) -> RgbView<'_> {
+        RgbView { width: self.width, height: self.height, data: &self.data }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct DecodeOptions {
     /// Frames per second to sample.
