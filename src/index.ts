@@ -45,3 +45,4 @@ export {
   type CodebookOptions,
   type VocabOptions,
 } from './shards.js'
+export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'

@@ -1,0 +1,154 @@
+/**
+ * Pre-training samples from token shards, as in the VideoBERT paper: a window of T consecutive
+ * segments of one video, with the captions that overlap it as its text. Half of the pairs (by
+ * default) are video-text-matching negatives whose text comes from another video. Videos are split
+ * into train / validation *by video* (seeded), so no clip of a validation video is trained on.
+ */
+import type { Batch } from '../batch.js'
+import type { VideoBertConfig } from '../config.js'
+import { VideoBertError } from '../errors.js'
+import type { TextTokenizer, TokenShards } from '../shards.js'
+
+export interface DatasetOptions {
+  /** Fraction of videos held out for validation. @default 0.1 */
+  validationFraction?: number
+  /** Seeds the split, the negatives and the shuffling. @default 0 */
+  seed?: number
+  /** Fraction of video-text pairs whose text is taken from another video (label 0). @default 0.5 */
+  negatives?: number
+  /** What to do with a video whose features cannot be read: skip it (counted) or throw. @default 'skip' */
+  badItems?: 'skip' | 'throw'
+}
+
+/** One window: a video's segments `[first, first + count)` and the text of its overlapping captions. */
+export interface Window {
+  video: number
+  first: number
+  count: number
+  text: string
+}
+
+export type Split = 'train' | 'validation'
+
+/** mulberry32 */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = Math.imul(a ^ (a >>> 15), a | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export function shuffle<T>(items: T[], next: () => number): T[] {
+  const a = items.slice()
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1))
+    ;[a[i], a[j]] = [a[j]!, a[i]!]
+  }
+  return a
+}
+
+export class VideoTextDataset {
+  readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
+  /** Videos in each split (indices into the shards). */
+  readonly videos: Record<Split, number[]>
+  /** Videos skipped by the `badItems: 'skip'` policy. */
+  readonly skipped: { video: number; reason: string }[] = []
+  readonly #opts: Required<DatasetOptions>
+
+  constructor(
+    readonly shards: TokenShards,
+    readonly config: VideoBertConfig,
+    readonly tokenizer: TextTokenizer,
+    options: DatasetOptions = {},
+  ) {
+    const { validationFraction = 0.1, seed = 0, negatives = 0.5, badItems = 'skip' } = options
+    this.#opts = { validationFraction, seed, negatives, badItems }
+    const p = shards.params
+    if (p.featureDim !== config.featureDim) {
+      throw new VideoBertError('InvalidConfig', `shards have feature size ${p.featureDim}, the model config needs featureDim ${config.featureDim}`)
+    }
+    if (config.numRegions > 0 && shards.numRegions !== config.numRegions) {
+      throw new VideoBertError('InvalidConfig', `shards have ${shards.numRegions} regions per segment, the model config needs numRegions ${config.numRegions}`)
+    }
+    if (!(validationFraction >= 0 && validationFraction < 1)) {
+      throw new VideoBertError('InvalidConfig', `invalid config field \`validationFraction\`: must be in [0, 1), got ${validationFraction}`)
+    }
+    const order = shuffle(Array.from({ length: shards.length }, (_, i) => i), rng(seed ^ 0x51ee7))
+    const nVal = Math.round(order.length * validationFraction)
+    this.videos = { validation: order.slice(0, nVal).sort((a, b) => a - b), train: order.slice(nVal).sort((a, b) => a - b) }
+    const T = config.maxSegments
+    for (const split of ['train', 'validation'] as const) {
+      for (const v of this.videos[split]) {
+        const rec = shards.video(v)
+        for (let first = 0; first < rec.numSegments; first += T) {
+          const count = Math.min(T, rec.numSegments - first)
+          const text = rec.captions
+            .filter((c) => c.segments && c.segments[1] >= first && c.segments[0] < first + count)
+            .map((c) => c.text)
+            .join(' ')
+          this.windows[split].push({ video: v, first, count, text })
+        }
+      }
+    }
+  }
+
+  /**
+   * Batches of one epoch of a split: windows in seeded order (shuffled for 'train'), each paired with
+   * its own text (label 1) or, with probability `negatives`, another video's (label 0).
+   */
+  *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
+    const windows = this.windows[split]
+    const next = rng((this.#opts.seed * 7919 + epoch * 104729 + (split === 'train' ? 1 : 2)) >>> 0)
+    const order = split === 'train' ? shuffle(windows, next) : windows
+    for (let start = 0; start < order.length; start += batchSize) {
+      const items = order.slice(start, start + batchSize).map((w) => {
+        let text = w.text
+        let label = 1
+        if (windows.length > 1 && next() < this.#opts.negatives) {
+          let other = windows[Math.floor(next() * windows.length)]!
+          for (let tries = 0; other.video === w.video && tries < 10; tries++) other = windows[Math.floor(next() * windows.length)]!
+          if (other.video !== w.video) {
+            text = other.text
+            label = 0
+          }
+        }
+        return { w, text, label }
+      })
+      const batch = this.#collate(items)
+      if (batch) yield batch
+    }
+  }
+
+  #collate(items: { w: Window; text: string; label: number }[]): Batch | null {
+    const { maxTextLen: L, maxSegments: T, featureDim: F, padTokenId } = this.config
+    const R = Math.max(this.config.numRegions, 1)
+    const kept: typeof items = []
+    const feats: Float32Array[] = []
+    for (const it of items) {
+      try {
+        const all = this.config.numRegions > 0 ? this.shards.regions(it.w.video) : this.shards.pooled(it.w.video)
+        feats.push(all.subarray(it.w.first * R * F, (it.w.first + it.w.count) * R * F))
+        kept.push(it)
+      } catch (err) {
+        if (this.#opts.badItems === 'throw') throw err
+        this.skipped.push({ video: it.w.video, reason: (err as Error).message })
+      }
+    }
+    const B = kept.length
+    if (B === 0) return null
+    const textIds = new Uint32Array(B * L).fill(padTokenId)
+    const videoFeatures = new Float32Array(B * T * R * F)
+    const videoMask = new Uint8Array(B * T)
+    const vtmLabels = new Uint8Array(B)
+    kept.forEach((it, b) => {
+      textIds.set(this.tokenizer.encode(it.text, L), b * L)
+      videoFeatures.set(feats[b]!, b * T * R * F)
+      videoMask.fill(1, b * T, b * T + it.w.count)
+      vtmLabels[b] = it.label
+    })
+    return { batchSize: B, textIds, videoFeatures, videoMask, vtmLabels }
+  }
+}
