@@ -1,40 +1,14 @@
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { checkBatch, resolveConfig, TextTokenizer, TokenShards, trainVocabulary, VideoBERT, VideoTextDataset, VideoTokenizer, VideoBertError } from '../src/index.js'
+import { checkBatch, resolveConfig, VideoBERT, VideoTextDataset, VideoBertError, type TextTokenizer, type TokenShards } from '../src/index.js'
+import { buildCorpus } from './corpus.js'
 import { tempDir } from './helpers.js'
-
-const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
-const names = ['h264.mp4', 'vp9.webm', 'mpeg4.avi', 'mjpeg.avi', 'theora.ogv', 'av1.mkv', 'hevc10.mkv', 'with spaces ünïcödé.mp4', 'odd-97x61.mp4', 'gray.mkv']
 
 let shards: TokenShards
 let tokenizer: TextTokenizer
 
 beforeAll(async () => {
-  const dir = tempDir('dataset')
-  const manifest = join(dir, 'manifest.jsonl')
-  const words = ['red', 'green', 'blue', 'circle', 'square', 'left', 'right']
-  writeFileSync(
-    manifest,
-    names
-      .map((n, i) =>
-        JSON.stringify({
-          video: join(fixtures, n),
-          id: `v${i}`,
-          captions: [
-            { start: 0, end: 0.8, text: `a ${words[i % 3]} ${words[3 + (i % 2)]}` },
-            { start: 1.7, end: 3, text: `moves ${words[5 + (i % 2)]}` },
-          ],
-        }),
-      )
-      .join('\n'),
-  )
-  await new VideoTokenizer({ fps: 10, framesPerSegment: 4 }).tokenizeManifest(manifest, { out: join(dir, 'shards'), workers: 2 })
-  shards = await TokenShards.open(join(dir, 'shards'))
-  await trainVocabulary(manifest, join(dir, 'tokenizer.json'), { vocabSize: 100, minFrequency: 1 })
-  tokenizer = TextTokenizer.load(join(dir, 'tokenizer.json'))
+  ;({ shards, tokenizer } = await buildCorpus(tempDir('dataset')))
 })
 
 describe('VideoTextDataset', () => {

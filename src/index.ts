@@ -46,3 +46,6 @@ export {
   type VocabOptions,
 } from './shards.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'
+export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult } from './training/trainer.js'
+export { CheckpointManager, type TrainerState, type CheckpointOptions } from './training/checkpoints.js'
+export { learningRate, type ScheduleOptions } from './training/schedule.js'

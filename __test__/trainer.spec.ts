@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+
+import { CheckpointManager, learningRate, resolveConfig, Trainer, VideoBERT, VideoTextDataset, type TrainerOptions } from '../src/index.js'
+import { buildCorpus } from './corpus.js'
+import { expectCode, tempDir } from './helpers.js'
+
+let data: VideoTextDataset
+const config = resolveConfig({ preset: 'tiny', featureDim: 44, numRegions: 4, maxSegments: 4, maxTextLen: 12, vocabSize: 100 })
+
+beforeAll(async () => {
+  const { shards, tokenizer } = await buildCorpus(tempDir('trainer-corpus'))
+  data = new VideoTextDataset(shards, config, tokenizer, { validationFraction: 0.2, seed: 1 })
+})
+
+const base = (out: string, extra: Partial<TrainerOptions> = {}): TrainerOptions => ({
+  out,
+  steps: 12,
+  batchSize: 4,
+  gradientAccumulation: 2,
+  schedule: { lr: 2e-3, warmupSteps: 3, decay: 'cosine' },
+  evalEvery: 4,
+  checkpointEvery: 4,
+  keepLast: 2,
+  progress: false,
+  ...extra,
+})
+
+function trainLosses(out: string): unknown[] {
+  return readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.split === 'train')
+}
+
+describe('learningRate', () => {
+  it('warms up linearly, then decays', () => {
+    const o = { lr: 1, warmupSteps: 10 }
+    expect(learningRate(0, 100, o)).toBeCloseTo(0.1)
+    expect(learningRate(9, 100, o)).toBeCloseTo(1)
+    expect(learningRate(55, 100, o)).toBeCloseTo(0.5)
+    expect(learningRate(100, 100, o)).toBeCloseTo(0)
+    expect(learningRate(55, 100, { ...o, decay: 'linear' })).toBeCloseTo(0.5)
+    expect(learningRate(99, 100, { ...o, decay: 'constant' })).toBe(1)
+  })
+})
+
+describe('Trainer', () => {
+  it('trains, validates, checkpoints, logs metrics and calls the callbacks in order', async () => {
+    const out = tempDir('fit')
+    const calls: string[] = []
+    const cb = {
+      onFitStart: () => void calls.push('start'),
+      onTrainBatchEnd: (_t: Trainer, step: number) => void calls.push(`batch ${step}`),
+      onValidationEnd: (_t: Trainer, step: number) => void calls.push(`val ${step}`),
+      onSaveCheckpoint: (_t: Trainer, path: string) => void calls.push(`save ${path.split('/').pop()}`),
+      onFitEnd: () => void calls.push('end'),
+    }
+    const model = await VideoBERT.create(config, { seed: 1 })
+    const r = await new Trainer(base(out, { callbacks: [cb] })).fit(model, data)
+    expect(r.stopped).toBe('completed')
+    expect(r.state.step).toBe(12)
+    expect(model.step).toBe(12)
+    expect(calls.slice(0, 6)).toEqual(['start', 'batch 1', 'batch 2', 'batch 3', 'batch 4', 'val 4'])
+    expect(calls).toContain('save step-8')
+    expect(calls.at(-1)).toBe('end')
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines.filter((l) => l.split === 'train')).toHaveLength(12)
+    expect(lines.filter((l) => l.split === 'validation').map((l) => l.step)).toEqual([4, 8, 12])
+    const kept = readdirSync(join(out, 'checkpoints')).sort()
+    expect(kept).toContain('step-12')
+    expect(kept).toContain('step-8')
+    expect(kept.length).toBeLessThanOrEqual(3) // last 2, plus the best if older
+    expect(r.state.best).not.toBeNull()
+    expect(kept).toContain(`step-${r.state.best!.step}`)
+  })
+
+  it('an interrupted run resumed from its checkpoint logs the same losses, bit for bit', async () => {
+    const straightOut = tempDir('straight')
+    await new Trainer(base(straightOut)).fit(await VideoBERT.create(config, { seed: 5 }), data)
+
+    const out = tempDir('interrupted')
+    const controller = new AbortController()
+    const stopAt7 = { onTrainBatchEnd: (_t: Trainer, step: number) => (step === 7 ? controller.abort() : undefined) }
+    const first = await new Trainer(base(out, { signal: controller.signal, callbacks: [stopAt7] })).fit(await VideoBERT.create(config, { seed: 5 }), data)
+    expect(first.stopped).toBe('aborted')
+    expect(first.state.step).toBe(7)
+    expect(existsSync(join(out, 'checkpoints', 'step-7'))).toBe(true)
+
+    // A crash during a later save leaves a .tmp directory behind: resume must ignore it.
+    mkdirSync(join(out, 'checkpoints', '.tmp-step-9'), { recursive: true })
+    const second = await new Trainer(base(out, { resume: true })).fit(await VideoBERT.create(config, { seed: 999 }), data)
+    expect(second.state.step).toBe(12)
+    expect(trainLosses(out)).toEqual(trainLosses(straightOut))
+    expect(existsSync(join(out, 'checkpoints', '.tmp-step-9'))).toBe(false)
+  })
+
+  it('refuses a resume with another architecture and an unwritable run directory', async () => {
+    const out = tempDir('arch')
+    await new Trainer(base(out, { steps: 2 })).fit(await VideoBERT.create(config, { seed: 1 }), data)
+    const other = await VideoBERT.create({ ...config, preset: 'tiny', intermediateSize: 128 } as never, { seed: 1 })
+    await expectCode(() => new Trainer(base(out, { resume: true })).fit(other, data), 'Checkpoint', /architecture differs/)
+    // (Tests run as root, so permissions cannot make a directory unwritable: use a path under a file.)
+    const file = join(tempDir('file'), 'plain-file')
+    writeFileSync(file, 'x')
+    await expectCode(async () => new CheckpointManager(join(file, 'run')), 'Io', /not writable/)
+  })
+})

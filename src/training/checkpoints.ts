@@ -1,0 +1,100 @@
+/**
+ * Checkpoint directories, written atomically: everything goes into `.tmp-step-N/` (model,
+ * optimizer, config from the native `save`, then `trainer_state.json`, fsynced), which is then
+ * renamed to `step-N/`. A crash mid-write leaves only a `.tmp-*` directory, which is ignored and
+ * cleaned up; `latest()` returns the newest complete checkpoint. Keeps the last `keepLast` and the
+ * best by a monitored metric.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { VideoBertError } from '../errors.js'
+import type { VideoBERT } from '../model.js'
+
+export interface TrainerState {
+  /** Optimizer steps done. */
+  step: number
+  /** Data position: epoch and batches consumed in it. */
+  epoch: number
+  batchInEpoch: number
+  /** Best monitored value so far and its step. */
+  best: { value: number; step: number } | null
+  /** Early-stopping patience counter. */
+  badEvaluations: number
+  /** State saved by callbacks, by name. */
+  callbacks: Record<string, unknown>
+}
+
+export interface CheckpointOptions {
+  /** Keep this many most recent checkpoints. @default 3 */
+  keepLast?: number
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export class CheckpointManager {
+  readonly keepLast: number
+
+  constructor(
+    readonly dir: string,
+    options: CheckpointOptions = {},
+  ) {
+    this.keepLast = options.keepLast ?? 3
+    try {
+      mkdirSync(dir, { recursive: true })
+      // Fail early (and clearly) on an unwritable run directory.
+      const probe = join(dir, '.write-probe')
+      writeFileSync(probe, '')
+      rmSync(probe)
+    } catch (err) {
+      throw new VideoBertError('Io', `run directory ${dir} is not writable: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** Complete checkpoints, oldest first. */
+  list(): { step: number; path: string }[] {
+    return readdirSync(this.dir)
+      .map((name) => /^step-(\d+)$/.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null && existsSync(join(this.dir, m[0], 'trainer_state.json')))
+      .map((m) => ({ step: Number(m[1]), path: join(this.dir, m[0]) }))
+      .sort((a, b) => a.step - b.step)
+  }
+
+  latest(): { step: number; path: string } | null {
+    return this.list().at(-1) ?? null
+  }
+
+  readState(path: string): TrainerState {
+    return JSON.parse(readFileSync(join(path, 'trainer_state.json'), 'utf8')) as TrainerState
+  }
+
+  async save(model: VideoBERT, state: TrainerState): Promise<string> {
+    const final = join(this.dir, `step-${state.step}`)
+    const tmp = join(this.dir, `.tmp-step-${state.step}`)
+    rmSync(tmp, { recursive: true, force: true })
+    await model.save(tmp)
+    const statePath = join(tmp, 'trainer_state.json')
+    writeFileSync(statePath, JSON.stringify(state, null, 2))
+    for (const f of readdirSync(tmp)) fsyncPath(join(tmp, f))
+    rmSync(final, { recursive: true, force: true })
+    renameSync(tmp, final)
+    fsyncPath(this.dir)
+    this.#prune(state)
+    return final
+  }
+
+  #prune(state: TrainerState): void {
+    const all = this.list()
+    const keep = new Set(all.slice(-this.keepLast).map((c) => c.step))
+    if (state.best) keep.add(state.best.step)
+    for (const c of all) if (!keep.has(c.step)) rmSync(c.path, { recursive: true, force: true })
+    for (const name of readdirSync(this.dir)) if (name.startsWith('.tmp-step-')) rmSync(join(this.dir, name), { recursive: true, force: true })
+  }
+}

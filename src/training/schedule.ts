@@ -1,0 +1,20 @@
+/** Learning-rate schedules: linear warm-up, then constant, linear decay or cosine decay to `minLr`. */
+export interface ScheduleOptions {
+  /** Peak learning rate. */
+  lr: number
+  /** Warm-up steps (linear from 0). @default 0 */
+  warmupSteps?: number
+  /** Shape after warm-up. @default 'cosine' */
+  decay?: 'cosine' | 'linear' | 'constant'
+  /** Floor of the decay, as a fraction of `lr`. @default 0 */
+  minLrRatio?: number
+}
+
+export function learningRate(step: number, totalSteps: number, o: ScheduleOptions): number {
+  const { lr, warmupSteps = 0, decay = 'cosine', minLrRatio = 0 } = o
+  if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps
+  if (decay === 'constant' || totalSteps <= warmupSteps) return lr
+  const progress = Math.min(1, (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps))
+  const shape = decay === 'linear' ? 1 - progress : 0.5 * (1 + Math.cos(Math.PI * progress))
+  return lr * (minLrRatio + (1 - minLrRatio) * shape)
+}

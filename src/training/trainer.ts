@@ -1,0 +1,214 @@
+/**
+ * `Trainer`: owns the pre-training loop (SPEC §2.3) — one native call per optimizer step, the
+ * learning-rate schedule, gradient accumulation, periodic validation, checkpoints, callbacks,
+ * early stopping, JSONL metrics and a progress line. Resuming from a checkpoint continues the same
+ * run: the model carries its optimizer state and seed, `trainer_state.json` the data position, so
+ * the resumed losses equal an uninterrupted run's, bit for bit, on CPU.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { ProgressLine } from '../cli/progress.js'
+import type { Batch } from '../batch.js'
+import type { VideoTextDataset } from '../data/dataset.js'
+import { VideoBertError } from '../errors.js'
+import { VideoBERT, type StepResult } from '../model.js'
+import { CheckpointManager, type TrainerState } from './checkpoints.js'
+import { learningRate, type ScheduleOptions } from './schedule.js'
+
+export interface TrainerCallbacks {
+  onFitStart?(t: Trainer, state: TrainerState): void | Promise<void>
+  onTrainBatchEnd?(t: Trainer, step: number, metrics: StepResult & { lr: number }): void | Promise<void>
+  onValidationEnd?(t: Trainer, step: number, metrics: StepResult): void | Promise<void>
+  onSaveCheckpoint?(t: Trainer, path: string, state: TrainerState): void | Promise<void>
+  onLoadCheckpoint?(t: Trainer, path: string, state: TrainerState): void | Promise<void>
+  onException?(t: Trainer, err: unknown): void | Promise<void>
+  onFitEnd?(t: Trainer, state: TrainerState): void | Promise<void>
+}
+
+export interface TrainerOptions {
+  /** Run directory: checkpoints and metrics.jsonl. */
+  out: string
+  /** Optimizer steps to train. */
+  steps: number
+  /** Samples per micro-batch. @default 8 */
+  batchSize?: number
+  /** Micro-batches per optimizer step. @default 1 */
+  gradientAccumulation?: number
+  schedule: ScheduleOptions
+  /** @default 1 */
+  maxGradNorm?: number
+  /** Validate every N steps (0 = only at the end). @default 0 */
+  evalEvery?: number
+  /** Save a checkpoint every N steps (0 = only at the end). @default 0 */
+  checkpointEvery?: number
+  /** Checkpoints kept (plus the best). @default 3 */
+  keepLast?: number
+  /** Monitored validation metric for best-checkpoint and early stopping (lower is better). @default 'loss' */
+  monitor?: keyof StepResult
+  /** Stop after this many validations without improvement (0 = never). @default 0 */
+  earlyStoppingPatience?: number
+  /** Continue from the latest complete checkpoint in `out`. @default false */
+  resume?: boolean
+  callbacks?: TrainerCallbacks[]
+  /** Stop cleanly (saving a checkpoint) when aborted. */
+  signal?: AbortSignal
+  /** Draw a progress line on stderr. @default true */
+  progress?: boolean
+}
+
+export interface FitResult {
+  state: TrainerState
+  model: VideoBERT
+  /** Why the loop ended. */
+  stopped: 'completed' | 'early-stopping' | 'aborted'
+  lastValidation: StepResult | null
+}
+
+export class Trainer {
+  readonly options: Required<Omit<TrainerOptions, 'signal' | 'callbacks'>> & Pick<TrainerOptions, 'signal' | 'callbacks'>
+
+  constructor(options: TrainerOptions) {
+    if (!Number.isInteger(options.steps) || options.steps <= 0) {
+      throw new VideoBertError('InvalidConfig', `invalid config field \`steps\`: must be a positive integer, got ${options.steps}`)
+    }
+    this.options = {
+      batchSize: 8,
+      gradientAccumulation: 1,
+      maxGradNorm: 1,
+      evalEvery: 0,
+      checkpointEvery: 0,
+      keepLast: 3,
+      monitor: 'loss',
+      earlyStoppingPatience: 0,
+      resume: false,
+      progress: true,
+      ...options,
+    }
+  }
+
+  async #emit<K extends keyof TrainerCallbacks>(name: K, ...args: Parameters<NonNullable<TrainerCallbacks[K]>>): Promise<void> {
+    for (const cb of this.options.callbacks ?? []) {
+      const f = cb[name] as ((...a: unknown[]) => unknown) | undefined
+      if (f) await f.apply(cb, args)
+    }
+  }
+
+  /** Mean losses over the validation split. */
+  async validate(model: VideoBERT, data: VideoTextDataset): Promise<StepResult> {
+    const sums = { loss: 0, mlmLoss: 0, videoLoss: 0, vtmLoss: 0, gradNorm: 0 }
+    let n = 0
+    for (const batch of data.batches('validation', this.options.batchSize, 0)) {
+      const m = await model.evaluate(batch)
+      for (const k of Object.keys(sums) as (keyof StepResult)[]) sums[k] += m[k] * batch.batchSize
+      n += batch.batchSize
+    }
+    if (n === 0) throw new VideoBertError('InvalidInput', 'the validation split is empty')
+    for (const k of Object.keys(sums) as (keyof StepResult)[]) sums[k] /= n
+    return sums
+  }
+
+  async fit(model: VideoBERT, data: VideoTextDataset): Promise<FitResult> {
+    const o = this.options
+    mkdirSync(o.out, { recursive: true })
+    const ckpt = new CheckpointManager(join(o.out, 'checkpoints'), { keepLast: o.keepLast })
+    const metricsPath = join(o.out, 'metrics.jsonl')
+    let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
+    if (o.resume) {
+      const latest = ckpt.latest()
+      if (latest) {
+        const restored = await VideoBERT.load(latest.path)
+        if (JSON.stringify(restored.config) !== JSON.stringify(model.config)) {
+          throw new VideoBertError('Checkpoint', `${latest.path}: architecture differs from the model being trained`)
+        }
+        model = restored
+        state = ckpt.readState(latest.path)
+        await this.#emit('onLoadCheckpoint', this, latest.path, state)
+      }
+    }
+    const line = o.progress ? new ProgressLine() : null
+    const log = (record: Record<string, unknown>) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`)
+    let stopped: FitResult['stopped'] = 'completed'
+    let lastValidation: StepResult | null = null
+    const t0 = performance.now()
+    const startStep = state.step
+
+    // The data stream, positioned where the state says (epochs are deterministic given the seed).
+    let epoch = state.epoch
+    let iter = data.batches('train', o.batchSize, epoch)
+    for (let i = 0; i < state.batchInEpoch; i++) iter.next()
+    let batchInEpoch = state.batchInEpoch
+    const nextBatch = (): Batch => {
+      for (;;) {
+        const r = iter.next()
+        if (!r.done) {
+          batchInEpoch++
+          return r.value
+        }
+        epoch++
+        batchInEpoch = 0
+        iter = data.batches('train', o.batchSize, epoch)
+        if (data.windows.train.length === 0) throw new VideoBertError('InvalidInput', 'the training split is empty')
+      }
+    }
+    const snapshot = (): TrainerState => ({ ...state, epoch, batchInEpoch })
+
+    try {
+      await this.#emit('onFitStart', this, state)
+      while (state.step < o.steps) {
+        if (o.signal?.aborted) {
+          stopped = 'aborted'
+          break
+        }
+        const micro = Array.from({ length: o.gradientAccumulation }, nextBatch)
+        const lr = learningRate(state.step, o.steps, o.schedule)
+        const m = await model.trainStep(micro, { lr, maxGradNorm: o.maxGradNorm })
+        state.step++
+        log({ step: state.step, split: 'train', lr, ...m })
+        await this.#emit('onTrainBatchEnd', this, state.step, { ...m, lr })
+        if (line) {
+          const rate = (state.step - startStep) / ((performance.now() - t0) / 1000)
+          line.update(
+            `step ${state.step}/${o.steps}  loss ${m.loss.toFixed(3)} (mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})` +
+              `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  ETA ${((o.steps - state.step) / rate).toFixed(0)}s`,
+          )
+        }
+        const last = state.step === o.steps
+        if ((o.evalEvery > 0 && state.step % o.evalEvery === 0) || last) {
+          lastValidation = await this.validate(model, data)
+          log({ step: state.step, split: 'validation', ...lastValidation })
+          await this.#emit('onValidationEnd', this, state.step, lastValidation)
+          const value = lastValidation[o.monitor]
+          if (!state.best || value < state.best.value) {
+            state.best = { value, step: state.step }
+            state.badEvaluations = 0
+          } else {
+            state.badEvaluations++
+          }
+        }
+        if ((o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0) || last) {
+          const s = snapshot()
+          const path = await ckpt.save(model, s)
+          await this.#emit('onSaveCheckpoint', this, path, s)
+        }
+        if (o.earlyStoppingPatience > 0 && state.badEvaluations >= o.earlyStoppingPatience) {
+          stopped = 'early-stopping'
+          break
+        }
+      }
+      if (stopped !== 'completed') {
+        const s = snapshot()
+        const path = await ckpt.save(model, s)
+        await this.#emit('onSaveCheckpoint', this, path, s)
+      }
+      line?.done()
+      const final = snapshot()
+      await this.#emit('onFitEnd', this, final)
+      return { state: final, model, stopped, lastValidation }
+    } catch (err) {
+      line?.done()
+      await this.#emit('onException', this, err)
+      throw err
+    }
+  }
+}
