@@ -12,6 +12,7 @@ import { VideoBertError } from '../errors.js'
 import { assignCodebookToShards, fitCodebookOnShards, trainVocabulary } from '../shards.js'
 import { VideoTokenizer, type TokenizeProgress } from '../tokenizer.js'
 import { bar, duration, ProgressLine } from './progress.js'
+import { pretrain, PRETRAIN_HELP } from './pretrain.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
 
@@ -21,10 +22,12 @@ Commands:
   tokenize   videos (a manifest, files or directories) → token shards
   codebook   fit | assign visual words (hierarchical k-means)
   vocab      train a WordPiece vocabulary from a manifest's captions
+  pretrain   token shards + vocabulary → a pre-trained checkpoint
 
 Run 'videobert <command> --help' for a command's options.`
 
 const HELPS: Record<string, string> = {
+  pretrain: PRETRAIN_HELP,
   tokenize: `Usage: videobert tokenize <manifest.jsonl|manifest.csv|files/dirs...> --out DIR [options]
 
 Decodes every video, samples frames by timestamp, cuts segments, computes features and writes token
@@ -236,6 +239,8 @@ export async function main(argv: string[]): Promise<number> {
         return await codebook(rest)
       case 'vocab':
         return await vocab(rest)
+      case 'pretrain':
+        return await pretrain(rest, controller.signal)
       default:
         throw new UsageError(`unknown command '${command}' (run 'videobert --help')`)
     }

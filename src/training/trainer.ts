@@ -5,7 +5,7 @@
  * run: the model carries its optimizer state and seed, `trainer_state.json` the data position, so
  * the resumed losses equal an uninterrupted run's, bit for bit, on CPU.
  */
-import { appendFileSync, mkdirSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { ProgressLine } from '../cli/progress.js'
@@ -110,7 +110,11 @@ export class Trainer {
 
   async fit(model: VideoBERT, data: VideoTextDataset): Promise<FitResult> {
     const o = this.options
-    mkdirSync(o.out, { recursive: true })
+    try {
+      mkdirSync(o.out, { recursive: true })
+    } catch (err) {
+      throw new VideoBertError('Io', `run directory ${o.out} is not writable: ${(err as Error).message}`, { cause: err })
+    }
     const ckpt = new CheckpointManager(join(o.out, 'checkpoints'), { keepLast: o.keepLast })
     const metricsPath = join(o.out, 'metrics.jsonl')
     let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
@@ -123,6 +127,13 @@ export class Trainer {
         }
         model = restored
         state = ckpt.readState(latest.path)
+        // Metrics logged after this checkpoint by the interrupted run are about to be redone.
+        if (existsSync(metricsPath)) {
+          const keep = readFileSync(metricsPath, 'utf8')
+            .split('\n')
+            .filter((l) => l && (JSON.parse(l) as { step: number }).step <= state.step)
+          writeFileSync(metricsPath, keep.map((l) => `${l}\n`).join(''))
+        }
         await this.#emit('onLoadCheckpoint', this, latest.path, state)
       }
     }
