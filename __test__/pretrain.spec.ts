@@ -63,6 +63,15 @@ describe('videobert pretrain', () => {
     const resumed = cli(...common(), '--out', run, '--resume')
     expect(resumed.code, `${resumed.stderr} (killed after ${killAt} steps)`).toBe(0)
     expect(trainLines(run)).toEqual(expected)
+
+    // inspect: a run, one of its checkpoints, the shard set, a config.
+    expect(cli('inspect', run).stdout).toMatch(/^run: checkpoints at steps .*16; latest .*step-16/)
+    const ck = JSON.parse(cli('inspect', join(run, 'checkpoints', 'step-16'), '--json').stdout)
+    expect(ck).toMatchObject({ kind: 'checkpoint', step: 16, config: { hiddenSize: 64, maxSegments: 4, featureDim: 44 } })
+    expect(ck.trainerState.step).toBe(16)
+    expect(cli('inspect', join(corpus, 'shards')).stdout).toMatch(/^token shards: 10 videos \(0 failed\), \d+ segments, 20 captions/)
+    expect(cli('inspect', config).stdout).toMatch(/^config: H=256 .*T=4/)
+    expect(cli('inspect', join(corpus, 'nope')).code).toBe(1)
   })
 
   it('bad input: one clear line, exit code 1', () => {

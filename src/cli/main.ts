@@ -12,6 +12,7 @@ import { VideoBertError } from '../errors.js'
 import { assignCodebookToShards, fitCodebookOnShards, trainVocabulary } from '../shards.js'
 import { VideoTokenizer, type TokenizeProgress } from '../tokenizer.js'
 import { bar, duration, ProgressLine } from './progress.js'
+import { inspect, INSPECT_HELP } from './inspect.js'
 import { pretrain, PRETRAIN_HELP } from './pretrain.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
@@ -23,11 +24,13 @@ Commands:
   codebook   fit | assign visual words (hierarchical k-means)
   vocab      train a WordPiece vocabulary from a manifest's captions
   pretrain   token shards + vocabulary → a pre-trained checkpoint
+  inspect    summarise a checkpoint, run, shard set or config
 
 Run 'videobert <command> --help' for a command's options.`
 
 const HELPS: Record<string, string> = {
   pretrain: PRETRAIN_HELP,
+  inspect: INSPECT_HELP,
   tokenize: `Usage: videobert tokenize <manifest.jsonl|manifest.csv|files/dirs...> --out DIR [options]
 
 Decodes every video, samples frames by timestamp, cuts segments, computes features and writes token
@@ -241,6 +244,14 @@ export async function main(argv: string[]): Promise<number> {
         return await vocab(rest)
       case 'pretrain':
         return await pretrain(rest, controller.signal)
+      case 'inspect': {
+        const { values: v, positionals } = parse(rest, {})
+        if (v.help) return help('inspect')
+        if (positionals.length !== 1) throw new UsageError('inspect: give one PATH')
+        const r = await inspect(positionals[0]!)
+        process.stdout.write(v.json ? `${JSON.stringify({ kind: r.kind, ...r.summary })}\n` : `${r.text}\n`)
+        return 0
+      }
       default:
         throw new UsageError(`unknown command '${command}' (run 'videobert --help')`)
     }
