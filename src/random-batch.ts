@@ -9,6 +9,7 @@
  */
 import type { Batch } from './batch.js'
 import type { VideoBertConfig } from './config.js'
+import { rng } from './random.js'
 
 export interface RandomBatchOptions {
   /** @default 8 */
@@ -23,18 +24,6 @@ export interface RandomBatchOptions {
   negatives?: number
   /** Feature noise relative to the prototypes. @default 0.5 */
   noise?: number
-}
-
-/** mulberry32: a tiny, fast, seedable PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function gaussian(next: () => number): number {

@@ -7,6 +7,7 @@
 import type { Batch } from '../batch.js'
 import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
+import { rng, shuffle } from '../random.js'
 import type { TextTokenizer, TokenShards } from '../shards.js'
 
 export interface DatasetOptions {
@@ -29,26 +30,6 @@ export interface Window {
 }
 
 export type Split = 'train' | 'validation'
-
-/** mulberry32 */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export function shuffle<T>(items: T[], next: () => number): T[] {
-  const a = items.slice()
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1))
-    ;[a[i], a[j]] = [a[j]!, a[i]!]
-  }
-  return a
-}
 
 export class VideoTextDataset {
   readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
