@@ -69,6 +69,7 @@ describe('videobert pretrain', () => {
     const ck = JSON.parse(cli('inspect', join(run, 'checkpoints', 'step-16'), '--json').stdout)
     expect(ck).toMatchObject({ kind: 'checkpoint', step: 16, config: { hiddenSize: 64, maxSegments: 4, featureDim: 44 } })
     expect(ck.trainerState.step).toBe(16)
+    expect(readFileSync(join(run, 'checkpoints', 'step-16', 'tokenizer.json'))).toEqual(readFileSync(join(corpus, 'tokenizer.json')))
     expect(cli('inspect', join(corpus, 'shards')).stdout).toMatch(/^token shards: 10 videos \(0 failed\), \d+ segments, 20 captions/)
     expect(cli('inspect', config).stdout).toMatch(/^config: H=256 .*T=4/)
     expect(cli('inspect', join(corpus, 'nope')).code).toBe(1)

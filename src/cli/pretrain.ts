@@ -111,6 +111,7 @@ export async function pretrain(args: string[], signal: AbortSignal): Promise<num
     checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every') ?? 100,
     keepLast: num(v['keep-last'], 'keep-last') ?? 3,
     resume: Boolean(v.resume),
+    checkpointFiles: { 'tokenizer.json': v.tokenizer },
     signal,
     progress: !v.json,
   })

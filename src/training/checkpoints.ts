@@ -5,7 +5,7 @@
  * cleaned up; `latest()` returns the newest complete checkpoint. Keeps the last `keepLast` and the
  * best by a monitored metric.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { VideoBertError } from '../errors.js'
@@ -75,11 +75,13 @@ export class CheckpointManager {
     return JSON.parse(readFileSync(join(path, 'trainer_state.json'), 'utf8')) as TrainerState
   }
 
-  async save(model: VideoBERT, state: TrainerState): Promise<string> {
+  /** Save into `step-N/`; `extraFiles` (name → source path, e.g. the tokenizer) are copied in too. */
+  async save(model: VideoBERT, state: TrainerState, extraFiles: Record<string, string> = {}): Promise<string> {
     const final = join(this.dir, `step-${state.step}`)
     const tmp = join(this.dir, `.tmp-step-${state.step}`)
     rmSync(tmp, { recursive: true, force: true })
     await model.save(tmp)
+    for (const [name, src] of Object.entries(extraFiles)) copyFileSync(src, join(tmp, name))
     const statePath = join(tmp, 'trainer_state.json')
     writeFileSync(statePath, JSON.stringify(state, null, 2))
     for (const f of readdirSync(tmp)) fsyncPath(join(tmp, f))

@@ -48,6 +48,8 @@ export interface TrainerOptions {
   monitor?: keyof StepResult
   /** Stop after this many validations without improvement (0 = never). @default 0 */
   earlyStoppingPatience?: number
+  /** Files copied into every checkpoint, name → source path (e.g. `{ 'tokenizer.json': path }`). */
+  checkpointFiles?: Record<string, string>
   /** Continue from the latest complete checkpoint in `out`. @default false */
   resume?: boolean
   callbacks?: TrainerCallbacks[]
@@ -83,6 +85,7 @@ export class Trainer {
       earlyStoppingPatience: 0,
       resume: false,
       progress: true,
+      checkpointFiles: {},
       ...options,
     }
   }
@@ -199,7 +202,7 @@ export class Trainer {
         }
         if ((o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0) || last) {
           const s = snapshot()
-          const path = await ckpt.save(model, s)
+          const path = await ckpt.save(model, s, o.checkpointFiles)
           await this.#emit('onSaveCheckpoint', this, path, s)
         }
         if (o.earlyStoppingPatience > 0 && state.badEvaluations >= o.earlyStoppingPatience) {
@@ -209,7 +212,7 @@ export class Trainer {
       }
       if (stopped !== 'completed') {
         const s = snapshot()
-        const path = await ckpt.save(model, s)
+        const path = await ckpt.save(model, s, o.checkpointFiles)
         await this.#emit('onSaveCheckpoint', this, path, s)
       }
       line?.done()
