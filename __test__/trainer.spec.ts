@@ -61,6 +61,8 @@ describe('Trainer', () => {
     const model = await VideoBERT.create(config, { seed: 1 })
     const r = await new Trainer(base(out, { callbacks: [cb] })).fit(model, data)
     expect(r.stopped).toBe('completed')
+    expect(r.dataWaitFraction).toBeGreaterThan(0)
+    expect(r.dataWaitFraction).toBeLessThan(0.5)
     expect(r.state.step).toBe(12)
     expect(model.step).toBe(12)
     expect(calls.slice(0, 6)).toEqual(['start', 'batch 1', 'batch 2', 'batch 3', 'batch 4', 'val 4'])

@@ -65,6 +65,8 @@ export interface FitResult {
   /** Why the loop ended. */
   stopped: 'completed' | 'early-stopping' | 'aborted'
   lastValidation: StepResult | null
+  /** Fraction of the loop's wall time spent preparing batches (reading shards, tokenizing, collating). */
+  dataWaitFraction: number
 }
 
 export class Trainer {
@@ -145,6 +147,7 @@ export class Trainer {
     let stopped: FitResult['stopped'] = 'completed'
     let lastValidation: StepResult | null = null
     const t0 = performance.now()
+    let dataMs = 0
     const startStep = state.step
 
     // The data stream, positioned where the state says (epochs are deterministic given the seed).
@@ -174,7 +177,9 @@ export class Trainer {
           stopped = 'aborted'
           break
         }
+        const tData = performance.now()
         const micro = Array.from({ length: o.gradientAccumulation }, nextBatch)
+        dataMs += performance.now() - tData
         const lr = learningRate(state.step, o.steps, o.schedule)
         const m = await model.trainStep(micro, { lr, maxGradNorm: o.maxGradNorm })
         state.step++
@@ -184,7 +189,7 @@ export class Trainer {
           const rate = (state.step - startStep) / ((performance.now() - t0) / 1000)
           line.update(
             `step ${state.step}/${o.steps}  loss ${m.loss.toFixed(3)} (mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})` +
-              `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  ETA ${((o.steps - state.step) / rate).toFixed(0)}s`,
+              `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  data ${((100 * dataMs) / (performance.now() - t0)).toFixed(1)}%  ETA ${((o.steps - state.step) / rate).toFixed(0)}s`,
           )
         }
         const last = state.step === o.steps
@@ -218,7 +223,7 @@ export class Trainer {
       line?.done()
       const final = snapshot()
       await this.#emit('onFitEnd', this, final)
-      return { state: final, model, stopped, lastValidation }
+      return { state: final, model, stopped, lastValidation, dataWaitFraction: dataMs / Math.max(1e-9, performance.now() - t0) }
     } catch (err) {
       line?.done()
       await this.#emit('onException', this, err)
