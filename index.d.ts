@@ -75,6 +75,10 @@ export declare class NativeVideoBert {
   evaluate(batches: Array<NativeBatch>, options?: NativeEvaluateOptions | undefined | null): Promise<StepResult>
   /** Write `model.safetensors`, `optimizer.safetensors` and `config.json` into `dir`. */
   save(dir: string): Promise<void>
+  /** Probability that each sample's text belongs to its video (VTM head; nothing masked). */
+  matchScores(batch: NativeBatch): Promise<Float32Array>
+  /** The `topK` most probable words at every `[MASK]` token of the texts (MLM head). */
+  predictMasked(batch: NativeBatch, topK: number): Promise<MaskPrediction[]>
 }
 
 /** Assign visual words to every segment of a shard directory, in place. */
@@ -112,6 +116,16 @@ export declare function loadModel(dir: string, options?: NativeCreateOptions | u
 
 /** Load a `tokenizer.json`. */
 export declare function loadTextTokenizer(path: string): NativeTextTokenizer
+
+/** Top-k words at one `[MASK]` position. */
+export interface MaskPrediction {
+  /** Sample index in the batch. */
+  sample: number
+  /** Position in the sample's text (0-based, without `[CLS]`). */
+  position: number
+  ids: Uint32Array
+  probs: Float32Array
+}
 
 /**
  * One micro-batch. Shapes (row-major) come from the model config: L = maxTextLen, T = maxSegments,

@@ -5,7 +5,9 @@
 import { checkBatch, type Batch } from './batch.js'
 import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
 import { guard, VideoBertError } from './errors.js'
-import { createModel, loadModel, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
+import { createModel, loadModel, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
+
+export type { MaskPrediction }
 
 export interface CreateOptions {
   /** Seeds initialisation and masking; same seed + same data + same schedule = same run (CPU). @default 0 */
@@ -111,6 +113,23 @@ export class VideoBERT {
   async evaluate(batches: Batch | Batch[], options: EvaluateOptions = {}): Promise<StepResult> {
     const list = this.#checked(batches)
     return guard(() => this.#native.evaluate(list, { maskSeed: options.maskSeed }))
+  }
+
+  /** Probability that each sample's caption belongs to its video (the video-text matching head). */
+  async scoreMatch(batch: Batch): Promise<Float32Array> {
+    const [b] = this.#checked(batch)
+    return guard(() => this.#native.matchScores(b!))
+  }
+
+  /**
+   * For every `[MASK]` token (`config.maskTokenId`) in the batch's texts, the `topK` most probable
+   * words with their probabilities, conditioned on the video.
+   */
+  async predictMasked(batch: Batch, options: { topK?: number } = {}): Promise<MaskPrediction[]> {
+    const [b] = this.#checked(batch)
+    const topK = options.topK ?? 5
+    if (!Number.isInteger(topK) || topK <= 0) throw new VideoBertError('InvalidInput', `invalid input \`topK\`: must be a positive integer, got ${topK}`)
+    return guard(() => this.#native.predictMasked(b!, topK))
   }
 
   /** Write the checkpoint files into `dir` (created if needed). */

@@ -8,6 +8,7 @@ export {
   type NativeBatch,
   type NativeCreateOptions,
   type StepResult,
+  type MaskPrediction,
   CancelToken,
   tokenizeFile,
   tokenizeManifest,

@@ -170,6 +170,25 @@ impl Batch {
     }
 }
 
+impl Batch {
+    /// The batch as the model sees it at inference: nothing masked beyond the `[MASK]` tokens the
+    /// caller put in the text.
+    pub fn unmasked(&self, cfg: &VideoBertConfig) -> MaskedBatch {
+        let (b, l, t) = (self.batch_size, cfg.max_text_len, cfg.max_segments);
+        MaskedBatch {
+            batch_size: b,
+            text_ids: self.text_ids.clone(),
+            text_mask: self.text_mask.clone().unwrap_or_else(|| self.text_ids.iter().map(|&id| u8::from(id != cfg.pad_token_id)).collect()),
+            mlm_labels: vec![-1; b * l],
+            video_features: self.video_features.clone(),
+            visual_word_ids: self.visual_word_ids.clone(),
+            video_mask: self.video_mask.clone().unwrap_or_else(|| vec![1; b * t]),
+            video_masked: vec![0; b * t],
+            vtm_labels: self.vtm_labels.clone().unwrap_or_else(|| vec![1; b]),
+        }
+    }
+}
+
 impl MaskedBatch {
     /// Device tensors for the model and the loss targets.
     pub fn to_tensors(&self, cfg: &VideoBertConfig, device: &Device, dtype: DType) -> Result<(ModelInputs, LossTargets)> {

@@ -26,4 +26,4 @@ pub use candle_core::{self, DType, Device};
 pub use config::{VideoBertConfig, VideoInput, VideoLoss, PRESETS};
 pub use error::{Error, Result};
 pub use optim::AdamWConfig;
-pub use session::{CreateOptions, StepMetrics, StepOptions, VideoBert};
+pub use session::{CreateOptions, MaskPrediction, StepMetrics, StepOptions, VideoBert};

@@ -232,6 +232,61 @@ impl VideoBert {
     }
 }
 
+/// Top-k vocabulary predictions at one `[MASK]` position of a sample's text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskPrediction {
+    pub sample: usize,
+    /// Index in the sample's text (0-based, excluding `[CLS]`).
+    pub position: usize,
+    pub ids: Vec<u32>,
+    pub probs: Vec<f32>,
+}
+
+impl VideoBert {
+    /// Probability that each sample's text belongs to its video (the VTM head), nothing masked.
+    pub fn match_scores(&mut self, batch: &Batch) -> Result<Vec<f32>> {
+        batch.validate(&self.config)?;
+        self.with_pool(|s| {
+            let (inputs, _) = batch.unmasked(&s.config).to_tensors(&s.config, &s.device, s.dtype)?;
+            let hidden = s.model.encode(&inputs)?;
+            let probs = candle_nn::ops::softmax(&s.model.vtm_logits(&hidden)?, 1)?;
+            Ok(probs.narrow(1, 1, 1)?.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+        })
+    }
+
+    /// For every `[MASK]` token in the texts: the `top_k` most probable words (MLM head).
+    pub fn predict_masked(&mut self, batch: &Batch, top_k: usize) -> Result<Vec<MaskPrediction>> {
+        batch.validate(&self.config)?;
+        if top_k == 0 {
+            return Err(Error::input("topK", "must be > 0"));
+        }
+        let (l, s_len, mask_id) = (self.config.max_text_len, self.config.seq_len(), self.config.mask_token_id);
+        let spots: Vec<(usize, usize)> =
+            batch.text_ids.iter().enumerate().filter(|(_, &id)| id == mask_id).map(|(j, _)| (j / l, j % l)).collect();
+        if spots.is_empty() {
+            return Ok(vec![]);
+        }
+        self.with_pool(|s| {
+            let (inputs, _) = batch.unmasked(&s.config).to_tensors(&s.config, &s.device, s.dtype)?;
+            let hidden = s.model.encode(&inputs)?;
+            let (b, seq, h) = hidden.dims3()?;
+            let rows: Vec<u32> = spots.iter().map(|&(i, p)| (i * s_len + 1 + p) as u32).collect();
+            let picked = hidden.reshape((b * seq, h))?.index_select(&Tensor::new(rows.as_slice(), &s.device)?, 0)?;
+            let probs = candle_nn::ops::softmax(&s.model.mlm_logits(&picked)?, 1)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+            Ok(spots
+                .iter()
+                .zip(probs)
+                .map(|(&(sample, position), p)| {
+                    let mut order: Vec<usize> = (0..p.len()).collect();
+                    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+                    order.truncate(top_k);
+                    MaskPrediction { sample, position, ids: order.iter().map(|&i| i as u32).collect(), probs: order.iter().map(|&i| p[i]).collect() }
+                })
+                .collect())
+        })
+    }
+}
+
 fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }

@@ -317,3 +317,44 @@ pub fn preset_config(name: String) -> Result<String> {
 pub fn normalize_config(config_json: String) -> Result<String> {
     sync(|| vb::VideoBertConfig::from_json(&config_json).map(|c| c.to_json()))
 }
+
+/// Top-k words at one `[MASK]` position.
+#[napi(object)]
+pub struct MaskPrediction {
+    /// Sample index in the batch.
+    pub sample: u32,
+    /// Position in the sample's text (0-based, without `[CLS]`).
+    pub position: u32,
+    pub ids: Uint32Array,
+    pub probs: Float32Array,
+}
+
+#[napi]
+impl NativeVideoBert {
+    /// Probability that each sample's text belongs to its video (VTM head; nothing masked).
+    #[napi(ts_return_type = "Promise<Float32Array>")]
+    pub fn match_scores<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
+        let batch = batch.to_core();
+        let inner = self.inner.clone();
+        spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.match_scores(&batch).map_err(to_napi_error)?)))
+    }
+
+    /// The `topK` most probable words at every `[MASK]` token of the texts (MLM head).
+    #[napi(ts_return_type = "Promise<MaskPrediction[]>")]
+    pub fn predict_masked<'e>(&self, env: &'e Env, batch: NativeBatch, top_k: u32) -> Result<Object<'e>> {
+        let batch = batch.to_core();
+        let inner = self.inner.clone();
+        spawn_promise(env, move || {
+            let preds = lock(&inner)?.predict_masked(&batch, top_k as usize).map_err(to_napi_error)?;
+            Ok(preds
+                .into_iter()
+                .map(|p| MaskPrediction {
+                    sample: p.sample as u32,
+                    position: p.position as u32,
+                    ids: Uint32Array::new(p.ids),
+                    probs: Float32Array::new(p.probs),
+                })
+                .collect::<Vec<_>>())
+        })
+    }
+}

@@ -291,6 +291,17 @@ impl VideoBertModel {
         self.final_norm.forward(&seq)
     }
 
+    /// Vocabulary logits `[M, V]` for encoder rows `[M, H]` (the tied MLM decoder).
+    pub fn mlm_logits(&self, rows: &Tensor) -> Result<Tensor> {
+        self.mlm.forward(rows)?.matmul(&self.embeddings.word.t()?)?.broadcast_add(&self.mlm_bias)
+    }
+
+    /// Video-text matching logits `[B, 2]` (index 1 = match) from the encoder output `[B, S, H]`.
+    pub fn vtm_logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let cls = hidden.i((.., 0, ..))?;
+        self.vtm_classifier.forward(&self.vtm_pooler.forward(&cls)?.tanh()?)
+    }
+
     /// The three pre-training losses and their weighted sum.
     pub fn losses(&self, inp: &ModelInputs, tg: &LossTargets) -> Result<Losses> {
         let cfg = &self.cfg;
@@ -301,8 +312,7 @@ impl VideoBertModel {
         let zero = || Tensor::zeros((), dtype, hidden.device());
 
         let mlm = if tg.num_mlm > 0 {
-            let x = self.mlm.forward(&flat.index_select(&tg.mlm_positions, 0)?)?;
-            let logits = x.matmul(&self.embeddings.word.t()?)?.broadcast_add(&self.mlm_bias)?;
+            let logits = self.mlm_logits(&flat.index_select(&tg.mlm_positions, 0)?)?;
             cross_entropy(&logits, &tg.mlm_labels)?
         } else {
             zero()?
@@ -335,9 +345,7 @@ impl VideoBertModel {
             zero()?
         };
 
-        let cls = hidden.i((.., 0, ..))?;
-        let logits = self.vtm_classifier.forward(&self.vtm_pooler.forward(&cls)?.tanh()?)?;
-        let vtm = cross_entropy(&logits, &tg.vtm_labels)?;
+        let vtm = cross_entropy(&self.vtm_logits(&hidden)?, &tg.vtm_labels)?;
 
         let total = ((&mlm * cfg.mlm_weight)? + (&video * cfg.video_weight)?)?;
         let total = (total + (&vtm * cfg.vtm_weight)?)?;
