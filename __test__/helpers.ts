@@ -5,8 +5,9 @@ import { expect } from 'vitest'
 
 import { VideoBertError, type ErrorCode } from '../src/index.js'
 
+/** A fresh directory under the run's temporary root (removed by __test__/global-setup.ts). */
 export function tempDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `videobert-${name}-`))
+  return mkdtempSync(join(process.env.VIDEOBERT_TEST_TMP ?? tmpdir(), `${name}-`))
 }
 
 /** Assert that `work` rejects/throws a VideoBertError with `code` and a message matching `pattern`. */

@@ -1,7 +1,7 @@
 /**
  * `Trainer`: owns the pre-training loop (SPEC §2.3) — one native call per optimizer step, the
  * learning-rate schedule, gradient accumulation, periodic validation, checkpoints, callbacks,
- * early stopping, JSONL metrics and a progress line. Resuming from a checkpoint continues the same
+ * early stopping, JSONL metrics, a progress line, and `loss-curve.html` at the end. Resuming from a checkpoint continues the same
  * run: the model carries its optimizer state and seed, `trainer_state.json` the data position, so
  * the resumed losses equal an uninterrupted run's, bit for bit, on CPU.
  */
@@ -14,6 +14,7 @@ import type { VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { VideoBERT, type StepResult } from '../model.js'
 import { CheckpointManager, type TrainerState } from './checkpoints.js'
+import { writeLossCurve } from './report.js'
 import { learningRate, type ScheduleOptions } from './schedule.js'
 
 export interface TrainerCallbacks {
@@ -221,6 +222,7 @@ export class Trainer {
         await this.#emit('onSaveCheckpoint', this, path, s)
       }
       line?.done()
+      writeLossCurve(o.out)
       const final = snapshot()
       await this.#emit('onFitEnd', this, final)
       return { state: final, model, stopped, lastValidation, dataWaitFraction: dataMs / Math.max(1e-9, performance.now() - t0) }
