@@ -309,7 +309,10 @@ export interface TokenizeProgress {
   videosSkipped: number
   videosFailed: number
   segments: number
+  /** Sampled frames so far. */
   frames: number
+  /** Frames decoded (counted when a video finishes). */
+  decodedFrames: number
   seconds: number
 }
 

@@ -136,13 +136,13 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   const isManifest = positionals.length === 1 && /\.(jsonl|json|csv)$/i.test(positionals[0]!)
   const line = new ProgressLine()
   const show = (p: TokenizeProgress, force = false) => {
-    const fps = p.seconds > 0 ? p.frames / p.seconds : 0
+    const fps = p.seconds > 0 ? p.decodedFrames / p.seconds : 0
     const fresh = p.videosDone - p.videosSkipped
     const eta = fresh > 0 ? ((p.videosTotal - p.videosDone) * p.seconds) / fresh : Number.NaN
     line.update(
       `${bar(p.videosTotal ? p.videosDone / p.videosTotal : 1)} ${p.videosDone}/${p.videosTotal} videos` +
         `${p.videosSkipped ? ` (${p.videosSkipped} resumed)` : ''}${p.videosFailed ? ` · ${p.videosFailed} failed` : ''}` +
-        ` · ${p.segments} segments · ${fps.toFixed(0)} frames/s · ETA ${duration(eta)}`,
+        ` · ${p.segments} segments · ${fps.toFixed(0)} decoded frames/s · ETA ${duration(eta)}`,
       force,
     )
   }
@@ -164,7 +164,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   } else {
     process.stderr.write(
       `tokenized ${p.videosDone - p.videosFailed - p.videosSkipped} videos (${p.videosSkipped} already done, ${summary.failures.length} failed): ` +
-        `${p.segments} segments, ${p.frames} frames in ${p.seconds.toFixed(1)} s → ${summary.out}\n`,
+        `${p.segments} segments, ${p.decodedFrames} decoded / ${p.frames} sampled frames in ${p.seconds.toFixed(1)} s → ${summary.out}\n`,
     )
     for (const f of summary.failures.slice(0, 20)) process.stderr.write(`  failed: ${f.path}: ${f.code}: ${f.message}\n`)
     if (summary.failures.length > 20) process.stderr.write(`  … and ${summary.failures.length - 20} more in failures.jsonl\n`)

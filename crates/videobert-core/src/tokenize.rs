@@ -50,7 +50,10 @@ pub struct Progress {
     pub videos_skipped: usize,
     pub videos_failed: usize,
     pub segments: usize,
+    /// Sampled frames (live).
     pub frames: usize,
+    /// Frames the decoder produced (counted when a video finishes).
+    pub decoded_frames: usize,
     pub seconds: f64,
 }
 
@@ -113,6 +116,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
 
     let start = Instant::now();
     let (done, skipped, failed, segments, frames) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let decoded = AtomicUsize::new(0);
     let snapshot = || Progress {
         videos_total,
         videos_done: done.load(Ordering::Relaxed),
@@ -120,6 +124,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
         videos_failed: failed.load(Ordering::Relaxed),
         segments: segments.load(Ordering::Relaxed),
         frames: frames.load(Ordering::Relaxed),
+        decoded_frames: decoded.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
     };
     let mut failures = Vec::new();
@@ -150,6 +155,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
                     match &r {
                         Ok(v) => {
                             segments.fetch_add(v.segments.len(), Ordering::Relaxed);
+                            decoded.fetch_add(v.info.decoded_frames, Ordering::Relaxed);
                         }
                         Err(_) => {
                             failed.fetch_add(1, Ordering::Relaxed);

@@ -207,7 +207,10 @@ pub struct TokenizeProgress {
     pub videos_skipped: u32,
     pub videos_failed: u32,
     pub segments: u32,
+    /// Sampled frames so far.
     pub frames: f64,
+    /// Frames decoded (counted when a video finishes).
+    pub decoded_frames: f64,
     pub seconds: f64,
 }
 
@@ -220,6 +223,7 @@ impl From<&vb::tokenize::Progress> for TokenizeProgress {
             videos_failed: p.videos_failed as u32,
             segments: p.segments as u32,
             frames: p.frames as f64,
+            decoded_frames: p.decoded_frames as f64,
             seconds: p.seconds,
         }
     }
