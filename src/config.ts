@@ -62,10 +62,14 @@ export interface VideoBertConfig {
 const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 const toCamel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
 
+/** The one snake_case → camelCase conversion of on-disk JSON objects (top-level keys). */
+export function camelKeys(raw: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [toCamel(k), v]))
+}
+
 /** snake_case JSON (as in `config.json`) → typed camelCase config. */
 export function configFromJson(json: string): VideoBertConfig {
-  const raw = JSON.parse(json) as Record<string, unknown>
-  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [toCamel(k), v])) as unknown as VideoBertConfig
+  return camelKeys(JSON.parse(json) as Record<string, unknown>) as unknown as VideoBertConfig
 }
 
 /** Typed config → snake_case JSON. */

@@ -1,4 +1,5 @@
 /** `TokenShards`: random access to what `tokenizeManifest` wrote (memory-mapped natively). */
+import { camelKeys } from './config.js'
 import { guard, guardSync } from './errors.js'
 import {
   assignCodebook,
@@ -47,8 +48,6 @@ export interface ShardParams {
   videosPerShard: number
 }
 
-const camel = (o: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]))
 
 export class TokenShards {
   readonly #native: NativeTokenShards
@@ -56,7 +55,7 @@ export class TokenShards {
 
   private constructor(native: NativeTokenShards) {
     this.#native = native
-    this.params = Object.freeze(camel(JSON.parse(native.paramsJson)) as unknown as ShardParams)
+    this.params = Object.freeze(camelKeys(JSON.parse(native.paramsJson)) as unknown as ShardParams)
   }
 
   static async open(dir: string): Promise<TokenShards> {
@@ -74,7 +73,7 @@ export class TokenShards {
   }
 
   video(i: number): VideoRecord {
-    const { offset: _offset, ...rec } = camel(JSON.parse(guardSync(() => this.#native.videoJson(i))))
+    const { offset: _offset, ...rec } = camelKeys(JSON.parse(guardSync(() => this.#native.videoJson(i))))
     return rec as unknown as VideoRecord
   }
 

@@ -6,7 +6,7 @@
 //! a `Checkpoint` error naming the file and the tensor — never a half-loaded model.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::safetensors::Load;
 use candle_core::{DType, Tensor};
@@ -140,7 +140,7 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, HashMap<S
 }
 
 /// The tensors named `names` (exactly those: no more, no fewer), shaped like the parameters.
-fn read_exact(path: &PathBuf, st: &SafeTensors, names: &[String], vb: &VideoBert) -> Result<Vec<Tensor>> {
+fn read_exact(path: &Path, st: &SafeTensors, names: &[String], vb: &VideoBert) -> Result<Vec<Tensor>> {
     let expected: std::collections::HashSet<&str> = names.iter().map(|s| s.as_str()).collect();
     let mut unknown: Vec<String> = st.names().into_iter().filter(|n| !expected.contains(n)).map(String::from).collect();
     if !unknown.is_empty() {
