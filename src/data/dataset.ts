@@ -11,7 +11,7 @@ import { rng, shuffle } from '../random.js'
 import type { TextTokenizer, TokenShards } from '../shards.js'
 
 export interface DatasetOptions {
-  /** Fraction of videos held out for validation. @default 0.1 */
+  /** Fraction of videos held out for validation (1 = all: a test set to evaluate on). @default 0.1 */
   validationFraction?: number
   /** Seeds the split, the negatives and the shuffling. @default 0 */
   seed?: number
@@ -54,8 +54,8 @@ export class VideoTextDataset {
     if (config.numRegions > 0 && shards.numRegions !== config.numRegions) {
       throw new VideoBertError('InvalidConfig', `shards have ${shards.numRegions} regions per segment, the model config needs numRegions ${config.numRegions}`)
     }
-    if (!(validationFraction >= 0 && validationFraction < 1)) {
-      throw new VideoBertError('InvalidConfig', `invalid config field \`validationFraction\`: must be in [0, 1), got ${validationFraction}`)
+    if (!(validationFraction >= 0 && validationFraction <= 1)) {
+      throw new VideoBertError('InvalidConfig', `invalid config field \`validationFraction\`: must be in [0, 1], got ${validationFraction}`)
     }
     const order = shuffle(Array.from({ length: shards.length }, (_, i) => i), rng(seed ^ 0x51ee7))
     const nVal = Math.round(order.length * validationFraction)
@@ -98,12 +98,17 @@ export class VideoTextDataset {
         }
         return { w, text, label }
       })
-      const batch = this.#collate(items)
+      const batch = this.collate(items)
       if (batch) yield batch
     }
   }
 
-  #collate(items: { w: Window; text: string; label: number }[]): Batch | null {
+  /**
+   * The native batch of windows paired with texts (a string, or word-piece ids as from
+   * `tokenizer.encode`, e.g. with `[MASK]` tokens placed by the caller). Windows whose features
+   * cannot be read follow the `badItems` policy; null when none is left.
+   */
+  collate(items: { w: Window; text: string | Uint32Array; label: number }[]): Batch | null {
     const { maxTextLen: L, maxSegments: T, featureDim: F, padTokenId } = this.config
     const R = Math.max(this.config.numRegions, 1)
     const kept: typeof items = []
@@ -125,7 +130,8 @@ export class VideoTextDataset {
     const videoMask = new Uint8Array(B * T)
     const vtmLabels = new Uint8Array(B)
     kept.forEach((it, b) => {
-      textIds.set(this.tokenizer.encode(it.text, L), b * L)
+      const ids = typeof it.text === 'string' ? this.tokenizer.encode(it.text, L) : it.text.subarray(0, L)
+      textIds.set(ids, b * L)
       videoFeatures.set(feats[b]!, b * T * R * F)
       videoMask.fill(1, b * T, b * T + it.w.count)
       vtmLabels[b] = it.label
