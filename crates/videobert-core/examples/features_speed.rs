@@ -7,6 +7,9 @@
 //!   that neighbouring pixels usually fall in the same histogram bin (like real footage);
 //! - an optional raw rgb24 file of 112×112 frames, e.g. FFmpeg's test pattern as in the Node bench:
 //!   `ffmpeg -f lavfi -i testsrc2=size=1280x720:rate=30:duration=20 -vf fps=10,scale=112:112:flags=area -f rawvideo -pix_fmt rgb24 out.rgb`
+//!
+//! With `FEATURES_DUMP=DIR` the features of each kind are written to `DIR/KIND.f32` (to compare
+//! two implementations).
 use std::time::Instant;
 
 use videobert_core::rng::Rng;
@@ -80,6 +83,11 @@ fn bench(name: &str, frames: &[RgbFrame]) {
         let t0 = Instant::now();
         let feats = features_of_frames(&flat, frames.len(), SIZE as u32, SIZE as u32, BuiltinOptions::default()).unwrap();
         best_all = best_all.min(t0.elapsed().as_secs_f64());
+        if let Some(dir) = std::env::var_os("FEATURES_DUMP") {
+            // For comparing implementations: the features as little-endian f32, one file per kind.
+            let bytes: Vec<u8> = feats.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.f32")), bytes).unwrap();
+        }
         std::hint::black_box(feats);
     }
     for _ in 0..5 {
