@@ -646,6 +646,7 @@ mod tests {
     }
 
     /// Random pixels and a frame of flat bars with a gradient band, of a width that leaves tails.
+    #[cfg(target_arch = "x86_64")]
     fn test_frames(w: usize, h: usize) -> Vec<RgbFrame> {
         let mut rng = Rng::new(4);
         let random = (0..w * h * 3).map(|_| rng.below(256) as u8).collect();
