@@ -9,11 +9,16 @@
 //!   `−I_t ∇I / |∇I|²`, 8 bins centred on 0°, 45°, …, weighted by |I_t|·|∇I| (moving edges, not sensor noise);
 //!   the region's Lucas–Kanade flow `(v_x, v_y)` squashed by tanh and the mean |I_t|, both scaled
 //!   by the moving-edge energy (the histogram's sum).
+//!
 //! Bins are found by comparisons with precomputed tangents instead of atan2 (identical except for
 //! float ties at bin edges; see the unit test). Colour is L2-normalised; shape and motion are divided by max(norm, floor) (floors 0.05 and 0.002)
 //! so that flat or static regions stay near zero instead of amplifying noise. The 44 values are
 //! concatenated and L2-normalised. When `dim != 44` a fixed Gaussian random projection (seed 0x5eed,
 //! Johnson–Lindenstrauss) maps them to `dim` values, L2-normalised again.
+//!
+//! Speed: every per-pixel pass is a straight vectorisable loop over a row, histograms included
+//! (masked sums per bin in lanes, `LaneHistogram`, instead of a scatter), and the hot loops are
+//! compiled twice, for baseline x86-64 and for AVX2, chosen at run time with identical results.
 
 use super::decode::{RgbFrame, RgbView};
 use crate::rng::Rng;
@@ -47,28 +52,33 @@ pub struct BuiltinExtractor {
 }
 
 /// Luma with a one-pixel replicated border, `(w + 2) × (h + 2)`: Sobel needs no bounds checks.
-/// `0.299·v`, `0.587·v`, `0.114·v` for every byte value: luma = three lookups and two adds (the
-/// same f32 products and sums as computing it, so results are identical).
-static LUMA_LUT: std::sync::LazyLock<[[f32; 256]; 3]> = std::sync::LazyLock::new(|| {
-    let mut t = [[0f32; 256]; 3];
-    for v in 0..256 {
-        t[0][v] = 0.299 * v as f32;
-        t[1][v] = 0.587 * v as f32;
-        t[2][v] = 0.114 * v as f32;
-    }
-    t
-});
-
 pub fn padded_luma(frame: RgbView<'_>) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `padded_luma_avx2` only needs AVX2, which this CPU has (checked just above).
+        return unsafe { padded_luma_avx2(frame) };
+    }
+    padded_luma_generic(frame)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn padded_luma_avx2(frame: RgbView<'_>) -> Vec<f32> {
+    padded_luma_generic(frame)
+}
+
+/// `padded_luma`, compiled once for the baseline and once for AVX2 (identical results, see
+/// `region_sums`). `0.299·r + 0.587·g + 0.114·b` as three f32 products summed left to right.
+#[inline(always)]
+fn padded_luma_generic(frame: RgbView<'_>) -> Vec<f32> {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let pw = w + 2;
     let mut out = vec![0f32; pw * (h + 2)];
-    let [lr, lg, lb] = &*LUMA_LUT;
     for y in 0..h {
         let row = &frame.data[y * w * 3..(y + 1) * w * 3];
         let dst = &mut out[(y + 1) * pw..(y + 2) * pw];
         for (d, p) in dst[1..w + 1].iter_mut().zip(row.chunks_exact(3)) {
-            *d = lr[p[0] as usize] + lg[p[1] as usize] + lb[p[2] as usize];
+            *d = 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
         }
         dst[0] = dst[1];
         dst[w + 1] = dst[w];
@@ -113,7 +123,7 @@ impl BuiltinExtractor {
         for gy in 0..g {
             for gx in 0..g {
                 let rect = (gx * w / g, (gx + 1) * w / g, gy * h / g, (gy + 1) * h / g);
-                let raw = region_descriptor(frame, luma, prev, w, rect, &mut rows);
+                let raw = region_descriptor(frame, luma, prev, rect, &mut rows);
                 let r = gy * g + gx;
                 let dst = &mut out[r * self.opts.dim..(r + 1) * self.opts.dim];
                 match &self.projection {
@@ -224,35 +234,147 @@ fn direction_bin(vx: f32, vy: f32) -> usize {
 
 const SOBEL_SCALE: f32 = 1.0 / (8.0 * 255.0);
 
+/// An integer-valued f32 in [0, 2²³) as u32, by the magic-number trick: adding 2²³ puts the
+/// integer in the low mantissa bits. An add and an integer subtract, in vectors on any x86-64
+/// (`as u32` and `as i32` saturate and handle NaN, which LLVM does one lane at a time).
+#[inline(always)]
+fn exact_u32(v: f32) -> u32 {
+    const TWO_23: f32 = 8_388_608.0;
+    (v + TWO_23).to_bits() - TWO_23.to_bits()
+}
+
+/// Width of the lane accumulators: 8 f32 or u32 = one AVX2 register (two SSE2 registers).
+const LANES: usize = 8;
+
 /// Sum of `a[i] * b[i]` in 8 independent lanes (so that it vectorises without reassociation flags).
-#[inline]
+#[inline(always)]
 fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let mut acc = [0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
     for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
+        for k in 0..LANES {
             acc[k] += x[k] * y[k];
         }
     }
     acc.iter().sum::<f32>() + tail
 }
 
-#[inline]
+#[inline(always)]
 fn lane_sum(a: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let c = a.chunks_exact(8);
+    let mut acc = [0f32; LANES];
+    let c = a.chunks_exact(LANES);
     let tail: f32 = c.remainder().iter().sum();
     for x in c {
-        for k in 0..8 {
+        for k in 0..LANES {
             acc[k] += x[k];
         }
     }
     acc.iter().sum::<f32>() + tail
 }
 
+/// A value of a lane accumulator: `f32` or `u32`.
+trait Lane: Copy + Default + std::ops::Add<Output = Self> {
+    /// `self` if `keep`, else 0, as a bit mask (no branch, so the lane loops vectorise).
+    fn masked(self, keep: bool) -> Self;
+}
+
+impl Lane for u32 {
+    #[inline(always)]
+    fn masked(self, keep: bool) -> Self {
+        self & 0u32.wrapping_sub(keep as u32)
+    }
+}
+
+impl Lane for f32 {
+    #[inline(always)]
+    fn masked(self, keep: bool) -> Self {
+        f32::from_bits(self.to_bits().masked(keep))
+    }
+}
+
+/// A histogram of `B` bins kept as `B` lane vectors: bin `b`, lane `k` sums the weights of the
+/// pixels `i ≡ k (mod LANES)` that fall in bin `b`.
+#[derive(Clone, Copy)]
+struct LaneHistogram<T, const B: usize>([[T; LANES]; B]);
+
+impl<T: Lane, const B: usize> LaneHistogram<T, B> {
+    fn new() -> Self {
+        Self([[T::default(); LANES]; B])
+    }
+
+    /// `hist[bins[i]] += w[i]` without a scatter. A scalar scatter cannot vectorise, and when
+    /// neighbouring pixels share a bin (the flat areas of real video) every add waits for the
+    /// previous store to the same counter. Here each bin is a masked sum over the row instead,
+    /// `acc[b] += where(bins == b, w, 0)`: a compare, an and and an add per bin and lane group, with
+    /// no dependency between pixels. Integer weights stay exact; float sums change order only.
+    #[inline(always)]
+    fn add(&mut self, bins: &[u32], w: &[T]) {
+        let w = &w[..bins.len()];
+        let (cb, cw) = (bins.chunks_exact(LANES), w.chunks_exact(LANES));
+        let (tail_bins, tail_w) = (cb.remainder(), cw.remainder());
+        for (b, acc) in self.0.iter_mut().enumerate() {
+            let mut a = *acc; // in registers for the whole row
+            for (bb, ww) in cb.clone().zip(cw.clone()) {
+                let (bb, ww): (&[u32; LANES], &[T; LANES]) = (bb.try_into().unwrap(), ww.try_into().unwrap());
+                for k in 0..LANES {
+                    a[k] = a[k] + ww[k].masked(bb[k] == b as u32);
+                }
+            }
+            *acc = a;
+        }
+        for (k, (&bin, &wt)) in tail_bins.iter().zip(tail_w).enumerate() {
+            self.0[bin as usize][k] = self.0[bin as usize][k] + wt;
+        }
+    }
+
+    /// The `B` bins (lanes summed in a fixed order: deterministic).
+    fn totals(&self) -> [T; B] {
+        self.0.map(|lanes| lanes.into_iter().fold(T::default(), |s, v| s + v))
+    }
+}
+
+/// Counts of a small value `v` ∈ [0, B) (a saturation or value bin) as the cumulative counts
+/// `#(v > j)` for j < B − 1, in lanes: one compare and one add per threshold, no scatter. The
+/// histogram is their differences (`histogram`).
+#[derive(Clone, Copy)]
+struct LaneCumulativeCounts<const T: usize>([[u32; LANES]; T]);
+
+impl<const T: usize> LaneCumulativeCounts<T> {
+    fn new() -> Self {
+        Self([[0; LANES]; T])
+    }
+
+    #[inline(always)]
+    fn add(&mut self, v: &[u32]) {
+        let c = v.chunks_exact(LANES);
+        let tail = c.remainder();
+        for (j, acc) in self.0.iter_mut().enumerate() {
+            let mut a = *acc;
+            for vv in c.clone() {
+                let vv: &[u32; LANES] = vv.try_into().unwrap();
+                for k in 0..LANES {
+                    a[k] += (vv[k] > j as u32) as u32;
+                }
+            }
+            for (k, &x) in tail.iter().enumerate() {
+                a[k] += (x > j as u32) as u32;
+            }
+            *acc = a;
+        }
+    }
+
+    /// Histogram of `n` values in `T + 1` bins: `#(v = j) = #(v > j − 1) − #(v > j)`.
+    fn histogram<const B: usize>(&self, n: u32) -> [u32; B] {
+        assert_eq!(B, T + 1);
+        let above: [u32; T] = self.0.map(|lanes| lanes.iter().sum());
+        std::array::from_fn(|j| if j == 0 { n } else { above[j - 1] } - if j < T { above[j] } else { 0 })
+    }
+}
+
 /// Per-row scratch buffers: every pass over a row is a straight loop over equal-length slices (no
-/// branches, no bounds checks), which the compiler vectorises; only the histogram scatter is scalar.
+/// branches, no bounds checks), which the compiler vectorises, histograms included
+/// (`LaneHistogram`, `LaneCumulativeCounts`).
 struct Rows {
     gx: Vec<f32>,
     gy: Vec<f32>,
@@ -281,14 +403,40 @@ impl Rows {
     }
 }
 
-fn region_descriptor(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, w: usize, (x0, x1, y0, y1): (usize, usize, usize, usize), rw: &mut Rows) -> [f32; RAW_DIM] {
-    // Integer accumulators: hue weights (sums of chroma d), saturation and value counts.
-    let mut hue = [0u32; HUE_BINS];
-    let mut sv = [0u32; 2 * SV_BINS];
-    let mut shape = [0f32; ORIENT_BINS + 1];
-    let mut motion = [0f32; MOTION_BINS + 3];
-    let n = ((x1 - x0) * (y1 - y0)).max(1) as f32;
-    let (mut sxx, mut sxy, mut syy, mut sxt, mut syt, mut abs_t) = (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
+/// Everything a region's descriptor is computed from, summed over its pixels.
+struct RegionSums {
+    /// Sum of chroma `max − min` (0–255) per hue bin: exact.
+    hue: LaneHistogram<u32, HUE_BINS>,
+    /// Saturation and value bins (0–3) as cumulative counts: exact.
+    sat: LaneCumulativeCounts<{ SV_BINS - 1 }>,
+    val: LaneCumulativeCounts<{ SV_BINS - 1 }>,
+    /// Gradient magnitude per orientation bin, and in total.
+    orient: LaneHistogram<f32, ORIENT_BINS>,
+    mag: f32,
+    /// Moving-edge weight per direction bin; the Lucas–Kanade sums; Σ|I_t|.
+    direction: LaneHistogram<f32, MOTION_BINS>,
+    lk: [f32; 5],
+    abs_t: f32,
+}
+
+/// Region rectangle `(x0, x1, y0, y1)` in pixels, x1 and y1 excluded.
+type Rect = (usize, usize, usize, usize);
+
+/// The sums of one region, row by row. Always inlined into `region_sums` and its AVX2 copy, so the
+/// same code is compiled twice (see `region_sums`).
+#[inline(always)]
+fn region_sums_generic(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, (x0, x1, y0, y1): Rect, rw: &mut Rows) -> RegionSums {
+    let mut s = RegionSums {
+        hue: LaneHistogram::new(),
+        sat: LaneCumulativeCounts::new(),
+        val: LaneCumulativeCounts::new(),
+        orient: LaneHistogram::new(),
+        mag: 0.0,
+        direction: LaneHistogram::new(),
+        lk: [0.0; 5],
+        abs_t: 0.0,
+    };
+    let w = frame.width as usize;
     let pw = w + 2;
     let l = x1 - x0;
     for y in y0..y1 {
@@ -309,10 +457,8 @@ fn region_descriptor(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, w: 
             ow[i] = if m > 1e-4 { m } else { 0.0 };
             obin[i] = orientation_bin_u32(x, yv);
         }
-        for i in 0..l {
-            shape[obin[i] as usize] += ow[i];
-        }
-        shape[ORIENT_BINS] += lane_sum(&mag[..l]);
+        s.orient.add(obin, ow);
+        s.mag += lane_sum(mag);
 
         if let Some(p) = prev {
             let pm = &p[(y + 1) * pw + x0 + 1..(y + 1) * pw + x0 + 1 + l];
@@ -330,15 +476,12 @@ fn region_descriptor(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, w: 
                 dw[i] = if counts { at * mag[i] } else { 0.0 };
                 dbin[i] = direction_bin(s * gx[i], s * gy[i]) as u32;
             }
-            for i in 0..l {
-                motion[dbin[i] as usize] += dw[i];
+            s.direction.add(dbin, dw);
+            s.abs_t += lane_sum(abs_it);
+            let it = &*it;
+            for (acc, (a, b)) in s.lk.iter_mut().zip([(gx, gx), (gx, gy), (gy, gy), (gx, it), (gy, it)]) {
+                *acc += lane_dot(a, b);
             }
-            abs_t += lane_sum(&abs_it[..l]);
-            sxx += lane_dot(&gx[..l], &gx[..l]);
-            sxy += lane_dot(&gx[..l], &gy[..l]);
-            syy += lane_dot(&gy[..l], &gy[..l]);
-            sxt += lane_dot(&gx[..l], &it[..l]);
-            syt += lane_dot(&gy[..l], &it[..l]);
         }
 
         // Colour, in exact integer arithmetic on the 8-bit values.
@@ -359,30 +502,62 @@ fn region_descriptor(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, w: 
             let max = r.max(g).max(b);
             let d = max - r.min(g).min(b);
             hbin[i] = hue_bin_f32(r, g, b, max, d.max(1.0));
-            chroma[i] = d as u32; // saturation · value = d / 255 (0 for grays)
+            chroma[i] = exact_u32(d); // saturation · value = d / 255 (0 for grays)
             // ⌊4·d/max⌋ and ⌊4·max/255⌋ (capped at 3) by comparisons (d = 0 ⇒ 0).
             let some = (d > 0.0) as u32;
             sat[i] = some * ((4.0 * d >= max) as u32 + (2.0 * d >= max) as u32 + (4.0 * d >= 3.0 * max) as u32);
-            val[i] = SV_BINS as u32 + (max >= 64.0) as u32 + (max >= 128.0) as u32 + (max >= 192.0) as u32;
+            val[i] = (max >= 64.0) as u32 + (max >= 128.0) as u32 + (max >= 192.0) as u32;
         }
-        for i in 0..l {
-            hue[hbin[i] as usize] += chroma[i];
-            sv[sat[i] as usize] += 1;
-            sv[val[i] as usize] += 1;
-        }
+        s.hue.add(hbin, chroma);
+        s.sat.add(sat);
+        s.val.add(val);
     }
+    s
+}
+
+/// `region_sums_generic`, compiled for AVX2 when the CPU has it (checked at run time, since the
+/// binaries are distributed for baseline x86-64) and for the baseline otherwise. Both copies do the
+/// same IEEE operations in the same order (Rust never fuses a multiply and an add by itself), so
+/// the results are identical; only the vector width differs.
+fn region_sums(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, rect: Rect, rows: &mut Rows) -> RegionSums {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `region_sums_avx2` only needs AVX2, which this CPU has (checked just above).
+        return unsafe { region_sums_avx2(frame, luma, prev, rect, rows) };
+    }
+    region_sums_generic(frame, luma, prev, rect, rows)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn region_sums_avx2(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, rect: Rect, rows: &mut Rows) -> RegionSums {
+    region_sums_generic(frame, luma, prev, rect, rows)
+}
+
+fn region_descriptor(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, rect: Rect, rw: &mut Rows) -> [f32; RAW_DIM] {
+    let s = region_sums(frame, luma, prev, rect, rw);
+    let (x0, x1, y0, y1) = rect;
+    let pixels = ((x1 - x0) * (y1 - y0)) as u32;
+    let n = pixels.max(1) as f32;
     let mut colour = [0f32; HUE_BINS + 2 * SV_BINS];
-    for (c, &v) in colour.iter_mut().zip(hue.iter()) {
+    for (c, v) in colour.iter_mut().zip(s.hue.totals()) {
         *c = v as f32 / (255.0 * n);
     }
-    for (c, &v) in colour[HUE_BINS..].iter_mut().zip(sv.iter()) {
+    let sv = [s.sat.histogram::<SV_BINS>(pixels), s.val.histogram::<SV_BINS>(pixels)];
+    for (c, &v) in colour[HUE_BINS..].iter_mut().zip(sv.as_flattened()) {
         *c = v as f32 / n;
     }
+    let mut shape = [0f32; ORIENT_BINS + 1];
+    shape[..ORIENT_BINS].copy_from_slice(&s.orient.totals());
+    shape[ORIENT_BINS] = s.mag;
     shape.iter_mut().for_each(|c| *c /= n);
+    let mut motion = [0f32; MOTION_BINS + 3];
     if prev.is_some() {
+        motion[..MOTION_BINS].copy_from_slice(&s.direction.totals());
         motion[..MOTION_BINS].iter_mut().for_each(|c| *c /= n);
         // Moving-edge energy: scales the region flow so static or noisy regions contribute ~0.
         let energy: f32 = motion[..MOTION_BINS].iter().sum();
+        let [sxx, sxy, syy, sxt, syt] = s.lk;
         let det = sxx * syy - sxy * sxy;
         if det.abs() > 1e-9 {
             let vx = -(syy * sxt - sxy * syt) / det;
@@ -390,7 +565,7 @@ fn region_descriptor(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, w: 
             motion[MOTION_BINS] = vx.tanh() * energy;
             motion[MOTION_BINS + 1] = vy.tanh() * energy;
         }
-        motion[MOTION_BINS + 2] = abs_t / n * energy.min(1.0);
+        motion[MOTION_BINS + 2] = s.abs_t / n * energy.min(1.0);
     }
     l2_normalize(&mut colour);
     // Shape and motion keep their strength below a floor, so a flat or static region does not
@@ -437,6 +612,76 @@ mod tests {
             let frac = (phi / (2.0 * std::f64::consts::PI) * 8.0 + 0.5).fract();
             if frac > 1e-4 && frac < 1.0 - 1e-4 {
                 assert_eq!(direction_bin(gx, gy), want, "direction {gx} {gy}");
+            }
+        }
+    }
+
+    #[test]
+    fn lane_histograms_equal_the_scalar_scatter() {
+        let mut rng = Rng::new(3);
+        for len in [0, 1, 7, 8, 9, 56, 61] {
+            // Long runs of one bin, as in flat areas, and random bins.
+            let bins: Vec<u32> = (0..len).map(|i| if i < len / 2 { 5 } else { rng.below(HUE_BINS) as u32 }).collect();
+            let wu: Vec<u32> = (0..len).map(|_| rng.below(256) as u32).collect();
+            let wf: Vec<f32> = wu.iter().map(|&v| v as f32 / 7.0).collect();
+            let (mut want_u, mut want_f) = ([0u32; HUE_BINS], [0f64; HUE_BINS]);
+            for i in 0..len {
+                want_u[bins[i] as usize] += wu[i];
+                want_f[bins[i] as usize] += wf[i] as f64;
+            }
+            let (mut hu, mut hf) = (LaneHistogram::<u32, HUE_BINS>::new(), LaneHistogram::<f32, HUE_BINS>::new());
+            hu.add(&bins, &wu);
+            hf.add(&bins, &wf);
+            assert_eq!(hu.totals(), want_u, "len {len}");
+            for (got, want) in hf.totals().iter().zip(want_f) {
+                assert!((*got as f64 - want).abs() < 1e-4 * (1.0 + want), "len {len}: {got} vs {want}");
+            }
+            let small: Vec<u32> = bins.iter().map(|&b| b % SV_BINS as u32).collect();
+            let mut want = [0u32; SV_BINS];
+            small.iter().for_each(|&v| want[v as usize] += 1);
+            let mut c = LaneCumulativeCounts::<{ SV_BINS - 1 }>::new();
+            c.add(&small);
+            assert_eq!(c.histogram::<SV_BINS>(len as u32), want, "len {len}");
+        }
+    }
+
+    /// Random pixels and a frame of flat bars with a gradient band, of a width that leaves tails.
+    #[cfg(target_arch = "x86_64")]
+    fn test_frames(w: usize, h: usize) -> Vec<RgbFrame> {
+        let mut rng = Rng::new(4);
+        let random = (0..w * h * 3).map(|_| rng.below(256) as u8).collect();
+        let flat = (0..h).flat_map(|y| (0..w).flat_map(move |x| if y % 20 < 5 { [(x * 255 / w) as u8; 3] } else { [(x * 37 % 256) as u8, 200, (y * 3) as u8] })).collect();
+        [random, flat].into_iter().map(|data| RgbFrame { width: w as u32, height: h as u32, data }).collect()
+    }
+
+    /// The AVX2 copies do the same operations in the same order: bit for bit the baseline's results.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_and_baseline_copies_agree_bit_for_bit() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let frames = test_frames(61, 45);
+        let prev = padded_luma_generic(frames[0].view());
+        for f in &frames {
+            let luma = padded_luma_generic(f.view());
+            // SAFETY: AVX2 is available (checked above).
+            assert_eq!(luma, unsafe { padded_luma_avx2(f.view()) });
+            for rect in [(0, 30, 0, 22), (30, 61, 22, 45)] {
+                let n = ((rect.1 - rect.0) * (rect.3 - rect.2)) as u32;
+                let bits = |s: RegionSums| {
+                    let mut v: Vec<u32> = s.hue.totals().to_vec();
+                    v.extend(s.sat.histogram::<SV_BINS>(n));
+                    v.extend(s.val.histogram::<SV_BINS>(n));
+                    let floats = s.orient.totals().into_iter().chain(s.direction.totals()).chain(s.lk).chain([s.mag, s.abs_t]);
+                    v.extend(floats.map(f32::to_bits));
+                    v
+                };
+                let mut rows = Rows::new(31);
+                let base = region_sums_generic(f.view(), &luma, Some(&prev), rect, &mut rows);
+                // SAFETY: AVX2 is available (checked above).
+                let avx2 = unsafe { region_sums_avx2(f.view(), &luma, Some(&prev), rect, &mut rows) };
+                assert_eq!(bits(base), bits(avx2));
             }
         }
     }
