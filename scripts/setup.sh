@@ -10,8 +10,9 @@ log() { printf '[setup] %s\n' "$*"; }
 command -v node >/dev/null || { echo "setup: Node.js >= 20.17 is required (https://nodejs.org)" >&2; exit 1; }
 command -v cargo >/dev/null || { echo "setup: Rust is required (https://rustup.rs)" >&2; exit 1; }
 
-# System packages needed to build the addon: a C toolchain, and FFmpeg 5.1 (headers + libclang for bindgen).
-packages=(gcc g++ make pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
+# System packages: a C toolchain and FFmpeg 5.1 (headers + libclang for bindgen) to build the addon;
+# the ffmpeg command line for `videobert demo` (it renders its clips) and the benchmarks.
+packages=(gcc g++ make pkg-config clang libclang-dev ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -46,6 +46,9 @@ export {
   type VocabOptions,
 } from './shards.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'
+export { fitFeatureNorm, applyFeatureNorm, loadFeatureNorm, saveFeatureNorm, FEATURE_NORM_FILE, type FeatureNorm } from './data/feature-norm.js'
+export { textToVideoRetrieval, chanceRecall, type RetrievalMetrics, type RetrievalOptions } from './eval/retrieval.js'
+export { fillInTheBlank, type BlankMetrics, type FillInTheBlankOptions } from './eval/fill-in-the-blank.js'
 export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult } from './training/trainer.js'
 export { CheckpointManager, type TrainerState, type CheckpointOptions } from './training/checkpoints.js'
 export { learningRate, type ScheduleOptions } from './training/schedule.js'

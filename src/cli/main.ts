@@ -14,12 +14,14 @@ import { VideoTokenizer, type TokenizeProgress } from '../tokenizer.js'
 import { bar, duration, ProgressLine } from './progress.js'
 import { inspect, INSPECT_HELP } from './inspect.js'
 import { pretrain, PRETRAIN_HELP } from './pretrain.js'
+import { demo, DEMO_HELP } from './demo.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
 
 Usage: videobert <command> [options]
 
 Commands:
+  demo       the whole pipeline on a synthetic captioned set, evaluated on held-out clips
   tokenize   videos (a manifest, files or directories) → token shards
   codebook   fit | assign visual words (hierarchical k-means)
   vocab      train a WordPiece vocabulary from a manifest's captions
@@ -30,6 +32,7 @@ Run 'videobert <command> --help' for a command's options.`
 
 const HELPS: Record<string, string> = {
   pretrain: PRETRAIN_HELP,
+  demo: DEMO_HELP,
   inspect: INSPECT_HELP,
   tokenize: `Usage: videobert tokenize <manifest.jsonl|manifest.csv|files/dirs...> --out DIR [options]
 
@@ -244,6 +247,8 @@ export async function main(argv: string[]): Promise<number> {
         return await vocab(rest)
       case 'pretrain':
         return await pretrain(rest, controller.signal)
+      case 'demo':
+        return await demo(rest, controller.signal)
       case 'inspect': {
         const { values: v, positionals } = parse(rest, {})
         if (v.help) return help('inspect')

@@ -9,6 +9,7 @@ import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
 import { rng, shuffle } from '../random.js'
 import type { TextTokenizer, TokenShards } from '../shards.js'
+import { applyFeatureNorm, fitFeatureNorm, type FeatureNorm } from './feature-norm.js'
 
 export interface DatasetOptions {
   /** Fraction of videos held out for validation (1 = all: a test set to evaluate on). @default 0.1 */
@@ -19,6 +20,11 @@ export interface DatasetOptions {
   negatives?: number
   /** What to do with a video whose features cannot be read: skip it (counted) or throw. @default 'skip' */
   badItems?: 'skip' | 'throw'
+  /**
+   * Per-dimension standardisation of the features: `'fit'` on the training videos, given statistics
+   * (a checkpoint's `feature_norm.json`, via `loadFeatureNorm`), or `'none'`. @default 'fit'
+   */
+  featureNorm?: FeatureNorm | 'fit' | 'none'
 }
 
 /** One window: a video's segments `[first, first + count)` and the text of its overlapping captions. */
@@ -37,7 +43,9 @@ export class VideoTextDataset {
   readonly videos: Record<Split, number[]>
   /** Videos skipped by the `badItems: 'skip'` policy. */
   readonly skipped: { video: number; reason: string }[] = []
-  readonly #opts: Required<DatasetOptions>
+  /** The standardisation applied to every batch's features (null: features as stored). */
+  readonly featureNorm: FeatureNorm | null
+  readonly #opts: Required<Omit<DatasetOptions, 'featureNorm'>>
 
   constructor(
     readonly shards: TokenShards,
@@ -45,7 +53,7 @@ export class VideoTextDataset {
     readonly tokenizer: TextTokenizer,
     options: DatasetOptions = {},
   ) {
-    const { validationFraction = 0.1, seed = 0, negatives = 0.5, badItems = 'skip' } = options
+    const { validationFraction = 0.1, seed = 0, negatives = 0.5, badItems = 'skip', featureNorm = 'fit' } = options
     this.#opts = { validationFraction, seed, negatives, badItems }
     const p = shards.params
     if (p.featureDim !== config.featureDim) {
@@ -60,6 +68,19 @@ export class VideoTextDataset {
     const order = shuffle(Array.from({ length: shards.length }, (_, i) => i), rng(seed ^ 0x51ee7))
     const nVal = Math.round(order.length * validationFraction)
     this.videos = { validation: order.slice(0, nVal).sort((a, b) => a - b), train: order.slice(nVal).sort((a, b) => a - b) }
+    if (featureNorm === 'fit') {
+      if (this.videos.train.length === 0) {
+        throw new VideoBertError('InvalidConfig', "invalid config field `featureNorm`: 'fit' needs training videos; pass the checkpoint's statistics (loadFeatureNorm) or 'none'")
+      }
+      this.featureNorm = fitFeatureNorm(shards, this.videos.train, config.numRegions > 0)
+    } else if (featureNorm === 'none') {
+      this.featureNorm = null
+    } else {
+      if (featureNorm.mean.length !== config.featureDim) {
+        throw new VideoBertError('InvalidConfig', `invalid config field \`featureNorm\`: statistics of ${featureNorm.mean.length} features, the model config needs featureDim ${config.featureDim}`)
+      }
+      this.featureNorm = featureNorm
+    }
     const T = config.maxSegments
     for (const split of ['train', 'validation'] as const) {
       for (const v of this.videos[split]) {
@@ -133,6 +154,7 @@ export class VideoTextDataset {
       const ids = typeof it.text === 'string' ? this.tokenizer.encode(it.text, L) : it.text.subarray(0, L)
       textIds.set(ids, b * L)
       videoFeatures.set(feats[b]!, b * T * R * F)
+      if (this.featureNorm) applyFeatureNorm(videoFeatures.subarray(b * T * R * F, b * T * R * F + feats[b]!.length), this.featureNorm)
       videoMask.fill(1, b * T, b * T + it.w.count)
       vtmLabels[b] = it.label
     })

@@ -1,7 +1,11 @@
 /**
- * Text→video retrieval with the video-text matching head: every query text is scored against every
- * candidate window of a split (`model.scoreMatch`), candidates ranked by the match probability.
- * A query is a distinct text of the split; its relevant candidates are the windows with that text.
+ * Text→video retrieval: every query text is scored against every candidate window of a split and
+ * the candidates are ranked by the score. A query is a distinct text of the split; its relevant
+ * candidates are the windows with that text. Two scorers:
+ * - `'match'`: the video-text matching head's probability (`model.scoreMatch`);
+ * - `'likelihood'`: the caption's pseudo-log-likelihood given the video — each word masked in turn
+ *   and predicted by the masked-language-model head, log-probabilities summed. Words the text alone
+ *   predicts score the same for every video; the ranking comes from the words the video decides.
  */
 import type { VideoTextDataset, Split, Window } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
@@ -21,6 +25,8 @@ export interface RetrievalMetrics {
 }
 
 export interface RetrievalOptions {
+  /** @default 'match' */
+  scorer?: 'match' | 'likelihood'
   /** Use at most this many candidate windows (the first of the split, in order). @default all */
   maxCandidates?: number
   /** Pairs scored per native call. @default 128 */
@@ -61,6 +67,30 @@ async function scoreText(model: VideoBERT, data: VideoTextDataset, text: string,
   return out
 }
 
+/** Sum over the text's word pieces of log P(piece | video, the text with that piece masked), per window. */
+async function textLikelihood(model: VideoBERT, data: VideoTextDataset, text: string, windows: Window[], batchSize: number): Promise<Float32Array> {
+  const { maskTokenId, maxTextLen, vocabSize } = model.config
+  const ids = data.tokenizer.encode(text, maxTextLen)
+  const masked = [...ids.keys()].map((i) => {
+    const m = ids.slice()
+    m[i] = maskTokenId
+    return { position: i, text: m }
+  })
+  const pairs = windows.flatMap((w, wi) => masked.map((m) => ({ wi, w, text: m.text, answer: ids[m.position]!, label: 1 })))
+  const out = new Float32Array(windows.length)
+  for (let start = 0; start < pairs.length; start += batchSize) {
+    const items = pairs.slice(start, start + batchSize)
+    const batch = data.collate(items)
+    if (!batch || batch.batchSize !== items.length) throw new VideoBertError('InvalidInput', 'retrieval: some candidate windows could not be read')
+    for (const p of await model.predictMasked(batch, { topK: vocabSize })) {
+      const it = items[p.sample]!
+      const k = p.ids.indexOf(it.answer)
+      out[it.wi] = out[it.wi]! + Math.log(Math.max(k >= 0 ? p.probs[k]! : 0, 1e-30))
+    }
+  }
+  return out
+}
+
 export async function textToVideoRetrieval(model: VideoBERT, data: VideoTextDataset, split: Split, options: RetrievalOptions = {}): Promise<RetrievalMetrics> {
   const windows = data.windows[split].slice(0, options.maxCandidates ?? Infinity)
   const texts = [...new Set(windows.map((w) => w.text).filter((t) => t.length > 0))]
@@ -68,7 +98,8 @@ export async function textToVideoRetrieval(model: VideoBERT, data: VideoTextData
   const ranks: number[] = []
   const chance = { 1: 0, 5: 0, 10: 0 }
   for (const text of texts) {
-    const scores = await scoreText(model, data, text, windows, options.batchSize ?? 128)
+    const score = options.scorer === 'likelihood' ? textLikelihood : scoreText
+    const scores = await score(model, data, text, windows, options.batchSize ?? 128)
     const relevant = (i: number) => windows[i]!.text === text
     ranks.push(bestRelevantRank(scores, relevant))
     const m = windows.filter((w) => w.text === text).length

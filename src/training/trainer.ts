@@ -13,6 +13,7 @@ import type { Batch } from '../batch.js'
 import type { VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { VideoBERT, type StepResult } from '../model.js'
+import { FEATURE_NORM_FILE, saveFeatureNorm } from '../data/feature-norm.js'
 import { CheckpointManager, type TrainerState } from './checkpoints.js'
 import { writeLossCurve } from './report.js'
 import { learningRate, type ScheduleOptions } from './schedule.js'
@@ -122,6 +123,12 @@ export class Trainer {
       throw new VideoBertError('Io', `run directory ${o.out} is not writable: ${(err as Error).message}`, { cause: err })
     }
     const ckpt = new CheckpointManager(join(o.out, 'checkpoints'), { keepLast: o.keepLast })
+    // Checkpoints carry the feature standardisation the data applied, for inference.
+    const files = { ...o.checkpointFiles }
+    if (data.featureNorm) {
+      files[FEATURE_NORM_FILE] = join(o.out, FEATURE_NORM_FILE)
+      saveFeatureNorm(files[FEATURE_NORM_FILE], data.featureNorm)
+    }
     const metricsPath = join(o.out, 'metrics.jsonl')
     let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
     if (o.resume) {
@@ -208,7 +215,7 @@ export class Trainer {
         }
         if ((o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0) || last) {
           const s = snapshot()
-          const path = await ckpt.save(model, s, o.checkpointFiles)
+          const path = await ckpt.save(model, s, files)
           await this.#emit('onSaveCheckpoint', this, path, s)
         }
         if (o.earlyStoppingPatience > 0 && state.badEvaluations >= o.earlyStoppingPatience) {
@@ -218,7 +225,7 @@ export class Trainer {
       }
       if (stopped !== 'completed') {
         const s = snapshot()
-        const path = await ckpt.save(model, s, o.checkpointFiles)
+        const path = await ckpt.save(model, s, files)
         await this.#emit('onSaveCheckpoint', this, path, s)
       }
       line?.done()
