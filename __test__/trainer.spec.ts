@@ -63,6 +63,7 @@ describe('Trainer', () => {
     expect(r.stopped).toBe('completed')
     expect(r.dataWaitFraction).toBeGreaterThan(0)
     expect(r.dataWaitFraction).toBeLessThan(0.5)
+    expect(r.skipped).toEqual([])
     expect(r.state.step).toBe(12)
     expect(model.step).toBe(12)
     expect(calls.slice(0, 6)).toEqual(['start', 'batch 1', 'batch 2', 'batch 3', 'batch 4', 'val 4'])

@@ -116,8 +116,8 @@ export async function pretrain(args: string[], signal: AbortSignal): Promise<num
     progress: !v.json,
   })
   const r = await trainer.fit(model, data)
-  const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, dataWaitFraction: r.dataWaitFraction, out: v.out }
+  const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, dataWaitFraction: r.dataWaitFraction, skipped: r.skipped.length, out: v.out }
   if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-  else process.stderr.write(`pretrain ${r.stopped} at step ${r.state.step}; best ${JSON.stringify(r.state.best)}; ${(100 * r.dataWaitFraction).toFixed(1)}% of the time preparing data → ${v.out}\n`)
+  else process.stderr.write(`pretrain ${r.stopped} at step ${r.state.step}; best ${JSON.stringify(r.state.best)}; ${(100 * r.dataWaitFraction).toFixed(1)}% of the time preparing data; ${r.skipped.length} unreadable items skipped → ${v.out}\n`)
   return r.stopped === 'aborted' ? 130 : 0
 }

@@ -72,7 +72,10 @@ export class VideoTextDataset {
       if (this.videos.train.length === 0) {
         throw new VideoBertError('InvalidConfig', "invalid config field `featureNorm`: 'fit' needs training videos; pass the checkpoint's statistics (loadFeatureNorm) or 'none'")
       }
-      this.featureNorm = fitFeatureNorm(shards, this.videos.train, config.numRegions > 0)
+      this.featureNorm = fitFeatureNorm(shards, this.videos.train, config.numRegions > 0, (video, err) => {
+        if (badItems === 'throw') throw err
+        this.skipped.push({ video, reason: (err as Error).message })
+      })
     } else if (featureNorm === 'none') {
       this.featureNorm = null
     } else {

@@ -23,15 +23,29 @@ const MIN_STD = 1e-6
 
 /**
  * Mean and standard deviation of each feature dimension over every region (or segment, when the
- * model has no regions) of the given videos.
+ * model has no regions) of the given videos. A video whose features cannot be read goes to
+ * `onUnreadable` (default: rethrow).
  */
-export function fitFeatureNorm(shards: TokenShards, videos: number[], useRegions: boolean): FeatureNorm {
+export function fitFeatureNorm(
+  shards: TokenShards,
+  videos: number[],
+  useRegions: boolean,
+  onUnreadable: (video: number, err: unknown) => void = (_, err) => {
+    throw err
+  },
+): FeatureNorm {
   const F = shards.params.featureDim
   const sum = new Float64Array(F)
   const sq = new Float64Array(F)
   let n = 0
   for (const v of videos) {
-    const x = useRegions ? shards.regions(v) : shards.pooled(v)
+    let x: Float32Array
+    try {
+      x = useRegions ? shards.regions(v) : shards.pooled(v)
+    } catch (err) {
+      onUnreadable(v, err)
+      continue
+    }
     for (let i = 0; i < x.length; i += F) {
       for (let f = 0; f < F; f++) {
         const value = x[i + f]!

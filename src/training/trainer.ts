@@ -69,6 +69,8 @@ export interface FitResult {
   lastValidation: StepResult | null
   /** Fraction of the loop's wall time spent preparing batches (reading shards, tokenizing, collating). */
   dataWaitFraction: number
+  /** Items the dataset's `badItems: 'skip'` policy left out (each with the video and the reason). */
+  skipped: { video: number; reason: string }[]
 }
 
 export class Trainer {
@@ -232,7 +234,7 @@ export class Trainer {
       writeLossCurve(o.out)
       const final = snapshot()
       await this.#emit('onFitEnd', this, final)
-      return { state: final, model, stopped, lastValidation, dataWaitFraction: dataMs / Math.max(1e-9, performance.now() - t0) }
+      return { state: final, model, stopped, lastValidation, dataWaitFraction: dataMs / Math.max(1e-9, performance.now() - t0), skipped: data.skipped.slice() }
     } catch (err) {
       line?.done()
       await this.#emit('onException', this, err)
