@@ -67,7 +67,11 @@ export interface FitResult {
   /** Why the loop ended. */
   stopped: 'completed' | 'early-stopping' | 'aborted'
   lastValidation: StepResult | null
-  /** Fraction of the loop's wall time spent preparing batches (reading shards, tokenizing, collating). */
+  /**
+   * Fraction of the loop's wall time spent building batches (reading shards, tokenizing, collating).
+   * All but the first step's batches are built while the previous step runs natively, so the steps
+   * wait for data only when this approaches the time of a step.
+   */
   dataWaitFraction: number
   /** Items the dataset's `badItems: 'skip'` policy left out (each with the video and the reason). */
   skipped: { video: number; reason: string }[]
@@ -178,7 +182,16 @@ export class Trainer {
         if (data.windows.train.length === 0) throw new VideoBertError('InvalidInput', 'the training split is empty')
       }
     }
-    const snapshot = (): TrainerState => ({ ...state, epoch, batchInEpoch })
+    // The position after the micro-batches already trained on (the prefetched ones are not).
+    let consumed = { epoch, batchInEpoch }
+    const snapshot = (): TrainerState => ({ ...state, ...consumed })
+    // Prefetch: the next step's micro-batches are built while the native step runs on its own
+    // thread; the loop waits for data only when building takes longer than a step.
+    const prepare = () => {
+      const micro = Array.from({ length: o.gradientAccumulation }, nextBatch)
+      return { micro, position: { epoch, batchInEpoch } }
+    }
+    let next: ReturnType<typeof prepare> | null = null
 
     try {
       await this.#emit('onFitStart', this, state)
@@ -187,11 +200,27 @@ export class Trainer {
           stopped = 'aborted'
           break
         }
-        const tData = performance.now()
-        const micro = Array.from({ length: o.gradientAccumulation }, nextBatch)
-        dataMs += performance.now() - tData
+        if (!next) {
+          const tData = performance.now()
+          next = prepare()
+          dataMs += performance.now() - tData
+        }
+        const { micro, position } = next
         const lr = learningRate(state.step, o.steps, o.schedule)
-        const m = await model.trainStep(micro, { lr, maxGradNorm: o.maxGradNorm })
+        const pending = model.trainStep(micro, { lr, maxGradNorm: o.maxGradNorm })
+        next = null
+        if (state.step + 1 < o.steps) {
+          const tData = performance.now()
+          try {
+            next = prepare()
+          } catch (err) {
+            await pending.catch(() => {}) // never leave the native step unawaited
+            throw err
+          }
+          dataMs += performance.now() - tData
+        }
+        const m = await pending
+        consumed = position
         state.step++
         log({ step: state.step, split: 'train', lr, ...m })
         await this.#emit('onTrainBatchEnd', this, state.step, { ...m, lr })
