@@ -1,10 +1,14 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-import { ffmpegArgs, planClips } from '../src/demo/synthetic.js'
-import { tempDir } from './helpers.js'
+import { ffmpegArgs, planClips, ATTRIBUTE_WORDS } from '../src/demo/synthetic.js'
+import { fillMask, loadPretrained, VideoTokenizer } from '../src/index.js'
+import { expectCode, tempDir } from './helpers.js'
+
+const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js')
 
@@ -33,8 +37,10 @@ describe('the synthetic set', () => {
 })
 
 describe('videobert demo --quick', () => {
+  const out = tempDir('demo')
+  const ckpt = join(out, 'run', 'checkpoints', 'step-500')
+
   it('learns: held-out retrieval and fill-in-the-blank well above chance', () => {
-    const out = tempDir('demo')
     const r = spawnSync(process.execPath, [cli, 'demo', '--quick', '--json', '--out', out], { encoding: 'utf8', timeout: 600_000 })
     expect(r.status, r.stderr).toBe(0)
     const res = JSON.parse(r.stdout)
@@ -49,10 +55,59 @@ describe('videobert demo --quick', () => {
     expect(res.fillInTheBlank.shape.count).toBe(96)
     expect(res.train.steps).toBe(500)
     expect(res.goals).toHaveLength(4)
-    const ckpt = join(out, 'run', 'checkpoints', 'step-500')
-    expect(readdirSync(ckpt).sort()).toEqual(expect.arrayContaining(['config.json', 'feature_norm.json', 'model.safetensors', 'tokenizer.json']))
+    expect(readdirSync(ckpt).sort()).toEqual(
+      expect.arrayContaining(['config.json', 'feature_norm.json', 'model.safetensors', 'tokenizer.json', 'video_tokenizer.json']),
+    )
     expect(existsSync(join(out, 'run', 'loss-curve.html'))).toBe(true)
   }, 600_000)
+
+  it('fill-mask on the held-out clips names their colour from the video (API and CLI)', async () => {
+    const p = await loadPretrained(ckpt)
+    expect(p.videoTokenizer).toMatchObject({ fps: 10, framesPerSegment: 8, grid: 2, featureDim: 44, extractor: 'builtin' })
+    const tokenizer = new VideoTokenizer(p.videoTokenizer!)
+    const clips = planClips({ trainPerCombination: 1 }).filter((c, i) => c.split === 'test' && i % 2 === 0)
+    let right = 0
+    for (const c of clips) {
+      const video = await tokenizer.tokenizeFile(join(out, 'data', 'videos', `${c.id}.mp4`))
+      const [blank] = await fillMask(p, video, `a [MASK] ${c.shape} moves ${c.direction}`, { topK: 1, candidates: ATTRIBUTE_WORDS.colour })
+      expect(blank!.predictions).toHaveLength(1)
+      if (blank!.predictions[0]!.token === c.colour) right++
+    }
+    // Chance is 1/6; the quick demo's fill-in-the-blank colour accuracy was 0.60.
+    expect(right / clips.length).toBeGreaterThanOrEqual(2.5 / 6)
+
+    const c = clips[0]!
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'fill-mask', '--checkpoint', ckpt, '--video', join(out, 'data', 'videos', `${c.id}.mp4`), '--prompt', 'a [MASK] [MASK] moves [MASK]', '--top-k', '3', '--json'],
+      { encoding: 'utf8' },
+    )
+    expect(r.status, r.stderr).toBe(0)
+    const res = JSON.parse(r.stdout)
+    expect(res.blanks).toHaveLength(3)
+    for (const b of res.blanks) {
+      expect(b.predictions).toHaveLength(3)
+      expect(b.predictions[0].probability).toBeGreaterThanOrEqual(b.predictions[1].probability)
+    }
+  }, 120_000)
+
+  it('fill-mask bad input: no [MASK], unknown candidate, an empty video, another architecture → coded errors', async () => {
+    const p = await loadPretrained(ckpt)
+    const video = await new VideoTokenizer(p.videoTokenizer!).tokenizeFile(join(out, 'data', 'videos', 'test-red-circle-left-0.mp4'))
+    await expectCode(() => fillMask(p, video, 'a red circle moves left'), 'InvalidInput', /no \[MASK\]/)
+    await expectCode(() => fillMask(p, video, 'a [MASK] circle', { candidates: ['magenta'] }), 'InvalidInput', /magenta/)
+    const empty = await new VideoTokenizer(p.videoTokenizer!).tokenizeFile(join(fixtures, 'single-frame.mp4'))
+    expect(empty.numSegments).toBe(0)
+    await expectCode(() => fillMask(p, empty, 'a [MASK] circle'), 'InvalidInput', /no segments/)
+    const other = tempDir('other-arch')
+    cpSync(ckpt, other, { recursive: true })
+    const cfg = JSON.parse(readFileSync(join(other, 'config.json'), 'utf8'))
+    writeFileSync(join(other, 'config.json'), JSON.stringify({ ...cfg, hidden_size: 128, intermediate_size: 512 }))
+    await expectCode(() => loadPretrained(other), 'Checkpoint')
+    const bad = spawnSync(process.execPath, [cli, 'fill-mask', '--checkpoint', ckpt, '--video', join(fixtures, 'single-frame.mp4'), '--prompt', 'a [MASK]'], { encoding: 'utf8' })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+  })
 
   it('--help documents the options; a bad flag is one line and exit 1', () => {
     const help = spawnSync(process.execPath, [cli, 'demo', '--help'], { encoding: 'utf8' })

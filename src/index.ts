@@ -48,6 +48,8 @@ export {
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'
 export { fitFeatureNorm, applyFeatureNorm, loadFeatureNorm, saveFeatureNorm, FEATURE_NORM_FILE, type FeatureNorm } from './data/feature-norm.js'
 export { textToVideoRetrieval, chanceRecall, type RetrievalMetrics, type RetrievalOptions } from './eval/retrieval.js'
+export { loadPretrained, videoInput, tokenizeOptionsOf, VIDEO_TOKENIZER_FILE, type Pretrained } from './inference/pretrained.js'
+export { fillMask, encodePrompt, MASK, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
 export { fillInTheBlank, type BlankMetrics, type FillInTheBlankOptions } from './eval/fill-in-the-blank.js'
 export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult } from './training/trainer.js'
 export { CheckpointManager, type TrainerState, type CheckpointOptions } from './training/checkpoints.js'

@@ -15,6 +15,7 @@ import { bar, duration, ProgressLine } from './progress.js'
 import { inspect, INSPECT_HELP } from './inspect.js'
 import { pretrain, PRETRAIN_HELP } from './pretrain.js'
 import { demo, DEMO_HELP } from './demo.js'
+import { FILL_MASK_HELP, fillMaskCommand } from './fill-mask.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
 
@@ -27,12 +28,14 @@ Commands:
   vocab      train a WordPiece vocabulary from a manifest's captions
   pretrain   token shards + vocabulary → a pre-trained checkpoint
   inspect    summarise a checkpoint, run, shard set or config
+  fill-mask  predict the [MASK] words of a prompt from a video (zero-shot)
 
 Run 'videobert <command> --help' for a command's options.`
 
 const HELPS: Record<string, string> = {
   pretrain: PRETRAIN_HELP,
   demo: DEMO_HELP,
+  'fill-mask': FILL_MASK_HELP,
   inspect: INSPECT_HELP,
   tokenize: `Usage: videobert tokenize <manifest.jsonl|manifest.csv|files/dirs...> --out DIR [options]
 
@@ -249,6 +252,8 @@ export async function main(argv: string[]): Promise<number> {
         return await pretrain(rest, controller.signal)
       case 'demo':
         return await demo(rest, controller.signal)
+      case 'fill-mask':
+        return await fillMaskCommand(rest)
       case 'inspect': {
         const { values: v, positionals } = parse(rest, {})
         if (v.help) return help('inspect')

@@ -14,6 +14,7 @@ import type { VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { VideoBERT, type StepResult } from '../model.js'
 import { FEATURE_NORM_FILE, saveFeatureNorm } from '../data/feature-norm.js'
+import { tokenizeOptionsOf, VIDEO_TOKENIZER_FILE } from '../inference/pretrained.js'
 import { CheckpointManager, type TrainerState } from './checkpoints.js'
 import { writeLossCurve } from './report.js'
 import { learningRate, type ScheduleOptions } from './schedule.js'
@@ -135,6 +136,9 @@ export class Trainer {
       files[FEATURE_NORM_FILE] = join(o.out, FEATURE_NORM_FILE)
       saveFeatureNorm(files[FEATURE_NORM_FILE], data.featureNorm)
     }
+    // ... and how the videos were tokenized, so inference can tokenize new videos the same way.
+    files[VIDEO_TOKENIZER_FILE] = join(o.out, VIDEO_TOKENIZER_FILE)
+    writeFileSync(files[VIDEO_TOKENIZER_FILE], `${JSON.stringify(tokenizeOptionsOf(data.shards.params), null, 2)}\n`)
     const metricsPath = join(o.out, 'metrics.jsonl')
     let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
     if (o.resume) {

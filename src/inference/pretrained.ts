@@ -1,0 +1,86 @@
+/**
+ * A pre-trained checkpoint with everything inference needs: the model, its text tokenizer, the
+ * feature standardisation and the video-tokenizer settings it was trained with (all written into
+ * every checkpoint by the Trainer).
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { FEATURE_NORM_FILE, applyFeatureNorm, loadFeatureNorm, type FeatureNorm } from '../data/feature-norm.js'
+import { VideoBertError } from '../errors.js'
+import { VideoBERT, type CreateOptions } from '../model.js'
+import { TextTokenizer, type ShardParams } from '../shards.js'
+import type { TokenizeOptions, TokenizedVideo } from '../tokenizer.js'
+
+export const VIDEO_TOKENIZER_FILE = 'video_tokenizer.json'
+
+export interface Pretrained {
+  model: VideoBERT
+  tokenizer: TextTokenizer
+  /** null when the checkpoint was trained on raw features. */
+  featureNorm: FeatureNorm | null
+  /** How videos were tokenized for training (use the same for inference); null if not recorded. */
+  videoTokenizer: TokenizeOptions | null
+}
+
+/** Video-tokenizer options equivalent to a shard set's parameters. */
+export function tokenizeOptionsOf(p: ShardParams): TokenizeOptions {
+  return {
+    fps: p.fps,
+    framesPerSegment: p.framesPerSegment,
+    stride: p.stride,
+    padLast: p.padLast,
+    pool: p.pool,
+    grid: p.grid,
+    featureDim: p.featureDim,
+    frameSize: p.frameSize,
+    extractor: p.extractor as TokenizeOptions['extractor'],
+  }
+}
+
+/** Load a checkpoint directory written by the Trainer (or `model.save` plus `tokenizer.json`). */
+export async function loadPretrained(dir: string, options: CreateOptions = {}): Promise<Pretrained> {
+  const tokenizerPath = join(dir, 'tokenizer.json')
+  if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${dir}: no tokenizer.json (inference needs the text vocabulary)`)
+  const model = await VideoBERT.load(dir, options)
+  const normPath = join(dir, FEATURE_NORM_FILE)
+  const videoPath = join(dir, VIDEO_TOKENIZER_FILE)
+  let videoTokenizer: TokenizeOptions | null = null
+  if (existsSync(videoPath)) {
+    try {
+      videoTokenizer = JSON.parse(readFileSync(videoPath, 'utf8')) as TokenizeOptions
+    } catch (err) {
+      throw new VideoBertError('Checkpoint', `${videoPath}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  return {
+    model,
+    tokenizer: TextTokenizer.load(tokenizerPath),
+    featureNorm: existsSync(normPath) ? loadFeatureNorm(normPath) : null,
+    videoTokenizer,
+  }
+}
+
+/**
+ * The model's video input for one tokenized video: its first `maxSegments` segments (regions, or
+ * pooled segments when the model has none), standardised, padded; with the segment mask.
+ */
+export function videoInput(p: Pretrained, video: TokenizedVideo): { features: Float32Array; mask: Uint8Array } {
+  const { maxSegments: T, numRegions, featureDim: F } = p.model.config
+  if (video.numSegments === 0) {
+    throw new VideoBertError('InvalidInput', 'the video has no segments (shorter than one segment, or no decodable frames)')
+  }
+  if (video.featureDim !== F || (numRegions > 0 && video.numRegions !== numRegions)) {
+    throw new VideoBertError(
+      'InvalidInput',
+      `the video was tokenized with ${video.numRegions} regions × ${video.featureDim} features; the model needs ${numRegions} × ${F}`,
+    )
+  }
+  const R = Math.max(numRegions, 1)
+  const S = Math.min(video.numSegments, T)
+  const features = new Float32Array(T * R * F)
+  features.set((numRegions > 0 ? video.regions : video.pooled).subarray(0, S * R * F))
+  if (p.featureNorm) applyFeatureNorm(features.subarray(0, S * R * F), p.featureNorm)
+  const mask = new Uint8Array(T).fill(1, 0, S)
+  return { features, mask }
+}
