@@ -120,7 +120,7 @@ export async function assignCodebookToShards(shards: string, codebook: string): 
 }
 
 export interface VocabOptions {
-  /** @default 8192 */ vocabSize?: number
+  /** Upper bound: pieces the captions never use are dropped, so training is reproducible. @default 8192 */ vocabSize?: number
   /** @default 2 */ minFrequency?: number
   /** @default true */ lowercase?: boolean
 }

@@ -18,7 +18,7 @@ About 5 minutes on 2 cores; --quick takes about a minute (fewer clips and steps)
 Options:
   --out DIR         working directory (default ./videobert-demo); clips are reused when present
   --quick           the 1-minute version
-  --steps N         optimizer steps (default 3000; quick 500)
+  --steps N         optimizer steps (default 3000; quick 800)
   --lr X            peak learning rate (default 2e-3)
   --batch-size N    samples per step (default 32)
   --seed N          seeds the clips, split, initialisation and masking (default 0)

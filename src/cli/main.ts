@@ -78,7 +78,7 @@ assign: add visual-word ids to every segment of SHARDS, in place (idempotent).
   vocab: `Usage: videobert vocab --manifest FILE --out tokenizer.json [options]
 
 Trains a BERT-style WordPiece vocabulary on the manifest's captions ([PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4).
-  --vocab-size N      (default 8192)
+  --vocab-size N      upper bound; pieces the captions never use are dropped (default 8192)
   --min-frequency N   (default 2)
   --no-lowercase      keep case and accents
   --json              print the result as JSON on stdout`,

@@ -7,7 +7,7 @@
  * random start positions, speeds and background brightness.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 
@@ -59,6 +59,8 @@ export interface ClipSpec {
   vy: number
   /** Background grey level, 0–255. */
   background: number
+  /** Seed of the clip's pixel noise (FFmpeg's own noise seed is random by default). */
+  noiseSeed: number
 }
 
 export interface SyntheticOptions {
@@ -106,6 +108,7 @@ export function planClips(options: SyntheticOptions = {}): ClipSpec[] {
               vx: horizontal ? sign * speed : 0,
               vy: horizontal ? 0 : sign * speed,
               background: Math.round(uniform(40, 110)),
+              noiseSeed: Math.floor(next() * 2 ** 31),
             })
           }
         }
@@ -126,7 +129,7 @@ export function ffmpegArgs(clip: ClipSpec, out: string, frameRate = 20): string[
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', `color=c=${bg}:s=${FRAME_SIZE}x${FRAME_SIZE}:r=${frameRate}:d=${d}`,
     '-f', 'lavfi', '-i', sprite,
-    '-filter_complex', `[0][1]overlay=${move}:shortest=1,noise=alls=3:allf=t,format=yuv420p`,
+    '-filter_complex', `[0][1]overlay=${move}:shortest=1,noise=alls=3:allf=t:all_seed=${clip.noiseSeed},format=yuv420p`,
     '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '20', '-g', String(frameRate), '-threads', '1',
     out,
   ]
@@ -155,7 +158,7 @@ export interface WrittenSet {
 }
 
 /**
- * Render the clips into `dir/videos` (clips already there are kept: re-running is cheap) and write
+ * Render the clips into `dir/videos` (clips of the same plan already there are kept: re-running is cheap) and write
  * `dir/train.jsonl` and `dir/test.jsonl` with the captions and `{ colour, shape, direction }` labels.
  */
 export async function writeSyntheticSet(
@@ -164,7 +167,12 @@ export async function writeSyntheticSet(
 ): Promise<WrittenSet> {
   const clips = planClips(options)
   const videos = join(dir, 'videos')
+  // Clips on disk are reused only if they were rendered from this very plan (same seed and options).
+  const planPath = join(dir, 'plan.json')
+  const plan = JSON.stringify({ clips, frameRate: options.frameRate ?? 20 })
+  if (existsSync(planPath) && readFileSync(planPath, 'utf8') !== plan) rmSync(videos, { recursive: true, force: true })
   mkdirSync(videos, { recursive: true })
+  writeFileSync(planPath, plan)
   const pathOf = (c: ClipSpec) => join(videos, `${c.id}.mp4`)
   const todo = clips.filter((c) => !existsSync(pathOf(c)))
   let done = clips.length - todo.length

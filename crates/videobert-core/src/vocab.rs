@@ -30,6 +30,35 @@ impl Default for VocabOptions {
     }
 }
 
+/// Make training reproducible. The `tokenizers` trainer breaks ties between equally frequent merges
+/// by hash-map order, which is random per process: the same captions gave different intermediate
+/// pieces ("diamo" in one run, "##mond" in the next) and different ids. Keep the special tokens, every
+/// single character (alone and as `##c`, so any text stays encodable), and the pieces that encoding
+/// the training texts actually uses — unused pieces would only be untrained embedding rows — and
+/// number them canonically: specials 0–4, then whole-word pieces, then `##` pieces, each in byte
+/// order. Reproducible whenever the pieces the texts use do not themselves hinge on a tie (always
+/// for words frequent enough to become whole tokens).
+fn canonicalise(inner: &mut Tokenizer, texts: &[String]) -> Result<()> {
+    let mut keep: std::collections::BTreeSet<String> = inner
+        .get_vocab(false)
+        .into_keys()
+        .filter(|t| t.trim_start_matches("##").chars().count() == 1 && !SPECIAL_TOKENS.contains(&t.as_str()))
+        .collect();
+    for text in texts {
+        let enc = inner.encode(text.as_str(), false).map_err(|e| tk_err("vocab", e))?;
+        keep.extend(enc.get_tokens().iter().filter(|t| !SPECIAL_TOKENS.contains(&t.as_str())).cloned());
+    }
+    let mut rest: Vec<String> = keep.into_iter().collect();
+    rest.sort_by(|a, b| (a.starts_with("##"), a.as_str()).cmp(&(b.starts_with("##"), b.as_str())));
+    let ids: serde_json::Map<String, serde_json::Value> =
+        SPECIAL_TOKENS.iter().map(|s| s.to_string()).chain(rest).enumerate().map(|(i, t)| (t, i.into())).collect();
+    // Through the serialised form: the model's vocabulary is the only thing that changes.
+    let mut json: serde_json::Value = serde_json::from_str(&inner.to_string(false).map_err(|e| tk_err("vocab", e))?).map_err(|e| tk_err("vocab", e))?;
+    json["model"]["vocab"] = serde_json::Value::Object(ids);
+    *inner = json.to_string().parse::<Tokenizer>().map_err(|e| tk_err("vocab", e))?;
+    Ok(())
+}
+
 pub struct TextTokenizer {
     inner: Tokenizer,
 }
@@ -39,7 +68,8 @@ fn tk_err(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl TextTokenizer {
-    /// Train WordPiece on `texts`.
+    /// Train WordPiece on `texts`. `vocab_size` is an upper bound: pieces the trainer made but the
+    /// texts never use are dropped (see `canonicalise`).
     pub fn train<I, S>(texts: I, opts: &VocabOptions) -> Result<Self>
     where
         I: Iterator<Item = S> + Send,
@@ -60,7 +90,9 @@ impl TextTokenizer {
             .special_tokens(SPECIAL_TOKENS.iter().map(|t| AddedToken::from(t.to_string(), true)).collect())
             .build();
         let mut trainer = TrainerWrapper::WordPieceTrainer(trainer);
-        inner.train(&mut trainer, texts).map_err(|e| tk_err("vocab", e))?;
+        let texts: Vec<String> = texts.map(|t| t.as_ref().to_owned()).collect();
+        inner.train(&mut trainer, texts.iter()).map_err(|e| tk_err("vocab", e))?;
+        canonicalise(&mut inner, &texts)?;
         let tok = Self { inner };
         tok.check_specials(Path::new("(trained)"))?;
         Ok(tok)
@@ -114,6 +146,24 @@ impl TextTokenizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn training_is_deterministic() {
+        let captions = ["a red circle moves left", "the green square is moving up", "we see a blue triangle going down", "a purple diamond slides right"];
+        let json = || {
+            let tok = TextTokenizer::train(captions.iter(), &VocabOptions { vocab_size: 200, min_frequency: 1, lowercase: true }).unwrap();
+            assert_eq!(tok.token_to_id("[MASK]"), Some(4));
+            let path = std::env::temp_dir().join(format!("vocab-det-{}.json", std::process::id()));
+            tok.save(&path).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            (text, tok.encode("a red circle moves left", 16).unwrap())
+        };
+        let first = json();
+        for _ in 0..5 {
+            assert_eq!(json(), first);
+        }
+    }
 
     #[test]
     fn trains_encodes_decodes_and_roundtrips() {
