@@ -13,12 +13,12 @@ a WordPiece vocabulary, tokenizes the clips with the builtin extractor, pre-trai
 then evaluates on the held-out test clips (one per combination, never trained on):
   - text→video retrieval among the test clips, R@1/R@5/R@10 vs chance;
   - fill-in-the-blank: the colour, shape or direction word masked, top-1 accuracy vs chance.
-About 5 minutes on 2 cores; --quick takes about a minute (fewer clips and steps).
+About 6.5 minutes on 2 cores; --quick takes about a minute (fewer clips and steps).
 
 Options:
   --out DIR         working directory (default ./videobert-demo); clips are reused when present
   --quick           the 1-minute version
-  --steps N         optimizer steps (default 3000; quick 800)
+  --steps N         optimizer steps (default 4500; quick 800)
   --lr X            peak learning rate (default 2e-3)
   --batch-size N    samples per step (default 32)
   --seed N          seeds the clips, split, initialisation and masking (default 0)

@@ -21,7 +21,7 @@ export interface DemoOptions {
   out: string
   /** The 1-minute version (fewer training clips and steps), used by the tests. @default false */
   quick?: boolean
-  /** Optimizer steps. @default 3000 (quick: 800) */
+  /** Optimizer steps. @default 4500 (quick: 800) */
   steps?: number
   /** Peak learning rate. @default 2e-3 */
   lr?: number
@@ -59,7 +59,7 @@ export const DEMO_TOKENIZE = { fps: 10, framesPerSegment: 8, grid: 2, extractor:
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { out, quick = false, seed = 0, signal } = options
-  const steps = options.steps ?? (quick ? 800 : 3000)
+  const steps = options.steps ?? (quick ? 800 : 4500)
   const log = options.log ?? (() => {})
   const t0 = performance.now()
   const since = (t: number) => (performance.now() - t) / 1000
