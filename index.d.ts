@@ -75,6 +75,10 @@ export declare class NativeVideoBert {
   evaluate(batches: Array<NativeBatch>, options?: NativeEvaluateOptions | undefined | null): Promise<StepResult>
   /** Write `model.safetensors`, `optimizer.safetensors` and `config.json` into `dir`. */
   save(dir: string): Promise<void>
+  /** Encoder outputs (nothing masked): `[CLS]`, mean text token, mean segment token, segments. */
+  embed(batch: NativeBatch): Promise<NativeEmbeddings>
+  /** Class probabilities `[B, numLabels]` (row-major) from the classification head. */
+  classify(batch: NativeBatch): Promise<Float32Array>
   /** Probability that each sample's text belongs to its video (VTM head; nothing masked). */
   matchScores(batch: NativeBatch): Promise<Float32Array>
   /** The `topK` most probable words at every `[MASK]` token of the texts (MLM head). */
@@ -111,6 +115,13 @@ export declare function fitCodebook(shards: string, out: string, options?: Nativ
 /** Load a codebook written by `fitCodebook`. */
 export declare function loadCodebook(path: string): Promise<NativeCodebook>
 
+/**
+ * A classifier from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
+ * `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments"),
+ * initialised from `options.seed`; the optimizer starts at step 0.
+ */
+export declare function loadForClassification(dir: string, numLabels: number, pooling: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
+
 /** Load a checkpoint directory written by `save`. */
 export declare function loadModel(dir: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
 
@@ -145,6 +156,11 @@ export interface NativeBatch {
   videoMask?: Uint8Array
   /** `[B]` 1 = caption belongs to the video, 0 = a negative pair. Default: all 1. */
   vtmLabels?: Uint8Array
+  /**
+   * `[B]` class ids (`numLabels > 0`): the step trains / evaluates the classification head instead
+   * of the pre-training objectives.
+   */
+  labels?: Uint32Array
 }
 
 export interface NativeCodebookOptions {
@@ -179,6 +195,18 @@ export interface NativeCreateOptions {
   eps?: number
   /** Decoupled weight decay (not applied to biases and norms). @default 0.01 */
   weightDecay?: number
+}
+
+/** Encoder outputs of a batch (row-major; H = hiddenSize, T = maxSegments). */
+export interface NativeEmbeddings {
+  /** `[B, H]` at `[CLS]`. */
+  cls: Float32Array
+  /** `[B, H]` mean over the valid text tokens (zeros when the text is empty). */
+  text: Float32Array
+  /** `[B, H]` mean over the valid segment tokens (zeros when there is none). */
+  video: Float32Array
+  /** `[B, T, H]` every segment token. */
+  segments: Float32Array
 }
 
 export interface NativeEvaluateOptions {
@@ -284,6 +312,10 @@ export interface StepResult {
   mlmLoss: number
   videoLoss: number
   vtmLoss: number
+  /** Classification cross-entropy (labelled batches; 0 otherwise). */
+  classifyLoss: number
+  /** Fraction of labelled samples whose most probable class is the label (0 without labels). */
+  accuracy: number
   /** Global gradient norm before clipping (0 for `evaluate`). */
   gradNorm: number
 }

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, createModel, ErrorCode, fitCodebook, loadCodebook, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, createModel, ErrorCode, fitCodebook, loadCodebook, loadForClassification, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -785,6 +785,7 @@ export { createModel }
 export { ErrorCode }
 export { fitCodebook }
 export { loadCodebook }
+export { loadForClassification }
 export { loadModel }
 export { loadTextTokenizer }
 export { normalizeConfig }

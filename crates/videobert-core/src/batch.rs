@@ -27,6 +27,10 @@ pub struct Batch {
     pub video_mask: Option<Vec<u8>>,
     /// `[B]` video-text matching labels: 1 = the caption belongs to the video. Default: all 1.
     pub vtm_labels: Option<Vec<u8>>,
+    /// `[B]` class ids for the classification head (`num_labels > 0`). When given, a train or
+    /// evaluation step optimises / reports the classification loss on the unmasked inputs instead of
+    /// the pre-training losses.
+    pub labels: Option<Vec<u32>>,
 }
 
 /// A batch after masking: what the model sees, and what it must predict.
@@ -113,6 +117,13 @@ impl Batch {
         if let Some(v) = &self.vtm_labels {
             check_len("vtmLabels", v.len(), b, &format!("[B={b}]"))?;
             check_binary("vtmLabels", v)?;
+        }
+        if let Some(y) = &self.labels {
+            if cfg.num_labels == 0 {
+                return Err(Error::input("labels", "the model has no classification head (num_labels = 0)"));
+            }
+            check_len("labels", y.len(), b, &format!("[B={b}]"))?;
+            check_ids("labels", y, cfg.num_labels, "num_labels")?;
         }
         Ok(())
     }

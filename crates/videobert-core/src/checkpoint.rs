@@ -12,7 +12,7 @@ use candle_core::safetensors::Load;
 use candle_core::{DType, Tensor};
 use safetensors::SafeTensors;
 
-use crate::config::VideoBertConfig;
+use crate::config::{ClassifierPooling, VideoBertConfig};
 use crate::error::{Error, Result};
 use crate::optim::{AdamWConfig, Moments};
 use crate::session::{CreateOptions, VideoBert};
@@ -151,20 +151,65 @@ fn read_exact(path: &Path, st: &SafeTensors, names: &[String], vb: &VideoBert) -
     names
         .iter()
         .enumerate()
-        .map(|(i, name)| {
-            let view = st.tensor(name).map_err(|_| Error::checkpoint(path, format!("tensor `{name}` missing")))?;
-            let want = vb.params[i / per_param].1.shape().dims().to_vec();
-            if view.shape() != want.as_slice() {
-                return Err(Error::checkpoint(
-                    path,
-                    format!("tensor `{name}` has shape {:?}, the config needs {:?}", view.shape(), want),
-                ));
-            }
-            let t = view.load(&vb.device).map_err(|e| st_err(path, format!("tensor `{name}`: {e}")))?;
-            if !matches!(t.dtype(), DType::F16 | DType::BF16 | DType::F32 | DType::F64) {
-                return Err(Error::checkpoint(path, format!("tensor `{name}` has dtype {:?}", t.dtype())));
-            }
-            Ok(t.to_dtype(vb.dtype)?)
-        })
+        .map(|(i, name)| load_tensor(path, st, name, vb.params[i / per_param].1.shape().dims(), vb))
         .collect()
+}
+
+/// One tensor of the file, checked against the parameter's shape and converted to the model dtype.
+fn load_tensor(path: &Path, st: &SafeTensors, name: &str, want: &[usize], vb: &VideoBert) -> Result<Tensor> {
+    let view = st.tensor(name).map_err(|_| Error::checkpoint(path, format!("tensor `{name}` missing")))?;
+    if view.shape() != want {
+        return Err(Error::checkpoint(path, format!("tensor `{name}` has shape {:?}, the config needs {:?}", view.shape(), want)));
+    }
+    let t = view.load(&vb.device).map_err(|e| st_err(path, format!("tensor `{name}`: {e}")))?;
+    if !matches!(t.dtype(), DType::F16 | DType::BF16 | DType::F32 | DType::F64) {
+        return Err(Error::checkpoint(path, format!("tensor `{name}` has dtype {:?}", t.dtype())));
+    }
+    Ok(t.to_dtype(vb.dtype)?)
+}
+
+/// Tensor names of the classification head (replaced, not loaded, by [`VideoBert::for_classification`]).
+pub const CLASSIFIER_PREFIX: &str = "heads.classifier.";
+
+impl VideoBert {
+    /// A classifier initialised from a checkpoint: every encoder and pre-training-head tensor is
+    /// loaded from `dir`; the classification head (`num_labels` classes, read through `pooling`)
+    /// is freshly initialised from `opts.seed` (a head already in the checkpoint is dropped). The
+    /// optimizer starts at step 0. A checkpoint of another architecture is a `Checkpoint` error.
+    pub fn for_classification(dir: impl AsRef<Path>, num_labels: usize, pooling: ClassifierPooling, opts: CreateOptions) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::checkpoint(dir, "not a checkpoint directory (missing or not a directory)"));
+        }
+        let cfg_path = dir.join(CONFIG_FILE);
+        let json = std::fs::read_to_string(&cfg_path).map_err(|e| Error::checkpoint(&cfg_path, e.to_string()))?;
+        let mut config = VideoBertConfig::from_json(&json).map_err(|e| Error::checkpoint(&cfg_path, e.to_string()))?;
+        config.num_labels = num_labels;
+        config.classifier_pooling = pooling;
+        if num_labels < 2 {
+            return Err(Error::config("num_labels", format!("a classifier needs at least 2 classes, got {num_labels}")));
+        }
+        let vb = VideoBert::new(config, opts)?;
+        let model_path = dir.join(MODEL_FILE);
+        let bytes = read_optional(&model_path)?.ok_or_else(|| Error::checkpoint(&model_path, "file missing"))?;
+        let (st, _) = parse(&model_path, &bytes)?;
+        let known: std::collections::HashSet<&str> = vb.params.iter().map(|(n, _)| n.as_str()).collect();
+        let mut unknown: Vec<String> = st
+            .names()
+            .into_iter()
+            .filter(|n| !known.contains(*n) && !n.starts_with(CLASSIFIER_PREFIX))
+            .map(String::from)
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort();
+            return Err(Error::checkpoint(&model_path, format!("unknown tensor(s): {}", unknown.join(", "))));
+        }
+        for (name, var) in &vb.params {
+            if name.starts_with(CLASSIFIER_PREFIX) {
+                continue;
+            }
+            var.set(&load_tensor(&model_path, &st, name, var.shape().dims(), &vb)?)?;
+        }
+        Ok(vb)
+    }
 }

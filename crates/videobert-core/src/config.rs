@@ -26,6 +26,16 @@ pub enum VideoLoss {
     Nce,
 }
 
+/// What a classification head reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierPooling {
+    /// The encoder output at `[CLS]`.
+    Cls,
+    /// The mean of the encoder outputs at the valid segment tokens.
+    Segments,
+}
+
 /// Every architectural and objective hyper-parameter of a VideoBERT model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -66,6 +76,10 @@ pub struct VideoBertConfig {
     pub cls_token_id: u32,
     pub sep_token_id: u32,
     pub mask_token_id: u32,
+    /// Classes of the classification head (`heads.classifier`); 0 = no head (pre-training).
+    pub num_labels: usize,
+    /// What the classification head reads.
+    pub classifier_pooling: ClassifierPooling,
 }
 
 impl Default for VideoBertConfig {
@@ -120,6 +134,8 @@ impl VideoBertConfig {
             cls_token_id: 2,
             sep_token_id: 3,
             mask_token_id: 4,
+            num_labels: 0,
+            classifier_pooling: ClassifierPooling::Cls,
         }
     }
 
@@ -252,6 +268,9 @@ impl VideoBertConfig {
                 return Err(Error::config(field, format!("must be < vocab_size ({})", self.vocab_size)));
             }
         }
+        if self.num_labels == 1 || self.num_labels > 100_000 {
+            return Err(Error::config("num_labels", format!("must be 0 (no head) or in [2, 100000], got {}", self.num_labels)));
+        }
         if self.special_ids().len() >= self.vocab_size {
             return Err(Error::config("vocab_size", "must leave room for non-special tokens"));
         }
@@ -295,5 +314,7 @@ mod tests {
         assert_eq!(field(r#"{"video_loss": "mse"}"#), "video_loss");
         assert_eq!(field(r#"{"text_mask_prob": 1.5}"#), "text_mask_prob");
         assert_eq!(field(r#"{"vocab_size": 3}"#), "sep_token_id");
+        assert_eq!(field(r#"{"num_labels": 1}"#), "num_labels");
+        assert_eq!(field(r#"{"classifier_pooling": "max"}"#), "classifier_pooling");
     }
 }

@@ -23,7 +23,7 @@ pub mod video;
 
 pub use batch::{Batch, MaskedBatch};
 pub use candle_core::{self, DType, Device};
-pub use config::{VideoBertConfig, VideoInput, VideoLoss, PRESETS};
+pub use config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss, PRESETS};
 pub use error::{Error, Result};
 pub use optim::AdamWConfig;
-pub use session::{CreateOptions, MaskPrediction, StepMetrics, StepOptions, VideoBert};
+pub use session::{CreateOptions, Embeddings, MaskPrediction, StepMetrics, StepOptions, VideoBert};

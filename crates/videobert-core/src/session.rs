@@ -47,12 +47,15 @@ impl Default for StepOptions {
 }
 
 /// Scalars of one step (means over micro-batches). `grad_norm` is before clipping; 0 in `evaluate`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// `classify_loss` and `accuracy` come from labelled (classification) batches, 0 otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct StepMetrics {
     pub loss: f64,
     pub mlm_loss: f64,
     pub video_loss: f64,
     pub vtm_loss: f64,
+    pub classify_loss: f64,
+    pub accuracy: f64,
     pub grad_norm: f64,
 }
 
@@ -146,16 +149,40 @@ impl VideoBert {
     /// Losses and the gradient of `losses.total` for every parameter (zeros where none flows).
     pub fn gradients(&self, masked: &MaskedBatch) -> Result<(Losses, Vec<Tensor>)> {
         let losses = self.losses(masked)?;
-        let store = losses.total.backward()?;
-        let grads = self
-            .params
+        let grads = self.gradients_of(&losses.total)?;
+        Ok((losses, grads))
+    }
+
+    fn gradients_of(&self, total: &Tensor) -> Result<Vec<Tensor>> {
+        let store = total.backward()?;
+        self.params
             .iter()
             .map(|(_, v)| match store.get(v.as_tensor()) {
                 Some(g) => Ok(g.clone()),
                 None => Ok(v.zeros_like()?),
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((losses, grads))
+            .collect()
+    }
+
+    /// Classification loss and accuracy of a labelled batch (nothing masked).
+    fn classification_losses(&self, batch: &Batch) -> Result<(Losses, f64)> {
+        let labels = batch.labels.as_ref().expect("called for labelled batches");
+        let (inputs, _) = batch.unmasked(&self.config).to_tensors(&self.config, &self.device, self.dtype)?;
+        let y = Tensor::new(labels.as_slice(), &self.device)?;
+        let (losses, logits) = self.model.classification_losses(&inputs, &y)?;
+        let predicted = logits.argmax(1)?.to_vec1::<u32>()?;
+        let correct = predicted.iter().zip(labels).filter(|(p, y)| p == y).count();
+        Ok((losses, correct as f64 / labels.len() as f64))
+    }
+
+    /// The losses of one micro-batch: classification when it has labels, else seeded masking and
+    /// the pre-training losses.
+    fn batch_losses(&self, batch: &Batch, rng: &mut Rng) -> Result<(Losses, f64)> {
+        if batch.labels.is_some() {
+            self.classification_losses(batch)
+        } else {
+            Ok((self.losses(&batch.mask(&self.config, rng))?, 0.0))
+        }
     }
 
     /// Forward + backward over the micro-batches, clip, one AdamW update.
@@ -178,12 +205,12 @@ impl VideoBert {
     fn train_step_inner(&mut self, batches: &[Batch], opts: StepOptions) -> Result<StepMetrics> {
         let n = batches.len() as f64;
         let mut sums: Option<Vec<Tensor>> = None;
-        let mut metrics = StepMetrics { loss: 0.0, mlm_loss: 0.0, video_loss: 0.0, vtm_loss: 0.0, grad_norm: 0.0 };
+        let mut metrics = StepMetrics::default();
         for (i, batch) in batches.iter().enumerate() {
             let mut rng = Rng::derive(self.seed, &[self.optimizer.step, i as u64]);
-            let masked = batch.mask(&self.config, &mut rng);
-            let (losses, grads) = self.gradients(&masked)?;
-            accumulate(&mut metrics, &losses, n)?;
+            let (losses, accuracy) = self.batch_losses(batch, &mut rng)?;
+            let grads = self.gradients_of(&losses.total)?;
+            accumulate(&mut metrics, &losses, accuracy, n)?;
             sums = Some(match sums {
                 None => grads,
                 Some(acc) => acc.iter().zip(&grads).map(|(a, g)| a + g).collect::<candle_core::Result<_>>()?,
@@ -221,11 +248,11 @@ impl VideoBert {
         let seed = mask_seed.unwrap_or(self.seed);
         self.with_pool(|s| {
             let n = batches.len() as f64;
-            let mut metrics = StepMetrics { loss: 0.0, mlm_loss: 0.0, video_loss: 0.0, vtm_loss: 0.0, grad_norm: 0.0 };
+            let mut metrics = StepMetrics::default();
             for (i, batch) in batches.iter().enumerate() {
                 let mut rng = Rng::derive(seed, &[u64::MAX, i as u64]);
-                let losses = s.losses(&batch.mask(&s.config, &mut rng))?;
-                accumulate(&mut metrics, &losses, n)?;
+                let (losses, accuracy) = s.batch_losses(batch, &mut rng)?;
+                accumulate(&mut metrics, &losses, accuracy, n)?;
             }
             Ok(metrics)
         })
@@ -242,7 +269,53 @@ pub struct MaskPrediction {
     pub probs: Vec<f32>,
 }
 
+/// Encoder outputs of a batch (nothing masked), row-major f32, `H = hidden_size`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// `[B, H]` at `[CLS]` (reads text and video).
+    pub cls: Vec<f32>,
+    /// `[B, H]` mean over the valid text tokens (zeros when the text is empty).
+    pub text: Vec<f32>,
+    /// `[B, H]` mean over the valid segment tokens (zeros when there is none).
+    pub video: Vec<f32>,
+    /// `[B, T, H]` every segment token (padding segments included; see the batch's video mask).
+    pub segments: Vec<f32>,
+}
+
 impl VideoBert {
+    /// Encoder outputs for every sample: `[CLS]`, mean text token, mean segment token, segments.
+    /// For a video-only embedding pass an empty text (all padding); for a text-only one, a zero
+    /// video mask.
+    pub fn embed(&mut self, batch: &Batch) -> Result<Embeddings> {
+        batch.validate(&self.config)?;
+        self.with_pool(|s| {
+            let (inputs, _) = batch.unmasked(&s.config).to_tensors(&s.config, &s.device, s.dtype)?;
+            let hidden = s.model.encode(&inputs)?;
+            let flat = |t: Tensor| -> Result<Vec<f32>> { Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?) };
+            let (t, offset) = (s.config.max_segments, s.config.video_offset());
+            Ok(Embeddings {
+                cls: flat(hidden.narrow(1, 0, 1)?)?,
+                text: flat(VideoBertModel::masked_mean(&hidden, 1, &inputs.text_mask)?)?,
+                video: flat(VideoBertModel::masked_mean(&hidden, offset, &inputs.video_mask)?)?,
+                segments: flat(hidden.narrow(1, offset, t)?)?,
+            })
+        })
+    }
+
+    /// Class probabilities `[B, C]` from the classification head (nothing masked).
+    pub fn classify(&mut self, batch: &Batch) -> Result<Vec<f32>> {
+        batch.validate(&self.config)?;
+        if self.config.num_labels == 0 {
+            return Err(Error::input("model", "the model has no classification head (num_labels = 0)"));
+        }
+        self.with_pool(|s| {
+            let (inputs, _) = batch.unmasked(&s.config).to_tensors(&s.config, &s.device, s.dtype)?;
+            let hidden = s.model.encode(&inputs)?;
+            let probs = candle_nn::ops::softmax(&s.model.classifier_logits(&hidden, &inputs)?, 1)?;
+            Ok(probs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
+        })
+    }
+
     /// Probability that each sample's text belongs to its video (the VTM head), nothing masked.
     pub fn match_scores(&mut self, batch: &Batch) -> Result<Vec<f32>> {
         batch.validate(&self.config)?;
@@ -291,11 +364,13 @@ fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
 
-fn accumulate(m: &mut StepMetrics, l: &Losses, n: f64) -> Result<()> {
+fn accumulate(m: &mut StepMetrics, l: &Losses, accuracy: f64, n: f64) -> Result<()> {
     m.loss += scalar(&l.total)? / n;
     m.mlm_loss += scalar(&l.mlm)? / n;
     m.video_loss += scalar(&l.video)? / n;
     m.vtm_loss += scalar(&l.vtm)? / n;
+    m.classify_loss += scalar(&l.classify)? / n;
+    m.accuracy += accuracy / n;
     Ok(())
 }
 

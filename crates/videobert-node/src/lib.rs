@@ -147,6 +147,9 @@ pub struct NativeBatch {
     pub video_mask: Option<Uint8Array>,
     /// `[B]` 1 = caption belongs to the video, 0 = a negative pair. Default: all 1.
     pub vtm_labels: Option<Uint8Array>,
+    /// `[B]` class ids (`numLabels > 0`): the step trains / evaluates the classification head instead
+    /// of the pre-training objectives.
+    pub labels: Option<Uint32Array>,
 }
 
 impl NativeBatch {
@@ -159,6 +162,7 @@ impl NativeBatch {
             visual_word_ids: self.visual_word_ids.as_ref().map(|a| a.to_vec()),
             video_mask: self.video_mask.as_ref().map(|a| a.to_vec()),
             vtm_labels: self.vtm_labels.as_ref().map(|a| a.to_vec()),
+            labels: self.labels.as_ref().map(|a| a.to_vec()),
         }
     }
 }
@@ -184,13 +188,25 @@ pub struct StepResult {
     pub mlm_loss: f64,
     pub video_loss: f64,
     pub vtm_loss: f64,
+    /// Classification cross-entropy (labelled batches; 0 otherwise).
+    pub classify_loss: f64,
+    /// Fraction of labelled samples whose most probable class is the label (0 without labels).
+    pub accuracy: f64,
     /// Global gradient norm before clipping (0 for `evaluate`).
     pub grad_norm: f64,
 }
 
 impl From<vb::StepMetrics> for StepResult {
     fn from(m: vb::StepMetrics) -> Self {
-        Self { loss: m.loss, mlm_loss: m.mlm_loss, video_loss: m.video_loss, vtm_loss: m.vtm_loss, grad_norm: m.grad_norm }
+        Self {
+            loss: m.loss,
+            mlm_loss: m.mlm_loss,
+            video_loss: m.video_loss,
+            vtm_loss: m.vtm_loss,
+            classify_loss: m.classify_loss,
+            accuracy: m.accuracy,
+            grad_norm: m.grad_norm,
+        }
     }
 }
 
@@ -299,6 +315,23 @@ pub fn load_model(env: &Env, dir: String, options: Option<NativeCreateOptions>) 
     spawn_promise(env, move || Ok(NativeVideoBert::new(vb::VideoBert::load(&dir, opts).map_err(to_napi_error)?)))
 }
 
+/// A classifier from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
+/// `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments"),
+/// initialised from `options.seed`; the optimizer starts at step 0.
+#[napi(ts_return_type = "Promise<NativeVideoBert>")]
+pub fn load_for_classification(env: &Env, dir: String, num_labels: u32, pooling: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
+    let opts = create_options(options).map_err(to_napi_error)?;
+    let pooling = match pooling.as_str() {
+        "cls" => vb::ClassifierPooling::Cls,
+        "segments" => vb::ClassifierPooling::Segments,
+        other => return Err(to_napi_error(vb::Error::config("pooling", format!("must be \"cls\" or \"segments\", got {other:?}")))),
+    };
+    spawn_promise(env, move || {
+        let model = vb::VideoBert::for_classification(&dir, num_labels as usize, pooling, opts).map_err(to_napi_error)?;
+        Ok(NativeVideoBert::new(model))
+    })
+}
+
 /// Backstop for synchronous exports: a panic becomes an `Internal` error.
 fn sync<T>(work: impl FnOnce() -> vb::Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(work))
@@ -329,8 +362,45 @@ pub struct MaskPrediction {
     pub probs: Float32Array,
 }
 
+/// Encoder outputs of a batch (row-major; H = hiddenSize, T = maxSegments).
+#[napi(object)]
+pub struct NativeEmbeddings {
+    /// `[B, H]` at `[CLS]`.
+    pub cls: Float32Array,
+    /// `[B, H]` mean over the valid text tokens (zeros when the text is empty).
+    pub text: Float32Array,
+    /// `[B, H]` mean over the valid segment tokens (zeros when there is none).
+    pub video: Float32Array,
+    /// `[B, T, H]` every segment token.
+    pub segments: Float32Array,
+}
+
 #[napi]
 impl NativeVideoBert {
+    /// Encoder outputs (nothing masked): `[CLS]`, mean text token, mean segment token, segments.
+    #[napi(ts_return_type = "Promise<NativeEmbeddings>")]
+    pub fn embed<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
+        let batch = batch.to_core();
+        let inner = self.inner.clone();
+        spawn_promise(env, move || {
+            let e = lock(&inner)?.embed(&batch).map_err(to_napi_error)?;
+            Ok(NativeEmbeddings {
+                cls: Float32Array::new(e.cls),
+                text: Float32Array::new(e.text),
+                video: Float32Array::new(e.video),
+                segments: Float32Array::new(e.segments),
+            })
+        })
+    }
+
+    /// Class probabilities `[B, numLabels]` (row-major) from the classification head.
+    #[napi(ts_return_type = "Promise<Float32Array>")]
+    pub fn classify<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
+        let batch = batch.to_core();
+        let inner = self.inner.clone();
+        spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.classify(&batch).map_err(to_napi_error)?)))
+    }
+
     /// Probability that each sample's text belongs to its video (VTM head; nothing masked).
     #[napi(ts_return_type = "Promise<Float32Array>")]
     pub fn match_scores<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {

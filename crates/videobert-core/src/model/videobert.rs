@@ -12,7 +12,7 @@ use candle_core::{IndexOp, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use super::layers::{additive_mask, cross_entropy, embedding_table, linear, FeedForward, HeadTransform, LayerNorm, SelfAttention};
-use crate::config::{VideoBertConfig, VideoInput, VideoLoss};
+use crate::config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss};
 
 /// Device tensors for one masked batch (built by `MaskedBatch::to_inputs`).
 #[derive(Debug, Clone)]
@@ -52,6 +52,8 @@ pub struct Losses {
     pub mlm: Tensor,
     pub video: Tensor,
     pub vtm: Tensor,
+    /// Cross-entropy of the classification head (0 in pre-training).
+    pub classify: Tensor,
 }
 
 struct VideoBertEmbeddings {
@@ -242,6 +244,8 @@ pub struct VideoBertModel {
     video: VideoHead,
     vtm_pooler: Linear,
     vtm_classifier: Linear,
+    /// `heads.classifier`: `[C, H]` on the pooled encoder output (`num_labels > 0`).
+    classifier: Option<Linear>,
     cfg: VideoBertConfig,
 }
 
@@ -273,6 +277,7 @@ impl VideoBertModel {
             video,
             vtm_pooler: linear(h, h, vb.pp("heads.vtm.pooler"))?,
             vtm_classifier: linear(h, 2, vb.pp("heads.vtm.classifier"))?,
+            classifier: if cfg.num_labels > 0 { Some(linear(h, cfg.num_labels, vb.pp("heads.classifier"))?) } else { None },
             cfg: cfg.clone(),
         })
     }
@@ -300,6 +305,40 @@ impl VideoBertModel {
     pub fn vtm_logits(&self, hidden: &Tensor) -> Result<Tensor> {
         let cls = hidden.i((.., 0, ..))?;
         self.vtm_classifier.forward(&self.vtm_pooler.forward(&cls)?.tanh()?)
+    }
+
+    /// Mean of the encoder rows `[offset, offset + n)` where `mask` (`[B, n]`, 0/1) is 1: `[B, H]`
+    /// (zeros for a sample with no valid row).
+    pub fn masked_mean(hidden: &Tensor, offset: usize, mask: &Tensor) -> Result<Tensor> {
+        let (_, n) = mask.dims2()?;
+        let rows = hidden.narrow(1, offset, n)?;
+        let sum = rows.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
+        sum.broadcast_div(&mask.sum_keepdim(1)?.maximum(1.0)?)
+    }
+
+    /// The vector the classification head reads: `[CLS]`, or the mean of the valid segment tokens.
+    pub fn pooled(&self, hidden: &Tensor, inp: &ModelInputs) -> Result<Tensor> {
+        match self.cfg.classifier_pooling {
+            ClassifierPooling::Cls => hidden.i((.., 0, ..)),
+            ClassifierPooling::Segments => Self::masked_mean(hidden, self.cfg.video_offset(), &inp.video_mask),
+        }
+    }
+
+    /// Class logits `[B, C]`; an error when the model has no classification head.
+    pub fn classifier_logits(&self, hidden: &Tensor, inp: &ModelInputs) -> Result<Tensor> {
+        match &self.classifier {
+            Some(head) => head.forward(&self.pooled(hidden, inp)?),
+            None => candle_core::bail!("the model has no classification head (num_labels = 0)"),
+        }
+    }
+
+    /// Classification loss on unmasked inputs, and the logits (for accuracy).
+    pub fn classification_losses(&self, inp: &ModelInputs, labels: &Tensor) -> Result<(Losses, Tensor)> {
+        let hidden = self.encode(inp)?;
+        let logits = self.classifier_logits(&hidden, inp)?;
+        let classify = cross_entropy(&logits, labels)?;
+        let zero = Tensor::zeros((), classify.dtype(), classify.device())?;
+        Ok((Losses { total: classify.clone(), mlm: zero.clone(), video: zero.clone(), vtm: zero, classify }, logits))
     }
 
     /// The three pre-training losses and their weighted sum.
@@ -349,7 +388,7 @@ impl VideoBertModel {
 
         let total = ((&mlm * cfg.mlm_weight)? + (&video * cfg.video_weight)?)?;
         let total = (total + (&vtm * cfg.vtm_weight)?)?;
-        Ok(Losses { total, mlm, video, vtm })
+        Ok(Losses { total, mlm, video, vtm, classify: zero()? })
     }
 }
 
