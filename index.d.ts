@@ -117,7 +117,7 @@ export declare function loadCodebook(path: string): Promise<NativeCodebook>
 
 /**
  * A classifier from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
- * `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments"),
+ * `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments" | "text"),
  * initialised from `options.seed`; the optimizer starts at step 0.
  */
 export declare function loadForClassification(dir: string, numLabels: number, pooling: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>

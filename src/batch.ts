@@ -20,6 +20,11 @@ export interface Batch {
   videoMask?: Uint8Array
   /** `[B]` video-text matching labels: 1 = the caption belongs to the video, 0 = a negative. @default all 1 */
   vtmLabels?: Uint8Array
+  /**
+   * `[B]` class ids < `numLabels` for a model with a classification head. A batch with labels trains
+   * (and evaluates) the classification head on the unmasked inputs instead of the pre-training losses.
+   */
+  labels?: Uint32Array
 }
 
 type ArrayCtor = Uint32ArrayConstructor | Uint8ArrayConstructor | Float32ArrayConstructor
@@ -65,4 +70,5 @@ export function checkBatch(batch: Batch, config: VideoBertConfig): void {
   check(batch, 'visualWordIds', Uint32Array, [B, ['maxSegments', t]], config.videoInput === 'visual_words')
   check(batch, 'videoMask', Uint8Array, [B, ['maxSegments', t]], false)
   check(batch, 'vtmLabels', Uint8Array, [B], false)
+  check(batch, 'labels', Uint32Array, [B], false)
 }

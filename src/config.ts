@@ -57,6 +57,13 @@ export interface VideoBertConfig {
   sepTokenId: number
   /** @default 4 */
   maskTokenId: number
+  /** Classes of the classification head (`heads.classifier`); 0 = none (pre-training). @default 0 */
+  numLabels: number
+  /**
+   * What the classification head reads: the `[CLS]` output, the mean of the segment outputs, or the
+   * mean of the text outputs (for a prompt of `[MASK]` tokens as the text). @default 'cls'
+   */
+  classifierPooling: 'cls' | 'segments' | 'text'
 }
 
 const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)

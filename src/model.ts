@@ -5,7 +5,7 @@
 import { checkBatch, type Batch } from './batch.js'
 import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
 import { guard, VideoBertError } from './errors.js'
-import { createModel, loadModel, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
+import { createModel, loadForClassification, loadModel, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
 
 export type { MaskPrediction }
 
@@ -43,7 +43,30 @@ export interface StepResult {
   mlmLoss: number
   videoLoss: number
   vtmLoss: number
+  /** Classification cross-entropy of labelled batches (0 without labels). */
+  classifyLoss: number
+  /** Fraction of labelled samples classified correctly (0 without labels). */
+  accuracy: number
   gradNorm: number
+}
+
+/** Encoder outputs of a batch, row-major (H = hiddenSize, T = maxSegments). */
+export interface Embeddings {
+  /** `[B, H]` at `[CLS]` (reads text and video). */
+  cls: Float32Array
+  /** `[B, H]` mean over the valid text tokens (zeros for an empty text). */
+  text: Float32Array
+  /** `[B, H]` mean over the valid segment tokens (zeros when the video mask is all 0). */
+  video: Float32Array
+  /** `[B, T, H]` every segment token (padding included: see the batch's `videoMask`). */
+  segments: Float32Array
+}
+
+export interface ClassifierOptions {
+  /** Number of classes (≥ 2). */
+  numLabels: number
+  /** What the head reads: `[CLS]`, the mean of the segment outputs, or of the text outputs. @default 'cls' */
+  pooling?: 'cls' | 'segments' | 'text'
 }
 
 function nativeOptions(o: CreateOptions = {}): NativeCreateOptions {
@@ -85,6 +108,20 @@ export class VideoBERT {
   static async load(dir: string, options: CreateOptions = {}): Promise<VideoBERT> {
     const opts = nativeOptions(options)
     return new VideoBERT(await guard(() => loadModel(dir, opts)))
+  }
+
+  /**
+   * A classifier initialised from a pre-trained checkpoint: the encoder is loaded, a new
+   * classification head of `numLabels` classes is initialised from `options.seed`, and the optimizer
+   * starts at step 0. Train it with labelled batches (`Batch.labels`); `VideoBERT.load` reloads it.
+   */
+  static async forClassification(dir: string, head: ClassifierOptions, options: CreateOptions = {}): Promise<VideoBERT> {
+    const { numLabels, pooling = 'cls' } = head
+    if (!Number.isInteger(numLabels) || numLabels < 2) {
+      throw new VideoBertError('InvalidConfig', `invalid config field \`numLabels\`: a classifier needs an integer >= 2, got ${numLabels}`)
+    }
+    const opts = nativeOptions(options)
+    return new VideoBERT(await guard(() => loadForClassification(dir, numLabels, pooling, opts)))
   }
 
   /** Number of trainable scalars. */
@@ -130,6 +167,22 @@ export class VideoBERT {
     const topK = options.topK ?? 5
     if (!Number.isInteger(topK) || topK <= 0) throw new VideoBertError('InvalidInput', `invalid input \`topK\`: must be a positive integer, got ${topK}`)
     return guard(() => this.#native.predictMasked(b!, topK))
+  }
+
+  /**
+   * Encoder outputs, nothing masked. For a video-only embedding give an empty text (all padding);
+   * for a text-only one, a `videoMask` of zeros.
+   */
+  async embed(batch: Batch): Promise<Embeddings> {
+    const [b] = this.#checked(batch)
+    return guard(() => this.#native.embed(b!))
+  }
+
+  /** Class probabilities `[B, numLabels]` (row-major) from the classification head. */
+  async classify(batch: Batch): Promise<Float32Array> {
+    if (this.config.numLabels === 0) throw new VideoBertError('InvalidInput', 'invalid input `model`: the model has no classification head (numLabels = 0)')
+    const [b] = this.#checked(batch)
+    return guard(() => this.#native.classify(b!))
   }
 
   /** Write the checkpoint files into `dir` (created if needed). */

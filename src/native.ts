@@ -2,6 +2,8 @@
 export {
   createModel,
   loadModel,
+  loadForClassification,
+  type NativeEmbeddings,
   presetConfig,
   normalizeConfig,
   NativeVideoBert,

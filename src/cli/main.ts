@@ -16,6 +16,10 @@ import { inspect, INSPECT_HELP } from './inspect.js'
 import { pretrain, PRETRAIN_HELP } from './pretrain.js'
 import { demo, DEMO_HELP } from './demo.js'
 import { FILL_MASK_HELP, fillMaskCommand } from './fill-mask.js'
+import { EMBED_HELP, embedCommand } from './embed.js'
+import { RETRIEVE_HELP, retrieveCommand } from './retrieve.js'
+import { CAPTION_HELP, captionCommand } from './caption.js'
+import { CLASSIFY_HELP, FINETUNE_HELP, classifyCommand, finetuneCommand } from './classify.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
 
@@ -29,6 +33,11 @@ Commands:
   pretrain   token shards + vocabulary → a pre-trained checkpoint
   inspect    summarise a checkpoint, run, shard set or config
   fill-mask  predict the [MASK] words of a prompt from a video (zero-shot)
+  embed      video and text embeddings → JSONL or safetensors
+  retrieve   text→video / video→text ranking over a tokenized set, with Recall@k
+  caption    write captions for videos (iterative masked decoding)
+  finetune   fine-tune a classifier on a pre-trained checkpoint (--task classify)
+  classify   classify videos with a fine-tuned checkpoint (or report its accuracy)
 
 Run 'videobert <command> --help' for a command's options.`
 
@@ -36,6 +45,11 @@ const HELPS: Record<string, string> = {
   pretrain: PRETRAIN_HELP,
   demo: DEMO_HELP,
   'fill-mask': FILL_MASK_HELP,
+  embed: EMBED_HELP,
+  retrieve: RETRIEVE_HELP,
+  caption: CAPTION_HELP,
+  finetune: FINETUNE_HELP,
+  classify: CLASSIFY_HELP,
   inspect: INSPECT_HELP,
   tokenize: `Usage: videobert tokenize <manifest.jsonl|manifest.csv|files/dirs...> --out DIR [options]
 
@@ -254,6 +268,16 @@ export async function main(argv: string[]): Promise<number> {
         return await demo(rest, controller.signal)
       case 'fill-mask':
         return await fillMaskCommand(rest)
+      case 'embed':
+        return await embedCommand(rest)
+      case 'retrieve':
+        return await retrieveCommand(rest)
+      case 'caption':
+        return await captionCommand(rest)
+      case 'finetune':
+        return await finetuneCommand(rest, controller.signal)
+      case 'classify':
+        return await classifyCommand(rest)
       case 'inspect': {
         const { values: v, positionals } = parse(rest, {})
         if (v.help) return help('inspect')

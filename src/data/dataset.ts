@@ -133,6 +133,11 @@ export class VideoTextDataset {
    * cannot be read follow the `badItems` policy; null when none is left.
    */
   collate(items: { w: Window; text: string | Uint32Array; label: number }[]): Batch | null {
+    return this.collateKept(items).batch
+  }
+
+  /** `collate`, also telling which of the items are in the batch (in order). */
+  collateKept<T extends { w: Window; text: string | Uint32Array; label: number }>(items: T[]): { batch: Batch | null; kept: T[] } {
     const { maxTextLen: L, maxSegments: T, featureDim: F, padTokenId } = this.config
     const R = Math.max(this.config.numRegions, 1)
     const kept: typeof items = []
@@ -148,7 +153,7 @@ export class VideoTextDataset {
       }
     }
     const B = kept.length
-    if (B === 0) return null
+    if (B === 0) return { batch: null, kept }
     const textIds = new Uint32Array(B * L).fill(padTokenId)
     const videoFeatures = new Float32Array(B * T * R * F)
     const videoMask = new Uint8Array(B * T)
@@ -161,6 +166,6 @@ export class VideoTextDataset {
       videoMask.fill(1, b * T, b * T + it.w.count)
       vtmLabels[b] = it.label
     })
-    return { batchSize: B, textIds, videoFeatures, videoMask, vtmLabels }
+    return { batch: { batchSize: B, textIds, videoFeatures, videoMask, vtmLabels }, kept }
   }
 }

@@ -3,9 +3,10 @@
  * [MASK] the [MASK]"): every `[MASK]` in the prompt is predicted by the masked-language-model head
  * from the video and the rest of the prompt. Optionally restricted to a list of candidate words.
  */
+import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
-import type { TokenizedVideo } from '../tokenizer.js'
-import { videoInput, type Pretrained } from './pretrained.js'
+import type { TextTokenizer } from '../shards.js'
+import { videoInput, type Pretrained, type VideoTokens } from './pretrained.js'
 
 export const MASK = '[MASK]'
 
@@ -24,13 +25,18 @@ export interface FillMaskBlank {
 
 /** The prompt's word-piece ids with `maskTokenId` at each `[MASK]`. */
 export function encodePrompt(p: Pretrained, prompt: string): Uint32Array {
-  const { maskTokenId, maxTextLen } = p.model.config
+  return encodePromptWith(p.tokenizer, p.model.config, prompt)
+}
+
+/** `encodePrompt` with a tokenizer and a config. */
+export function encodePromptWith(tokenizer: TextTokenizer, config: Pick<VideoBertConfig, 'maskTokenId' | 'maxTextLen'>, prompt: string): Uint32Array {
+  const { maskTokenId, maxTextLen } = config
   const pieces = prompt.split(MASK)
   if (pieces.length < 2) throw new VideoBertError('InvalidInput', `the prompt has no ${MASK}: '${prompt}'`)
   const ids: number[] = []
   pieces.forEach((piece, i) => {
     if (i > 0) ids.push(maskTokenId)
-    if (piece.trim()) ids.push(...p.tokenizer.encode(piece, 4096))
+    if (piece.trim()) ids.push(...tokenizer.encode(piece, 4096))
   })
   if (ids.length > maxTextLen) {
     throw new VideoBertError('InvalidInput', `the prompt is ${ids.length} word pieces long; the model reads at most maxTextLen = ${maxTextLen}`)
@@ -38,7 +44,7 @@ export function encodePrompt(p: Pretrained, prompt: string): Uint32Array {
   return Uint32Array.from(ids)
 }
 
-export async function fillMask(p: Pretrained, video: TokenizedVideo, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
+export async function fillMask(p: Pretrained, video: VideoTokens, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
   const { maxTextLen, padTokenId, vocabSize } = p.model.config
   const topK = options.topK ?? 5
   if (!Number.isInteger(topK) || topK <= 0) throw new VideoBertError('InvalidInput', `invalid input \`topK\`: must be a positive integer, got ${topK}`)

@@ -8,9 +8,11 @@ import { join } from 'node:path'
 
 import { FEATURE_NORM_FILE, applyFeatureNorm, loadFeatureNorm, type FeatureNorm } from '../data/feature-norm.js'
 import { VideoBertError } from '../errors.js'
+import { CLASSES_FILE } from '../eval/classification.js'
 import { VideoBERT, type CreateOptions } from '../model.js'
 import { TextTokenizer, type ShardParams } from '../shards.js'
 import type { TokenizeOptions, TokenizedVideo } from '../tokenizer.js'
+import type { TokenShards } from '../shards.js'
 
 export const VIDEO_TOKENIZER_FILE = 'video_tokenizer.json'
 
@@ -21,6 +23,10 @@ export interface Pretrained {
   featureNorm: FeatureNorm | null
   /** How videos were tokenized for training (use the same for inference); null if not recorded. */
   videoTokenizer: TokenizeOptions | null
+  /** Class names of a fine-tuned classifier (`classes.json`); null for a pre-trained model. */
+  classes: string[] | null
+  /** The prompt a fine-tuned classifier reads with every video; null for none. */
+  prompt: string | null
 }
 
 /** Video-tokenizer options equivalent to a shard set's parameters. */
@@ -53,19 +59,43 @@ export async function loadPretrained(dir: string, options: CreateOptions = {}): 
       throw new VideoBertError('Checkpoint', `${videoPath}: ${(err as Error).message}`, { cause: err })
     }
   }
+  const classesPath = join(dir, CLASSES_FILE)
+  let classes: string[] | null = null
+  let prompt: string | null = null
+  if (existsSync(classesPath)) {
+    try {
+      ;({ classes, prompt = null } = JSON.parse(readFileSync(classesPath, 'utf8')) as { classes: string[]; prompt?: string | null })
+    } catch (err) {
+      throw new VideoBertError('Checkpoint', `${classesPath}: ${(err as Error).message}`, { cause: err })
+    }
+    if (!Array.isArray(classes) || classes.length !== model.config.numLabels) {
+      throw new VideoBertError('Checkpoint', `${classesPath}: expected ${model.config.numLabels} class names (the model's numLabels)`)
+    }
+  }
   return {
     model,
     tokenizer: TextTokenizer.load(tokenizerPath),
     featureNorm: existsSync(normPath) ? loadFeatureNorm(normPath) : null,
     videoTokenizer,
+    classes,
+    prompt,
   }
+}
+
+/** What inference reads of a tokenized video: its segment features (from a file or a shard set). */
+export type VideoTokens = Pick<TokenizedVideo, 'numSegments' | 'numRegions' | 'featureDim' | 'regions' | 'pooled'>
+
+/** Video `i` of a shard set as `VideoTokens`. */
+export function shardVideo(shards: TokenShards, i: number): VideoTokens {
+  const rec = shards.video(i)
+  return { numSegments: rec.numSegments, numRegions: shards.numRegions, featureDim: shards.params.featureDim, regions: shards.regions(i), pooled: shards.pooled(i) }
 }
 
 /**
  * The model's video input for one tokenized video: its first `maxSegments` segments (regions, or
  * pooled segments when the model has none), standardised, padded; with the segment mask.
  */
-export function videoInput(p: Pretrained, video: TokenizedVideo): { features: Float32Array; mask: Uint8Array } {
+export function videoInput(p: Pretrained, video: VideoTokens): { features: Float32Array; mask: Uint8Array } {
   const { maxSegments: T, numRegions, featureDim: F } = p.model.config
   if (video.numSegments === 0) {
     throw new VideoBertError('InvalidInput', 'the video has no segments (shorter than one segment, or no decodable frames)')

@@ -5,12 +5,12 @@
  * run: the model carries its optimizer state and seed, `trainer_state.json` the data position, so
  * the resumed losses equal an uninterrupted run's, bit for bit, on CPU.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { ProgressLine } from '../cli/progress.js'
 import type { Batch } from '../batch.js'
-import type { VideoTextDataset } from '../data/dataset.js'
+import type { Split, VideoTextDataset, Window } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { VideoBERT, type StepResult } from '../model.js'
 import { FEATURE_NORM_FILE, saveFeatureNorm } from '../data/feature-norm.js'
@@ -18,6 +18,19 @@ import { tokenizeOptionsOf, VIDEO_TOKENIZER_FILE } from '../inference/pretrained
 import { CheckpointManager, type TrainerState } from './checkpoints.js'
 import { writeLossCurve } from './report.js'
 import { learningRate, type ScheduleOptions } from './schedule.js'
+
+/**
+ * What the Trainer trains on: `VideoTextDataset` (pre-training) or `LabelledDataset` (fine-tuning a
+ * classifier). Batches of a split, its windows, the feature standardisation and the shards' settings
+ * (saved with every checkpoint), and the items skipped as unreadable.
+ */
+export interface TrainingData {
+  batches(split: Split, batchSize: number, epoch?: number): Generator<Batch>
+  readonly windows: Record<Split, Window[]>
+  readonly featureNorm: VideoTextDataset['featureNorm']
+  readonly shards: VideoTextDataset['shards']
+  readonly skipped: VideoTextDataset['skipped']
+}
 
 export interface TrainerCallbacks {
   onFitStart?(t: Trainer, state: TrainerState): void | Promise<void>
@@ -41,7 +54,7 @@ export interface TrainerOptions {
   schedule: ScheduleOptions
   /** @default 1 */
   maxGradNorm?: number
-  /** Validate every N steps (0 = only at the end). @default 0 */
+  /** Validate every N steps (0 = only at the end; never when the validation split is empty). @default 0 */
   evalEvery?: number
   /** Save a checkpoint every N steps (0 = only at the end). @default 0 */
   checkpointEvery?: number
@@ -53,7 +66,10 @@ export interface TrainerOptions {
   earlyStoppingPatience?: number
   /** Files copied into every checkpoint, name → source path (e.g. `{ 'tokenizer.json': path }`). */
   checkpointFiles?: Record<string, string>
-  /** Continue from the latest complete checkpoint in `out`. @default false */
+  /**
+   * Continue from the latest complete checkpoint in `out`. Without it, `out` must hold no checkpoints
+   * (an earlier run is never overwritten). @default false
+   */
   resume?: boolean
   callbacks?: TrainerCallbacks[]
   /** Stop cleanly (saving a checkpoint) when aborted. */
@@ -108,9 +124,9 @@ export class Trainer {
     }
   }
 
-  /** Mean losses over the validation split. */
-  async validate(model: VideoBERT, data: VideoTextDataset): Promise<StepResult> {
-    const sums = { loss: 0, mlmLoss: 0, videoLoss: 0, vtmLoss: 0, gradNorm: 0 }
+  /** Mean losses (and accuracy, for labelled data) over the validation split. */
+  async validate(model: VideoBERT, data: TrainingData): Promise<StepResult> {
+    const sums: StepResult = { loss: 0, mlmLoss: 0, videoLoss: 0, vtmLoss: 0, classifyLoss: 0, accuracy: 0, gradNorm: 0 }
     let n = 0
     for (const batch of data.batches('validation', this.options.batchSize, 0)) {
       const m = await model.evaluate(batch)
@@ -122,7 +138,7 @@ export class Trainer {
     return sums
   }
 
-  async fit(model: VideoBERT, data: VideoTextDataset): Promise<FitResult> {
+  async fit(model: VideoBERT, data: TrainingData): Promise<FitResult> {
     const o = this.options
     try {
       mkdirSync(o.out, { recursive: true })
@@ -141,6 +157,14 @@ export class Trainer {
     writeFileSync(files[VIDEO_TOKENIZER_FILE], `${JSON.stringify(tokenizeOptionsOf(data.shards.params), null, 2)}\n`)
     const metricsPath = join(o.out, 'metrics.jsonl')
     let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
+    if (!o.resume) {
+      // A fresh run never mixes with (or prunes) an earlier run's checkpoints and metrics.
+      const earlier = ckpt.latest()
+      if (earlier) {
+        throw new VideoBertError('Checkpoint', `${o.out} already holds checkpoints of an earlier run (${earlier.path}); resume it or use another directory`)
+      }
+      rmSync(metricsPath, { force: true })
+    }
     if (o.resume) {
       const latest = ckpt.latest()
       if (latest) {
@@ -230,13 +254,17 @@ export class Trainer {
         await this.#emit('onTrainBatchEnd', this, state.step, { ...m, lr })
         if (line) {
           const rate = (state.step - startStep) / ((performance.now() - t0) / 1000)
+          const parts = model.config.numLabels > 0
+            ? `(accuracy ${m.accuracy.toFixed(3)})`
+            : `(mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})`
           line.update(
-            `step ${state.step}/${o.steps}  loss ${m.loss.toFixed(3)} (mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})` +
+            `step ${state.step}/${o.steps}  loss ${m.loss.toFixed(3)} ${parts}` +
               `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  data ${((100 * dataMs) / (performance.now() - t0)).toFixed(1)}%  ETA ${((o.steps - state.step) / rate).toFixed(0)}s`,
           )
         }
         const last = state.step === o.steps
-        if ((o.evalEvery > 0 && state.step % o.evalEvery === 0) || last) {
+        const canValidate = data.windows.validation.length > 0
+        if (canValidate && ((o.evalEvery > 0 && state.step % o.evalEvery === 0) || last)) {
           lastValidation = await this.validate(model, data)
           log({ step: state.step, split: 'validation', ...lastValidation })
           await this.#emit('onValidationEnd', this, state.step, lastValidation)

@@ -34,6 +34,9 @@ pub enum ClassifierPooling {
     Cls,
     /// The mean of the encoder outputs at the valid segment tokens.
     Segments,
+    /// The mean of the encoder outputs at the valid text tokens — with a prompt of `[MASK]` tokens as
+    /// the text, the head reads what the masked-language-model pathway predicts from the video.
+    Text,
 }
 
 /// Every architectural and objective hyper-parameter of a VideoBERT model.

@@ -316,7 +316,7 @@ pub fn load_model(env: &Env, dir: String, options: Option<NativeCreateOptions>) 
 }
 
 /// A classifier from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
-/// `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments"),
+/// `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments" | "text"),
 /// initialised from `options.seed`; the optimizer starts at step 0.
 #[napi(ts_return_type = "Promise<NativeVideoBert>")]
 pub fn load_for_classification(env: &Env, dir: String, num_labels: u32, pooling: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
@@ -324,7 +324,8 @@ pub fn load_for_classification(env: &Env, dir: String, num_labels: u32, pooling:
     let pooling = match pooling.as_str() {
         "cls" => vb::ClassifierPooling::Cls,
         "segments" => vb::ClassifierPooling::Segments,
-        other => return Err(to_napi_error(vb::Error::config("pooling", format!("must be \"cls\" or \"segments\", got {other:?}")))),
+        "text" => vb::ClassifierPooling::Text,
+        other => return Err(to_napi_error(vb::Error::config("pooling", format!("must be \"cls\", \"segments\" or \"text\", got {other:?}")))),
     };
     spawn_promise(env, move || {
         let model = vb::VideoBert::for_classification(&dir, num_labels as usize, pooling, opts).map_err(to_napi_error)?;

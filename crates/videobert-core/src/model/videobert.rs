@@ -316,11 +316,12 @@ impl VideoBertModel {
         sum.broadcast_div(&mask.sum_keepdim(1)?.maximum(1.0)?)
     }
 
-    /// The vector the classification head reads: `[CLS]`, or the mean of the valid segment tokens.
+    /// The vector the classification head reads: `[CLS]`, or the mean of the valid segment or text tokens.
     pub fn pooled(&self, hidden: &Tensor, inp: &ModelInputs) -> Result<Tensor> {
         match self.cfg.classifier_pooling {
             ClassifierPooling::Cls => hidden.i((.., 0, ..)),
             ClassifierPooling::Segments => Self::masked_mean(hidden, self.cfg.video_offset(), &inp.video_mask),
+            ClassifierPooling::Text => Self::masked_mean(hidden, 1, &inp.text_mask),
         }
     }
 

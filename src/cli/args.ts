@@ -1,0 +1,47 @@
+/** Flag parsing shared by the model-using commands: errors are `InvalidConfig` naming the flag. */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+
+import { VideoBertError } from '../errors.js'
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+export interface Parsed {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>
+  positionals: string[]
+}
+
+export function parseCommand(args: string[], options: Options): Parsed {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, strict: true, allowPositionals: true }) as Parsed
+  } catch (err) {
+    throw new VideoBertError('InvalidConfig', (err as Error).message)
+  }
+}
+
+/** A positive integer flag, or `fallback` when absent. */
+export function positiveInt(value: unknown, flag: string, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n <= 0) throw new VideoBertError('InvalidConfig', `--${flag} expects a positive integer, got '${String(value)}'`)
+  return n
+}
+
+/** A finite number flag in [lo, hi], or `fallback` when absent. */
+export function number(value: unknown, flag: string, fallback: number, lo = -Infinity, hi = Infinity): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < lo || n > hi) throw new VideoBertError('InvalidConfig', `--${flag} expects a number in [${lo}, ${hi}], got '${String(value)}'`)
+  return n
+}
+
+/** One of `allowed`, or `fallback` when absent. */
+export function choice<T extends string>(value: unknown, flag: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (!allowed.includes(value as T)) throw new VideoBertError('InvalidConfig', `--${flag} expects one of ${allowed.join(', ')}, got '${String(value)}'`)
+  return value as T
+}
+
+export function required(value: unknown, what: string, command: string): string {
+  if (typeof value !== 'string' || value === '') throw new VideoBertError('InvalidConfig', `${command}: ${what} is required`)
+  return value
+}

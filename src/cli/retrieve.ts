@@ -1,0 +1,81 @@
+/** `videobert retrieve`: text→video / video→text ranking over a tokenized set, with metrics. */
+import { VideoTextDataset } from '../data/dataset.js'
+import { VideoBertError } from '../errors.js'
+import { retrieve, type Direction, type Scorer } from '../eval/retrieval.js'
+import { loadPretrained } from '../inference/pretrained.js'
+import { TokenShards } from '../shards.js'
+import { choice, parseCommand, positiveInt, required } from './args.js'
+import { ProgressLine } from './progress.js'
+
+export const RETRIEVE_HELP = `Usage: videobert retrieve --checkpoint DIR --shards DIR [options]
+
+Ranks the windows (maxSegments segments) of a tokenized set for texts, or the set's captions for each
+window. Without --query, every caption of the set is a query and the set's own captions are the ground
+truth: prints Recall@1/5/10 (with chance) and the median rank. With --query, prints the best windows.
+
+Scorers: words (fast first stage: one forward pass per window; the video's predicted word profile
+scores a text by its word pieces' mean log-probability), match (the video-text matching head, one pass
+per pair) and likelihood (the caption's pseudo-log-likelihood given the video, one pass per word piece
+per pair: the most accurate, the slowest).
+
+Options:
+  --checkpoint DIR          a checkpoint directory
+  --shards DIR              the tokenized set (videobert tokenize)
+  --direction D             text-to-video (default) or video-to-text
+  --first-stage S           words (default), match or likelihood: scores every pair
+  --rerank S                match or likelihood: re-score each query's top --rerank-top candidates
+  --rerank-top N            candidates re-scored per query (default 10)
+  --query TEXT              rank the set's windows for this text (repeatable; text-to-video)
+  --top N                   results listed per query with --query (default 5)
+  --json                    print the result as JSON on stdout`
+
+export async function retrieveCommand(args: string[]): Promise<number> {
+  const s = { type: 'string' } as const
+  const { values: v } = parseCommand(args, {
+    checkpoint: s, shards: s, direction: s, 'first-stage': s, rerank: s, 'rerank-top': s, query: { type: 'string', multiple: true }, top: s,
+  })
+  if (v.help) {
+    process.stdout.write(`${RETRIEVE_HELP}\n`)
+    return 0
+  }
+  const checkpoint = required(v.checkpoint, '--checkpoint DIR', 'retrieve')
+  const shardsDir = required(v.shards, '--shards DIR', 'retrieve')
+  const direction = choice<Direction>(v.direction, 'direction', ['text-to-video', 'video-to-text'], 'text-to-video')
+  const scorer = choice<Scorer>(v['first-stage'], 'first-stage', ['words', 'match', 'likelihood'], 'words')
+  const rerank = v.rerank === undefined ? undefined : choice(v.rerank, 'rerank', ['match', 'likelihood'] as const, 'match')
+  const rerankTop = positiveInt(v['rerank-top'], 'rerank-top', 10)
+  const top = positiveInt(v.top, 'top', 5)
+  const queries = v.query as string[] | undefined
+  if (queries && direction !== 'text-to-video') throw new VideoBertError('InvalidConfig', 'retrieve: --query goes with --direction text-to-video')
+  const p = await loadPretrained(checkpoint)
+  const shards = await TokenShards.open(shardsDir)
+  const data = new VideoTextDataset(shards, p.model.config, p.tokenizer, { validationFraction: 1, featureNorm: p.featureNorm ?? 'none' })
+  const line = new ProgressLine()
+  const t0 = performance.now()
+  const r = await retrieve(p.model, data, 'validation', direction, {
+    scorer, rerank, rerankTop, queries,
+    onProgress: (d, n) => line.update(`retrieve: ${d}/${n} queries`),
+  })
+  line.done()
+  const seconds = (performance.now() - t0) / 1000
+  const idOf = (c: number) => (direction === 'text-to-video' ? shards.video(r.windows[c]!.video).id : r.texts[c]!)
+  if (queries) {
+    const results = r.rankings.map((q) => ({
+      query: r.texts[q.query],
+      results: q.ranked.order.slice(0, top).map((c, i) => ({ id: idOf(c), segments: [r.windows[c]!.first, r.windows[c]!.first + r.windows[c]!.count], caption: r.windows[c]!.text, score: q.ranked.scores[i]! })),
+    }))
+    if (v.json) process.stdout.write(`${JSON.stringify({ scorer, rerank: rerank ?? null, results, seconds })}\n`)
+    else for (const q of results) process.stdout.write(`${q.query}\n${q.results.map((x, i) => `  ${i + 1}. ${x.id} [${x.segments.join('-')}) ${x.score.toFixed(3)}  "${x.caption}"`).join('\n')}\n`)
+    return 0
+  }
+  const metrics = { direction, scorer, rerank: rerank ?? null, rerankTop: rerank ? rerankTop : null, queries: r.queries, candidates: r.candidates, recall: r.recall, chance: r.chance, medianRank: r.medianRank, seconds }
+  if (v.json) process.stdout.write(`${JSON.stringify(metrics)}\n`)
+  else {
+    process.stdout.write(
+      `${direction}, ${r.queries} queries × ${r.candidates} candidates, ${scorer}${rerank ? ` + ${rerank} re-ranking of the top ${rerankTop}` : ''} (${seconds.toFixed(1)} s)\n` +
+        ['1', '5', '10'].map((k) => `  R@${k} ${r.recall[Number(k) as 1].toFixed(3)} (chance ${r.chance[Number(k) as 1].toFixed(3)})`).join('\n') +
+        `\n  median rank ${r.medianRank}\n`,
+    )
+  }
+  return 0
+}

@@ -1,0 +1,57 @@
+/**
+ * Caption accuracy per attribute: a caption names an attribute right when it contains the window's
+ * word of that group (e.g. its colour) and no other word of the group. Chance is 1 / (words in the
+ * group): a captioner that names one word of each group at random.
+ */
+import type { Split, VideoTextDataset } from '../data/dataset.js'
+import { VideoBertError } from '../errors.js'
+import { captionVideos, type Caption, type CaptionOptions } from '../inference/caption.js'
+import type { Pretrained } from '../inference/pretrained.js'
+
+export interface CaptionMetrics {
+  /** Windows whose caption has exactly one word of the group (the ones scored). */
+  count: number
+  accuracy: number
+  chance: number
+}
+
+export interface CaptionEvaluation {
+  perGroup: Record<string, CaptionMetrics>
+  /** A few (generated, reference) pairs, in split order. */
+  examples: { caption: string; reference: string }[]
+  captions: Caption[]
+}
+
+const words = (text: string) => text.toLowerCase().split(/[^a-z0-9#]+/).filter(Boolean)
+
+export async function evaluateCaptions(
+  p: Pretrained,
+  data: VideoTextDataset,
+  split: Split,
+  groups: Record<string, readonly string[]>,
+  options: CaptionOptions = {},
+): Promise<CaptionEvaluation> {
+  const windows = data.windows[split].filter((w) => w.text)
+  if (windows.length === 0) throw new VideoBertError('InvalidInput', `caption evaluation: the ${split} split has no captioned windows`)
+  const empty = new Uint32Array(0)
+  const inputs = windows.map((w) => {
+    const b = data.collate([{ w, text: empty, label: 1 }])
+    if (!b) throw new VideoBertError('InvalidInput', `caption evaluation: video ${w.video} could not be read`)
+    return { features: b.videoFeatures!, mask: b.videoMask! }
+  })
+  const captions = await captionVideos(p, inputs, options)
+  const perGroup: Record<string, CaptionMetrics> = {}
+  for (const [group, list] of Object.entries(groups)) {
+    let count = 0
+    let right = 0
+    windows.forEach((w, i) => {
+      const truth = list.filter((x) => words(w.text).includes(x))
+      if (truth.length !== 1) return
+      count++
+      const named = list.filter((x) => words(captions[i]!.text).includes(x))
+      if (named.length === 1 && named[0] === truth[0]) right++
+    })
+    perGroup[group] = { count, accuracy: count ? right / count : 0, chance: 1 / list.length }
+  }
+  return { perGroup, examples: windows.slice(0, 8).map((w, i) => ({ caption: captions[i]!.text, reference: w.text })), captions }
+}

@@ -1,0 +1,200 @@
+/**
+ * Captioning by iterative masked decoding (the masked-language-model head writes the text): start
+ * from n `[MASK]` tokens next to the video; at each step predict every remaining blank and fill the
+ * one the model is surest of (greedy), the best extensions of several partial captions (beam), or a
+ * sample from the top-k at the surest blank (top-k). Every length in `[minLength, maxLength]` is
+ * decoded side by side and the caption with the best mean log-probability per word piece wins.
+ * Special tokens are never written; with `noRepeat` no word piece is written twice.
+ */
+import type { Batch } from '../batch.js'
+import { VideoBertError } from '../errors.js'
+import { rng } from '../random.js'
+import type { Pretrained } from './pretrained.js'
+
+/** One video as the model reads it: `[T, R, F]` standardised features and the `[T]` segment mask. */
+export interface VideoFeatures {
+  features: Float32Array
+  mask: Uint8Array
+}
+
+export interface CaptionOptions {
+  /** @default 'greedy' */
+  strategy?: 'greedy' | 'beam' | 'top-k'
+  /** Partial captions kept per length (beam). @default 4 */
+  beamSize?: number
+  /** Words sampled from (top-k). @default 5 */
+  topK?: number
+  /** Softens (> 1) or sharpens (< 1) the top-k distribution. @default 1 */
+  temperature?: number
+  /** Seed of top-k sampling. @default 0 */
+  seed?: number
+  /** Shortest caption, in word pieces. @default 3 */
+  minLength?: number
+  /** Longest caption, in word pieces. @default min(maxTextLen, 10) */
+  maxLength?: number
+  /** Never write a word piece twice. @default true */
+  noRepeat?: boolean
+  /** Videos decoded per native call (each carries one partial caption per length and beam). @default 8 */
+  batchSize?: number
+}
+
+export interface Caption {
+  text: string
+  ids: number[]
+  /** Mean log-probability per word piece when it was written (the decoding score). */
+  score: number
+}
+
+interface Hypothesis {
+  video: number
+  ids: Uint32Array
+  logp: number
+  filled: number
+}
+
+function checkOptions(o: CaptionOptions, maxTextLen: number): Required<CaptionOptions> {
+  const r: Required<CaptionOptions> = {
+    strategy: o.strategy ?? 'greedy',
+    beamSize: o.beamSize ?? 4,
+    topK: o.topK ?? 5,
+    temperature: o.temperature ?? 1,
+    seed: o.seed ?? 0,
+    minLength: o.minLength ?? 3,
+    maxLength: o.maxLength ?? Math.min(maxTextLen, 10),
+    noRepeat: o.noRepeat ?? true,
+    batchSize: o.batchSize ?? 8,
+  }
+  const positive = (k: keyof CaptionOptions, v: number) => {
+    if (!Number.isInteger(v) || v <= 0) throw new VideoBertError('InvalidInput', `invalid input \`${k}\`: must be a positive integer, got ${v}`)
+  }
+  if (!['greedy', 'beam', 'top-k'].includes(r.strategy)) throw new VideoBertError('InvalidInput', `invalid input \`strategy\`: greedy, beam or top-k, got '${r.strategy}'`)
+  for (const k of ['beamSize', 'topK', 'minLength', 'maxLength', 'batchSize'] as const) positive(k, r[k])
+  if (r.minLength > r.maxLength || r.maxLength > maxTextLen) {
+    throw new VideoBertError('InvalidInput', `invalid input \`maxLength\`: need minLength (${r.minLength}) <= maxLength (${r.maxLength}) <= maxTextLen (${maxTextLen})`)
+  }
+  if (!(r.temperature > 0 && Number.isFinite(r.temperature))) throw new VideoBertError('InvalidInput', `invalid input \`temperature\`: must be > 0, got ${r.temperature}`)
+  return r
+}
+
+/** Captions for several videos (one per video, in order). */
+export async function captionVideos(p: Pretrained, videos: VideoFeatures[], options: CaptionOptions = {}): Promise<Caption[]> {
+  const cfg = p.model.config
+  const o = checkOptions(options, cfg.maxTextLen)
+  const banned = new Set([cfg.padTokenId, cfg.clsTokenId, cfg.sepTokenId, cfg.maskTokenId])
+  for (const t of ['[UNK]', '[PAD]', '[CLS]', '[SEP]', '[MASK]']) {
+    const id = p.tokenizer.tokenToId(t)
+    if (id !== null) banned.add(id)
+  }
+  const out: Caption[] = []
+  for (let start = 0; start < videos.length; start += o.batchSize) {
+    out.push(...(await decodeGroup(p, videos.slice(start, start + o.batchSize), o, banned, start)))
+  }
+  return out
+}
+
+async function decodeGroup(p: Pretrained, videos: VideoFeatures[], o: Required<CaptionOptions>, banned: Set<number>, offset: number): Promise<Caption[]> {
+  const { maxTextLen: L, maskTokenId, padTokenId } = p.model.config
+  const draw = rng((o.seed * 65537 + offset) >>> 0)
+  const keep = o.strategy === 'beam' ? o.beamSize : 1
+  // Hypotheses per (video, length); all decoded in one batch per step.
+  let groups: Hypothesis[][] = []
+  for (let v = 0; v < videos.length; v++) {
+    for (let n = o.minLength; n <= o.maxLength; n++) {
+      const ids = new Uint32Array(L).fill(padTokenId)
+      ids.fill(maskTokenId, 0, n)
+      groups.push([{ video: v, ids, logp: 0, filled: 0 }])
+    }
+  }
+  const per = videos[0]!.features.length
+  const T = videos[0]!.mask.length
+  for (let step = 0; step < o.maxLength; step++) {
+    const active = groups.flatMap((g, gi) => g.filter((h) => h.ids.includes(maskTokenId)).map((h) => ({ h, gi })))
+    if (active.length === 0) break
+    const batch: Batch = {
+      batchSize: active.length,
+      textIds: new Uint32Array(active.length * L),
+      videoFeatures: new Float32Array(active.length * per),
+      videoMask: new Uint8Array(active.length * T),
+    }
+    active.forEach(({ h }, b) => {
+      batch.textIds.set(h.ids, b * L)
+      batch.videoFeatures!.set(videos[h.video]!.features, b * per)
+      batch.videoMask!.set(videos[h.video]!.mask, b * T)
+    })
+    const topK = Math.min(p.model.config.vocabSize, banned.size + L + Math.max(o.beamSize, o.topK) + 2)
+    const preds = await p.model.predictMasked(batch, { topK })
+    // Allowed choices per hypothesis and blank, most probable first.
+    const choices = active.map(() => [] as { position: number; id: number; prob: number }[][])
+    for (const pr of preds) {
+      const h = active[pr.sample]!.h
+      const allowed: { position: number; id: number; prob: number }[] = []
+      for (let i = 0; i < pr.ids.length; i++) {
+        const id = pr.ids[i]!
+        if (banned.has(id) || (o.noRepeat && h.ids.includes(id))) continue
+        allowed.push({ position: pr.position, id, prob: pr.probs[i]! })
+      }
+      if (allowed.length > 0) choices[pr.sample]!.push(allowed)
+    }
+    const next: Hypothesis[][] = groups.map((g) => g.filter((h) => !h.ids.includes(maskTokenId)))
+    active.forEach(({ h, gi }, b) => {
+      const blanks = choices[b]!
+      const fill = (position: number, id: number, prob: number): Hypothesis => {
+        const ids = h.ids.slice()
+        ids[position] = id
+        return { video: h.video, ids, logp: h.logp + Math.log(Math.max(prob, 1e-30)), filled: h.filled + 1 }
+      }
+      if (blanks.length === 0) {
+        // Nothing allowed is left in the top-k: the caption ends here (its remaining blanks dropped), penalised.
+        next[gi]!.push({ ...h, ids: h.ids.map((id) => (id === maskTokenId ? padTokenId : id)), logp: h.logp - 30 })
+        return
+      }
+      const surest = blanks.reduce((a, c) => (c[0]!.prob > a[0]!.prob ? c : a))
+      if (o.strategy === 'greedy') {
+        next[gi]!.push(fill(surest[0]!.position, surest[0]!.id, surest[0]!.prob))
+      } else if (o.strategy === 'top-k') {
+        const pool = surest.slice(0, o.topK)
+        const w = pool.map((c) => Math.pow(c.prob, 1 / o.temperature))
+        let u = draw() * w.reduce((a, x) => a + x, 0)
+        let pick = pool.length - 1
+        for (let i = 0; i < pool.length; i++) {
+          u -= w[i]!
+          if (u <= 0) {
+            pick = i
+            break
+          }
+        }
+        next[gi]!.push(fill(pool[pick]!.position, pool[pick]!.id, pool[pick]!.prob))
+      } else {
+        for (const blank of blanks) for (const c of blank.slice(0, o.beamSize)) next[gi]!.push(fill(c.position, c.id, c.prob))
+      }
+    })
+    // Keep the best `keep` distinct hypotheses per (video, length).
+    groups = next.map((g) => {
+      const seen = new Set<string>()
+      return g
+        .sort((a, b) => b.logp - a.logp)
+        .filter((h) => {
+          const key = h.ids.join(',')
+          if (seen.has(key)) return false
+          seen.add(key)
+          return true
+        })
+        .slice(0, keep)
+    })
+  }
+  return videos.map((_, v) => {
+    let best: Hypothesis | null = null
+    let bestScore = -Infinity
+    for (const g of groups) {
+      for (const h of g) {
+        const score = h.logp / Math.max(1, h.filled)
+        if (h.video === v && score > bestScore) {
+          best = h
+          bestScore = score
+        }
+      }
+    }
+    const ids = [...best!.ids].filter((id) => id !== padTokenId && id !== maskTokenId)
+    return { text: p.tokenizer.decode(ids), ids, score: bestScore }
+  })
+}

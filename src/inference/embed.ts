@@ -1,0 +1,102 @@
+/**
+ * Embeddings from a checkpoint: the encoder's outputs for a video alone (empty text) or a text alone
+ * (no segments). A video longer than `maxSegments` segments is read in consecutive windows; its
+ * pooled embedding is the segment-weighted mean of the windows', its segment embeddings are
+ * concatenated.
+ */
+import type { Batch } from '../batch.js'
+import type { Embeddings } from '../model.js'
+import { applyFeatureNorm } from '../data/feature-norm.js'
+import { VideoBertError } from '../errors.js'
+import type { Pretrained, VideoTokens } from './pretrained.js'
+
+export interface VideoEmbedding {
+  /** `[H]` mean of the segment outputs (the video embedding). */
+  pooled: Float32Array
+  /** `[H]` the `[CLS]` output (mean over windows). */
+  cls: Float32Array
+  /** `[S, H]` one row per segment of the video. */
+  segments: Float32Array
+  numSegments: number
+}
+
+export interface EmbedOptions {
+  /** Windows (or texts) per native call. @default 32 */
+  batchSize?: number
+  /** Called after each native call with the items done so far. */
+  onProgress?: (done: number, total: number) => void
+}
+
+interface WindowRef {
+  video: number
+  first: number
+  count: number
+}
+
+/** Embeddings of tokenized videos (video only: the text is empty). */
+export async function embedVideos(p: Pretrained, videos: VideoTokens[], options: EmbedOptions = {}): Promise<VideoEmbedding[]> {
+  const { maxSegments: T, numRegions, featureDim: F, maxTextLen: L, padTokenId, hiddenSize: H } = p.model.config
+  const R = Math.max(numRegions, 1)
+  const refs: WindowRef[] = []
+  videos.forEach((v, i) => {
+    if (v.numSegments === 0) throw new VideoBertError('InvalidInput', `video ${i} has no segments (shorter than one segment, or no decodable frames)`)
+    if (v.featureDim !== F || (numRegions > 0 && v.numRegions !== numRegions)) {
+      throw new VideoBertError('InvalidInput', `video ${i} was tokenized with ${v.numRegions} regions × ${v.featureDim} features; the model needs ${numRegions} × ${F}`)
+    }
+    for (let first = 0; first < v.numSegments; first += T) refs.push({ video: i, first, count: Math.min(T, v.numSegments - first) })
+  })
+  const out: VideoEmbedding[] = videos.map((v) => ({ pooled: new Float32Array(H), cls: new Float32Array(H), segments: new Float32Array(v.numSegments * H), numSegments: v.numSegments }))
+  const windowsOf = videos.map((_, i) => refs.filter((r) => r.video === i).length)
+  const batchSize = options.batchSize ?? 32
+  for (let start = 0; start < refs.length; start += batchSize) {
+    const chunk = refs.slice(start, start + batchSize)
+    const B = chunk.length
+    const batch: Batch = {
+      batchSize: B,
+      textIds: new Uint32Array(B * L).fill(padTokenId),
+      videoFeatures: new Float32Array(B * T * R * F),
+      videoMask: new Uint8Array(B * T),
+    }
+    chunk.forEach((r, b) => {
+      const src = numRegions > 0 ? videos[r.video]!.regions : videos[r.video]!.pooled
+      const dst = batch.videoFeatures!.subarray(b * T * R * F, b * T * R * F + r.count * R * F)
+      dst.set(src.subarray(r.first * R * F, (r.first + r.count) * R * F))
+      if (p.featureNorm) applyFeatureNorm(dst, p.featureNorm)
+      batch.videoMask!.fill(1, b * T, b * T + r.count)
+    })
+    const e: Embeddings = await p.model.embed(batch)
+    chunk.forEach((r, b) => {
+      const o = out[r.video]!
+      const weight = r.count / o.numSegments
+      for (let k = 0; k < H; k++) {
+        o.pooled[k] = o.pooled[k]! + e.video[b * H + k]! * weight
+        o.cls[k] = o.cls[k]! + e.cls[b * H + k]! / windowsOf[r.video]!
+      }
+      o.segments.set(e.segments.subarray(b * T * H, (b * T + r.count) * H), r.first * H)
+    })
+    options.onProgress?.(Math.min(start + B, refs.length), refs.length)
+  }
+  return out
+}
+
+/** Embeddings of texts alone (no video): the mean of the text-token outputs, `[H]` each. */
+export async function embedTexts(p: Pretrained, texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+  const { maxSegments: T, numRegions, featureDim: F, maxTextLen: L, padTokenId, hiddenSize: H } = p.model.config
+  const R = Math.max(numRegions, 1)
+  const batchSize = options.batchSize ?? 32
+  const out: Float32Array[] = []
+  for (let start = 0; start < texts.length; start += batchSize) {
+    const chunk = texts.slice(start, start + batchSize)
+    const B = chunk.length
+    const textIds = new Uint32Array(B * L).fill(padTokenId)
+    chunk.forEach((t, b) => {
+      const ids = p.tokenizer.encode(t, L)
+      if (ids.length === 0) throw new VideoBertError('InvalidInput', `text ${start + b} is empty`)
+      textIds.set(ids, b * L)
+    })
+    const e = await p.model.embed({ batchSize: B, textIds, videoFeatures: new Float32Array(B * T * R * F), videoMask: new Uint8Array(B * T) })
+    for (let b = 0; b < B; b++) out.push(e.text.slice(b * H, (b + 1) * H))
+    options.onProgress?.(start + B, texts.length)
+  }
+  return out
+}

@@ -1,0 +1,122 @@
+/**
+ * Fine-tuning a classifier on a pre-trained checkpoint (SPEC §2.3): a classification head on `[CLS]`
+ * (or on the mean of the segment outputs) trained with the Trainer on labelled videos. The result is
+ * a checkpoint that `loadClassifier` / `videobert classify` read: the model, the class names
+ * (`classes.json`), and the files inference needs (tokenizer, feature standardisation, video-tokenizer
+ * settings).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { FEATURE_NORM_FILE, loadFeatureNorm } from '../data/feature-norm.js'
+import { LabelledDataset, type LabelSource } from '../data/labelled.js'
+import { VideoBertError } from '../errors.js'
+import { VideoBERT } from '../model.js'
+import { TextTokenizer, TokenShards } from '../shards.js'
+import { evaluateClassifier, CLASSES_FILE, type ClassificationReport } from '../eval/classification.js'
+import { Trainer, type FitResult } from './trainer.js'
+
+export interface FinetuneOptions {
+  /** The pre-trained checkpoint directory (needs `tokenizer.json`). */
+  checkpoint: string
+  /** Token shards of the labelled videos (a directory or an open `TokenShards`). */
+  shards: string | TokenShards
+  /** A key of the manifest's `label` objects (e.g. `'direction'`), or a map video id → label. */
+  labels: LabelSource
+  /** Class names in head order. @default the sorted labels of the training videos */
+  classes?: string[]
+  /** Fraction of the training videos whose labels are used (per class, seeded). @default 1 */
+  labelFraction?: number
+  /** Fraction of the videos held out to validate on. @default 0.1 */
+  validationFraction?: number
+  /** Run directory (checkpoints, metrics.jsonl, loss-curve.html). */
+  out: string
+  /** Optimizer steps. @default 300 */
+  steps?: number
+  /** @default 16 */
+  batchSize?: number
+  /** Peak learning rate (linear warm-up over 10 % of the steps, cosine decay). @default 1e-3 */
+  lr?: number
+  /** What the head reads. @default 'cls' ('text' with a `prompt`) */
+  pooling?: 'cls' | 'segments' | 'text'
+  /** A fixed text with `[MASK]` tokens given with every video (see `LabelledDatasetOptions.prompt`). @default none */
+  prompt?: string
+  /** Seeds the head, the label choice, the split and the order. @default 0 */
+  seed?: number
+  /**
+   * Train the same architecture from random initialisation instead of the checkpoint's weights (the
+   * baseline for "does pre-training help"). The data, its standardisation and the schedule are the same.
+   * @default false
+   */
+  fromScratch?: boolean
+  /** Threads for tensor math. @default physical cores */
+  numThreads?: number
+  /** Progress line on stderr. @default true */
+  progress?: boolean
+  signal?: AbortSignal
+}
+
+export interface FinetuneResult {
+  model: VideoBERT
+  classes: string[]
+  /** Directory of the final checkpoint. */
+  checkpoint: string
+  fit: FitResult
+  /** Labelled training videos used, and validation videos. */
+  videos: { train: number; validation: number }
+  /** Accuracy and per-class figures on the validation videos (null when there are none). */
+  validation: ClassificationReport | null
+}
+
+export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneResult> {
+  const steps = o.steps ?? 300
+  const tokenizerPath = join(o.checkpoint, 'tokenizer.json')
+  if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${o.checkpoint}: no tokenizer.json (not a pre-trained checkpoint directory?)`)
+  const seed = o.seed ?? 0
+  const pooling = o.pooling ?? (o.prompt ? 'text' : 'cls')
+  if (pooling === 'text' && !o.prompt) throw new VideoBertError('InvalidConfig', "invalid config field `pooling`: 'text' reads the prompt's outputs; give a prompt")
+  const shards = typeof o.shards === 'string' ? await TokenShards.open(o.shards) : o.shards
+  const tokenizer = TextTokenizer.load(tokenizerPath)
+  const base = await VideoBERT.load(o.checkpoint)
+  const normPath = join(o.checkpoint, FEATURE_NORM_FILE)
+  const data = new LabelledDataset(shards, base.config, tokenizer, {
+    labels: o.labels,
+    classes: o.classes,
+    labelFraction: o.labelFraction,
+    prompt: o.prompt,
+    validationFraction: o.validationFraction ?? 0.1,
+    seed,
+    // The encoder was trained on standardised features: give it the same inputs (also from scratch,
+    // so the comparison differs in the weights only).
+    featureNorm: existsSync(normPath) ? loadFeatureNorm(normPath) : 'none',
+  })
+  const numLabels = data.classes.length
+  const model = o.fromScratch
+    ? await VideoBERT.create({ ...base.config, numLabels, classifierPooling: pooling }, { seed, numThreads: o.numThreads })
+    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling }, { seed, numThreads: o.numThreads })
+  mkdirSync(o.out, { recursive: true })
+  const classesPath = join(o.out, CLASSES_FILE)
+  writeFileSync(classesPath, `${JSON.stringify({ classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, null, 2)}\n`)
+  const trainer = new Trainer({
+    out: o.out,
+    steps,
+    batchSize: o.batchSize ?? 16,
+    schedule: { lr: o.lr ?? 1e-3, warmupSteps: Math.round(steps / 10), decay: 'cosine' },
+    checkpointEvery: 0,
+    keepLast: 1,
+    monitor: 'classifyLoss',
+    checkpointFiles: { 'tokenizer.json': tokenizerPath, [CLASSES_FILE]: classesPath },
+    signal: o.signal,
+    progress: o.progress ?? true,
+  })
+  const fit = await trainer.fit(model, data)
+  const validation = data.windows.validation.length > 0 ? await evaluateClassifier(fit.model, data, 'validation') : null
+  return {
+    model: fit.model,
+    classes: data.classes,
+    checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`),
+    fit,
+    videos: { train: data.videos('train').length, validation: data.videos('validation').length },
+    validation,
+  }
+}
