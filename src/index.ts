@@ -47,10 +47,28 @@ export {
 } from './shards.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'
 export { fitFeatureNorm, applyFeatureNorm, loadFeatureNorm, saveFeatureNorm, FEATURE_NORM_FILE, type FeatureNorm } from './data/feature-norm.js'
-export { textToVideoRetrieval, chanceRecall, type RetrievalMetrics, type RetrievalOptions } from './eval/retrieval.js'
-export { loadPretrained, videoInput, tokenizeOptionsOf, VIDEO_TOKENIZER_FILE, type Pretrained } from './inference/pretrained.js'
-export { fillMask, encodePrompt, MASK, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
+export {
+  textToVideoRetrieval,
+  retrieve,
+  wordProfiles,
+  chanceRecall,
+  type RetrievalMetrics,
+  type RetrievalOptions,
+  type RetrievalResult,
+  type RankedList,
+  type Direction,
+  type Scorer,
+} from './eval/retrieval.js'
+export { classificationReport, evaluateClassifier, CLASSES_FILE, type ClassificationReport, type ClassReport } from './eval/classification.js'
+export { evaluateCaptions, type CaptionEvaluation, type CaptionMetrics } from './eval/captioning.js'
+export { LabelledDataset, readLabelFile, labelOf, type LabelledDatasetOptions, type LabelSource } from './data/labelled.js'
+export { embedVideos, embedTexts, type VideoEmbedding, type EmbedOptions } from './inference/embed.js'
+export { captionVideos, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'
+export { classifyVideos, type ClassPrediction } from './inference/classify.js'
+export { finetuneClassifier, type FinetuneOptions, type FinetuneResult } from './training/finetune.js'
+export { loadPretrained, videoInput, shardVideo, tokenizeOptionsOf, VIDEO_TOKENIZER_FILE, type Pretrained, type VideoTokens } from './inference/pretrained.js'
+export { fillMask, encodePrompt, encodePromptWith, MASK, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
 export { fillInTheBlank, type BlankMetrics, type FillInTheBlankOptions } from './eval/fill-in-the-blank.js'
-export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult } from './training/trainer.js'
+export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult, type TrainingData } from './training/trainer.js'
 export { CheckpointManager, type TrainerState, type CheckpointOptions } from './training/checkpoints.js'
 export { learningRate, type ScheduleOptions } from './training/schedule.js'

@@ -1,0 +1,254 @@
+/**
+ * Using a checkpoint — embed, retrieve, caption, fine-tune / classify — on a small real corpus with
+ * a tiny model. What the model learned is tested on the demo (demo.spec.ts); here: shapes, invariants,
+ * arithmetic, files and errors.
+ */
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+
+import {
+  captionVideos,
+  classificationReport,
+  classifyVideos,
+  embedTexts,
+  embedVideos,
+  finetuneClassifier,
+  LabelledDataset,
+  loadPretrained,
+  readLabelFile,
+  resolveConfig,
+  retrieve,
+  shardVideo,
+  VideoBERT,
+  VideoTextDataset,
+  videoInput,
+  type Pretrained,
+  type TokenShards,
+  type TextTokenizer,
+} from '../src/index.js'
+import { buildCorpus } from './corpus.js'
+import { expectCode, tempDir } from './helpers.js'
+
+const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js')
+let shards: TokenShards
+let tokenizer: TextTokenizer
+let ckpt: string
+let shardsDir: string
+let p: Pretrained
+const config = resolveConfig({ preset: 'tiny', featureDim: 44, numRegions: 4, maxSegments: 4, maxTextLen: 12, vocabSize: 100 })
+/** Alternating labels by video id (v0 = a, v1 = b, …). */
+const labels = () => new Map(Array.from({ length: 10 }, (_, i) => [`v${i}`, i % 2 ? 'b' : 'a'] as const))
+
+beforeAll(async () => {
+  const dir = tempDir('use-corpus')
+  ;({ shards, tokenizer } = await buildCorpus(dir))
+  ckpt = join(dir, 'checkpoint')
+  shardsDir = join(dir, 'shards')
+  const model = await VideoBERT.create({ ...config, vocabSize: tokenizer.vocabSize }, { seed: 3 })
+  await model.save(ckpt)
+  copyFileSync(join(dir, 'tokenizer.json'), join(ckpt, 'tokenizer.json'))
+  p = await loadPretrained(ckpt)
+})
+
+describe('classification report', () => {
+  it('computes accuracy, precision, recall, F1 and the confusion matrix', () => {
+    const r = classificationReport(['x', 'y', 'z'], [0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 2, 0])
+    expect(r.accuracy).toBeCloseTo(4 / 6, 12)
+    expect(r.confusion).toEqual([[1, 1, 0], [0, 2, 0], [1, 0, 1]])
+    expect(r.perClass[1]).toEqual({ class: 'y', precision: 2 / 3, recall: 1, f1: 0.8, support: 2 })
+    expect(r.perClass[2]).toMatchObject({ precision: 1, recall: 0.5 })
+    expect(r.majorityBaseline).toBeCloseTo(1 / 3, 12)
+  })
+})
+
+describe('labels', () => {
+  it('reads JSONL and CSV label files; bad lines name the file and line', async () => {
+    const dir = tempDir('labels')
+    writeFileSync(join(dir, 'l.jsonl'), '{"id":"v0","label":"a"}\n\n{"id":"v1","label":2}\n')
+    expect([...readLabelFile(join(dir, 'l.jsonl'))]).toEqual([['v0', 'a'], ['v1', '2']])
+    writeFileSync(join(dir, 'l.csv'), 'label,id\nleft,v0\n"right",v1\n')
+    expect([...readLabelFile(join(dir, 'l.csv'))]).toEqual([['v0', 'left'], ['v1', 'right']])
+    writeFileSync(join(dir, 'bad.jsonl'), '{"id":"v0","label":"a"}\n{"id":"v1"}\n')
+    await expectCode(() => readLabelFile(join(dir, 'bad.jsonl')), 'InvalidInput', /bad\.jsonl:2/)
+    writeFileSync(join(dir, 'bad.csv'), 'video,label\nv0,a\n')
+    await expectCode(() => readLabelFile(join(dir, 'bad.csv')), 'InvalidInput', /header/)
+    await expectCode(() => readLabelFile(join(dir, 'missing.csv')), 'Io')
+  })
+
+  it('a labelled dataset splits by video, keeps a fraction per class, and rejects unknown classes', async () => {
+    const all = new LabelledDataset(shards, p.model.config, tokenizer, { labels: labels(), validationFraction: 0.2, featureNorm: 'none' })
+    expect(all.classes).toEqual(['a', 'b'])
+    expect(all.videos('validation')).toHaveLength(2)
+    expect(all.videos('train')).toHaveLength(8)
+    const half = new LabelledDataset(shards, p.model.config, tokenizer, { labels: labels(), validationFraction: 0.2, labelFraction: 0.5, featureNorm: 'none' })
+    const kept = half.videos('train')
+    expect(kept).toHaveLength(4)
+    for (const c of [0, 1]) expect(kept.filter((v) => half.labels.get(v) === c)).toHaveLength(2)
+    expect(half.videos('validation')).toEqual(all.videos('validation'))
+    const [batch] = [...half.batches('train', 64)]
+    expect(batch!.labels).toHaveLength(batch!.batchSize)
+    expect(batch!.textIds.every((id) => id === p.model.config.padTokenId)).toBe(true) // video only
+    const partial = labels()
+    partial.delete('v3')
+    expect(new LabelledDataset(shards, p.model.config, tokenizer, { labels: partial, featureNorm: 'none' }).unlabelled).toEqual([3])
+    await expectCode(
+      () => new LabelledDataset(shards, p.model.config, tokenizer, { labels: labels(), classes: ['a', 'c'], featureNorm: 'none' }),
+      'InvalidInput',
+      /label 'b'.*not one of the classes/,
+    )
+    const prompted = new LabelledDataset(shards, p.model.config, tokenizer, { labels: labels(), featureNorm: 'none', prompt: 'a [MASK] moves [MASK]' })
+    const [pb] = [...prompted.batches('train', 2)]
+    expect(pb!.textIds.filter((id) => id === p.model.config.maskTokenId)).toHaveLength(4)
+  })
+})
+
+describe('finetune and classify', () => {
+  it('fine-tunes a head, writes a classifier checkpoint, classifies; from scratch and re-runs behave', async () => {
+    const out = tempDir('finetune')
+    const r = await finetuneClassifier({ checkpoint: ckpt, shards, labels: labels(), validationFraction: 0.2, out, steps: 30, lr: 3e-3, batchSize: 8, progress: false })
+    expect(r.classes).toEqual(['a', 'b'])
+    expect(r.fit.state.step).toBe(30)
+    expect(r.validation!.samples).toBeGreaterThan(0)
+    expect(r.validation!.perClass.map((c) => c.class)).toEqual(['a', 'b'])
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(metrics.filter((m) => m.split === 'train')).toHaveLength(30)
+    expect(metrics[0].classifyLoss).toBeGreaterThan(0)
+    expect(metrics[0].mlmLoss).toBe(0)
+    const c = await loadPretrained(r.checkpoint)
+    expect(c.classes).toEqual(['a', 'b'])
+    expect(c.model.config.numLabels).toBe(2)
+    const preds = await classifyVideos(c, [shardVideo(shards, 0), shardVideo(shards, 1)])
+    expect(preds).toHaveLength(2)
+    for (const pr of preds) {
+      expect(pr.probabilities.map((x) => x.label).sort()).toEqual(['a', 'b'])
+      expect(pr.probabilities[0]!.probability + pr.probabilities[1]!.probability).toBeCloseTo(1, 5)
+      expect(pr.label).toBe(pr.probabilities[0]!.label)
+    }
+    // The fine-tuned encoder started from the checkpoint: its word embeddings moved only by training.
+    const scratch = await finetuneClassifier({ checkpoint: ckpt, shards, labels: labels(), validationFraction: 0.2, out: tempDir('scratch'), steps: 5, progress: false, fromScratch: true, seed: 1 })
+    expect(scratch.model.config).toEqual(r.model.config)
+    await expectCode(() => finetuneClassifier({ checkpoint: ckpt, shards, labels: labels(), out, steps: 5, progress: false }), 'Checkpoint', /earlier run/)
+    await expectCode(() => classifyVideos(p, [shardVideo(shards, 0)]), 'Checkpoint', /not a classifier/)
+    await expectCode(() => VideoBERT.forClassification(ckpt, { numLabels: 1 }), 'InvalidConfig', /numLabels/)
+    await expectCode(() => p.model.classify({ batchSize: 1, textIds: new Uint32Array(12) }), 'InvalidInput', /no classification head/)
+
+    // CLI: classify with a label file; a label file with an unknown class is a coded error.
+    const dir = tempDir('classify-cli')
+    writeFileSync(join(dir, 'labels.csv'), `id,label\n${[...labels()].map(([id, l]) => `${id},${l}`).join('\n')}\n`)
+    const ok = spawnSync(process.execPath, [cli, 'classify', '--checkpoint', r.checkpoint, '--shards', shardsDir, '--labels', join(dir, 'labels.csv'), '--json'], { encoding: 'utf8' })
+    expect(ok.status, ok.stderr).toBe(0)
+    const report = JSON.parse(ok.stdout)
+    expect(report.samples).toBeGreaterThan(0)
+    expect(report.confusion).toHaveLength(2)
+    writeFileSync(join(dir, 'unknown.csv'), 'id,label\nv0,a\nv1,zebra\n')
+    const bad = spawnSync(process.execPath, [cli, 'classify', '--checkpoint', r.checkpoint, '--shards', shardsDir, '--labels', join(dir, 'unknown.csv')], { encoding: 'utf8' })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+    expect(bad.stderr).toMatch(/InvalidInput: .*'zebra'/)
+  }, 120_000)
+})
+
+describe('embeddings', () => {
+  it('embeds videos (windows averaged, segments concatenated) and texts; the CLI writes JSONL and safetensors', async () => {
+    const H = p.model.config.hiddenSize
+    const videos = [shardVideo(shards, 0), shardVideo(shards, 1)]
+    const e = await embedVideos(p, videos, { batchSize: 3 })
+    expect(e[0]!.numSegments).toBe(videos[0]!.numSegments)
+    expect(e[0]!.segments).toHaveLength(videos[0]!.numSegments * H)
+    expect(e[0]!.pooled).toHaveLength(H)
+    expect(e[0]!.pooled.some((x) => x !== 0)).toBe(true)
+    // Batching does not change the result.
+    const again = await embedVideos(p, videos, { batchSize: 1 })
+    for (let k = 0; k < H; k++) expect(again[1]!.pooled[k]).toBeCloseTo(e[1]!.pooled[k]!, 5)
+    const t = await embedTexts(p, ['a red circle', 'moves left'])
+    expect(t).toHaveLength(2)
+    expect(t[0]).toHaveLength(H)
+    await expectCode(() => embedTexts(p, ['']), 'InvalidInput', /empty/)
+
+    const dir = tempDir('embed-cli')
+    const jsonl = spawnSync(process.execPath, [cli, 'embed', '--checkpoint', ckpt, '--shards', shardsDir, '--text', 'a red circle', '--out', join(dir, 'e.jsonl'), '--json'], { encoding: 'utf8' })
+    expect(jsonl.status, jsonl.stderr).toBe(0)
+    const rows = readFileSync(join(dir, 'e.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(rows.filter((r) => r.kind === 'video')).toHaveLength(shards.length)
+    expect(rows.at(-1)).toMatchObject({ kind: 'text', text: 'a red circle' })
+    expect(rows[0].embedding).toHaveLength(H)
+    expect(rows[0].embedding[0]).toBeCloseTo((await embedVideos(p, [shardVideo(shards, 0)]))[0]!.pooled[0]!, 5)
+    const st = spawnSync(process.execPath, [cli, 'embed', '--checkpoint', ckpt, '--shards', shardsDir, '--out', join(dir, 'e.safetensors')], { encoding: 'utf8' })
+    expect(st.status, st.stderr).toBe(0)
+    const buf = readFileSync(join(dir, 'e.safetensors'))
+    const n = Number(buf.readBigUInt64LE(0))
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'))
+    expect(header['video.embedding'].shape).toEqual([shards.length, H])
+    const [from] = header['video.embedding'].data_offsets
+    expect(buf.readFloatLE(8 + n + from)).toBeCloseTo(rows[0].embedding[0], 6)
+    expect(JSON.parse(header.__metadata__.video_ids)).toEqual(rows.filter((r) => r.kind === 'video').map((r) => r.id))
+    const bad = spawnSync(process.execPath, [cli, 'embed', '--checkpoint', ckpt, '--out', join(dir, 'e.txt'), '--text', 'x'], { encoding: 'utf8' })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toMatch(/\.jsonl or \.safetensors/)
+  }, 60_000)
+})
+
+describe('captions', () => {
+  it('decode within the length bounds, without special tokens or repeats; top-k is seeded', async () => {
+    const inputs = [0, 1, 2].map((i) => videoInput(p, shardVideo(shards, i)))
+    const special = new Set([0, 1, 2, 3, 4])
+    for (const strategy of ['greedy', 'beam', 'top-k'] as const) {
+      const caps = await captionVideos(p, inputs, { strategy, minLength: 2, maxLength: 5, batchSize: 2 })
+      expect(caps).toHaveLength(3)
+      for (const c of caps) {
+        expect(c.ids.length).toBeGreaterThanOrEqual(2)
+        expect(c.ids.length).toBeLessThanOrEqual(5)
+        expect(c.ids.some((id) => special.has(id))).toBe(false)
+        expect(new Set(c.ids).size).toBe(c.ids.length)
+        expect(c.score).toBeLessThanOrEqual(0)
+        expect(c.text).toBe(tokenizer.decode(c.ids))
+      }
+    }
+    const a = await captionVideos(p, inputs, { strategy: 'top-k', seed: 4 })
+    expect(await captionVideos(p, inputs, { strategy: 'top-k', seed: 4 })).toEqual(a)
+    // The beam keeps the greedy path among its candidates, so its best score is at least greedy's.
+    const g = await captionVideos(p, inputs, { strategy: 'greedy', minLength: 3, maxLength: 3 })
+    const b = await captionVideos(p, inputs, { strategy: 'beam', beamSize: 4, minLength: 3, maxLength: 3 })
+    b.forEach((c, i) => expect(c.score).toBeGreaterThanOrEqual(g[i]!.score - 1e-9))
+    await expectCode(() => captionVideos(p, inputs, { maxLength: 13 }), 'InvalidInput', /maxLength/)
+    await expectCode(() => captionVideos(p, inputs, { strategy: 'sample' as never }), 'InvalidInput', /strategy/)
+    const cliRun = spawnSync(process.execPath, [cli, 'caption', '--checkpoint', ckpt, '--shards', shardsDir, '--strategy', 'beam', '--json'], { encoding: 'utf8' })
+    expect(cliRun.status, cliRun.stderr).toBe(0)
+    expect(JSON.parse(cliRun.stdout).captions).toHaveLength(shards.length)
+  }, 60_000)
+})
+
+describe('retrieval', () => {
+  it('re-ranking everything equals ranking by the re-ranking scorer; both directions; custom queries', async () => {
+    const data = new VideoTextDataset(shards, p.model.config, tokenizer, { validationFraction: 1, featureNorm: 'none' })
+    const lik = await retrieve(p.model, data, 'validation', 'text-to-video', { scorer: 'likelihood' })
+    const all = await retrieve(p.model, data, 'validation', 'text-to-video', { scorer: 'words', rerank: 'likelihood', rerankTop: 1000 })
+    expect(all.rankings.map((r) => r.rank)).toEqual(lik.rankings.map((r) => r.rank))
+    expect(all.recall).toEqual(lik.recall)
+    const words = await retrieve(p.model, data, 'validation', 'text-to-video', { scorer: 'words', rerank: 'match', rerankTop: 3 })
+    for (const r of words.rankings) {
+      expect([...r.ranked.order].sort((x, y) => x - y)).toEqual([...Array(words.candidates).keys()])
+      expect(r.rank).toBeGreaterThanOrEqual(1)
+      expect(r.rank).toBeLessThanOrEqual(words.candidates)
+    }
+    const v2t = await retrieve(p.model, data, 'validation', 'video-to-text', { scorer: 'words' })
+    expect(v2t.candidates).toBe(v2t.texts.length)
+    expect(v2t.queries).toBe(data.windows.validation.filter((w) => w.text).length)
+    const q = await retrieve(p.model, data, 'validation', 'text-to-video', { scorer: 'words', queries: ['red circle'] })
+    expect(q.rankings).toHaveLength(1)
+    await expectCode(() => retrieve(p.model, data, 'validation', 'video-to-text', { queries: ['x'] }), 'InvalidInput', /text-to-video/)
+    const r = spawnSync(process.execPath, [cli, 'retrieve', '--checkpoint', ckpt, '--shards', shardsDir, '--rerank', 'match', '--json'], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ direction: 'text-to-video', scorer: 'words', rerank: 'match', rerankTop: 10 })
+    for (const verb of ['embed', 'retrieve', 'caption', 'finetune', 'classify']) {
+      const h = spawnSync(process.execPath, [cli, verb, '--help'], { encoding: 'utf8' })
+      expect(h.status).toBe(0)
+      expect(h.stdout).toMatch(/--json/)
+    }
+    const noTask = spawnSync(process.execPath, [cli, 'finetune', '--checkpoint', ckpt], { encoding: 'utf8' })
+    expect(noTask.status).toBe(1)
+    expect(noTask.stderr).toMatch(/--task classify/)
+  }, 120_000)
+})
