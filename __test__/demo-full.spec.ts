@@ -15,6 +15,8 @@ describe.runIf(process.env.VIDEOBERT_SLOW === '1')('videobert demo --label-effic
     const r = spawnSync(process.execPath, [cli, 'demo', '--label-efficiency', '--json', '--out', tempDir('demo-full')], { encoding: 'utf8', timeout: 1_800_000 })
     expect(r.status, r.stderr).toBe(0)
     const res = JSON.parse(r.stdout)
+    // The figures, for the record (vitest prints them with the test).
+    console.log(JSON.stringify({ goals: res.goals, retrieval: res.retrieval, captions: res.captions.perGroup, labelEfficiency: res.labelEfficiency, seconds: res.seconds }))
     expect(res.train.steps).toBe(4500)
     for (const g of res.goals) expect(g.met, `${g.name}: ${g.value} vs ${g.chance}`).toBe(true)
     expect(res.goals.map((g: { name: string }) => g.name)).toContain('10 % labels, direction: pre-trained − scratch ≥ 10 points')
