@@ -252,3 +252,21 @@ describe('retrieval', () => {
     expect(noTask.stderr).toMatch(/--task classify/)
   }, 120_000)
 })
+
+describe('the VideoBERT class', () => {
+  it('fromPretrained gives the same results as the functions; a bare model says how to get the context', async () => {
+    const m = await VideoBERT.fromPretrained(ckpt)
+    const v = shardVideo(shards, 0)
+    expect(await m.embedVideos([v])).toEqual(await embedVideos(p, [v]))
+    expect(await m.embedTexts(['a red circle'])).toEqual(await embedTexts(p, ['a red circle']))
+    expect(await m.caption([v], { maxLength: 4 })).toEqual(await captionVideos(p, [videoInput(p, v)], { maxLength: 4 }))
+    const blanks = await m.fillMask(v, 'a [MASK] circle', { topK: 2 })
+    expect(blanks).toHaveLength(1)
+    expect(blanks[0]!.predictions).toHaveLength(2)
+    const r = await m.retrieve(shardsDir, 'text-to-video', { scorer: 'words' })
+    expect(r.candidates).toBeGreaterThan(0)
+    await expectCode(() => m.classifyVideos([v]), 'Checkpoint', /not a classifier/)
+    const bare = await VideoBERT.load(ckpt)
+    await expectCode(() => bare.fillMask(v, 'a [MASK]'), 'InvalidInput', /fromPretrained/)
+  }, 60_000)
+})

@@ -7,7 +7,7 @@
  * const { loss } = await model.trainStep(batch, { lr: 1e-3 })
  * ```
  */
-export { VideoBERT, type CreateOptions, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions } from './model.js'
+export { VideoBERT, type CreateOptions, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions, type VideoSource } from './model.js'
 export { VideoBertError, ERROR_CODES, type ErrorCode } from './errors.js'
 export {
   presets,
