@@ -14,7 +14,7 @@ PATH may be a checkpoint directory (model.safetensors + config.json), a run dire
 checkpoints/), a token-shard directory (index.json) or a config.json.`
 
 function describeConfig(c: VideoBertConfig): string {
-  return `H=${c.hiddenSize} layers=${c.numHiddenLayers} heads=${c.numAttentionHeads} FFN=${c.intermediateSize} L=${c.maxTextLen} T=${c.maxSegments} R=${c.numRegions} F=${c.featureDim} vocab=${c.vocabSize} video=${c.videoInput}/${c.videoLoss}`
+  return `H=${c.hiddenSize} layers=${c.numHiddenLayers} heads=${c.numAttentionHeads} FFN=${c.intermediateSize} L=${c.maxTextLen} T=${c.maxSegments} R=${c.numRegions} F=${c.featureDim} vocab=${c.vocabSize} video=${c.videoInput}/${c.videoLoss}${c.numLabels > 0 ? ` classifier=${c.numLabels} classes on ${c.classifierPooling}` : ''}`
 }
 
 export async function inspect(path: string): Promise<{ kind: string; summary: Record<string, unknown>; text: string }> {
