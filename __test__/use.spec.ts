@@ -131,6 +131,13 @@ describe('finetune and classify', () => {
     expect(scratch.model.config).toEqual(r.model.config)
     await expectCode(() => finetuneClassifier({ checkpoint: ckpt, shards, labels: labels(), out, steps: 5, progress: false }), 'Checkpoint', /earlier run/)
     await expectCode(() => classifyVideos(p, [shardVideo(shards, 0)]), 'Checkpoint', /not a classifier/)
+    // A checkpoint whose tensors do not fit its config (another architecture) is a Checkpoint error.
+    const other = tempDir('other-architecture')
+    const small = await VideoBERT.create({ ...config, vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 64 })
+    await small.save(other)
+    copyFileSync(join(ckpt, 'config.json'), join(other, 'config.json'))
+    copyFileSync(join(ckpt, 'tokenizer.json'), join(other, 'tokenizer.json'))
+    await expectCode(() => finetuneClassifier({ checkpoint: other, shards, labels: labels(), out: tempDir('ft-other'), steps: 5, progress: false }), 'Checkpoint', /shape/)
     await expectCode(() => VideoBERT.forClassification(ckpt, { numLabels: 1 }), 'InvalidConfig', /numLabels/)
     await expectCode(() => p.model.classify({ batchSize: 1, textIds: new Uint32Array(12) }), 'InvalidInput', /no classification head/)
 
@@ -166,6 +173,8 @@ describe('embeddings', () => {
     expect(t).toHaveLength(2)
     expect(t[0]).toHaveLength(H)
     await expectCode(() => embedTexts(p, ['']), 'InvalidInput', /empty/)
+    const empty = { ...videos[0]!, numSegments: 0, regions: new Float32Array(0), pooled: new Float32Array(0) }
+    await expectCode(() => embedVideos(p, [empty]), 'InvalidInput', /no segments/)
 
     const dir = tempDir('embed-cli')
     const jsonl = spawnSync(process.execPath, [cli, 'embed', '--checkpoint', ckpt, '--shards', shardsDir, '--text', 'a red circle', '--out', join(dir, 'e.jsonl'), '--json'], { encoding: 'utf8' })
