@@ -316,6 +316,8 @@ export interface StepResult {
   classifyLoss: number
   /** Fraction of labelled samples whose most probable class is the label (0 without labels). */
   accuracy: number
+  /** Fraction of masked caption tokens predicted right, top-1 (pre-training batches). */
+  mlmAccuracy: number
   /** Global gradient norm before clipping (0 for `evaluate`). */
   gradNorm: number
 }

@@ -72,6 +72,16 @@ describe('Trainer', () => {
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
     expect(lines.filter((l) => l.split === 'train')).toHaveLength(12)
     expect(lines.filter((l) => l.split === 'validation').map((l) => l.step)).toEqual([4, 8, 12])
+    // Validation reports masked-word accuracy and retrieval among the validation windows.
+    const val = lines.filter((l) => l.split === 'validation')
+    for (const v of val) {
+      expect(v.mlmAccuracy).toBeGreaterThanOrEqual(0)
+      expect(v.mlmAccuracy).toBeLessThanOrEqual(1)
+      expect(v.retrievalCandidates).toBe(data.windows.validation.length)
+      expect(v.retrievalR1).toBeLessThanOrEqual(v.retrievalR5)
+      expect(v.retrievalChanceR1).toBeGreaterThan(0)
+    }
+    expect(r.lastValidation).toEqual(Object.fromEntries(Object.entries(val.at(-1)).filter(([k]) => k !== 'step' && k !== 'split')))
     const html = readFileSync(join(out, 'loss-curve.html'), 'utf8')
     expect(html.match(/<polyline/g)).toHaveLength(4)
     expect(html.match(/<circle/g)).toHaveLength(4 * 3)
@@ -82,6 +92,17 @@ describe('Trainer', () => {
     expect(kept.length).toBeLessThanOrEqual(3) // last 2, plus the best if older
     expect(r.state.best).not.toBeNull()
     expect(kept).toContain(`step-${r.state.best!.step}`)
+  })
+
+  it('validates on a separate dataset when given one; retrieval can be turned off', async () => {
+    const { shards, tokenizer } = await buildCorpus(tempDir('trainer-val-corpus'))
+    const heldOut = new VideoTextDataset(shards, config, tokenizer, { validationFraction: 1, featureNorm: data.featureNorm! })
+    const r = await new Trainer(base(tempDir('fit-val'), { steps: 2, evalEvery: 0 })).fit(await VideoBERT.create(config, { seed: 2 }), data, heldOut)
+    expect(r.lastValidation!.retrievalCandidates).toBe(heldOut.windows.validation.length)
+    expect(heldOut.windows.validation.length).toBeGreaterThan(data.windows.validation.length)
+    const off = await new Trainer(base(tempDir('fit-noret'), { steps: 1, validationRetrieval: false })).fit(await VideoBERT.create(config, { seed: 2 }), data)
+    expect(off.lastValidation!.retrievalR1).toBeUndefined()
+    expect(off.lastValidation!.mlmLoss).toBeGreaterThan(0)
   })
 
   it('an interrupted run resumed from its checkpoint logs the same losses, bit for bit', async () => {

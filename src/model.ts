@@ -59,6 +59,8 @@ export interface StepResult {
   classifyLoss: number
   /** Fraction of labelled samples classified correctly (0 without labels). */
   accuracy: number
+  /** Fraction of the masked caption tokens predicted right, top-1 (pre-training batches). */
+  mlmAccuracy: number
   gradNorm: number
 }
 

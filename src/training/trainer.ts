@@ -10,7 +10,8 @@ import { join } from 'node:path'
 
 import { ProgressLine } from '../cli/progress.js'
 import type { Batch } from '../batch.js'
-import type { Split, VideoTextDataset, Window } from '../data/dataset.js'
+import { VideoTextDataset, type Split, type Window } from '../data/dataset.js'
+import { textToVideoRetrieval } from '../eval/retrieval.js'
 import { VideoBertError } from '../errors.js'
 import { VideoBERT, type StepResult } from '../model.js'
 import { FEATURE_NORM_FILE, saveFeatureNorm } from '../data/feature-norm.js'
@@ -32,10 +33,24 @@ export interface TrainingData {
   readonly skipped: VideoTextDataset['skipped']
 }
 
+/**
+ * What a validation reports: the mean losses and accuracies over the validation split and, for
+ * pre-training data, text→video retrieval among the validation windows (word-profile scorer).
+ */
+export interface ValidationMetrics extends StepResult {
+  /** Recall@1 / @5 of text→video retrieval among `retrievalCandidates` validation windows. */
+  retrievalR1?: number
+  retrievalR5?: number
+  /** The same for a random ranking. */
+  retrievalChanceR1?: number
+  retrievalChanceR5?: number
+  retrievalCandidates?: number
+}
+
 export interface TrainerCallbacks {
   onFitStart?(t: Trainer, state: TrainerState): void | Promise<void>
   onTrainBatchEnd?(t: Trainer, step: number, metrics: StepResult & { lr: number }): void | Promise<void>
-  onValidationEnd?(t: Trainer, step: number, metrics: StepResult): void | Promise<void>
+  onValidationEnd?(t: Trainer, step: number, metrics: ValidationMetrics): void | Promise<void>
   onSaveCheckpoint?(t: Trainer, path: string, state: TrainerState): void | Promise<void>
   onLoadCheckpoint?(t: Trainer, path: string, state: TrainerState): void | Promise<void>
   onException?(t: Trainer, err: unknown): void | Promise<void>
@@ -60,6 +75,12 @@ export interface TrainerOptions {
   checkpointEvery?: number
   /** Checkpoints kept (plus the best). @default 3 */
   keepLast?: number
+  /**
+   * Retrieval at each validation (pre-training data): text→video R@1 / R@5 among at most `candidates`
+   * validation windows, ranked by the word-profile scorer (one forward pass per window). `false`
+   * turns it off. @default { candidates: 200 }
+   */
+  validationRetrieval?: { candidates?: number } | false
   /** Monitored validation metric for best-checkpoint and early stopping (lower is better). @default 'loss' */
   monitor?: keyof StepResult
   /** Stop after this many validations without improvement (0 = never). @default 0 */
@@ -83,7 +104,7 @@ export interface FitResult {
   model: VideoBERT
   /** Why the loop ended. */
   stopped: 'completed' | 'early-stopping' | 'aborted'
-  lastValidation: StepResult | null
+  lastValidation: ValidationMetrics | null
   /**
    * Fraction of the loop's wall time spent building batches (reading shards, tokenizing, collating).
    * All but the first step's batches are built while the previous step runs natively, so the steps
@@ -114,6 +135,7 @@ export class Trainer {
       progress: true,
       checkpointFiles: {},
       ...options,
+      validationRetrieval: options.validationRetrieval ?? { candidates: 200 },
     }
   }
 
@@ -124,9 +146,12 @@ export class Trainer {
     }
   }
 
-  /** Mean losses (and accuracy, for labelled data) over the validation split. */
-  async validate(model: VideoBERT, data: TrainingData): Promise<StepResult> {
-    const sums: StepResult = { loss: 0, mlmLoss: 0, videoLoss: 0, vtmLoss: 0, classifyLoss: 0, accuracy: 0, gradNorm: 0 }
+  /**
+   * Mean losses and accuracies (masked words; classes for labelled data) over the validation split,
+   * and retrieval among its windows (see `validationRetrieval`).
+   */
+  async validate(model: VideoBERT, data: TrainingData): Promise<ValidationMetrics> {
+    const sums: StepResult = { loss: 0, mlmLoss: 0, videoLoss: 0, vtmLoss: 0, classifyLoss: 0, accuracy: 0, mlmAccuracy: 0, gradNorm: 0 }
     let n = 0
     for (const batch of data.batches('validation', this.options.batchSize, 0)) {
       const m = await model.evaluate(batch)
@@ -135,11 +160,22 @@ export class Trainer {
     }
     if (n === 0) throw new VideoBertError('InvalidInput', 'the validation split is empty')
     for (const k of Object.keys(sums) as (keyof StepResult)[]) sums[k] /= n
+    const opt = this.options.validationRetrieval
+    const captioned = data.windows.validation.filter((w) => w.text).length
+    if (opt !== false && data instanceof VideoTextDataset && captioned >= 2) {
+      const r = await textToVideoRetrieval(model, data, 'validation', { scorer: 'words', maxCandidates: opt.candidates ?? 200 })
+      return { ...sums, retrievalR1: r.recall[1], retrievalR5: r.recall[5], retrievalChanceR1: r.chance[1], retrievalChanceR5: r.chance[5], retrievalCandidates: r.candidates }
+    }
     return sums
   }
 
-  async fit(model: VideoBERT, data: TrainingData): Promise<FitResult> {
+  /**
+   * Train `model` on `data`'s training split. Validation uses `data`'s validation split, or the
+   * validation split of `validation` when given (e.g. a separate shard set with `validationFraction: 1`).
+   */
+  async fit(model: VideoBERT, data: TrainingData, validation?: TrainingData): Promise<FitResult> {
     const o = this.options
+    const valData = validation ?? data
     try {
       mkdirSync(o.out, { recursive: true })
     } catch (err) {
@@ -187,7 +223,7 @@ export class Trainer {
     const line = o.progress ? new ProgressLine() : null
     const log = (record: Record<string, unknown>) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`)
     let stopped: FitResult['stopped'] = 'completed'
-    let lastValidation: StepResult | null = null
+    let lastValidation: ValidationMetrics | null = null
     const t0 = performance.now()
     let dataMs = 0
     const startStep = state.step
@@ -263,9 +299,9 @@ export class Trainer {
           )
         }
         const last = state.step === o.steps
-        const canValidate = data.windows.validation.length > 0
+        const canValidate = valData.windows.validation.length > 0
         if (canValidate && ((o.evalEvery > 0 && state.step % o.evalEvery === 0) || last)) {
-          lastValidation = await this.validate(model, data)
+          lastValidation = await this.validate(model, valData)
           log({ step: state.step, split: 'validation', ...lastValidation })
           await this.#emit('onValidationEnd', this, state.step, lastValidation)
           const value = lastValidation[o.monitor]

@@ -56,6 +56,8 @@ pub struct StepMetrics {
     pub vtm_loss: f64,
     pub classify_loss: f64,
     pub accuracy: f64,
+    /// Fraction of the masked text tokens predicted right (top-1), pre-training batches.
+    pub mlm_accuracy: f64,
     pub grad_norm: f64,
 }
 
@@ -371,6 +373,7 @@ fn accumulate(m: &mut StepMetrics, l: &Losses, accuracy: f64, n: f64) -> Result<
     m.vtm_loss += scalar(&l.vtm)? / n;
     m.classify_loss += scalar(&l.classify)? / n;
     m.accuracy += accuracy / n;
+    m.mlm_accuracy += scalar(&l.mlm_accuracy)? / n;
     Ok(())
 }
 

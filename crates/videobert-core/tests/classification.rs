@@ -8,8 +8,11 @@ use videobert_core::{Batch, ClassifierPooling, CreateOptions, DType, Error, Step
 /// Video-only samples whose class `c` is written into feature dimension `c` of every region.
 fn labelled_batch(cfg: &VideoBertConfig, b: usize, seed: u64) -> Batch {
     let mut batch = random_batch(cfg, b, seed);
-    let (t, r, f) = (cfg.max_segments, cfg.num_regions.max(1), cfg.feature_dim);
-    batch.text_ids.iter_mut().for_each(|id| *id = cfg.pad_token_id);
+    let (t, r, f, l) = (cfg.max_segments, cfg.num_regions.max(1), cfg.feature_dim, cfg.max_text_len);
+    // No caption; a prompt of three [MASK]s (what `text` pooling reads).
+    for (j, id) in batch.text_ids.iter_mut().enumerate() {
+        *id = if j % l < 3 { cfg.mask_token_id } else { cfg.pad_token_id };
+    }
     let labels: Vec<u32> = (0..b).map(|i| (i % cfg.num_labels) as u32).collect();
     let feats = batch.video_features.as_mut().unwrap();
     for (i, &y) in labels.iter().enumerate() {
@@ -22,8 +25,8 @@ fn labelled_batch(cfg: &VideoBertConfig, b: usize, seed: u64) -> Batch {
 }
 
 #[test]
-fn a_classifier_learns_a_separable_task_on_both_poolings() {
-    for pooling in [ClassifierPooling::Cls, ClassifierPooling::Segments] {
+fn a_classifier_learns_a_separable_task_on_every_pooling() {
+    for pooling in [ClassifierPooling::Cls, ClassifierPooling::Segments, ClassifierPooling::Text] {
         let cfg = VideoBertConfig { num_labels: 3, classifier_pooling: pooling, ..VideoBertConfig::tiny() };
         let mut vb = model(cfg.clone(), DType::F32, 4);
         let batch = labelled_batch(&cfg, 12, 1);

@@ -192,6 +192,8 @@ pub struct StepResult {
     pub classify_loss: f64,
     /// Fraction of labelled samples whose most probable class is the label (0 without labels).
     pub accuracy: f64,
+    /// Fraction of masked caption tokens predicted right, top-1 (pre-training batches).
+    pub mlm_accuracy: f64,
     /// Global gradient norm before clipping (0 for `evaluate`).
     pub grad_norm: f64,
 }
@@ -205,6 +207,7 @@ impl From<vb::StepMetrics> for StepResult {
             vtm_loss: m.vtm_loss,
             classify_loss: m.classify_loss,
             accuracy: m.accuracy,
+            mlm_accuracy: m.mlm_accuracy,
             grad_norm: m.grad_norm,
         }
     }

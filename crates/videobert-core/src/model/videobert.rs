@@ -54,6 +54,9 @@ pub struct Losses {
     pub vtm: Tensor,
     /// Cross-entropy of the classification head (0 in pre-training).
     pub classify: Tensor,
+    /// Fraction of the masked text tokens whose most probable word is the original (no gradient;
+    /// 0 when nothing is masked).
+    pub mlm_accuracy: Tensor,
 }
 
 struct VideoBertEmbeddings {
@@ -339,7 +342,7 @@ impl VideoBertModel {
         let logits = self.classifier_logits(&hidden, inp)?;
         let classify = cross_entropy(&logits, labels)?;
         let zero = Tensor::zeros((), classify.dtype(), classify.device())?;
-        Ok((Losses { total: classify.clone(), mlm: zero.clone(), video: zero.clone(), vtm: zero, classify }, logits))
+        Ok((Losses { total: classify.clone(), mlm: zero.clone(), video: zero.clone(), vtm: zero.clone(), classify, mlm_accuracy: zero }, logits))
     }
 
     /// The three pre-training losses and their weighted sum.
@@ -351,11 +354,12 @@ impl VideoBertModel {
         let dtype = hidden.dtype();
         let zero = || Tensor::zeros((), dtype, hidden.device());
 
-        let mlm = if tg.num_mlm > 0 {
+        let (mlm, mlm_accuracy) = if tg.num_mlm > 0 {
             let logits = self.mlm_logits(&flat.index_select(&tg.mlm_positions, 0)?)?;
-            cross_entropy(&logits, &tg.mlm_labels)?
+            let hits = logits.detach().argmax(1)?.eq(&tg.mlm_labels)?.to_dtype(dtype)?.mean_all()?;
+            (cross_entropy(&logits, &tg.mlm_labels)?, hits)
         } else {
-            zero()?
+            (zero()?, zero()?)
         };
 
         let video = if tg.num_video > 0 {
@@ -389,7 +393,7 @@ impl VideoBertModel {
 
         let total = ((&mlm * cfg.mlm_weight)? + (&video * cfg.video_weight)?)?;
         let total = (total + (&vtm * cfg.vtm_weight)?)?;
-        Ok(Losses { total, mlm, video, vtm, classify: zero()? })
+        Ok(Losses { total, mlm, video, vtm, classify: zero()?, mlm_accuracy })
     }
 }
 
