@@ -126,6 +126,18 @@ describe('finetune and classify', () => {
       expect(pr.probabilities[0]!.probability + pr.probabilities[1]!.probability).toBeCloseTo(1, 5)
       expect(pr.label).toBe(pr.probabilities[0]!.label)
     }
+    // A long video is classified window by window, probabilities averaged by segment count: two
+    // copies of one window give exactly that window's probabilities.
+    const T = c.model.config.maxSegments
+    const per = 4 * 44
+    const longest = Array.from({ length: shards.length }, (_, i) => shardVideo(shards, i)).sort((x, y) => y.numSegments - x.numSegments)[0]!
+    expect(longest.numSegments).toBeGreaterThanOrEqual(T)
+    const one = { ...longest, numSegments: T, regions: longest.regions.slice(0, T * per), pooled: longest.pooled.slice(0, T * 44) }
+    const cat = (a: Float32Array) => { const x = new Float32Array(2 * a.length); x.set(a); x.set(a, a.length); return x }
+    const two = { ...one, numSegments: 2 * T, regions: cat(one.regions), pooled: cat(one.pooled) }
+    const [p1, p2] = await classifyVideos(c, [one, two])
+    expect(p2!.label).toBe(p1!.label)
+    p1!.probabilities.forEach((x, i) => expect(p2!.probabilities[i]!.probability).toBeCloseTo(x.probability, 5))
     // The fine-tuned encoder started from the checkpoint: its word embeddings moved only by training.
     const scratch = await finetuneClassifier({ checkpoint: ckpt, shards, labels: labels(), validationFraction: 0.2, out: tempDir('scratch'), steps: 5, progress: false, fromScratch: true, seed: 1 })
     expect(scratch.model.config).toEqual(r.model.config)

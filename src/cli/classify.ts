@@ -39,8 +39,9 @@ Options:
 
 export const CLASSIFY_HELP = `Usage: videobert classify --checkpoint DIR (VIDEO... | --shards DIR [--label KEY | --labels FILE]) [options]
 
-Classifies videos with a fine-tuned checkpoint (videobert finetune). With --shards and labels, reports
-the accuracy, the per-class precision / recall / F1 and the confusion matrix instead.
+Classifies videos with a fine-tuned checkpoint (videobert finetune): every window of maxSegments
+segments is classified and the probabilities averaged. With --shards and labels, reports
+the accuracy, the per-class precision / recall / F1 and the confusion matrix (per window) instead.
 
 Options:
   --checkpoint DIR    a fine-tuned checkpoint (RUN/checkpoints/step-N)

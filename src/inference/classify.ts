@@ -1,7 +1,7 @@
 /** Classifying videos with a fine-tuned checkpoint (`finetuneClassifier` / `videobert finetune`). */
 import { VideoBertError } from '../errors.js'
 import { encodePromptWith } from './fill-mask.js'
-import { videoInput, type Pretrained, type VideoTokens } from './pretrained.js'
+import { videoWindows, windowBatch, type Pretrained, type VideoTokens } from './pretrained.js'
 
 export interface ClassPrediction {
   /** The most probable class. */
@@ -10,31 +10,28 @@ export interface ClassPrediction {
   probabilities: { label: string; probability: number }[]
 }
 
-/** Class probabilities of each video (its first `maxSegments` segments, with the classifier's prompt if it has one). */
-export async function classifyVideos(p: Pretrained, videos: VideoTokens[]): Promise<ClassPrediction[]> {
-  const { maxSegments: T, maxTextLen: L, padTokenId, numLabels } = p.model.config
-  if (!p.classes || numLabels === 0) throw new VideoBertError('Checkpoint', 'the checkpoint is not a classifier (no classification head / classes.json); fine-tune one with `videobert finetune`')
-  if (videos.length === 0) return []
-  const inputs = videos.map((v) => videoInput(p, v))
-  const per = inputs[0]!.features.length
-  const B = videos.length
-  const videoFeatures = new Float32Array(B * per)
-  const videoMask = new Uint8Array(B * T)
-  inputs.forEach((x, b) => {
-    videoFeatures.set(x.features, b * per)
-    videoMask.set(x.mask, b * T)
-  })
-  const textIds = new Uint32Array(B * L).fill(padTokenId)
-  if (p.prompt) {
-    const ids = encodePromptWith(p.tokenizer, p.model.config, p.prompt)
-    for (let b = 0; b < B; b++) textIds.set(ids, b * L)
+/**
+ * Class probabilities of each video: every window of `maxSegments` segments is classified (with the
+ * classifier's prompt, if it has one) and the probabilities are averaged, weighted by segment count.
+ */
+export async function classifyVideos(p: Pretrained, videos: VideoTokens[], options: { batchSize?: number } = {}): Promise<ClassPrediction[]> {
+  const { numLabels: C } = p.model.config
+  if (!p.classes || C === 0) throw new VideoBertError('Checkpoint', 'the checkpoint is not a classifier (no classification head / classes.json); fine-tune one with `videobert finetune`')
+  const windows = videoWindows(p, videos)
+  const prompt = p.prompt ? encodePromptWith(p.tokenizer, p.model.config, p.prompt) : undefined
+  const sums = videos.map(() => new Float64Array(C))
+  const batchSize = options.batchSize ?? 64
+  for (let start = 0; start < windows.length; start += batchSize) {
+    const chunk = windows.slice(start, start + batchSize)
+    const probs = await p.model.classify(windowBatch(p, videos, chunk, prompt))
+    chunk.forEach((w, b) => {
+      const weight = w.count / videos[w.video]!.numSegments
+      for (let c = 0; c < C; c++) sums[w.video]![c]! += probs[b * C + c]! * weight
+    })
   }
-  const probs = await p.model.classify({ batchSize: B, textIds, videoFeatures, videoMask })
   const classes = p.classes
-  return videos.map((_, b) => {
-    const ranked = classes
-      .map((label, c) => ({ label, probability: probs[b * numLabels + c]! }))
-      .sort((x, y) => y.probability - x.probability)
+  return sums.map((s) => {
+    const ranked = classes.map((label, c) => ({ label, probability: s[c]! })).sort((x, y) => y.probability - x.probability)
     return { label: ranked[0]!.label, probabilities: ranked }
   })
 }

@@ -4,11 +4,9 @@
  * pooled embedding is the segment-weighted mean of the windows', its segment embeddings are
  * concatenated.
  */
-import type { Batch } from '../batch.js'
 import type { Embeddings } from '../model.js'
-import { applyFeatureNorm } from '../data/feature-norm.js'
 import { VideoBertError } from '../errors.js'
-import type { Pretrained, VideoTokens } from './pretrained.js'
+import { videoWindows, windowBatch, type Pretrained, type VideoTokens } from './pretrained.js'
 
 export interface VideoEmbedding {
   /** `[H]` mean of the segment outputs (the video embedding). */
@@ -35,36 +33,14 @@ interface WindowRef {
 
 /** Embeddings of tokenized videos (video only: the text is empty). */
 export async function embedVideos(p: Pretrained, videos: VideoTokens[], options: EmbedOptions = {}): Promise<VideoEmbedding[]> {
-  const { maxSegments: T, numRegions, featureDim: F, maxTextLen: L, padTokenId, hiddenSize: H } = p.model.config
-  const R = Math.max(numRegions, 1)
-  const refs: WindowRef[] = []
-  videos.forEach((v, i) => {
-    if (v.numSegments === 0) throw new VideoBertError('InvalidInput', `video ${i} has no segments (shorter than one segment, or no decodable frames)`)
-    if (v.featureDim !== F || (numRegions > 0 && v.numRegions !== numRegions)) {
-      throw new VideoBertError('InvalidInput', `video ${i} was tokenized with ${v.numRegions} regions × ${v.featureDim} features; the model needs ${numRegions} × ${F}`)
-    }
-    for (let first = 0; first < v.numSegments; first += T) refs.push({ video: i, first, count: Math.min(T, v.numSegments - first) })
-  })
+  const { maxSegments: T, hiddenSize: H } = p.model.config
+  const refs = videoWindows(p, videos)
   const out: VideoEmbedding[] = videos.map((v) => ({ pooled: new Float32Array(H), cls: new Float32Array(H), segments: new Float32Array(v.numSegments * H), numSegments: v.numSegments }))
   const windowsOf = videos.map((_, i) => refs.filter((r) => r.video === i).length)
   const batchSize = options.batchSize ?? 32
   for (let start = 0; start < refs.length; start += batchSize) {
     const chunk = refs.slice(start, start + batchSize)
-    const B = chunk.length
-    const batch: Batch = {
-      batchSize: B,
-      textIds: new Uint32Array(B * L).fill(padTokenId),
-      videoFeatures: new Float32Array(B * T * R * F),
-      videoMask: new Uint8Array(B * T),
-    }
-    chunk.forEach((r, b) => {
-      const src = numRegions > 0 ? videos[r.video]!.regions : videos[r.video]!.pooled
-      const dst = batch.videoFeatures!.subarray(b * T * R * F, b * T * R * F + r.count * R * F)
-      dst.set(src.subarray(r.first * R * F, (r.first + r.count) * R * F))
-      if (p.featureNorm) applyFeatureNorm(dst, p.featureNorm)
-      batch.videoMask!.fill(1, b * T, b * T + r.count)
-    })
-    const e: Embeddings = await p.model.embed(batch)
+    const e: Embeddings = await p.model.embed(windowBatch(p, videos, chunk))
     chunk.forEach((r, b) => {
       const o = out[r.video]!
       const weight = r.count / o.numSegments
@@ -74,7 +50,7 @@ export async function embedVideos(p: Pretrained, videos: VideoTokens[], options:
       }
       o.segments.set(e.segments.subarray(b * T * H, (b * T + r.count) * H), r.first * H)
     })
-    options.onProgress?.(Math.min(start + B, refs.length), refs.length)
+    options.onProgress?.(Math.min(start + chunk.length, refs.length), refs.length)
   }
   return out
 }

@@ -13,6 +13,7 @@ import { VideoBERT, type CreateOptions } from '../model.js'
 import { TextTokenizer, type ShardParams } from '../shards.js'
 import type { TokenizeOptions, TokenizedVideo } from '../tokenizer.js'
 import type { TokenShards } from '../shards.js'
+import type { Batch } from '../batch.js'
 
 export const VIDEO_TOKENIZER_FILE = 'video_tokenizer.json'
 
@@ -113,4 +114,42 @@ export function videoInput(p: Pretrained, video: VideoTokens): { features: Float
   if (p.featureNorm) applyFeatureNorm(features.subarray(0, S * R * F), p.featureNorm)
   const mask = new Uint8Array(T).fill(1, 0, S)
   return { features, mask }
+}
+
+/** A window of one video: segments `[first, first + count)`, at most `maxSegments` of them. */
+export interface VideoWindow {
+  video: number
+  first: number
+  count: number
+}
+
+/** Consecutive windows covering every segment of every video (errors name the video). */
+export function videoWindows(p: Pretrained, videos: VideoTokens[]): VideoWindow[] {
+  const { maxSegments: T, numRegions, featureDim: F } = p.model.config
+  const out: VideoWindow[] = []
+  videos.forEach((v, i) => {
+    if (v.numSegments === 0) throw new VideoBertError('InvalidInput', `video ${i} has no segments (shorter than one segment, or no decodable frames)`)
+    if (v.featureDim !== F || (numRegions > 0 && v.numRegions !== numRegions)) {
+      throw new VideoBertError('InvalidInput', `video ${i} was tokenized with ${v.numRegions} regions × ${v.featureDim} features; the model needs ${numRegions} × ${F}`)
+    }
+    for (let first = 0; first < v.numSegments; first += T) out.push({ video: i, first, count: Math.min(T, v.numSegments - first) })
+  })
+  return out
+}
+
+/** The batch of some windows: standardised features, segment masks, and `text` (default: empty) in every row. */
+export function windowBatch(p: Pretrained, videos: VideoTokens[], windows: VideoWindow[], text: Uint32Array = new Uint32Array(0)): Batch {
+  const { maxSegments: T, numRegions, featureDim: F, maxTextLen: L, padTokenId } = p.model.config
+  const R = Math.max(numRegions, 1)
+  const B = windows.length
+  const batch = { batchSize: B, textIds: new Uint32Array(B * L).fill(padTokenId), videoFeatures: new Float32Array(B * T * R * F), videoMask: new Uint8Array(B * T) }
+  windows.forEach((w, b) => {
+    const src = numRegions > 0 ? videos[w.video]!.regions : videos[w.video]!.pooled
+    const dst = batch.videoFeatures.subarray(b * T * R * F, b * T * R * F + w.count * R * F)
+    dst.set(src.subarray(w.first * R * F, (w.first + w.count) * R * F))
+    if (p.featureNorm) applyFeatureNorm(dst, p.featureNorm)
+    batch.videoMask.fill(1, b * T, b * T + w.count)
+    batch.textIds.set(text.subarray(0, L), b * L)
+  })
+  return batch
 }
