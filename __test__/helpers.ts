@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 
 import { VideoBertError, type ErrorCode } from '../src/index.js'
+import { writeSafetensors } from '../src/safetensors.js'
 
 /** A fresh directory under the run's temporary root (removed by __test__/global-setup.ts). */
 export function tempDir(name: string): string {
@@ -23,24 +24,6 @@ export async function expectCode(work: () => unknown, code: ErrorCode, pattern?:
   expect(err.code, err.message).toBe(code)
   if (pattern) expect(err.message).toMatch(pattern)
   return err
-}
-
-/** Write float32 tensors as a safetensors file. */
-export function writeSafetensors(path: string, tensors: Record<string, { shape: number[]; data: Float32Array }>): void {
-  const header: Record<string, unknown> = {}
-  let offset = 0
-  const names = Object.keys(tensors).sort()
-  for (const name of names) {
-    const t = tensors[name]!
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] }
-    offset += t.data.byteLength
-  }
-  let json = Buffer.from(JSON.stringify(header))
-  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)])
-  const len = Buffer.alloc(8)
-  len.writeBigUInt64LE(BigInt(json.length))
-  const parts = names.map((n) => Buffer.from(tensors[n]!.data.buffer, tensors[n]!.data.byteOffset, tensors[n]!.data.byteLength))
-  writeFileSync(path, Buffer.concat([len, json, ...parts]))
 }
 
 /** A tiny, randomly initialised CLIP vision tower with Hugging Face's tensor names (D=32, 2 layers, 8-px patches, 32-px images). */

@@ -226,6 +226,12 @@ export class VideoBERT {
     return new VideoTokenizer(this.pretrained.videoTokenizer ?? {}).tokenizeFile(video)
   }
 
+  async #allTokens(videos: VideoSource[]): Promise<VideoTokens[]> {
+    const out: VideoTokens[] = []
+    for (const v of videos) out.push(await this.#tokens(v))
+    return out
+  }
+
   /** Predict every `[MASK]` of the prompt from the video (see `fillMask`). */
   async fillMask(video: VideoSource, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
     const { fillMask } = await import('./inference/fill-mask.js')
@@ -235,9 +241,7 @@ export class VideoBERT {
   /** Video embeddings (see `embedVideos`). */
   async embedVideos(videos: VideoSource[], options: EmbedOptions = {}): Promise<VideoEmbedding[]> {
     const { embedVideos } = await import('./inference/embed.js')
-    const tokens = []
-    for (const v of videos) tokens.push(await this.#tokens(v))
-    return embedVideos(this.pretrained, tokens, options)
+    return embedVideos(this.pretrained, await this.#allTokens(videos), options)
   }
 
   /** Text embeddings (see `embedTexts`). */
@@ -249,9 +253,8 @@ export class VideoBERT {
   /** One caption per video by iterative masked decoding (see `captionVideos`). */
   async caption(videos: VideoSource[], options: CaptionOptions = {}): Promise<Caption[]> {
     const [{ captionVideos }, { videoInput }] = await Promise.all([import('./inference/caption.js'), import('./inference/pretrained.js')])
-    const inputs = []
-    for (const v of videos) inputs.push(videoInput(this.pretrained, await this.#tokens(v)))
-    return captionVideos(this.pretrained, inputs, options)
+    const tokens = await this.#allTokens(videos)
+    return captionVideos(this.pretrained, tokens.map((t) => videoInput(this.pretrained, t)), options)
   }
 
   /** Ranking over a tokenized set, with metrics against its captions (see `retrieve`). */
@@ -266,9 +269,7 @@ export class VideoBERT {
   /** Class probabilities of each video, for a fine-tuned classifier (see `classifyVideos`). */
   async classifyVideos(videos: VideoSource[]): Promise<ClassPrediction[]> {
     const { classifyVideos } = await import('./inference/classify.js')
-    const tokens = []
-    for (const v of videos) tokens.push(await this.#tokens(v))
-    return classifyVideos(this.pretrained, tokens)
+    return classifyVideos(this.pretrained, await this.#allTokens(videos))
   }
 
   /** Fine-tune a classifier on a pre-trained checkpoint (see `finetuneClassifier`). */

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { VideoBertError } from '../errors.js'
 import { embedTexts, embedVideos } from '../inference/embed.js'
 import { loadPretrained } from '../inference/pretrained.js'
+import { writeSafetensors } from '../safetensors.js'
 import { parseCommand, positiveInt, required } from './args.js'
 import { ProgressLine } from './progress.js'
 import { readVideos } from './videos.js'
@@ -23,31 +24,6 @@ Options:
   --segments           also write the per-segment rows (JSONL; always in safetensors)
   --batch-size N       windows per native call (default 32)
   --json               print a summary as JSON on stdout`
-
-/** A safetensors file of f32 matrices (little-endian, as the format requires), with string metadata. */
-export function writeSafetensors(path: string, tensors: Record<string, { shape: number[]; data: Float32Array }>, metadata: Record<string, string>): void {
-  const header: Record<string, unknown> = { __metadata__: metadata }
-  let offset = 0
-  for (const [name, t] of Object.entries(tensors)) {
-    const bytes = t.data.length * 4
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] }
-    offset += bytes
-  }
-  let json = JSON.stringify(header)
-  json += ' '.repeat((8 - (json.length % 8)) % 8) // align the data to 8 bytes
-  const head = Buffer.from(json, 'utf8')
-  const out = Buffer.alloc(8 + head.length + offset)
-  out.writeBigUInt64LE(BigInt(head.length), 0)
-  head.copy(out, 8)
-  let at = 8 + head.length
-  for (const t of Object.values(tensors)) {
-    for (const x of t.data) {
-      out.writeFloatLE(x, at)
-      at += 4
-    }
-  }
-  writeFileSync(path, out)
-}
 
 export async function embedCommand(args: string[]): Promise<number> {
   const s = { type: 'string' } as const

@@ -147,7 +147,10 @@ export class LabelledDataset {
     const byClass = new Map<number, number[]>()
     for (const v of this.#base.videos.train) {
       const c = this.labels.get(v)
-      if (c !== undefined) byClass.set(c, [...(byClass.get(c) ?? []), v])
+      if (c === undefined) continue
+      const list = byClass.get(c)
+      if (list) list.push(v)
+      else byClass.set(c, [v])
     }
     const next = rng((this.#seed * 31337 + 0x1abe1) >>> 0)
     const chosen = new Set<number>()

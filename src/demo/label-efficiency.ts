@@ -3,12 +3,13 @@
  * fine-tune a classifier from the pre-trained checkpoint and, with the same data, steps, schedule and
  * seeds, the same architecture from random initialisation; compare test accuracy (mean over seeds).
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { LabelledDataset } from '../data/labelled.js'
 import { evaluateClassifier } from '../eval/classification.js'
-import { loadPretrained } from '../inference/pretrained.js'
-import { TokenShards } from '../shards.js'
+import { FEATURE_NORM_FILE, loadFeatureNorm } from '../data/feature-norm.js'
+import { TextTokenizer, TokenShards } from '../shards.js'
 import { finetuneClassifier } from '../training/finetune.js'
 
 export interface LabelEfficiencyOptions {
@@ -58,11 +59,15 @@ export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelE
   const settings = { labelFraction: o.labelFraction ?? 0.1, steps: o.steps ?? 100, lr: o.lr ?? 1e-3, batchSize: o.batchSize ?? 16, seeds, pooling: 'cls' as const }
   const trainShards = await TokenShards.open(o.train)
   const testShards = await TokenShards.open(o.test)
+  // The test clips are read as the fine-tuning data was: the checkpoint's tokenizer and standardisation.
+  const tokenizer = TextTokenizer.load(join(o.checkpoint, 'tokenizer.json'))
+  const normPath = join(o.checkpoint, FEATURE_NORM_FILE)
+  const featureNorm = existsSync(normPath) ? loadFeatureNorm(normPath) : 'none'
   const rows: LabelEfficiencyRow[] = []
   const summary: LabelEfficiencyResult['summary'] = {}
   for (const label of labels) {
+    let test: LabelledDataset | null = null
     let testSamples = 0
-    let classes = 0
     for (const seed of seeds) {
       const acc: Record<'pretrained' | 'scratch', number> = { pretrained: 0, scratch: 0 }
       let trainVideos = 0
@@ -83,12 +88,10 @@ export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelE
           progress: false,
           signal: o.signal,
         })
-        const p = await loadPretrained(r.checkpoint)
-        const test = new LabelledDataset(testShards, p.model.config, p.tokenizer, { labels: label, classes: p.classes!, validationFraction: 1, featureNorm: p.featureNorm ?? 'none' })
-        const report = await evaluateClassifier(p.model, test, 'validation')
+        test ??= new LabelledDataset(testShards, r.model.config, tokenizer, { labels: label, classes: r.classes, validationFraction: 1, featureNorm })
+        const report = await evaluateClassifier(r.model, test, 'validation')
         acc[arm] = report.accuracy
         testSamples = report.samples
-        classes = p.classes!.length
         trainVideos = r.videos.train
       }
       rows.push({ label, seed, trainVideos, ...acc })
@@ -96,7 +99,7 @@ export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelE
     }
     const mine = rows.filter((r) => r.label === label)
     const mean = (k: 'pretrained' | 'scratch') => mine.reduce((s, r) => s + r[k], 0) / mine.length
-    summary[label] = { pretrained: mean('pretrained'), scratch: mean('scratch'), gainPoints: 100 * (mean('pretrained') - mean('scratch')), chance: 1 / classes, testSamples }
+    summary[label] = { pretrained: mean('pretrained'), scratch: mean('scratch'), gainPoints: 100 * (mean('pretrained') - mean('scratch')), chance: 1 / test!.classes.length, testSamples }
   }
   return { settings, rows, summary }
 }

@@ -7,12 +7,13 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { FEATURE_NORM_FILE, applyFeatureNorm, loadFeatureNorm, type FeatureNorm } from '../data/feature-norm.js'
-import { VideoBertError } from '../errors.js'
+import { configFromJson, type VideoBertConfig } from '../config.js'
+import { guardSync, VideoBertError } from '../errors.js'
+import { normalizeConfig } from '../native.js'
 import { CLASSES_FILE } from '../eval/classification.js'
 import { VideoBERT, type CreateOptions } from '../model.js'
-import { TextTokenizer, type ShardParams } from '../shards.js'
+import { TextTokenizer, type ShardParams, type TokenShards } from '../shards.js'
 import type { TokenizeOptions, TokenizedVideo } from '../tokenizer.js'
-import type { TokenShards } from '../shards.js'
 import type { Batch } from '../batch.js'
 
 export const VIDEO_TOKENIZER_FILE = 'video_tokenizer.json'
@@ -28,6 +29,16 @@ export interface Pretrained {
   classes: string[] | null
   /** The prompt a fine-tuned classifier reads with every video; null for none. */
   prompt: string | null
+}
+
+/** A checkpoint's config (`config.json`, validated) without loading its weights. */
+export function checkpointConfig(dir: string): VideoBertConfig {
+  const path = join(dir, 'config.json')
+  try {
+    return configFromJson(guardSync(() => normalizeConfig(readFileSync(path, 'utf8'))))
+  } catch (err) {
+    throw new VideoBertError('Checkpoint', `${path}: ${(err as Error).message}`, { cause: err })
+  }
 }
 
 /** Video-tokenizer options equivalent to a shard set's parameters. */
@@ -97,23 +108,9 @@ export function shardVideo(shards: TokenShards, i: number): VideoTokens {
  * pooled segments when the model has none), standardised, padded; with the segment mask.
  */
 export function videoInput(p: Pretrained, video: VideoTokens): { features: Float32Array; mask: Uint8Array } {
-  const { maxSegments: T, numRegions, featureDim: F } = p.model.config
-  if (video.numSegments === 0) {
-    throw new VideoBertError('InvalidInput', 'the video has no segments (shorter than one segment, or no decodable frames)')
-  }
-  if (video.featureDim !== F || (numRegions > 0 && video.numRegions !== numRegions)) {
-    throw new VideoBertError(
-      'InvalidInput',
-      `the video was tokenized with ${video.numRegions} regions × ${video.featureDim} features; the model needs ${numRegions} × ${F}`,
-    )
-  }
-  const R = Math.max(numRegions, 1)
-  const S = Math.min(video.numSegments, T)
-  const features = new Float32Array(T * R * F)
-  features.set((numRegions > 0 ? video.regions : video.pooled).subarray(0, S * R * F))
-  if (p.featureNorm) applyFeatureNorm(features.subarray(0, S * R * F), p.featureNorm)
-  const mask = new Uint8Array(T).fill(1, 0, S)
-  return { features, mask }
+  const [first] = videoWindows(p, [video])
+  const batch = windowBatch(p, [video], [first!])
+  return { features: batch.videoFeatures, mask: batch.videoMask }
 }
 
 /** A window of one video: segments `[first, first + count)`, at most `maxSegments` of them. */
@@ -138,7 +135,7 @@ export function videoWindows(p: Pretrained, videos: VideoTokens[]): VideoWindow[
 }
 
 /** The batch of some windows: standardised features, segment masks, and `text` (default: empty) in every row. */
-export function windowBatch(p: Pretrained, videos: VideoTokens[], windows: VideoWindow[], text: Uint32Array = new Uint32Array(0)): Batch {
+export function windowBatch(p: Pretrained, videos: VideoTokens[], windows: VideoWindow[], text: Uint32Array = new Uint32Array(0)): Batch & { videoFeatures: Float32Array; videoMask: Uint8Array } {
   const { maxSegments: T, numRegions, featureDim: F, maxTextLen: L, padTokenId } = p.model.config
   const R = Math.max(numRegions, 1)
   const B = windows.length

@@ -15,6 +15,7 @@ import { VideoBERT } from '../model.js'
 import { TextTokenizer, TokenShards } from '../shards.js'
 import { evaluateClassifier, CLASSES_FILE, type ClassificationReport } from '../eval/classification.js'
 import { Trainer, type FitResult } from './trainer.js'
+import { checkpointConfig } from '../inference/pretrained.js'
 
 export interface FinetuneOptions {
   /** The pre-trained checkpoint directory (needs `tokenizer.json`). */
@@ -77,9 +78,9 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
   if (pooling === 'text' && !o.prompt) throw new VideoBertError('InvalidConfig', "invalid config field `pooling`: 'text' reads the prompt's outputs; give a prompt")
   const shards = typeof o.shards === 'string' ? await TokenShards.open(o.shards) : o.shards
   const tokenizer = TextTokenizer.load(tokenizerPath)
-  const base = await VideoBERT.load(o.checkpoint)
+  const config = checkpointConfig(o.checkpoint)
   const normPath = join(o.checkpoint, FEATURE_NORM_FILE)
-  const data = new LabelledDataset(shards, base.config, tokenizer, {
+  const data = new LabelledDataset(shards, config, tokenizer, {
     labels: o.labels,
     classes: o.classes,
     labelFraction: o.labelFraction,
@@ -92,7 +93,7 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
   })
   const numLabels = data.classes.length
   const model = o.fromScratch
-    ? await VideoBERT.create({ ...base.config, numLabels, classifierPooling: pooling }, { seed, numThreads: o.numThreads })
+    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling }, { seed, numThreads: o.numThreads })
     : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling }, { seed, numThreads: o.numThreads })
   mkdirSync(o.out, { recursive: true })
   const classesPath = join(o.out, CLASSES_FILE)

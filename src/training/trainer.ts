@@ -176,6 +176,7 @@ export class Trainer {
   async fit(model: VideoBERT, data: TrainingData, validation?: TrainingData): Promise<FitResult> {
     const o = this.options
     const valData = validation ?? data
+    const canValidate = valData.windows.validation.length > 0
     try {
       mkdirSync(o.out, { recursive: true })
     } catch (err) {
@@ -299,7 +300,6 @@ export class Trainer {
           )
         }
         const last = state.step === o.steps
-        const canValidate = valData.windows.validation.length > 0
         if (canValidate && ((o.evalEvery > 0 && state.step % o.evalEvery === 0) || last)) {
           lastValidation = await this.validate(model, valData)
           log({ step: state.step, split: 'validation', ...lastValidation })

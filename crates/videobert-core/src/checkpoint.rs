@@ -73,12 +73,7 @@ impl VideoBert {
     /// when `optimizer.safetensors` exists; without it the optimizer starts fresh at step 0.
     pub fn load(dir: impl AsRef<Path>, mut opts: CreateOptions) -> Result<Self> {
         let dir = dir.as_ref();
-        if !dir.is_dir() {
-            return Err(Error::checkpoint(dir, "not a checkpoint directory (missing or not a directory)"));
-        }
-        let cfg_path = dir.join(CONFIG_FILE);
-        let json = std::fs::read_to_string(&cfg_path).map_err(|e| Error::checkpoint(&cfg_path, e.to_string()))?;
-        let config = VideoBertConfig::from_json(&json).map_err(|e| Error::checkpoint(&cfg_path, e.to_string()))?;
+        let config = read_config(dir)?;
 
         let opt_path = dir.join(OPTIMIZER_FILE);
         let opt_bytes = read_optional(&opt_path)?;
@@ -122,6 +117,16 @@ impl VideoBert {
         }
         Ok(vb)
     }
+}
+
+/// The validated `config.json` of a checkpoint directory.
+fn read_config(dir: &Path) -> Result<VideoBertConfig> {
+    if !dir.is_dir() {
+        return Err(Error::checkpoint(dir, "not a checkpoint directory (missing or not a directory)"));
+    }
+    let path = dir.join(CONFIG_FILE);
+    let json = std::fs::read_to_string(&path).map_err(|e| Error::checkpoint(&path, e.to_string()))?;
+    VideoBertConfig::from_json(&json).map_err(|e| Error::checkpoint(&path, e.to_string()))
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
@@ -178,12 +183,7 @@ impl VideoBert {
     /// optimizer starts at step 0. A checkpoint of another architecture is a `Checkpoint` error.
     pub fn for_classification(dir: impl AsRef<Path>, num_labels: usize, pooling: ClassifierPooling, opts: CreateOptions) -> Result<Self> {
         let dir = dir.as_ref();
-        if !dir.is_dir() {
-            return Err(Error::checkpoint(dir, "not a checkpoint directory (missing or not a directory)"));
-        }
-        let cfg_path = dir.join(CONFIG_FILE);
-        let json = std::fs::read_to_string(&cfg_path).map_err(|e| Error::checkpoint(&cfg_path, e.to_string()))?;
-        let mut config = VideoBertConfig::from_json(&json).map_err(|e| Error::checkpoint(&cfg_path, e.to_string()))?;
+        let mut config = read_config(dir)?;
         config.num_labels = num_labels;
         config.classifier_pooling = pooling;
         if num_labels < 2 {
