@@ -106,8 +106,14 @@ export interface CodebookInfo {
  */
 export declare function createModel(configJson: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
 
+/**
+ * Encode packed RGB24 frames (`[n, height, width, 3]` bytes) into `path`; the container follows
+ * the extension (.mp4, .mov, .avi). Single-threaded: the same frames give the same file.
+ */
+export declare function encodeVideo(path: string, rgb: Uint8Array, options: NativeEncodeOptions): Promise<NativeEncodedVideo>
+
 /** Every error the native layer raises carries one of these codes. */
-export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'Internal'
+export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'Internal' | 'NativeBinding'
 
 /** Fit a hierarchical k-means codebook on (a sample of) the segment features of a shard directory. */
 export declare function fitCodebook(shards: string, out: string, options?: NativeCodebookOptions | undefined | null): Promise<CodebookInfo>
@@ -207,6 +213,32 @@ export interface NativeEmbeddings {
   video: Float32Array
   /** `[B, T, H]` every segment token. */
   segments: Float32Array
+}
+
+/** What `encodeVideo` wrote. */
+export interface NativeEncodedVideo {
+  frames: number
+  bytes: number
+  /** The encoder's name, e.g. "mpeg4". */
+  codec: string
+  /** The container's name, e.g. "mp4". */
+  container: string
+}
+
+/** Options for `encodeVideo`. */
+export interface NativeEncodeOptions {
+  /** Frame width in pixels (even). */
+  width: number
+  /** Frame height in pixels (even). */
+  height: number
+  /** Frames per second. @default 20 */
+  frameRate?: number
+  /** "mpeg4" (MPEG-4 Part 2) or "mjpeg" (Motion JPEG). @default "mpeg4" */
+  codec?: string
+  /** Fixed quantiser from 1 (best) to 31, as FFmpeg's `-q:v`. @default 3 */
+  quality?: number
+  /** Frames between key frames (mpeg4). @default the frame rate (one per second) */
+  gop?: number
 }
 
 export interface NativeEvaluateOptions {

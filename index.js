@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, createModel, ErrorCode, fitCodebook, loadCodebook, loadForClassification, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, createModel, encodeVideo, ErrorCode, fitCodebook, loadCodebook, loadForClassification, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -782,6 +782,7 @@ export { NativeVideoBert }
 export { assignCodebook }
 export { builtinFeatures }
 export { createModel }
+export { encodeVideo }
 export { ErrorCode }
 export { fitCodebook }
 export { loadCodebook }

@@ -19,7 +19,8 @@ step "cargo test (videobert-core)"
 # target, profile and package set (--workspace: same feature unification) reuses every dependency
 # it built instead of compiling them a second time.
 host=$(rustc -vV | sed -n 's/^host: //p')
-cargo test --release --target "$host" --workspace
+source scripts/ffmpeg-env.sh   # the same FFmpeg, features and environment as setup.sh's build
+cargo test --release --target "$host" --workspace "${CARGO_FFMPEG_FEATURES[@]}"
 
 step "tsc --noEmit (sources, tests, examples)"
 npx tsc -p tsconfig.test.json

@@ -18,6 +18,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'NoVideoStream',
   'Cancelled',
   'Internal',
+  'NativeBinding',
 ]
 
 export class VideoBertError extends Error {

@@ -1,18 +1,19 @@
 /**
- * The demo's captioned synthetic video set, made with the `ffmpeg` command line: one coloured shape
- * moving across a plain background per clip, captioned like "a red circle moves left".
+ * The demo's captioned synthetic video set: one coloured shape moving across a plain background per
+ * clip, captioned like "a red circle moves left", rendered here and encoded in-process by the addon's
+ * own FFmpeg (MPEG-4 Part 2 in MP4) — no `ffmpeg` command line, and real compressed video to decode.
  *
  * Every (colour, shape, direction) combination appears once in the test split (so each test caption
  * is unique and names exactly one clip) and `trainPerCombination` times in the train split, with
  * random start positions, speeds and background brightness.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 
 import { VideoBertError } from '../errors.js'
 import { rng } from '../random.js'
+import { writeVideo } from '../video-writer.js'
 
 export const COLOURS = { red: 'e02020', orange: 'f08010', yellow: 'e8e020', green: '20b030', blue: '2050e8', purple: 'a030e0' } as const
 export const SHAPES = ['circle', 'square', 'triangle', 'diamond'] as const
@@ -31,14 +32,6 @@ export const ATTRIBUTE_WORDS = {
 
 /** Caption templates; test captions always use the first. */
 const TEMPLATES = ['a {c} {s} moves {d}', 'the {c} {s} is moving {d}', 'a {c} {s} slides {d}', 'we see a {c} {s} going {d}']
-
-/** Alpha masks of the 32×32 sprites (FFmpeg expression syntax; X, Y are pixel coordinates). */
-const SPRITE_ALPHA: Record<Shape, string> = {
-  circle: 'lte(hypot(X-15.5,Y-15.5),15)',
-  square: 'lte(max(abs(X-15.5),abs(Y-15.5)),12.5)',
-  triangle: 'gte(Y+1,2*abs(X-15.5))*lte(Y,29)',
-  diamond: 'lte(abs(X-15.5)+abs(Y-15.5),15.5)',
-}
 
 export const FRAME_SIZE = 160
 const SPRITE = 32
@@ -59,7 +52,7 @@ export interface ClipSpec {
   vy: number
   /** Background grey level, 0–255. */
   background: number
-  /** Seed of the clip's pixel noise (FFmpeg's own noise seed is random by default). */
+  /** Seed of the clip's pixel noise. */
   noiseSeed: number
 }
 
@@ -118,38 +111,57 @@ export function planClips(options: SyntheticOptions = {}): ClipSpec[] {
   return clips
 }
 
-/** The `ffmpeg` arguments that render one clip to `out` (H.264 in MP4). */
-export function ffmpegArgs(clip: ClipSpec, out: string, frameRate = 20): string[] {
-  const hex = (v: number) => v.toString(16).padStart(2, '0')
-  const bg = `0x${hex(clip.background).repeat(3)}`
-  const d = clip.duration.toFixed(3)
-  const sprite = `color=c=0x${COLOURS[clip.colour]}:s=${SPRITE}x${SPRITE}:r=${frameRate}:d=${d},format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='255*${SPRITE_ALPHA[clip.shape]}'`
-  const move = `x='${clip.x0.toFixed(2)}+${clip.vx.toFixed(3)}*t':y='${clip.y0.toFixed(2)}+${clip.vy.toFixed(3)}*t'`
-  return [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `color=c=${bg}:s=${FRAME_SIZE}x${FRAME_SIZE}:r=${frameRate}:d=${d}`,
-    '-f', 'lavfi', '-i', sprite,
-    '-filter_complex', `[0][1]overlay=${move}:shortest=1,noise=alls=3:allf=t:all_seed=${clip.noiseSeed},format=yuv420p`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '20', '-g', String(frameRate), '-threads', '1',
-    out,
-  ]
+/** Is pixel (x, y) of the 32×32 sprite inside the shape? (Pixel centres at integer coordinates.) */
+const INSIDE: Record<Shape, (x: number, y: number) => boolean> = {
+  circle: (x, y) => Math.hypot(x - 15.5, y - 15.5) <= 15,
+  square: (x, y) => Math.max(Math.abs(x - 15.5), Math.abs(y - 15.5)) <= 12.5,
+  triangle: (x, y) => y + 1 >= 2 * Math.abs(x - 15.5) && y <= 29,
+  diamond: (x, y) => Math.abs(x - 15.5) + Math.abs(y - 15.5) <= 15.5,
 }
 
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-    let err = ''
-    p.stderr.on('data', (c: Buffer) => (err += c.toString()))
-    p.on('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'ENOENT'
-          ? new VideoBertError('Io', `the demo needs the \`${cmd}\` command to make its videos (Debian: apt-get install ffmpeg)`)
-          : e,
-      ),
-    )
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new VideoBertError('Io', `${cmd} exited with ${code}: ${err.trim().split('\n').pop()}`))))
-  })
+/** Largest pixel noise added to each channel (uniform in ±NOISE, new every frame). */
+const NOISE = 3
+
+/**
+ * The clip's frames as packed RGB24 (`frames × 160 × 160 × 3` bytes): a grey background, the sprite
+ * at its position at time `i / frameRate` (rounded to whole pixels), and seeded per-frame noise.
+ */
+export function renderClip(clip: ClipSpec, frameRate = 20): Uint8Array {
+  const n = Math.round(clip.duration * frameRate)
+  const px = FRAME_SIZE * FRAME_SIZE
+  const out = new Uint8Array(n * px * 3)
+  const hex = COLOURS[clip.colour]
+  const colour = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16))
+  const inside = INSIDE[clip.shape]
+  const mask = new Uint8Array(SPRITE * SPRITE)
+  for (let y = 0; y < SPRITE; y++) for (let x = 0; x < SPRITE; x++) mask[y * SPRITE + x] = inside(x, y) ? 1 : 0
+  const next = rng(clip.noiseSeed)
+  const noise = 2 * NOISE + 1
+  for (let f = 0; f < n; f++) {
+    const t = f / frameRate
+    const sx = Math.round(clip.x0 + clip.vx * t)
+    const sy = Math.round(clip.y0 + clip.vy * t)
+    const frame = out.subarray(f * px * 3, (f + 1) * px * 3)
+    for (let y = 0; y < FRAME_SIZE; y++) {
+      for (let x = 0; x < FRAME_SIZE; x++) {
+        const u = x - sx
+        const v = y - sy
+        const on = u >= 0 && u < SPRITE && v >= 0 && v < SPRITE && mask[v * SPRITE + u] === 1
+        // One 32-bit draw gives the three channels' noise.
+        const r = Math.floor(next() * 4294967296)
+        const o = (y * FRAME_SIZE + x) * 3
+        for (let c = 0; c < 3; c++) {
+          const value = (on ? colour[c]! : clip.background) + (((r >>> (c * 8)) & 0xff) % noise) - NOISE
+          frame[o + c] = value < 0 ? 0 : value > 255 ? 255 : value
+        }
+      }
+    }
+  }
+  return out
 }
+
+/** How the clips are encoded: FFmpeg's own MPEG-4 Part 2 encoder at a fixed quantiser, in MP4. */
+export const CLIP_ENCODING = { codec: 'mpeg4', quality: 3 } as const
 
 export interface WrittenSet {
   clips: ClipSpec[]
@@ -169,7 +181,8 @@ export async function writeSyntheticSet(
   const videos = join(dir, 'videos')
   // Clips on disk are reused only if they were rendered from this very plan (same seed and options).
   const planPath = join(dir, 'plan.json')
-  const plan = JSON.stringify({ clips, frameRate: options.frameRate ?? 20 })
+  const frameRate = options.frameRate ?? 20
+  const plan = JSON.stringify({ clips, frameRate, encoding: CLIP_ENCODING })
   if (existsSync(planPath) && readFileSync(planPath, 'utf8') !== plan) rmSync(videos, { recursive: true, force: true })
   mkdirSync(videos, { recursive: true })
   writeFileSync(planPath, plan)
@@ -185,7 +198,7 @@ export async function writeSyntheticSet(
         if (options.signal?.aborted) throw new VideoBertError('Cancelled', 'cancelled')
         const c = todo[cursor++]!
         const tmp = `${pathOf(c)}.tmp.mp4` // renamed when complete: a half-written clip is never kept
-        await run('ffmpeg', ffmpegArgs(c, tmp, options.frameRate))
+        await writeVideo(tmp, renderClip(c, frameRate), { width: FRAME_SIZE, height: FRAME_SIZE, frameRate, gop: frameRate, ...CLIP_ENCODING })
         renameSync(tmp, pathOf(c))
         options.onProgress?.(++done, clips.length)
       }
@@ -198,7 +211,7 @@ export async function writeSyntheticSet(
       .map((c) =>
         JSON.stringify({
           id: c.id,
-          video: pathOf(c),
+          video: `videos/${c.id}.mp4`, // relative to the manifest: the set can be moved or read from anywhere
           captions: [{ start: 0, end: c.duration, text: c.caption }],
           label: { colour: c.colour, shape: c.shape, direction: c.direction },
         }),

@@ -10,6 +10,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use videobert_core as vb;
 
+mod encode;
 mod tokenizer;
 
 /// Every error the native layer raises carries one of these codes.
@@ -36,6 +37,9 @@ pub enum ErrorCode {
     Cancelled,
     /// A bug: an internal error or a panic in native code.
     Internal,
+    /// No prebuilt addon for this platform, or it failed to load (raised by the JS loader, before
+    /// any native code runs; the message names the cause and how to build from source).
+    NativeBinding,
 }
 
 fn coded(code: ErrorCode, message: impl std::fmt::Display) -> Error {
@@ -50,6 +54,7 @@ fn coded(code: ErrorCode, message: impl std::fmt::Display) -> Error {
         ErrorCode::NoVideoStream => "NoVideoStream",
         ErrorCode::Cancelled => "Cancelled",
         ErrorCode::Internal => "Internal",
+        ErrorCode::NativeBinding => "NativeBinding",
     };
     Error::new(Status::GenericFailure, format!("{code}: {message}"))
 }

@@ -63,7 +63,7 @@ pub struct VideoInfo {
 
 static INIT: std::sync::Once = std::sync::Once::new();
 
-fn init() {
+pub(crate) fn init() {
     INIT.call_once(|| {
         let _ = ff::init();
         ff::util::log::set_level(ff::util::log::Level::Fatal);

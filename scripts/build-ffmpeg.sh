@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Build the minimal, LGPL-only FFmpeg the prebuilt addon carries: static PIC libraries of FFmpeg,
+# dav1d (AV1) and zlib (PNG, compressed Matroska/MP4 headers), from Debian 12's source packages,
+# pinned by version and checksum, into a prefix outside /usr (under /usr pkg-config would quietly
+# hand the linker the shared system libraries instead).
+#
+#   prefix=$(bash scripts/build-ffmpeg.sh)      # logs on stderr, the prefix on stdout
+#
+# The prefix is cached: its name is a hash of this script and the toolchain, and the script pins the
+# sources, so an unchanged recipe is never built twice. A finished prefix holds `.complete`, the
+# license notices, and BUILD-INFO.txt (source versions, checksums, every configure line).
+#
+# Sources: `apt-get source` with a private deb-src list derived from this machine's own apt sources
+# (the system's apt configuration is not touched); where there is no apt (macOS, Windows), the same
+# files straight from $DEBIAN_MIRROR. Either way every file is checked against the sha256 pinned here.
+#
+# Environment:
+#   VIDEOBERT_FFMPEG_CACHE   where prefixes live (default: ~/.cache/videobert-native)
+#   VIDEOBERT_FFMPEG_PREFIX  build into exactly this prefix instead
+#   CC, AR, NM, RANLIB       the C toolchain (default: cc, ar, nm, ranlib); CROSS_PREFIX and SYSROOT
+#                            for a cross toolchain (both optional)
+#   JOBS                     parallel jobs (default: all cores)
+#   DEBIAN_MIRROR            default http://deb.debian.org/debian
+set -euo pipefail
+script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+
+# ---- The pinned sources (Debian 12 "bookworm") -------------------------------------------------
+# name  version  pool-dir  file:sha256 ...
+FFMPEG=(ffmpeg 7:5.1.9-0+deb12u1 f/ffmpeg
+  ffmpeg_5.1.9-0+deb12u1.dsc:055f82fca9a92f1d47216be2c2488d09373c7ca154806fbc36b0127c191d5104
+  ffmpeg_5.1.9.orig.tar.xz:d9b593bb2ba93d4b50f74177e0cdcd41747e708596367deed0c30348a71dd176
+  ffmpeg_5.1.9-0+deb12u1.debian.tar.xz:71b20472ecd2764bc98e3229d34c0f7c8dcfe4a6cbacc23fd5604c23bac04632)
+DAV1D=(dav1d 1.0.0-2+deb12u1 d/dav1d
+  dav1d_1.0.0-2+deb12u1.dsc:590dba7fc0ce89cac8bdfbd2cd54594d65dff8b0b4becad1f558e033dd506cb4
+  dav1d_1.0.0.orig.tar.xz:51737db7e4897e599684f873a4725176dd3c779e639411d7c4fce134bb5ebb82
+  dav1d_1.0.0-2+deb12u1.debian.tar.xz:ae53e2bda2a18275cc66570194fced9b9681df2b3b8e041586a26a59d69a727e)
+ZLIB=(zlib 1:1.2.13.dfsg-1 z/zlib
+  zlib_1.2.13.dfsg-1.dsc:3fa1e6b2fc525062aa88207dda52fed8e045373c809d362fe8a2bfbf7cf515a8
+  zlib_1.2.13.dfsg.orig.tar.bz2:71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1
+  zlib_1.2.13.dfsg-1.debian.tar.xz:f66cf3d4f2d7defcd4d1fd1fb0a11ee39f1e01b42ec7d059c9dc5c1695133c44)
+
+# ---- What FFmpeg contains ----------------------------------------------------------------------
+# Decoders for every codec of the test fixtures and the common camera/web ones; the demo's encoder
+# (FFmpeg's own MPEG-4 Part 2, LGPL); no GPL parts, no external codecs but dav1d (BSD) and zlib.
+DECODERS=h264,hevc,vp8,vp9,libdav1d,av1,mpeg4,msmpeg4v3,h263,mpeg1video,mpeg2video,mjpeg,theora,vp3,png,ffv1,rawvideo
+ENCODERS=mpeg4,mjpeg
+PARSERS=h264,hevc,vp8,vp9,av1,mpeg4video,mpegvideo,h263,mjpeg,vp3,png
+DEMUXERS=mov,matroska,avi,ogg,mpegts,mpegps,flv,ivf,h264,hevc,m4v,mjpeg
+MUXERS=mp4,mov,avi
+BSFS=vp9_superframe_split,av1_frame_split,av1_frame_merge,extract_extradata,mpeg4_unpack_bframes,h264_mp4toannexb,hevc_mp4toannexb
+
+log() { printf '[build-ffmpeg] %s\n' "$*" >&2; }
+die() { printf '[build-ffmpeg] error: %s\n' "$*" >&2; exit 1; }
+
+CC=${CC:-cc} AR=${AR:-ar} NM=${NM:-nm} RANLIB=${RANLIB:-ranlib}
+CROSS_PREFIX=${CROSS_PREFIX:-} SYSROOT=${SYSROOT:-}
+JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+sha256() { if command -v sha256sum >/dev/null; then sha256sum "$1" | cut -d' ' -f1; else shasum -a 256 "$1" | cut -d' ' -f1; fi; }
+
+for tool in "$CC" make nasm meson ninja tar xz patch; do
+  command -v "${tool%% *}" >/dev/null || die "'$tool' is needed (Debian: apt-get install build-essential nasm meson ninja-build xz-utils patch)"
+done
+
+key=$( { cat "$script"; "$CC" --version 2>&1 | head -n1; echo "$CROSS_PREFIX $SYSROOT $(uname -sm)"; } | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
+cache=${VIDEOBERT_FFMPEG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/videobert-native}
+prefix=${VIDEOBERT_FFMPEG_PREFIX:-$cache/ffmpeg-$key}
+case "$prefix" in /usr|/usr/*) die "the prefix must be outside /usr (pkg-config would link the shared system libraries): $prefix" ;; esac
+if [ -f "$prefix/.complete" ]; then
+  log "cached: $prefix"
+  echo "$prefix"
+  exit 0
+fi
+
+start=$(date +%s)
+work=$(mktemp -d "${TMPDIR:-/tmp}/videobert-ffmpeg.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/src"
+
+# ---- Fetch and check the sources ---------------------------------------------------------------
+fetch_with_apt() { # the deb-src list is derived from the machine's own apt sources
+  local apt=$work/apt
+  mkdir -p "$apt/lists/partial" "$apt/parts" "$apt/cache/archives/partial"
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && sed -E 's/^Types:.*/Types: deb-src/' "$f" > "$apt/parts/$(basename "$f")"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] && sed -nE 's/^[[:space:]]*deb[[:space:]]+/deb-src /p' "$f" > "$apt/parts/$(basename "$f").list"
+  done
+  local o=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$apt/parts" -o "Dir::State::Lists=$apt/lists"
+           -o "Dir::Cache=$apt/cache" -o "APT::Sandbox::User=root" -qq)
+  log "apt-get update (deb-src lists derived from /etc/apt, kept in $apt)"
+  apt-get "${o[@]}" update >&2
+  (cd "$work/src" && apt-get "${o[@]}" source --download-only "${FFMPEG[0]}=${FFMPEG[1]}" "${DAV1D[0]}=${DAV1D[1]}" "${ZLIB[0]}=${ZLIB[1]}" >&2) ||
+    die "apt-get source could not fetch the pinned versions (${FFMPEG[1]}, ${DAV1D[1]}, ${ZLIB[1]}); if Debian has moved on, update the pins in $script"
+}
+fetch_direct() { # no apt: the same files from the mirror's pool
+  local pkg
+  for pkg in FFMPEG DAV1D ZLIB; do
+    local -n p=$pkg
+    local entry
+    for entry in "${p[@]:3}"; do
+      log "download ${entry%%:*}"
+      curl -fsSL --retry 3 -o "$work/src/${entry%%:*}" "$DEBIAN_MIRROR/pool/main/${p[2]}/${entry%%:*}"
+    done
+  done
+}
+if command -v apt-get >/dev/null && [ -d /etc/apt ]; then fetch_with_apt; else fetch_direct; fi
+
+verify() {
+  local -n p=$1
+  local entry file want got
+  for entry in "${p[@]:3}"; do
+    file=${entry%%:*} want=${entry##*:}
+    [ -f "$work/src/$file" ] || die "missing source file $file"
+    got=$(sha256 "$work/src/$file")
+    [ "$got" = "$want" ] || die "checksum mismatch for $file: got $got, pinned $want"
+  done
+}
+verify FFMPEG; verify DAV1D; verify ZLIB
+log "sources verified against the pinned sha256 sums"
+
+# Unpack upstream + the Debian packaging, and apply Debian's patch series (what dpkg-source does for
+# a "3.0 (quilt)" package; done by hand so the same steps run where there is no dpkg).
+unpack() {
+  local -n p=$1
+  local dir=$work/build/${p[0]}
+  mkdir -p "$dir"
+  tar -xf "$work/src/$(echo "${p[4]}" | cut -d: -f1)" -C "$dir" --strip-components=1
+  tar -xf "$work/src/$(echo "${p[5]}" | cut -d: -f1)" -C "$dir"
+  if [ -f "$dir/debian/patches/series" ]; then
+    local patchfile
+    while read -r patchfile _; do
+      case "$patchfile" in ''|'#'*) continue ;; esac
+      patch -d "$dir" -p1 -s --forward < "$dir/debian/patches/$patchfile" >&2
+    done < "$dir/debian/patches/series"
+  fi
+  echo "$dir"
+}
+
+mkdir -p "$prefix"
+rm -f "$prefix/.complete"
+export PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH=""  # nothing from the system
+CFLAGS_COMMON="-O2 -fPIC ${SYSROOT:+--sysroot=$SYSROOT}"
+
+# ---- zlib (static only: the linker then cannot pick the system's libz.so from our -L) ------------
+zsrc=$(unpack ZLIB)
+log "zlib ${ZLIB[1]}"
+(cd "$zsrc" && CC="$CC" AR="$AR" RANLIB="$RANLIB" CFLAGS="$CFLAGS_COMMON" ./configure --static --prefix="$prefix" --libdir="$prefix/lib" >&2 &&
+  make -j"$JOBS" libz.a >&2 && make install >&2)
+
+# ---- dav1d -------------------------------------------------------------------------------------
+dsrc=$(unpack DAV1D)
+log "dav1d ${DAV1D[1]}"
+cross_file=()
+if [ -n "$CROSS_PREFIX$SYSROOT" ]; then
+  cat > "$work/meson-cross.ini" <<INI
+[binaries]
+c = '$CC'
+ar = '$AR'
+strip = '${CROSS_PREFIX}strip'
+[built-in options]
+c_args = [${SYSROOT:+'--sysroot=$SYSROOT'}]
+c_link_args = [${SYSROOT:+'--sysroot=$SYSROOT'}]
+[host_machine]
+system = 'linux'
+cpu_family = '$(uname -m)'
+cpu = '$(uname -m)'
+endian = 'little'
+INI
+  cross_file=(--cross-file "$work/meson-cross.ini")
+fi
+dav1d_setup=(--prefix="$prefix" --libdir=lib --buildtype=release --default-library=static -Db_pic=true
+             -Denable_tools=false -Denable_tests=false -Denable_examples=false -Denable_docs=false)
+(cd "$dsrc" && CC="$CC" meson setup build "${dav1d_setup[@]}" "${cross_file[@]}" >&2 && ninja -C build -j"$JOBS" >&2 && ninja -C build install >&2)
+
+# ---- FFmpeg ------------------------------------------------------------------------------------
+fsrc=$(unpack FFMPEG)
+log "FFmpeg ${FFMPEG[1]}"
+ffmpeg_configure=(
+  --prefix="$prefix" --libdir="$prefix/lib" --pkg-config=pkg-config --pkg-config-flags=--static
+  --enable-static --disable-shared --enable-pic
+  --disable-programs --disable-doc --disable-debug --disable-autodetect --disable-network
+  --disable-everything --disable-avdevice --disable-avfilter --disable-postproc --disable-swresample
+  --enable-avcodec --enable-avformat --enable-swscale
+  --enable-libdav1d --enable-zlib
+  --enable-decoder="$DECODERS" --enable-encoder="$ENCODERS" --enable-parser="$PARSERS"
+  --enable-demuxer="$DEMUXERS" --enable-muxer="$MUXERS" --enable-bsf="$BSFS" --enable-protocol=file,pipe
+  --cc="$CC" --ar="$AR" --nm="$NM" --ranlib="$RANLIB"
+  --extra-cflags="-I$prefix/include ${SYSROOT:+--sysroot=$SYSROOT}" --extra-ldflags="-L$prefix/lib ${SYSROOT:+--sysroot=$SYSROOT}"
+)
+[ -n "$CROSS_PREFIX" ] && ffmpeg_configure+=(--enable-cross-compile --cross-prefix="$CROSS_PREFIX" --target-os=linux --arch="$(uname -m)")
+(cd "$fsrc" && ./configure "${ffmpeg_configure[@]}" >&2 || { tail -n 40 ffbuild/config.log >&2; exit 1; })
+grep -q '^CONFIG_GPL=yes' "$fsrc/ffbuild/config.mak" && die "configure enabled GPL components"
+(cd "$fsrc" && make -j"$JOBS" >&2 && make install >&2)
+
+# ---- Notices and the build record --------------------------------------------------------------
+mkdir -p "$prefix/share/licenses"
+cp "$fsrc/COPYING.LGPLv2.1" "$prefix/share/licenses/FFmpeg-LGPL-2.1.txt"
+cp "$dsrc/COPYING" "$prefix/share/licenses/dav1d-BSD-2-Clause.txt"
+sed -n '/Copyright notice/,/^$/p;/(C) 1995/,/madler/p' "$zsrc/README" > "$prefix/share/licenses/zlib.txt"
+[ -s "$prefix/share/licenses/zlib.txt" ] || cp "$zsrc/README" "$prefix/share/licenses/zlib.txt"
+seconds=$(( $(date +%s) - start ))
+{
+  echo "FFmpeg, dav1d and zlib as linked into the videobert-native addon (static, PIC, LGPL-only FFmpeg)."
+  echo "Built $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -sm) with $("$CC" --version 2>&1 | head -n1), $JOBS jobs, ${seconds}s."
+  for pkg in FFMPEG DAV1D ZLIB; do
+    declare -n p=$pkg
+    echo
+    echo "${p[0]} ${p[1]} (Debian source package, $DEBIAN_MIRROR/pool/main/${p[2]}/):"
+    for entry in "${p[@]:3}"; do echo "  sha256 ${entry##*:}  ${entry%%:*}"; done
+  done
+  echo
+  echo "FFmpeg configure line:"
+  echo "  ./configure ${ffmpeg_configure[*]}"
+  echo
+  echo "FFmpeg license: $(sed -n "s/^#define FFMPEG_LICENSE //p" "$fsrc/config.h")"
+  echo "dav1d: meson setup ${dav1d_setup[*]}"
+  echo "zlib: ./configure --static"
+} > "$prefix/BUILD-INFO.txt"
+touch "$prefix/.complete"
+log "done in ${seconds}s: $prefix"
+echo "$prefix"

@@ -1,0 +1,303 @@
+/**
+ * `videobert` — the command line. Each command prints one clear line on error and exits non-zero;
+ * `--json` prints a machine-readable summary on stdout; progress goes to stderr.
+ *
+ * Exit codes: 0 success; 1 error (bad arguments, unreadable input, …); 2 `tokenize` finished but
+ * some videos failed (listed in OUT/failures.jsonl); 130 interrupted (re-run to resume).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+
+import { VideoBertError } from '../errors.js'
+import { assignCodebookToShards, fitCodebookOnShards, trainVocabulary } from '../shards.js'
+import { VideoTokenizer, type TokenizeProgress } from '../tokenizer.js'
+import { bar, duration, ProgressLine } from './progress.js'
+import { inspect, INSPECT_HELP } from './inspect.js'
+import { pretrain, PRETRAIN_HELP } from './pretrain.js'
+import { demo, DEMO_HELP } from './demo.js'
+import { FILL_MASK_HELP, fillMaskCommand } from './fill-mask.js'
+import { EMBED_HELP, embedCommand } from './embed.js'
+import { RETRIEVE_HELP, retrieveCommand } from './retrieve.js'
+import { CAPTION_HELP, captionCommand } from './caption.js'
+import { CLASSIFY_HELP, FINETUNE_HELP, classifyCommand, finetuneCommand } from './classify.js'
+
+const HELP = `videobert — VideoBERT pre-training from Node.js
+
+Usage: videobert <command> [options]
+
+Commands:
+  demo       the whole pipeline on a synthetic captioned set, evaluated on held-out clips
+  tokenize   videos (a manifest, files or directories) → token shards
+  codebook   fit | assign visual words (hierarchical k-means)
+  vocab      train a WordPiece vocabulary from a manifest's captions
+  pretrain   token shards + vocabulary → a pre-trained checkpoint
+  inspect    summarise a checkpoint, run, shard set or config
+  fill-mask  predict the [MASK] words of a prompt from a video (zero-shot)
+  embed      video and text embeddings → JSONL or safetensors
+  retrieve   text→video / video→text ranking over a tokenized set, with Recall@k
+  caption    write captions for videos (iterative masked decoding)
+  finetune   fine-tune a classifier on a pre-trained checkpoint (--task classify)
+  classify   classify videos with a fine-tuned checkpoint (or report its accuracy)
+
+Run 'videobert <command> --help' for a command's options.`
+
+const HELPS: Record<string, string> = {
+  pretrain: PRETRAIN_HELP,
+  demo: DEMO_HELP,
+  'fill-mask': FILL_MASK_HELP,
+  embed: EMBED_HELP,
+  retrieve: RETRIEVE_HELP,
+  caption: CAPTION_HELP,
+  finetune: FINETUNE_HELP,
+  classify: CLASSIFY_HELP,
+  inspect: INSPECT_HELP,
+  tokenize: `Usage: videobert tokenize <manifest.jsonl|manifest.csv|files/dirs...> --out DIR [options]
+
+Decodes every video, samples frames by timestamp, cuts segments, computes features and writes token
+shards (safetensors + JSON index) to DIR. Re-running with the same options resumes: finished shards
+are skipped. A bad video is reported (summary and DIR/failures.jsonl) and the run goes on.
+
+Options:
+  --out DIR                 output directory (required)
+  --fps N                   frames sampled per second (default 10)
+  --frames-per-segment N    frames per segment = one video token (default 16)
+  --stride N                frames between segment starts (default = frames per segment)
+  --pad-last                keep the last partial segment instead of dropping it
+  --pool mean|max           temporal pooling within a segment (default mean)
+  --grid N                  regions per side, R = N² (default 2)
+  --feature-dim N           feature size F (default 44, the raw builtin descriptor)
+  --frame-size N            side of the square frame the extractor sees (default 112)
+  --extractor NAME          builtin (default, no weights) or backbone
+  --backbone-weights FILE   safetensors of a ResNet (torchvision names) or CLIP vision tower
+                            (Hugging Face names), for --extractor backbone
+  --backbone-input N        ResNet input side per grid cell (default 112)
+  --codebook FILE           also store visual-word ids from this codebook
+  --workers N               videos decoded at once (default: all cores)
+  --shard i/n               process part i of n (Slurm arrays, Kubernetes indexed jobs)
+  --videos-per-shard N      videos per shard file (default 256)
+  --dtype f16|f32           feature storage (default f16)
+  --json                    print the summary as JSON on stdout
+Exit codes: 0 all videos tokenized, 2 some failed (see failures.jsonl), 1 error, 130 interrupted.`,
+  codebook: `Usage: videobert codebook fit --data SHARDS --out codebook.safetensors [options]
+       videobert codebook assign --data SHARDS --codebook codebook.safetensors
+
+fit: hierarchical k-means on (a sample of) the shards' segment features.
+  --branching N   children per node (default 12)
+  --depth N       levels (default 4: 12⁴ = 20 736 words)
+  --iterations N  Lloyd iterations per node (default 20)
+  --sample N      segments sampled for fitting (default 200000)
+  --seed N        (default 0)
+assign: add visual-word ids to every segment of SHARDS, in place (idempotent).
+  --json          print the result as JSON on stdout`,
+  vocab: `Usage: videobert vocab --manifest FILE --out tokenizer.json [options]
+
+Trains a BERT-style WordPiece vocabulary on the manifest's captions ([PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4).
+  --vocab-size N      upper bound; pieces the captions never use are dropped (default 8192)
+  --min-frequency N   (default 2)
+  --no-lowercase      keep case and accents
+  --json              print the result as JSON on stdout`,
+}
+
+class UsageError extends Error {}
+
+function int(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} expects a non-negative integer, got '${value}'`)
+  return n
+}
+
+function num(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} expects a positive number, got '${value}'`)
+  return n
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>
+const COMMON = { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } } as const
+
+function parse<O extends Options>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...options, ...COMMON }, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
+async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
+  const s = { type: 'string' } as const
+  const { values: v, positionals } = parse(args, {
+    out: s, fps: s, 'frames-per-segment': s, stride: s, 'pad-last': { type: 'boolean' }, pool: s, grid: s, 'feature-dim': s,
+    'frame-size': s, extractor: s, 'backbone-weights': s, 'backbone-input': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
+  })
+  if (v.help) return help('tokenize')
+  if (!v.out) throw new UsageError('tokenize: --out DIR is required')
+  if (positionals.length === 0) throw new UsageError('tokenize: give a manifest (.jsonl/.csv) or video files/directories')
+  if (v.extractor !== undefined && v.extractor !== 'builtin' && v.extractor !== 'backbone') {
+    throw new UsageError(`--extractor expects builtin or backbone, got '${String(v.extractor)}'`)
+  }
+  if (v.extractor === 'backbone' && v['backbone-weights'] === undefined) throw new UsageError('--extractor backbone needs --backbone-weights FILE')
+  if (v.pool !== undefined && v.pool !== 'mean' && v.pool !== 'max') throw new UsageError(`--pool expects mean or max, got '${String(v.pool)}'`)
+  if (v.dtype !== undefined && v.dtype !== 'f16' && v.dtype !== 'f32') throw new UsageError(`--dtype expects f16 or f32, got '${String(v.dtype)}'`)
+  const tokenizer = new VideoTokenizer({
+    fps: num(v.fps as string | undefined, 'fps'),
+    framesPerSegment: int(v['frames-per-segment'] as string | undefined, 'frames-per-segment'),
+    stride: int(v.stride as string | undefined, 'stride'),
+    padLast: v['pad-last'] as boolean | undefined,
+    pool: v.pool as 'mean' | 'max' | undefined,
+    grid: int(v.grid as string | undefined, 'grid'),
+    featureDim: int(v['feature-dim'] as string | undefined, 'feature-dim'),
+    frameSize: int(v['frame-size'] as string | undefined, 'frame-size'),
+    extractor: v.extractor as 'builtin' | 'backbone' | undefined,
+    backboneWeights: v['backbone-weights'] as string | undefined,
+    backboneInput: int(v['backbone-input'] as string | undefined, 'backbone-input'),
+  })
+  const isManifest = positionals.length === 1 && /\.(jsonl|json|csv)$/i.test(positionals[0]!)
+  const line = new ProgressLine()
+  const show = (p: TokenizeProgress, force = false) => {
+    const fps = p.seconds > 0 ? p.decodedFrames / p.seconds : 0
+    const fresh = p.videosDone - p.videosSkipped
+    const eta = fresh > 0 ? ((p.videosTotal - p.videosDone) * p.seconds) / fresh : Number.NaN
+    line.update(
+      `${bar(p.videosTotal ? p.videosDone / p.videosTotal : 1)} ${p.videosDone}/${p.videosTotal} videos` +
+        `${p.videosSkipped ? ` (${p.videosSkipped} resumed)` : ''}${p.videosFailed ? ` · ${p.videosFailed} failed` : ''}` +
+        ` · ${p.segments} segments · ${fps.toFixed(0)} decoded frames/s · ETA ${duration(eta)}`,
+      force,
+    )
+  }
+  const summary = await tokenizer.tokenizeManifest(isManifest ? positionals[0]! : positionals, {
+    out: v.out as string,
+    workers: int(v.workers as string | undefined, 'workers'),
+    shard: v.shard as string | undefined,
+    videosPerShard: int(v['videos-per-shard'] as string | undefined, 'videos-per-shard'),
+    dtype: v.dtype as 'f16' | 'f32' | undefined,
+    codebook: v.codebook as string | undefined,
+    signal,
+    onProgress: (p) => show(p),
+  })
+  show(summary.progress, true)
+  line.done()
+  const p = summary.progress
+  if (v.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`)
+  } else {
+    process.stderr.write(
+      `tokenized ${p.videosDone - p.videosFailed - p.videosSkipped} videos (${p.videosSkipped} already done, ${summary.failures.length} failed): ` +
+        `${p.segments} segments, ${p.decodedFrames} decoded / ${p.frames} sampled frames in ${p.seconds.toFixed(1)} s → ${summary.out}\n`,
+    )
+    for (const f of summary.failures.slice(0, 20)) process.stderr.write(`  failed: ${f.path}: ${f.code}: ${f.message}\n`)
+    if (summary.failures.length > 20) process.stderr.write(`  … and ${summary.failures.length - 20} more in failures.jsonl\n`)
+  }
+  return summary.failures.length > 0 ? 2 : 0
+}
+
+async function codebook(args: string[]): Promise<number> {
+  const s = { type: 'string' } as const
+  const [sub, ...rest] = args
+  const { values: v } = parse(rest, { data: s, out: s, codebook: s, branching: s, depth: s, iterations: s, sample: s, seed: s })
+  if (v.help || sub === '--help' || sub === '-h' || sub === undefined) return help('codebook')
+  if (!v.data) throw new UsageError(`codebook ${sub}: --data SHARDS is required`)
+  if (sub === 'fit') {
+    if (!v.out) throw new UsageError('codebook fit: --out FILE is required')
+    const info = await fitCodebookOnShards(v.data as string, v.out as string, {
+      branching: int(v.branching as string | undefined, 'branching'),
+      depth: int(v.depth as string | undefined, 'depth'),
+      iterations: int(v.iterations as string | undefined, 'iterations'),
+      sample: int(v.sample as string | undefined, 'sample'),
+      seed: int(v.seed as string | undefined, 'seed'),
+    })
+    if (v.json) process.stdout.write(`${JSON.stringify(info)}\n`)
+    else process.stderr.write(`codebook: ${info.words} words of dim ${info.dim}, fitted on ${info.fittedOn} segments → ${String(v.out)}\n`)
+    return 0
+  }
+  if (sub === 'assign') {
+    if (!v.codebook) throw new UsageError('codebook assign: --codebook FILE is required')
+    const n = await assignCodebookToShards(v.data as string, v.codebook as string)
+    if (v.json) process.stdout.write(`${JSON.stringify({ segments: n })}\n`)
+    else process.stderr.write(`assigned visual words to ${n} segments in ${String(v.data)}\n`)
+    return 0
+  }
+  throw new UsageError(`codebook: unknown subcommand '${sub}' (expected fit or assign)`)
+}
+
+async function vocab(args: string[]): Promise<number> {
+  const s = { type: 'string' } as const
+  const { values: v } = parse(args, { manifest: s, out: s, 'vocab-size': s, 'min-frequency': s, 'no-lowercase': { type: 'boolean' } })
+  if (v.help) return help('vocab')
+  if (!v.manifest || !v.out) throw new UsageError('vocab: --manifest FILE and --out FILE are required')
+  const size = await trainVocabulary(v.manifest as string, v.out as string, {
+    vocabSize: int(v['vocab-size'] as string | undefined, 'vocab-size'),
+    minFrequency: int(v['min-frequency'] as string | undefined, 'min-frequency'),
+    lowercase: !v['no-lowercase'],
+  })
+  if (v.json) process.stdout.write(`${JSON.stringify({ vocabSize: size, out: v.out })}\n`)
+  else process.stderr.write(`vocabulary: ${size} tokens → ${String(v.out)}\n`)
+  return 0
+}
+
+function help(command?: string): number {
+  process.stdout.write(`${command ? HELPS[command] : HELP}\n`)
+  return 0
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  const controller = new AbortController()
+  const onSigint = () => {
+    process.stderr.write('\ninterrupting… (finished shards are kept; re-run the same command to resume)\n')
+    controller.abort()
+  }
+  process.once('SIGINT', onSigint)
+  try {
+    switch (command) {
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        return help()
+      case 'tokenize':
+        return await tokenize(rest, controller.signal)
+      case 'codebook':
+        return await codebook(rest)
+      case 'vocab':
+        return await vocab(rest)
+      case 'pretrain':
+        return await pretrain(rest, controller.signal)
+      case 'demo':
+        return await demo(rest, controller.signal)
+      case 'fill-mask':
+        return await fillMaskCommand(rest)
+      case 'embed':
+        return await embedCommand(rest)
+      case 'retrieve':
+        return await retrieveCommand(rest)
+      case 'caption':
+        return await captionCommand(rest)
+      case 'finetune':
+        return await finetuneCommand(rest, controller.signal)
+      case 'classify':
+        return await classifyCommand(rest)
+      case 'inspect': {
+        const { values: v, positionals } = parse(rest, {})
+        if (v.help) return help('inspect')
+        if (positionals.length !== 1) throw new UsageError('inspect: give one PATH')
+        const r = await inspect(positionals[0]!)
+        process.stdout.write(v.json ? `${JSON.stringify({ kind: r.kind, ...r.summary })}\n` : `${r.text}\n`)
+        return 0
+      }
+      default:
+        throw new UsageError(`unknown command '${command}' (run 'videobert --help')`)
+    }
+  } catch (err) {
+    if (err instanceof VideoBertError && err.code === 'Cancelled') {
+      process.stderr.write('videobert: interrupted\n')
+      return 130
+    }
+    const msg = err instanceof VideoBertError ? `${err.code}: ${err.message}` : (err as Error).message
+    process.stderr.write(`videobert: ${msg}\n`)
+    return 1
+  } finally {
+    process.removeListener('SIGINT', onSigint)
+  }
+}
+
