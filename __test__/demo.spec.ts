@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-import { ffmpegArgs, planClips, ATTRIBUTE_WORDS } from '../src/demo/synthetic.js'
+import { planClips, renderClip, ATTRIBUTE_WORDS, COLOURS, FRAME_SIZE } from '../src/demo/synthetic.js'
 import { fillMask, loadPretrained, VideoTokenizer } from '../src/index.js'
 import { expectCode, tempDir } from './helpers.js'
 
@@ -32,17 +32,40 @@ describe('the synthetic set', () => {
       expect(c.caption.endsWith(c.direction)).toBe(true)
       expect(Math.sign(c.vx || c.vy)).toBe(c.direction === 'right' || c.direction === 'down' ? 1 : -1)
     }
-    expect(ffmpegArgs(test[0]!, 'x.mp4').join(' ')).toContain('overlay=')
+  })
+
+  it('renders each clip: grey background, the sprite in its colour where the plan puts it, small noise', () => {
+    const clip = planClips({ trainPerCombination: 1, seed: 0 }).find((c) => c.split === 'test' && c.colour === 'blue' && c.shape === 'square' && c.direction === 'right')!
+    const frames = renderClip(clip, 20)
+    const px = FRAME_SIZE * FRAME_SIZE * 3
+    expect(frames.length).toBe(64 * px) // 3.2 s at 20 fps
+    const at = (f: number, x: number, y: number) => Array.from(frames.subarray(f * px + (y * FRAME_SIZE + x) * 3, f * px + (y * FRAME_SIZE + x) * 3 + 3))
+    const blue = [0, 2, 4].map((i) => parseInt(COLOURS.blue.slice(i, i + 2), 16))
+    for (const f of [0, 63]) {
+      const t = f / 20
+      // The square's centre pixel is the sprite colour (±3 noise), a corner of the frame is background.
+      const cx = Math.round(clip.x0 + clip.vx * t) + 16
+      const cy = Math.round(clip.y0 + clip.vy * t) + 16
+      at(f, cx, cy).forEach((v, c) => expect(Math.abs(v - blue[c]!)).toBeLessThanOrEqual(3))
+      at(f, 0, 0).forEach((v) => expect(Math.abs(v - clip.background)).toBeLessThanOrEqual(3))
+    }
+    // The noise changes from frame to frame; the same clip renders identically.
+    let changed = 0
+    for (let i = 0; i < px; i++) if (frames[i] !== frames[px + i]) changed++ // noise: 6 in 7 values differ
+    expect(changed / px).toBeGreaterThan(0.6)
+    expect(renderClip(clip, 20)).toEqual(frames)
   })
 })
 
 describe('videobert demo --quick', () => {
-  const out = tempDir('demo')
+  // Run as the README says, in a working directory of its own: the default --out is ./videobert-demo.
+  const cwd = tempDir('demo')
+  const out = join(cwd, 'videobert-demo')
   const ckpt = join(out, 'run', 'checkpoints', 'step-800')
   let demoResult: { retrieval: Record<string, { recall: Record<string, number>; medianRank: number }> } | null = null
 
   it('learns: held-out retrieval and fill-in-the-blank well above chance', () => {
-    const r = spawnSync(process.execPath, [cli, 'demo', '--quick', '--json', '--out', out], { encoding: 'utf8', timeout: 600_000 })
+    const r = spawnSync(process.execPath, [cli, 'demo', '--quick', '--json'], { encoding: 'utf8', timeout: 600_000, cwd })
     expect(r.status, r.stderr).toBe(0)
     const res = JSON.parse(r.stdout)
     demoResult = res
@@ -89,8 +112,9 @@ describe('videobert demo --quick', () => {
     const c = clips[0]!
     const r = spawnSync(
       process.execPath,
-      [cli, 'fill-mask', '--checkpoint', ckpt, '--video', join(out, 'data', 'videos', `${c.id}.mp4`), '--prompt', 'a [MASK] [MASK] moves [MASK]', '--top-k', '3', '--json'],
-      { encoding: 'utf8' },
+      // Relative paths, from the directory above the demo's.
+      [cli, 'fill-mask', '--checkpoint', 'videobert-demo/run/checkpoints/step-800', '--video', `videobert-demo/data/videos/${c.id}.mp4`, '--prompt', 'a [MASK] [MASK] moves [MASK]', '--top-k', '3', '--json'],
+      { encoding: 'utf8', cwd },
     )
     expect(r.status, r.stderr).toBe(0)
     const res = JSON.parse(r.stdout)
@@ -101,13 +125,15 @@ describe('videobert demo --quick', () => {
     }
   }, 120_000)
 
-  it('retrieve reproduces the demo figures; caption, finetune and classify work on its checkpoint (CLI)', () => {
+  it('retrieve reproduces the demo figures; caption, finetune and classify work on its checkpoint (CLI, relative paths)', () => {
+    // Every path relative to the demo's directory, the command run from there.
     const run = (...args: string[]) => {
-      const r = spawnSync(process.execPath, [cli, ...args, '--json'], { encoding: 'utf8', timeout: 300_000 })
+      const r = spawnSync(process.execPath, [cli, ...args, '--json'], { encoding: 'utf8', timeout: 300_000, cwd: out })
       expect(r.status, r.stderr).toBe(0)
       return JSON.parse(r.stdout)
     }
-    const test = join(out, 'shards', 'test')
+    const ckpt = 'run/checkpoints/step-800'
+    const test = 'shards/test'
     // Re-ranking every candidate by likelihood is the demo's likelihood ranking, figure for figure.
     const lik = run('retrieve', '--checkpoint', ckpt, '--shards', test, '--rerank', 'likelihood', '--rerank-top', '96')
     expect(lik.recall).toEqual(demoResult!.retrieval.likelihood!.recall)
@@ -119,17 +145,17 @@ describe('videobert demo --quick', () => {
     const q = run('retrieve', '--checkpoint', ckpt, '--shards', test, '--query', 'a red circle moves left', '--top', '3')
     expect(q.results[0].results).toHaveLength(3)
 
-    const caps = run('caption', '--checkpoint', ckpt, join(out, 'data', 'videos', 'test-red-circle-left-0.mp4'))
+    const caps = run('caption', '--checkpoint', ckpt, 'data/videos/test-red-circle-left-0.mp4')
     expect(caps.captions).toHaveLength(1)
     expect(caps.captions[0].caption.split(' ').length).toBeGreaterThanOrEqual(3)
 
     // All 96 training labels of the quick set: shape is learned well (measured 0.94 on the test clips).
-    const ft = run('finetune', '--task', 'classify', '--checkpoint', ckpt, '--shards', join(out, 'shards', 'train'), '--label', 'shape', '--out', join(out, 'ft-shape'), '--steps', '100')
+    const ft = run('finetune', '--task', 'classify', '--checkpoint', ckpt, '--shards', 'shards/train', '--label', 'shape', '--out', 'ft-shape', '--steps', '100')
     expect(ft.classes).toEqual(['circle', 'diamond', 'square', 'triangle'])
     const report = run('classify', '--checkpoint', ft.checkpoint, '--shards', test, '--label', 'shape')
     expect(report.samples).toBe(96)
     expect(report.accuracy).toBeGreaterThanOrEqual(0.6)
-    const one = run('classify', '--checkpoint', ft.checkpoint, join(out, 'data', 'videos', 'test-red-circle-left-0.mp4'))
+    const one = run('classify', '--checkpoint', ft.checkpoint, 'data/videos/test-red-circle-left-0.mp4')
     expect(one.predictions[0].probabilities).toHaveLength(4)
   }, 600_000)
 

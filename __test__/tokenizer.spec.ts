@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-import { computeBuiltinFeatures, TokenShards, VideoTokenizer, type TokenizeProgress } from '../src/index.js'
+import { computeBuiltinFeatures, TokenShards, VideoTokenizer, writeVideo, type TokenizeProgress } from '../src/index.js'
 import { expectCode, tempDir, writeTinyClip } from './helpers.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
@@ -174,5 +174,25 @@ describe('backbone extractor', () => {
 
     await expectCode(() => new VideoTokenizer({ extractor: 'backbone' }).tokenizeFile(video('h264.mp4')), 'InvalidConfig', /backboneWeights/)
     await expectCode(() => new VideoTokenizer({ extractor: 'backbone', backboneWeights: video('h264.mp4') }).tokenizeFile(video('h264.mp4')), 'InvalidInput', /backboneWeights/)
+  })
+})
+
+describe('writeVideo (the addon\'s own encoders)', () => {
+  it('writes MPEG-4 and MJPEG that tokenize back with the written length; bad input is coded', async () => {
+    const [w, h, n] = [64, 48, 30]
+    const rgb = new Uint8Array(n * w * h * 3)
+    for (let f = 0; f < n; f++) for (let i = 0; i < w * h; i++) rgb.set([(f * 8) % 256, 128, 255 - ((i % w) * 4)], (f * w * h + i) * 3)
+    const dir = tempDir('write-video')
+    for (const [codec, file] of [['mpeg4', 'a.mp4'], ['mjpeg', 'b.avi']] as const) {
+      const written = await writeVideo(join(dir, file), rgb, { width: w, height: h, frameRate: 10, codec })
+      expect(written).toMatchObject({ frames: 30, codec, container: file.endsWith('.mp4') ? 'mp4' : 'avi' })
+      const v = await new VideoTokenizer({ fps: 10, framesPerSegment: 10 }).tokenizeFile(join(dir, file))
+      expect(v).toMatchObject({ codec, sourceWidth: 64, sourceHeight: 48, sampledFrames: 30, numSegments: 3 })
+      expect(v.duration).toBeCloseTo(3, 9)
+    }
+    await expectCode(() => writeVideo(join(dir, 'c.mp4'), rgb, { width: 63, height: 48 }), 'InvalidConfig', /width/)
+    await expectCode(() => writeVideo(join(dir, 'd.mp4'), rgb.subarray(0, 99), { width: 64, height: 48 }), 'InvalidInput', /frames/)
+    await expectCode(() => writeVideo(join(dir, 'e.mp4'), rgb, { width: 64, height: 48, codec: 'h264' as never }), 'InvalidConfig', /codec/)
+    await expectCode(() => writeVideo(join(dir, 'no', 'such', 'f.mp4'), rgb, { width: 64, height: 48 }), 'Io')
   })
 })

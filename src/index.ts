@@ -45,6 +45,7 @@ export {
   type CodebookOptions,
   type VocabOptions,
 } from './shards.js'
+export { writeVideo, type WriteVideoOptions, type WrittenVideo } from './video-writer.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'
 export { fitFeatureNorm, applyFeatureNorm, loadFeatureNorm, saveFeatureNorm, FEATURE_NORM_FILE, type FeatureNorm } from './data/feature-norm.js'
 export {

@@ -2,8 +2,11 @@
 //! `{ "video": path, "id"?: str, "captions"?: [{ "start": s, "end": s, "text": str }], "label"?: any }`,
 //! or CSV with a header containing `video` and optionally `start`, `end`, `text`, `label`, `id`
 //! (one row per caption, rows of a video grouped by path). Relative paths are resolved against the
-//! manifest's directory. Files and directories can be given instead (directories are searched
-//! recursively for video files; such entries have no captions).
+//! manifest's directory, and every entry's `video` is made absolute, so shards and checkpoints made
+//! from it work from any working directory; an entry without an `id` is named by its path as written
+//! in the manifest (or on the command line), which does not depend on where the job ran. Files and
+//! directories can be given instead (directories are searched recursively for video files; such
+//! entries have no captions).
 
 use std::path::{Path, PathBuf};
 
@@ -40,8 +43,10 @@ struct JsonLine {
 
 pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi", "ogv", "ogg", "mpg", "mpeg", "ts", "flv", "wmv", "3gp"];
 
+/// `p` against `base` (when relative), made absolute against the working directory.
 fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+    let joined = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    std::path::absolute(&joined).unwrap_or(joined)
 }
 
 fn check_caption(src: &Path, line: usize, c: &Caption) -> Result<()> {
@@ -67,12 +72,13 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
             let line = i + 2;
             let rec = rec.map_err(|e| Error::input(format!("{}:{line}", path.display()), e.to_string()))?;
             let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).filter(|s| !s.is_empty());
-            let video = resolve(base, Path::new(get(Some(video_col)).ok_or_else(|| Error::input(format!("{}:{line}", path.display()), "empty `video`"))?));
+            let written = get(Some(video_col)).ok_or_else(|| Error::input(format!("{}:{line}", path.display()), "empty `video`"))?;
+            let video = resolve(base, Path::new(written));
             let idx = match out.last() {
                 Some(last) if last.video == video => out.len() - 1,
                 _ => {
                     out.push(ManifestEntry {
-                        id: get(id).map(String::from).unwrap_or_else(|| video.display().to_string()),
+                        id: get(id).map(String::from).unwrap_or_else(|| written.to_string()),
                         video: video.clone(),
                         captions: vec![],
                         label: get(label).map(|l| serde_json::Value::String(l.to_string())),
@@ -103,7 +109,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
                 check_caption(path, i + 1, c)?;
             }
             let video = resolve(base, &j.video);
-            out.push(ManifestEntry { id: j.id.unwrap_or_else(|| video.display().to_string()), video, captions: j.captions, label: j.label });
+            out.push(ManifestEntry { id: j.id.unwrap_or_else(|| j.video.display().to_string()), video, captions: j.captions, label: j.label });
         }
     }
     Ok(out)
@@ -131,5 +137,8 @@ pub fn entries_from_paths(paths: &[PathBuf]) -> Result<Vec<ManifestEntry>> {
             files.push(p.clone()); // missing files are reported per video, not here
         }
     }
-    Ok(files.into_iter().map(|video| ManifestEntry { id: video.display().to_string(), video, captions: vec![], label: None }).collect())
+    Ok(files
+        .into_iter()
+        .map(|given| ManifestEntry { id: given.display().to_string(), video: resolve(Path::new(""), &given), captions: vec![], label: None })
+        .collect())
 }

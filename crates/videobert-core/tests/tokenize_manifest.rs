@@ -166,3 +166,35 @@ fn visual_words_are_assigned_with_a_codebook() {
     assert_eq!(used, 5);
     assert_eq!(a, videobert_core::kmeans::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap().0);
 }
+
+#[test]
+fn relative_paths_resolve_against_the_manifest_and_become_absolute() {
+    let dir = tmp("relative");
+    std::fs::create_dir_all(dir.join("videos")).unwrap();
+    std::fs::copy(fixtures().join("h264.mp4"), dir.join("videos/a.mp4")).unwrap();
+    std::fs::write(dir.join("m.jsonl"), "{\"video\": \"videos/a.mp4\", \"captions\": []}\n").unwrap();
+    std::fs::write(dir.join("m.csv"), "video,start,end,text\nvideos/a.mp4,0,1,hello\n").unwrap();
+    // The manifest named relative to the working directory, which is not its own directory (the
+    // working directory is process-wide, so it is not changed here: the path climbs to / instead).
+    let cwd = std::env::current_dir().unwrap();
+    let up = PathBuf::from("../".repeat(cwd.components().count() - 1));
+    let relative = up.join(dir.strip_prefix("/").unwrap());
+    for name in ["m.jsonl", "m.csv"] {
+        let entries = read_manifest(&relative.join(name)).unwrap();
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert!(e.video.is_absolute(), "{}", e.video.display());
+        assert_eq!(e.video.canonicalize().unwrap(), dir.join("videos/a.mp4").canonicalize().unwrap());
+        assert_eq!(e.id, "videos/a.mp4", "the id is the path as written, whatever the working directory");
+    }
+    let given = relative.join("videos/a.mp4");
+    let entries = entries_from_paths(std::slice::from_ref(&given)).unwrap();
+    assert!(entries[0].video.is_absolute());
+    assert_eq!(entries[0].id, given.display().to_string());
+    // Shards made from it record the absolute path.
+    let out = dir.join("shards");
+    let summary = run(&read_manifest(&relative.join("m.jsonl")).unwrap(), &out, 1, (0, 1), FeatureDType::F32, None);
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    let shards = TokenShards::open(&out).unwrap();
+    assert!(shards.video(0).unwrap().path.is_absolute());
+}

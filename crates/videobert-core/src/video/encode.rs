@@ -131,6 +131,8 @@ pub fn encode_rgb_frames(path: &Path, frames: &[u8], o: &EncodeOptions) -> Resul
         let mut packet = ff::Packet::empty();
         while encoder.receive_packet(&mut packet).is_ok() {
             packet.set_stream(stream_index);
+            // Every frame lasts one tick of 1/frame_rate; the container needs it for the last frame's end.
+            packet.set_duration(1);
             packet.rescale_ts(time_base, stream_tb);
             packet.write_interleaved(octx).map_err(|e| fail("cannot write a packet", e))?;
         }
