@@ -17,8 +17,11 @@
 # Environment:
 #   VIDEOBERT_FFMPEG_CACHE   where prefixes live (default: ~/.cache/videobert-native)
 #   VIDEOBERT_FFMPEG_PREFIX  build into exactly this prefix instead
-#   CC, AR, NM, RANLIB       the C toolchain (default: cc, ar, nm, ranlib); CROSS_PREFIX and SYSROOT
-#                            for a cross toolchain (both optional)
+#   CC, AR, NM, RANLIB       the C toolchain (default: cc, ar, nm, ranlib); scripts/glibc-toolchain.sh
+#                            sets them to a glibc-2.17 gcc for the prebuilt Linux binaries
+#   CROSS_PREFIX, TARGET_ARCH, SYSROOT   when cross-compiling (e.g. aarch64 on x86_64)
+#   TOOLCHAIN=msvc           Windows: MSVC's cl/lib from an MSYS2 shell (written for the release
+#                            workflow, never run)
 #   JOBS                     parallel jobs (default: all cores)
 #   DEBIAN_MIRROR            default http://deb.debian.org/debian
 set -euo pipefail
@@ -53,7 +56,8 @@ log() { printf '[build-ffmpeg] %s\n' "$*" >&2; }
 die() { printf '[build-ffmpeg] error: %s\n' "$*" >&2; exit 1; }
 
 CC=${CC:-cc} AR=${AR:-ar} NM=${NM:-nm} RANLIB=${RANLIB:-ranlib}
-CROSS_PREFIX=${CROSS_PREFIX:-} SYSROOT=${SYSROOT:-}
+[ "${TOOLCHAIN:-}" = msvc ] && CC=cl
+CROSS_PREFIX=${CROSS_PREFIX:-} SYSROOT=${SYSROOT:-} TARGET_ARCH=${TARGET_ARCH:-$(uname -m)} TOOLCHAIN=${TOOLCHAIN:-}
 JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 sha256() { if command -v sha256sum >/dev/null; then sha256sum "$1" | cut -d' ' -f1; else shasum -a 256 "$1" | cut -d' ' -f1; fi; }
@@ -62,7 +66,7 @@ for tool in "$CC" make nasm meson ninja tar xz patch; do
   command -v "${tool%% *}" >/dev/null || die "'$tool' is needed (Debian: apt-get install build-essential nasm meson ninja-build xz-utils patch)"
 done
 
-key=$( { cat "$script"; "$CC" --version 2>&1 | head -n1; echo "$CROSS_PREFIX $SYSROOT $(uname -sm)"; } | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
+key=$( { cat "$script"; "$CC" --version 2>&1 | head -n1; echo "$CROSS_PREFIX $SYSROOT $TARGET_ARCH $TOOLCHAIN $(uname -sm)"; } | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
 cache=${VIDEOBERT_FFMPEG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/videobert-native}
 prefix=${VIDEOBERT_FFMPEG_PREFIX:-$cache/ffmpeg-$key}
 case "$prefix" in /usr|/usr/*) die "the prefix must be outside /usr (pkg-config would link the shared system libraries): $prefix" ;; esac
@@ -146,8 +150,15 @@ CFLAGS_COMMON="-O2 -fPIC ${SYSROOT:+--sysroot=$SYSROOT}"
 # ---- zlib (static only: the linker then cannot pick the system's libz.so from our -L) ------------
 zsrc=$(unpack ZLIB)
 log "zlib ${ZLIB[1]}"
-(cd "$zsrc" && CC="$CC" AR="$AR" RANLIB="$RANLIB" CFLAGS="$CFLAGS_COMMON" ./configure --static --prefix="$prefix" --libdir="$prefix/lib" >&2 &&
-  make -j"$JOBS" libz.a >&2 && make install >&2)
+if [ "$TOOLCHAIN" = msvc ]; then
+  # zlib's own MSVC makefile; FFmpeg's configure (and pkg-config's -lz) look for z.lib.
+  (cd "$zsrc" && nmake -nologo -f win32/Makefile.msc zlib.lib >&2)
+  mkdir -p "$prefix/lib" "$prefix/include"
+  cp "$zsrc/zlib.lib" "$prefix/lib/z.lib" && cp "$zsrc/zlib.h" "$zsrc/zconf.h" "$prefix/include/"
+else
+  (cd "$zsrc" && CC="$CC" AR="$AR" RANLIB="$RANLIB" CFLAGS="$CFLAGS_COMMON" ./configure --static --prefix="$prefix" --libdir="$prefix/lib" >&2 &&
+    make -j"$JOBS" libz.a >&2 && make install >&2)
+fi
 
 # ---- dav1d -------------------------------------------------------------------------------------
 dsrc=$(unpack DAV1D)
@@ -164,15 +175,18 @@ c_args = [${SYSROOT:+'--sysroot=$SYSROOT'}]
 c_link_args = [${SYSROOT:+'--sysroot=$SYSROOT'}]
 [host_machine]
 system = 'linux'
-cpu_family = '$(uname -m)'
-cpu = '$(uname -m)'
+cpu_family = '$TARGET_ARCH'
+cpu = '$TARGET_ARCH'
 endian = 'little'
 INI
   cross_file=(--cross-file "$work/meson-cross.ini")
 fi
 dav1d_setup=(--prefix="$prefix" --libdir=lib --buildtype=release --default-library=static -Db_pic=true
              -Denable_tools=false -Denable_tests=false -Denable_examples=false -Denable_docs=false)
+[ "$TOOLCHAIN" = msvc ] && export CC=cl
 (cd "$dsrc" && CC="$CC" meson setup build "${dav1d_setup[@]}" "${cross_file[@]}" >&2 && ninja -C build -j"$JOBS" >&2 && ninja -C build install >&2)
+# meson names an MSVC static library libdav1d.a; FFmpeg's configure with --toolchain=msvc links dav1d.lib.
+[ "$TOOLCHAIN" = msvc ] && cp "$prefix/lib/libdav1d.a" "$prefix/lib/dav1d.lib"
 
 # ---- FFmpeg ------------------------------------------------------------------------------------
 fsrc=$(unpack FFMPEG)
@@ -186,10 +200,14 @@ ffmpeg_configure=(
   --enable-libdav1d --enable-zlib
   --enable-decoder="$DECODERS" --enable-encoder="$ENCODERS" --enable-parser="$PARSERS"
   --enable-demuxer="$DEMUXERS" --enable-muxer="$MUXERS" --enable-bsf="$BSFS" --enable-protocol=file,pipe
-  --cc="$CC" --ar="$AR" --nm="$NM" --ranlib="$RANLIB"
   --extra-cflags="-I$prefix/include ${SYSROOT:+--sysroot=$SYSROOT}" --extra-ldflags="-L$prefix/lib ${SYSROOT:+--sysroot=$SYSROOT}"
 )
-[ -n "$CROSS_PREFIX" ] && ffmpeg_configure+=(--enable-cross-compile --cross-prefix="$CROSS_PREFIX" --target-os=linux --arch="$(uname -m)")
+if [ "$TOOLCHAIN" = msvc ]; then
+  ffmpeg_configure+=(--toolchain=msvc --target-os=win64 --arch=x86_64)
+else
+  ffmpeg_configure+=(--cc="$CC" --ar="$AR" --nm="$NM" --ranlib="$RANLIB")
+fi
+[ -n "$CROSS_PREFIX" ] && ffmpeg_configure+=(--enable-cross-compile --cross-prefix="$CROSS_PREFIX" --target-os=linux --arch="$TARGET_ARCH")
 (cd "$fsrc" && ./configure "${ffmpeg_configure[@]}" >&2 || { tail -n 40 ffbuild/config.log >&2; exit 1; })
 grep -q '^CONFIG_GPL=yes' "$fsrc/ffbuild/config.mak" && die "configure enabled GPL components"
 (cd "$fsrc" && make -j"$JOBS" >&2 && make install >&2)

@@ -19,7 +19,7 @@ packages=(gcc g++ make pkg-config clang libclang-dev)
 if [ "${VIDEOBERT_FFMPEG:-static}" = system ]; then
   packages+=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
 else
-  packages+=(nasm meson ninja-build patch xz-utils bzip2)
+  packages+=(nasm meson ninja-build patch xz-utils bzip2 openssl)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -42,5 +42,5 @@ log "FFmpeg: ${VIDEOBERT_FFMPEG:-static} (a first static build takes ~5 min on 2
 source scripts/ffmpeg-env.sh
 
 log "building the native addon (release) and the TypeScript layer"
-npm run --silent build:native -- "${CARGO_FFMPEG_FEATURES[@]}"
+npm run --silent build:native -- --target "$VIDEOBERT_TARGET" "${CARGO_FFMPEG_FEATURES[@]}"
 npm run --silent build:ts

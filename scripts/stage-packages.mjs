@@ -9,8 +9,8 @@
 //
 // --artifacts DIR  one folder per platform, DIR/<platform>/{videobert-native.<platform>.node,
 //                  BUILD-INFO.txt, licenses/} (what the release workflow uploads). Without it: the
-//                  host's binary in the repository root and the FFmpeg prefix of scripts/ffmpeg-env.sh
-//                  ($VIDEOBERT_FFMPEG_PREFIX_DIR).
+//                  binaries in the repository root and the FFmpeg prefix they were linked with
+//                  ($VIDEOBERT_FFMPEG_PREFIX_DIR, else target/ffmpeg-prefix from scripts/ffmpeg-env.sh).
 // --out DIR        default target/npm; DIR/<package name>/ per package
 // --pack           also `npm pack` each package into DIR (prints the tarball paths)
 import { execFileSync } from 'node:child_process'
@@ -45,8 +45,9 @@ if (args.artifacts) {
     if (existsSync(node)) artifacts.set(p, { node, buildInfo: join(dir, 'BUILD-INFO.txt'), licenses: join(dir, 'licenses') })
   }
 } else {
-  const prefix = process.env.VIDEOBERT_FFMPEG_PREFIX_DIR
-  if (!prefix) fail('no FFmpeg prefix: run with `source scripts/ffmpeg-env.sh` (static FFmpeg) first, or give --artifacts')
+  const recorded = join(root, 'target', 'ffmpeg-prefix') // written by scripts/ffmpeg-env.sh
+  const prefix = process.env.VIDEOBERT_FFMPEG_PREFIX_DIR ?? (existsSync(recorded) ? readFileSync(recorded, 'utf8').trim() : '')
+  if (!prefix) fail('no FFmpeg prefix: build with `bash scripts/setup.sh` (static FFmpeg) first, or give --artifacts')
   for (const p of platforms) {
     const node = join(root, `videobert-native.${p}.node`)
     if (existsSync(node)) artifacts.set(p, { node, buildInfo: join(prefix, 'BUILD-INFO.txt'), licenses: join(prefix, 'share', 'licenses') })

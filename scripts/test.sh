@@ -18,9 +18,8 @@ step "cargo test (videobert-core)"
 # `napi build` compiles for an explicit --target (target/<host>/release); testing with the same
 # target, profile and package set (--workspace: same feature unification) reuses every dependency
 # it built instead of compiling them a second time.
-host=$(rustc -vV | sed -n 's/^host: //p')
-source scripts/ffmpeg-env.sh   # the same FFmpeg, features and environment as setup.sh's build
-cargo test --release --target "$host" --workspace "${CARGO_FFMPEG_FEATURES[@]}"
+source scripts/ffmpeg-env.sh   # the same FFmpeg, toolchain, features and environment as setup.sh's build
+cargo test --release --target "$VIDEOBERT_TARGET" --workspace "${CARGO_FFMPEG_FEATURES[@]}"
 
 step "tsc --noEmit (sources, tests, examples)"
 npx tsc -p tsconfig.test.json

@@ -7,10 +7,11 @@ import type { RetrievalMetrics } from '../eval/retrieval.js'
 
 export const DEMO_HELP = `Usage: videobert demo [options]
 
-Makes a captioned synthetic video set with the ffmpeg command line (a coloured shape moving across
-the frame: 6 colours × 4 shapes × 4 directions, captions such as "a red circle moves left"), trains
-a WordPiece vocabulary, tokenizes the clips with the builtin extractor, pre-trains the tiny preset,
-then evaluates on the held-out test clips (one per combination, never trained on):
+Makes a captioned synthetic video set (a coloured shape moving across the frame: 6 colours ×
+4 shapes × 4 directions, captions such as "a red circle moves left"), rendered and encoded in-process
+as MPEG-4 by the addon's own FFmpeg (no ffmpeg command line needed), trains a WordPiece
+vocabulary, tokenizes the clips with the builtin extractor, pre-trains the tiny preset, then
+evaluates on the held-out test clips (one per combination, never trained on):
   - text→video retrieval among the test clips, R@1/R@5/R@10 vs chance;
   - text→video retrieval by the fast word-profile first stage (one forward pass per clip);
   - fill-in-the-blank: the colour, shape or direction word masked, top-1 accuracy vs chance;
@@ -31,7 +32,7 @@ Options:
   --seed N          seeds the clips, split, initialisation and masking (default 0)
   --threads N       threads for tensor math (default: physical cores)
   --json            print the result as JSON on stdout
-Needs: ffmpeg on PATH (Debian: apt-get install ffmpeg).`
+Relative paths (--out) are relative to the working directory.`
 
 /**
  * The demo's goals: retrieval R@1 at least 10× chance, every fill-in-the-blank at least 2.5× chance,

@@ -1,6 +1,6 @@
 /**
- * `videobert demo`: the whole pipeline on a synthetic captioned set — make the clips (FFmpeg), train
- * the vocabulary, tokenize with the builtin extractor, pre-train, then evaluate on the held-out clips:
+ * `videobert demo`: the whole pipeline on a synthetic captioned set — make the clips (rendered here,
+ * encoded by the addon's FFmpeg), train the vocabulary, tokenize with the builtin extractor, pre-train, then evaluate on the held-out clips:
  * text→video retrieval (R@1/5/10 vs chance), fill-in-the-blank and captions per attribute (vs
  * chance); optionally the label-efficiency experiment (fine-tuning with 10 % of the labels).
  */
@@ -77,7 +77,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const since = (t: number) => (performance.now() - t) / 1000
   mkdirSync(out, { recursive: true })
 
-  log(`1/5 making the synthetic clips with ffmpeg → ${join(out, 'data')}`)
+  log(`1/5 rendering and encoding the synthetic clips (MPEG-4, in-process) → ${join(out, 'data')}`)
   const set = await writeSyntheticSet(join(out, 'data'), { trainPerCombination: quick ? 1 : 3, seed, signal })
   const counts = { train: set.clips.filter((c) => c.split === 'train').length, test: set.clips.filter((c) => c.split === 'test').length }
   const tData = since(t0)
@@ -89,6 +89,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const tokenizer = TextTokenizer.load(tokenizerPath)
   const videoTokenizer = new VideoTokenizer(DEMO_TOKENIZE)
   const shardDirs = { train: join(out, 'shards', 'train'), test: join(out, 'shards', 'test') }
+  // Always tokenized afresh (2 s): shards left by an earlier run (say --quick) hold other clips.
+  rmSync(join(out, 'shards'), { recursive: true, force: true })
   for (const split of ['train', 'test'] as const) {
     const s = await videoTokenizer.tokenizeManifest(set.manifests[split], { out: shardDirs[split], signal })
     if (s.failures.length > 0) throw new Error(`demo: ${s.failures.length} clips failed to tokenize, e.g. ${s.failures[0]!.path}: ${s.failures[0]!.message}`)

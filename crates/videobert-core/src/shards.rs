@@ -245,21 +245,27 @@ pub struct TokenShards {
     order: Vec<(usize, usize)>,
 }
 
+/// The chunk numbers of the `shard-NNNNN.json` indexes in `dir`, ascending.
+pub fn chunk_numbers(dir: &Path) -> Result<Vec<usize>> {
+    let mut stems: Vec<usize> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.strip_prefix("shard-")?.strip_suffix(".json")?.parse().ok()
+        })
+        .collect();
+    stems.sort_unstable();
+    Ok(stems)
+}
+
 impl TokenShards {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let index_path = dir.join("index.json");
         let text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
         let index: IndexFile = serde_json::from_str(&text).map_err(|e| Error::input(index_path.display().to_string(), format!("corrupt index: {e}")))?;
-        let mut stems: Vec<usize> = std::fs::read_dir(&dir)
-            .map_err(|e| Error::io(&dir, e))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().to_string();
-                name.strip_prefix("shard-")?.strip_suffix(".json")?.parse().ok()
-            })
-            .collect();
-        stems.sort_unstable();
+        let stems = chunk_numbers(&dir)?;
         let mut chunks = Vec::new();
         let mut order = Vec::new();
         for chunk in stems {

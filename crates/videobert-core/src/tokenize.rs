@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::kmeans::Codebook;
 use crate::manifest::ManifestEntry;
-use crate::shards::{chunk_stem, fnv1a, read_chunk_index, write_chunk, Failure, FeatureDType, IndexFile, ShardParams};
+use crate::shards::{chunk_numbers, chunk_stem, fnv1a, read_chunk_index, write_chunk, ChunkIndex, Failure, FeatureDType, IndexFile, ShardParams};
 use crate::video::segments::{tokenize_file, TokenizeOptions};
 
 #[derive(Debug, Clone)]
@@ -65,6 +65,19 @@ pub struct Summary {
     pub out: PathBuf,
 }
 
+/// Whether a written chunk holds exactly these entries (by id: the same videos moved elsewhere are still the same).
+fn holds(chunk: &ChunkIndex, batch: &[ManifestEntry]) -> bool {
+    let mut have: Vec<&str> = chunk.videos.iter().map(|v| v.id.as_str()).chain(chunk.failures.iter().map(|f| f.id.as_str())).collect();
+    let mut want: Vec<&str> = batch.iter().map(|e| e.id.as_str()).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    have == want
+}
+
+fn other_manifest(out: &std::path::Path, chunk: usize) -> Error {
+    Error::config("out", format!("{} holds {} of another manifest (other videos); use another --out, or delete it to start again", out.display(), chunk_stem(chunk)))
+}
+
 pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, cancel: &AtomicBool, on_progress: &(dyn Fn(&Progress) + Sync)) -> Result<Summary> {
     opts.tokenize.validate()?;
     let (part, parts) = opts.shard;
@@ -103,7 +116,13 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
         std::fs::rename(&tmp, &index_path).map_err(|e| Error::io(&index_path, e))?;
     }
 
-    let chunks: Vec<usize> = (0..entries.len().div_ceil(opts.videos_per_shard)).filter(|c| c % parts == part).collect();
+    // A directory holds the shards of one manifest: resuming reuses a chunk only if it holds this
+    // manifest's videos for that chunk, and a chunk past the manifest's end means another manifest.
+    let total_chunks = entries.len().div_ceil(opts.videos_per_shard);
+    if let Some(&extra) = chunk_numbers(&opts.out)?.iter().find(|&&c| c >= total_chunks) {
+        return Err(other_manifest(&opts.out, extra));
+    }
+    let chunks: Vec<usize> = (0..total_chunks).filter(|c| c % parts == part).collect();
     let videos_total = chunks.iter().map(|&c| (entries.len() - c * opts.videos_per_shard).min(opts.videos_per_shard)).sum();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut tok = opts.tokenize.clone();
@@ -131,6 +150,9 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
     for chunk in chunks {
         let batch = &entries[chunk * opts.videos_per_shard..((chunk + 1) * opts.videos_per_shard).min(entries.len())];
         if let Some(existing) = read_chunk_index(&opts.out, chunk)? {
+            if existing.params_hash == hash && !holds(&existing, batch) {
+                return Err(other_manifest(&opts.out, chunk));
+            }
             if existing.params_hash == hash {
                 skipped.fetch_add(batch.len(), Ordering::Relaxed);
                 done.fetch_add(batch.len(), Ordering::Relaxed);

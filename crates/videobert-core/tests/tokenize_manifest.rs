@@ -198,3 +198,25 @@ fn relative_paths_resolve_against_the_manifest_and_become_absolute() {
     let shards = TokenShards::open(&out).unwrap();
     assert!(shards.video(0).unwrap().path.is_absolute());
 }
+
+#[test]
+fn a_directory_of_another_manifests_shards_is_refused_not_reused() {
+    let dir = tmp("other-manifest");
+    let entries = entries_from_paths(&["h264.mp4", "vp9.webm", "mpeg4.avi", "mjpeg.avi", "theora.ogv", "hevc10.mkv"].map(|n| fixtures().join(n))).unwrap();
+    let out = dir.join("shards");
+    let opts = ManifestOptions { out: out.clone(), workers: 2, videos_per_shard: 4, ..Default::default() };
+    let go = |e: &[videobert_core::manifest::ManifestEntry]| tokenize_manifest(e, &opts, &AtomicBool::new(false), &|_: &Progress| {});
+    go(&entries).unwrap();
+    // The same manifest again resumes: both chunks are skipped.
+    assert_eq!(go(&entries).unwrap().progress.videos_skipped, 6);
+    // Other videos in the first chunk: refused, nothing overwritten.
+    let mut other = entries.clone();
+    other.swap(0, 5);
+    let err = go(&other).unwrap_err();
+    assert_eq!(err.code(), "InvalidConfig");
+    assert!(err.to_string().contains("another manifest"), "{err}");
+    // A shorter manifest (one chunk) finds chunk 1 past its end: refused as well.
+    let err = go(&entries[..3]).unwrap_err();
+    assert!(err.to_string().contains("shard-00001"), "{err}");
+    assert_eq!(TokenShards::open(&out).unwrap().len(), 6);
+}
