@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -121,4 +121,47 @@ describe('videobert CLI', () => {
     expect(text.vocabSize).toBe(JSON.parse(vocab.stdout).vocabSize)
     expect(() => TextTokenizer.load(join(dir, 'missing.json'))).toThrow(expect.objectContaining({ code: 'Io' }))
   })
+
+  it('every verb takes paths relative to its working directory; a manifest\'s paths are relative to the manifest', () => {
+    // A project folder with its data in data/ (the manifest names videos relative to itself), each
+    // command run from the project's root with relative arguments only, then from another folder.
+    const project = tempDir('relative')
+    mkdirSync(join(project, 'data', 'videos'), { recursive: true })
+    const names = ['h264.mp4', 'vp9.webm', 'mpeg4.avi', 'mjpeg.avi', 'theora.ogv', 'hevc10.mkv']
+    const lines = names.map((n, i) => {
+      cpSync(join(fixtures, n), join(project, 'data', 'videos', n))
+      return JSON.stringify({ id: `v${i}`, video: `videos/${n}`, captions: [{ start: 0, end: 2, text: i % 2 ? 'a red circle moves left' : 'a blue square moves up' }], label: { kind: i % 2 ? 'odd' : 'even' } })
+    })
+    writeFileSync(join(project, 'data', 'train.jsonl'), `${lines.join('\n')}\n`)
+    writeFileSync(join(project, 'labels.csv'), `id,label\n${names.map((_, i) => `v${i},${i % 2 ? 'odd' : 'even'}`).join('\n')}\n`)
+    const at = (cwd: string, ...args: string[]) => {
+      const r = spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), ...args], { encoding: 'utf8', timeout: 300_000, cwd })
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      return r.stdout
+    }
+    const run = (...args: string[]) => at(project, ...args)
+    run('vocab', '--manifest', 'data/train.jsonl', '--out', 'tokenizer.json', '--vocab-size', '200', '--min-frequency', '1')
+    run('tokenize', 'data/train.jsonl', '--out', 'shards', '--fps', '5', '--frames-per-segment', '4')
+    const elsewhere = join(project, 'elsewhere')
+    mkdirSync(elsewhere)
+    // The same manifest named from another folder is the same videos: the run resumes (all skipped).
+    expect(JSON.parse(at(elsewhere, 'tokenize', '../data/train.jsonl', '--out', '../shards', '--fps', '5', '--frames-per-segment', '4', '--json'))).toMatchObject({ progress: { videosSkipped: 6 } })
+    run('codebook', 'fit', '--data', 'shards', '--out', 'codebook.safetensors', '--branching', '2', '--depth', '2')
+    run('codebook', 'assign', '--data', 'shards', '--codebook', 'codebook.safetensors')
+    run('pretrain', '--data', 'shards', '--tokenizer', 'tokenizer.json', '--out', 'runs/a', '--preset', 'tiny', '--steps', '4', '--batch-size', '2', '--eval-every', '2', '--checkpoint-every', '2', '--validation-fraction', '0.2')
+    expect(JSON.parse(run('inspect', 'runs/a', '--json')).kind).toBe('run')
+    const ckpt = 'runs/a/checkpoints/step-4'
+    run('embed', '--checkpoint', ckpt, '--shards', 'shards', '--out', 'emb.jsonl')
+    expect(readFileSync(join(project, 'emb.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6)
+    run('fill-mask', '--checkpoint', ckpt, '--video', 'data/videos/h264.mp4', '--prompt', 'a [MASK] circle')
+    run('caption', '--checkpoint', ckpt, 'data/videos/vp9.webm')
+    run('retrieve', '--checkpoint', ckpt, '--shards', 'shards')
+    run('finetune', '--task', 'classify', '--checkpoint', ckpt, '--shards', 'shards', '--labels', 'labels.csv', '--out', 'runs/cls', '--steps', '3', '--validation-fraction', '0.2')
+    run('classify', '--checkpoint', 'runs/cls/checkpoints/step-3', '--shards', 'shards', '--label', 'kind')
+    // The shards name the videos by their absolute paths: usable from anywhere, e.g. a sibling folder.
+    const shards = JSON.parse(readFileSync(join(project, 'shards', 'shard-00000.json'), 'utf8'))
+    expect(shards.videos.map((v: { path: string }) => v.path)).toEqual(names.map((n) => join(project, 'data', 'videos', n)))
+    at(elsewhere, 'retrieve', '--checkpoint', `../${ckpt}`, '--shards', '../shards')
+    at(elsewhere, 'classify', '--checkpoint', '../runs/cls/checkpoints/step-3', '../data/videos/h264.mp4')
+  }, 300_000)
 })
