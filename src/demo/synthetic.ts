@@ -124,7 +124,7 @@ const NOISE = 3
 
 /**
  * The clip's frames as packed RGB24 (`frames × 160 × 160 × 3` bytes): a grey background, the sprite
- * at its position at time `i / frameRate` (rounded to whole pixels), and seeded per-frame noise.
+ * at its position at time `i / frameRate` (on even pixels), and seeded per-frame noise.
  */
 export function renderClip(clip: ClipSpec, frameRate = 20): Uint8Array {
   const n = Math.round(clip.duration * frameRate)
@@ -139,8 +139,10 @@ export function renderClip(clip: ClipSpec, frameRate = 20): Uint8Array {
   const noise = 2 * NOISE + 1
   for (let f = 0; f < n; f++) {
     const t = f / frameRate
-    const sx = Math.round(clip.x0 + clip.vx * t)
-    const sy = Math.round(clip.y0 + clip.vy * t)
+    // Whole, even pixel positions, as FFmpeg's overlay filter places a picture on 4:2:0 video (how
+    // the clips were made before they were encoded in-process): the shape moves in 2-pixel steps.
+    const sx = Math.trunc(clip.x0 + clip.vx * t) & ~1
+    const sy = Math.trunc(clip.y0 + clip.vy * t) & ~1
     const frame = out.subarray(f * px * 3, (f + 1) * px * 3)
     for (let y = 0; y < FRAME_SIZE; y++) {
       for (let x = 0; x < FRAME_SIZE; x++) {
