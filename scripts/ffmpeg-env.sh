@@ -9,7 +9,7 @@
 #                            a quicker first build for development; that addon only runs where those
 #                            libraries are installed
 #
-# Sets CARGO_FFMPEG_FEATURES (cargo/napi arguments), VIDEOBERT_TARGET (the Rust target triple), and
+# Sets CARGO_FFMPEG_FEATURES (cargo and napi arguments; the feature of the videobert-video crate), VIDEOBERT_TARGET (the Rust target triple), and
 # for static builds PKG_CONFIG_LIBDIR/PKG_CONFIG_PATH and VIDEOBERT_FFMPEG_PREFIX_DIR, which is also
 # written to target/ffmpeg-prefix for later steps.
 VIDEOBERT_FFMPEG=${VIDEOBERT_FFMPEG:-static}
@@ -22,7 +22,7 @@ case "$VIDEOBERT_FFMPEG" in
     export PKG_CONFIG_LIBDIR="$VIDEOBERT_FFMPEG_PREFIX_DIR/lib/pkgconfig" PKG_CONFIG_PATH=""
     export VIDEOBERT_FFMPEG_PREFIX_DIR
     mkdir -p "$ffmpeg_env_dir/../target" && echo "$VIDEOBERT_FFMPEG_PREFIX_DIR" > "$ffmpeg_env_dir/../target/ffmpeg-prefix"
-    CARGO_FFMPEG_FEATURES=(--features static-ffmpeg)
+    CARGO_FFMPEG_FEATURES=(--features videobert-video/static-ffmpeg)
     ;;
   system)
     unset PKG_CONFIG_LIBDIR

@@ -27,9 +27,9 @@ pub struct Batch {
     pub video_mask: Option<Vec<u8>>,
     /// `[B]` video-text matching labels: 1 = the caption belongs to the video. Default: all 1.
     pub vtm_labels: Option<Vec<u8>>,
-    /// `[B]` class ids for the classification head (`num_labels > 0`). When given, a train or
-    /// evaluation step optimises / reports the classification loss on the unmasked inputs instead of
-    /// the pre-training losses.
+    /// `[B]` class ids for the classification head: required by a train or evaluation step of a
+    /// classifier (`num_labels > 0`, which optimises / reports the classification loss on the
+    /// unmasked inputs), refused by any other model; inference ignores them.
     pub labels: Option<Vec<u32>>,
 }
 

@@ -9,23 +9,19 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::safetensors::Load;
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Shape, Tensor};
 use safetensors::SafeTensors;
 
 use crate::config::{ClassifierPooling, VideoBertConfig};
 use crate::error::{Error, Result};
-use crate::optim::{AdamWConfig, Moments};
+use crate::optim::{AdamW, AdamWConfig, Moments};
+use crate::fsio::write_atomic_with as write_atomic;
 use crate::session::{CreateOptions, VideoBert};
+use crate::weights::{TensorSource, Weights};
 
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 pub const CONFIG_FILE: &str = "config.json";
-
-fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    write(&tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
 
 fn st_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::checkpoint(path, e.to_string())
@@ -38,20 +34,20 @@ impl VideoBert {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
 
         let model_path = dir.join(MODEL_FILE);
-        let tensors: Vec<(String, Tensor)> = self.params.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let tensors: Vec<(String, Tensor)> = self.params().iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
         write_atomic(&model_path, |tmp| {
             safetensors::serialize_to_file(tensors, None, tmp).map_err(|e| st_err(&model_path, e))
         })?;
 
         let opt_path = dir.join(OPTIMIZER_FILE);
-        let mut state = Vec::with_capacity(2 * self.params.len());
-        for ((name, _), m) in self.params.iter().zip(&self.optimizer.moments) {
+        let mut state = Vec::with_capacity(2 * self.params().len());
+        for ((name, _), m) in self.params().iter().zip(&self.optimizer().moments) {
             state.push((format!("{name}.exp_avg"), m.exp_avg.clone()));
             state.push((format!("{name}.exp_avg_sq"), m.exp_avg_sq.clone()));
         }
-        let c = self.optimizer.config;
+        let c = self.optimizer().config;
         let meta: HashMap<String, String> = [
-            ("step", self.optimizer.step.to_string()),
+            ("step", self.optimizer().step.to_string()),
             ("seed", self.seed.to_string()),
             ("beta1", c.beta1.to_string()),
             ("beta2", c.beta2.to_string()),
@@ -95,27 +91,29 @@ impl VideoBert {
                 AdamWConfig { beta1: num("beta1")?, beta2: num("beta2")?, eps: num("eps")?, weight_decay: num("weight_decay")? };
         }
 
-        let mut vb = VideoBert::new(config, opts)?;
+        opts.optimizer.validate()?;
         let model_path = dir.join(MODEL_FILE);
         let model_bytes = read_optional(&model_path)?.ok_or_else(|| Error::checkpoint(&model_path, "file missing"))?;
         let (model_st, _) = parse(&model_path, &model_bytes)?;
-        let names: Vec<String> = vb.params.iter().map(|(n, _)| n.clone()).collect();
-        let values = read_exact(&model_path, &model_st, &names, &vb)?;
-        for ((_, var), t) in vb.params.iter().zip(values) {
-            var.set(&t)?;
-        }
-        if let Some((st, _)) = opt_st {
-            let names: Vec<String> = names.iter().flat_map(|n| [format!("{n}.exp_avg"), format!("{n}.exp_avg_sq")]).collect();
-            let mut values = read_exact(&opt_path, &st, &names, &vb)?.into_iter();
-            for m in vb.optimizer.moments.iter_mut() {
-                *m = Moments {
-                    exp_avg: values.next().expect("two tensors per parameter"),
-                    exp_avg_sq: values.next().expect("two tensors per parameter"),
-                };
+        let source = Tensors { path: &model_path, st: &model_st, left_out: None };
+        let weights = Weights::from_source(config, &source, opts.seed, opts.dtype, &opts.device)?;
+        let optimizer = match opt_st {
+            Some((st, _)) => {
+                let mut moments = Vec::with_capacity(weights.params().len());
+                let source = Tensors { path: &opt_path, st: &st, left_out: None };
+                let mut expected = std::collections::HashSet::new();
+                for (name, var) in weights.params() {
+                    let [a, b] = [format!("{name}.exp_avg"), format!("{name}.exp_avg_sq")];
+                    let get = |n: &str| source.required(n, var.shape(), opts.dtype, &opts.device);
+                    moments.push(Moments { exp_avg: get(&a)?, exp_avg_sq: get(&b)? });
+                    expected.extend([a, b]);
+                }
+                source.only(&expected)?;
+                AdamW { config: opts.optimizer, step, moments }
             }
-            vb.optimizer.step = step;
-        }
-        Ok(vb)
+            None => AdamW::new(opts.optimizer, weights.params())?,
+        };
+        VideoBert::from_parts(weights, optimizer, opts.seed, opts.num_threads)
     }
 }
 
@@ -144,33 +142,54 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, HashMap<S
     Ok((st, meta))
 }
 
-/// The tensors named `names` (exactly those: no more, no fewer), shaped like the parameters.
-fn read_exact(path: &Path, st: &SafeTensors, names: &[String], vb: &VideoBert) -> Result<Vec<Tensor>> {
-    let expected: std::collections::HashSet<&str> = names.iter().map(|s| s.as_str()).collect();
-    let mut unknown: Vec<String> = st.names().into_iter().filter(|n| !expected.contains(n)).map(String::from).collect();
-    if !unknown.is_empty() {
-        unknown.sort();
-        return Err(Error::checkpoint(path, format!("unknown tensor(s): {}", unknown.join(", "))));
-    }
-    let per_param = names.len() / vb.params.len();
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| load_tensor(path, st, name, vb.params[i / per_param].1.shape().dims(), vb))
-        .collect()
+/// The tensors of one safetensors file, handed to the model as it is built (`Weights::from_source`);
+/// names starting with `left_out` are not loaded (the initialiser makes them).
+struct Tensors<'a> {
+    path: &'a Path,
+    st: &'a SafeTensors<'a>,
+    left_out: Option<&'static str>,
 }
 
-/// One tensor of the file, checked against the parameter's shape and converted to the model dtype.
-fn load_tensor(path: &Path, st: &SafeTensors, name: &str, want: &[usize], vb: &VideoBert) -> Result<Tensor> {
-    let view = st.tensor(name).map_err(|_| Error::checkpoint(path, format!("tensor `{name}` missing")))?;
-    if view.shape() != want {
-        return Err(Error::checkpoint(path, format!("tensor `{name}` has shape {:?}, the config needs {:?}", view.shape(), want)));
+impl Tensors<'_> {
+    /// The tensor `name`, checked against `shape` and converted to `dtype`.
+    fn required(&self, name: &str, shape: &Shape, dtype: DType, device: &Device) -> Result<Tensor> {
+        let view = self.st.tensor(name).map_err(|_| Error::checkpoint(self.path, format!("tensor `{name}` missing")))?;
+        if view.shape() != shape.dims() {
+            return Err(Error::checkpoint(self.path, format!("tensor `{name}` has shape {:?}, the config needs {:?}", view.shape(), shape.dims())));
+        }
+        let t = view.load(device).map_err(|e| st_err(self.path, format!("tensor `{name}`: {e}")))?;
+        if !matches!(t.dtype(), DType::F16 | DType::BF16 | DType::F32 | DType::F64) {
+            return Err(Error::checkpoint(self.path, format!("tensor `{name}` has dtype {:?}", t.dtype())));
+        }
+        Ok(t.to_dtype(dtype)?)
     }
-    let t = view.load(&vb.device).map_err(|e| st_err(path, format!("tensor `{name}`: {e}")))?;
-    if !matches!(t.dtype(), DType::F16 | DType::BF16 | DType::F32 | DType::F64) {
-        return Err(Error::checkpoint(path, format!("tensor `{name}` has dtype {:?}", t.dtype())));
+
+    /// Fails if the file holds a tensor outside `expected`.
+    fn only(&self, expected: &std::collections::HashSet<String>) -> Result<()> {
+        let mut unknown: Vec<String> = self.st.names().into_iter().filter(|n| !expected.contains(*n)).map(String::from).collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        unknown.sort();
+        Err(Error::checkpoint(self.path, format!("unknown tensor(s): {}", unknown.join(", "))))
     }
-    Ok(t.to_dtype(vb.dtype)?)
+}
+
+impl TensorSource for Tensors<'_> {
+    fn tensor(&self, name: &str, shape: &Shape, dtype: DType, device: &Device) -> Result<Option<Tensor>> {
+        if self.left_out.is_some_and(|p| name.starts_with(p)) {
+            return Ok(None);
+        }
+        self.required(name, shape, dtype, device).map(Some)
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.st.names().into_iter().filter(|n| !self.left_out.is_some_and(|p| n.starts_with(p))).map(String::from).collect()
+    }
+
+    fn error(&self, reason: String) -> Error {
+        Error::checkpoint(self.path, reason)
+    }
 }
 
 /// Tensor names of the classification head (replaced, not loaded, by [`VideoBert::for_classification`]).
@@ -189,27 +208,15 @@ impl VideoBert {
         if num_labels < 2 {
             return Err(Error::config("num_labels", format!("a classifier needs at least 2 classes, got {num_labels}")));
         }
-        let vb = VideoBert::new(config, opts)?;
+        opts.optimizer.validate()?;
         let model_path = dir.join(MODEL_FILE);
         let bytes = read_optional(&model_path)?.ok_or_else(|| Error::checkpoint(&model_path, "file missing"))?;
         let (st, _) = parse(&model_path, &bytes)?;
-        let known: std::collections::HashSet<&str> = vb.params.iter().map(|(n, _)| n.as_str()).collect();
-        let mut unknown: Vec<String> = st
-            .names()
-            .into_iter()
-            .filter(|n| !known.contains(*n) && !n.starts_with(CLASSIFIER_PREFIX))
-            .map(String::from)
-            .collect();
-        if !unknown.is_empty() {
-            unknown.sort();
-            return Err(Error::checkpoint(&model_path, format!("unknown tensor(s): {}", unknown.join(", "))));
-        }
-        for (name, var) in &vb.params {
-            if name.starts_with(CLASSIFIER_PREFIX) {
-                continue;
-            }
-            var.set(&load_tensor(&model_path, &st, name, var.shape().dims(), &vb)?)?;
-        }
-        Ok(vb)
+        // The head is left to the initialiser: it gets the values a fresh model of this config and
+        // seed would have (its place in the initialiser's stream), the rest is the checkpoint's.
+        let source = Tensors { path: &model_path, st: &st, left_out: Some(CLASSIFIER_PREFIX) };
+        let weights = Weights::from_source(config, &source, opts.seed, opts.dtype, &opts.device)?;
+        let optimizer = AdamW::new(opts.optimizer, weights.params())?;
+        VideoBert::from_parts(weights, optimizer, opts.seed, opts.num_threads)
     }
 }

@@ -1,29 +1,35 @@
-//! videobert-core: VideoBERT pre-training in pure Rust on candle.
+//! videobert-core: the VideoBERT model and its training in pure Rust on candle. It knows nothing of
+//! video files: batches of features come in (from the TS layer, which reads the shards
+//! videobert-video writes).
 //!
 //! - [`config`]: presets and validated JSON configs.
 //! - [`model`]: the encoder with divided space-time attention and its pre-training heads.
 //! - [`batch`]: host-side batches, validation and seeded masking.
-//! - [`session`]: a model with its optimizer — the train step, evaluation.
+//! - [`weights`]: the model's parameters — initialised, or loaded straight from tensors.
+//! - [`train`]: the train step (forward, backward, clipping, AdamW from [`optim`]) and evaluation.
+//! - [`infer`]: embeddings, classification, matching and masked-word predictions.
 //! - [`checkpoint`]: save / load with full validation.
+//! - [`session`]: `VideoBert`, the composition the binding holds (weights + optimizer + threads).
+//!
+//! Modules depend one way: config ← model ← batch ← weights ← train / infer ← session ← checkpoint.
+
+pub use videobert_common::{error, fsio, rng};
 
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
-pub mod error;
-pub mod kmeans;
-pub mod manifest;
+pub mod infer;
 pub mod model;
 pub mod optim;
-pub mod rng;
 pub mod session;
-pub mod shards;
-pub mod tokenize;
-pub mod vocab;
-pub mod video;
+pub mod train;
+pub mod weights;
 
 pub use batch::{Batch, MaskedBatch};
 pub use candle_core::{self, DType, Device};
 pub use config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss, PRESETS};
 pub use error::{Error, Result};
+pub use infer::{Embeddings, MaskPrediction};
 pub use optim::AdamWConfig;
-pub use session::{CreateOptions, Embeddings, MaskPrediction, StepMetrics, StepOptions, VideoBert};
+pub use session::{CreateOptions, VideoBert};
+pub use train::{StepMetrics, StepOptions};

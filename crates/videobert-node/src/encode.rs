@@ -2,7 +2,7 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use videobert_core as vb;
+use videobert_video as video;
 
 use crate::{spawn_promise, to_napi_error};
 
@@ -39,18 +39,18 @@ pub struct NativeEncodedVideo {
 /// the extension (.mp4, .mov, .avi). Single-threaded: the same frames give the same file.
 #[napi(ts_return_type = "Promise<NativeEncodedVideo>")]
 pub fn encode_video<'e>(env: &'e Env, path: String, rgb: Uint8Array, options: NativeEncodeOptions) -> Result<Object<'e>> {
-    let d = vb::video::EncodeOptions::default();
+    let d = video::EncodeOptions::default();
     let frame_rate = options.frame_rate.unwrap_or(d.frame_rate);
-    let opts = vb::video::EncodeOptions {
+    let opts = video::EncodeOptions {
         width: options.width,
         height: options.height,
         frame_rate,
-        codec: vb::video::VideoCodec::parse(options.codec.as_deref().unwrap_or("mpeg4")).map_err(to_napi_error)?,
+        codec: video::VideoCodec::parse(options.codec.as_deref().unwrap_or("mpeg4")).map_err(to_napi_error)?,
         quality: options.quality.unwrap_or(d.quality),
         gop: options.gop.unwrap_or(frame_rate),
     };
     spawn_promise(env, move || {
-        let v = vb::video::encode_rgb_frames(std::path::Path::new(&path), &rgb, &opts).map_err(to_napi_error)?;
+        let v = video::encode_rgb_frames(std::path::Path::new(&path), &rgb, &opts).map_err(to_napi_error)?;
         Ok(NativeEncodedVideo { frames: v.frames as u32, bytes: v.bytes as f64, codec: v.codec, container: v.container })
     })
 }

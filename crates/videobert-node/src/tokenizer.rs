@@ -7,8 +7,8 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use videobert_core as vb;
-use vb::video::segments::{TemporalPool, TokenizeOptions};
+use videobert_video as video;
+use video::segments::{TemporalPool, TokenizeOptions};
 
 use crate::{spawn_promise, to_napi_error};
 
@@ -84,31 +84,31 @@ struct Planned {
 }
 
 impl Planned {
-    fn load(self) -> vb::Result<TokenizeOptions> {
+    fn load(self) -> video::Result<TokenizeOptions> {
         let mut opts = self.opts;
         if let Some((path, input)) = self.backbone {
-            opts.backbone = Some(vb::video::backbone::Backbone::load(&path, opts.builtin.grid, input)?);
+            opts.backbone = Some(video::backbone::Backbone::load(&path, opts.builtin.grid, input)?);
         }
         opts.validate()?;
         Ok(opts)
     }
 }
 
-fn tokenize_options(o: Option<NativeTokenizeOptions>) -> vb::Result<Planned> {
+fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> {
     let o = o.unwrap_or_default();
     let backbone = match (o.extractor.as_deref(), o.backbone_weights) {
         (None | Some("builtin"), None) => None,
         (None | Some("backbone"), Some(w)) => Some((PathBuf::from(w), o.backbone_input)),
-        (Some("backbone"), None) => return Err(vb::Error::config("backboneWeights", "the backbone extractor needs a weights file")),
-        (Some("builtin"), Some(_)) => return Err(vb::Error::config("backboneWeights", "only used with extractor \"backbone\"")),
-        (Some(other), _) => return Err(vb::Error::config("extractor", format!("must be \"builtin\" or \"backbone\", got {other:?}"))),
+        (Some("backbone"), None) => return Err(video::Error::config("backboneWeights", "the backbone extractor needs a weights file")),
+        (Some("builtin"), Some(_)) => return Err(video::Error::config("backboneWeights", "only used with extractor \"backbone\"")),
+        (Some(other), _) => return Err(video::Error::config("extractor", format!("must be \"builtin\" or \"backbone\", got {other:?}"))),
     };
     let d = TokenizeOptions::default();
     let len = o.frames_per_segment.map(|v| v as usize).unwrap_or(d.frames_per_segment);
     let pool = match o.pool.as_deref() {
         None | Some("mean") => TemporalPool::Mean,
         Some("max") => TemporalPool::Max,
-        Some(other) => return Err(vb::Error::config("pool", format!("must be \"mean\" or \"max\", got {other:?}"))),
+        Some(other) => return Err(video::Error::config("pool", format!("must be \"mean\" or \"max\", got {other:?}"))),
     };
     let t = TokenizeOptions {
         fps: o.fps.unwrap_or(d.fps),
@@ -116,7 +116,7 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> vb::Result<Planned> {
         stride: o.stride.map(|v| v as usize).unwrap_or(len),
         pad_last: o.pad_last.unwrap_or(d.pad_last),
         pool,
-        builtin: vb::video::builtin::BuiltinOptions {
+        builtin: video::builtin::BuiltinOptions {
             grid: o.grid.map(|v| v as usize).unwrap_or(d.builtin.grid),
             dim: o.feature_dim.map(|v| v as usize).unwrap_or(d.builtin.dim),
             size: o.frame_size.unwrap_or(d.builtin.size),
@@ -159,7 +159,7 @@ pub fn tokenize_file<'e>(env: &'e Env, path: String, options: Option<NativeToken
     let cancel = flag(cancel);
     spawn_promise(env, move || {
         let opts = planned.load().map_err(to_napi_error)?;
-        let v = vb::video::segments::tokenize_file(std::path::Path::new(&path), &opts, &cancel, |_| {}).map_err(to_napi_error)?;
+        let v = video::segments::tokenize_file(std::path::Path::new(&path), &opts, &cancel, |_| {}).map_err(to_napi_error)?;
         let s = &v.segments;
         Ok(NativeTokenizedVideo {
             duration: v.info.duration,
@@ -214,8 +214,8 @@ pub struct TokenizeProgress {
     pub seconds: f64,
 }
 
-impl From<&vb::tokenize::Progress> for TokenizeProgress {
-    fn from(p: &vb::tokenize::Progress) -> Self {
+impl From<&video::tokenize::Progress> for TokenizeProgress {
+    fn from(p: &video::tokenize::Progress) -> Self {
         Self {
             videos_total: p.videos_total as u32,
             videos_done: p.videos_done as u32,
@@ -255,19 +255,19 @@ pub fn tokenize_manifest<'e>(
     on_progress: Option<ThreadsafeFunction<TokenizeProgress, (), TokenizeProgress, Status, false, true>>,
     cancel: Option<&CancelToken>,
 ) -> Result<Object<'e>> {
-    let d = vb::tokenize::ManifestOptions::default();
+    let d = video::tokenize::ManifestOptions::default();
     let shard = match options.shard.as_deref() {
         None => (0, 1),
         Some([i, n]) => (*i as usize, *n as usize),
-        Some(_) => return Err(to_napi_error(vb::Error::config("shard", "expected [i, n]"))),
+        Some(_) => return Err(to_napi_error(video::Error::config("shard", "expected [i, n]"))),
     };
     let dtype = match options.dtype.as_deref() {
-        None | Some("f16") => vb::shards::FeatureDType::F16,
-        Some("f32") => vb::shards::FeatureDType::F32,
-        Some(o) => return Err(to_napi_error(vb::Error::config("dtype", format!("must be \"f16\" or \"f32\", got {o:?}")))),
+        None | Some("f16") => video::shards::FeatureDType::F16,
+        Some("f32") => video::shards::FeatureDType::F32,
+        Some(o) => return Err(to_napi_error(video::Error::config("dtype", format!("must be \"f16\" or \"f32\", got {o:?}")))),
     };
     let planned = tokenize_options(options.tokenize).map_err(to_napi_error)?;
-    let mut opts = vb::tokenize::ManifestOptions {
+    let mut opts = video::tokenize::ManifestOptions {
         tokenize: TokenizeOptions::default(),
         out: PathBuf::from(options.out),
         workers: options.workers.map(|w| w as usize).unwrap_or(d.workers),
@@ -280,13 +280,13 @@ pub fn tokenize_manifest<'e>(
     spawn_promise(env, move || {
         opts.tokenize = planned.load().map_err(to_napi_error)?;
         let entries = match (manifest, paths) {
-            (Some(m), _) => vb::manifest::read_manifest(std::path::Path::new(&m)),
-            (None, Some(p)) => vb::manifest::entries_from_paths(&p.into_iter().map(PathBuf::from).collect::<Vec<_>>()),
-            (None, None) => Err(vb::Error::input("input", "give a manifest or paths")),
+            (Some(m), _) => video::manifest::read_manifest(std::path::Path::new(&m)),
+            (None, Some(p)) => video::manifest::entries_from_paths(&p.into_iter().map(PathBuf::from).collect::<Vec<_>>()),
+            (None, None) => Err(video::Error::input("input", "give a manifest or paths")),
         }
         .map_err(to_napi_error)?;
         let last = std::sync::Mutex::new(std::time::Instant::now() - std::time::Duration::from_secs(1));
-        let report = |p: &vb::tokenize::Progress| {
+        let report = |p: &video::tokenize::Progress| {
             if let Some(cb) = &on_progress {
                 // At most ~10 reports a second, and always the final one.
                 let mut t = last.lock().expect("progress lock");
@@ -296,7 +296,7 @@ pub fn tokenize_manifest<'e>(
                 }
             }
         };
-        let s = vb::tokenize::tokenize_manifest(&entries, &opts, &cancel, &report).map_err(to_napi_error)?;
+        let s = video::tokenize::tokenize_manifest(&entries, &opts, &cancel, &report).map_err(to_napi_error)?;
         Ok(TokenizeSummary {
             progress: TokenizeProgress::from(&s.progress),
             failures: s
@@ -312,7 +312,7 @@ pub fn tokenize_manifest<'e>(
 /// Random access to a token-shard directory (memory-mapped).
 #[napi]
 pub struct NativeTokenShards {
-    inner: Arc<vb::shards::TokenShards>,
+    inner: Arc<video::shards::TokenShards>,
 }
 
 #[napi]
@@ -361,13 +361,13 @@ impl NativeTokenShards {
 }
 
 fn serde_json_string<T: serde::Serialize>(v: &T) -> String {
-    vb::shards::to_json(v)
+    serde_json::to_string(v).expect("value serialises")
 }
 
 /// Open a token-shard directory.
 #[napi(ts_return_type = "Promise<NativeTokenShards>")]
 pub fn open_token_shards(env: &Env, dir: String) -> Result<Object<'_>> {
-    spawn_promise(env, move || Ok(NativeTokenShards { inner: Arc::new(vb::shards::TokenShards::open(&dir).map_err(to_napi_error)?) }))
+    spawn_promise(env, move || Ok(NativeTokenShards { inner: Arc::new(video::shards::TokenShards::open(&dir).map_err(to_napi_error)?) }))
 }
 
 #[napi(object)]
@@ -396,14 +396,14 @@ pub struct CodebookInfo {
 pub fn fit_codebook(env: &Env, shards: String, out: String, options: Option<NativeCodebookOptions>) -> Result<Object<'_>> {
     spawn_promise(env, move || {
         let o = options.unwrap_or(NativeCodebookOptions { branching: None, depth: None, iterations: None, seed: None, sample: None });
-        let d = vb::kmeans::KMeansOptions::default();
-        let k = vb::kmeans::KMeansOptions {
+        let d = video::kmeans::KMeansOptions::default();
+        let k = video::kmeans::KMeansOptions {
             branching: o.branching.map(|v| v as usize).unwrap_or(d.branching),
             depth: o.depth.map(|v| v as usize).unwrap_or(d.depth),
             iterations: o.iterations.map(|v| v as usize).unwrap_or(d.iterations),
             seed: o.seed.map(u64::from).unwrap_or(d.seed),
         };
-        let (cb, n) = vb::kmeans::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(200_000), &k).map_err(to_napi_error)?;
+        let (cb, n) = video::codebook::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(200_000), &k).map_err(to_napi_error)?;
         cb.save(std::path::Path::new(&out)).map_err(to_napi_error)?;
         Ok(CodebookInfo { words: cb.num_words() as u32, dim: cb.dim as u32, fitted_on: n as u32 })
     })
@@ -413,7 +413,7 @@ pub fn fit_codebook(env: &Env, shards: String, out: String, options: Option<Nati
 #[napi(ts_return_type = "Promise<number>")]
 pub fn assign_codebook(env: &Env, shards: String, codebook: String) -> Result<Object<'_>> {
     spawn_promise(env, move || {
-        let n = vb::shards::assign_visual_words(std::path::Path::new(&shards), std::path::Path::new(&codebook)).map_err(to_napi_error)?;
+        let n = video::codebook::assign_visual_words(std::path::Path::new(&shards), std::path::Path::new(&codebook)).map_err(to_napi_error)?;
         Ok(n as u32)
     })
 }
@@ -432,19 +432,19 @@ pub struct NativeVocabOptions {
 #[napi(ts_return_type = "Promise<number>")]
 pub fn train_vocab(env: &Env, manifest: String, out: String, options: Option<NativeVocabOptions>) -> Result<Object<'_>> {
     spawn_promise(env, move || {
-        let d = vb::vocab::VocabOptions::default();
+        let d = video::vocab::VocabOptions::default();
         let o = options.unwrap_or(NativeVocabOptions { vocab_size: None, min_frequency: None, lowercase: None });
-        let opts = vb::vocab::VocabOptions {
+        let opts = video::vocab::VocabOptions {
             vocab_size: o.vocab_size.map(|v| v as usize).unwrap_or(d.vocab_size),
             min_frequency: o.min_frequency.map(u64::from).unwrap_or(d.min_frequency),
             lowercase: o.lowercase.unwrap_or(d.lowercase),
         };
-        let entries = vb::manifest::read_manifest(std::path::Path::new(&manifest)).map_err(to_napi_error)?;
+        let entries = video::manifest::read_manifest(std::path::Path::new(&manifest)).map_err(to_napi_error)?;
         let texts: Vec<String> = entries.iter().flat_map(|e| e.captions.iter().map(|c| c.text.clone())).collect();
         if texts.is_empty() {
-            return Err(to_napi_error(vb::Error::input(manifest, "the manifest has no captions")));
+            return Err(to_napi_error(video::Error::input(manifest, "the manifest has no captions")));
         }
-        let tok = vb::vocab::TextTokenizer::train(texts.iter(), &opts).map_err(to_napi_error)?;
+        let tok = video::vocab::TextTokenizer::train(texts.iter(), &opts).map_err(to_napi_error)?;
         tok.save(std::path::Path::new(&out)).map_err(to_napi_error)?;
         Ok(tok.vocab_size() as u32)
     })
@@ -453,7 +453,7 @@ pub fn train_vocab(env: &Env, manifest: String, out: String, options: Option<Nat
 /// A loaded visual-word codebook.
 #[napi]
 pub struct NativeCodebook {
-    inner: Arc<vb::kmeans::Codebook>,
+    inner: Arc<video::kmeans::Codebook>,
 }
 
 #[napi]
@@ -482,7 +482,7 @@ impl NativeCodebook {
 /// Load a codebook written by `fitCodebook`.
 #[napi(ts_return_type = "Promise<NativeCodebook>")]
 pub fn load_codebook(env: &Env, path: String) -> Result<Object<'_>> {
-    spawn_promise(env, move || Ok(NativeCodebook { inner: Arc::new(vb::kmeans::Codebook::load(std::path::Path::new(&path)).map_err(to_napi_error)?) }))
+    spawn_promise(env, move || Ok(NativeCodebook { inner: Arc::new(video::kmeans::Codebook::load(std::path::Path::new(&path)).map_err(to_napi_error)?) }))
 }
 
 /// The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
@@ -491,10 +491,10 @@ pub fn load_codebook(env: &Env, path: String) -> Result<Object<'_>> {
 pub fn builtin_features<'e>(env: &'e Env, rgb: Uint8Array, num_frames: u32, width: u32, height: u32, grid: Option<u32>, feature_dim: Option<u32>) -> Result<Object<'e>> {
     // The typed array holds a reference to its buffer, so JS cannot free it while we read it on
     // the worker thread (napi's typed arrays are Send); no copy of the frames is made.
-    let d = vb::video::builtin::BuiltinOptions::default();
-    let opts = vb::video::builtin::BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width };
+    let d = video::builtin::BuiltinOptions::default();
+    let opts = video::builtin::BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width };
     spawn_promise(env, move || {
-        Ok(Float32Array::new(vb::video::builtin::features_of_frames(&rgb, num_frames as usize, width, height, opts).map_err(to_napi_error)?))
+        Ok(Float32Array::new(video::builtin::features_of_frames(&rgb, num_frames as usize, width, height, opts).map_err(to_napi_error)?))
     })
 }
 
@@ -502,7 +502,7 @@ pub fn builtin_features<'e>(env: &'e Env, rgb: Uint8Array, num_frames: u32, widt
 /// `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4).
 #[napi]
 pub struct NativeTextTokenizer {
-    inner: Arc<vb::vocab::TextTokenizer>,
+    inner: Arc<video::vocab::TextTokenizer>,
 }
 
 #[napi]
@@ -534,6 +534,6 @@ impl NativeTextTokenizer {
 /// Load a `tokenizer.json`.
 #[napi]
 pub fn load_text_tokenizer(path: String) -> Result<NativeTextTokenizer> {
-    let inner = vb::vocab::TextTokenizer::load(std::path::Path::new(&path)).map_err(to_napi_error)?;
+    let inner = video::vocab::TextTokenizer::load(std::path::Path::new(&path)).map_err(to_napi_error)?;
     Ok(NativeTextTokenizer { inner: Arc::new(inner) })
 }

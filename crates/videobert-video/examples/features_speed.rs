@@ -1,5 +1,5 @@
 //! Speed of the builtin descriptor on 200 frames of 112×112, single thread and all cores.
-//! `cargo run --release -p videobert-core --example features_speed [-- FRAMES.rgb]`
+//! `cargo run --release -p videobert-video --example features_speed [-- FRAMES.rgb]`
 //!
 //! Two (or three) kinds of frames, because the histogram loops behave very differently on them:
 //! - `random`: uniformly random bytes (every pixel in its own bin: the worst case for the arithmetic);
@@ -12,9 +12,9 @@
 //! two implementations).
 use std::time::Instant;
 
-use videobert_core::rng::Rng;
-use videobert_core::video::builtin::{features_of_frames, padded_luma, BuiltinExtractor, BuiltinOptions};
-use videobert_core::video::decode::RgbFrame;
+use videobert_video::rng::Rng;
+use videobert_video::builtin::{features_of_frames, padded_luma, BuiltinExtractor, BuiltinOptions};
+use videobert_video::decode::RgbFrame;
 
 const SIZE: usize = 112;
 const FRAMES: usize = 200;

@@ -3,15 +3,15 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use videobert_core::video::decode::{decode_sampled, DecodeOptions, RgbFrame};
-use videobert_core::video::segments::{tokenize_file, TokenizeOptions, TokenizedVideo};
-use videobert_core::Error;
+use videobert_video::decode::{decode_sampled, DecodeOptions, RgbFrame};
+use videobert_video::segments::{tokenize_file, TokenizeOptions, TokenizedVideo};
+use videobert_video::Error;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../__test__/fixtures/video").join(name)
 }
 
-fn tokenize(name: &str, opts: &TokenizeOptions) -> videobert_core::Result<TokenizedVideo> {
+fn tokenize(name: &str, opts: &TokenizeOptions) -> videobert_video::Result<TokenizedVideo> {
     tokenize_file(&fixture(name), opts, &AtomicBool::new(false), |_| {})
 }
 
@@ -174,7 +174,7 @@ fn moving_block(n: usize) -> Vec<u8> {
 
 #[test]
 fn encoded_video_decodes_back_to_the_same_pictures() {
-    use videobert_core::video::{encode_rgb_frames, EncodeOptions, VideoCodec};
+    use videobert_video::{encode_rgb_frames, EncodeOptions, VideoCodec};
     let dir = std::env::temp_dir().join(format!("vb-encode-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let rgb = moving_block(10);

@@ -9,9 +9,9 @@ use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::clip::text_model::Activation;
 use candle_transformers::models::clip::vision_model::{ClipVisionConfig, ClipVisionTransformer};
-use videobert_core::video::backbone::Backbone;
-use videobert_core::video::segments::{tokenize_file, TokenizeOptions};
-use videobert_core::Error;
+use videobert_video::backbone::Backbone;
+use videobert_video::segments::{tokenize_file, TokenizeOptions};
+use videobert_video::Error;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("vb-backbone-{}-{name}", std::process::id()));

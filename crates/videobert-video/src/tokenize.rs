@@ -12,8 +12,9 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::kmeans::Codebook;
 use crate::manifest::ManifestEntry;
-use crate::shards::{chunk_numbers, chunk_stem, fnv1a, read_chunk_index, write_chunk, ChunkIndex, Failure, FeatureDType, IndexFile, ShardParams};
-use crate::video::segments::{tokenize_file, TokenizeOptions};
+use crate::fsio::fnv1a;
+use crate::shards::{chunk_numbers, chunk_stem, read_chunk_index, write_chunk, ChunkIndex, Failure, FeatureDType, IndexFile, ShardParams};
+use crate::segments::{tokenize_file, TokenizeOptions};
 
 #[derive(Debug, Clone)]
 pub struct ManifestOptions {
@@ -111,9 +112,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
         }
     } else {
         let index = IndexFile { version: 1, params: params.clone(), params_hash: hash.clone() };
-        let tmp = index_path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(&index).expect("index serialises")).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &index_path).map_err(|e| Error::io(&index_path, e))?;
+        crate::fsio::write_atomic(&index_path, serde_json::to_string_pretty(&index).expect("index serialises").as_bytes())?;
     }
 
     // A directory holds the shards of one manifest: resuming reuses a chunk only if it holds this

@@ -17,8 +17,9 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fsio::{fnv1a, write_atomic};
 use crate::manifest::ManifestEntry;
-use crate::video::segments::{TemporalPool, TokenizeOptions, TokenizedVideo};
+use crate::segments::{TemporalPool, TokenizeOptions, TokenizedVideo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,15 +78,6 @@ impl ShardParams {
     }
 }
 
-pub fn fnv1a(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaptionSpan {
     pub start: f64,
@@ -141,13 +133,6 @@ pub fn chunk_stem(chunk: usize) -> String {
 pub fn caption_segments(segments: &[[f64; 2]], start: f64, end: f64) -> Option<[usize; 2]> {
     let hits: Vec<usize> = segments.iter().enumerate().filter(|(_, s)| s[0] < end.max(start + 1e-9) && s[1] > start).map(|(i, _)| i).collect();
     Some([*hits.first()?, *hits.last()?])
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Write one chunk: its tensors, then its JSON (which marks it complete).
@@ -344,57 +329,4 @@ impl TokenShards {
             bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
         }))
     }
-}
-
-pub fn to_json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("value serialises")
-}
-
-/// Add visual words from `codebook` to every chunk of the shard directory `dir`, in place.
-/// Idempotent: chunks already carrying this codebook's words are skipped, so an interrupted run
-/// can simply be repeated. Returns the number of segments assigned.
-pub fn assign_visual_words(dir: &Path, codebook: &Path) -> Result<usize> {
-    let cb = crate::kmeans::Codebook::load(codebook)?;
-    let index_path = dir.join("index.json");
-    let text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
-    let mut index: IndexFile = serde_json::from_str(&text).map_err(|e| Error::input(index_path.display().to_string(), format!("corrupt index: {e}")))?;
-    if cb.dim != index.params.feature_dim {
-        return Err(Error::config("codebook", format!("codebook dim {} != shard feature dim {}", cb.dim, index.params.feature_dim)));
-    }
-    let old_hash = index.params_hash.clone();
-    index.params.codebook = Some(fnv1a(&std::fs::read(codebook).map_err(|e| Error::io(codebook, e))?));
-    let new_hash = index.params.hash();
-    let mut assigned = 0;
-    let mut chunks: Vec<usize> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("shard-")?.strip_suffix(".json")?.parse().ok())
-        .collect();
-    chunks.sort_unstable();
-    for chunk in chunks {
-        let mut ci = read_chunk_index(dir, chunk)?.expect("listed above");
-        if ci.params_hash == new_hash {
-            continue;
-        }
-        if ci.params_hash != old_hash {
-            return Err(Error::input(dir.display().to_string(), format!("{} was made with other parameters", chunk_stem(chunk))));
-        }
-        let st_path = dir.join(format!("{}.safetensors", chunk_stem(chunk)));
-        let mut tensors = candle_core::safetensors::load(&st_path, &Device::Cpu)?;
-        let pooled = tensors.get("pooled").ok_or_else(|| Error::input(st_path.display().to_string(), "tensor `pooled` missing"))?;
-        let flat: Vec<f32> = pooled.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1()?;
-        let words = cb.assign(&flat)?;
-        assigned += words.len();
-        let n = words.len();
-        tensors.insert("visual_words".into(), Tensor::from_vec(words, n, &Device::Cpu)?);
-        let mut list: Vec<(String, Tensor)> = tensors.into_iter().collect();
-        list.sort_by(|a, b| a.0.cmp(&b.0));
-        let bytes = safetensors::serialize(list, None).map_err(|e| Error::io(&st_path, std::io::Error::other(e.to_string())))?;
-        write_atomic(&st_path, &bytes)?;
-        ci.params_hash = new_hash.clone();
-        write_atomic(&dir.join(format!("{}.json", chunk_stem(chunk))), to_json(&ci).as_bytes())?;
-    }
-    index.params_hash = new_hash;
-    write_atomic(&index_path, serde_json::to_string_pretty(&index).expect("index serialises").as_bytes())?;
-    Ok(assigned)
 }

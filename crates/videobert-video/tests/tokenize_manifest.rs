@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use videobert_core::kmeans::{Codebook, KMeansOptions};
-use videobert_core::manifest::{entries_from_paths, read_manifest};
-use videobert_core::shards::{FeatureDType, TokenShards};
-use videobert_core::tokenize::{tokenize_manifest, ManifestOptions, Progress};
-use videobert_core::video::segments::{tokenize_file, TokenizeOptions};
+use videobert_video::kmeans::{Codebook, KMeansOptions};
+use videobert_video::manifest::{entries_from_paths, read_manifest};
+use videobert_video::shards::{FeatureDType, TokenShards};
+use videobert_video::tokenize::{tokenize_manifest, ManifestOptions, Progress};
+use videobert_video::segments::{tokenize_file, TokenizeOptions};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../__test__/fixtures/video")
@@ -47,7 +47,7 @@ fn manifest(dir: &Path) -> PathBuf {
     path
 }
 
-fn run(entries: &[videobert_core::manifest::ManifestEntry], out: &Path, workers: usize, shard: (usize, usize), dtype: FeatureDType, codebook: Option<PathBuf>) -> videobert_core::tokenize::Summary {
+fn run(entries: &[videobert_video::manifest::ManifestEntry], out: &Path, workers: usize, shard: (usize, usize), dtype: FeatureDType, codebook: Option<PathBuf>) -> videobert_video::tokenize::Summary {
     let opts = ManifestOptions { out: out.into(), workers, shard, videos_per_shard: 4, dtype, codebook, ..Default::default() };
     tokenize_manifest(entries, &opts, &AtomicBool::new(false), &|_: &Progress| {}).unwrap()
 }
@@ -155,16 +155,16 @@ fn visual_words_are_assigned_with_a_codebook() {
 
     // Assigning in place afterwards gives the same shards as tokenizing with the codebook; twice is a no-op.
     let cb_path = dir.join("codebook.safetensors");
-    let n = videobert_core::shards::assign_visual_words(&dir.join("plain"), &cb_path).unwrap();
+    let n = videobert_video::codebook::assign_visual_words(&dir.join("plain"), &cb_path).unwrap();
     assert_eq!(n, (0..words.len()).map(|i| words.video(i).unwrap().num_segments).sum::<usize>());
     assert_eq!(shard_bytes(&dir.join("plain")), shard_bytes(&dir.join("words")));
     assert_eq!(std::fs::read(dir.join("plain/index.json")).unwrap(), std::fs::read(dir.join("words/index.json")).unwrap());
-    videobert_core::shards::assign_visual_words(&dir.join("plain"), &cb_path).unwrap();
+    videobert_video::codebook::assign_visual_words(&dir.join("plain"), &cb_path).unwrap();
     assert_eq!(shard_bytes(&dir.join("plain")), shard_bytes(&dir.join("words")));
     // fit_on_shards samples deterministically.
-    let (a, used) = videobert_core::kmeans::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap();
+    let (a, used) = videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap();
     assert_eq!(used, 5);
-    assert_eq!(a, videobert_core::kmeans::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap().0);
+    assert_eq!(a, videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap().0);
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn a_directory_of_another_manifests_shards_is_refused_not_reused() {
     let entries = entries_from_paths(&["h264.mp4", "vp9.webm", "mpeg4.avi", "mjpeg.avi", "theora.ogv", "hevc10.mkv"].map(|n| fixtures().join(n))).unwrap();
     let out = dir.join("shards");
     let opts = ManifestOptions { out: out.clone(), workers: 2, videos_per_shard: 4, ..Default::default() };
-    let go = |e: &[videobert_core::manifest::ManifestEntry]| tokenize_manifest(e, &opts, &AtomicBool::new(false), &|_: &Progress| {});
+    let go = |e: &[videobert_video::manifest::ManifestEntry]| tokenize_manifest(e, &opts, &AtomicBool::new(false), &|_: &Progress| {});
     go(&entries).unwrap();
     // The same manifest again resumes: both chunks are skipped.
     assert_eq!(go(&entries).unwrap().progress.videos_skipped, 6);

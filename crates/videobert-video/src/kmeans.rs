@@ -223,9 +223,9 @@ impl Codebook {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let tmp = path.with_extension("tmp");
-        safetensors::serialize_to_file(tensors, Some(meta), &tmp).map_err(|e| Error::io(&tmp, std::io::Error::other(e.to_string())))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        crate::fsio::write_atomic_with(path, |tmp| {
+            safetensors::serialize_to_file(tensors, Some(meta), tmp).map_err(|e| Error::io(tmp, std::io::Error::other(e.to_string())))
+        })
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -246,31 +246,6 @@ impl Codebook {
         }
         Ok(Self::from_levels(branching, depth, dim, levels))
     }
-}
-
-/// Fit on up to `sample` segment features of a shard directory (a seeded uniform sample).
-/// Returns the codebook and the number of vectors it was fitted on.
-pub fn fit_on_shards(dir: &Path, sample: usize, opts: &KMeansOptions) -> Result<(Codebook, usize)> {
-    let shards = crate::shards::TokenShards::open(dir)?;
-    let dim = shards.params.feature_dim;
-    let mut all: Vec<f32> = Vec::new();
-    for i in 0..shards.len() {
-        all.extend(shards.pooled(i)?);
-    }
-    let n = all.len() / dim;
-    if n == 0 {
-        return Err(Error::input(dir.display().to_string(), "no segments to fit a codebook on"));
-    }
-    let data = if n > sample {
-        let mut rng = Rng::derive(opts.seed, &[0x5A3B]);
-        let mut picks = rng.choose(&(0..n).collect::<Vec<_>>(), sample);
-        picks.sort_unstable();
-        picks.iter().flat_map(|&i| all[i * dim..(i + 1) * dim].iter().copied()).collect()
-    } else {
-        all
-    };
-    let used = data.len() / dim;
-    Ok((Codebook::fit(&data, dim, opts)?, used))
 }
 
 #[cfg(test)]

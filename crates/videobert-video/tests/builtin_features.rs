@@ -2,9 +2,9 @@
 //! one-vs-rest classifier on pooled segment features of synthetic clips (a coloured shape moving
 //! over a noisy background) classifies held-out clips.
 
-use videobert_core::rng::Rng;
-use videobert_core::video::builtin::{BuiltinExtractor, BuiltinOptions};
-use videobert_core::video::decode::RgbFrame;
+use videobert_video::rng::Rng;
+use videobert_video::builtin::{BuiltinExtractor, BuiltinOptions};
+use videobert_video::decode::RgbFrame;
 
 const SIZE: usize = 112;
 const COLOURS: [[u8; 3]; 4] = [[220, 40, 40], [40, 200, 60], [50, 70, 230], [230, 220, 40]];

@@ -81,7 +81,7 @@ fn check(o: &EncodeOptions, len: usize) -> Result<usize> {
 /// Write `frames` (`n × height × width × 3` bytes, packed RGB24) to `path` as a video file.
 pub fn encode_rgb_frames(path: &Path, frames: &[u8], o: &EncodeOptions) -> Result<EncodedVideo> {
     let n = check(o, frames.len())?;
-    super::decode::init();
+    crate::decode::init();
     let fail = |what: &str, e: ff::Error| Error::io(path, std::io::Error::other(format!("{what}: {e}")));
     let mut octx = ff::format::output(&path).map_err(|e| fail("cannot create the container (use .mp4, .mov or .avi)", e))?;
     let (id, pixel) = match o.codec {

@@ -24,7 +24,7 @@ use candle_transformers::models::clip::text_model::Activation;
 use candle_transformers::models::clip::vision_model::{ClipVisionConfig, ClipVisionTransformer};
 use candle_transformers::models::resnet;
 
-use super::decode::RgbFrame;
+use crate::decode::RgbFrame;
 use crate::error::{Error, Result};
 
 enum Net {
@@ -69,7 +69,7 @@ impl Backbone {
             return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "backbone weights not found")));
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let weights_hash = crate::shards::fnv1a(&bytes);
+        let weights_hash = crate::fsio::fnv1a(&bytes);
         let tensors: HashMap<String, Tensor> =
             candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
         drop(bytes);

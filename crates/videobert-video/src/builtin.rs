@@ -20,7 +20,7 @@
 //! (masked sums per bin in lanes, `LaneHistogram`, instead of a scatter), and the hot loops are
 //! compiled twice, for baseline x86-64 and for AVX2, chosen at run time with identical results.
 
-use super::decode::{RgbFrame, RgbView};
+use crate::decode::{RgbFrame, RgbView};
 use crate::rng::Rng;
 
 pub const RAW_DIM: usize = 44;

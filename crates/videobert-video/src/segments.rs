@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
-use super::builtin::{BuiltinExtractor, BuiltinOptions};
-use super::decode::{decode_sampled, DecodeOptions, VideoInfo};
+use crate::builtin::{BuiltinExtractor, BuiltinOptions};
+use crate::decode::{decode_sampled, DecodeOptions, VideoInfo};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +33,7 @@ pub struct TokenizeOptions {
     /// Decoder threads, 0 = FFmpeg's choice.
     pub threads: usize,
     /// Use this pretrained backbone instead of the builtin descriptor (its grid must equal `builtin.grid`).
-    pub backbone: Option<std::sync::Arc<super::backbone::Backbone>>,
+    pub backbone: Option<std::sync::Arc<crate::backbone::Backbone>>,
 }
 
 impl Default for TokenizeOptions {

@@ -1,0 +1,72 @@
+//! Crash-safe writes and content hashes.
+//!
+//! `write_atomic` is the one way files are written in place: the bytes go to a temporary name in
+//! the same directory, are flushed to disk (`fsync`), renamed over the target, and the directory
+//! entry is flushed too — a crash at any point leaves either the old file or the new one, never a
+//! torn one. Readers can then treat "the file exists" as "the file is complete".
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+fn tmp_name(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Write `bytes` to `path` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e)))
+}
+
+/// Like `write_atomic`, for writers that want a path (e.g. safetensors' `serialize_to_file`).
+pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = tmp_name(path);
+    write(&tmp)?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    // The rename itself is durable once the directory is synced (not possible on every platform).
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// FNV-1a 64-bit hash of `bytes` as 16 hex digits: names inputs (a codebook, backbone weights) in
+/// shard parameters, so that tokens made from other inputs are never mixed.
+pub fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replace_the_file_whole_and_leave_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("vb-fsio-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.json");
+        write_atomic(&p, b"first").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        let err = write_atomic(&dir.join("missing/x"), b"x").unwrap_err();
+        assert_eq!(err.code(), "Io");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fnv1a_is_the_reference_hash() {
+        assert_eq!(fnv1a(b""), "cbf29ce484222325");
+        assert_eq!(fnv1a(b"a"), "af63dc4c8601ec8c");
+    }
+}

@@ -1,0 +1,9 @@
+//! videobert-common: the pieces the video crate and the model crate share, and nothing else — the
+//! one error type (and its stable codes), the seeded RNG behind every reproducible choice, and
+//! crash-safe file writes.
+
+pub mod error;
+pub mod fsio;
+pub mod rng;
+
+pub use error::{Error, Result};

@@ -1,0 +1,177 @@
+//! Training on `Weights` with `AdamW`: one `train_step` = for each micro-batch, seeded masking,
+//! forward, backward (gradients summed, each micro-batch weighted 1/n); then global-norm clipping
+//! and one AdamW update. Masking draws from `Rng::derive(seed, [step, micro])`, so a run depends
+//! only on (seed, data, lr schedule) and a resumed run repeats an uninterrupted one bit for bit.
+//!
+//! The objective follows the model: a model with a classification head (`num_labels > 0`) trains
+//! and evaluates the classification loss on labelled batches; any other model the pre-training
+//! losses (MLM, masked video modelling, matching); a batch of the other kind is an error.
+
+use candle_core::{DType, Tensor};
+
+use crate::batch::{Batch, MaskedBatch};
+use crate::error::{Error, Result};
+use crate::model::Losses;
+use crate::optim::AdamW;
+use crate::rng::Rng;
+use crate::weights::Weights;
+
+#[derive(Debug, Clone, Copy)]
+pub struct StepOptions {
+    pub lr: f64,
+    /// Clip the global gradient norm to this value; 0 disables clipping.
+    pub max_grad_norm: f64,
+}
+
+impl Default for StepOptions {
+    fn default() -> Self {
+        Self { lr: 1e-4, max_grad_norm: 1.0 }
+    }
+}
+
+/// Scalars of one step (means over micro-batches). `grad_norm` is before clipping; 0 in `evaluate`.
+/// `classify_loss` and `accuracy` come from labelled (classification) batches, 0 otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StepMetrics {
+    pub loss: f64,
+    pub mlm_loss: f64,
+    pub video_loss: f64,
+    pub vtm_loss: f64,
+    pub classify_loss: f64,
+    pub accuracy: f64,
+    /// Fraction of the masked text tokens predicted right (top-1), pre-training batches.
+    pub mlm_accuracy: f64,
+    pub grad_norm: f64,
+}
+
+/// Losses of an already-masked batch (graph attached, for backward).
+pub fn losses(w: &Weights, masked: &MaskedBatch) -> Result<Losses> {
+    let (inputs, targets) = masked.to_tensors(&w.config, &w.device, w.dtype)?;
+    Ok(w.model().losses(&inputs, &targets)?)
+}
+
+/// The gradient of `total` for every parameter, in parameter order (zeros where none flows).
+pub fn gradients_of(w: &Weights, total: &Tensor) -> Result<Vec<Tensor>> {
+    let store = total.backward()?;
+    w.params()
+        .iter()
+        .map(|(_, v)| match store.get(v.as_tensor()) {
+            Some(g) => Ok(g.clone()),
+            None => Ok(v.zeros_like()?),
+        })
+        .collect()
+}
+
+/// Classification loss and accuracy of a labelled batch (nothing masked).
+fn classification_losses(w: &Weights, batch: &Batch, labels: &[u32]) -> Result<(Losses, f64)> {
+    let (inputs, _) = batch.unmasked(&w.config).to_tensors(&w.config, &w.device, w.dtype)?;
+    let y = Tensor::new(labels, &w.device)?;
+    let (losses, logits) = w.model().classification_losses(&inputs, &y)?;
+    let predicted = logits.argmax(1)?.to_vec1::<u32>()?;
+    let correct = predicted.iter().zip(labels).filter(|(p, y)| p == y).count();
+    Ok((losses, correct as f64 / labels.len() as f64))
+}
+
+/// The losses of one (validated) micro-batch under the model's objective.
+fn batch_losses(w: &Weights, batch: &Batch, rng: &mut Rng) -> Result<(Losses, f64)> {
+    match (&batch.labels, w.config.num_labels > 0) {
+        (Some(labels), true) => classification_losses(w, batch, labels),
+        (None, false) => Ok((losses(w, &batch.mask(&w.config, rng))?, 0.0)),
+        _ => unreachable!("check() matches batches to the model's objective"),
+    }
+}
+
+fn check(w: &Weights, batches: &[Batch]) -> Result<()> {
+    if batches.is_empty() {
+        return Err(Error::input("batches", "at least one micro-batch is required"));
+    }
+    for b in batches {
+        b.validate(&w.config)?; // refuses labels for a model without a classification head
+        if w.config.num_labels > 0 && b.labels.is_none() {
+            return Err(Error::input("labels", format!("the model is a classifier (num_labels = {}): every training batch needs labels", w.config.num_labels)));
+        }
+    }
+    Ok(())
+}
+
+/// Forward + backward over the micro-batches, clip, one AdamW update.
+pub fn train_step(w: &Weights, optimizer: &mut AdamW, seed: u64, batches: &[Batch], opts: StepOptions) -> Result<StepMetrics> {
+    if batches.is_empty() {
+        return Err(Error::input("batches", "at least one micro-batch is required"));
+    }
+    if !(opts.lr.is_finite() && opts.lr >= 0.0) {
+        return Err(Error::input("lr", format!("must be a finite number >= 0, got {}", opts.lr)));
+    }
+    if !(opts.max_grad_norm.is_finite() && opts.max_grad_norm >= 0.0) {
+        return Err(Error::input("maxGradNorm", format!("must be a finite number >= 0, got {}", opts.max_grad_norm)));
+    }
+    check(w, batches)?;
+    let n = batches.len() as f64;
+    let mut sums: Option<Vec<Tensor>> = None;
+    let mut metrics = StepMetrics::default();
+    for (i, batch) in batches.iter().enumerate() {
+        let mut rng = Rng::derive(seed, &[optimizer.step, i as u64]);
+        let (losses, accuracy) = batch_losses(w, batch, &mut rng)?;
+        let grads = gradients_of(w, &losses.total)?;
+        accumulate(&mut metrics, &losses, accuracy, n)?;
+        sums = Some(match sums {
+            None => grads,
+            Some(acc) => acc.iter().zip(&grads).map(|(a, g)| a + g).collect::<candle_core::Result<_>>()?,
+        });
+    }
+    if !metrics.loss.is_finite() {
+        return Err(Error::Numerical(format!("non-finite loss {} at step {}", metrics.loss, optimizer.step)));
+    }
+    let mut grads = sums.expect("at least one micro-batch");
+    if n > 1.0 {
+        grads = grads.iter().map(|g| g / n).collect::<candle_core::Result<_>>()?;
+    }
+    let norm = global_norm(&grads)?;
+    if !norm.is_finite() {
+        return Err(Error::Numerical(format!("non-finite gradient norm at step {}", optimizer.step)));
+    }
+    metrics.grad_norm = norm;
+    if opts.max_grad_norm > 0.0 && norm > opts.max_grad_norm {
+        let scale = opts.max_grad_norm / (norm + 1e-6);
+        grads = grads.iter().map(|g| g * scale).collect::<candle_core::Result<_>>()?;
+    }
+    optimizer.update(w.params(), &grads, opts.lr)?;
+    Ok(metrics)
+}
+
+/// Losses without an update, masks seeded by `mask_seed`: the same batch always gives the same numbers.
+pub fn evaluate(w: &Weights, mask_seed: u64, batches: &[Batch]) -> Result<StepMetrics> {
+    check(w, batches)?;
+    let n = batches.len() as f64;
+    let mut metrics = StepMetrics::default();
+    for (i, batch) in batches.iter().enumerate() {
+        let mut rng = Rng::derive(mask_seed, &[u64::MAX, i as u64]);
+        let (losses, accuracy) = batch_losses(w, batch, &mut rng)?;
+        accumulate(&mut metrics, &losses, accuracy, n)?;
+    }
+    Ok(metrics)
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+}
+
+fn accumulate(m: &mut StepMetrics, l: &Losses, accuracy: f64, n: f64) -> Result<()> {
+    m.loss += scalar(&l.total)? / n;
+    m.mlm_loss += scalar(&l.mlm)? / n;
+    m.video_loss += scalar(&l.video)? / n;
+    m.vtm_loss += scalar(&l.vtm)? / n;
+    m.classify_loss += scalar(&l.classify)? / n;
+    m.accuracy += accuracy / n;
+    m.mlm_accuracy += scalar(&l.mlm_accuracy)? / n;
+    Ok(())
+}
+
+/// `sqrt(Σ_p Σ g²)` accumulated in f64, in parameter order (deterministic).
+pub fn global_norm(grads: &[Tensor]) -> Result<f64> {
+    let mut total = 0.0f64;
+    for g in grads {
+        total += scalar(&g.to_dtype(DType::F64)?.sqr()?.sum_all()?)?;
+    }
+    Ok(total.sqrt())
+}

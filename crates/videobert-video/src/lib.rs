@@ -1,0 +1,31 @@
+//! videobert-video: everything between a video file and the token shards pre-training reads
+//! (SPEC §2.1). It knows nothing of the model: the two meet only in the binding and the TS layer.
+//!
+//! - [`decode`] / [`encode`]: FFmpeg in-process (frames by timestamp, scaled and turned upright;
+//!   RGB frames back into MPEG-4 or MJPEG files).
+//! - [`builtin`] / [`backbone`]: frame features (a fixed descriptor, or a pretrained image network).
+//! - [`segments`]: a video → segments of pooled region features.
+//! - [`manifest`] → [`tokenize`] → [`shards`]: a dataset into resumable, mmap-able token shards.
+//! - [`kmeans`] (hierarchical k-means) and [`codebook`] (fitting / assigning visual words on shards).
+//! - [`vocab`]: the WordPiece text tokenizer.
+//!
+//! Module dependencies run one way: decode/encode ← features ← segments ← shards ← tokenize and
+//! codebook (kmeans beside them); manifest and vocab stand alone.
+
+pub use videobert_common::{error, fsio, rng};
+pub use videobert_common::{Error, Result};
+
+pub mod backbone;
+pub mod builtin;
+pub mod codebook;
+pub mod decode;
+pub mod encode;
+pub mod kmeans;
+pub mod manifest;
+pub mod segments;
+pub mod shards;
+pub mod tokenize;
+pub mod vocab;
+
+pub use decode::{decode_sampled, DecodeOptions, RgbFrame, VideoInfo};
+pub use encode::{encode_rgb_frames, EncodeOptions, EncodedVideo, VideoCodec};
