@@ -115,6 +115,9 @@ export declare function encodeVideo(path: string, rgb: Uint8Array, options: Nati
 /** Every error the native layer raises carries one of these codes. */
 export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'Internal' | 'NativeBinding'
 
+/** Every error code, in the order of the `ErrorCode` type: the TS layer's list (`ERROR_CODES`). */
+export declare function errorCodes(): Array<ErrorCode>
+
 /** Fit a hierarchical k-means codebook on (a sample of) the segment features of a shard directory. */
 export declare function fitCodebook(shards: string, out: string, options?: NativeCodebookOptions | undefined | null): Promise<CodebookInfo>
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 import { ERROR_CODES, presets, randomBatch, VideoBERT, VideoBertError } from '../src/index.js'
-import { fromNative } from '../src/errors.js'
+import { fromNative } from '../src/native.js'
 import { expectCode, tempDir } from './helpers.js'
 
 const tiny = presets.tiny

@@ -2,8 +2,12 @@
  * Typed model configuration. The TS API is camelCase; `config.json` on disk is snake_case — the
  * conversion happens here and nowhere else. Presets come from the native core (one source of truth).
  */
-import { guardSync, VideoBertError } from './errors.js'
-import { normalizeConfig, presetConfig } from './native.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { VideoBertError } from './errors.js'
+import { CONFIG_FILE } from './files.js'
+import { guardSync, normalizeConfig, presetConfig } from './native.js'
 
 export type PresetName = 'tiny' | 'small' | 'base' | 'large'
 export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'base', 'large']
@@ -120,5 +124,15 @@ export function resolveConfig(input: ConfigInput = 'small'): VideoBertConfig {
       })
     }
     throw err
+  }
+}
+
+/** A checkpoint's config (`config.json`, validated) without loading its weights. */
+export function checkpointConfig(dir: string): VideoBertConfig {
+  const path = join(dir, CONFIG_FILE)
+  try {
+    return configFromJson(guardSync(() => normalizeConfig(readFileSync(path, 'utf8'))))
+  } catch (err) {
+    throw new VideoBertError('Checkpoint', `${path}: ${(err as Error).message}`, { cause: err })
   }
 }

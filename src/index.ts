@@ -7,11 +7,13 @@
  * const { loss } = await model.trainStep(batch, { lr: 1e-3 })
  * ```
  */
-export { VideoBERT, type CreateOptions, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions, type VideoSource } from './model.js'
-export { VideoBertError, ERROR_CODES, type ErrorCode } from './errors.js'
+export { VideoBERT, type CreateOptions, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions } from './model.js'
+export { VideoBertError, type ErrorCode } from './errors.js'
+export { ERROR_CODES } from './native.js'
 export {
   presets,
   resolveConfig,
+  checkpointConfig,
   configFromJson,
   configToJson,
   PRESET_NAMES,
@@ -24,6 +26,7 @@ export { randomBatch } from './random-batch.js'
 export {
   VideoTokenizer,
   computeBuiltinFeatures,
+  tokenizeOptionsOf,
   type FramesOptions,
   type TokenizeOptions,
   type TokenizedVideo,
@@ -47,7 +50,9 @@ export {
 } from './shards.js'
 export { writeVideo, type WriteVideoOptions, type WrittenVideo } from './video-writer.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'
-export { fitFeatureNorm, applyFeatureNorm, loadFeatureNorm, saveFeatureNorm, FEATURE_NORM_FILE, type FeatureNorm } from './data/feature-norm.js'
+export { fitFeatureNorm, applyFeatureNorm, loadFeatureNorm, saveFeatureNorm, type FeatureNorm } from './data/feature-norm.js'
+export { collate, windowsOf, type VideoWindow, type BatchItem } from './data/windows.js'
+export * from './files.js'
 export {
   textToVideoRetrieval,
   retrieve,
@@ -59,15 +64,18 @@ export {
   type RankedList,
   type Direction,
   type Scorer,
+  type RetrievalSet,
+  RETRIEVAL_DEFAULTS,
 } from './eval/retrieval.js'
-export { classificationReport, evaluateClassifier, CLASSES_FILE, type ClassificationReport, type ClassReport } from './eval/classification.js'
+export { classificationReport, evaluateClassifier, type ClassificationReport, type ClassReport } from './eval/classification.js'
 export { evaluateCaptions, type CaptionEvaluation, type CaptionMetrics } from './eval/captioning.js'
 export { LabelledDataset, readLabelFile, labelOf, type LabelledDatasetOptions, type LabelSource } from './data/labelled.js'
 export { embedVideos, embedTexts, type VideoEmbedding, type EmbedOptions } from './inference/embed.js'
 export { captionVideos, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'
 export { classifyVideos, type ClassPrediction } from './inference/classify.js'
 export { finetuneClassifier, type FinetuneOptions, type FinetuneResult } from './training/finetune.js'
-export { loadPretrained, videoInput, shardVideo, tokenizeOptionsOf, VIDEO_TOKENIZER_FILE, type Pretrained, type VideoTokens } from './inference/pretrained.js'
+export { Pretrained, loadPretrained, type VideoSource } from './inference/pretrained.js'
+export { videoInput, videoWindows, windowBatch, shardVideo, type InferenceContext, type VideoTokens } from './inference/context.js'
 export { fillMask, encodePrompt, encodePromptWith, MASK, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
 export { fillInTheBlank, type BlankMetrics, type FillInTheBlankOptions } from './eval/fill-in-the-blank.js'
 export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult, type TrainingData } from './training/trainer.js'

@@ -1,25 +1,16 @@
 /**
- * `VideoBERT`: the typed face of the native model. Every heavy call runs on a native thread of its
- * own and returns a promise; the event loop keeps running while a step trains.
+ * `VideoBERT`: the typed face of the native model — create, load, train, evaluate, read its heads,
+ * save. Every heavy call runs on a native thread of its own and returns a promise; the event loop
+ * keeps running while a step trains. It is the model only: a checkpoint with its tokenizer and
+ * feature statistics, and the verbs on top (fill-mask, caption, …), is a `Pretrained`.
  */
 import { checkBatch, type Batch } from './batch.js'
 import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
-import { guard, VideoBertError } from './errors.js'
-import { createModel, loadForClassification, loadModel, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
+import { VideoBertError } from './errors.js'
+import { createModel, guard, loadForClassification, loadModel, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
 
-import type { Direction, RetrievalOptions, RetrievalResult } from './eval/retrieval.js'
-import type { Caption, CaptionOptions } from './inference/caption.js'
-import type { ClassPrediction } from './inference/classify.js'
-import type { EmbedOptions, VideoEmbedding } from './inference/embed.js'
-import type { FillMaskBlank, FillMaskOptions } from './inference/fill-mask.js'
-import type { Pretrained, VideoTokens } from './inference/pretrained.js'
-import type { TokenShards } from './shards.js'
-import type { FinetuneOptions, FinetuneResult } from './training/finetune.js'
 
 export type { MaskPrediction }
-
-/** A video for the inference methods: a file path (tokenized as the checkpoint's data was) or its tokens. */
-export type VideoSource = string | VideoTokens
 
 export interface CreateOptions {
   /** Seeds initialisation and masking; same seed + same data + same schedule = same run (CPU). @default 0 */
@@ -100,7 +91,6 @@ function nativeOptions(o: CreateOptions = {}): NativeCreateOptions {
 
 export class VideoBERT {
   readonly #native: NativeVideoBert
-  #pretrained: Pretrained | null = null
   /** The complete model config. */
   readonly config: Readonly<VideoBertConfig>
 
@@ -198,84 +188,6 @@ export class VideoBERT {
     if (this.config.numLabels === 0) throw new VideoBertError('InvalidInput', 'invalid input `model`: the model has no classification head (numLabels = 0)')
     const [b] = this.#checked(batch)
     return guard(() => this.#native.classify(b!))
-  }
-
-  // ---- Using a checkpoint: the operations of `videobert fill-mask | embed | retrieve | caption |
-  // finetune | classify`. The modules are loaded on first use (they import this one).
-
-  /**
-   * Load a checkpoint directory with everything inference needs (tokenizer, feature
-   * standardisation, video-tokenizer settings, class names): the model the methods below work on.
-   */
-  static async fromPretrained(dir: string, options: CreateOptions = {}): Promise<VideoBERT> {
-    const { loadPretrained } = await import('./inference/pretrained.js')
-    const p = await loadPretrained(dir, options)
-    p.model.#pretrained = p
-    return p.model
-  }
-
-  /** The checkpoint context of a model from `fromPretrained`. */
-  get pretrained(): Pretrained {
-    if (!this.#pretrained) throw new VideoBertError('InvalidInput', 'this model has no tokenizer / feature statistics: load it with VideoBERT.fromPretrained(dir)')
-    return this.#pretrained
-  }
-
-  async #tokens(video: VideoSource): Promise<VideoTokens> {
-    if (typeof video !== 'string') return video
-    const { VideoTokenizer } = await import('./tokenizer.js')
-    return new VideoTokenizer(this.pretrained.videoTokenizer ?? {}).tokenizeFile(video)
-  }
-
-  async #allTokens(videos: VideoSource[]): Promise<VideoTokens[]> {
-    const out: VideoTokens[] = []
-    for (const v of videos) out.push(await this.#tokens(v))
-    return out
-  }
-
-  /** Predict every `[MASK]` of the prompt from the video (see `fillMask`). */
-  async fillMask(video: VideoSource, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
-    const { fillMask } = await import('./inference/fill-mask.js')
-    return fillMask(this.pretrained, await this.#tokens(video), prompt, options)
-  }
-
-  /** Video embeddings (see `embedVideos`). */
-  async embedVideos(videos: VideoSource[], options: EmbedOptions = {}): Promise<VideoEmbedding[]> {
-    const { embedVideos } = await import('./inference/embed.js')
-    return embedVideos(this.pretrained, await this.#allTokens(videos), options)
-  }
-
-  /** Text embeddings (see `embedTexts`). */
-  async embedTexts(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    const { embedTexts } = await import('./inference/embed.js')
-    return embedTexts(this.pretrained, texts, options)
-  }
-
-  /** One caption per video by iterative masked decoding (see `captionVideos`). */
-  async caption(videos: VideoSource[], options: CaptionOptions = {}): Promise<Caption[]> {
-    const [{ captionVideos }, { videoInput }] = await Promise.all([import('./inference/caption.js'), import('./inference/pretrained.js')])
-    const tokens = await this.#allTokens(videos)
-    return captionVideos(this.pretrained, tokens.map((t) => videoInput(this.pretrained, t)), options)
-  }
-
-  /** Ranking over a tokenized set, with metrics against its captions (see `retrieve`). */
-  async retrieve(shards: string | TokenShards, direction: Direction = 'text-to-video', options: RetrievalOptions = {}): Promise<RetrievalResult> {
-    const [{ retrieve }, { VideoTextDataset }, { TokenShards }] = await Promise.all([import('./eval/retrieval.js'), import('./data/dataset.js'), import('./shards.js')])
-    const set = typeof shards === 'string' ? await TokenShards.open(shards) : shards
-    const p = this.pretrained
-    const data = new VideoTextDataset(set, this.config, p.tokenizer, { validationFraction: 1, featureNorm: p.featureNorm ?? 'none' })
-    return retrieve(this, data, 'validation', direction, options)
-  }
-
-  /** Class probabilities of each video, for a fine-tuned classifier (see `classifyVideos`). */
-  async classifyVideos(videos: VideoSource[]): Promise<ClassPrediction[]> {
-    const { classifyVideos } = await import('./inference/classify.js')
-    return classifyVideos(this.pretrained, await this.#allTokens(videos))
-  }
-
-  /** Fine-tune a classifier on a pre-trained checkpoint (see `finetuneClassifier`). */
-  static async finetune(options: FinetuneOptions): Promise<FinetuneResult> {
-    const { finetuneClassifier } = await import('./training/finetune.js')
-    return finetuneClassifier(options)
   }
 
   /** Write the checkpoint files into `dir` (created if needed). */

@@ -6,9 +6,12 @@
  * library the system loader could not open, or a platform without a prebuilt binary — and how to
  * build from source, instead of napi's generic "Cannot find native binding" with the cause buried
  * in a chain of nested errors.
+ *
+ * It is also where native errors become `VideoBertError`s: they arrive as `"<Code>: <message>"`
+ * (`fromNative`, `guard`), and the list of codes comes from the addon itself (`ERROR_CODES`).
  */
 import type * as Binding from '../index.js'
-import { VideoBertError } from './errors.js'
+import { VideoBertError, type ErrorCode } from './errors.js'
 import { explainLoadFailure, platformName, platformPackages } from './platform.js'
 
 let binding: typeof Binding
@@ -25,6 +28,7 @@ try {
 }
 
 export const {
+  errorCodes,
   createModel,
   loadModel,
   loadForClassification,
@@ -67,3 +71,41 @@ export type {
   TokenizeFailure,
   CodebookInfo,
 } from '../index.js'
+
+/** Every error code, in the order of the native `ErrorCode` enum (read from the addon). */
+export const ERROR_CODES: readonly ErrorCode[] = Object.freeze(binding.errorCodes())
+
+const PREFIX = /^([A-Za-z]+): ([\s\S]*)$/
+
+/** Convert anything thrown by the native addon into a `VideoBertError`. */
+export function fromNative(err: unknown): VideoBertError {
+  if (err instanceof VideoBertError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  const m = PREFIX.exec(message)
+  if (m && (ERROR_CODES as readonly string[]).includes(m[1]!)) {
+    return new VideoBertError(m[1] as ErrorCode, m[2]!, { cause: err })
+  }
+  // napi's own argument conversion (e.g. a string where a typed array belongs).
+  const napiCode = (err as { code?: unknown } | null)?.code
+  if (napiCode === 'InvalidArg' || napiCode === 'NumberExpected' || napiCode === 'ObjectExpected') {
+    return new VideoBertError('InvalidInput', message, { cause: err })
+  }
+  return new VideoBertError('Internal', message, { cause: err })
+}
+
+/** Await a native promise (or call) and convert its failure. */
+export async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
+export function guardSync<T>(work: () => T): T {
+  try {
+    return work()
+  } catch (err) {
+    throw fromNative(err)
+  }
+}

@@ -1,9 +1,10 @@
 /** `TokenShards`: random access to what `tokenizeManifest` wrote (memory-mapped natively). */
 import { camelKeys } from './config.js'
-import { guard, guardSync } from './errors.js'
 import {
   assignCodebook,
   fitCodebook,
+  guard,
+  guardSync,
   loadCodebook,
   loadTextTokenizer,
   openTokenShards,

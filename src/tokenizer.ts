@@ -6,9 +6,11 @@
 import { EventEmitter } from 'node:events'
 
 import { withSignal } from './cancel.js'
-import { guard, VideoBertError } from './errors.js'
+import { VideoBertError } from './errors.js'
+import type { ShardParams } from './shards.js'
 import {
   builtinFeatures,
+  guard,
   tokenizeFile,
   tokenizeManifest,
   type NativeTokenizedVideo,
@@ -52,6 +54,21 @@ export interface TokenizeOptions {
 
 /** A tokenized video: `S` segments of `R` regions × `F` features. */
 export type TokenizedVideo = NativeTokenizedVideo
+
+/** Video-tokenizer options equivalent to a shard set's parameters (how its videos were tokenized). */
+export function tokenizeOptionsOf(p: ShardParams): TokenizeOptions {
+  return {
+    fps: p.fps,
+    framesPerSegment: p.framesPerSegment,
+    stride: p.stride,
+    padLast: p.padLast,
+    pool: p.pool,
+    grid: p.grid,
+    featureDim: p.featureDim,
+    frameSize: p.frameSize,
+    extractor: p.extractor as TokenizeOptions['extractor'],
+  }
+}
 
 export interface ManifestRunOptions {
   /** Output directory of the shards. */

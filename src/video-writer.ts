@@ -2,8 +2,7 @@
  * Write RGB frames as a video file with the addon's own FFmpeg encoders (MPEG-4 Part 2 or Motion
  * JPEG): no `ffmpeg` command line needed. The demo renders its clips this way.
  */
-import { guard } from './errors.js'
-import { encodeVideo } from './native.js'
+import { encodeVideo, guard } from './native.js'
 
 export interface WriteVideoOptions {
   /** Frame width in pixels (even). */

@@ -1,8 +1,9 @@
 /** `videobert caption`: captions for videos by iterative masked decoding. */
 import { captionVideos } from '../inference/caption.js'
-import { loadPretrained, videoInput } from '../inference/pretrained.js'
+import { videoInput } from '../inference/context.js'
+import { loadPretrained } from '../inference/pretrained.js'
 import { choice, number, parseCommand, positiveInt, required } from './args.js'
-import { ProgressLine } from './progress.js'
+import { ProgressLine } from '../progress.js'
 import { readVideos } from './videos.js'
 
 export const CAPTION_HELP = `Usage: videobert caption --checkpoint DIR (VIDEO... | --shards DIR) [options]

@@ -6,7 +6,7 @@ import { embedTexts, embedVideos } from '../inference/embed.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { writeSafetensors } from '../safetensors.js'
 import { parseCommand, positiveInt, required } from './args.js'
-import { ProgressLine } from './progress.js'
+import { ProgressLine } from '../progress.js'
 import { readVideos } from './videos.js'
 
 export const EMBED_HELP = `Usage: videobert embed --checkpoint DIR --out FILE (VIDEO... | --shards DIR) [--text TEXT ...] [options]

@@ -5,7 +5,7 @@ import { retrieve, type Direction, type Scorer } from '../eval/retrieval.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
 import { choice, parseCommand, positiveInt, required } from './args.js'
-import { ProgressLine } from './progress.js'
+import { ProgressLine } from '../progress.js'
 
 export const RETRIEVE_HELP = `Usage: videobert retrieve --checkpoint DIR --shards DIR [options]
 

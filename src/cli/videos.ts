@@ -1,9 +1,9 @@
 /** The videos a model command reads: files (tokenized like the checkpoint's training data) or a shard set. */
-import type { Pretrained, VideoTokens } from '../inference/pretrained.js'
-import { shardVideo } from '../inference/pretrained.js'
+import type { InferenceContext, VideoTokens } from '../inference/context.js'
+import { shardVideo } from '../inference/context.js'
 import { TokenShards } from '../shards.js'
 import { VideoTokenizer } from '../tokenizer.js'
-import { ProgressLine } from './progress.js'
+import { ProgressLine } from '../progress.js'
 import { VideoBertError } from '../errors.js'
 
 export interface NamedVideo {
@@ -13,7 +13,7 @@ export interface NamedVideo {
 }
 
 /** Tokenize the files (with a progress line) or read every video of the shard set. */
-export async function readVideos(p: Pretrained, files: string[], shardsDir: string | undefined, command: string): Promise<NamedVideo[]> {
+export async function readVideos(p: InferenceContext, files: string[], shardsDir: string | undefined, command: string): Promise<NamedVideo[]> {
   if (shardsDir && files.length > 0) throw new VideoBertError('InvalidConfig', `${command}: give video files or --shards DIR, not both`)
   if (shardsDir) {
     const shards = await TokenShards.open(shardsDir)

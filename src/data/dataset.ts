@@ -9,7 +9,8 @@ import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
 import { rng, shuffle } from '../random.js'
 import type { TextTokenizer, TokenShards } from '../shards.js'
-import { applyFeatureNorm, fitFeatureNorm, type FeatureNorm } from './feature-norm.js'
+import { fitFeatureNorm, type FeatureNorm } from './feature-norm.js'
+import { collate, windowsOf, type VideoWindow } from './windows.js'
 
 export interface DatasetOptions {
   /** Fraction of videos held out for validation (1 = all: a test set to evaluate on). @default 0.1 */
@@ -28,16 +29,15 @@ export interface DatasetOptions {
 }
 
 /** One window: a video's segments `[first, first + count)` and the text of its overlapping captions. */
-export interface Window {
-  video: number
-  first: number
-  count: number
+export interface Window extends VideoWindow {
   text: string
 }
 
 export type Split = 'train' | 'validation'
 
 export class VideoTextDataset {
+  /** What a model trained on it learns (the Trainer's `TrainingData`). */
+  readonly objective = 'pretrain' as const
   readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
   /** Videos in each split (indices into the shards). */
   readonly videos: Record<Split, number[]>
@@ -84,17 +84,15 @@ export class VideoTextDataset {
       }
       this.featureNorm = featureNorm
     }
-    const T = config.maxSegments
     for (const split of ['train', 'validation'] as const) {
       for (const v of this.videos[split]) {
         const rec = shards.video(v)
-        for (let first = 0; first < rec.numSegments; first += T) {
-          const count = Math.min(T, rec.numSegments - first)
+        for (const w of windowsOf(v, rec.numSegments, config.maxSegments)) {
           const text = rec.captions
-            .filter((c) => c.segments && c.segments[1] >= first && c.segments[0] < first + count)
+            .filter((c) => c.segments && c.segments[1] >= w.first && c.segments[0] < w.first + w.count)
             .map((c) => c.text)
             .join(' ')
-          this.windows[split].push({ video: v, first, count, text })
+          this.windows[split].push({ ...w, text })
         }
       }
     }
@@ -138,34 +136,23 @@ export class VideoTextDataset {
 
   /** `collate`, also telling which of the items are in the batch (in order). */
   collateKept<T extends { w: Window; text: string | Uint32Array; label: number }>(items: T[]): { batch: Batch | null; kept: T[] } {
-    const { maxTextLen: L, maxSegments: T, featureDim: F, padTokenId } = this.config
-    const R = Math.max(this.config.numRegions, 1)
-    const kept: typeof items = []
-    const feats: Float32Array[] = []
+    const L = this.config.maxTextLen
+    const kept: T[] = []
+    const rows = []
     for (const it of items) {
       try {
-        const all = this.config.numRegions > 0 ? this.shards.regions(it.w.video) : this.shards.pooled(it.w.video)
-        feats.push(all.subarray(it.w.first * R * F, (it.w.first + it.w.count) * R * F))
+        const v = it.w.video
+        const features = this.config.numRegions > 0 ? this.shards.regions(v) : this.shards.pooled(v)
+        const visualWords = this.config.videoInput === 'visual_words' ? this.shards.visualWords(v) : null
+        const textIds = typeof it.text === 'string' ? this.tokenizer.encode(it.text, L) : it.text
+        rows.push({ window: it.w, features, visualWords, textIds, vtmLabel: it.label })
         kept.push(it)
       } catch (err) {
         if (this.#opts.badItems === 'throw') throw err
         this.skipped.push({ video: it.w.video, reason: (err as Error).message })
       }
     }
-    const B = kept.length
-    if (B === 0) return { batch: null, kept }
-    const textIds = new Uint32Array(B * L).fill(padTokenId)
-    const videoFeatures = new Float32Array(B * T * R * F)
-    const videoMask = new Uint8Array(B * T)
-    const vtmLabels = new Uint8Array(B)
-    kept.forEach((it, b) => {
-      const ids = typeof it.text === 'string' ? this.tokenizer.encode(it.text, L) : it.text.subarray(0, L)
-      textIds.set(ids, b * L)
-      videoFeatures.set(feats[b]!, b * T * R * F)
-      if (this.featureNorm) applyFeatureNorm(videoFeatures.subarray(b * T * R * F, b * T * R * F + feats[b]!.length), this.featureNorm)
-      videoMask.fill(1, b * T, b * T + it.w.count)
-      vtmLabels[b] = it.label
-    })
-    return { batch: { batchSize: B, textIds, videoFeatures, videoMask, vtmLabels }, kept }
+    if (kept.length === 0) return { batch: null, kept }
+    return { batch: collate(this.config, this.featureNorm, rows), kept }
   }
 }

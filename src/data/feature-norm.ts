@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { VideoBertError } from '../errors.js'
 import type { TokenShards } from '../shards.js'
 
-export const FEATURE_NORM_FILE = 'feature_norm.json'
+export { FEATURE_NORM_FILE } from '../files.js'
 
 export interface FeatureNorm {
   mean: Float32Array

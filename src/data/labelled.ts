@@ -11,7 +11,7 @@ import { VideoBertError } from '../errors.js'
 import { rng, shuffle } from '../random.js'
 import type { TextTokenizer, TokenShards, VideoRecord } from '../shards.js'
 import { VideoTextDataset, type DatasetOptions, type Split, type Window } from './dataset.js'
-import { encodePromptWith } from '../inference/fill-mask.js'
+import { encodePromptWith } from './prompt.js'
 
 /** Where a video's label comes from: a key of the manifest's `label` object, or a map video id → label. */
 export type LabelSource = string | Map<string, string>
@@ -92,6 +92,8 @@ export function readLabelFile(path: string): Map<string, string> {
 }
 
 export class LabelledDataset {
+  /** What a model trained on it learns (the Trainer's `TrainingData`). */
+  readonly objective = 'classify' as const
   /** Class names; a sample's label is an index into this list. */
   readonly classes: string[]
   /** Windows of labelled videos, per split (training: only the `labelFraction` chosen). */

@@ -6,7 +6,7 @@
 import type { Split, VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { captionVideos, type Caption, type CaptionOptions } from '../inference/caption.js'
-import type { Pretrained } from '../inference/pretrained.js'
+import type { InferenceContext } from '../inference/context.js'
 
 export interface CaptionMetrics {
   /** Windows whose caption has exactly one word of the group (the ones scored). */
@@ -25,7 +25,7 @@ export interface CaptionEvaluation {
 const words = (text: string) => text.toLowerCase().split(/[^a-z0-9#]+/).filter(Boolean)
 
 export async function evaluateCaptions(
-  p: Pretrained,
+  p: InferenceContext,
   data: VideoTextDataset,
   split: Split,
   groups: Record<string, readonly string[]>,

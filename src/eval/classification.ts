@@ -8,7 +8,7 @@ import { VideoBertError } from '../errors.js'
 import type { VideoBERT } from '../model.js'
 
 /** Written into every fine-tuned checkpoint: `{ classes: string[], labels: string | null, prompt: string | null }`. */
-export const CLASSES_FILE = 'classes.json'
+export { CLASSES_FILE } from '../files.js'
 
 export interface ClassReport {
   class: string

@@ -20,6 +20,9 @@ import type { VideoBERT } from '../model.js'
 
 export const RECALL_KS = [1, 5, 10] as const
 
+/** What retrieval reads of a dataset: its windows with their captions, and how it batches them. */
+export type RetrievalSet = Pick<VideoTextDataset, 'windows' | 'collate' | 'tokenizer'>
+
 export type Scorer = 'words' | 'match' | 'likelihood'
 
 export interface RetrievalMetrics {
@@ -33,8 +36,11 @@ export interface RetrievalMetrics {
   medianRank: number
 }
 
+/** The defaults of `retrieve` (the CLI reads them too). */
+export const RETRIEVAL_DEFAULTS = { scorer: 'words', rerankTop: 10, batchSize: 128 } as const satisfies Partial<RetrievalOptions>
+
 export interface RetrievalOptions {
-  /** First-stage scorer, applied to every pair. @default 'match' */
+  /** First-stage scorer, applied to every pair. @default 'words' */
   scorer?: Scorer
   /** Re-score each query's top `rerankTop` first-stage candidates with this scorer. @default none */
   rerank?: 'match' | 'likelihood'
@@ -82,14 +88,14 @@ function median(values: number[]): number {
   return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2
 }
 
-function collateAll<T extends { w: Window; text: string | Uint32Array; label: number }>(data: VideoTextDataset, items: T[]) {
+function collateAll<T extends { w: Window; text: string | Uint32Array; label: number }>(data: RetrievalSet, items: T[]) {
   const batch = data.collate(items)
   if (!batch || batch.batchSize !== items.length) throw new VideoBertError('InvalidInput', 'retrieval: some candidate windows could not be read')
   return batch
 }
 
 /** Match probabilities of (window, text) pairs. */
-async function matchScores(model: VideoBERT, data: VideoTextDataset, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
+async function matchScores(model: VideoBERT, data: RetrievalSet, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
   const out = new Float32Array(pairs.length)
   for (let start = 0; start < pairs.length; start += batchSize) {
     const items = pairs.slice(start, start + batchSize).map((p) => ({ ...p, label: 1 }))
@@ -99,7 +105,7 @@ async function matchScores(model: VideoBERT, data: VideoTextDataset, pairs: { w:
 }
 
 /** Sum over each pair's word pieces of log P(piece | video, the text with that piece masked). */
-async function likelihoods(model: VideoBERT, data: VideoTextDataset, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
+async function likelihoods(model: VideoBERT, data: RetrievalSet, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
   const { maskTokenId, maxTextLen, vocabSize } = model.config
   const masked = pairs.flatMap((p, pi) => {
     const ids = data.tokenizer.encode(p.text, maxTextLen)
@@ -125,7 +131,7 @@ async function likelihoods(model: VideoBERT, data: VideoTextDataset, pairs: { w:
  * Word profiles `[windows, V]`: log of the MLM distribution at `slots` `[MASK]` tokens given the
  * video alone, averaged over the slots.
  */
-export async function wordProfiles(model: VideoBERT, data: VideoTextDataset, windows: Window[], slots: number, batchSize = 128): Promise<Float32Array[]> {
+export async function wordProfiles(model: VideoBERT, data: RetrievalSet, windows: Window[], slots: number, batchSize = 128): Promise<Float32Array[]> {
   const { maskTokenId, vocabSize, maxTextLen } = model.config
   const text = new Uint32Array(Math.max(1, Math.min(slots, maxTextLen))).fill(maskTokenId)
   const out = windows.map(() => new Float32Array(vocabSize))
@@ -141,7 +147,7 @@ export async function wordProfiles(model: VideoBERT, data: VideoTextDataset, win
 }
 
 /** `'words'` scores of every text against every profile: `[texts][windows]`. */
-function wordScores(data: VideoTextDataset, texts: string[], profiles: Float32Array[], maxTextLen: number): Float32Array[] {
+function wordScores(data: RetrievalSet, texts: string[], profiles: Float32Array[], maxTextLen: number): Float32Array[] {
   return texts.map((t) => {
     const ids = data.tokenizer.encode(t, maxTextLen)
     const s = new Float32Array(profiles.length)
@@ -155,7 +161,7 @@ function wordScores(data: VideoTextDataset, texts: string[], profiles: Float32Ar
 }
 
 /** The median length in word pieces of the texts (the number of `[MASK]` slots of the word profiles). */
-function typicalLength(data: VideoTextDataset, texts: string[], maxTextLen: number): number {
+function typicalLength(data: RetrievalSet, texts: string[], maxTextLen: number): number {
   return Math.round(median(texts.map((t) => data.tokenizer.encode(t, maxTextLen).length)))
 }
 
@@ -175,11 +181,11 @@ export interface RetrievalResult extends RetrievalMetrics {
  * top `rerankTop` of the first stage; with `rerankTop ≥ candidates` it ranks everything by the
  * re-ranking scorer alone.
  */
-export async function retrieve(model: VideoBERT, data: VideoTextDataset, split: Split, direction: Direction, options: RetrievalOptions = {}): Promise<RetrievalResult> {
+export async function retrieve(model: VideoBERT, data: RetrievalSet, split: Split, direction: Direction, options: RetrievalOptions = {}): Promise<RetrievalResult> {
   const { maxTextLen } = model.config
-  const batchSize = options.batchSize ?? 128
-  const scorer = options.scorer ?? 'match'
-  const rerankTop = options.rerankTop ?? 10
+  const batchSize = options.batchSize ?? RETRIEVAL_DEFAULTS.batchSize
+  const scorer = options.scorer ?? RETRIEVAL_DEFAULTS.scorer
+  const rerankTop = options.rerankTop ?? RETRIEVAL_DEFAULTS.rerankTop
   if (!Number.isInteger(rerankTop) || rerankTop <= 0) throw new VideoBertError('InvalidInput', `invalid input \`rerankTop\`: must be a positive integer, got ${rerankTop}`)
   const windows = data.windows[split].slice(0, options.maxCandidates ?? Infinity)
   const t2v = direction === 'text-to-video'
@@ -236,7 +242,7 @@ export async function retrieve(model: VideoBERT, data: VideoTextDataset, split: 
 }
 
 /** Text→video retrieval metrics (what the demo reports). */
-export async function textToVideoRetrieval(model: VideoBERT, data: VideoTextDataset, split: Split, options: RetrievalOptions = {}): Promise<RetrievalMetrics> {
+export async function textToVideoRetrieval(model: VideoBERT, data: RetrievalSet, split: Split, options: RetrievalOptions = {}): Promise<RetrievalMetrics> {
   const { queries, candidates, recall, chance, medianRank } = await retrieve(model, data, split, 'text-to-video', options)
   return { queries, candidates, recall, chance, medianRank }
 }

@@ -9,7 +9,7 @@
 import type { Batch } from '../batch.js'
 import { VideoBertError } from '../errors.js'
 import { rng } from '../random.js'
-import type { Pretrained } from './pretrained.js'
+import type { InferenceContext } from './context.js'
 
 /** One video as the model reads it: `[T, R, F]` standardised features and the `[T]` segment mask. */
 export interface VideoFeatures {
@@ -77,7 +77,7 @@ function checkOptions(o: CaptionOptions, maxTextLen: number): Required<CaptionOp
 }
 
 /** Captions for several videos (one per video, in order). */
-export async function captionVideos(p: Pretrained, videos: VideoFeatures[], options: CaptionOptions = {}): Promise<Caption[]> {
+export async function captionVideos(p: InferenceContext, videos: VideoFeatures[], options: CaptionOptions = {}): Promise<Caption[]> {
   const cfg = p.model.config
   const o = checkOptions(options, cfg.maxTextLen)
   const banned = new Set([cfg.padTokenId, cfg.clsTokenId, cfg.sepTokenId, cfg.maskTokenId])
@@ -92,7 +92,7 @@ export async function captionVideos(p: Pretrained, videos: VideoFeatures[], opti
   return out
 }
 
-async function decodeGroup(p: Pretrained, videos: VideoFeatures[], o: Required<CaptionOptions>, banned: Set<number>, offset: number): Promise<Caption[]> {
+async function decodeGroup(p: InferenceContext, videos: VideoFeatures[], o: Required<CaptionOptions>, banned: Set<number>, offset: number): Promise<Caption[]> {
   const { maxTextLen: L, maskTokenId, padTokenId } = p.model.config
   const draw = rng((o.seed * 65537 + offset) >>> 0)
   const keep = o.strategy === 'beam' ? o.beamSize : 1

@@ -1,7 +1,7 @@
 /** Classifying videos with a fine-tuned checkpoint (`finetuneClassifier` / `videobert finetune`). */
 import { VideoBertError } from '../errors.js'
-import { encodePromptWith } from './fill-mask.js'
-import { videoWindows, windowBatch, type Pretrained, type VideoTokens } from './pretrained.js'
+import { encodePromptWith } from '../data/prompt.js'
+import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } from './context.js'
 
 export interface ClassPrediction {
   /** The most probable class. */
@@ -14,7 +14,7 @@ export interface ClassPrediction {
  * Class probabilities of each video: every window of `maxSegments` segments is classified (with the
  * classifier's prompt, if it has one) and the probabilities are averaged, weighted by segment count.
  */
-export async function classifyVideos(p: Pretrained, videos: VideoTokens[], options: { batchSize?: number } = {}): Promise<ClassPrediction[]> {
+export async function classifyVideos(p: InferenceContext, videos: VideoTokens[], options: { batchSize?: number } = {}): Promise<ClassPrediction[]> {
   const { numLabels: C } = p.model.config
   if (!p.classes || C === 0) throw new VideoBertError('Checkpoint', 'the checkpoint is not a classifier (no classification head / classes.json); fine-tune one with `videobert finetune`')
   const windows = videoWindows(p, videos)

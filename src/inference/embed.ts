@@ -6,7 +6,7 @@
  */
 import type { Embeddings } from '../model.js'
 import { VideoBertError } from '../errors.js'
-import { videoWindows, windowBatch, type Pretrained, type VideoTokens } from './pretrained.js'
+import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } from './context.js'
 
 export interface VideoEmbedding {
   /** `[H]` mean of the segment outputs (the video embedding). */
@@ -32,7 +32,7 @@ interface WindowRef {
 }
 
 /** Embeddings of tokenized videos (video only: the text is empty). */
-export async function embedVideos(p: Pretrained, videos: VideoTokens[], options: EmbedOptions = {}): Promise<VideoEmbedding[]> {
+export async function embedVideos(p: InferenceContext, videos: VideoTokens[], options: EmbedOptions = {}): Promise<VideoEmbedding[]> {
   const { maxSegments: T, hiddenSize: H } = p.model.config
   const refs = videoWindows(p, videos)
   const out: VideoEmbedding[] = videos.map((v) => ({ pooled: new Float32Array(H), cls: new Float32Array(H), segments: new Float32Array(v.numSegments * H), numSegments: v.numSegments }))
@@ -56,7 +56,7 @@ export async function embedVideos(p: Pretrained, videos: VideoTokens[], options:
 }
 
 /** Embeddings of texts alone (no video): the mean of the text-token outputs, `[H]` each. */
-export async function embedTexts(p: Pretrained, texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+export async function embedTexts(p: InferenceContext, texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
   const { maxSegments: T, numRegions, featureDim: F, maxTextLen: L, padTokenId, hiddenSize: H } = p.model.config
   const R = Math.max(numRegions, 1)
   const batchSize = options.batchSize ?? 32

@@ -1,14 +1,16 @@
 /**
  * Zero-shot fill-mask conditioned on a video (the VideoBERT paper's "now let me show you how to
  * [MASK] the [MASK]"): every `[MASK]` in the prompt is predicted by the masked-language-model head
- * from the video and the rest of the prompt. Optionally restricted to a list of candidate words.
+ * from the video and the rest of the prompt. Optionally restricted to a list of candidate words. A
+ * video longer than one window is read window by window and the distributions are averaged,
+ * weighted by segment count (as `classifyVideos` does).
  */
-import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
-import type { TextTokenizer } from '../shards.js'
-import { videoInput, type Pretrained, type VideoTokens } from './pretrained.js'
+import { encodePromptWith, MASK } from '../data/prompt.js'
+import type { MaskPrediction } from '../model.js'
+import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } from './context.js'
 
-export const MASK = '[MASK]'
+export { MASK, encodePromptWith }
 
 export interface FillMaskOptions {
   /** Predictions per blank. @default 5 */
@@ -24,28 +26,22 @@ export interface FillMaskBlank {
 }
 
 /** The prompt's word-piece ids with `maskTokenId` at each `[MASK]`. */
-export function encodePrompt(p: Pretrained, prompt: string): Uint32Array {
+export function encodePrompt(p: InferenceContext, prompt: string): Uint32Array {
   return encodePromptWith(p.tokenizer, p.model.config, prompt)
 }
 
-/** `encodePrompt` with a tokenizer and a config. */
-export function encodePromptWith(tokenizer: TextTokenizer, config: Pick<VideoBertConfig, 'maskTokenId' | 'maxTextLen'>, prompt: string): Uint32Array {
-  const { maskTokenId, maxTextLen } = config
-  const pieces = prompt.split(MASK)
-  if (pieces.length < 2) throw new VideoBertError('InvalidInput', `the prompt has no ${MASK}: '${prompt}'`)
-  const ids: number[] = []
-  pieces.forEach((piece, i) => {
-    if (i > 0) ids.push(maskTokenId)
-    if (piece.trim()) ids.push(...tokenizer.encode(piece, 4096))
-  })
-  if (ids.length > maxTextLen) {
-    throw new VideoBertError('InvalidInput', `the prompt is ${ids.length} word pieces long; the model reads at most maxTextLen = ${maxTextLen}`)
+/** The blanks' predictions of one window (sorted by position). */
+async function predict(p: InferenceContext, video: VideoTokens, windows: ReturnType<typeof videoWindows>, ids: Uint32Array, topK: number): Promise<MaskPrediction[][]> {
+  const out: MaskPrediction[][] = []
+  for (const w of windows) {
+    const predictions = await p.model.predictMasked(windowBatch(p, [video], [w], ids), { topK })
+    out.push(predictions.slice().sort((a, b) => a.position - b.position))
   }
-  return Uint32Array.from(ids)
+  return out
 }
 
-export async function fillMask(p: Pretrained, video: VideoTokens, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
-  const { maxTextLen, padTokenId, vocabSize } = p.model.config
+export async function fillMask(p: InferenceContext, video: VideoTokens, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
+  const { vocabSize } = p.model.config
   const topK = options.topK ?? 5
   if (!Number.isInteger(topK) || topK <= 0) throw new VideoBertError('InvalidInput', `invalid input \`topK\`: must be a positive integer, got ${topK}`)
   let allowed: Set<number> | null = null
@@ -60,15 +56,20 @@ export async function fillMask(p: Pretrained, video: VideoTokens, prompt: string
     )
   }
   const ids = encodePrompt(p, prompt)
-  const textIds = new Uint32Array(maxTextLen).fill(padTokenId)
-  textIds.set(ids)
-  const { features, mask } = videoInput(p, video)
-  const predictions = await p.model.predictMasked(
-    { batchSize: 1, textIds, videoFeatures: features, videoMask: mask },
-    { topK: allowed ? vocabSize : topK },
-  )
-  const ordered = predictions.slice().sort((a, b) => a.position - b.position)
-  return ordered.map((pred, blank) => {
+  const windows = videoWindows(p, [video])
+  // One window: the model's own top-k. Several: every window's whole distribution, averaged.
+  const perWindow = await predict(p, video, windows, ids, allowed || windows.length > 1 ? vocabSize : topK)
+  const blanks = perWindow[0]!.map((first, blank) => {
+    if (windows.length === 1) return first
+    const mean = new Float64Array(vocabSize)
+    windows.forEach((w, k) => {
+      const pred = perWindow[k]![blank]!
+      for (let i = 0; i < pred.ids.length; i++) mean[pred.ids[i]!]! += (pred.probs[i]! * w.count) / video.numSegments
+    })
+    const order = Array.from(mean.keys()).sort((a, b) => mean[b]! - mean[a]! || a - b)
+    return { ...first, ids: order, probs: order.map((i) => mean[i]!) }
+  })
+  return blanks.map((pred, blank) => {
     const out: FillMaskBlank['predictions'] = []
     for (let i = 0; i < pred.ids.length && out.length < topK; i++) {
       const id = pred.ids[i]!

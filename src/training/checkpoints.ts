@@ -10,6 +10,7 @@ import { join } from 'node:path'
 
 import { VideoBertError } from '../errors.js'
 import type { VideoBERT } from '../model.js'
+import { TRAINER_STATE_FILE } from '../files.js'
 
 export interface TrainerState {
   /** Optimizer steps done. */
@@ -62,7 +63,7 @@ export class CheckpointManager {
   list(): { step: number; path: string }[] {
     return readdirSync(this.dir)
       .map((name) => /^step-(\d+)$/.exec(name))
-      .filter((m): m is RegExpExecArray => m !== null && existsSync(join(this.dir, m[0], 'trainer_state.json')))
+      .filter((m): m is RegExpExecArray => m !== null && existsSync(join(this.dir, m[0], TRAINER_STATE_FILE)))
       .map((m) => ({ step: Number(m[1]), path: join(this.dir, m[0]) }))
       .sort((a, b) => a.step - b.step)
   }
@@ -72,7 +73,7 @@ export class CheckpointManager {
   }
 
   readState(path: string): TrainerState {
-    return JSON.parse(readFileSync(join(path, 'trainer_state.json'), 'utf8')) as TrainerState
+    return JSON.parse(readFileSync(join(path, TRAINER_STATE_FILE), 'utf8')) as TrainerState
   }
 
   /** Save into `step-N/`; `extraFiles` (name → source path, e.g. the tokenizer) are copied in too. */
@@ -82,7 +83,7 @@ export class CheckpointManager {
     rmSync(tmp, { recursive: true, force: true })
     await model.save(tmp)
     for (const [name, src] of Object.entries(extraFiles)) copyFileSync(src, join(tmp, name))
-    const statePath = join(tmp, 'trainer_state.json')
+    const statePath = join(tmp, TRAINER_STATE_FILE)
     writeFileSync(statePath, JSON.stringify(state, null, 2))
     for (const f of readdirSync(tmp)) fsyncPath(join(tmp, f))
     rmSync(final, { recursive: true, force: true })

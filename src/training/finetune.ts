@@ -8,14 +8,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { FEATURE_NORM_FILE, loadFeatureNorm } from '../data/feature-norm.js'
+import { checkpointConfig } from '../config.js'
+import { loadFeatureNorm } from '../data/feature-norm.js'
 import { LabelledDataset, type LabelSource } from '../data/labelled.js'
 import { VideoBertError } from '../errors.js'
+import { evaluateClassifier, type ClassificationReport } from '../eval/classification.js'
+import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
 import { VideoBERT } from '../model.js'
 import { TextTokenizer, TokenShards } from '../shards.js'
-import { evaluateClassifier, CLASSES_FILE, type ClassificationReport } from '../eval/classification.js'
 import { Trainer, type FitResult } from './trainer.js'
-import { checkpointConfig } from '../inference/pretrained.js'
 
 export interface FinetuneOptions {
   /** The pre-trained checkpoint directory (needs `tokenizer.json`). */
@@ -71,8 +72,8 @@ export interface FinetuneResult {
 
 export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneResult> {
   const steps = o.steps ?? 300
-  const tokenizerPath = join(o.checkpoint, 'tokenizer.json')
-  if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${o.checkpoint}: no tokenizer.json (not a pre-trained checkpoint directory?)`)
+  const tokenizerPath = join(o.checkpoint, TOKENIZER_FILE)
+  if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${o.checkpoint}: no ${TOKENIZER_FILE} (not a pre-trained checkpoint directory?)`)
   const seed = o.seed ?? 0
   const pooling = o.pooling ?? (o.prompt ? 'text' : 'cls')
   if (pooling === 'text' && !o.prompt) throw new VideoBertError('InvalidConfig', "invalid config field `pooling`: 'text' reads the prompt's outputs; give a prompt")
@@ -106,7 +107,7 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
     checkpointEvery: 0,
     keepLast: 1,
     monitor: 'classifyLoss',
-    checkpointFiles: { 'tokenizer.json': tokenizerPath, [CLASSES_FILE]: classesPath },
+    checkpointFiles: { [TOKENIZER_FILE]: tokenizerPath, [CLASSES_FILE]: classesPath },
     signal: o.signal,
     progress: o.progress ?? true,
   })

@@ -2,6 +2,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
+import { LOSS_CURVE_FILE, METRICS_FILE } from '../files.js'
+
 interface Row {
   step: number
   split: 'train' | 'validation'
@@ -19,7 +21,7 @@ const SERIES: [keyof Row, string][] = [
 ]
 
 export function writeLossCurve(out: string): string | null {
-  const metrics = join(out, 'metrics.jsonl')
+  const metrics = join(out, METRICS_FILE)
   if (!existsSync(metrics)) return null
   const rows = readFileSync(metrics, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row)
   const train = rows.filter((r) => r.split === 'train')
@@ -43,7 +45,7 @@ export function writeLossCurve(out: string): string | null {
 <body style="font-family:sans-serif"><h3>Losses (lines: train, dots: validation)</h3>
 <svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${axes}${legend}
 ${lines}</svg></body>`
-  const path = join(out, 'loss-curve.html')
+  const path = join(out, LOSS_CURVE_FILE)
   writeFileSync(path, html)
   return path
 }

@@ -8,30 +8,36 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { ProgressLine } from '../cli/progress.js'
+import { ProgressLine } from '../progress.js'
 import type { Batch } from '../batch.js'
-import { VideoTextDataset, type Split, type Window } from '../data/dataset.js'
+import type { Split, VideoTextDataset, Window } from '../data/dataset.js'
+import { saveFeatureNorm } from '../data/feature-norm.js'
 import { textToVideoRetrieval } from '../eval/retrieval.js'
 import { VideoBertError } from '../errors.js'
+import { FEATURE_NORM_FILE, METRICS_FILE, VIDEO_TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type StepResult } from '../model.js'
-import { FEATURE_NORM_FILE, saveFeatureNorm } from '../data/feature-norm.js'
-import { tokenizeOptionsOf, VIDEO_TOKENIZER_FILE } from '../inference/pretrained.js'
+import { tokenizeOptionsOf } from '../tokenizer.js'
 import { CheckpointManager, type TrainerState } from './checkpoints.js'
 import { writeLossCurve } from './report.js'
 import { learningRate, type ScheduleOptions } from './schedule.js'
 
-/**
- * What the Trainer trains on: `VideoTextDataset` (pre-training) or `LabelledDataset` (fine-tuning a
- * classifier). Batches of a split, its windows, the feature standardisation and the shards' settings
- * (saved with every checkpoint), and the items skipped as unreadable.
- */
-export interface TrainingData {
+interface DataCommon {
   batches(split: Split, batchSize: number, epoch?: number): Generator<Batch>
   readonly windows: Record<Split, Window[]>
   readonly featureNorm: VideoTextDataset['featureNorm']
   readonly shards: VideoTextDataset['shards']
   readonly skipped: VideoTextDataset['skipped']
 }
+
+/**
+ * What the Trainer trains on: pre-training data (`VideoTextDataset`: its validation also reports
+ * text→video retrieval, which reads the windows' captions) or a labelled set for a classifier
+ * (`LabelledDataset`). Batches of a split, its windows, the feature standardisation and the shards'
+ * settings (saved with every checkpoint), and the items skipped as unreadable.
+ */
+export type TrainingData =
+  | (DataCommon & Pick<VideoTextDataset, 'collate' | 'tokenizer'> & { readonly objective: 'pretrain' })
+  | (DataCommon & { readonly objective: 'classify' })
 
 /**
  * What a validation reports: the mean losses and accuracies over the validation split and, for
@@ -162,7 +168,7 @@ export class Trainer {
     for (const k of Object.keys(sums) as (keyof StepResult)[]) sums[k] /= n
     const opt = this.options.validationRetrieval
     const captioned = data.windows.validation.filter((w) => w.text).length
-    if (opt !== false && data instanceof VideoTextDataset && captioned >= 2) {
+    if (opt !== false && data.objective === 'pretrain' && captioned >= 2) {
       const r = await textToVideoRetrieval(model, data, 'validation', { scorer: 'words', maxCandidates: opt.candidates ?? 200 })
       return { ...sums, retrievalR1: r.recall[1], retrievalR5: r.recall[5], retrievalChanceR1: r.chance[1], retrievalChanceR5: r.chance[5], retrievalCandidates: r.candidates }
     }
@@ -192,7 +198,7 @@ export class Trainer {
     // ... and how the videos were tokenized, so inference can tokenize new videos the same way.
     files[VIDEO_TOKENIZER_FILE] = join(o.out, VIDEO_TOKENIZER_FILE)
     writeFileSync(files[VIDEO_TOKENIZER_FILE], `${JSON.stringify(tokenizeOptionsOf(data.shards.params), null, 2)}\n`)
-    const metricsPath = join(o.out, 'metrics.jsonl')
+    const metricsPath = join(o.out, METRICS_FILE)
     let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
     if (!o.resume) {
       // A fresh run never mixes with (or prunes) an earlier run's checkpoints and metrics.

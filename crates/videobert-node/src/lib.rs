@@ -42,25 +42,39 @@ pub enum ErrorCode {
     NativeBinding,
 }
 
-fn coded(code: ErrorCode, message: impl std::fmt::Display) -> Error {
-    let code: &str = match code {
-        ErrorCode::InvalidConfig => "InvalidConfig",
-        ErrorCode::UnknownPreset => "UnknownPreset",
-        ErrorCode::InvalidInput => "InvalidInput",
-        ErrorCode::Checkpoint => "Checkpoint",
-        ErrorCode::Io => "Io",
-        ErrorCode::Numerical => "Numerical",
-        ErrorCode::Decode => "Decode",
-        ErrorCode::NoVideoStream => "NoVideoStream",
-        ErrorCode::Cancelled => "Cancelled",
-        ErrorCode::Internal => "Internal",
-        ErrorCode::NativeBinding => "NativeBinding",
-    };
-    Error::new(Status::GenericFailure, format!("{code}: {message}"))
+impl ErrorCode {
+    /// Every code, in declaration order (what `errorCodes()` gives the TS layer).
+    const ALL: [ErrorCode; 11] = [
+        ErrorCode::InvalidConfig,
+        ErrorCode::UnknownPreset,
+        ErrorCode::InvalidInput,
+        ErrorCode::Checkpoint,
+        ErrorCode::Io,
+        ErrorCode::Numerical,
+        ErrorCode::Decode,
+        ErrorCode::NoVideoStream,
+        ErrorCode::Cancelled,
+        ErrorCode::Internal,
+        ErrorCode::NativeBinding,
+    ];
 }
 
-/// The one conversion point from core errors to JS errors (`vb::Error::code` names the code).
+/// Every error code, in the order of the `ErrorCode` type: the TS layer's list (`ERROR_CODES`).
+#[napi]
+pub fn error_codes() -> Vec<ErrorCode> {
+    ErrorCode::ALL.to_vec()
+}
+
+/// Errors cross as `"<ErrorCode>: <message>"` (a promise can only be rejected with napi's own
+/// status codes); `src/native.ts` splits them back into a `VideoBertError`.
+fn coded(code: ErrorCode, message: impl std::fmt::Display) -> Error {
+    Error::new(Status::GenericFailure, format!("{code:?}: {message}"))
+}
+
+/// The one conversion point from core errors to JS errors (`vb::Error::code` names the code, one
+/// of `ErrorCode`'s names).
 pub(crate) fn to_napi_error(e: vb::Error) -> Error {
+    debug_assert!(ErrorCode::ALL.iter().any(|c| format!("{c:?}") == e.code()), "unknown error code {}", e.code());
     Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
 }
 

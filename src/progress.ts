@@ -1,4 +1,4 @@
-/** One progress line: redrawn in place on a TTY, plain lines (at most every `every` ms) otherwise. */
+/** Progress on long work: one line redrawn in place on a TTY, plain lines (at most every `every` ms) otherwise. Used by the Trainer and the CLI. */
 export class ProgressLine {
   #last = 0
   #drawn = false

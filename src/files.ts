@@ -1,0 +1,26 @@
+/**
+ * The names of the files in checkpoint and run directories, in one place. Written by the native
+ * `save` (model, optimizer, config), the Trainer and the fine-tuning; read by `loadPretrained`,
+ * `inspect` and the checkpoint manager.
+ */
+
+/** Parameters by name (safetensors): the interop contract (README, "Checkpoint format"). */
+export const MODEL_FILE = 'model.safetensors'
+/** AdamW moments, step and seed (safetensors). */
+export const OPTIMIZER_FILE = 'optimizer.safetensors'
+/** The model config, snake_case. */
+export const CONFIG_FILE = 'config.json'
+/** The text vocabulary (Hugging Face tokenizers JSON). */
+export const TOKENIZER_FILE = 'tokenizer.json'
+/** Per-dimension feature standardisation fitted on the training videos. */
+export const FEATURE_NORM_FILE = 'feature_norm.json'
+/** How the training videos were tokenized (new videos are tokenized the same way). */
+export const VIDEO_TOKENIZER_FILE = 'video_tokenizer.json'
+/** A fine-tuned classifier's class names (and its prompt). */
+export const CLASSES_FILE = 'classes.json'
+/** The Trainer's position: step, data position, best metric. */
+export const TRAINER_STATE_FILE = 'trainer_state.json'
+/** One JSON object per logged step and validation, in the run directory. */
+export const METRICS_FILE = 'metrics.jsonl'
+/** Train and validation losses as an inline SVG, in the run directory. */
+export const LOSS_CURVE_FILE = 'loss-curve.html'
