@@ -32,7 +32,7 @@ export interface ClassificationReport {
 /** The report for true and predicted class indices. */
 export function classificationReport(classes: string[], truth: ArrayLike<number>, predicted: ArrayLike<number>): ClassificationReport {
   const C = classes.length
-  const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0))
+  const confusion = Array.from({ length: C }, () => Array.from({ length: C }, () => 0))
   for (let i = 0; i < truth.length; i++) confusion[truth[i]!]![predicted[i]!]!++
   const n = truth.length
   const correct = classes.reduce((s, _, c) => s + confusion[c]![c]!, 0)

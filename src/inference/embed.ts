@@ -25,12 +25,6 @@ export interface EmbedOptions {
   onProgress?: (done: number, total: number) => void
 }
 
-interface WindowRef {
-  video: number
-  first: number
-  count: number
-}
-
 /** Embeddings of tokenized videos (video only: the text is empty). */
 export async function embedVideos(p: InferenceContext, videos: VideoTokens[], options: EmbedOptions = {}): Promise<VideoEmbedding[]> {
   const { maxSegments: T, hiddenSize: H } = p.model.config

@@ -87,11 +87,7 @@ impl Batch {
         let needs_features = cfg.video_input == VideoInput::Features || r > 0;
         match &self.video_features {
             Some(x) => {
-                let (n, shape) = if r > 0 {
-                    (b * t * r * f, format!("[B={b}, T={t}, R={r}, F={f}]"))
-                } else {
-                    (b * t * f, format!("[B={b}, T={t}, F={f}]"))
-                };
+                let (n, shape) = if r > 0 { (b * t * r * f, format!("[B={b}, T={t}, R={r}, F={f}]")) } else { (b * t * f, format!("[B={b}, T={t}, F={f}]")) };
                 check_len("videoFeatures", x.len(), n, &shape)?;
                 if let Some(i) = x.iter().position(|v| !v.is_finite()) {
                     return Err(Error::input("videoFeatures", format!("non-finite value {} at index {i}", x[i])));
@@ -105,9 +101,7 @@ impl Batch {
                 check_len("visualWordIds", w.len(), b * t, &format!("[B={b}, T={t}]"))?;
                 check_ids("visualWordIds", w, cfg.num_visual_words, "num_visual_words")?;
             }
-            None if cfg.video_input == VideoInput::VisualWords => {
-                return Err(Error::input("visualWordIds", "required by video_input = visual_words"))
-            }
+            None if cfg.video_input == VideoInput::VisualWords => return Err(Error::input("visualWordIds", "required by video_input = visual_words")),
             None => {}
         }
         if let Some(m) = &self.video_mask {
@@ -134,10 +128,7 @@ impl Batch {
     pub fn mask(&self, cfg: &VideoBertConfig, rng: &mut Rng) -> MaskedBatch {
         let (b, l, t) = (self.batch_size, cfg.max_text_len, cfg.max_segments);
         let special = cfg.special_ids();
-        let text_mask = self
-            .text_mask
-            .clone()
-            .unwrap_or_else(|| self.text_ids.iter().map(|&id| u8::from(id != cfg.pad_token_id)).collect());
+        let text_mask = self.text_mask.clone().unwrap_or_else(|| self.text_ids.iter().map(|&id| u8::from(id != cfg.pad_token_id)).collect());
         let video_mask = self.video_mask.clone().unwrap_or_else(|| vec![1; b * t]);
         let mut text_ids = self.text_ids.clone();
         let mut mlm_labels = vec![-1i64; b * l];
@@ -145,9 +136,7 @@ impl Batch {
         let count = |n: usize, p: f64| if n == 0 || p == 0.0 { 0 } else { ((n as f64 * p).round() as usize).max(1) };
         for i in 0..b {
             let row = i * l..(i + 1) * l;
-            let candidates: Vec<usize> = row
-                .filter(|&j| text_mask[j] == 1 && special.binary_search(&self.text_ids[j]).is_err())
-                .collect();
+            let candidates: Vec<usize> = row.filter(|&j| text_mask[j] == 1 && special.binary_search(&self.text_ids[j]).is_err()).collect();
             for j in rng.choose(&candidates, count(candidates.len(), cfg.text_mask_prob)) {
                 mlm_labels[j] = self.text_ids[j] as i64;
                 let u = rng.next_f64();

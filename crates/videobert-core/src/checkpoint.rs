@@ -14,8 +14,8 @@ use safetensors::SafeTensors;
 
 use crate::config::{ClassifierPooling, VideoBertConfig};
 use crate::error::{Error, Result};
-use crate::optim::{AdamW, AdamWConfig, Moments};
 use crate::fsio::write_atomic_with as write_atomic;
+use crate::optim::{AdamW, AdamWConfig, Moments};
 use crate::session::{CreateOptions, VideoBert};
 use crate::weights::{TensorSource, Weights};
 
@@ -35,9 +35,7 @@ impl VideoBert {
 
         let model_path = dir.join(MODEL_FILE);
         let tensors: Vec<(String, Tensor)> = self.params().iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
-        write_atomic(&model_path, |tmp| {
-            safetensors::serialize_to_file(tensors, None, tmp).map_err(|e| st_err(&model_path, e))
-        })?;
+        write_atomic(&model_path, |tmp| safetensors::serialize_to_file(tensors, None, tmp).map_err(|e| st_err(&model_path, e)))?;
 
         let opt_path = dir.join(OPTIMIZER_FILE);
         let mut state = Vec::with_capacity(2 * self.params().len());
@@ -57,9 +55,7 @@ impl VideoBert {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        write_atomic(&opt_path, |tmp| {
-            safetensors::serialize_to_file(state, Some(meta), tmp).map_err(|e| st_err(&opt_path, e))
-        })?;
+        write_atomic(&opt_path, |tmp| safetensors::serialize_to_file(state, Some(meta), tmp).map_err(|e| st_err(&opt_path, e)))?;
 
         let cfg_path = dir.join(CONFIG_FILE);
         write_atomic(&cfg_path, |tmp| std::fs::write(tmp, self.config.to_json()).map_err(|e| Error::io(tmp, e)))
@@ -79,16 +75,11 @@ impl VideoBert {
         };
         let mut step = 0;
         if let Some((_, meta)) = &opt_st {
-            let get = |k: &str| -> Result<String> {
-                meta.get(k).cloned().ok_or_else(|| Error::checkpoint(&opt_path, format!("metadata `{k}` missing")))
-            };
-            let num = |k: &str| -> Result<f64> {
-                get(k)?.parse::<f64>().map_err(|e| Error::checkpoint(&opt_path, format!("metadata `{k}`: {e}")))
-            };
+            let get = |k: &str| -> Result<String> { meta.get(k).cloned().ok_or_else(|| Error::checkpoint(&opt_path, format!("metadata `{k}` missing"))) };
+            let num = |k: &str| -> Result<f64> { get(k)?.parse::<f64>().map_err(|e| Error::checkpoint(&opt_path, format!("metadata `{k}`: {e}"))) };
             step = get("step")?.parse().map_err(|e| Error::checkpoint(&opt_path, format!("metadata `step`: {e}")))?;
             opts.seed = get("seed")?.parse().map_err(|e| Error::checkpoint(&opt_path, format!("metadata `seed`: {e}")))?;
-            opts.optimizer =
-                AdamWConfig { beta1: num("beta1")?, beta2: num("beta2")?, eps: num("eps")?, weight_decay: num("weight_decay")? };
+            opts.optimizer = AdamWConfig { beta1: num("beta1")?, beta2: num("beta2")?, eps: num("eps")?, weight_decay: num("weight_decay")? };
         }
 
         opts.optimizer.validate()?;

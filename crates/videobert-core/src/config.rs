@@ -159,13 +159,7 @@ impl VideoBertConfig {
 
     /// GPU: BERT-large width.
     pub fn large() -> Self {
-        Self {
-            hidden_size: 1024,
-            num_hidden_layers: 24,
-            num_attention_heads: 16,
-            intermediate_size: 4096,
-            ..Self::base()
-        }
+        Self { hidden_size: 1024, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096, ..Self::base() }
     }
 
     pub fn preset(name: &str) -> Result<Self> {
@@ -236,10 +230,7 @@ impl VideoBertConfig {
         positive("max_segments", self.max_segments)?;
         positive("feature_dim", self.feature_dim)?;
         if self.hidden_size % self.num_attention_heads != 0 {
-            return Err(Error::config(
-                "num_attention_heads",
-                format!("must divide hidden_size ({})", self.hidden_size),
-            ));
+            return Err(Error::config("num_attention_heads", format!("must divide hidden_size ({})", self.hidden_size)));
         }
         if self.num_regions > 64 {
             return Err(Error::config("num_regions", "must be in [0, 64]"));
@@ -248,10 +239,7 @@ impl VideoBertConfig {
             positive("num_visual_words", self.num_visual_words)?;
         }
         if self.video_loss == VideoLoss::Ce && self.video_input != VideoInput::VisualWords {
-            return Err(Error::config(
-                "video_loss",
-                "`ce` needs video_input = \"visual_words\" (there are no word ids to predict)",
-            ));
+            return Err(Error::config("video_loss", "`ce` needs video_input = \"visual_words\" (there are no word ids to predict)"));
         }
         in_range("nce_temperature", self.nce_temperature, 1e-4, 100.0)?;
         in_range("mlm_weight", self.mlm_weight, 0.0, 1e3)?;

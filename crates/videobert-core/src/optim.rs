@@ -64,10 +64,7 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(config: AdamWConfig, params: &[(String, Var)]) -> Result<Self> {
-        let moments = params
-            .iter()
-            .map(|(_, v)| Ok(Moments { exp_avg: v.zeros_like()?, exp_avg_sq: v.zeros_like()? }))
-            .collect::<Result<Vec<_>>>()?;
+        let moments = params.iter().map(|(_, v)| Ok(Moments { exp_avg: v.zeros_like()?, exp_avg_sq: v.zeros_like()? })).collect::<Result<Vec<_>>>()?;
         Ok(Self { config, step: 0, moments })
     }
 

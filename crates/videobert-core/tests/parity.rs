@@ -46,7 +46,7 @@ fn check(name: &str) {
         text_mask: flags(&t["input.text_mask"]),
         mlm_labels: ints(&t["input.mlm_labels"]),
         video_features: Some(t["input.video_features"].flatten_all().unwrap().to_vec1::<f32>().unwrap()),
-        visual_word_ids: t.get("input.visual_word_ids").map(|w| ints(w)),
+        visual_word_ids: t.get("input.visual_word_ids").map(ints),
         video_mask: flags(&t["input.video_mask"]),
         video_masked: flags(&t["input.video_masked"]),
         vtm_labels: ints(&t["input.vtm_labels"]),

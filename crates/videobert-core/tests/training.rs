@@ -6,23 +6,15 @@ use common::{model, random_batch, tmpdir};
 use videobert_core::{Batch, CreateOptions, DType, Error, StepMetrics, StepOptions, VideoBert, VideoBertConfig};
 
 fn steps(vb: &mut VideoBert, batches: &[Batch], n: usize, lr: f64) -> Vec<StepMetrics> {
-    (0..n)
-        .map(|i| vb.train_step(&batches[i % batches.len()..i % batches.len() + 1], StepOptions { lr, max_grad_norm: 1.0 }).unwrap())
-        .collect()
+    (0..n).map(|i| vb.train_step(&batches[i % batches.len()..i % batches.len() + 1], StepOptions { lr, max_grad_norm: 1.0 }).unwrap()).collect()
 }
 
 fn bits(m: &[StepMetrics]) -> Vec<[u64; 5]> {
-    m.iter()
-        .map(|m| [m.loss.to_bits(), m.mlm_loss.to_bits(), m.video_loss.to_bits(), m.vtm_loss.to_bits(), m.grad_norm.to_bits()])
-        .collect()
+    m.iter().map(|m| [m.loss.to_bits(), m.mlm_loss.to_bits(), m.video_loss.to_bits(), m.vtm_loss.to_bits(), m.grad_norm.to_bits()]).collect()
 }
 
 fn param_bits(vb: &VideoBert) -> Vec<u32> {
-    vb.params()
-        .iter()
-        .flat_map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap())
-        .map(f32::to_bits)
-        .collect()
+    vb.params().iter().flat_map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).map(f32::to_bits).collect()
 }
 
 #[test]
@@ -91,9 +83,8 @@ fn ten_steps_save_load_ten_steps_equals_twenty_straight() {
     first.save(&dir).unwrap();
     drop(first);
     let mut resumed = VideoBert::load(&dir, CreateOptions { seed: 12345, ..Default::default() }).unwrap();
-    let tail: Vec<StepMetrics> = (10..20)
-        .map(|i| resumed.train_step(&batches[i % 5..i % 5 + 1], StepOptions { lr: 1e-3, max_grad_norm: 1.0 }).unwrap())
-        .collect();
+    let tail: Vec<StepMetrics> =
+        (10..20).map(|i| resumed.train_step(&batches[i % 5..i % 5 + 1], StepOptions { lr: 1e-3, max_grad_norm: 1.0 }).unwrap()).collect();
     assert_eq!(bits(&all[..10]), bits(&head));
     assert_eq!(bits(&all[10..]), bits(&tail));
     assert_eq!(param_bits(&straight), param_bits(&resumed));

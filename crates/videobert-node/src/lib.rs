@@ -90,11 +90,7 @@ where
         .name("videobert-call".into())
         .spawn(move || {
             let out = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("unknown panic");
+                let msg = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("unknown panic");
                 Err(coded(ErrorCode::Internal, format!("panic in native code: {msg}")))
             });
             match out {
@@ -357,9 +353,7 @@ pub fn load_for_classification(env: &Env, dir: String, num_labels: u32, pooling:
 
 /// Backstop for synchronous exports: a panic becomes an `Internal` error.
 fn sync<T>(work: impl FnOnce() -> vb::Result<T>) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(work))
-        .map_err(|_| coded(ErrorCode::Internal, "panic in native code"))?
-        .map_err(to_napi_error)
+    catch_unwind(AssertUnwindSafe(work)).map_err(|_| coded(ErrorCode::Internal, "panic in native code"))?.map_err(to_napi_error)
 }
 
 /// The config JSON of a preset: "tiny", "small", "base" or "large".

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use videobert_video as video;
 use video::segments::{TemporalPool, TokenizeOptions};
+use videobert_video as video;
 
 use crate::{spawn_promise, to_napi_error};
 
@@ -403,7 +403,8 @@ pub fn fit_codebook(env: &Env, shards: String, out: String, options: Option<Nati
             iterations: o.iterations.map(|v| v as usize).unwrap_or(d.iterations),
             seed: o.seed.map(u64::from).unwrap_or(d.seed),
         };
-        let (cb, n) = video::codebook::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(200_000), &k).map_err(to_napi_error)?;
+        let (cb, n) =
+            video::codebook::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(200_000), &k).map_err(to_napi_error)?;
         cb.save(std::path::Path::new(&out)).map_err(to_napi_error)?;
         Ok(CodebookInfo { words: cb.num_words() as u32, dim: cb.dim as u32, fitted_on: n as u32 })
     })
@@ -488,11 +489,20 @@ pub fn load_codebook(env: &Env, path: String) -> Result<Object<'_>> {
 /// The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
 /// `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
 #[napi(ts_return_type = "Promise<Float32Array>")]
-pub fn builtin_features<'e>(env: &'e Env, rgb: Uint8Array, num_frames: u32, width: u32, height: u32, grid: Option<u32>, feature_dim: Option<u32>) -> Result<Object<'e>> {
+pub fn builtin_features<'e>(
+    env: &'e Env,
+    rgb: Uint8Array,
+    num_frames: u32,
+    width: u32,
+    height: u32,
+    grid: Option<u32>,
+    feature_dim: Option<u32>,
+) -> Result<Object<'e>> {
     // The typed array holds a reference to its buffer, so JS cannot free it while we read it on
     // the worker thread (napi's typed arrays are Send); no copy of the frames is made.
     let d = video::builtin::BuiltinOptions::default();
-    let opts = video::builtin::BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width };
+    let opts =
+        video::builtin::BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width };
     spawn_promise(env, move || {
         Ok(Float32Array::new(video::builtin::features_of_frames(&rgb, num_frames as usize, width, height, opts).map_err(to_napi_error)?))
     })
@@ -521,7 +531,7 @@ impl NativeTextTokenizer {
     /// Text of word-piece ids (special tokens skipped).
     #[napi]
     pub fn decode(&self, ids: Uint32Array) -> Result<String> {
-        self.inner.decode(&ids.to_vec()).map_err(to_napi_error)
+        self.inner.decode(&ids).map_err(to_napi_error)
     }
 
     /// Id of a token, or null.

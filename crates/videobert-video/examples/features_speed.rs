@@ -12,18 +12,16 @@
 //! two implementations).
 use std::time::Instant;
 
-use videobert_video::rng::Rng;
 use videobert_video::builtin::{features_of_frames, padded_luma, BuiltinExtractor, BuiltinOptions};
 use videobert_video::decode::RgbFrame;
+use videobert_video::rng::Rng;
 
 const SIZE: usize = 112;
 const FRAMES: usize = 200;
 
 fn random_frames() -> Vec<RgbFrame> {
     let mut rng = Rng::new(1);
-    (0..FRAMES)
-        .map(|_| RgbFrame { width: SIZE as u32, height: SIZE as u32, data: (0..SIZE * SIZE * 3).map(|_| rng.below(256) as u8).collect() })
-        .collect()
+    (0..FRAMES).map(|_| RgbFrame { width: SIZE as u32, height: SIZE as u32, data: (0..SIZE * SIZE * 3).map(|_| rng.below(256) as u8).collect() }).collect()
 }
 
 /// Video-like frames: a background of eight flat colour bars, a horizontal grey gradient band,
@@ -66,12 +64,7 @@ fn file_frames(path: &str) -> Vec<RgbFrame> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let frame_len = SIZE * SIZE * 3;
     assert!(bytes.len() >= frame_len, "{path}: fewer bytes than one {SIZE}×{SIZE} rgb24 frame");
-    bytes
-        .chunks_exact(frame_len)
-        .cycle()
-        .take(FRAMES)
-        .map(|data| RgbFrame { width: SIZE as u32, height: SIZE as u32, data: data.to_vec() })
-        .collect()
+    bytes.chunks_exact(frame_len).cycle().take(FRAMES).map(|data| RgbFrame { width: SIZE as u32, height: SIZE as u32, data: data.to_vec() }).collect()
 }
 
 fn bench(name: &str, frames: &[RgbFrame]) {

@@ -11,6 +11,7 @@
 //!   the frame is decoded at the model's image size; each region is the mean of the last layer's
 //!   patch tokens whose patch centre lies in the cell. Feature size = the model width. Heads are
 //!   taken to be 64 wide (all CLIP models), or fewer when the width is < 64.
+//!
 //! Inputs are normalised with ImageNet (ResNet) or CLIP (ViT) mean and std. Region vectors are
 //! L2-normalised like the builtin descriptor's.
 
@@ -53,10 +54,7 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 fn count_indices(names: &[&str], prefix: &str) -> usize {
-    let mut seen: Vec<usize> = names
-        .iter()
-        .filter_map(|n| n.strip_prefix(prefix)?.split('.').next()?.parse().ok())
-        .collect();
+    let mut seen: Vec<usize> = names.iter().filter_map(|n| n.strip_prefix(prefix)?.split('.').next()?.parse().ok()).collect();
     seen.sort_unstable();
     seen.dedup();
     seen.len()
@@ -123,13 +121,7 @@ impl Backbone {
             let vb = if prefix.is_empty() { vb } else { vb.pp("vision_model") };
             let model = ClipVisionTransformer::new(vb, &cfg).map_err(|e| bad(path, format!("CLIP vision tower: {e}")))?;
             let arch = format!("clip-vit-{layers}x{embed}-p{patch}-{}", side * patch);
-            return Ok(Arc::new(Self {
-                net: Net::Clip { model, image: (side * patch) as u32, patch: patch as u32 },
-                arch,
-                dim: embed,
-                grid,
-                weights_hash,
-            }));
+            return Ok(Arc::new(Self { net: Net::Clip { model, image: (side * patch) as u32, patch: patch as u32 }, arch, dim: embed, grid, weights_hash }));
         }
         Err(bad(path, "neither a ResNet (conv1.weight, layer1.0.conv1.weight) nor a CLIP vision tower (embeddings.class_embedding)"))
     }
@@ -142,12 +134,14 @@ impl Backbone {
         }
     }
 
-    fn to_tensor(rgb: &[u8], w: usize, h: usize, x0: usize, y0: usize, side: usize, mean: [f32; 3], std: [f32; 3]) -> Vec<f32> {
+    /// The `side`² crop at (`x0`, `y0`) of a frame as a normalised `[3, side, side]` tensor.
+    fn to_tensor(frame: &RgbFrame, x0: usize, y0: usize, side: usize, (mean, std): ([f32; 3], [f32; 3])) -> Vec<f32> {
+        let (w, h) = (frame.width as usize, frame.height as usize);
         let mut out = vec![0f32; 3 * side * side];
         for c in 0..3 {
             for y in 0..side {
                 for x in 0..side {
-                    let p = rgb[((y0 + y).min(h - 1) * w + (x0 + x).min(w - 1)) * 3 + c] as f32 / 255.0;
+                    let p = frame.data[((y0 + y).min(h - 1) * w + (x0 + x).min(w - 1)) * 3 + c] as f32 / 255.0;
                     out[(c * side + y) * side + x] = (p - mean[c]) / std[c];
                 }
             }
@@ -157,7 +151,7 @@ impl Backbone {
 
     /// `[grid², dim]` region features of one frame (of `frame_size()` pixels).
     pub fn frame_features(&self, frame: &RgbFrame, out: &mut [f32]) -> Result<()> {
-        let (w, h, g) = (frame.width as usize, frame.height as usize, self.grid);
+        let g = self.grid;
         assert_eq!(out.len(), g * g * self.dim, "output buffer size");
         match &self.net {
             Net::ResNet { func, input } => {
@@ -167,7 +161,7 @@ impl Backbone {
                 let mut batch = Vec::with_capacity(g * g * 3 * side * side);
                 for gy in 0..g {
                     for gx in 0..g {
-                        batch.extend(Self::to_tensor(&frame.data, w, h, gx * side, gy * side, side, MEAN, STD));
+                        batch.extend(Self::to_tensor(frame, gx * side, gy * side, side, (MEAN, STD)));
                     }
                 }
                 let x = Tensor::from_vec(batch, (g * g, 3, side, side), &Device::Cpu)?;
@@ -175,10 +169,13 @@ impl Backbone {
                 out.copy_from_slice(&y.flatten_all()?.to_vec1::<f32>()?);
             }
             Net::Clip { model, image, patch } => {
+                // CLIP's published normalisation constants, digit for digit.
+                #[allow(clippy::excessive_precision)]
                 const MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+                #[allow(clippy::excessive_precision)]
                 const STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
                 let side = *image as usize;
-                let x = Tensor::from_vec(Self::to_tensor(&frame.data, w, h, 0, 0, side, MEAN, STD), (1, 3, side, side), &Device::Cpu)?;
+                let x = Tensor::from_vec(Self::to_tensor(frame, 0, 0, side, (MEAN, STD)), (1, 3, side, side), &Device::Cpu)?;
                 let states = model.output_hidden_states(&x)?;
                 // The last encoder layer's output (the final entry is the pooled [CLS]).
                 let last = &states[states.len() - 2];

@@ -185,7 +185,13 @@ fn hue_bin_f32(r: f32, g: f32, b: f32, max: f32, d: f32) -> u32 {
     let from_r = from_r + 12 * (from_r < 0) as i32;
     let from_g = 4 + fd2(2.0 * (b - r));
     let from_b = 8 + fd2(2.0 * (r - g));
-    let bin = if max == r { from_r } else if max == g { from_g } else { from_b };
+    let bin = if max == r {
+        from_r
+    } else if max == g {
+        from_g
+    } else {
+        from_b
+    };
     bin.min(HUE_BINS as i32 - 1) as u32
 }
 
@@ -397,8 +403,20 @@ impl Rows {
         let f = || vec![0f32; len];
         let u = || vec![0u32; len];
         Self {
-            gx: f(), gy: f(), mag: f(), ow: f(), obin: u(), it: f(), abs_it: f(), dw: f(), dbin: u(),
-            rgb: [vec![0.0; len], vec![0.0; len], vec![0.0; len]], hbin: u(), chroma: u(), sat: u(), val: u(),
+            gx: f(),
+            gy: f(),
+            mag: f(),
+            ow: f(),
+            obin: u(),
+            it: f(),
+            abs_it: f(),
+            dw: f(),
+            dbin: u(),
+            rgb: [vec![0.0; len], vec![0.0; len], vec![0.0; len]],
+            hbin: u(),
+            chroma: u(),
+            sat: u(),
+            val: u(),
         }
     }
 }
@@ -503,7 +521,7 @@ fn region_sums_generic(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, (
             let d = max - r.min(g).min(b);
             hbin[i] = hue_bin_f32(r, g, b, max, d.max(1.0));
             chroma[i] = exact_u32(d); // saturation · value = d / 255 (0 for grays)
-            // ⌊4·d/max⌋ and ⌊4·max/255⌋ (capped at 3) by comparisons (d = 0 ⇒ 0).
+                                      // ⌊4·d/max⌋ and ⌊4·max/255⌋ (capped at 3) by comparisons (d = 0 ⇒ 0).
             let some = (d > 0.0) as u32;
             sat[i] = some * ((4.0 * d >= max) as u32 + (2.0 * d >= max) as u32 + (4.0 * d >= 3.0 * max) as u32);
             val[i] = (max >= 64.0) as u32 + (max >= 128.0) as u32 + (max >= 192.0) as u32;
@@ -580,6 +598,36 @@ fn region_descriptor(frame: RgbView<'_>, luma: &[f32], prev: Option<&[f32]>, rec
     out
 }
 
+/// Builtin features of consecutive packed-RGB frames (`[n, h, w, 3]` bytes) → `[n, grid², dim]`.
+/// Motion uses the previous frame of the sequence, exactly as during tokenization.
+pub fn features_of_frames(rgb: &[u8], n: usize, width: u32, height: u32, opts: BuiltinOptions) -> crate::error::Result<Vec<f32>> {
+    let frame_len = width as usize * height as usize * 3;
+    if rgb.len() != n * frame_len {
+        return Err(crate::error::Error::input("rgb", format!("expected {} bytes ([n={n}, h={height}, w={width}, 3]), got {}", n * frame_len, rgb.len())));
+    }
+    if opts.grid == 0 || width < opts.grid as u32 || height < opts.grid as u32 {
+        return Err(crate::error::Error::config("grid", format!("must be in [1, min(width, height)], got {}", opts.grid)));
+    }
+    let per = opts.grid * opts.grid * opts.dim;
+    let ex = BuiltinExtractor::new(opts);
+    let frames: Vec<RgbView<'_>> = rgb.chunks_exact(frame_len).map(|data| RgbView { width, height, data }).collect();
+    // Frames are independent given their luma and the previous frame's: blocks of frames run on
+    // all cores, each block recomputing the luma of the frame before it (same result as in order).
+    use rayon::prelude::*;
+    const BLOCK: usize = 16;
+    let mut out = vec![0f32; n * per];
+    out.par_chunks_mut((BLOCK * per).max(1)).enumerate().for_each(|(b, dst)| {
+        let first = b * BLOCK;
+        let mut prev = (first > 0).then(|| padded_luma(frames[first - 1]));
+        for (j, d) in dst.chunks_mut(per).enumerate() {
+            let luma = padded_luma(frames[first + j]);
+            ex.features_with(frames[first + j], &luma, prev.as_deref(), d);
+            prev = Some(luma);
+        }
+    });
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,7 +642,13 @@ mod tests {
             if d > 0 {
                 let (rf, gf, bf) = (r as f64 / 255.0, g as f64 / 255.0, b as f64 / 255.0);
                 let df = d as f64 / 255.0;
-                let hue = if max == r { 60.0 * ((gf - bf) / df).rem_euclid(6.0) } else if max == g { 60.0 * ((bf - rf) / df + 2.0) } else { 60.0 * ((rf - gf) / df + 4.0) };
+                let hue = if max == r {
+                    60.0 * ((gf - bf) / df).rem_euclid(6.0)
+                } else if max == g {
+                    60.0 * ((bf - rf) / df + 2.0)
+                } else {
+                    60.0 * ((rf - gf) / df + 4.0)
+                };
                 let want = ((hue / 30.0 + 1e-9).floor() as usize).min(11);
                 assert_eq!(hue_bin(r, g, b, max, d), want, "rgb {r} {g} {b} hue {hue}");
                 assert_eq!(hue_bin_f32(r as f32, g as f32, b as f32, max as f32, d as f32) as usize, want, "rgb {r} {g} {b} hue {hue}");
@@ -650,7 +704,9 @@ mod tests {
     fn test_frames(w: usize, h: usize) -> Vec<RgbFrame> {
         let mut rng = Rng::new(4);
         let random = (0..w * h * 3).map(|_| rng.below(256) as u8).collect();
-        let flat = (0..h).flat_map(|y| (0..w).flat_map(move |x| if y % 20 < 5 { [(x * 255 / w) as u8; 3] } else { [(x * 37 % 256) as u8, 200, (y * 3) as u8] })).collect();
+        let flat = (0..h)
+            .flat_map(|y| (0..w).flat_map(move |x| if y % 20 < 5 { [(x * 255 / w) as u8; 3] } else { [(x * 37 % 256) as u8, 200, (y * 3) as u8] }))
+            .collect();
         [random, flat].into_iter().map(|data| RgbFrame { width: w as u32, height: h as u32, data }).collect()
     }
 
@@ -685,34 +741,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Builtin features of consecutive packed-RGB frames (`[n, h, w, 3]` bytes) → `[n, grid², dim]`.
-/// Motion uses the previous frame of the sequence, exactly as during tokenization.
-pub fn features_of_frames(rgb: &[u8], n: usize, width: u32, height: u32, opts: BuiltinOptions) -> crate::error::Result<Vec<f32>> {
-    let frame_len = width as usize * height as usize * 3;
-    if rgb.len() != n * frame_len {
-        return Err(crate::error::Error::input("rgb", format!("expected {} bytes ([n={n}, h={height}, w={width}, 3]), got {}", n * frame_len, rgb.len())));
-    }
-    if opts.grid == 0 || width < opts.grid as u32 || height < opts.grid as u32 {
-        return Err(crate::error::Error::config("grid", format!("must be in [1, min(width, height)], got {}", opts.grid)));
-    }
-    let per = opts.grid * opts.grid * opts.dim;
-    let ex = BuiltinExtractor::new(opts);
-    let frames: Vec<RgbView<'_>> = rgb.chunks_exact(frame_len).map(|data| RgbView { width, height, data }).collect();
-    // Frames are independent given their luma and the previous frame's: blocks of frames run on
-    // all cores, each block recomputing the luma of the frame before it (same result as in order).
-    use rayon::prelude::*;
-    const BLOCK: usize = 16;
-    let mut out = vec![0f32; n * per];
-    out.par_chunks_mut((BLOCK * per).max(1)).enumerate().for_each(|(b, dst)| {
-        let first = b * BLOCK;
-        let mut prev = (first > 0).then(|| padded_luma(frames[first - 1]));
-        for (j, d) in dst.chunks_mut(per).enumerate() {
-            let luma = padded_luma(frames[first + j]);
-            ex.features_with(frames[first + j], &luma, prev.as_deref(), d);
-            prev = Some(luma);
-        }
-    });
-    Ok(out)
 }

@@ -141,21 +141,14 @@ impl Scaler {
 }
 
 /// Decode `path`, calling `on_frame(k, frame)` for every sampled frame k = 0, 1, … in order.
-pub fn decode_sampled(
-    path: &Path,
-    opts: &DecodeOptions,
-    cancel: &AtomicBool,
-    mut on_frame: impl FnMut(usize, &RgbFrame) -> Result<()>,
-) -> Result<VideoInfo> {
+pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mut on_frame: impl FnMut(usize, &RgbFrame) -> Result<()>) -> Result<VideoInfo> {
     init();
     if !(opts.fps.is_finite() && opts.fps > 0.0) {
         return Err(Error::config("fps", format!("must be > 0, got {}", opts.fps)));
     }
     match std::fs::metadata(path) {
         Err(e) => return Err(Error::io(path, e)),
-        Ok(m) if m.is_dir() => {
-            return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a video file")))
-        }
+        Ok(m) if m.is_dir() => return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a video file"))),
         Ok(m) if m.len() == 0 => return Err(Error::decode(path, "empty file (0 bytes)")),
         Ok(_) => {}
     }
@@ -171,15 +164,8 @@ pub fn decode_sampled(
     let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator()).max(1.0);
 
     let mut scaler = Scaler { ctx: None, key: (ff::format::Pixel::None, 0, 0), out_w: opts.width, out_h: opts.height, rotation };
-    let mut info = VideoInfo {
-        duration: 0.0,
-        source_width: decoder.width(),
-        source_height: decoder.height(),
-        rotation,
-        codec,
-        decoded_frames: 0,
-        sampled_frames: 0,
-    };
+    let mut info =
+        VideoInfo { duration: 0.0, source_width: decoder.width(), source_height: decoder.height(), rotation, codec, decoded_frames: 0, sampled_frames: 0 };
     // The frame on screen now: (start seconds, raw frame, its scaled copy once needed).
     let mut held: Option<(f64, ff::frame::Video, Option<RgbFrame>)> = None;
     let mut t0: Option<f64> = None;
@@ -273,7 +259,13 @@ pub fn decode_sampled(
     // The last frame lasts its own duration, else the previous frame interval, else the stream rate.
     let own = raw.packet().duration as f64 * tb;
     let rate = decoder.frame_rate().map(|r| f64::from(r.denominator()) / f64::from(r.numerator()).max(1.0));
-    let last_len = if own > 0.0 { own } else if last_delta > 0.0 { last_delta } else { rate.filter(|r| *r > 0.0).unwrap_or(1.0 / opts.fps) };
+    let last_len = if own > 0.0 {
+        own
+    } else if last_delta > 0.0 {
+        last_delta
+    } else {
+        rate.filter(|r| *r > 0.0).unwrap_or(1.0 / opts.fps)
+    };
     info.duration = last_start + last_len;
     emit_until(info.duration, &mut held, &mut k, &mut info)?;
     Ok(info)

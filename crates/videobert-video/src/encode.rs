@@ -120,8 +120,9 @@ pub fn encode_rgb_frames(path: &Path, frames: &[u8], o: &EncodeOptions) -> Resul
     octx.write_header().map_err(|e| fail("cannot write the header", e))?;
     let stream_tb = octx.stream(stream_index).expect("stream just added").time_base();
 
-    let mut scaler = ff::software::scaling::Context::get(ff::format::Pixel::RGB24, o.width, o.height, pixel, o.width, o.height, ff::software::scaling::Flags::BILINEAR)
-        .map_err(|e| fail("colour conversion", e))?;
+    let mut scaler =
+        ff::software::scaling::Context::get(ff::format::Pixel::RGB24, o.width, o.height, pixel, o.width, o.height, ff::software::scaling::Flags::BILINEAR)
+            .map_err(|e| fail("colour conversion", e))?;
     let mut rgb = ff::frame::Video::new(ff::format::Pixel::RGB24, o.width, o.height);
     let mut yuv = ff::frame::Video::empty();
     let row = o.width as usize * 3;

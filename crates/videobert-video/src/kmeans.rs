@@ -219,10 +219,7 @@ impl Codebook {
             .enumerate()
             .map(|(l, c)| Ok((format!("level_{}", l + 1), Tensor::from_slice(c, (c.len() / self.dim, self.dim), &Device::Cpu)?)))
             .collect::<Result<_>>()?;
-        let meta = [("branching", self.branching), ("depth", self.depth), ("dim", self.dim)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let meta = [("branching", self.branching), ("depth", self.depth), ("dim", self.dim)].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         crate::fsio::write_atomic_with(path, |tmp| {
             safetensors::serialize_to_file(tensors, Some(meta), tmp).map_err(|e| Error::io(tmp, std::io::Error::other(e.to_string())))
         })

@@ -88,7 +88,8 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
             };
             if let Some(t) = get(text_col) {
                 let num = |c: Option<usize>, name: &str| -> Result<f64> {
-                    get(c).ok_or_else(|| Error::input(format!("{}:{line}", path.display()), format!("`{name}` missing")))?
+                    get(c)
+                        .ok_or_else(|| Error::input(format!("{}:{line}", path.display()), format!("`{name}` missing")))?
                         .parse::<f64>()
                         .map_err(|e| Error::input(format!("{}:{line}", path.display()), format!("`{name}`: {e}")))
                 };

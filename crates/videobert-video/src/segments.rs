@@ -38,7 +38,16 @@ pub struct TokenizeOptions {
 
 impl Default for TokenizeOptions {
     fn default() -> Self {
-        Self { fps: 10.0, frames_per_segment: 16, stride: 16, pad_last: false, pool: TemporalPool::Mean, builtin: BuiltinOptions::default(), threads: 0, backbone: None }
+        Self {
+            fps: 10.0,
+            frames_per_segment: 16,
+            stride: 16,
+            pad_last: false,
+            pool: TemporalPool::Mean,
+            builtin: BuiltinOptions::default(),
+            threads: 0,
+            backbone: None,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! - `regions` `[S, R, F]` (f16 by default, or f32): temporally pooled region features,
 //! - `pooled` `[S, F]`: their mean (the segment feature),
 //! - `visual_words` `[S]` u32 (only with a codebook),
+//!
 //! for the S segments of all videos of the chunk, and `shard-NNNNN.json`: per video its id, path,
 //! first segment, segment times, captions with the segments they overlap, label; and the chunk's
 //! failures. The JSON is written last (temporary name, then rename): a chunk is complete iff its
@@ -135,13 +136,16 @@ pub fn caption_segments(segments: &[[f64; 2]], start: f64, end: f64) -> Option<[
     Some([*hits.first()?, *hits.last()?])
 }
 
+/// A codebook lookup: a segment feature → its visual word.
+pub type WordOf<'a> = dyn Fn(&[f32]) -> u32 + 'a;
+
 /// Write one chunk: its tensors, then its JSON (which marks it complete).
 pub fn write_chunk(
     dir: &Path,
     chunk: usize,
     params: &ShardParams,
     results: Vec<(ManifestEntry, Result<TokenizedVideo>)>,
-    words: Option<&dyn Fn(&[f32]) -> u32>,
+    words: Option<&WordOf<'_>>,
 ) -> Result<ChunkIndex> {
     let (r, f) = (params.num_regions(), params.feature_dim);
     let mut regions: Vec<f32> = Vec::new();
@@ -262,7 +266,8 @@ impl TokenShards {
             let file = std::fs::File::open(&st).map_err(|e| Error::io(&st, e))?;
             // SAFETY: shards are written once (temporary name + rename) and never modified in place.
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&st, e))?;
-            let (header_len, meta) = safetensors::SafeTensors::read_metadata(&map).map_err(|e| Error::input(st.display().to_string(), format!("corrupt shard: {e}")))?;
+            let (header_len, meta) =
+                safetensors::SafeTensors::read_metadata(&map).map_err(|e| Error::input(st.display().to_string(), format!("corrupt shard: {e}")))?;
             let tensors = meta
                 .tensors()
                 .into_iter()

@@ -10,11 +10,11 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::fsio::fnv1a;
 use crate::kmeans::Codebook;
 use crate::manifest::ManifestEntry;
-use crate::fsio::fnv1a;
-use crate::shards::{chunk_numbers, chunk_stem, read_chunk_index, write_chunk, ChunkIndex, Failure, FeatureDType, IndexFile, ShardParams};
 use crate::segments::{tokenize_file, TokenizeOptions};
+use crate::shards::{chunk_numbers, chunk_stem, read_chunk_index, write_chunk, ChunkIndex, Failure, FeatureDType, IndexFile, ShardParams};
 
 #[derive(Debug, Clone)]
 pub struct ManifestOptions {
@@ -76,7 +76,10 @@ fn holds(chunk: &ChunkIndex, batch: &[ManifestEntry]) -> bool {
 }
 
 fn other_manifest(out: &std::path::Path, chunk: usize) -> Error {
-    Error::config("out", format!("{} holds {} of another manifest (other videos); use another --out, or delete it to start again", out.display(), chunk_stem(chunk)))
+    Error::config(
+        "out",
+        format!("{} holds {} of another manifest (other videos); use another --out, or delete it to start again", out.display(), chunk_stem(chunk)),
+    )
 }
 
 pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, cancel: &AtomicBool, on_progress: &(dyn Fn(&Progress) + Sync)) -> Result<Summary> {

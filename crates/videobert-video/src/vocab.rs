@@ -39,11 +39,8 @@ impl Default for VocabOptions {
 /// order. Reproducible whenever the pieces the texts use do not themselves hinge on a tie (always
 /// for words frequent enough to become whole tokens).
 fn canonicalise(inner: &mut Tokenizer, texts: &[String]) -> Result<()> {
-    let mut keep: std::collections::BTreeSet<String> = inner
-        .get_vocab(false)
-        .into_keys()
-        .filter(|t| t.trim_start_matches("##").chars().count() == 1 && !SPECIAL_TOKENS.contains(&t.as_str()))
-        .collect();
+    let mut keep: std::collections::BTreeSet<String> =
+        inner.get_vocab(false).into_keys().filter(|t| t.trim_start_matches("##").chars().count() == 1 && !SPECIAL_TOKENS.contains(&t.as_str())).collect();
     for text in texts {
         let enc = inner.encode(text.as_str(), false).map_err(|e| tk_err("vocab", e))?;
         keep.extend(enc.get_tokens().iter().filter(|t| !SPECIAL_TOKENS.contains(&t.as_str())).cloned());
@@ -79,9 +76,7 @@ impl TextTokenizer {
             return Err(Error::config("vocabSize", format!("must be > {}", SPECIAL_TOKENS.len())));
         }
         let mut inner = Tokenizer::new(WordPiece::builder().unk_token("[UNK]".into()).build().map_err(|e| tk_err("vocab", e))?);
-        inner
-            .with_normalizer(Some(BertNormalizer::new(true, true, Some(opts.lowercase), opts.lowercase)))
-            .map_err(|e| tk_err("vocab", e))?;
+        inner.with_normalizer(Some(BertNormalizer::new(true, true, Some(opts.lowercase), opts.lowercase))).map_err(|e| tk_err("vocab", e))?;
         inner.with_pre_tokenizer(Some(BertPreTokenizer));
         let trainer = WordPieceTrainer::builder()
             .vocab_size(opts.vocab_size)
@@ -168,7 +163,9 @@ mod tests {
     #[test]
     fn trains_encodes_decodes_and_roundtrips() {
         let captions: Vec<String> = (0..200)
-            .map(|i| format!("a {} {} moves {}", ["red", "green", "blue"][i % 3], ["circle", "square", "triangle"][i % 3], ["left", "right", "up", "down"][i % 4]))
+            .map(|i| {
+                format!("a {} {} moves {}", ["red", "green", "blue"][i % 3], ["circle", "square", "triangle"][i % 3], ["left", "right", "up", "down"][i % 4])
+            })
             .collect();
         let tok = TextTokenizer::train(captions.iter(), &VocabOptions { vocab_size: 120, min_frequency: 1, lowercase: true }).unwrap();
         assert!(tok.vocab_size() <= 120 && tok.vocab_size() > 20);

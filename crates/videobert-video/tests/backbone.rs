@@ -84,7 +84,12 @@ fn clip_vision_tower_from_hugging_face_names() {
     let path = tmp("clip").join("clip.safetensors");
     varmap.save(&path).unwrap();
     let n = names(&path);
-    for expected in ["vision_model.embeddings.class_embedding", "vision_model.embeddings.patch_embedding.weight", "vision_model.encoder.layers.1.mlp.fc1.weight", "vision_model.post_layernorm.weight"] {
+    for expected in [
+        "vision_model.embeddings.class_embedding",
+        "vision_model.embeddings.patch_embedding.weight",
+        "vision_model.encoder.layers.1.mlp.fc1.weight",
+        "vision_model.post_layernorm.weight",
+    ] {
         assert!(n.iter().any(|x| x == expected), "{expected}");
     }
     let b = Backbone::load(&path, 2, None).unwrap();

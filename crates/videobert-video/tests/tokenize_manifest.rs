@@ -7,9 +7,9 @@ use std::sync::atomic::AtomicBool;
 
 use videobert_video::kmeans::{Codebook, KMeansOptions};
 use videobert_video::manifest::{entries_from_paths, read_manifest};
+use videobert_video::segments::{tokenize_file, TokenizeOptions};
 use videobert_video::shards::{FeatureDType, TokenShards};
 use videobert_video::tokenize::{tokenize_manifest, ManifestOptions, Progress};
-use videobert_video::segments::{tokenize_file, TokenizeOptions};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../__test__/fixtures/video")
@@ -47,7 +47,14 @@ fn manifest(dir: &Path) -> PathBuf {
     path
 }
 
-fn run(entries: &[videobert_video::manifest::ManifestEntry], out: &Path, workers: usize, shard: (usize, usize), dtype: FeatureDType, codebook: Option<PathBuf>) -> videobert_video::tokenize::Summary {
+fn run(
+    entries: &[videobert_video::manifest::ManifestEntry],
+    out: &Path,
+    workers: usize,
+    shard: (usize, usize),
+    dtype: FeatureDType,
+    codebook: Option<PathBuf>,
+) -> videobert_video::tokenize::Summary {
     let opts = ManifestOptions { out: out.into(), workers, shard, videos_per_shard: 4, dtype, codebook, ..Default::default() };
     tokenize_manifest(entries, &opts, &AtomicBool::new(false), &|_: &Progress| {}).unwrap()
 }
@@ -71,7 +78,8 @@ fn a_batch_with_bad_files_finishes_and_reports_them() {
     let summary = run(&entries, &dir.join("out"), 2, (0, 1), FeatureDType::F32, None);
     assert_eq!(summary.progress.videos_done, entries.len());
     assert_eq!(summary.progress.videos_failed, BAD.len());
-    let codes: Vec<(String, String)> = summary.failures.iter().map(|f| (f.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), f.code.clone())).collect();
+    let codes: Vec<(String, String)> =
+        summary.failures.iter().map(|f| (f.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), f.code.clone())).collect();
     for (name, code) in BAD {
         let name = Path::new(&fixtures().join(name)).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         assert!(codes.contains(&(name.clone(), code.to_string())), "{name} → {code} in {codes:?}");
@@ -120,7 +128,8 @@ fn output_is_independent_of_workers_and_shard_split_and_resumes() {
     assert_eq!(again.progress.frames, 0);
     assert_eq!(shard_bytes(&dir.join("one")), one);
     // Other parameters into the same directory are refused.
-    let opts = ManifestOptions { out: dir.join("one"), videos_per_shard: 4, tokenize: TokenizeOptions { fps: 5.0, ..Default::default() }, ..Default::default() };
+    let opts =
+        ManifestOptions { out: dir.join("one"), videos_per_shard: 4, tokenize: TokenizeOptions { fps: 5.0, ..Default::default() }, ..Default::default() };
     let err = tokenize_manifest(&entries, &opts, &AtomicBool::new(false), &|_: &Progress| {}).unwrap_err();
     assert!(err.to_string().contains("other parameters"), "{err}");
     // f16 storage is f32 rounded to half precision.
@@ -164,7 +173,10 @@ fn visual_words_are_assigned_with_a_codebook() {
     // fit_on_shards samples deterministically.
     let (a, used) = videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap();
     assert_eq!(used, 5);
-    assert_eq!(a, videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap().0);
+    assert_eq!(
+        a,
+        videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap().0
+    );
 }
 
 #[test]

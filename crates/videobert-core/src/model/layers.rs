@@ -27,11 +27,7 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn new(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
-        Ok(Self {
-            weight: vb.get_with_hints(dim, "weight", Init::Const(1.0))?,
-            bias: vb.get_with_hints(dim, "bias", Init::Const(0.0))?,
-            eps,
-        })
+        Ok(Self { weight: vb.get_with_hints(dim, "weight", Init::Const(1.0))?, bias: vb.get_with_hints(dim, "bias", Init::Const(0.0))?, eps })
     }
 }
 
@@ -70,9 +66,7 @@ impl SelfAttention {
 
     pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (n, s, h) = x.dims3()?;
-        let split = |t: Tensor| -> Result<Tensor> {
-            t.reshape((n, s, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous()
-        };
+        let split = |t: Tensor| -> Result<Tensor> { t.reshape((n, s, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous() };
         let q = split(self.query.forward(x)?)?;
         let k = split(self.key.forward(x)?)?;
         let v = split(self.value.forward(x)?)?;
@@ -96,10 +90,7 @@ pub struct FeedForward {
 
 impl FeedForward {
     pub fn new(hidden: usize, inner: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self {
-            intermediate: linear(hidden, inner, vb.pp("intermediate"))?,
-            output: linear(inner, hidden, vb.pp("output"))?,
-        })
+        Ok(Self { intermediate: linear(hidden, inner, vb.pp("intermediate"))?, output: linear(inner, hidden, vb.pp("output"))? })
     }
 }
 

@@ -1,4 +1,4 @@
 pub mod layers;
 pub mod videobert;
 
-pub use videobert::{Losses, LossTargets, ModelInputs, VideoBertModel};
+pub use videobert::{LossTargets, Losses, ModelInputs, VideoBertModel};

@@ -79,9 +79,7 @@ impl VideoBertEmbeddings {
         let r = cfg.num_regions;
         let (segment_projection, visual_words) = match cfg.video_input {
             VideoInput::Features => (Some(linear(cfg.feature_dim, h, vb.pp("segment_projection"))?), None),
-            VideoInput::VisualWords => {
-                (None, Some(embedding_table(cfg.num_visual_words, h, vb.pp("visual_word_embeddings"))?))
-            }
+            VideoInput::VisualWords => (None, Some(embedding_table(cfg.num_visual_words, h, vb.pp("visual_word_embeddings"))?)),
         };
         Ok(Self {
             word: embedding_table(cfg.vocab_size, h, vb.pp("word_embeddings"))?,
@@ -180,10 +178,7 @@ impl VideoBertLayer {
     fn new(cfg: &VideoBertConfig, vb: VarBuilder) -> Result<Self> {
         let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
         let spatial = if cfg.num_regions > 0 {
-            Some((
-                LayerNorm::new(h, eps, vb.pp("spatial_norm"))?,
-                SelfAttention::new(h, cfg.num_attention_heads, vb.pp("spatial_attention"))?,
-            ))
+            Some((LayerNorm::new(h, eps, vb.pp("spatial_norm"))?, SelfAttention::new(h, cfg.num_attention_heads, vb.pp("spatial_attention"))?))
         } else {
             None
         };
@@ -196,13 +191,7 @@ impl VideoBertLayer {
         })
     }
 
-    fn forward(
-        &self,
-        seq: Tensor,
-        regions: Option<Tensor>,
-        mask: &Tensor,
-        video_offset: usize,
-    ) -> Result<(Tensor, Option<Tensor>)> {
+    fn forward(&self, seq: Tensor, regions: Option<Tensor>, mask: &Tensor, video_offset: usize) -> Result<(Tensor, Option<Tensor>)> {
         let (b, s, h) = seq.dims3()?;
         let (seq, regions) = match (&self.spatial, regions) {
             (Some((norm, attn)), Some(regions)) => {
@@ -213,10 +202,7 @@ impl VideoBertLayer {
                 let tokens = (&tokens + attn.forward(&norm.forward(&tokens)?, None)?)?.reshape((b, t, r + 1, h))?;
                 let segs = tokens.narrow(2, 0, 1)?.squeeze(2)?;
                 let regions = tokens.narrow(2, 1, r)?;
-                let seq = Tensor::cat(
-                    &[seq.narrow(1, 0, video_offset)?, segs, seq.narrow(1, video_offset + t, s - video_offset - t)?],
-                    1,
-                )?;
+                let seq = Tensor::cat(&[seq.narrow(1, 0, video_offset)?, segs, seq.narrow(1, video_offset + t, s - video_offset - t)?], 1)?;
                 (seq, Some(regions))
             }
             (_, regions) => (seq, regions),
@@ -255,9 +241,7 @@ pub struct VideoBertModel {
 impl VideoBertModel {
     pub fn new(cfg: &VideoBertConfig, vb: VarBuilder) -> Result<Self> {
         let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
-        let layers = (0..cfg.num_hidden_layers)
-            .map(|i| VideoBertLayer::new(cfg, vb.pp(format!("encoder.layers.{i}"))))
-            .collect::<Result<Vec<_>>>()?;
+        let layers = (0..cfg.num_hidden_layers).map(|i| VideoBertLayer::new(cfg, vb.pp(format!("encoder.layers.{i}")))).collect::<Result<Vec<_>>>()?;
         let vh = vb.pp("heads.video");
         let video = match cfg.video_loss {
             VideoLoss::Ce => VideoHead {
@@ -265,11 +249,9 @@ impl VideoBertModel {
                 output: None,
                 bias: Some(vh.get_with_hints(cfg.num_visual_words, "bias", candle_nn::Init::Const(0.0))?),
             },
-            VideoLoss::L2 | VideoLoss::Nce => VideoHead {
-                transform: HeadTransform::new(h, eps, vh.clone())?,
-                output: Some(linear(h, cfg.feature_dim, vh.pp("output"))?),
-                bias: None,
-            },
+            VideoLoss::L2 | VideoLoss::Nce => {
+                VideoHead { transform: HeadTransform::new(h, eps, vh.clone())?, output: Some(linear(h, cfg.feature_dim, vh.pp("output"))?), bias: None }
+            }
         };
         Ok(Self {
             embeddings: VideoBertEmbeddings::new(cfg, vb.pp("embeddings"))?,
@@ -378,8 +360,7 @@ impl VideoBertModel {
                     if cfg.video_loss == VideoLoss::L2 {
                         ((pred - target)?.sqr()?.sum_all()? / tg.num_video as f64)?
                     } else {
-                        let logits = (l2_normalize(&pred)?.matmul(&l2_normalize(&target)?.t()?)?
-                            / cfg.nce_temperature)?;
+                        let logits = (l2_normalize(&pred)?.matmul(&l2_normalize(&target)?.t()?)? / cfg.nce_temperature)?;
                         let diag = Tensor::arange(0u32, tg.num_video as u32, hidden.device())?;
                         cross_entropy(&logits, &diag)?
                     }
@@ -408,4 +389,3 @@ fn segment_targets(inp: &ModelInputs, cfg: &VideoBertConfig) -> Result<Tensor> {
 fn l2_normalize(x: &Tensor) -> Result<Tensor> {
     x.broadcast_div(&(x.sqr()?.sum_keepdim(D::Minus1)? + 1e-12)?.sqrt()?)
 }
-

@@ -33,8 +33,7 @@ pub fn random_batch(cfg: &VideoBertConfig, b: usize, seed: u64) -> Batch {
             *o = (x / n) as f32;
         }
     }
-    let words = (cfg.video_input == VideoInput::VisualWords)
-        .then(|| (0..b * t).map(|_| rng.below(cfg.num_visual_words) as u32).collect());
+    let words = (cfg.video_input == VideoInput::VisualWords).then(|| (0..b * t).map(|_| rng.below(cfg.num_visual_words) as u32).collect());
     Batch {
         batch_size: b,
         text_ids,
