@@ -14,7 +14,7 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   }
 fi
 
-step "cargo test (videobert-core)"
+step "cargo test (every crate)"
 # `napi build` compiles for an explicit --target (target/<host>/release); testing with the same
 # target, profile and package set (--workspace: same feature unification) reuses every dependency
 # it built instead of compiling them a second time.
@@ -23,6 +23,13 @@ cargo test --release --target "$VIDEOBERT_TARGET" --workspace "${CARGO_FFMPEG_FE
 
 step "tsc --noEmit (sources, tests, examples)"
 npx tsc -p tsconfig.test.json
+
+step "lint: rustfmt, clippy (warnings are errors), oxlint; no import cycles in src/; every cited path exists"
+cargo fmt --all --check
+cargo clippy --release --target "$VIDEOBERT_TARGET" --workspace --lib --tests --examples "${CARGO_FFMPEG_FEATURES[@]}" -- -D warnings
+npx oxlint --deny-warnings src __test__ benches scripts examples
+npx dpdm --no-tree --no-warning --exit-code circular:1 src/index.ts src/cli/main.ts src/cli/commands.ts
+node scripts/check-doc-paths.mjs
 
 step "vitest run"
 npx vitest run

@@ -1,5 +1,5 @@
 /**
- * The builtin frame descriptor (crates/videobert-core/src/video/builtin.rs) in plain TypeScript:
+ * The builtin frame descriptor (crates/videobert-video/src/builtin.rs) in plain TypeScript:
  * what a Node user would write without the native addon. Same bins, weights and normalisation, so
  * the benchmark compares the same work. Input: packed RGB24 bytes, width × height.
  */

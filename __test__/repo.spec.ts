@@ -1,0 +1,36 @@
+/**
+ * The repository's own checks catch what they are for (npm test runs them on the real tree): the
+ * doc-path check finds a cited file that does not exist, the cycle check finds an import cycle.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+import { tempDir } from './helpers.js'
+
+const root = join(import.meta.dirname, '..')
+
+describe('repository checks', () => {
+  it('the doc-path check names a cited path that does not exist, and passes when it does', () => {
+    const repo = tempDir('doc-paths')
+    mkdirSync(join(repo, 'src'))
+    writeFileSync(join(repo, 'src', 'real.ts'), '/** See src/real.ts and scripts/missing.sh. */\nexport const x = 1 // not src/in-code.ts\n')
+    writeFileSync(join(repo, 'README.md'), 'Read `src/real.ts`, `src/gone.ts` and `crates/<name>/src` (a pattern).\n')
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'check-doc-paths.mjs'), repo], { encoding: 'utf8' })
+    expect(r.status).toBe(1)
+    expect(r.stderr.trim().split('\n').sort()).toEqual(['missing: README.md: src/gone.ts', 'missing: src/real.ts: scripts/missing.sh', 'missing: src/real.ts: src/in-code.ts'])
+    writeFileSync(join(repo, 'README.md'), 'Read `src/real.ts`.\n')
+    writeFileSync(join(repo, 'src', 'real.ts'), '/** See src/real.ts. */\nexport const x = 1\n')
+    expect(spawnSync(process.execPath, [join(root, 'scripts', 'check-doc-paths.mjs'), repo], { encoding: 'utf8' }).status).toBe(0)
+  })
+
+  it('the cycle check fails on an import cycle', () => {
+    const dir = tempDir('cycle')
+    writeFileSync(join(dir, 'a.ts'), "import { b } from './b.js'\nexport const a = () => b\n")
+    writeFileSync(join(dir, 'b.ts'), "import { a } from './a.js'\nexport const b = () => a\n")
+    const r = spawnSync(join(root, 'node_modules', '.bin', 'dpdm'), ['--no-tree', '--no-warning', '--exit-code', 'circular:1', join(dir, 'a.ts')], { encoding: 'utf8' })
+    expect(r.status).toBe(1)
+    expect(r.stdout).toMatch(/a\.ts/)
+  })
+})
