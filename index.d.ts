@@ -272,6 +272,28 @@ export interface NativeStepOptions {
   maxGradNorm?: number
 }
 
+/**
+ * What each option of `tokenizeFile` / `tokenizeManifest`, `fitCodebook` and `trainVocab` is when
+ * left out: the native defaults, for the TS layer and the CLI's help (one source).
+ */
+export interface NativeTokenizeDefaults {
+  fps: number
+  framesPerSegment: number
+  pool: string
+  grid: number
+  featureDim: number
+  frameSize: number
+  backboneInput: number
+  videosPerShard: number
+  dtype: string
+  branching: number
+  depth: number
+  iterations: number
+  sample: number
+  vocabSize: number
+  minFrequency: number
+}
+
 /** One tokenized video: segment times and features. */
 export interface NativeTokenizedVideo {
   duration: number
@@ -356,6 +378,8 @@ export interface StepResult {
   /** Global gradient norm before clipping (0 for `evaluate`). */
   gradNorm: number
 }
+
+export declare function tokenizeDefaults(): NativeTokenizeDefaults
 
 /** A video that could not be tokenized. */
 export interface TokenizeFailure {

@@ -62,7 +62,7 @@ for (const file of new Set(sources)) {
   }
 }
 if (missing.length) {
-  for (const m of [...new Set(missing)]) console.error(`missing: ${m}`)
+  for (const m of new Set(missing)) console.error(`missing: ${m}`)
   process.exit(1)
 }
 console.log(`doc paths: every cited path exists (${sources.length} files read)`)

@@ -27,6 +27,7 @@ export {
   VideoTokenizer,
   computeBuiltinFeatures,
   tokenizeOptionsOf,
+  TOKENIZE_DEFAULTS,
   type FramesOptions,
   type TokenizeOptions,
   type TokenizedVideo,
@@ -70,13 +71,14 @@ export {
 export { classificationReport, evaluateClassifier, type ClassificationReport, type ClassReport } from './eval/classification.js'
 export { evaluateCaptions, type CaptionEvaluation, type CaptionMetrics } from './eval/captioning.js'
 export { LabelledDataset, readLabelFile, labelOf, type LabelledDatasetOptions, type LabelSource } from './data/labelled.js'
-export { embedVideos, embedTexts, type VideoEmbedding, type EmbedOptions } from './inference/embed.js'
-export { captionVideos, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'
+export { embedVideos, embedTexts, EMBED_DEFAULTS, type VideoEmbedding, type EmbedOptions } from './inference/embed.js'
+export { captionVideos, CAPTION_DEFAULTS, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'
 export { classifyVideos, type ClassPrediction } from './inference/classify.js'
-export { finetuneClassifier, type FinetuneOptions, type FinetuneResult } from './training/finetune.js'
+export { finetuneClassifier, FINETUNE_DEFAULTS, type FinetuneOptions, type FinetuneResult } from './training/finetune.js'
+export { pretrain, PRETRAIN_DEFAULTS, type PretrainOptions } from './training/pretrain.js'
 export { Pretrained, loadPretrained, type VideoSource } from './inference/pretrained.js'
 export { videoInput, videoWindows, windowBatch, shardVideo, type InferenceContext, type VideoTokens } from './inference/context.js'
-export { fillMask, encodePrompt, encodePromptWith, MASK, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
+export { fillMask, encodePrompt, encodePromptWith, MASK, FILL_MASK_DEFAULTS, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
 export { fillInTheBlank, type BlankMetrics, type FillInTheBlankOptions } from './eval/fill-in-the-blank.js'
 export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult, type TrainingData } from './training/trainer.js'
 export { CheckpointManager, type TrainerState, type CheckpointOptions } from './training/checkpoints.js'

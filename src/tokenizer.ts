@@ -11,6 +11,7 @@ import type { ShardParams } from './shards.js'
 import {
   builtinFeatures,
   guard,
+  tokenizeDefaults,
   tokenizeFile,
   tokenizeManifest,
   type NativeTokenizedVideo,
@@ -54,6 +55,12 @@ export interface TokenizeOptions {
 
 /** A tokenized video: `S` segments of `R` regions × `F` features. */
 export type TokenizedVideo = NativeTokenizedVideo
+
+/**
+ * What every option of the video tokenizer, the codebook and the vocabulary is when left out — the
+ * native defaults, read from the addon (the CLI's help shows these).
+ */
+export const TOKENIZE_DEFAULTS = Object.freeze(tokenizeDefaults())
 
 /** Video-tokenizer options equivalent to a shard set's parameters (how its videos were tokenized). */
 export function tokenizeOptionsOf(p: ShardParams): TokenizeOptions {

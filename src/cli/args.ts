@@ -1,4 +1,4 @@
-/** Flag parsing shared by the model-using commands: errors are `InvalidConfig` naming the flag. */
+/** The CLI's one flag parser and value checks: every error is `InvalidConfig` naming the flag. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
 import { VideoBertError } from '../errors.js'
@@ -10,9 +10,10 @@ export interface Parsed {
   positionals: string[]
 }
 
-export function parseCommand(args: string[], options: Options): Parsed {
+/** Parse a command's flags (plus `--help` and `--json`); `positionals: false` refuses bare words. */
+export function parseCommand(args: string[], options: Options, allowPositionals = true): Parsed {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, strict: true, allowPositionals: true }) as Parsed
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, strict: true, allowPositionals }) as Parsed
   } catch (err) {
     throw new VideoBertError('InvalidConfig', (err as Error).message)
   }
@@ -23,6 +24,27 @@ export function positiveInt(value: unknown, flag: string, fallback: number): num
   if (value === undefined) return fallback
   const n = Number(value)
   if (!Number.isInteger(n) || n <= 0) throw new VideoBertError('InvalidConfig', `--${flag} expects a positive integer, got '${String(value)}'`)
+  return n
+}
+
+/** A non-negative integer flag, or undefined when absent (the library applies its default). */
+export function optionalInt(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new VideoBertError('InvalidConfig', `--${flag} expects a non-negative integer, got '${String(value)}'`)
+  return n
+}
+
+/** A positive integer flag, or undefined when absent. */
+export function optionalPositiveInt(value: unknown, flag: string): number | undefined {
+  return value === undefined ? undefined : positiveInt(value, flag, 1)
+}
+
+/** A positive number flag, or undefined when absent. */
+export function optionalPositive(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new VideoBertError('InvalidConfig', `--${flag} expects a positive number, got '${String(value)}'`)
   return n
 }
 

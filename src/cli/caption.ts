@@ -1,5 +1,5 @@
 /** `videobert caption`: captions for videos by iterative masked decoding. */
-import { captionVideos } from '../inference/caption.js'
+import { CAPTION_DEFAULTS as C, captionVideos } from '../inference/caption.js'
 import { videoInput } from '../inference/context.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { choice, number, parseCommand, positiveInt, required } from './args.js'
@@ -15,13 +15,13 @@ start from [MASK] tokens and fill the surest one at each step. Every length from
 Options:
   --checkpoint DIR      a checkpoint directory
   --shards DIR          caption every video of a shard set instead of files
-  --strategy S          greedy (default), beam or top-k
-  --beam-size N         partial captions kept per length (beam; default 4)
-  --top-k N             words sampled from (top-k; default 5)
-  --temperature X       top-k sampling temperature (default 1)
-  --seed N              top-k sampling seed (default 0)
-  --min-length N        shortest caption in word pieces (default 3)
-  --max-length N        longest caption in word pieces (default min(maxTextLen, 10))
+  --strategy S          greedy, beam or top-k (default ${C.strategy})
+  --beam-size N         partial captions kept per length (beam; default ${C.beamSize})
+  --top-k N             words sampled from (top-k; default ${C.topK})
+  --temperature X       top-k sampling temperature (default ${C.temperature})
+  --seed N              top-k sampling seed (default ${C.seed})
+  --min-length N        shortest caption in word pieces (default ${C.minLength})
+  --max-length N        longest caption in word pieces (default min(maxTextLen, ${C.maxLength}))
   --allow-repeat        allow a word piece twice (by default the repetition guard forbids it)
   --json                print the captions as JSON on stdout`
 
@@ -36,13 +36,13 @@ export async function captionCommand(args: string[]): Promise<number> {
   }
   const p = await loadPretrained(required(v.checkpoint, '--checkpoint DIR', 'caption'))
   const options = {
-    strategy: choice(v.strategy, 'strategy', ['greedy', 'beam', 'top-k'] as const, 'greedy'),
-    beamSize: positiveInt(v['beam-size'], 'beam-size', 4),
-    topK: positiveInt(v['top-k'], 'top-k', 5),
-    temperature: number(v.temperature, 'temperature', 1, 1e-6),
-    seed: number(v.seed, 'seed', 0, 0),
-    minLength: positiveInt(v['min-length'], 'min-length', 3),
-    maxLength: positiveInt(v['max-length'], 'max-length', Math.min(p.model.config.maxTextLen, 10)),
+    strategy: choice(v.strategy, 'strategy', ['greedy', 'beam', 'top-k'] as const, C.strategy),
+    beamSize: positiveInt(v['beam-size'], 'beam-size', C.beamSize),
+    topK: positiveInt(v['top-k'], 'top-k', C.topK),
+    temperature: number(v.temperature, 'temperature', C.temperature, 1e-6),
+    seed: number(v.seed, 'seed', C.seed, 0),
+    minLength: positiveInt(v['min-length'], 'min-length', C.minLength),
+    maxLength: positiveInt(v['max-length'], 'max-length', Math.min(p.model.config.maxTextLen, C.maxLength)),
     noRepeat: !v['allow-repeat'],
   }
   const videos = await readVideos(p, positionals, v.shards as string | undefined, 'caption')

@@ -5,7 +5,7 @@ import { evaluateClassifier, type ClassificationReport } from '../eval/classific
 import { classifyVideos } from '../inference/classify.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
-import { finetuneClassifier } from '../training/finetune.js'
+import { FINETUNE_DEFAULTS as F, finetuneClassifier } from '../training/finetune.js'
 import { choice, number, parseCommand, positiveInt, required } from './args.js'
 import { readVideos } from './videos.js'
 
@@ -23,16 +23,16 @@ Options:
   --label KEY                the label is the manifest's label[KEY] (e.g. direction)
   --labels FILE              labels from a file: JSONL {"id","label"} or CSV with columns id,label
   --classes a,b,c            class names in order (default: the sorted training labels)
-  --label-fraction X         use the labels of this fraction of the training videos, per class (default 1)
-  --validation-fraction X    videos held out for the report (default 0.1)
+  --label-fraction X         use the labels of this fraction of the training videos, per class (default ${F.labelFraction})
+  --validation-fraction X    videos held out for the report (default ${F.validationFraction})
   --out RUN                  run directory (must not hold an earlier run's checkpoints)
-  --steps N                  optimizer steps (default 300)
-  --batch-size N             (default 16)
-  --lr X                     peak learning rate (default 1e-3; 10 % warm-up, cosine decay)
+  --steps N                  optimizer steps (default ${F.steps})
+  --batch-size N             (default ${F.batchSize})
+  --lr X                     peak learning rate (default ${F.lr}; ${100 * F.warmupFraction} % warm-up, cosine decay)
   --pooling P                what the head reads: cls (default), segments, or text (with --prompt)
   --prompt TEXT              a fixed text with [MASK]s given with every video, e.g. "[MASK] [MASK] [MASK]"
                              (pooling defaults to text: the head reads the prompt's outputs)
-  --seed N                   (default 0)
+  --seed N                   (default ${F.seed})
   --from-scratch             same architecture, random initial weights (the baseline)
   --threads N                threads for tensor math (default: physical cores)
   --json                     print the result as JSON on stdout`
@@ -85,14 +85,14 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
     out: required(v.out, '--out RUN', 'finetune'),
     labels,
     classes: typeof v.classes === 'string' ? v.classes.split(',').map((c) => c.trim()).filter(Boolean) : undefined,
-    labelFraction: number(v['label-fraction'], 'label-fraction', 1, 1e-9, 1),
-    validationFraction: number(v['validation-fraction'], 'validation-fraction', 0.1, 0, 1),
-    steps: positiveInt(v.steps, 'steps', 300),
-    batchSize: positiveInt(v['batch-size'], 'batch-size', 16),
-    lr: number(v.lr, 'lr', 1e-3, 0),
+    labelFraction: number(v['label-fraction'], 'label-fraction', F.labelFraction, 1e-9, 1),
+    validationFraction: number(v['validation-fraction'], 'validation-fraction', F.validationFraction, 0, 1),
+    steps: positiveInt(v.steps, 'steps', F.steps),
+    batchSize: positiveInt(v['batch-size'], 'batch-size', F.batchSize),
+    lr: number(v.lr, 'lr', F.lr, 0),
     pooling: v.pooling === undefined ? undefined : choice(v.pooling, 'pooling', ['cls', 'segments', 'text'] as const, 'cls'),
     prompt: typeof v.prompt === 'string' ? v.prompt : undefined,
-    seed: number(v.seed, 'seed', 0, 0),
+    seed: number(v.seed, 'seed', F.seed, 0),
     fromScratch: Boolean(v['from-scratch']),
     numThreads: v.threads === undefined ? undefined : positiveInt(v.threads, 'threads', 1),
     signal,

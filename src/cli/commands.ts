@@ -5,14 +5,13 @@
  * Exit codes: 0 success; 1 error (bad arguments, unreadable input, …); 2 `tokenize` finished but
  * some videos failed (listed in OUT/failures.jsonl); 130 interrupted (re-run to resume).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util'
-
 import { VideoBertError } from '../errors.js'
+import { optionalInt, optionalPositive, parseCommand } from './args.js'
 import { assignCodebookToShards, fitCodebookOnShards, trainVocabulary } from '../shards.js'
-import { VideoTokenizer, type TokenizeProgress } from '../tokenizer.js'
+import { TOKENIZE_DEFAULTS as T, VideoTokenizer, type TokenizeProgress } from '../tokenizer.js'
 import { bar, duration, ProgressLine } from '../progress.js'
 import { inspect, INSPECT_HELP } from './inspect.js'
-import { pretrain, PRETRAIN_HELP } from './pretrain.js'
+import { pretrainCommand, PRETRAIN_HELP } from './pretrain.js'
 import { demo, DEMO_HELP } from './demo.js'
 import { FILL_MASK_HELP, fillMaskCommand } from './fill-mask.js'
 import { EMBED_HELP, embedCommand } from './embed.js'
@@ -58,99 +57,75 @@ are skipped. A bad video is reported (summary and DIR/failures.jsonl) and the ru
 
 Options:
   --out DIR                 output directory (required)
-  --fps N                   frames sampled per second (default 10)
-  --frames-per-segment N    frames per segment = one video token (default 16)
+  --fps N                   frames sampled per second (default ${T.fps})
+  --frames-per-segment N    frames per segment = one video token (default ${T.framesPerSegment})
   --stride N                frames between segment starts (default = frames per segment)
   --pad-last                keep the last partial segment instead of dropping it
-  --pool mean|max           temporal pooling within a segment (default mean)
-  --grid N                  regions per side, R = N² (default 2)
-  --feature-dim N           feature size F (default 44, the raw builtin descriptor)
-  --frame-size N            side of the square frame the extractor sees (default 112)
+  --pool mean|max           temporal pooling within a segment (default ${T.pool})
+  --grid N                  regions per side, R = N² (default ${T.grid})
+  --feature-dim N           feature size F (default ${T.featureDim}, the raw builtin descriptor)
+  --frame-size N            side of the square frame the extractor sees (default ${T.frameSize})
   --extractor NAME          builtin (default, no weights) or backbone
   --backbone-weights FILE   safetensors of a ResNet (torchvision names) or CLIP vision tower
                             (Hugging Face names), for --extractor backbone
-  --backbone-input N        ResNet input side per grid cell (default 112)
+  --backbone-input N        ResNet input side per grid cell (default ${T.backboneInput})
   --codebook FILE           also store visual-word ids from this codebook
   --workers N               videos decoded at once (default: all cores)
   --shard i/n               process part i of n (Slurm arrays, Kubernetes indexed jobs)
-  --videos-per-shard N      videos per shard file (default 256)
-  --dtype f16|f32           feature storage (default f16)
+  --videos-per-shard N      videos per shard file (default ${T.videosPerShard})
+  --dtype f16|f32           feature storage (default ${T.dtype})
   --json                    print the summary as JSON on stdout
 Exit codes: 0 all videos tokenized, 2 some failed (see failures.jsonl), 1 error, 130 interrupted.`,
   codebook: `Usage: videobert codebook fit --data SHARDS --out codebook.safetensors [options]
        videobert codebook assign --data SHARDS --codebook codebook.safetensors
 
 fit: hierarchical k-means on (a sample of) the shards' segment features.
-  --branching N   children per node (default 12)
-  --depth N       levels (default 4: 12⁴ = 20 736 words)
-  --iterations N  Lloyd iterations per node (default 20)
-  --sample N      segments sampled for fitting (default 200000)
+  --branching N   children per node (default ${T.branching})
+  --depth N       levels (default ${T.depth}: ${T.branching}^${T.depth} = ${(T.branching ** T.depth).toLocaleString('en-US')} words)
+  --iterations N  Lloyd iterations per node (default ${T.iterations})
+  --sample N      segments sampled for fitting (default ${T.sample})
   --seed N        (default 0)
 assign: add visual-word ids to every segment of SHARDS, in place (idempotent).
   --json          print the result as JSON on stdout`,
   vocab: `Usage: videobert vocab --manifest FILE --out tokenizer.json [options]
 
 Trains a BERT-style WordPiece vocabulary on the manifest's captions ([PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4).
-  --vocab-size N      upper bound; pieces the captions never use are dropped (default 8192)
-  --min-frequency N   (default 2)
+  --vocab-size N      upper bound; pieces the captions never use are dropped (default ${T.vocabSize})
+  --min-frequency N   (default ${T.minFrequency})
   --no-lowercase      keep case and accents
   --json              print the result as JSON on stdout`,
 }
 
-class UsageError extends Error {}
-
-function int(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} expects a non-negative integer, got '${value}'`)
-  return n
-}
-
-function num(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} expects a positive number, got '${value}'`)
-  return n
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>
-const COMMON = { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } } as const
-
-function parse<O extends Options>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options: { ...options, ...COMMON }, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-}
+/** A command-line mistake: exit code 1 and one line naming the flag. */
+const usage = (message: string) => new VideoBertError('InvalidConfig', message)
 
 async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
-  const { values: v, positionals } = parse(args, {
+  const { values: v, positionals } = parseCommand(args, {
     out: s, fps: s, 'frames-per-segment': s, stride: s, 'pad-last': { type: 'boolean' }, pool: s, grid: s, 'feature-dim': s,
     'frame-size': s, extractor: s, 'backbone-weights': s, 'backbone-input': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
   })
   if (v.help) return help('tokenize')
-  if (!v.out) throw new UsageError('tokenize: --out DIR is required')
-  if (positionals.length === 0) throw new UsageError('tokenize: give a manifest (.jsonl/.csv) or video files/directories')
+  if (!v.out) throw usage('tokenize: --out DIR is required')
+  if (positionals.length === 0) throw usage('tokenize: give a manifest (.jsonl/.csv) or video files/directories')
   if (v.extractor !== undefined && v.extractor !== 'builtin' && v.extractor !== 'backbone') {
-    throw new UsageError(`--extractor expects builtin or backbone, got '${String(v.extractor)}'`)
+    throw usage(`--extractor expects builtin or backbone, got '${String(v.extractor)}'`)
   }
-  if (v.extractor === 'backbone' && v['backbone-weights'] === undefined) throw new UsageError('--extractor backbone needs --backbone-weights FILE')
-  if (v.pool !== undefined && v.pool !== 'mean' && v.pool !== 'max') throw new UsageError(`--pool expects mean or max, got '${String(v.pool)}'`)
-  if (v.dtype !== undefined && v.dtype !== 'f16' && v.dtype !== 'f32') throw new UsageError(`--dtype expects f16 or f32, got '${String(v.dtype)}'`)
+  if (v.extractor === 'backbone' && v['backbone-weights'] === undefined) throw usage('--extractor backbone needs --backbone-weights FILE')
+  if (v.pool !== undefined && v.pool !== 'mean' && v.pool !== 'max') throw usage(`--pool expects mean or max, got '${String(v.pool)}'`)
+  if (v.dtype !== undefined && v.dtype !== 'f16' && v.dtype !== 'f32') throw usage(`--dtype expects f16 or f32, got '${String(v.dtype)}'`)
   const tokenizer = new VideoTokenizer({
-    fps: num(v.fps as string | undefined, 'fps'),
-    framesPerSegment: int(v['frames-per-segment'] as string | undefined, 'frames-per-segment'),
-    stride: int(v.stride as string | undefined, 'stride'),
+    fps: optionalPositive(v.fps, 'fps'),
+    framesPerSegment: optionalInt(v['frames-per-segment'], 'frames-per-segment'),
+    stride: optionalInt(v.stride, 'stride'),
     padLast: v['pad-last'] as boolean | undefined,
     pool: v.pool as 'mean' | 'max' | undefined,
-    grid: int(v.grid as string | undefined, 'grid'),
-    featureDim: int(v['feature-dim'] as string | undefined, 'feature-dim'),
-    frameSize: int(v['frame-size'] as string | undefined, 'frame-size'),
+    grid: optionalInt(v.grid, 'grid'),
+    featureDim: optionalInt(v['feature-dim'], 'feature-dim'),
+    frameSize: optionalInt(v['frame-size'], 'frame-size'),
     extractor: v.extractor as 'builtin' | 'backbone' | undefined,
     backboneWeights: v['backbone-weights'] as string | undefined,
-    backboneInput: int(v['backbone-input'] as string | undefined, 'backbone-input'),
+    backboneInput: optionalInt(v['backbone-input'], 'backbone-input'),
   })
   const isManifest = positionals.length === 1 && /\.(jsonl|json|csv)$/i.test(positionals[0]!)
   const line = new ProgressLine()
@@ -167,9 +142,9 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   }
   const summary = await tokenizer.tokenizeManifest(isManifest ? positionals[0]! : positionals, {
     out: v.out as string,
-    workers: int(v.workers as string | undefined, 'workers'),
+    workers: optionalInt(v.workers, 'workers'),
     shard: v.shard as string | undefined,
-    videosPerShard: int(v['videos-per-shard'] as string | undefined, 'videos-per-shard'),
+    videosPerShard: optionalInt(v['videos-per-shard'], 'videos-per-shard'),
     dtype: v.dtype as 'f16' | 'f32' | undefined,
     codebook: v.codebook as string | undefined,
     signal,
@@ -194,40 +169,40 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
 async function codebook(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
   const [sub, ...rest] = args
-  const { values: v } = parse(rest, { data: s, out: s, codebook: s, branching: s, depth: s, iterations: s, sample: s, seed: s })
+  const { values: v } = parseCommand(rest, { data: s, out: s, codebook: s, branching: s, depth: s, iterations: s, sample: s, seed: s })
   if (v.help || sub === '--help' || sub === '-h' || sub === undefined) return help('codebook')
-  if (!v.data) throw new UsageError(`codebook ${sub}: --data SHARDS is required`)
+  if (!v.data) throw usage(`codebook ${sub}: --data SHARDS is required`)
   if (sub === 'fit') {
-    if (!v.out) throw new UsageError('codebook fit: --out FILE is required')
+    if (!v.out) throw usage('codebook fit: --out FILE is required')
     const info = await fitCodebookOnShards(v.data as string, v.out as string, {
-      branching: int(v.branching as string | undefined, 'branching'),
-      depth: int(v.depth as string | undefined, 'depth'),
-      iterations: int(v.iterations as string | undefined, 'iterations'),
-      sample: int(v.sample as string | undefined, 'sample'),
-      seed: int(v.seed as string | undefined, 'seed'),
+      branching: optionalInt(v.branching, 'branching'),
+      depth: optionalInt(v.depth, 'depth'),
+      iterations: optionalInt(v.iterations, 'iterations'),
+      sample: optionalInt(v.sample, 'sample'),
+      seed: optionalInt(v.seed, 'seed'),
     })
     if (v.json) process.stdout.write(`${JSON.stringify(info)}\n`)
     else process.stderr.write(`codebook: ${info.words} words of dim ${info.dim}, fitted on ${info.fittedOn} segments → ${String(v.out)}\n`)
     return 0
   }
   if (sub === 'assign') {
-    if (!v.codebook) throw new UsageError('codebook assign: --codebook FILE is required')
+    if (!v.codebook) throw usage('codebook assign: --codebook FILE is required')
     const n = await assignCodebookToShards(v.data as string, v.codebook as string)
     if (v.json) process.stdout.write(`${JSON.stringify({ segments: n })}\n`)
     else process.stderr.write(`assigned visual words to ${n} segments in ${String(v.data)}\n`)
     return 0
   }
-  throw new UsageError(`codebook: unknown subcommand '${sub}' (expected fit or assign)`)
+  throw usage(`codebook: unknown subcommand '${sub}' (expected fit or assign)`)
 }
 
 async function vocab(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
-  const { values: v } = parse(args, { manifest: s, out: s, 'vocab-size': s, 'min-frequency': s, 'no-lowercase': { type: 'boolean' } })
+  const { values: v } = parseCommand(args, { manifest: s, out: s, 'vocab-size': s, 'min-frequency': s, 'no-lowercase': { type: 'boolean' } })
   if (v.help) return help('vocab')
-  if (!v.manifest || !v.out) throw new UsageError('vocab: --manifest FILE and --out FILE are required')
+  if (!v.manifest || !v.out) throw usage('vocab: --manifest FILE and --out FILE are required')
   const size = await trainVocabulary(v.manifest as string, v.out as string, {
-    vocabSize: int(v['vocab-size'] as string | undefined, 'vocab-size'),
-    minFrequency: int(v['min-frequency'] as string | undefined, 'min-frequency'),
+    vocabSize: optionalInt(v['vocab-size'], 'vocab-size'),
+    minFrequency: optionalInt(v['min-frequency'], 'min-frequency'),
     lowercase: !v['no-lowercase'],
   })
   if (v.json) process.stdout.write(`${JSON.stringify({ vocabSize: size, out: v.out })}\n`)
@@ -262,7 +237,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'vocab':
         return await vocab(rest)
       case 'pretrain':
-        return await pretrain(rest, controller.signal)
+        return await pretrainCommand(rest, controller.signal)
       case 'demo':
         return await demo(rest, controller.signal)
       case 'fill-mask':
@@ -278,15 +253,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'classify':
         return await classifyCommand(rest)
       case 'inspect': {
-        const { values: v, positionals } = parse(rest, {})
+        const { values: v, positionals } = parseCommand(rest, {})
         if (v.help) return help('inspect')
-        if (positionals.length !== 1) throw new UsageError('inspect: give one PATH')
+        if (positionals.length !== 1) throw usage('inspect: give one PATH')
         const r = await inspect(positionals[0]!)
         process.stdout.write(v.json ? `${JSON.stringify({ kind: r.kind, ...r.summary })}\n` : `${r.text}\n`)
         return 0
       }
       default:
-        throw new UsageError(`unknown command '${command}' (run 'videobert --help')`)
+        throw usage(`unknown command '${command}' (run 'videobert --help')`)
     }
   } catch (err) {
     if (err instanceof VideoBertError && err.code === 'Cancelled') {

@@ -1,9 +1,7 @@
 /** `videobert demo`: the embedded default — synthetic captioned clips → pre-training → held-out evaluation. */
-import { parseArgs } from 'node:util'
-
-import { runDemo, type DemoResult } from '../demo/run.js'
-import { VideoBertError } from '../errors.js'
+import { DEMO_DEFAULTS as D, runDemo, type DemoResult } from '../demo/run.js'
 import type { RetrievalMetrics } from '../eval/retrieval.js'
+import { optionalInt, optionalPositive, optionalPositiveInt, parseCommand } from './args.js'
 
 export const DEMO_HELP = `Usage: videobert demo [options]
 
@@ -22,14 +20,14 @@ labels, from the pre-trained checkpoint and from scratch (3 seeds each), and com
 About 6.5 minutes on 2 cores (+1.5 with --label-efficiency); --quick takes under 2 minutes.
 
 Options:
-  --out DIR         working directory (default ./videobert-demo); clips are reused when present,
+  --out DIR         working directory (default ./${D.out}); clips are reused when present,
                     the run directory (DIR/run) is replaced
-  --quick           the short version (96 training clips, 800 steps)
+  --quick           the short version (96 training clips, ${D.quickSteps} steps)
   --label-efficiency  also run the fine-tuning experiment (pre-trained vs from scratch, 10 % labels)
-  --steps N         optimizer steps (default 4500; quick 800)
-  --lr X            peak learning rate (default 2e-3)
-  --batch-size N    samples per step (default 32)
-  --seed N          seeds the clips, split, initialisation and masking (default 0)
+  --steps N         optimizer steps (default ${D.steps}; quick ${D.quickSteps})
+  --lr X            peak learning rate (default ${D.lr})
+  --batch-size N    samples per step (default ${D.batchSize})
+  --seed N          seeds the clips, split, initialisation and masking (default ${D.seed})
   --threads N       threads for tensor math (default: physical cores)
   --json            print the result as JSON on stdout
 Relative paths (--out) are relative to the working directory.`
@@ -97,42 +95,21 @@ function labelEfficiencyLines(r: DemoResult): string[] {
   ]
 }
 
-function num(v: string | undefined, flag: string, int = true): number | undefined {
-  if (v === undefined) return undefined
-  const n = Number(v)
-  if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) {
-    throw new VideoBertError('InvalidConfig', `--${flag} expects a positive ${int ? 'integer' : 'number'}, got '${v}'`)
-  }
-  return n
-}
-
 export async function demo(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
-  let parsed
-  try {
-    parsed = parseArgs({
-      args,
-      options: { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, threads: s, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    })
-  } catch (err) {
-    throw new VideoBertError('InvalidConfig', (err as Error).message)
-  }
-  const v = parsed.values
+  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, threads: s }, false)
   if (v.help) {
     process.stdout.write(`${DEMO_HELP}\n`)
     return 0
   }
-  const seed = v.seed === undefined ? 0 : Number(v.seed)
-  if (!Number.isInteger(seed) || seed < 0) throw new VideoBertError('InvalidConfig', `--seed expects a non-negative integer, got '${v.seed}'`)
   const result = await runDemo({
-    out: v.out ?? 'videobert-demo',
+    out: typeof v.out === 'string' ? v.out : D.out,
     quick: Boolean(v.quick),
-    steps: num(v.steps, 'steps'),
-    lr: num(v.lr, 'lr', false),
-    batchSize: num(v['batch-size'], 'batch-size'),
-    seed,
-    threads: num(v.threads, 'threads'),
+    steps: optionalPositiveInt(v.steps, 'steps'),
+    lr: optionalPositive(v.lr, 'lr'),
+    batchSize: optionalPositiveInt(v['batch-size'], 'batch-size'),
+    seed: optionalInt(v.seed, 'seed'),
+    threads: optionalPositiveInt(v.threads, 'threads'),
     signal,
     log: (line) => process.stderr.write(`${line}\n`),
     progress: !v.json,

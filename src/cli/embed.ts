@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs'
 
 import { VideoBertError } from '../errors.js'
-import { embedTexts, embedVideos } from '../inference/embed.js'
+import { EMBED_DEFAULTS, embedTexts, embedVideos } from '../inference/embed.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { writeSafetensors } from '../safetensors.js'
 import { parseCommand, positiveInt, required } from './args.js'
@@ -22,7 +22,7 @@ Options:
   --shards DIR         embed every video of a shard set (videobert tokenize) instead of files
   --text TEXT          a text to embed (repeatable)
   --segments           also write the per-segment rows (JSONL; always in safetensors)
-  --batch-size N       windows per native call (default 32)
+  --batch-size N       windows per native call (default ${EMBED_DEFAULTS.batchSize})
   --json               print a summary as JSON on stdout`
 
 export async function embedCommand(args: string[]): Promise<number> {
@@ -38,7 +38,7 @@ export async function embedCommand(args: string[]): Promise<number> {
   const out = required(v.out, '--out FILE', 'embed')
   const format = out.endsWith('.safetensors') ? 'safetensors' : out.endsWith('.jsonl') ? 'jsonl' : null
   if (!format) throw new VideoBertError('InvalidConfig', `embed: --out must end in .jsonl or .safetensors, got '${out}'`)
-  const batchSize = positiveInt(v['batch-size'], 'batch-size', 32)
+  const batchSize = positiveInt(v['batch-size'], 'batch-size', EMBED_DEFAULTS.batchSize)
   const texts = (v.text as string[] | undefined) ?? []
   const p = await loadPretrained(checkpoint)
   const videos = positionals.length > 0 || v.shards ? await readVideos(p, positionals, v.shards as string | undefined, 'embed') : []

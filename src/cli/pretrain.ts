@@ -1,13 +1,10 @@
-/** `videobert pretrain`: token shards + vocabulary → a pre-trained checkpoint (Trainer). */
+/** `videobert pretrain`: token shards + vocabulary → a pre-trained checkpoint (`pretrain` in the library). */
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 
-import { configFromJson, resolveConfig, type PresetName, type VideoBertConfig } from '../config.js'
-import { VideoTextDataset } from '../data/dataset.js'
+import { configFromJson, PRESET_NAMES, type PresetName, type VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
-import { VideoBERT } from '../model.js'
-import { TextTokenizer, TokenShards } from '../shards.js'
-import { Trainer } from '../training/trainer.js'
+import { pretrain, PRETRAIN_DEFAULTS as D } from '../training/pretrain.js'
+import { choice, number, optionalInt, parseCommand, required } from './args.js'
 
 export const PRETRAIN_HELP = `Usage: videobert pretrain --data SHARDS --tokenizer tokenizer.json --out RUN [options]
 
@@ -16,108 +13,74 @@ Pre-trains VideoBERT on token shards (videobert tokenize) with captions tokenize
 featureDim / numRegions come from the shards and vocabSize from the tokenizer unless the config sets them.
 
 Options:
-  --preset NAME           tiny | small | base | large (default small)
+  --preset NAME           ${PRESET_NAMES.join(' | ')} (default ${D.preset})
   --config FILE           config.json (snake_case) overriding the preset
-  --steps N               optimizer steps (default 1000)
-  --batch-size N          samples per micro-batch (default 8)
-  --grad-accum N          micro-batches per step (default 1)
-  --lr X                  peak learning rate (default 1e-4)
-  --warmup N              warm-up steps (default 10% of --steps)
-  --decay cosine|linear|constant   (default cosine)
-  --eval-every N          validate every N steps (default 100)
-  --checkpoint-every N    checkpoint every N steps (default 100)
-  --keep-last N           checkpoints kept besides the best (default 3)
-  --validation-fraction X videos held out (default 0.1)
-  --seed N                (default 0)
+  --steps N               optimizer steps (default ${D.steps})
+  --batch-size N          samples per micro-batch (default ${D.batchSize})
+  --grad-accum N          micro-batches per step (default ${D.gradientAccumulation})
+  --lr X                  peak learning rate (default ${D.lr})
+  --warmup N              warm-up steps (default ${100 * D.warmupFraction}% of --steps)
+  --decay cosine|linear|constant   (default ${D.decay})
+  --eval-every N          validate every N steps (default ${D.evalEvery})
+  --checkpoint-every N    checkpoint every N steps (default ${D.checkpointEvery})
+  --keep-last N           checkpoints kept besides the best (default ${D.keepLast})
+  --validation-fraction X videos held out (default ${D.validationFraction})
+  --seed N                (default ${D.seed})
   --threads N             threads for tensor math (default: physical cores)
   --resume                continue from the latest complete checkpoint in RUN
   --json                  print the result as JSON on stdout
 Ctrl-C saves a checkpoint and exits (130); re-run with --resume to continue.`
 
-class Usage extends VideoBertError {
-  constructor(message: string) {
-    super('InvalidConfig', message)
-  }
-}
-
-function num(v: unknown, flag: string, int = true): number | undefined {
-  if (v === undefined) return undefined
-  const n = Number(v)
-  if (!Number.isFinite(n) || n < 0 || (int && !Number.isInteger(n))) throw new Usage(`--${flag} expects a ${int ? 'non-negative integer' : 'number'}, got '${String(v)}'`)
-  return n
-}
-
-export async function pretrain(args: string[], signal: AbortSignal): Promise<number> {
-  const s = { type: 'string' } as const
-  let parsed
+function readConfig(path: string): Partial<VideoBertConfig> {
+  let text: string
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        data: s, tokenizer: s, out: s, preset: s, config: s, steps: s, 'batch-size': s, 'grad-accum': s, lr: s, warmup: s, decay: s,
-        'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, seed: s, threads: s,
-        resume: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    })
+    text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new Usage((err as Error).message)
+    throw new VideoBertError('Io', `${path}: ${(err as Error).message}`)
   }
-  const v = parsed.values
+  try {
+    return configFromJson(text)
+  } catch (err) {
+    throw new VideoBertError('InvalidConfig', `${path}: not valid JSON (${(err as Error).message})`)
+  }
+}
+
+export async function pretrainCommand(args: string[], signal: AbortSignal): Promise<number> {
+  const s = { type: 'string' } as const
+  const { values: v } = parseCommand(args, {
+    data: s, tokenizer: s, out: s, preset: s, config: s, steps: s, 'batch-size': s, 'grad-accum': s, lr: s, warmup: s, decay: s,
+    'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, seed: s, threads: s, resume: { type: 'boolean' },
+  }, false)
   if (v.help) {
     process.stdout.write(`${PRETRAIN_HELP}\n`)
     return 0
   }
-  if (!v.data || !v.tokenizer || !v.out) throw new Usage('pretrain: --data SHARDS, --tokenizer FILE and --out RUN are required')
-  const shards = await TokenShards.open(v.data)
-  if (shards.length === 0) throw new VideoBertError('InvalidInput', `${v.data}: the shard directory has no videos`)
-  const tokenizer = TextTokenizer.load(v.tokenizer)
-  let fromFile: Partial<VideoBertConfig> = {}
-  if (v.config) {
-    let text: string
-    try {
-      text = readFileSync(v.config, 'utf8')
-    } catch (err) {
-      throw new VideoBertError('Io', `${v.config}: ${(err as Error).message}`)
-    }
-    try {
-      fromFile = configFromJson(text)
-    } catch (err) {
-      throw new VideoBertError('InvalidConfig', `${v.config}: not valid JSON (${(err as Error).message})`)
-    }
-  }
-  const config = resolveConfig({
-    preset: (v.preset ?? 'small') as PresetName,
-    featureDim: shards.params.featureDim,
-    numRegions: shards.numRegions,
-    vocabSize: tokenizer.vocabSize,
-    ...fromFile,
-  })
-  const steps = num(v.steps, 'steps') ?? 1000
-  const data = new VideoTextDataset(shards, config, tokenizer, {
-    validationFraction: num(v['validation-fraction'], 'validation-fraction', false) ?? 0.1,
-    seed: num(v.seed, 'seed') ?? 0,
-  })
-  const model = await VideoBERT.create(config, { seed: num(v.seed, 'seed') ?? 0, numThreads: num(v.threads, 'threads') })
-  const decay = (v.decay ?? 'cosine') as 'cosine' | 'linear' | 'constant'
-  if (!['cosine', 'linear', 'constant'].includes(decay)) throw new Usage(`--decay expects cosine, linear or constant, got '${decay}'`)
-  const trainer = new Trainer({
-    out: v.out,
-    steps,
-    batchSize: num(v['batch-size'], 'batch-size') ?? 8,
-    gradientAccumulation: num(v['grad-accum'], 'grad-accum') ?? 1,
-    schedule: { lr: num(v.lr, 'lr', false) ?? 1e-4, warmupSteps: num(v.warmup, 'warmup') ?? Math.round(steps / 10), decay },
-    evalEvery: num(v['eval-every'], 'eval-every') ?? 100,
-    checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every') ?? 100,
-    keepLast: num(v['keep-last'], 'keep-last') ?? 3,
+  if (!v.data || !v.tokenizer || !v.out) throw new VideoBertError('InvalidConfig', 'pretrain: --data SHARDS, --tokenizer FILE and --out RUN are required')
+  const out = required(v.out, '--out RUN', 'pretrain')
+  const r = await pretrain({
+    data: required(v.data, '--data SHARDS', 'pretrain'),
+    tokenizer: required(v.tokenizer, '--tokenizer FILE', 'pretrain'),
+    out,
+    preset: v.preset === undefined ? undefined : (v.preset as PresetName),
+    config: v.config ? readConfig(v.config as string) : undefined,
+    steps: optionalInt(v.steps, 'steps'),
+    batchSize: optionalInt(v['batch-size'], 'batch-size'),
+    gradientAccumulation: optionalInt(v['grad-accum'], 'grad-accum'),
+    lr: v.lr === undefined ? undefined : number(v.lr, 'lr', D.lr, 0),
+    warmupSteps: optionalInt(v.warmup, 'warmup'),
+    decay: v.decay === undefined ? undefined : choice(v.decay, 'decay', ['cosine', 'linear', 'constant'] as const, D.decay),
+    evalEvery: optionalInt(v['eval-every'], 'eval-every'),
+    checkpointEvery: optionalInt(v['checkpoint-every'], 'checkpoint-every'),
+    keepLast: optionalInt(v['keep-last'], 'keep-last'),
+    validationFraction: v['validation-fraction'] === undefined ? undefined : number(v['validation-fraction'], 'validation-fraction', D.validationFraction, 0),
+    seed: optionalInt(v.seed, 'seed'),
+    threads: optionalInt(v.threads, 'threads'),
     resume: Boolean(v.resume),
-    checkpointFiles: { 'tokenizer.json': v.tokenizer },
     signal,
     progress: !v.json,
   })
-  const r = await trainer.fit(model, data)
-  const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, dataWaitFraction: r.dataWaitFraction, skipped: r.skipped.length, out: v.out }
+  const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, dataWaitFraction: r.dataWaitFraction, skipped: r.skipped.length, out }
   if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-  else process.stderr.write(`pretrain ${r.stopped} at step ${r.state.step}; best ${JSON.stringify(r.state.best)}; ${(100 * r.dataWaitFraction).toFixed(1)}% of the time preparing data; ${r.skipped.length} unreadable items skipped → ${v.out}\n`)
+  else process.stderr.write(`pretrain ${r.stopped} at step ${r.state.step}; best ${JSON.stringify(r.state.best)}; ${(100 * r.dataWaitFraction).toFixed(1)}% of the time preparing data; ${r.skipped.length} unreadable items skipped → ${out}\n`)
   return r.stopped === 'aborted' ? 130 : 0
 }

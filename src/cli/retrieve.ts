@@ -1,7 +1,7 @@
 /** `videobert retrieve`: text→video / video→text ranking over a tokenized set, with metrics. */
 import { VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
-import { retrieve, type Direction, type Scorer } from '../eval/retrieval.js'
+import { RETRIEVAL_DEFAULTS, retrieve, type Direction, type Scorer } from '../eval/retrieval.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
 import { choice, parseCommand, positiveInt, required } from './args.js'
@@ -22,9 +22,9 @@ Options:
   --checkpoint DIR          a checkpoint directory
   --shards DIR              the tokenized set (videobert tokenize)
   --direction D             text-to-video (default) or video-to-text
-  --first-stage S           words (default), match or likelihood: scores every pair
+  --first-stage S           words, match or likelihood: scores every pair (default ${RETRIEVAL_DEFAULTS.scorer})
   --rerank S                match or likelihood: re-score each query's top --rerank-top candidates
-  --rerank-top N            candidates re-scored per query (default 10)
+  --rerank-top N            candidates re-scored per query (default ${RETRIEVAL_DEFAULTS.rerankTop})
   --query TEXT              rank the set's windows for this text (repeatable; text-to-video)
   --top N                   results listed per query with --query (default 5)
   --json                    print the result as JSON on stdout`
@@ -41,9 +41,9 @@ export async function retrieveCommand(args: string[]): Promise<number> {
   const checkpoint = required(v.checkpoint, '--checkpoint DIR', 'retrieve')
   const shardsDir = required(v.shards, '--shards DIR', 'retrieve')
   const direction = choice<Direction>(v.direction, 'direction', ['text-to-video', 'video-to-text'], 'text-to-video')
-  const scorer = choice<Scorer>(v['first-stage'], 'first-stage', ['words', 'match', 'likelihood'], 'words')
+  const scorer = choice<Scorer>(v['first-stage'], 'first-stage', ['words', 'match', 'likelihood'], RETRIEVAL_DEFAULTS.scorer)
   const rerank = v.rerank === undefined ? undefined : choice(v.rerank, 'rerank', ['match', 'likelihood'] as const, 'match')
-  const rerankTop = positiveInt(v['rerank-top'], 'rerank-top', 10)
+  const rerankTop = positiveInt(v['rerank-top'], 'rerank-top', RETRIEVAL_DEFAULTS.rerankTop)
   const top = positiveInt(v.top, 'top', 5)
   const queries = v.query as string[] | undefined
   if (queries && direction !== 'text-to-video') throw new VideoBertError('InvalidConfig', 'retrieve: --query goes with --direction text-to-video')

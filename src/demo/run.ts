@@ -66,12 +66,15 @@ export interface DemoResult {
   out: string
 }
 
+/** What the demo's options are when left out (the CLI's help shows these). */
+export const DEMO_DEFAULTS = { out: 'videobert-demo', steps: 4500, quickSteps: 800, lr: 2e-3, batchSize: 32, seed: 0 }
+
 /** Tokenizer settings of the demo: 10 fps, 8-frame segments (0.8 s), 2×2 regions, builtin features. */
 export const DEMO_TOKENIZE = { fps: 10, framesPerSegment: 8, grid: 2, extractor: 'builtin' } as const
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
-  const { out, quick = false, seed = 0, signal } = options
-  const steps = options.steps ?? (quick ? 800 : 4500)
+  const { out, quick = false, seed = DEMO_DEFAULTS.seed, signal } = options
+  const steps = options.steps ?? (quick ? DEMO_DEFAULTS.quickSteps : DEMO_DEFAULTS.steps)
   const log = options.log ?? (() => {})
   const t0 = performance.now()
   const since = (t: number) => (performance.now() - t) / 1000
@@ -122,8 +125,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const trainer = new Trainer({
     out: join(out, 'run'),
     steps,
-    batchSize: options.batchSize ?? 32,
-    schedule: { lr: options.lr ?? 2e-3, warmupSteps: Math.round(steps / 20), decay: 'cosine' },
+    batchSize: options.batchSize ?? DEMO_DEFAULTS.batchSize,
+    schedule: { lr: options.lr ?? DEMO_DEFAULTS.lr, warmupSteps: Math.round(steps / 20), decay: 'cosine' },
     evalEvery: Math.max(1, Math.round(steps / 5)),
     checkpointEvery: 0,
     keepLast: 1,

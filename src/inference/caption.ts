@@ -17,6 +17,9 @@ export interface VideoFeatures {
   mask: Uint8Array
 }
 
+/** What the caption options are when left out (`maxLength`: min(maxTextLen, `maxLength`)). */
+export const CAPTION_DEFAULTS = { strategy: 'greedy', beamSize: 4, topK: 5, temperature: 1, seed: 0, minLength: 3, maxLength: 10, noRepeat: true, batchSize: 8 } as const
+
 export interface CaptionOptions {
   /** @default 'greedy' */
   strategy?: 'greedy' | 'beam' | 'top-k'
@@ -54,15 +57,15 @@ interface Hypothesis {
 
 function checkOptions(o: CaptionOptions, maxTextLen: number): Required<CaptionOptions> {
   const r: Required<CaptionOptions> = {
-    strategy: o.strategy ?? 'greedy',
-    beamSize: o.beamSize ?? 4,
-    topK: o.topK ?? 5,
-    temperature: o.temperature ?? 1,
-    seed: o.seed ?? 0,
-    minLength: o.minLength ?? 3,
-    maxLength: o.maxLength ?? Math.min(maxTextLen, 10),
-    noRepeat: o.noRepeat ?? true,
-    batchSize: o.batchSize ?? 8,
+    strategy: o.strategy ?? CAPTION_DEFAULTS.strategy,
+    beamSize: o.beamSize ?? CAPTION_DEFAULTS.beamSize,
+    topK: o.topK ?? CAPTION_DEFAULTS.topK,
+    temperature: o.temperature ?? CAPTION_DEFAULTS.temperature,
+    seed: o.seed ?? CAPTION_DEFAULTS.seed,
+    minLength: o.minLength ?? CAPTION_DEFAULTS.minLength,
+    maxLength: o.maxLength ?? Math.min(maxTextLen, CAPTION_DEFAULTS.maxLength),
+    noRepeat: o.noRepeat ?? CAPTION_DEFAULTS.noRepeat,
+    batchSize: o.batchSize ?? CAPTION_DEFAULTS.batchSize,
   }
   const positive = (k: keyof CaptionOptions, v: number) => {
     if (!Number.isInteger(v) || v <= 0) throw new VideoBertError('InvalidInput', `invalid input \`${k}\`: must be a positive integer, got ${v}`)

@@ -18,6 +18,9 @@ export interface VideoEmbedding {
   numSegments: number
 }
 
+/** What the options of `embedVideos` / `embedTexts` are when left out. */
+export const EMBED_DEFAULTS = { batchSize: 32 }
+
 export interface EmbedOptions {
   /** Windows (or texts) per native call. @default 32 */
   batchSize?: number
@@ -31,7 +34,7 @@ export async function embedVideos(p: InferenceContext, videos: VideoTokens[], op
   const refs = videoWindows(p, videos)
   const out: VideoEmbedding[] = videos.map((v) => ({ pooled: new Float32Array(H), cls: new Float32Array(H), segments: new Float32Array(v.numSegments * H), numSegments: v.numSegments }))
   const windowsOf = videos.map((_, i) => refs.filter((r) => r.video === i).length)
-  const batchSize = options.batchSize ?? 32
+  const batchSize = options.batchSize ?? EMBED_DEFAULTS.batchSize
   for (let start = 0; start < refs.length; start += batchSize) {
     const chunk = refs.slice(start, start + batchSize)
     const e: Embeddings = await p.model.embed(windowBatch(p, videos, chunk))
@@ -53,7 +56,7 @@ export async function embedVideos(p: InferenceContext, videos: VideoTokens[], op
 export async function embedTexts(p: InferenceContext, texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
   const { maxSegments: T, numRegions, featureDim: F, maxTextLen: L, padTokenId, hiddenSize: H } = p.model.config
   const R = Math.max(numRegions, 1)
-  const batchSize = options.batchSize ?? 32
+  const batchSize = options.batchSize ?? EMBED_DEFAULTS.batchSize
   const out: Float32Array[] = []
   for (let start = 0; start < texts.length; start += batchSize) {
     const chunk = texts.slice(start, start + batchSize)

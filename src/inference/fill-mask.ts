@@ -12,6 +12,9 @@ import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } fr
 
 export { MASK, encodePromptWith }
 
+/** What the options of `fillMask` are when left out. */
+export const FILL_MASK_DEFAULTS = { topK: 5 }
+
 export interface FillMaskOptions {
   /** Predictions per blank. @default 5 */
   topK?: number
@@ -42,7 +45,7 @@ async function predict(p: InferenceContext, video: VideoTokens, windows: ReturnT
 
 export async function fillMask(p: InferenceContext, video: VideoTokens, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
   const { vocabSize } = p.model.config
-  const topK = options.topK ?? 5
+  const topK = options.topK ?? FILL_MASK_DEFAULTS.topK
   if (!Number.isInteger(topK) || topK <= 0) throw new VideoBertError('InvalidInput', `invalid input \`topK\`: must be a positive integer, got ${topK}`)
   let allowed: Set<number> | null = null
   if (options.candidates) {

@@ -18,6 +18,9 @@ import { VideoBERT } from '../model.js'
 import { TextTokenizer, TokenShards } from '../shards.js'
 import { Trainer, type FitResult } from './trainer.js'
 
+/** What the options of `finetuneClassifier` are when left out (the CLI's help shows these). */
+export const FINETUNE_DEFAULTS = { steps: 300, batchSize: 16, lr: 1e-3, warmupFraction: 0.1, validationFraction: 0.1, labelFraction: 1, seed: 0 }
+
 export interface FinetuneOptions {
   /** The pre-trained checkpoint directory (needs `tokenizer.json`). */
   checkpoint: string
@@ -71,10 +74,11 @@ export interface FinetuneResult {
 }
 
 export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneResult> {
-  const steps = o.steps ?? 300
+  const d = FINETUNE_DEFAULTS
+  const steps = o.steps ?? d.steps
   const tokenizerPath = join(o.checkpoint, TOKENIZER_FILE)
   if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${o.checkpoint}: no ${TOKENIZER_FILE} (not a pre-trained checkpoint directory?)`)
-  const seed = o.seed ?? 0
+  const seed = o.seed ?? d.seed
   const pooling = o.pooling ?? (o.prompt ? 'text' : 'cls')
   if (pooling === 'text' && !o.prompt) throw new VideoBertError('InvalidConfig', "invalid config field `pooling`: 'text' reads the prompt's outputs; give a prompt")
   const shards = typeof o.shards === 'string' ? await TokenShards.open(o.shards) : o.shards
@@ -86,7 +90,7 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
     classes: o.classes,
     labelFraction: o.labelFraction,
     prompt: o.prompt,
-    validationFraction: o.validationFraction ?? 0.1,
+    validationFraction: o.validationFraction ?? d.validationFraction,
     seed,
     // The encoder was trained on standardised features: give it the same inputs (also from scratch,
     // so the comparison differs in the weights only).
@@ -102,8 +106,8 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
   const trainer = new Trainer({
     out: o.out,
     steps,
-    batchSize: o.batchSize ?? 16,
-    schedule: { lr: o.lr ?? 1e-3, warmupSteps: Math.round(steps / 10), decay: 'cosine' },
+    batchSize: o.batchSize ?? d.batchSize,
+    schedule: { lr: o.lr ?? d.lr, warmupSteps: Math.round(steps * d.warmupFraction), decay: 'cosine' },
     checkpointEvery: 0,
     keepLast: 1,
     monitor: 'classifyLoss',

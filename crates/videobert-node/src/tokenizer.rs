@@ -404,7 +404,7 @@ pub fn fit_codebook(env: &Env, shards: String, out: String, options: Option<Nati
             seed: o.seed.map(u64::from).unwrap_or(d.seed),
         };
         let (cb, n) =
-            video::codebook::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(200_000), &k).map_err(to_napi_error)?;
+            video::codebook::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(video::codebook::DEFAULT_SAMPLE), &k).map_err(to_napi_error)?;
         cb.save(std::path::Path::new(&out)).map_err(to_napi_error)?;
         Ok(CodebookInfo { words: cb.num_words() as u32, dim: cb.dim as u32, fitted_on: n as u32 })
     })
@@ -546,4 +546,55 @@ impl NativeTextTokenizer {
 pub fn load_text_tokenizer(path: String) -> Result<NativeTextTokenizer> {
     let inner = video::vocab::TextTokenizer::load(std::path::Path::new(&path)).map_err(to_napi_error)?;
     Ok(NativeTextTokenizer { inner: Arc::new(inner) })
+}
+
+/// What each option of `tokenizeFile` / `tokenizeManifest`, `fitCodebook` and `trainVocab` is when
+/// left out: the native defaults, for the TS layer and the CLI's help (one source).
+#[napi(object)]
+pub struct NativeTokenizeDefaults {
+    pub fps: f64,
+    pub frames_per_segment: u32,
+    pub pool: String,
+    pub grid: u32,
+    pub feature_dim: u32,
+    pub frame_size: u32,
+    pub backbone_input: u32,
+    pub videos_per_shard: u32,
+    pub dtype: String,
+    pub branching: u32,
+    pub depth: u32,
+    pub iterations: u32,
+    pub sample: u32,
+    pub vocab_size: u32,
+    pub min_frequency: u32,
+}
+
+/// The name a unit enum has in JSON (its serde name, e.g. "mean", "f16").
+fn name_of(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v).ok().and_then(|j| j.as_str().map(String::from)).unwrap_or_default()
+}
+
+#[napi]
+pub fn tokenize_defaults() -> NativeTokenizeDefaults {
+    let t = TokenizeOptions::default();
+    let m = video::tokenize::ManifestOptions::default();
+    let k = video::kmeans::KMeansOptions::default();
+    let v = video::vocab::VocabOptions::default();
+    NativeTokenizeDefaults {
+        fps: t.fps,
+        frames_per_segment: t.frames_per_segment as u32,
+        pool: name_of(&t.pool),
+        grid: t.builtin.grid as u32,
+        feature_dim: t.builtin.dim as u32,
+        frame_size: t.builtin.size,
+        backbone_input: video::backbone::DEFAULT_INPUT,
+        videos_per_shard: m.videos_per_shard as u32,
+        dtype: name_of(&m.dtype),
+        branching: k.branching as u32,
+        depth: k.depth as u32,
+        iterations: k.iterations as u32,
+        sample: video::codebook::DEFAULT_SAMPLE as u32,
+        vocab_size: v.vocab_size as u32,
+        min_frequency: v.min_frequency as u32,
+    }
 }

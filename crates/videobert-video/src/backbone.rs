@@ -28,6 +28,9 @@ use candle_transformers::models::resnet;
 use crate::decode::RgbFrame;
 use crate::error::{Error, Result};
 
+/// A ResNet's input side per grid cell when none is given.
+pub const DEFAULT_INPUT: u32 = 112;
+
 enum Net {
     ResNet { func: Func<'static>, input: u32 },
     Clip { model: ClipVisionTransformer, image: u32, patch: u32 },
@@ -87,7 +90,7 @@ impl Backbone {
             };
             let func = func.map_err(|e| bad(path, format!("{arch}: {e}")))?;
             let dim = if bottleneck { 2048 } else { 512 };
-            return Ok(Arc::new(Self { net: Net::ResNet { func, input: input.unwrap_or(112) }, arch: arch.into(), dim, grid, weights_hash }));
+            return Ok(Arc::new(Self { net: Net::ResNet { func, input: input.unwrap_or(DEFAULT_INPUT) }, arch: arch.into(), dim, grid, weights_hash }));
         }
         let prefix = if tensors.contains_key("vision_model.embeddings.class_embedding") { "vision_model." } else { "" };
         if let Some([embed]) = shape(&format!("{prefix}embeddings.class_embedding")).as_deref() {

@@ -12,6 +12,9 @@ use crate::kmeans::{Codebook, KMeansOptions};
 use crate::rng::Rng;
 use crate::shards::{chunk_numbers, chunk_stem, read_chunk_index, IndexFile, TokenShards};
 
+/// Segment features a codebook is fitted on by default (a seeded uniform sample of the shards).
+pub const DEFAULT_SAMPLE: usize = 200_000;
+
 /// Fit on up to `sample` segment features of a shard directory (a seeded uniform sample).
 /// Returns the codebook and the number of vectors it was fitted on.
 pub fn fit_on_shards(dir: &Path, sample: usize, opts: &KMeansOptions) -> Result<(Codebook, usize)> {
