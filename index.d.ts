@@ -94,6 +94,18 @@ export declare function assignCodebook(shards: string, codebook: string): Promis
  */
 export declare function builtinFeatures(rgb: Uint8Array, numFrames: number, width: number, height: number, grid?: number | undefined | null, featureDim?: number | undefined | null): Promise<Float32Array>
 
+export declare function checkpointFileNames(): CheckpointFileNames
+
+/**
+ * The names of the files the native `save` writes into a checkpoint directory (the TS layer's
+ * `MODEL_FILE`, `OPTIMIZER_FILE`, `CONFIG_FILE`).
+ */
+export interface CheckpointFileNames {
+  model: string
+  optimizer: string
+  config: string
+}
+
 export interface CodebookInfo {
   words: number
   dim: number

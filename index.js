@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, createModel, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForClassification, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForClassification, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -781,6 +781,7 @@ export { NativeTokenShards }
 export { NativeVideoBert }
 export { assignCodebook }
 export { builtinFeatures }
+export { checkpointFileNames }
 export { createModel }
 export { encodeVideo }
 export { ErrorCode }

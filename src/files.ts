@@ -3,13 +3,15 @@
  * `save` (model, optimizer, config), the Trainer and the fine-tuning; read by `loadPretrained`,
  * `inspect` and the checkpoint manager.
  */
+import { checkpointFileNames } from './native.js'
 
-/** Parameters by name (safetensors): the interop contract (README, "Checkpoint format"). */
-export const MODEL_FILE = 'model.safetensors'
-/** AdamW moments, step and seed (safetensors). */
-export const OPTIMIZER_FILE = 'optimizer.safetensors'
-/** The model config, snake_case. */
-export const CONFIG_FILE = 'config.json'
+const native = checkpointFileNames()
+/** Parameters by name (safetensors): the interop contract (README, "Checkpoint format"). Named by the native `save`. */
+export const MODEL_FILE = native.model
+/** AdamW moments, step and seed (safetensors). Named by the native `save`. */
+export const OPTIMIZER_FILE = native.optimizer
+/** The model config, snake_case. Named by the native `save`. */
+export const CONFIG_FILE = native.config
 /** The text vocabulary (Hugging Face tokenizers JSON). */
 export const TOKENIZER_FILE = 'tokenizer.json'
 /** Per-dimension feature standardisation fitted on the training videos. */
@@ -24,3 +26,5 @@ export const TRAINER_STATE_FILE = 'trainer_state.json'
 export const METRICS_FILE = 'metrics.jsonl'
 /** Train and validation losses as an inline SVG, in the run directory. */
 export const LOSS_CURVE_FILE = 'loss-curve.html'
+/** A token-shard directory's index (parameters and their hash), written by the native tokenizer. */
+export const SHARD_INDEX_FILE = 'index.json'

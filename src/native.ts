@@ -29,6 +29,7 @@ try {
 
 export const {
   errorCodes,
+  checkpointFileNames,
   createModel,
   loadModel,
   loadForClassification,

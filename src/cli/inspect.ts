@@ -4,6 +4,7 @@ import { join } from 'node:path'
 
 import { configFromJson, resolveConfig, type VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
+import { MODEL_FILE, SHARD_INDEX_FILE, TRAINER_STATE_FILE } from '../files.js'
 import { VideoBERT } from '../model.js'
 import { TokenShards } from '../shards.js'
 import { CheckpointManager } from '../training/checkpoints.js'
@@ -23,7 +24,7 @@ export async function inspect(path: string): Promise<{ kind: string; summary: Re
     const config = resolveConfig({ preset: 'small', ...configFromJson(readFileSync(path, 'utf8')) })
     return { kind: 'config', summary: { config }, text: `config: ${describeConfig(config)}` }
   }
-  if (existsSync(join(path, 'index.json'))) {
+  if (existsSync(join(path, SHARD_INDEX_FILE))) {
     const s = await TokenShards.open(path)
     let segments = 0
     let captions = 0
@@ -56,9 +57,9 @@ export async function inspect(path: string): Promise<{ kind: string; summary: Re
       text: `run: checkpoints at steps ${ckpts.map((c) => c.step).join(', ') || '(none)'}; latest ${latest?.path ?? '-'}${state?.best ? `; best ${state.best.value.toFixed(4)} at step ${state.best.step}` : ''}`,
     }
   }
-  if (existsSync(join(path, 'model.safetensors'))) {
+  if (existsSync(join(path, MODEL_FILE))) {
     const m = await VideoBERT.load(path)
-    const statePath = join(path, 'trainer_state.json')
+    const statePath = join(path, TRAINER_STATE_FILE)
     const state = existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : null
     return {
       kind: 'checkpoint',

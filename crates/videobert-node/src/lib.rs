@@ -59,6 +59,21 @@ impl ErrorCode {
     ];
 }
 
+/// The names of the files the native `save` writes into a checkpoint directory (the TS layer's
+/// `MODEL_FILE`, `OPTIMIZER_FILE`, `CONFIG_FILE`).
+#[napi(object)]
+pub struct CheckpointFileNames {
+    pub model: String,
+    pub optimizer: String,
+    pub config: String,
+}
+
+#[napi]
+pub fn checkpoint_file_names() -> CheckpointFileNames {
+    use vb::checkpoint::{CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE};
+    CheckpointFileNames { model: MODEL_FILE.into(), optimizer: OPTIMIZER_FILE.into(), config: CONFIG_FILE.into() }
+}
+
 /// Every error code, in the order of the `ErrorCode` type: the TS layer's list (`ERROR_CODES`).
 #[napi]
 pub fn error_codes() -> Vec<ErrorCode> {
