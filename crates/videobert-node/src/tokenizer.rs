@@ -404,7 +404,8 @@ pub fn fit_codebook(env: &Env, shards: String, out: String, options: Option<Nati
             seed: o.seed.map(u64::from).unwrap_or(d.seed),
         };
         let (cb, n) =
-            video::codebook::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(video::codebook::DEFAULT_SAMPLE), &k).map_err(to_napi_error)?;
+            video::codebook::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(video::codebook::DEFAULT_SAMPLE), &k)
+                .map_err(to_napi_error)?;
         cb.save(std::path::Path::new(&out)).map_err(to_napi_error)?;
         Ok(CodebookInfo { words: cb.num_words() as u32, dim: cb.dim as u32, fitted_on: n as u32 })
     })
