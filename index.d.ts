@@ -81,6 +81,12 @@ export declare class NativeVideoBert {
   classify(batch: NativeBatch): Promise<Float32Array>
   /** Probability that each sample's text belongs to its video (VTM head; nothing masked). */
   matchScores(batch: NativeBatch): Promise<Float32Array>
+  /**
+   * Each pre-training loss's share of the gradient on one batch: the global norm of the gradient
+   * of each weighted term, masked as the next step would mask it (three backward passes; the
+   * Trainer's health report calls it now and then).
+   */
+  lossGradNorms(batch: NativeBatch): Promise<LossGradNorms>
   /** The `topK` most probable words at every `[MASK]` token of the texts (MLM head). */
   predictMasked(batch: NativeBatch, topK: number): Promise<MaskPrediction[]>
 }
@@ -148,6 +154,13 @@ export declare function loadModel(dir: string, options?: NativeCreateOptions | u
 
 /** Load a `tokenizer.json`. */
 export declare function loadTextTokenizer(path: string): NativeTextTokenizer
+
+/** Gradient norm of each weighted pre-training loss on one batch. */
+export interface LossGradNorms {
+  mlm: number
+  video: number
+  vtm: number
+}
 
 /** Top-k words at one `[MASK]` position. */
 export interface MaskPrediction {

@@ -6,15 +6,19 @@ import { expectCode } from './helpers.js'
 describe('inference heads after pre-training on structured synthetic data', () => {
   it('masked words come back from the right topic; match scores are probabilities', async () => {
     const model = await VideoBERT.create('tiny', { seed: 4 })
-    for (let step = 1; step <= 200; step++) {
-      await model.trainStep(randomBatch(model.config, { batchSize: 16, seed: step }), { lr: 3e-3 })
+    // 400 steps at 1e-3 (measured: the topic comes back for 64 of 64). The earlier recipe, 200 steps at
+    // 3e-3, learned it only while the video loss was summed over F: that loss then took most of the
+    // clipped gradient norm and so damped every step; with the per-feature loss 3e-3 without warm-up
+    // overshoots (0.19 at 200 steps, 0.06 at 400).
+    for (let step = 1; step <= 400; step++) {
+      await model.trainStep(randomBatch(model.config, { batchSize: 16, seed: step }), { lr: 1e-3 })
     }
     // Held-out samples (unseen seed); randomBatch's topic t owns word ids [5 + 24t, 5 + 24t + 24).
     const heldOut = randomBatch(model.config, { batchSize: 64, seed: 10_001, negatives: 0.5 })
     const scores = await model.scoreMatch(heldOut)
     expect(scores).toHaveLength(64)
     expect(scores.every((p) => p >= 0 && p <= 1)).toBe(true)
-    // (Not asserted: after 200 steps the VTM head does not yet separate matched from mismatched pairs
+    // (Not asserted: after these steps the VTM head does not yet separate matched from mismatched pairs
     // — the mean score gap is ~0.003. Known gap, see the issue-4 notes.)
 
     // Mask the first word of each matched caption and ask for it back.

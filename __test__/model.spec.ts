@@ -13,6 +13,22 @@ async function train(model: VideoBERT, from: number, to: number): Promise<StepRe
 }
 
 describe('VideoBERT', () => {
+  it('lossGradNorms: the gradient norm of each weighted loss, linear in its weight, and no update', async () => {
+    const base = await VideoBERT.create({ preset: 'tiny' }, { seed: 4 })
+    const g = await base.lossGradNorms(batches[0]!)
+    for (const k of ['mlm', 'video', 'vtm'] as const) expect(g[k]).toBeGreaterThan(0)
+    const weighted = await VideoBERT.create({ preset: 'tiny', videoWeight: 3, vtmWeight: 0 }, { seed: 4 })
+    const w = await weighted.lossGradNorms(batches[0]!)
+    expect(w.video / g.video).toBeCloseTo(3, 4)
+    expect(w.vtm).toBe(0)
+    expect(w.mlm).toBeCloseTo(g.mlm, 6)
+    // Reading the norms changes nothing: the same step loss before and after.
+    const before = await base.evaluate([batches[1]!], { maskSeed: 1 })
+    await base.lossGradNorms(batches[0]!)
+    expect(await base.evaluate([batches[1]!], { maskSeed: 1 })).toEqual(before)
+    expect(base.step).toBe(0)
+  })
+
   it('creates presets with the documented sizes and counts parameters', async () => {
     const model = await VideoBERT.create('tiny')
     expect(model.config).toEqual(presets.tiny)

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { CheckpointManager, learningRate, resolveConfig, Trainer, VideoBERT, VideoTextDataset, type TrainerOptions } from '../src/index.js'
+import { CheckpointManager, HealthMonitor, learningRate, resolveConfig, Trainer, VideoBERT, VideoTextDataset, type TrainerOptions } from '../src/index.js'
 import { buildCorpus } from './corpus.js'
 import { expectCode, tempDir } from './helpers.js'
 
@@ -134,5 +134,60 @@ describe('Trainer', () => {
     const file = join(tempDir('file'), 'plain-file')
     writeFileSync(file, 'x')
     await expectCode(async () => new CheckpointManager(join(file, 'run')), 'Io', /not writable/)
+  })
+})
+
+describe('the training health report', () => {
+  const healthRun = async (name: string, lr: number, extra: Partial<typeof config> = {}) => {
+    const out = tempDir(name)
+    const model = await VideoBERT.create({ ...config, ...extra }, { seed: 3 })
+    const r = await new Trainer(
+      base(out, { steps: 60, gradientAccumulation: 1, batchSize: 8, schedule: { lr, warmupSteps: 0, decay: 'constant' }, evalEvery: 0, checkpointEvery: 0, health: { after: 30, checkEvery: 30 } }),
+    ).fit(model, data)
+    const logged = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.split === 'health')
+    return { r, logged }
+  }
+
+  it('says when the losses do not move and matching sits at ln 2 (a zero learning rate), in the result and metrics.jsonl', async () => {
+    const { r, logged } = await healthRun('health-stuck', 0)
+    const kinds = r.health.map((w) => `${w.loss} ${w.kind}`)
+    expect(kinds).toEqual(expect.arrayContaining(['mlm stuck', 'vtm chance']))
+    for (const w of r.health) expect(w.step).toBe(30) // said once, at the first check, not again at 60
+    expect(r.health.find((w) => w.kind === 'chance')!.message).toMatch(/ln 2 .*higher learning rate/)
+    expect(logged.flatMap((l) => l.warnings)).toEqual(r.health)
+  })
+
+  it('says when one loss makes nearly all of the gradient, naming its weight', async () => {
+    const { r } = await healthRun('health-dominant', 2e-3, { videoWeight: 1000 })
+    const dominant = r.health.filter((w) => w.kind === 'dominant')
+    expect(dominant.map((w) => w.loss)).toEqual(['video'])
+    expect(dominant[0]!.message).toMatch(/videoWeight/)
+  })
+
+  it('says when a loss that sat at chance moves again, and the progress line drops it', async () => {
+    const monitor = new HealthMonitor(200, false, { after: 50, checkEvery: 50 })
+    const norms = { mlm: 1, video: 1, vtm: 1 }
+    const model = { config: { numLabels: 0 }, lossGradNorms: async () => norms } as unknown as VideoBERT
+    const step = (mlm: number, vtm: number) => ({ loss: 0, mlmLoss: mlm, videoLoss: 1 - mlm / 10, vtmLoss: vtm, classifyLoss: 0, accuracy: 0, mlmAccuracy: 0, gradNorm: 1 })
+    for (let s = 1; s <= 50; s++) monitor.observe(step(4 - s / 20, Math.log(2)))
+    expect((await monitor.check(50, model, {} as never)).map((w) => `${w.loss} ${w.kind}`)).toEqual(['vtm chance'])
+    expect(monitor.active).toEqual(['vtm chance'])
+    for (let s = 51; s <= 100; s++) monitor.observe(step(1, 0.4))
+    const later = await monitor.check(100, model, {} as never)
+    expect(later.map((w) => `${w.loss} ${w.kind}`)).toEqual(['vtm recovered'])
+    expect(later[0]!.message).toMatch(/moves now \(0\.400/)
+    expect(monitor.active).toEqual([])
+    // A loss that dominates the gradient, then stops dominating.
+    norms.video = 100
+    expect((await monitor.check(150, model, {} as never)).map((w) => `${w.loss} ${w.kind}`)).toEqual(['video dominant'])
+    norms.video = 1
+    expect((await monitor.check(200, model, {} as never)).map((w) => `${w.loss} ${w.kind}`)).toEqual(['video recovered'])
+  })
+
+  it('stays quiet with the defaults on data that learns, and can be turned off', async () => {
+    const { r } = await healthRun('health-ok', 2e-3)
+    expect(r.health.filter((w) => w.kind === 'dominant' || w.loss === 'mlm')).toEqual([])
+    const off = await new Trainer(base(tempDir('health-off'), { steps: 2, health: false })).fit(await VideoBERT.create(config, { seed: 3 }), data)
+    expect(off.health).toEqual([])
   })
 })

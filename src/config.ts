@@ -47,6 +47,11 @@ export interface VideoBertConfig {
   vtmWeight: number
   /** Fraction of caption tokens masked (80 % [MASK], 10 % random, 10 % kept). @default 0.15 */
   textMaskProb: number
+  /**
+   * At least this many caption tokens are masked (all of them when the caption is shorter): 15 % of
+   * a five-word caption would round to one token. @default 2
+   */
+  textMaskMin: number
   /** Fraction of segments masked. @default 0.15 */
   videoMaskProb: number
   /** @default 1e-12 */

@@ -18,6 +18,12 @@ export const TOKENIZER_FILE = 'tokenizer.json'
 export const FEATURE_NORM_FILE = 'feature_norm.json'
 /** How the training videos were tokenized (new videos are tokenized the same way). */
 export const VIDEO_TOKENIZER_FILE = 'video_tokenizer.json'
+/**
+ * The visual-word codebook (hierarchical k-means, safetensors): copied into a shard directory by
+ * `codebook assign` / `tokenize --codebook`, and into the checkpoints of a model that reads visual
+ * words, so new videos get the same words.
+ */
+export const CODEBOOK_FILE = 'codebook.safetensors'
 /** A fine-tuned classifier's class names (and its prompt). */
 export const CLASSES_FILE = 'classes.json'
 /** The Trainer's position: step, data position, best metric. */

@@ -175,6 +175,16 @@ export class VideoBERT {
   }
 
   /**
+   * Each pre-training loss's share of the gradient on `batch`: the global norm of the gradient of
+   * each weighted term, masked as the next step would mask it (three backward passes; no update).
+   * The Trainer's health report uses it.
+   */
+  async lossGradNorms(batch: Batch): Promise<{ mlm: number; video: number; vtm: number }> {
+    const [b] = this.#checked(batch)
+    return guard(() => this.#native.lossGradNorms(b!))
+  }
+
+  /**
    * Encoder outputs, nothing masked. For a video-only embedding give an empty text (all padding);
    * for a text-only one, a `videoMask` of zeros.
    */

@@ -1,5 +1,10 @@
 /** `TokenShards`: random access to what `tokenizeManifest` wrote (memory-mapped natively). */
+import { copyFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+
 import { camelKeys } from './config.js'
+import { VideoBertError } from './errors.js'
+import { CODEBOOK_FILE } from './files.js'
 import {
   assignCodebook,
   fitCodebook,
@@ -32,6 +37,8 @@ export interface VideoRecord {
   segments: [number, number][]
   captions: CaptionSpan[]
   label?: unknown
+  /** The manifest's other fields for this video (kept, never interpreted). */
+  metadata?: Record<string, unknown>
 }
 
 export interface ShardParams {
@@ -53,14 +60,17 @@ export interface ShardParams {
 export class TokenShards {
   readonly #native: NativeTokenShards
   readonly params: Readonly<ShardParams>
+  /** The shard directory. */
+  readonly dir: string
 
-  private constructor(native: NativeTokenShards) {
+  private constructor(native: NativeTokenShards, dir: string) {
     this.#native = native
+    this.dir = dir
     this.params = Object.freeze(camelKeys(JSON.parse(native.paramsJson)) as unknown as ShardParams)
   }
 
   static async open(dir: string): Promise<TokenShards> {
-    return new TokenShards(await guard(() => openTokenShards(dir)))
+    return new TokenShards(await guard(() => openTokenShards(dir)), dir)
   }
 
   /** Number of videos (failed ones are not counted). */
@@ -115,9 +125,25 @@ export async function fitCodebookOnShards(shards: string, out: string, options: 
   return guard(() => fitCodebook(shards, out, options))
 }
 
-/** Assign visual words to every segment of a shard directory, in place. Returns the segment count. */
+/**
+ * Assign visual words to every segment of a shard directory, in place, and keep a copy of the
+ * codebook there (`codebook.safetensors`: the Trainer puts it into checkpoints). Returns the segment count.
+ */
 export async function assignCodebookToShards(shards: string, codebook: string): Promise<number> {
-  return guard(() => assignCodebook(shards, codebook))
+  const n = await guard(() => assignCodebook(shards, codebook))
+  keepCodebook(shards, codebook)
+  return n
+}
+
+/** Copy `codebook` into the shard directory `shards` (unless it is that very file). */
+export function keepCodebook(shards: string, codebook: string): void {
+  const kept = join(shards, CODEBOOK_FILE)
+  if (resolve(kept) === resolve(codebook)) return
+  try {
+    copyFileSync(codebook, kept)
+  } catch (err) {
+    throw new VideoBertError('Io', `${kept}: ${(err as Error).message}`, { cause: err })
+  }
 }
 
 export interface VocabOptions {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events'
 
 import { withSignal } from './cancel.js'
 import { VideoBertError } from './errors.js'
-import type { ShardParams } from './shards.js'
+import { keepCodebook, type ShardParams } from './shards.js'
 import {
   builtinFeatures,
   guard,
@@ -137,11 +137,13 @@ export class VideoTokenizer extends EventEmitter<VideoTokenizerEvents> {
       onProgress?.(p)
       this.emit('progress', p)
     }
-    return withSignal(signal, (token) =>
+    const summary = await withSignal(signal, (token) =>
       guard(() =>
         tokenizeManifest(manifest, paths, { out, tokenize: this.#native(), workers, shard, videosPerShard, dtype, codebook }, progress, token),
       ),
     )
+    if (codebook) keepCodebook(out, codebook)
+    return summary
   }
 }
 

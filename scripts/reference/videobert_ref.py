@@ -213,7 +213,7 @@ class Ref(torch.nn.Module):
             feats = inp["video_features"]
             target = (feats.mean(2) if c["num_regions"] > 0 else feats)[vsel]
             if c["video_loss"] == "l2":
-                video = ((pred - target) ** 2).sum() / pred.shape[0]
+                video = ((pred - target) ** 2).mean(-1).sum() / pred.shape[0]  # per-feature mean, per segment
             else:
                 norm = lambda t: t / torch.sqrt((t * t).sum(-1, keepdim=True) + 1e-12)
                 logits = norm(pred) @ norm(target).t() / c["nce_temperature"]

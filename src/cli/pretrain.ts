@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs'
 
 import { configFromJson, PRESET_NAMES, type PresetName, type VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
-import { pretrain, PRETRAIN_DEFAULTS as D } from '../training/pretrain.js'
+import { pretrain, PRESET_TRAINING, PRETRAIN_DEFAULTS as D } from '../training/pretrain.js'
 import { choice, number, optionalInt, parseCommand, required } from './args.js'
+
+const byPreset = (k: 'lr' | 'batchSize') => PRESET_NAMES.map((p) => `${p} ${PRESET_TRAINING[p][k]}`).join(', ')
 
 export const PRETRAIN_HELP = `Usage: videobert pretrain --data SHARDS --tokenizer tokenizer.json --out RUN [options]
 
@@ -16,9 +18,9 @@ Options:
   --preset NAME           ${PRESET_NAMES.join(' | ')} (default ${D.preset})
   --config FILE           config.json (snake_case) overriding the preset
   --steps N               optimizer steps (default ${D.steps})
-  --batch-size N          samples per micro-batch (default ${D.batchSize})
+  --batch-size N          samples per micro-batch (default by preset: ${byPreset('batchSize')})
   --grad-accum N          micro-batches per step (default ${D.gradientAccumulation})
-  --lr X                  peak learning rate (default ${D.lr})
+  --lr X                  peak learning rate (default by preset: ${byPreset('lr')})
   --warmup N              warm-up steps (default ${100 * D.warmupFraction}% of --steps)
   --decay cosine|linear|constant   (default ${D.decay})
   --eval-every N          validate every N steps (default ${D.evalEvery})
@@ -66,7 +68,7 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
     steps: optionalInt(v.steps, 'steps'),
     batchSize: optionalInt(v['batch-size'], 'batch-size'),
     gradientAccumulation: optionalInt(v['grad-accum'], 'grad-accum'),
-    lr: v.lr === undefined ? undefined : number(v.lr, 'lr', D.lr, 0),
+    lr: v.lr === undefined ? undefined : number(v.lr, 'lr', 0, 0),
     warmupSteps: optionalInt(v.warmup, 'warmup'),
     decay: v.decay === undefined ? undefined : choice(v.decay, 'decay', ['cosine', 'linear', 'constant'] as const, D.decay),
     evalEvery: optionalInt(v['eval-every'], 'eval-every'),
@@ -79,8 +81,11 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
     signal,
     progress: !v.json,
   })
-  const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, dataWaitFraction: r.dataWaitFraction, skipped: r.skipped.length, out }
+  const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, dataWaitFraction: r.dataWaitFraction, skipped: r.skipped.length, health: r.health, out }
   if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-  else process.stderr.write(`pretrain ${r.stopped} at step ${r.state.step}; best ${JSON.stringify(r.state.best)}; ${(100 * r.dataWaitFraction).toFixed(1)}% of the time preparing data; ${r.skipped.length} unreadable items skipped → ${out}\n`)
+  else {
+    process.stderr.write(`pretrain ${r.stopped} at step ${r.state.step}; best ${JSON.stringify(r.state.best)}; ${(100 * r.dataWaitFraction).toFixed(1)}% of the time preparing data; ${r.skipped.length} unreadable items skipped → ${out}\n`)
+    for (const w of r.health) process.stderr.write(`health (step ${w.step}): ${w.message}\n`)
+  }
   return r.stopped === 'aborted' ? 130 : 0
 }

@@ -14,8 +14,9 @@ import { textToVideoRetrieval, type RetrievalMetrics } from '../eval/retrieval.j
 import { evaluateCaptions, type CaptionEvaluation } from '../eval/captioning.js'
 import { labelEfficiency, type LabelEfficiencyResult } from './label-efficiency.js'
 import { VideoBERT } from '../model.js'
-import { TextTokenizer, TokenShards, trainVocabulary } from '../shards.js'
+import { assignCodebookToShards, fitCodebookOnShards, TextTokenizer, TokenShards, trainVocabulary } from '../shards.js'
 import { VideoTokenizer } from '../tokenizer.js'
+import { PRESET_TRAINING, PRETRAIN_DEFAULTS } from '../training/pretrain.js'
 import { Trainer, type FitResult } from '../training/trainer.js'
 import { ATTRIBUTE_WORDS, writeSyntheticSet } from './synthetic.js'
 
@@ -26,10 +27,17 @@ export interface DemoOptions {
   quick?: boolean
   /** Optimizer steps. @default 4500 (quick: 800) */
   steps?: number
-  /** Peak learning rate. @default 2e-3 */
+  /** Peak learning rate. @default the tiny preset's (PRESET_TRAINING) */
   lr?: number
-  /** Samples per step. @default 32 */
+  /** Samples per step. @default the tiny preset's (PRESET_TRAINING) */
   batchSize?: number
+  /**
+   * What the model reads of each segment: `'features'` (the builtin region features, continuous,
+   * `l2` video loss) or `'visual_words'` (the VideoBERT paper's set-up: a hierarchical k-means
+   * codebook fitted on the training segments, one word per segment, a softmax over the words as the
+   * video loss). @default 'features'
+   */
+  videoInput?: 'features' | 'visual_words'
   /** Seeds the clips, the split, initialisation and masking. @default 0 */
   seed?: number
   /** Threads for tensor math. @default physical cores */
@@ -48,6 +56,9 @@ export interface DemoOptions {
 
 export interface DemoResult {
   clips: { train: number; test: number }
+  videoInput: 'features' | 'visual_words'
+  /** The visual-word codebook (null for `features`). */
+  codebook: { words: number; fittedOn: number } | null
   config: VideoBertConfig
   numParameters: number
   train: { steps: number; stopped: FitResult['stopped']; seconds: number; stepsPerSecond: number; dataWaitFraction: number; validation: FitResult['lastValidation'] }
@@ -67,7 +78,13 @@ export interface DemoResult {
 }
 
 /** What the demo's options are when left out (the CLI's help shows these). */
-export const DEMO_DEFAULTS = { out: 'videobert-demo', steps: 4500, quickSteps: 800, lr: 2e-3, batchSize: 32, seed: 0 }
+export const DEMO_DEFAULTS = { out: 'videobert-demo', steps: 4500, quickSteps: 800, lr: PRESET_TRAINING.tiny.lr, batchSize: PRESET_TRAINING.tiny.batchSize, seed: 0 }
+
+/**
+ * The demo's codebook: 12 children per node as in the paper, 2 levels (144 words) — the paper's 4
+ * levels (20 736 words) would give most words no training segment at all on 1 152 segments.
+ */
+export const DEMO_CODEBOOK = { branching: 12, depth: 2 } as const
 
 /** Tokenizer settings of the demo: 10 fps, 8-frame segments (0.8 s), 2×2 regions, builtin features. */
 export const DEMO_TOKENIZE = { fps: 10, framesPerSegment: 8, grid: 2, extractor: 'builtin' } as const
@@ -98,11 +115,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const s = await videoTokenizer.tokenizeManifest(set.manifests[split], { out: shardDirs[split], signal })
     if (s.failures.length > 0) throw new Error(`demo: ${s.failures.length} clips failed to tokenize, e.g. ${s.failures[0]!.path}: ${s.failures[0]!.message}`)
   }
+  const videoInput = options.videoInput ?? 'features'
+  let codebook: DemoResult['codebook'] = null
+  if (videoInput === 'visual_words') {
+    const path = join(out, 'codebook.safetensors')
+    const info = await fitCodebookOnShards(shardDirs.train, path, { ...DEMO_CODEBOOK, seed })
+    for (const split of ['train', 'test'] as const) await assignCodebookToShards(shardDirs[split], path)
+    codebook = { words: info.words, fittedOn: info.fittedOn }
+    log(`    visual words: a ${DEMO_CODEBOOK.branching}^${DEMO_CODEBOOK.depth} = ${info.words}-word codebook fitted on ${info.fittedOn} training segments`)
+  }
   const trainShards = await TokenShards.open(shardDirs.train)
   const testShards = await TokenShards.open(shardDirs.test)
   const tTokenize = since(t1)
 
-  // Every clip is 3.2 s = 4 segments of 0.8 s: one window each.
+  // The library's defaults (the tiny preset, its learning rate and batch size); only the shapes
+  // come from the data: every clip is 3.2 s = 4 segments of 0.8 s (one window each), captions are short.
   const config = resolveConfig({
     preset: 'tiny',
     vocabSize: tokenizer.vocabSize,
@@ -110,12 +137,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     numRegions: trainShards.numRegions,
     maxSegments: 4,
     maxTextLen: 12,
-    // Short captions: mask more of them. Standardised features make the video loss large next to
-    // the text losses: weigh it down. The matching head learns last (its loss sits at ln 2 for the
-    // first ~1000 steps): weigh it up. Measured on this set: see the README's demo section.
-    textMaskProb: 0.3,
-    videoWeight: 0.1,
-    vtmWeight: 5,
+    // The paper's set-up: one visual word per segment, predicted with a softmax over the codebook.
+    ...(codebook && { videoInput: 'visual_words', videoLoss: 'ce', numVisualWords: codebook.words, numRegions: 0 }),
   })
   const model = await VideoBERT.create(config, { seed, numThreads: options.threads })
   log(`3/5 pre-training the tiny preset (${model.numParameters.toLocaleString()} parameters) for ${steps} steps`)
@@ -126,7 +149,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     out: join(out, 'run'),
     steps,
     batchSize: options.batchSize ?? DEMO_DEFAULTS.batchSize,
-    schedule: { lr: options.lr ?? DEMO_DEFAULTS.lr, warmupSteps: Math.round(steps / 20), decay: 'cosine' },
+    schedule: { lr: options.lr ?? DEMO_DEFAULTS.lr, warmupSteps: Math.round(steps * PRETRAIN_DEFAULTS.warmupFraction), decay: PRETRAIN_DEFAULTS.decay },
     evalEvery: Math.max(1, Math.round(steps / 5)),
     checkpointEvery: 0,
     keepLast: 1,
@@ -167,6 +190,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   return {
     clips: counts,
+    videoInput,
+    codebook,
     config,
     numParameters: model.numParameters,
     train: {

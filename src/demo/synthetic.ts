@@ -7,13 +7,8 @@
  * is unique and names exactly one clip) and `trainPerCombination` times in the train split, with
  * random start positions, speeds and background brightness.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
-import { join } from 'node:path'
-
-import { VideoBertError } from '../errors.js'
 import { rng } from '../random.js'
-import { writeVideo } from '../video-writer.js'
+import { writeClipSet, type ClipSetOptions, type WrittenSet } from './clip-set.js'
 
 export const COLOURS = { red: 'e02020', orange: 'f08010', yellow: 'e8e020', green: '20b030', blue: '2050e8', purple: 'a030e0' } as const
 export const SHAPES = ['circle', 'square', 'triangle', 'diamond'] as const
@@ -165,60 +160,18 @@ export function renderClip(clip: ClipSpec, frameRate = 20): Uint8Array {
 /** How the clips are encoded: FFmpeg's own MPEG-4 Part 2 encoder at a fixed quantiser, in MP4. */
 export const CLIP_ENCODING = { codec: 'mpeg4', quality: 3 } as const
 
-export interface WrittenSet {
-  clips: ClipSpec[]
-  /** Manifests (JSONL, SPEC §2.3) of each split. */
-  manifests: { train: string; test: string }
-}
-
 /**
  * Render the clips into `dir/videos` (clips of the same plan already there are kept: re-running is cheap) and write
  * `dir/train.jsonl` and `dir/test.jsonl` with the captions and `{ colour, shape, direction }` labels.
  */
-export async function writeSyntheticSet(
-  dir: string,
-  options: SyntheticOptions & { workers?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
-): Promise<WrittenSet> {
-  const clips = planClips(options)
-  const videos = join(dir, 'videos')
-  // Clips on disk are reused only if they were rendered from this very plan (same seed and options).
-  const planPath = join(dir, 'plan.json')
+export function writeSyntheticSet(dir: string, options: SyntheticOptions & ClipSetOptions = {}): Promise<WrittenSet<ClipSpec>> {
   const frameRate = options.frameRate ?? 20
-  const plan = JSON.stringify({ clips, frameRate, encoding: CLIP_ENCODING })
-  if (existsSync(planPath) && readFileSync(planPath, 'utf8') !== plan) rmSync(videos, { recursive: true, force: true })
-  mkdirSync(videos, { recursive: true })
-  writeFileSync(planPath, plan)
-  const pathOf = (c: ClipSpec) => join(videos, `${c.id}.mp4`)
-  const todo = clips.filter((c) => !existsSync(pathOf(c)))
-  let done = clips.length - todo.length
-  options.onProgress?.(done, clips.length)
-  const workers = Math.max(1, options.workers ?? availableParallelism())
-  let cursor = 0
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (cursor < todo.length) {
-        if (options.signal?.aborted) throw new VideoBertError('Cancelled', 'cancelled')
-        const c = todo[cursor++]!
-        const tmp = `${pathOf(c)}.tmp.mp4` // renamed when complete: a half-written clip is never kept
-        await writeVideo(tmp, renderClip(c, frameRate), { width: FRAME_SIZE, height: FRAME_SIZE, frameRate, gop: frameRate, ...CLIP_ENCODING })
-        renameSync(tmp, pathOf(c))
-        options.onProgress?.(++done, clips.length)
-      }
-    }),
+  return writeClipSet(
+    dir,
+    planClips(options),
+    (c) => renderClip(c, frameRate),
+    { width: FRAME_SIZE, height: FRAME_SIZE, frameRate, gop: frameRate, ...CLIP_ENCODING },
+    (c) => ({ colour: c.colour, shape: c.shape, direction: c.direction }),
+    options,
   )
-  const manifests = { train: join(dir, 'train.jsonl'), test: join(dir, 'test.jsonl') }
-  for (const split of ['train', 'test'] as const) {
-    const lines = clips
-      .filter((c) => c.split === split)
-      .map((c) =>
-        JSON.stringify({
-          id: c.id,
-          video: `videos/${c.id}.mp4`, // relative to the manifest: the set can be moved or read from anywhere
-          captions: [{ start: 0, end: c.duration, text: c.caption }],
-          label: { colour: c.colour, shape: c.shape, direction: c.direction },
-        }),
-      )
-    writeFileSync(manifests[split], `${lines.join('\n')}\n`)
-  }
-  return { clips, manifests }
 }

@@ -37,7 +37,7 @@ export async function evaluateCaptions(
   const inputs = windows.map((w) => {
     const b = data.collate([{ w, text: empty, label: 1 }])
     if (!b) throw new VideoBertError('InvalidInput', `caption evaluation: video ${w.video} could not be read`)
-    return { features: b.videoFeatures!, mask: b.videoMask! }
+    return { features: b.videoFeatures!, mask: b.videoMask!, ...(b.visualWordIds && { words: b.visualWordIds }) }
   })
   const captions = await captionVideos(p, inputs, options)
   const perGroup: Record<string, CaptionMetrics> = {}

@@ -15,6 +15,8 @@ import type { InferenceContext } from './context.js'
 export interface VideoFeatures {
   features: Float32Array
   mask: Uint8Array
+  /** `[T]` visual-word ids, for a model that reads them. */
+  words?: Uint32Array
 }
 
 /** What the caption options are when left out (`maxLength`: min(maxTextLen, `maxLength`)). */
@@ -119,10 +121,16 @@ async function decodeGroup(p: InferenceContext, videos: VideoFeatures[], o: Requ
       videoFeatures: new Float32Array(active.length * per),
       videoMask: new Uint8Array(active.length * T),
     }
+    if (p.model.config.videoInput === 'visual_words') batch.visualWordIds = new Uint32Array(active.length * T)
     active.forEach(({ h }, b) => {
+      const v = videos[h.video]!
       batch.textIds.set(h.ids, b * L)
-      batch.videoFeatures!.set(videos[h.video]!.features, b * per)
-      batch.videoMask!.set(videos[h.video]!.mask, b * T)
+      batch.videoFeatures!.set(v.features, b * per)
+      batch.videoMask!.set(v.mask, b * T)
+      if (batch.visualWordIds) {
+        if (!v.words) throw new VideoBertError('InvalidInput', `video ${h.video + offset} has no visual words; the model reads them (videoInput 'visual_words')`)
+        batch.visualWordIds.set(v.words, b * T)
+      }
     })
     const topK = Math.min(p.model.config.vocabSize, banned.size + L + Math.max(o.beamSize, o.topK) + 2)
     const preds = await p.model.predictMasked(batch, { topK })

@@ -71,8 +71,8 @@ export function windowBatch(p: InferenceContext, videos: VideoTokens[], windows:
  * The model's video input for one tokenized video: its first window (the first `maxSegments`
  * segments) as one batch row — standardised features and the segment mask.
  */
-export function videoInput(p: InferenceContext, video: VideoTokens): { features: Float32Array; mask: Uint8Array } {
+export function videoInput(p: InferenceContext, video: VideoTokens): { features: Float32Array; mask: Uint8Array; words?: Uint32Array } {
   const [first] = videoWindows(p, [video])
   const batch = windowBatch(p, [video], [first!])
-  return { features: batch.videoFeatures, mask: batch.videoMask }
+  return { features: batch.videoFeatures, mask: batch.videoMask, ...(batch.visualWordIds && { words: batch.visualWordIds }) }
 }

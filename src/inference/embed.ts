@@ -67,7 +67,9 @@ export async function embedTexts(p: InferenceContext, texts: string[], options: 
       if (ids.length === 0) throw new VideoBertError('InvalidInput', `text ${start + b} is empty`)
       textIds.set(ids, b * L)
     })
-    const e = await p.model.embed({ batchSize: B, textIds, videoFeatures: new Float32Array(B * T * R * F), videoMask: new Uint8Array(B * T) })
+    // No video: every segment is padding (a visual-word model still gets its, unread, word ids).
+    const words = p.model.config.videoInput === 'visual_words' ? { visualWordIds: new Uint32Array(B * T) } : {}
+    const e = await p.model.embed({ batchSize: B, textIds, videoFeatures: new Float32Array(B * T * R * F), videoMask: new Uint8Array(B * T), ...words })
     for (let b = 0; b < B; b++) out.push(e.text.slice(b * H, (b + 1) * H))
     options.onProgress?.(start + B, texts.length)
   }

@@ -13,9 +13,9 @@ import { VideoTextDataset } from '../data/dataset.js'
 import { loadFeatureNorm, type FeatureNorm } from '../data/feature-norm.js'
 import { VideoBertError } from '../errors.js'
 import { retrieve, type Direction, type RetrievalOptions, type RetrievalResult } from '../eval/retrieval.js'
-import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE, VIDEO_TOKENIZER_FILE } from '../files.js'
+import { CLASSES_FILE, CODEBOOK_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE, VIDEO_TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type CreateOptions } from '../model.js'
-import { TextTokenizer, TokenShards } from '../shards.js'
+import { Codebook, TextTokenizer, TokenShards } from '../shards.js'
 import { VideoTokenizer, type TokenizeOptions } from '../tokenizer.js'
 import { captionVideos, type Caption, type CaptionOptions } from './caption.js'
 import { classifyVideos, type ClassPrediction } from './classify.js'
@@ -42,6 +42,8 @@ export class Pretrained implements InferenceContext {
     readonly videoTokenizer: TokenizeOptions | null,
     readonly classes: string[] | null,
     readonly prompt: string | null,
+    /** The visual-word codebook of a model that reads visual words (new videos get their words from it). */
+    readonly codebook: Codebook | null,
   ) {}
 
   /** Load a checkpoint directory written by the Trainer (or `model.save` plus `tokenizer.json`). */
@@ -61,12 +63,21 @@ export class Pretrained implements InferenceContext {
         throw new VideoBertError('Checkpoint', `${classesPath}: expected ${model.config.numLabels} class names (the model's numLabels)`)
       }
     }
-    return new Pretrained(model, TextTokenizer.load(tokenizerPath), existsSync(normPath) ? loadFeatureNorm(normPath) : null, videoTokenizer, classes, prompt)
+    const codebookPath = join(dir, CODEBOOK_FILE)
+    const codebook = existsSync(codebookPath) ? await Codebook.load(codebookPath) : null
+    if (model.config.videoInput === 'visual_words' && codebook === null) throw new VideoBertError('Checkpoint', `${dir}: the model reads visual words but the checkpoint has no ${CODEBOOK_FILE}`)
+    return new Pretrained(model, TextTokenizer.load(tokenizerPath), existsSync(normPath) ? loadFeatureNorm(normPath) : null, videoTokenizer, classes, prompt, codebook)
   }
 
-  /** Tokens of a video: tokenized like the checkpoint's training data when given as a path. */
+  /**
+   * Tokens of a video: tokenized like the checkpoint's training data when given as a path (and its
+   * segments given their visual words when the model reads them).
+   */
   async tokens(video: VideoSource): Promise<VideoTokens> {
-    return typeof video === 'string' ? new VideoTokenizer(this.videoTokenizer ?? {}).tokenizeFile(video) : video
+    if (typeof video !== 'string') return video
+    const tokens: VideoTokens = await new VideoTokenizer(this.videoTokenizer ?? {}).tokenizeFile(video)
+    if (this.codebook && this.model.config.videoInput === 'visual_words') tokens.visualWords = await this.codebook.assign(tokens.pooled)
+    return tokens
   }
 
   async #allTokens(videos: VideoSource[]): Promise<VideoTokens[]> {

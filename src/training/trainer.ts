@@ -14,10 +14,11 @@ import type { Split, VideoTextDataset, Window } from '../data/dataset.js'
 import { saveFeatureNorm } from '../data/feature-norm.js'
 import { textToVideoRetrieval } from '../eval/retrieval.js'
 import { VideoBertError } from '../errors.js'
-import { FEATURE_NORM_FILE, METRICS_FILE, VIDEO_TOKENIZER_FILE } from '../files.js'
+import { CODEBOOK_FILE, FEATURE_NORM_FILE, METRICS_FILE, VIDEO_TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type StepResult } from '../model.js'
 import { tokenizeOptionsOf } from '../tokenizer.js'
 import { CheckpointManager, type TrainerState } from './checkpoints.js'
+import { HealthMonitor, type HealthOptions, type HealthWarning } from './health.js'
 import { writeLossCurve } from './report.js'
 import { learningRate, type ScheduleOptions } from './schedule.js'
 
@@ -103,6 +104,12 @@ export interface TrainerOptions {
   signal?: AbortSignal
   /** Draw a progress line on stderr. @default true */
   progress?: boolean
+  /**
+   * The health report: warnings when a loss does not move, matching stays at chance, or one loss
+   * dominates the gradient (progress line, metrics.jsonl, `FitResult.health`). `false` turns it off.
+   * @default {}
+   */
+  health?: HealthOptions | false
 }
 
 export interface FitResult {
@@ -111,6 +118,8 @@ export interface FitResult {
   /** Why the loop ended. */
   stopped: 'completed' | 'early-stopping' | 'aborted'
   lastValidation: ValidationMetrics | null
+  /** What the health report said (empty when all was well, or when it was off). */
+  health: HealthWarning[]
   /**
    * Fraction of the loop's wall time spent building batches (reading shards, tokenizing, collating).
    * All but the first step's batches are built while the previous step runs natively, so the steps
@@ -142,6 +151,7 @@ export class Trainer {
       checkpointFiles: {},
       ...options,
       validationRetrieval: options.validationRetrieval ?? { candidates: 200 },
+      health: options.health ?? {},
     }
   }
 
@@ -198,6 +208,14 @@ export class Trainer {
     // ... and how the videos were tokenized, so inference can tokenize new videos the same way.
     files[VIDEO_TOKENIZER_FILE] = join(o.out, VIDEO_TOKENIZER_FILE)
     writeFileSync(files[VIDEO_TOKENIZER_FILE], `${JSON.stringify(tokenizeOptionsOf(data.shards.params), null, 2)}\n`)
+    // ... and, for a model that reads visual words, the codebook they came from.
+    if (model.config.videoInput === 'visual_words') {
+      const codebook = join(data.shards.dir, CODEBOOK_FILE)
+      if (data.shards.params.codebook === null || !existsSync(codebook)) {
+        throw new VideoBertError('InvalidInput', `${data.shards.dir}: the model reads visual words (videoInput 'visual_words') but the shards have none: run \`videobert codebook fit\` and \`videobert codebook assign --data ${data.shards.dir}\` first`)
+      }
+      files[CODEBOOK_FILE] = codebook
+    }
     const metricsPath = join(o.out, METRICS_FILE)
     let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
     if (!o.resume) {
@@ -228,6 +246,7 @@ export class Trainer {
       }
     }
     const line = o.progress ? new ProgressLine() : null
+    const health = o.health === false ? null : new HealthMonitor(o.steps, model.config.numLabels > 0, o.health)
     const log = (record: Record<string, unknown>) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`)
     let stopped: FitResult['stopped'] = 'completed'
     let lastValidation: ValidationMetrics | null = null
@@ -295,14 +314,23 @@ export class Trainer {
         state.step++
         log({ step: state.step, split: 'train', lr, ...m })
         await this.#emit('onTrainBatchEnd', this, state.step, { ...m, lr })
+        health?.observe(m)
+        if (health?.due(state.step)) {
+          const warnings = await health.check(state.step, model, micro[0]!)
+          if (warnings.length > 0) {
+            log({ step: state.step, split: 'health', warnings })
+            if (line) for (const w of warnings) process.stderr.write(`\n${w.kind === 'recovered' ? '✓' : '⚠'} step ${w.step}: ${w.message}\n`)
+          }
+        }
         if (line) {
           const rate = (state.step - startStep) / ((performance.now() - t0) / 1000)
+          const warn = health && health.active.length > 0 ? `  ⚠ ${health.active.join(', ')}` : ''
           const parts = model.config.numLabels > 0
             ? `(accuracy ${m.accuracy.toFixed(3)})`
             : `(mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})`
           line.update(
             `step ${state.step}/${o.steps}  loss ${m.loss.toFixed(3)} ${parts}` +
-              `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  data ${((100 * dataMs) / (performance.now() - t0)).toFixed(1)}%  ETA ${((o.steps - state.step) / rate).toFixed(0)}s`,
+              `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  data ${((100 * dataMs) / (performance.now() - t0)).toFixed(1)}%  ETA ${((o.steps - state.step) / rate).toFixed(0)}s${warn}`,
           )
         }
         const last = state.step === o.steps
@@ -337,7 +365,7 @@ export class Trainer {
       writeLossCurve(o.out)
       const final = snapshot()
       await this.#emit('onFitEnd', this, final)
-      return { state: final, model, stopped, lastValidation, dataWaitFraction: dataMs / Math.max(1e-9, performance.now() - t0), skipped: data.skipped.slice() }
+      return { state: final, model, stopped, lastValidation, health: health?.warnings.slice() ?? [], dataWaitFraction: dataMs / Math.max(1e-9, performance.now() - t0), skipped: data.skipped.slice() }
     } catch (err) {
       line?.done()
       await this.#emit('onException', this, err)

@@ -122,8 +122,8 @@ impl Batch {
         Ok(())
     }
 
-    /// Seeded BERT masking: `text_mask_prob` of the real, non-special text tokens (at least one when
-    /// there is any) become 80 % `[MASK]`, 10 % a random non-special token, 10 % unchanged; and
+    /// Seeded BERT masking: `text_mask_prob` of the real, non-special text tokens (at least
+    /// `text_mask_min`, or all of them when there are fewer; none when `text_mask_prob` is 0) become 80 % `[MASK]`, 10 % a random non-special token, 10 % unchanged; and
     /// `video_mask_prob` of the real segments (at least one) are masked for video modelling.
     pub fn mask(&self, cfg: &VideoBertConfig, rng: &mut Rng) -> MaskedBatch {
         let (b, l, t) = (self.batch_size, cfg.max_text_len, cfg.max_segments);
@@ -137,7 +137,9 @@ impl Batch {
         for i in 0..b {
             let row = i * l..(i + 1) * l;
             let candidates: Vec<usize> = row.filter(|&j| text_mask[j] == 1 && special.binary_search(&self.text_ids[j]).is_err()).collect();
-            for j in rng.choose(&candidates, count(candidates.len(), cfg.text_mask_prob)) {
+            let n = candidates.len();
+            let k = if cfg.text_mask_prob == 0.0 { 0 } else { count(n, cfg.text_mask_prob).max(cfg.text_mask_min.min(n)) };
+            for j in rng.choose(&candidates, k) {
                 mlm_labels[j] = self.text_ids[j] as i64;
                 let u = rng.next_f64();
                 if u < 0.8 {
@@ -239,5 +241,35 @@ impl MaskedBatch {
             vtm_labels: Tensor::new(vtm.as_slice(), device)?,
         };
         Ok((inputs, targets))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Masked text positions per row of a batch whose rows hold `lens[i]` real words.
+    fn masked_per_row(cfg: &VideoBertConfig, lens: &[usize]) -> Vec<usize> {
+        let l = cfg.max_text_len;
+        let mut text_ids = vec![cfg.pad_token_id; lens.len() * l];
+        for (i, &n) in lens.iter().enumerate() {
+            for j in 0..n {
+                text_ids[i * l + j] = 10 + j as u32;
+            }
+        }
+        let batch = Batch { batch_size: lens.len(), text_ids, ..Default::default() };
+        let masked = batch.mask(cfg, &mut Rng::new(7));
+        masked.mlm_labels.chunks(l).map(|row| row.iter().filter(|&&y| y >= 0).count()).collect()
+    }
+
+    #[test]
+    fn short_captions_get_at_least_text_mask_min_masked_tokens() {
+        let cfg = VideoBertConfig { max_text_len: 32, ..VideoBertConfig::tiny() };
+        // 15 % of 5 rounds to 1: the minimum (2) wins; 15 % of 30 is 4.5 → 5; a 1-word caption: all of it.
+        assert_eq!(masked_per_row(&cfg, &[5, 30, 1, 0]), vec![2, 5, 1, 0]);
+        let one = VideoBertConfig { text_mask_min: 1, ..cfg.clone() };
+        assert_eq!(masked_per_row(&one, &[5, 30]), vec![1, 5]);
+        let off = VideoBertConfig { text_mask_prob: 0.0, ..cfg };
+        assert_eq!(masked_per_row(&off, &[5, 30]), vec![0, 0]);
     }
 }

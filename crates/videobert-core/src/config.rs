@@ -70,6 +70,9 @@ pub struct VideoBertConfig {
     pub vtm_weight: f64,
     /// Fraction of text tokens masked for MLM (then 80 % [MASK], 10 % random, 10 % kept).
     pub text_mask_prob: f64,
+    /// At least this many text tokens are masked per caption (all of them when it is shorter):
+    /// 15 % of a five-word caption rounds to one token, too little signal for short captions.
+    pub text_mask_min: usize,
     /// Fraction of segments masked for masked video modelling.
     pub video_mask_prob: f64,
     pub layer_norm_eps: f64,
@@ -130,6 +133,7 @@ impl VideoBertConfig {
             video_weight: 1.0,
             vtm_weight: 1.0,
             text_mask_prob: 0.15,
+            text_mask_min: 2,
             video_mask_prob: 0.15,
             layer_norm_eps: 1e-12,
             initializer_range: 0.02,
@@ -246,6 +250,9 @@ impl VideoBertConfig {
         in_range("video_weight", self.video_weight, 0.0, 1e3)?;
         in_range("vtm_weight", self.vtm_weight, 0.0, 1e3)?;
         in_range("text_mask_prob", self.text_mask_prob, 0.0, 1.0)?;
+        if self.text_mask_min > self.max_text_len {
+            return Err(Error::config("text_mask_min", format!("must be <= max_text_len ({})", self.max_text_len)));
+        }
         in_range("video_mask_prob", self.video_mask_prob, 0.0, 1.0)?;
         in_range("layer_norm_eps", self.layer_norm_eps, 0.0, 1.0)?;
         in_range("initializer_range", self.initializer_range, 0.0, 10.0)?;

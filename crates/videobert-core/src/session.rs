@@ -131,6 +131,12 @@ impl VideoBert {
         self.threads.run(|| train::evaluate(&self.weights, seed, batches))
     }
 
+    /// Each pre-training loss's share of the gradient on one batch (see `train::loss_grad_norms`).
+    pub fn loss_grad_norms(&mut self, batch: &Batch) -> Result<train::LossGradNorms> {
+        let (weights, seed, step) = (&self.weights, self.seed, self.optimizer.step);
+        self.threads.run(|| train::loss_grad_norms(weights, seed, step, batch))
+    }
+
     /// Encoder outputs for every sample (see `infer::embed`).
     pub fn embed(&mut self, batch: &Batch) -> Result<Embeddings> {
         self.threads.run(|| infer::embed(&self.weights, batch))

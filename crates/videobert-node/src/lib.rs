@@ -211,6 +211,14 @@ pub struct NativeEvaluateOptions {
     pub mask_seed: Option<f64>,
 }
 
+/// Gradient norm of each weighted pre-training loss on one batch.
+#[napi(object)]
+pub struct LossGradNorms {
+    pub mlm: f64,
+    pub video: f64,
+    pub vtm: f64,
+}
+
 /// Scalars of one step (means over the micro-batches).
 #[napi(object)]
 pub struct StepResult {
@@ -439,6 +447,19 @@ impl NativeVideoBert {
         let batch = batch.to_core();
         let inner = self.inner.clone();
         spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.match_scores(&batch).map_err(to_napi_error)?)))
+    }
+
+    /// Each pre-training loss's share of the gradient on one batch: the global norm of the gradient
+    /// of each weighted term, masked as the next step would mask it (three backward passes; the
+    /// Trainer's health report calls it now and then).
+    #[napi(ts_return_type = "Promise<LossGradNorms>")]
+    pub fn loss_grad_norms<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
+        let batch = batch.to_core();
+        let inner = self.inner.clone();
+        spawn_promise(env, move || {
+            let n = lock(&inner)?.loss_grad_norms(&batch).map_err(to_napi_error)?;
+            Ok(LossGradNorms { mlm: n.mlm, video: n.video, vtm: n.vtm })
+        })
     }
 
     /// The `topK` most probable words at every `[MASK]` token of the texts (MLM head).

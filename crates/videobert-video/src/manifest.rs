@@ -29,16 +29,21 @@ pub struct ManifestEntry {
     pub captions: Vec<Caption>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<serde_json::Value>,
+    /// Every other field of the manifest line (or other column of the CSV row): kept with the video
+    /// in the shards, never interpreted.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct JsonLine {
     video: PathBuf,
     id: Option<String>,
     #[serde(default)]
     captions: Vec<Caption>,
     label: Option<serde_json::Value>,
+    #[serde(flatten)]
+    metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi", "ogv", "ogg", "mpg", "mpeg", "ts", "flv", "wmv", "3gp"];
@@ -68,6 +73,9 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
         let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
         let video_col = col("video").ok_or_else(|| Error::input(path.display().to_string(), "CSV header has no `video` column"))?;
         let (start, end, text_col, label, id) = (col("start"), col("end"), col("text"), col("label"), col("id"));
+        // The other columns are the video's metadata (the values of its first row).
+        let known = [Some(video_col), start, end, text_col, label, id];
+        let extra: Vec<(usize, String)> = headers.iter().enumerate().filter(|(i, _)| !known.contains(&Some(*i))).map(|(i, h)| (i, h.to_string())).collect();
         for (i, rec) in rdr.records().enumerate() {
             let line = i + 2;
             let rec = rec.map_err(|e| Error::input(format!("{}:{line}", path.display()), e.to_string()))?;
@@ -82,6 +90,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
                         video: video.clone(),
                         captions: vec![],
                         label: get(label).map(|l| serde_json::Value::String(l.to_string())),
+                        metadata: extra.iter().filter_map(|(i, h)| Some((h.clone(), serde_json::Value::String(get(Some(*i))?.to_string())))).collect(),
                     });
                     out.len() - 1
                 }
@@ -110,7 +119,13 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
                 check_caption(path, i + 1, c)?;
             }
             let video = resolve(base, &j.video);
-            out.push(ManifestEntry { id: j.id.unwrap_or_else(|| j.video.display().to_string()), video, captions: j.captions, label: j.label });
+            out.push(ManifestEntry {
+                id: j.id.unwrap_or_else(|| j.video.display().to_string()),
+                video,
+                captions: j.captions,
+                label: j.label,
+                metadata: j.metadata,
+            });
         }
     }
     Ok(out)
@@ -140,6 +155,12 @@ pub fn entries_from_paths(paths: &[PathBuf]) -> Result<Vec<ManifestEntry>> {
     }
     Ok(files
         .into_iter()
-        .map(|given| ManifestEntry { id: given.display().to_string(), video: resolve(Path::new(""), &given), captions: vec![], label: None })
+        .map(|given| ManifestEntry {
+            id: given.display().to_string(),
+            video: resolve(Path::new(""), &given),
+            captions: vec![],
+            label: None,
+            metadata: Default::default(),
+        })
         .collect())
 }

@@ -101,6 +101,9 @@ pub struct VideoRecord {
     pub captions: Vec<CaptionSpan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<serde_json::Value>,
+    /// The manifest's other fields for this video (see `ManifestEntry::metadata`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +181,7 @@ pub fn write_chunk(
                     segments: times,
                     captions,
                     label: entry.label,
+                    metadata: entry.metadata,
                 });
             }
             Err(e) => index.failures.push(Failure { id: entry.id, path: entry.video, code: e.code().into(), message: e.to_string() }),

@@ -232,3 +232,33 @@ fn a_directory_of_another_manifests_shards_is_refused_not_reused() {
     assert!(err.to_string().contains("shard-00001"), "{err}");
     assert_eq!(TokenShards::open(&out).unwrap().len(), 6);
 }
+
+#[test]
+fn extra_manifest_fields_are_kept_as_metadata_and_a_malformed_line_names_its_field() {
+    let dir = tmp("metadata");
+    std::fs::create_dir_all(dir.join("videos")).unwrap();
+    std::fs::copy(fixtures().join("h264.mp4"), dir.join("videos/a.mp4")).unwrap();
+    let jsonl = dir.join("m.jsonl");
+    std::fs::write(&jsonl, "{\"video\": \"videos/a.mp4\", \"id\": \"a\", \"source\": \"camera 3\", \"tags\": [\"park\", 2]}\n").unwrap();
+    let entries = read_manifest(&jsonl).unwrap();
+    let want: serde_json::Map<String, serde_json::Value> = serde_json::from_str(r#"{"source": "camera 3", "tags": ["park", 2]}"#).unwrap();
+    assert_eq!(entries[0].metadata, want);
+    // CSV: the columns besides video/start/end/text/label/id.
+    let csv = dir.join("m.csv");
+    std::fs::write(&csv, "video,start,end,text,location\nvideos/a.mp4,0,1,hello,park\nvideos/a.mp4,1,2,again,park\n").unwrap();
+    let from_csv = read_manifest(&csv).unwrap();
+    assert_eq!((from_csv.len(), from_csv[0].captions.len()), (1, 2));
+    assert_eq!(from_csv[0].metadata, serde_json::from_str::<serde_json::Map<_, _>>(r#"{"location": "park"}"#).unwrap());
+    // The shards keep it with the video.
+    let out = dir.join("shards");
+    run(&entries, &out, 1, (0, 1), FeatureDType::F32, None);
+    assert_eq!(TokenShards::open(&out).unwrap().video(0).unwrap().metadata, want);
+    // A malformed line still names the file, the line and the field.
+    std::fs::write(
+        &jsonl,
+        "{\"video\": \"videos/a.mp4\"}\n{\"video\": \"videos/a.mp4\", \"captions\": [{\"start\": \"zero\", \"end\": 1, \"text\": \"x\"}]}\n",
+    )
+    .unwrap();
+    let err = read_manifest(&jsonl).unwrap_err().to_string();
+    assert!(err.contains("m.jsonl:2") && err.contains("captions"), "{err}");
+}

@@ -6,7 +6,8 @@
 //! tokens (`[B·T, R+1, H]`), (b) joint temporal + cross-modal attention over the sequence, (c) a GELU
 //! FFN on every token; pre-LayerNorm residuals. Objectives: masked language modelling (decoder tied
 //! to the word embeddings), masked video modelling (`l2` | `ce` | `nce`) and video-text matching on
-//! `[CLS]`. The `vb.pp(..)` names below are the tensor names of `model.safetensors` (README table).
+//! `[CLS]`. The `l2` loss is the seed's `1/|M| Σ ||x_i − f(x̃)_i||²` divided by the feature size F
+//! (a mean squared error per feature), so that it is on the scale of the text losses whatever F is. The `vb.pp(..)` names below are the tensor names of `model.safetensors` (README table).
 
 use candle_core::{IndexOp, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
@@ -358,7 +359,9 @@ impl VideoBertModel {
                     let pred = self.video.output.as_ref().expect("l2/nce head has an output").forward(&x)?;
                     let target = segment_targets(inp, cfg)?.index_select(&tg.video_segments, 0)?;
                     if cfg.video_loss == VideoLoss::L2 {
-                        ((pred - target)?.sqr()?.sum_all()? / tg.num_video as f64)?
+                        // Mean squared error per feature, averaged over the masked segments: the loss
+                        // does not grow with the feature size (44 builtin, 512–2048 for backbones).
+                        ((pred - target)?.sqr()?.sum_all()? / (tg.num_video * cfg.feature_dim) as f64)?
                     } else {
                         let logits = (l2_normalize(&pred)?.matmul(&l2_normalize(&target)?.t()?)? / cfg.nce_temperature)?;
                         let diag = Tensor::arange(0u32, tg.num_video as u32, hidden.device())?;
