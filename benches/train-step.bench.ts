@@ -1,0 +1,69 @@
+/**
+ * The train step: one AdamW update (forward, backward, clip, update) of the `small` preset
+ * (H 256, 4 layers, 4 heads, FFN 1024, L 32, T 16, R 4, F 512) on a batch of 8, native vs PyTorch
+ * CPU on the same model (`scripts/reference/bench_train_step.py`, the op-for-op reference), at 1
+ * and 2 threads. PyTorch comes from `.venv-torch` (`bash scripts/reference/setup-torch.sh`: the PyPI
+ * wheel), or VIDEOBERT_TORCH_PYTHON, or `python3`; skipped with a note when none imports torch. Writes its table into benches/RESULTS.md between the
+ * `train-step` markers. Run: `npm run bench` (or `node .bench-dist/benches/train-step.bench.js`).
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+import { configToJson, presets, randomBatch, VideoBERT } from 'videobert-native'
+
+import { machine } from './common.js'
+
+const BATCH = 8
+const STEPS = Number(process.env.VIDEOBERT_BENCH_STEPS ?? 10)
+const WARMUP = 3
+const config = presets.small
+
+async function native(threads: number): Promise<number> {
+  const model = await VideoBERT.create(config, { seed: 0, numThreads: threads })
+  const batch = randomBatch(config, { batchSize: BATCH, seed: 1 })
+  const times: number[] = []
+  for (let i = 0; i < WARMUP + STEPS; i++) {
+    const t0 = performance.now()
+    await model.trainStep(batch, { lr: 1e-4 })
+    if (i >= WARMUP) times.push(performance.now() - t0)
+  }
+  times.sort((a, b) => a - b)
+  return times[Math.floor(times.length / 2)]!
+}
+
+function pytorch(threads: number): { ms: number; torch: string } | string {
+  const venv = fileURLToPath(new URL('../../.venv-torch/bin/python', import.meta.url))
+  const python = process.env.VIDEOBERT_TORCH_PYTHON ?? (existsSync(venv) ? venv : 'python3')
+  const script = fileURLToPath(new URL('../../scripts/reference/bench_train_step.py', import.meta.url))
+  const r = spawnSync(python, [script, '--config', configToJson(config), '--batch', String(BATCH), '--threads', String(threads), '--steps', String(STEPS), '--warmup', String(WARMUP)], { encoding: 'utf8' })
+  if (r.status !== 0) return `skipped: ${python} ${script} failed (${(r.stderr || String(r.error)).trim().split('\n').pop()})`
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_step: number; torch: string }
+  return { ms: out.ms_per_step, torch: out.torch }
+}
+
+const rows: string[] = []
+const notes: string[] = []
+for (const threads of [1, 2]) {
+  const ms = await native(threads)
+  const torch = pytorch(threads)
+  const peer = typeof torch === 'string' ? null : torch
+  if (typeof torch === 'string') notes.push(`PyTorch, ${threads} thread(s): ${torch}`)
+  rows.push(`| ${threads} | ${ms.toFixed(0)} ms (${(1000 / ms).toFixed(2)} steps/s) | ${peer ? `${peer.ms.toFixed(0)} ms (${(1000 / peer.ms).toFixed(2)} steps/s), torch ${peer.torch}` : 'skipped'} | ${peer ? `${(peer.ms / ms).toFixed(2)}×` : '—'} |`)
+  console.log(rows.at(-1))
+}
+const table = [
+  `<!-- train-step:begin -->`,
+  `Train step, \`small\` preset, batch ${BATCH}, median of ${STEPS} steps after ${WARMUP} (${machine()}; \`npm run bench\`):`,
+  '',
+  '| threads | native | PyTorch CPU (same model) | native speed ÷ PyTorch |',
+  '|---|---|---|---|',
+  ...rows,
+  ...(notes.length ? ['', ...notes] : []),
+  `<!-- train-step:end -->`,
+].join('\n')
+const resultsPath = fileURLToPath(new URL('../../benches/RESULTS.md', import.meta.url))
+const results = readFileSync(resultsPath, 'utf8')
+const marked = /<!-- train-step:begin -->[\s\S]*<!-- train-step:end -->/
+writeFileSync(resultsPath, marked.test(results) ? results.replace(marked, table) : `${results.trimEnd()}\n\n## Train step (issue 13)\n\n${table}\n`)
+console.log(table)
