@@ -87,9 +87,11 @@ export class HealthMonitor {
   /** The new warnings at `step` (each kind and loss is reported once); `batch` is the step's batch. */
   async check(step: number, model: VideoBERT, batch: Batch): Promise<HealthWarning[]> {
     const fresh: HealthWarning[] = []
-    const say = (kind: HealthWarning['kind'], loss: LossName, message: string) => {
+    // Each warning is said once, and stays open until it is recovered from.
+    const say = (kind: Exclude<HealthWarning['kind'], 'recovered'>, loss: LossName, message: string) => {
       if (this.#said.has(`${kind}:${loss}`)) return
       this.#said.add(`${kind}:${loss}`)
+      this.#open.add(`${kind}:${loss}`)
       fresh.push({ step, kind, loss, message })
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
@@ -99,10 +101,8 @@ export class HealthMonitor {
       const atChance = l === 'vtm' && Math.abs(now - LN2) < 0.02
       const stuck = !atChance && start > 0 && Math.abs(now - start) / start < this.#o.stuckTolerance
       if (atChance) {
-        if (!this.#said.has(`chance:${l}`)) this.#open.add(`chance:${l}`)
         say('chance', l, `the matching loss is still at ln 2 = ${LN2.toFixed(3)} (chance) after ${step} steps: the [CLS] does not yet tell matching pairs from mismatched ones (on small sets it often sits there for ~1000 steps, then falls); if it stays, try a higher learning rate, a larger vtmWeight, or more steps`)
       } else if (stuck) {
-        if (!this.#said.has(`stuck:${l}`)) this.#open.add(`stuck:${l}`)
         const hint = l === 'classify' ? 'try a higher learning rate or more labelled videos' : `try a higher learning rate, or a larger ${WEIGHT[l as Exclude<LossName, 'classify'>]}`
         say('stuck', l, `the ${l} loss has not moved off its starting value (${start.toFixed(3)} → ${now.toFixed(3)}) in ${step} steps: ${hint}`)
       }
@@ -122,7 +122,6 @@ export class HealthMonitor {
           fresh.push({ step, kind: 'recovered', loss: l, message: `the ${l} loss makes ${(100 * share).toFixed(0)} % of the gradient now` })
         }
         if (share >= this.#o.dominantShare) {
-          if (!this.#said.has(`dominant:${l}`)) this.#open.add(`dominant:${l}`)
           const others = (['mlm', 'video', 'vtm'] as const).filter((x) => x !== l).map((x) => `${x} ${g[x].toExponential(1)}`).join(', ')
           say('dominant', l, `the ${l} loss makes ${(100 * share).toFixed(0)} % of the gradient (norm ${g[l].toExponential(1)}; ${others}): the other losses barely train; weigh it down (${WEIGHT[l]}) or the others up`)
         }

@@ -154,7 +154,7 @@ pub fn evaluate(w: &Weights, mask_seed: u64, batches: &[Batch]) -> Result<StepMe
 
 /// How much of the gradient each pre-training loss contributes: the global norm of the gradient of
 /// each weighted term (`mlm_weight · mlm`, `video_weight · video`, `vtm_weight · vtm`) on one batch,
-/// masked as the step at `step` would mask it. Three backward passes — a diagnostic for the Trainer's
+/// masked as the step at `step` would mask it. One forward, three backward passes — a diagnostic for the Trainer's
 /// health report, not part of a step.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct LossGradNorms {
@@ -170,11 +170,10 @@ pub fn loss_grad_norms(w: &Weights, seed: u64, step: u64, batch: &Batch) -> Resu
     }
     let masked = batch.mask(&w.config, &mut Rng::derive(seed, &[step, 0]));
     let c = &w.config;
-    let norm = |weight: f64, pick: fn(&Losses) -> &Tensor| -> Result<f64> {
-        let l = losses(w, &masked)?;
-        global_norm(&gradients_of(w, &(pick(&l) * weight)?)?)
-    };
-    Ok(LossGradNorms { mlm: norm(c.mlm_weight, |l| &l.mlm)?, video: norm(c.video_weight, |l| &l.video)?, vtm: norm(c.vtm_weight, |l| &l.vtm)? })
+    // One forward pass; each term's backward walks the same graph.
+    let l = losses(w, &masked)?;
+    let norm = |weight: f64, term: &Tensor| -> Result<f64> { global_norm(&gradients_of(w, &(term * weight)?)?) };
+    Ok(LossGradNorms { mlm: norm(c.mlm_weight, &l.mlm)?, video: norm(c.video_weight, &l.video)?, vtm: norm(c.vtm_weight, &l.vtm)? })
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {
