@@ -7,6 +7,7 @@ use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::fused::{self, adamw};
 
 /// AdamW hyper-parameters (the learning rate is passed per step by the caller's schedule).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -68,14 +69,29 @@ impl AdamW {
         Ok(Self { config, step: 0, moments })
     }
 
-    /// One update with learning rate `lr`; `grads[i]` belongs to `params[i]`.
-    pub fn update(&mut self, params: &[(String, Var)], grads: &[Tensor], lr: f64) -> Result<()> {
+    /// One update with learning rate `lr`; `grads[i]` belongs to `params[i]` and is used as
+    /// `grad_scale · grads[i]` (the caller folds averaging and clipping into that factor).
+    pub fn update(&mut self, params: &[(String, Var)], grads: &[Tensor], lr: f64, grad_scale: f64) -> Result<()> {
         let AdamWConfig { beta1, beta2, eps, weight_decay } = self.config;
         self.step += 1;
         let t = self.step as i32;
         let bias1 = 1.0 - beta1.powi(t);
         let bias2 = 1.0 - beta2.powi(t);
         for (((name, var), g), m) in params.iter().zip(grads).zip(self.moments.iter_mut()) {
+            if fused::applies(var.as_tensor()) {
+                // In place, three passes, no temporaries (`fused::adamw`).
+                let decay = if decays(name) { lr * weight_decay } else { 0.0 };
+                let u = adamw::Update { lr, beta1, beta2, eps, decay, bias1, bias2, grad_scale };
+                adamw::update(var.as_tensor(), &m.exp_avg, &m.exp_avg_sq, g, u)?;
+                continue;
+            }
+            let scaled;
+            let g = if grad_scale == 1.0 {
+                g
+            } else {
+                scaled = (g * grad_scale)?;
+                &scaled
+            };
             m.exp_avg = ((&m.exp_avg * beta1)? + (g * (1.0 - beta1))?)?;
             m.exp_avg_sq = ((&m.exp_avg_sq * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
             let denom = ((&m.exp_avg_sq / bias2)?.sqrt()? + eps)?;

@@ -11,7 +11,7 @@ use candle_core::{DType, Tensor};
 
 use crate::batch::{Batch, MaskedBatch};
 use crate::error::{Error, Result};
-use crate::model::Losses;
+use crate::model::{fused, Losses};
 use crate::optim::AdamW;
 use crate::rng::Rng;
 use crate::weights::Weights;
@@ -122,20 +122,16 @@ pub fn train_step(w: &Weights, optimizer: &mut AdamW, seed: u64, batches: &[Batc
     if !metrics.loss.is_finite() {
         return Err(Error::Numerical(format!("non-finite loss {} at step {}", metrics.loss, optimizer.step)));
     }
-    let mut grads = sums.expect("at least one micro-batch");
-    if n > 1.0 {
-        grads = grads.iter().map(|g| g / n).collect::<candle_core::Result<_>>()?;
-    }
-    let norm = global_norm(&grads)?;
+    let grads = sums.expect("at least one micro-batch");
+    // The step's gradient is the micro-batch mean, clipped: one factor on the summed gradients,
+    // applied inside the update.
+    let norm = global_norm(&grads)? / n;
     if !norm.is_finite() {
         return Err(Error::Numerical(format!("non-finite gradient norm at step {}", optimizer.step)));
     }
     metrics.grad_norm = norm;
-    if opts.max_grad_norm > 0.0 && norm > opts.max_grad_norm {
-        let scale = opts.max_grad_norm / (norm + 1e-6);
-        grads = grads.iter().map(|g| g * scale).collect::<candle_core::Result<_>>()?;
-    }
-    optimizer.update(w.params(), &grads, opts.lr)?;
+    let clip = if opts.max_grad_norm > 0.0 && norm > opts.max_grad_norm { opts.max_grad_norm / (norm + 1e-6) } else { 1.0 };
+    optimizer.update(w.params(), &grads, opts.lr, clip / n)?;
     Ok(metrics)
 }
 
@@ -195,7 +191,7 @@ fn accumulate(m: &mut StepMetrics, l: &Losses, accuracy: f64, n: f64) -> Result<
 pub fn global_norm(grads: &[Tensor]) -> Result<f64> {
     let mut total = 0.0f64;
     for g in grads {
-        total += scalar(&g.to_dtype(DType::F64)?.sqr()?.sum_all()?)?;
+        total += if fused::applies(g) { fused::adamw::sum_squares(g)? } else { scalar(&g.to_dtype(DType::F64)?.sqr()?.sum_all()?)? };
     }
     Ok(total.sqrt())
 }

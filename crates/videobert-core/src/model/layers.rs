@@ -3,14 +3,56 @@
 //! candle's fused `softmax_last_dim` and `layer_norm` (and `candle_nn::LayerNorm`'s fast path) have
 //! no backward and silently freeze everything upstream, so the layers here are composed from ops
 //! that all differentiate (see STACK-NOTES.md). `tests/gradients.rs` checks every parameter.
+//! On the CPU (f32 / f64) LayerNorm, GELU and attention run as the fused kernels of `fused`; the
+//! composed forms here are the reference (`tests/kernels.rs` compares them).
 
 use candle_core::{DType, Module, Result, Tensor, D};
-use candle_nn::{Init, Linear, VarBuilder};
+use candle_nn::{Init, VarBuilder};
+
+use super::fused;
+
+/// A dense layer `x·Wᵀ + b` (`W [out, in]`): fused on the CPU, candle's `Linear` elsewhere.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    pub fn new(weight: Tensor, bias: Tensor) -> Self {
+        Self { weight, bias }
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if fused::applies(x) {
+            fused::linear::linear(x, &self.weight, &self.bias)
+        } else {
+            self.composed(x)
+        }
+    }
+}
+
+impl Linear {
+    /// The reference: candle's `Linear` (matmul with `Wᵀ`, then a broadcast bias add).
+    pub fn composed(&self, x: &Tensor) -> Result<Tensor> {
+        candle_nn::Linear::new(self.weight.clone(), Some(self.bias.clone())).forward(x)
+    }
+}
 
 pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
     let weight = vb.get_with_hints((out_dim, in_dim), "weight", Init::Const(0.0))?;
     let bias = vb.get_with_hints(out_dim, "bias", Init::Const(0.0))?;
-    Ok(Linear::new(weight, Some(bias)))
+    Ok(Linear::new(weight, bias))
 }
 
 pub fn embedding_table(rows: usize, dim: usize, vb: VarBuilder) -> Result<Tensor> {
@@ -26,6 +68,10 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    pub fn from_parts(weight: Tensor, bias: Tensor, eps: f64) -> Self {
+        Self { weight, bias, eps }
+    }
+
     pub fn new(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
         Ok(Self { weight: vb.get_with_hints(dim, "weight", Init::Const(1.0))?, bias: vb.get_with_hints(dim, "bias", Init::Const(0.0))?, eps })
     }
@@ -33,6 +79,16 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if fused::applies(x) {
+            return fused::layer_norm::layer_norm(x, &self.weight, &self.bias, self.eps);
+        }
+        self.composed(x)
+    }
+}
+
+impl LayerNorm {
+    /// The reference: mean, variance and the affine map as separate candle ops.
+    pub fn composed(&self, x: &Tensor) -> Result<Tensor> {
         let mean = x.mean_keepdim(D::Minus1)?;
         let centered = x.broadcast_sub(&mean)?;
         let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
@@ -41,7 +97,16 @@ impl Module for LayerNorm {
     }
 }
 
-/// Multi-head self-attention, `[N, S, H] → [N, S, H]`, with an optional additive mask `[N, 1, 1, S]`.
+/// GELU (erf form): fused on the CPU, candle's `gelu_erf` elsewhere.
+pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    if fused::applies(x) {
+        fused::gelu::gelu(x)
+    } else {
+        x.gelu_erf()
+    }
+}
+
+/// Multi-head self-attention, `[N, S, H] → [N, S, H]`, with an optional additive key mask `[N, S]`.
 #[derive(Debug, Clone)]
 pub struct SelfAttention {
     query: Linear,
@@ -65,19 +130,31 @@ impl SelfAttention {
     }
 
     pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        if fused::applies(x) {
+            // One projection to [N, S, 3H] (the three weights side by side), heads read in place.
+            let w = Tensor::cat(&[self.query.weight(), self.key.weight(), self.value.weight()], 0)?;
+            let b = Tensor::cat(&[self.query.bias(), self.key.bias(), self.value.bias()], 0)?;
+            let qkv = Linear::new(w, b).forward(x)?;
+            return self.output.forward(&fused::attention::attention(&qkv, mask, self.num_heads)?);
+        }
+        self.composed(x, mask)
+    }
+
+    /// The reference: separate projections, heads transposed out, candle's softmax.
+    pub fn composed(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (n, s, h) = x.dims3()?;
         let split = |t: Tensor| -> Result<Tensor> { t.reshape((n, s, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous() };
-        let q = split(self.query.forward(x)?)?;
-        let k = split(self.key.forward(x)?)?;
-        let v = split(self.value.forward(x)?)?;
+        let q = split(self.query.composed(x)?)?;
+        let k = split(self.key.composed(x)?)?;
+        let v = split(self.value.composed(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let mut scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
         if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
+            scores = scores.broadcast_add(&mask.reshape((n, 1, 1, s))?)?;
         }
         let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((n, s, h))?;
-        self.output.forward(&ctx)
+        self.output.composed(&ctx)
     }
 }
 
@@ -96,7 +173,7 @@ impl FeedForward {
 
 impl Module for FeedForward {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.output.forward(&self.intermediate.forward(x)?.gelu_erf()?)
+        self.output.forward(&gelu(&self.intermediate.forward(x)?)?)
     }
 }
 
@@ -115,7 +192,7 @@ impl HeadTransform {
 
 impl Module for HeadTransform {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.norm.forward(&self.dense.forward(x)?.gelu_erf()?)
+        self.norm.forward(&gelu(&self.dense.forward(x)?)?)
     }
 }
 
@@ -124,8 +201,7 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     candle_nn::loss::cross_entropy(logits, targets)
 }
 
-/// Additive attention mask `[N, 1, 1, S]` from a 0/1 mask `[N, S]`: 0 where attended, −1e4 where not.
+/// Additive attention mask `[N, S]` from a 0/1 mask `[N, S]`: 0 where attended, −1e4 where not.
 pub fn additive_mask(mask: &Tensor, dtype: DType) -> Result<Tensor> {
-    let (n, s) = mask.dims2()?;
-    ((mask.to_dtype(dtype)? - 1.0)? * 1e4)?.reshape((n, 1, 1, s))
+    (mask.to_dtype(dtype)? - 1.0)? * 1e4
 }

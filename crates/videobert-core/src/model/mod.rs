@@ -1,3 +1,4 @@
+pub mod fused;
 pub mod layers;
 pub mod videobert;
 

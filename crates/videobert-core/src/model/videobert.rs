@@ -10,9 +10,9 @@
 //! (a mean squared error per feature), so that it is on the scale of the text losses whatever F is. The `vb.pp(..)` names below are the tensor names of `model.safetensors` (README table).
 
 use candle_core::{IndexOp, Module, Result, Tensor, D};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
-use super::layers::{additive_mask, cross_entropy, embedding_table, linear, FeedForward, HeadTransform, LayerNorm, SelfAttention};
+use super::layers::{additive_mask, cross_entropy, embedding_table, linear, FeedForward, HeadTransform, LayerNorm, Linear, SelfAttention};
 use crate::config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss};
 
 /// Device tensors for one masked batch (built by `MaskedBatch::to_inputs`).

@@ -1,0 +1,34 @@
+//! Times the native train step in pure Rust (no Node): `cargo run --release -p videobert-core
+//! --example step_speed -- [preset] [batch] [steps]`. Threads come from `RAYON_NUM_THREADS` /
+//! `CANDLE_NUM_THREADS` (candle sizes its pools from them). Prints the median step time.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use videobert_core::{StepOptions, VideoBertConfig};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let preset = args.first().map(String::as_str).unwrap_or("small");
+    let batch: usize = args.get(1).map(|s| s.parse().expect("batch")).unwrap_or(8);
+    let steps: usize = args.get(2).map(|s| s.parse().expect("steps")).unwrap_or(10);
+    let cfg = VideoBertConfig::preset(preset).expect("preset");
+    let mut model = common::model(cfg.clone(), videobert_core::DType::F32, 0);
+    let b = common::random_batch(&cfg, batch, 1);
+    let mut times = Vec::new();
+    for i in 0..steps + 3 {
+        let t0 = Instant::now();
+        let m = model.train_step(std::slice::from_ref(&b), StepOptions { lr: 1e-4, max_grad_norm: 1.0 }).expect("step");
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        if i >= 3 {
+            times.push(ms);
+        }
+        if i == 0 {
+            eprintln!("first step loss {:.6} grad norm {:.6}", m.loss, m.grad_norm);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    println!("{preset} B{batch}: median {:.1} ms, min {:.1} ms over {steps} steps", times[steps / 2], times[0]);
+}

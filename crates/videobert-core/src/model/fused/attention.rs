@@ -1,0 +1,215 @@
+//! Multi-head scaled dot-product attention on a fused projection `qkv [N, S, 3H]` (queries, keys,
+//! values side by side in each row, heads of `H / heads` columns), with an optional additive key
+//! mask `[N, S]`: `ctx [N, S, H]`. Heads are read in place (no transposes or copies); the
+//! probabilities are recomputed in the backward pass rather than stored. Work is split over the
+//! `N` sequences, so every output row is written by one thread.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::{slice, tensor_like, with_host, Real};
+
+#[derive(Clone, Copy)]
+struct Dims {
+    n: usize,
+    s: usize,
+    h: usize,
+    heads: usize,
+}
+
+impl Dims {
+    fn of(shape: &Shape, heads: usize) -> Result<Self> {
+        let (n, s, h3) = shape.dims3()?;
+        if h3 % 3 != 0 || (h3 / 3) % heads != 0 {
+            candle_core::bail!("fused attention: {h3} columns are not 3 × heads ({heads}) × head size");
+        }
+        Ok(Self { n, s, h: h3 / 3, heads })
+    }
+
+    fn head_dim(&self) -> usize {
+        self.h / self.heads
+    }
+}
+
+/// Dot product in 8 independent lanes (the compiler vectorises it; a single running sum it may not
+/// reorder).
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ca.remainder().iter().zip(cb.remainder()).fold(T::zero(), |acc, (&x, &y)| acc + x * y);
+    for (xa, xb) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] += xa[l] * xb[l];
+        }
+    }
+    lanes.iter().fold(tail, |acc, &v| acc + v)
+}
+
+fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o += alpha * v;
+    }
+}
+
+/// Softmax probabilities `p [S, S]` of one head of one sequence `x [S, 3H]`.
+fn probabilities<T: Real>(x: &[T], mask: Option<&[T]>, d: Dims, head: usize, scale: T, p: &mut [T]) {
+    let (s, h, hd) = (d.s, d.h, d.head_dim());
+    let off = head * hd;
+    for i in 0..s {
+        let q = &x[i * 3 * h + off..][..hd];
+        let row = &mut p[i * s..(i + 1) * s];
+        for (j, r) in row.iter_mut().enumerate() {
+            let k = &x[j * 3 * h + h + off..][..hd];
+            *r = dot(q, k) * scale + mask.map_or(T::zero(), |m| m[j]);
+        }
+        let max = row.iter().fold(T::neg_infinity(), |a, &v| num_traits::Float::max(a, v));
+        let mut sum = T::zero();
+        for r in row.iter_mut() {
+            *r = (*r - max).exp();
+            sum += *r;
+        }
+        let inv = T::one() / sum;
+        for r in row.iter_mut() {
+            *r *= inv;
+        }
+    }
+}
+
+fn forward<T: Real>(qkv: &[T], mask: Option<&[T]>, d: Dims) -> Vec<T> {
+    let (s, h, hd) = (d.s, d.h, d.head_dim());
+    let scale = T::from_f64(1.0 / (hd as f64).sqrt());
+    let mut out = vec![T::zero(); d.n * s * h];
+    out.par_chunks_mut(s * h).enumerate().for_each(|(b, ob)| {
+        let x = &qkv[b * s * 3 * h..(b + 1) * s * 3 * h];
+        let m = mask.map(|m| &m[b * s..(b + 1) * s]);
+        let mut p = vec![T::zero(); s * s];
+        for head in 0..d.heads {
+            let off = head * hd;
+            probabilities(x, m, d, head, scale, &mut p);
+            for i in 0..s {
+                let o = &mut ob[i * h + off..][..hd];
+                for j in 0..s {
+                    axpy(p[i * s + j], &x[j * 3 * h + 2 * h + off..][..hd], o);
+                }
+            }
+        }
+    });
+    out
+}
+
+/// `d qkv [N, S, 3H]` for the upstream gradient `dctx [N, S, H]`.
+fn backward<T: Real>(qkv: &[T], mask: Option<&[T]>, dctx: &[T], d: Dims) -> Vec<T> {
+    let (s, h, hd) = (d.s, d.h, d.head_dim());
+    let scale = T::from_f64(1.0 / (hd as f64).sqrt());
+    let mut dqkv = vec![T::zero(); qkv.len()];
+    dqkv.par_chunks_mut(s * 3 * h).enumerate().for_each(|(b, gb)| {
+        let x = &qkv[b * s * 3 * h..(b + 1) * s * 3 * h];
+        let dy = &dctx[b * s * h..(b + 1) * s * h];
+        let m = mask.map(|m| &m[b * s..(b + 1) * s]);
+        let mut p = vec![T::zero(); s * s];
+        let mut dp = vec![T::zero(); s];
+        for head in 0..d.heads {
+            let off = head * hd;
+            probabilities(x, m, d, head, scale, &mut p);
+            for i in 0..s {
+                let dyi = &dy[i * h + off..][..hd];
+                let pi = &p[i * s..(i + 1) * s];
+                // dP_ij = dctx_i · v_j;  dV_j += P_ij dctx_i
+                for j in 0..s {
+                    dp[j] = dot(dyi, &x[j * 3 * h + 2 * h + off..][..hd]);
+                    axpy(pi[j], dyi, &mut gb[j * 3 * h + 2 * h + off..][..hd]);
+                }
+                // dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik), scaled for dQ and dK.
+                let r = dot(pi, &dp);
+                for j in 0..s {
+                    let ds = pi[j] * (dp[j] - r) * scale;
+                    if ds == T::zero() {
+                        continue;
+                    }
+                    let (qi, kj) = (i * 3 * h + off, j * 3 * h + h + off);
+                    for t in 0..hd {
+                        gb[qi + t] += ds * x[kj + t];
+                    }
+                    for t in 0..hd {
+                        gb[kj + t] += ds * x[qi + t];
+                    }
+                }
+            }
+        }
+    });
+    dqkv
+}
+
+struct Attention {
+    heads: usize,
+}
+
+struct MaskedAttention {
+    heads: usize,
+}
+
+fn run_forward(heads: usize, s1: &CpuStorage, l1: &Layout, mask: Option<(&CpuStorage, &Layout)>) -> Result<(CpuStorage, Shape)> {
+    let d = Dims::of(l1.shape(), heads)?;
+    let out = match s1.dtype() {
+        DType::F32 => CpuStorage::F32(forward::<f32>(slice(s1, l1)?, mask.map(|(s, l)| slice(s, l)).transpose()?, d)),
+        DType::F64 => CpuStorage::F64(forward::<f64>(slice(s1, l1)?, mask.map(|(s, l)| slice(s, l)).transpose()?, d)),
+        dt => candle_core::bail!("fused attention: unsupported dtype {dt:?}"),
+    };
+    Ok((out, Shape::from((d.n, d.s, d.h))))
+}
+
+fn run_backward(heads: usize, qkv: &Tensor, mask: Option<&Tensor>, dctx: &Tensor) -> Result<Tensor> {
+    fn run<T: Real>(qkv: &Tensor, mask: Option<&Tensor>, dctx: &Tensor, d: Dims) -> Result<Vec<T>> {
+        with_host::<T, _>(qkv, |x| {
+            with_host::<T, _>(dctx, |dy| match mask {
+                Some(m) => with_host::<T, _>(m, |ms| Ok(backward(x, Some(ms), dy, d))),
+                None => Ok(backward(x, None, dy, d)),
+            })
+        })
+    }
+    let d = Dims::of(qkv.shape(), heads)?;
+    match qkv.dtype() {
+        DType::F32 => tensor_like(run::<f32>(qkv, mask, dctx, d)?, qkv.dims(), qkv),
+        DType::F64 => tensor_like(run::<f64>(qkv, mask, dctx, d)?, qkv.dims(), qkv),
+        dt => candle_core::bail!("fused attention: unsupported dtype {dt:?}"),
+    }
+}
+
+impl CustomOp1 for Attention {
+    fn name(&self) -> &'static str {
+        "videobert-attention"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        run_forward(self.heads, s, l, None)
+    }
+
+    fn bwd(&self, qkv: &Tensor, _res: &Tensor, dctx: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(run_backward(self.heads, qkv, None, dctx)?))
+    }
+}
+
+impl CustomOp2 for MaskedAttention {
+    fn name(&self) -> &'static str {
+        "videobert-masked-attention"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        run_forward(self.heads, s1, l1, Some((s2, l2)))
+    }
+
+    fn bwd(&self, qkv: &Tensor, mask: &Tensor, _res: &Tensor, dctx: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(run_backward(self.heads, qkv, Some(mask), dctx)?), None))
+    }
+}
+
+/// Attention of `qkv [N, S, 3H]` with `heads` heads and an optional additive key mask `[N, S]`
+/// (0 = attend, a large negative number = ignore): `[N, S, H]`.
+pub fn attention(qkv: &Tensor, mask: Option<&Tensor>, heads: usize) -> Result<Tensor> {
+    let qkv = qkv.contiguous()?;
+    match mask {
+        Some(m) => qkv.apply_op2(&m.detach().contiguous()?, MaskedAttention { heads }),
+        None => qkv.apply_op1(Attention { heads }),
+    }
+}
