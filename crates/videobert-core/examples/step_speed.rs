@@ -31,4 +31,20 @@ fn main() {
     }
     times.sort_by(f64::total_cmp);
     println!("{preset} B{batch}: median {:.1} ms, min {:.1} ms over {steps} steps", times[steps / 2], times[0]);
+    // Where the step's time goes: forward alone, forward + backward.
+    let masked = b.mask(&cfg, &mut videobert_core::rng::Rng::new(3));
+    let median = |f: &mut dyn FnMut()| {
+        let mut t: Vec<f64> = (0..7)
+            .map(|_| {
+                let t0 = Instant::now();
+                f();
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t[3]
+    };
+    let fwd = median(&mut || drop(model.losses(&masked).expect("forward")));
+    let fwd_bwd = median(&mut || drop(model.gradients(&masked).expect("backward")));
+    println!("forward {fwd:.1} ms, forward + backward {fwd_bwd:.1} ms (the rest of a step: norm, clipping, AdamW)");
 }

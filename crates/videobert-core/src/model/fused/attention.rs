@@ -1,10 +1,12 @@
 //! Multi-head scaled dot-product attention on a fused projection `qkv [N, S, 3H]` (queries, keys,
 //! values side by side in each row, heads of `H / heads` columns), with an optional additive key
-//! mask `[N, S]`: `ctx [N, S, H]`. Heads are read in place (no transposes or copies); the
-//! probabilities are recomputed in the backward pass rather than stored. Work is split over the
+//! mask `[N, S]`: `ctx [N, S, H]`. Heads are read in place (no transposes or copies); the forward
+//! pass keeps the probabilities `[N, heads, S, S]` for the backward pass. Work is split over the
 //! `N` sequences, so every output row is written by one thread.
 
 use candle_core::backend::BackendStorage;
+use std::sync::Mutex;
+
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -66,7 +68,7 @@ fn probabilities<T: Real>(x: &[T], mask: Option<&[T]>, d: Dims, head: usize, sca
         let max = row.iter().fold(T::neg_infinity(), |a, &v| num_traits::Float::max(a, v));
         let mut sum = T::zero();
         for r in row.iter_mut() {
-            *r = (*r - max).exp();
+            *r = (*r - max).exp_fast();
             sum += *r;
         }
         let inv = T::one() / sum;
@@ -76,17 +78,19 @@ fn probabilities<T: Real>(x: &[T], mask: Option<&[T]>, d: Dims, head: usize, sca
     }
 }
 
-fn forward<T: Real>(qkv: &[T], mask: Option<&[T]>, d: Dims) -> Vec<T> {
+/// `(ctx [N, S, H], probabilities [N, heads, S, S])`.
+fn forward<T: Real>(qkv: &[T], mask: Option<&[T]>, d: Dims) -> (Vec<T>, Vec<T>) {
     let (s, h, hd) = (d.s, d.h, d.head_dim());
     let scale = T::from_f64(1.0 / (hd as f64).sqrt());
     let mut out = vec![T::zero(); d.n * s * h];
-    out.par_chunks_mut(s * h).enumerate().for_each(|(b, ob)| {
+    let mut probs = vec![T::zero(); d.n * d.heads * s * s];
+    out.par_chunks_mut(s * h).zip(probs.par_chunks_mut(d.heads * s * s)).enumerate().for_each(|(b, (ob, pb))| {
         let x = &qkv[b * s * 3 * h..(b + 1) * s * 3 * h];
         let m = mask.map(|m| &m[b * s..(b + 1) * s]);
-        let mut p = vec![T::zero(); s * s];
         for head in 0..d.heads {
             let off = head * hd;
-            probabilities(x, m, d, head, scale, &mut p);
+            let p = &mut pb[head * s * s..(head + 1) * s * s];
+            probabilities(x, m, d, head, scale, p);
             for i in 0..s {
                 let o = &mut ob[i * h + off..][..hd];
                 for j in 0..s {
@@ -95,23 +99,21 @@ fn forward<T: Real>(qkv: &[T], mask: Option<&[T]>, d: Dims) -> Vec<T> {
             }
         }
     });
-    out
+    (out, probs)
 }
 
-/// `d qkv [N, S, 3H]` for the upstream gradient `dctx [N, S, H]`.
-fn backward<T: Real>(qkv: &[T], mask: Option<&[T]>, dctx: &[T], d: Dims) -> Vec<T> {
+/// `d qkv [N, S, 3H]` for the upstream gradient `dctx [N, S, H]`, given the forward's probabilities.
+fn backward<T: Real>(qkv: &[T], probs: &[T], dctx: &[T], d: Dims) -> Vec<T> {
     let (s, h, hd) = (d.s, d.h, d.head_dim());
     let scale = T::from_f64(1.0 / (hd as f64).sqrt());
     let mut dqkv = vec![T::zero(); qkv.len()];
     dqkv.par_chunks_mut(s * 3 * h).enumerate().for_each(|(b, gb)| {
         let x = &qkv[b * s * 3 * h..(b + 1) * s * 3 * h];
         let dy = &dctx[b * s * h..(b + 1) * s * h];
-        let m = mask.map(|m| &m[b * s..(b + 1) * s]);
-        let mut p = vec![T::zero(); s * s];
         let mut dp = vec![T::zero(); s];
         for head in 0..d.heads {
             let off = head * hd;
-            probabilities(x, m, d, head, scale, &mut p);
+            let p = &probs[(b * d.heads + head) * s * s..][..s * s];
             for i in 0..s {
                 let dyi = &dy[i * h + off..][..hd];
                 let pi = &p[i * s..(i + 1) * s];
@@ -141,66 +143,79 @@ fn backward<T: Real>(qkv: &[T], mask: Option<&[T]>, dctx: &[T], d: Dims) -> Vec<
     dqkv
 }
 
+/// The op of one call: its forward pass leaves the probabilities here for the backward pass(es).
 struct Attention {
     heads: usize,
+    probs: Mutex<Option<Tensor>>,
 }
 
-struct MaskedAttention {
-    heads: usize,
-}
-
-fn run_forward(heads: usize, s1: &CpuStorage, l1: &Layout, mask: Option<(&CpuStorage, &Layout)>) -> Result<(CpuStorage, Shape)> {
-    let d = Dims::of(l1.shape(), heads)?;
-    let out = match s1.dtype() {
-        DType::F32 => CpuStorage::F32(forward::<f32>(slice(s1, l1)?, mask.map(|(s, l)| slice(s, l)).transpose()?, d)),
-        DType::F64 => CpuStorage::F64(forward::<f64>(slice(s1, l1)?, mask.map(|(s, l)| slice(s, l)).transpose()?, d)),
-        dt => candle_core::bail!("fused attention: unsupported dtype {dt:?}"),
-    };
-    Ok((out, Shape::from((d.n, d.s, d.h))))
-}
-
-fn run_backward(heads: usize, qkv: &Tensor, mask: Option<&Tensor>, dctx: &Tensor) -> Result<Tensor> {
-    fn run<T: Real>(qkv: &Tensor, mask: Option<&Tensor>, dctx: &Tensor, d: Dims) -> Result<Vec<T>> {
-        with_host::<T, _>(qkv, |x| {
-            with_host::<T, _>(dctx, |dy| match mask {
-                Some(m) => with_host::<T, _>(m, |ms| Ok(backward(x, Some(ms), dy, d))),
-                None => Ok(backward(x, None, dy, d)),
-            })
-        })
+impl Attention {
+    fn new(heads: usize) -> Self {
+        Self { heads, probs: Mutex::new(None) }
     }
-    let d = Dims::of(qkv.shape(), heads)?;
-    match qkv.dtype() {
-        DType::F32 => tensor_like(run::<f32>(qkv, mask, dctx, d)?, qkv.dims(), qkv),
-        DType::F64 => tensor_like(run::<f64>(qkv, mask, dctx, d)?, qkv.dims(), qkv),
-        dt => candle_core::bail!("fused attention: unsupported dtype {dt:?}"),
+
+    fn forward(&self, s1: &CpuStorage, l1: &Layout, mask: Option<(&CpuStorage, &Layout)>) -> Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(x: &[T], mask: Option<&[T]>, d: Dims) -> Result<(CpuStorage, Tensor)> {
+            let (out, probs) = forward::<T>(x, mask, d);
+            Ok((T::to_cpu_storage_owned(out), Tensor::from_vec(probs, d.n * d.heads * d.s * d.s, &candle_core::Device::Cpu)?))
+        }
+        let d = Dims::of(l1.shape(), self.heads)?;
+        let (out, probs) = match s1.dtype() {
+            DType::F32 => run::<f32>(slice(s1, l1)?, mask.map(|(s, l)| slice(s, l)).transpose()?, d)?,
+            DType::F64 => run::<f64>(slice(s1, l1)?, mask.map(|(s, l)| slice(s, l)).transpose()?, d)?,
+            dt => candle_core::bail!("fused attention: unsupported dtype {dt:?}"),
+        };
+        *self.probs.lock().expect("attention probabilities") = Some(probs);
+        Ok((out, Shape::from((d.n, d.s, d.h))))
+    }
+
+    fn backward(&self, qkv: &Tensor, dctx: &Tensor) -> Result<Tensor> {
+        fn run<T: Real>(qkv: &Tensor, probs: &Tensor, dctx: &Tensor, d: Dims) -> Result<Tensor> {
+            let g = with_host::<T, _>(qkv, |x| with_host::<T, _>(probs, |p| with_host::<T, _>(dctx, |dy| Ok(backward(x, p, dy, d)))))?;
+            tensor_like(g, qkv.dims(), qkv)
+        }
+        let probs = self.probs.lock().expect("attention probabilities").clone();
+        let Some(probs) = probs else { candle_core::bail!("fused attention: backward before forward") };
+        let d = Dims::of(qkv.shape(), self.heads)?;
+        match qkv.dtype() {
+            DType::F32 => run::<f32>(qkv, &probs, dctx, d),
+            DType::F64 => run::<f64>(qkv, &probs, dctx, d),
+            dt => candle_core::bail!("fused attention: unsupported dtype {dt:?}"),
+        }
     }
 }
 
-impl CustomOp1 for Attention {
+/// The unmasked form (one input).
+struct Unmasked(Attention);
+
+/// The masked form (the mask is a second input without a gradient).
+struct Masked(Attention);
+
+impl CustomOp1 for Unmasked {
     fn name(&self) -> &'static str {
         "videobert-attention"
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        run_forward(self.heads, s, l, None)
+        self.0.forward(s, l, None)
     }
 
     fn bwd(&self, qkv: &Tensor, _res: &Tensor, dctx: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(run_backward(self.heads, qkv, None, dctx)?))
+        Ok(Some(self.0.backward(qkv, dctx)?))
     }
 }
 
-impl CustomOp2 for MaskedAttention {
+impl CustomOp2 for Masked {
     fn name(&self) -> &'static str {
         "videobert-masked-attention"
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        run_forward(self.heads, s1, l1, Some((s2, l2)))
+        self.0.forward(s1, l1, Some((s2, l2)))
     }
 
-    fn bwd(&self, qkv: &Tensor, mask: &Tensor, _res: &Tensor, dctx: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((Some(run_backward(self.heads, qkv, Some(mask), dctx)?), None))
+    fn bwd(&self, qkv: &Tensor, _mask: &Tensor, _res: &Tensor, dctx: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(self.0.backward(qkv, dctx)?), None))
     }
 }
 
@@ -209,7 +224,7 @@ impl CustomOp2 for MaskedAttention {
 pub fn attention(qkv: &Tensor, mask: Option<&Tensor>, heads: usize) -> Result<Tensor> {
     let qkv = qkv.contiguous()?;
     match mask {
-        Some(m) => qkv.apply_op2(&m.detach().contiguous()?, MaskedAttention { heads }),
-        None => qkv.apply_op1(Attention { heads }),
+        Some(m) => qkv.apply_op2(&m.detach().contiguous()?, Masked(Attention::new(heads))),
+        None => qkv.apply_op1(Unmasked(Attention::new(heads))),
     }
 }

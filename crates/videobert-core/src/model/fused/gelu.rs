@@ -29,7 +29,7 @@ fn backward<T: Real>(x: &[T], dy: &[T]) -> Vec<T> {
     let mut dx = vec![T::zero(); x.len()];
     dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))).for_each(|(dc, (xc, gc))| {
         for ((o, &v), &g) in dc.iter_mut().zip(xc).zip(gc) {
-            let pdf = (-(v * v) * T::from_f64(0.5)).exp() * inv_sqrt_2pi;
+            let pdf = (-(v * v) * T::from_f64(0.5)).exp_fast() * inv_sqrt_2pi;
             *o = g * (cdf(v) + v * pdf);
         }
     });

@@ -58,20 +58,68 @@ pub fn applies(t: &Tensor) -> bool {
     kernels() == Kernels::Fused && t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64)
 }
 
-/// The float types the kernels are written for.
+/// The float types the kernels are written for. `erf` and `exp_fast` are branch-free polynomials
+/// in f32 (so loops over them vectorise; absolute error ≤ 4.2e-7 for erf, ≤ 2e-7 relative for
+/// exp) and libm / std in f64.
 pub trait Real: WithDType + num_traits::Float + Send + Sync {
     fn erf(self) -> Self;
+    fn exp_fast(self) -> Self;
 }
 
 impl Real for f32 {
     fn erf(self) -> Self {
-        libm::erff(self)
+        erf_f32(self)
+    }
+
+    fn exp_fast(self) -> Self {
+        exp_f32(self)
     }
 }
 
 impl Real for f64 {
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+
+    fn exp_fast(self) -> Self {
+        self.exp()
+    }
+}
+
+/// erf as `x·P(x²)/Q(x²)` on x clamped to [−4, 4] (erf(±4) = ±1 in f32): a rational minimax
+/// approximation of degrees 13/8; max |error| 4.2e-7 over the line (checked against libm in
+/// `tests/kernels.rs`).
+#[inline(always)]
+pub fn erf_f32(x: f32) -> f32 {
+    const P: [f32; 7] = [-2.726_142_3e-10, 2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.9546e-3, -1.609_603_3e-2];
+    const Q: [f32; 5] = [-1.456_607_2e-5, -2.133_740_6e-4, -1.682_827e-3, -7.373_329e-3, -1.426_474e-2];
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let p = P.iter().skip(1).fold(P[0], |acc, &c| acc * x2 + c);
+    let q = Q.iter().skip(1).fold(Q[0], |acc, &c| acc * x2 + c);
+    x * p / q
+}
+
+/// e^x for x ≤ 88: x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its degree-7 Taylor polynomial,
+/// 2ⁿ built in the exponent bits. Inputs below −86 give exactly 0, never a subnormal (subnormal
+/// operands make every later GEMM that reads them many times slower; masked attention scores of
+/// −10⁴ land here).
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    let tiny = x < -86.0;
+    let x = x.clamp(-86.0, 88.0);
+    // Round to nearest by the 1.5·2²³ trick (vectorises, unlike `round`).
+    let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
+    let mut p = 1.0 / 5040.0;
+    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = p * r + c;
+    }
+    let e = p * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if tiny {
+        0.0
+    } else {
+        e
     }
 }
 
