@@ -1,13 +1,55 @@
-//! Times the native train step in pure Rust (no Node): `cargo run --release -p videobert-core
-//! --example step_speed -- [preset] [batch] [steps]`. Threads come from `RAYON_NUM_THREADS` /
-//! `CANDLE_NUM_THREADS` (candle sizes its pools from them). Prints the median step time.
+//! Times the native train step in pure Rust (no Node) against this machine's GEMM peak:
+//! `cargo run --release -p videobert-core --example step_speed -- [preset] [batch] [steps]`.
+//! Threads come from `RAYON_NUM_THREADS` / `CANDLE_NUM_THREADS` (candle sizes its pools from
+//! them). Prints the median step time, its split into forward / backward / update, the GEMM peak
+//! (a 2048×1024×1024 f32 dense layer through the same op the model uses) and the step's achieved
+//! GFLOP/s (matrix-multiply FLOPs counted analytically) as a fraction of that peak.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::time::Instant;
 
-use videobert_core::{StepOptions, VideoBertConfig};
+use videobert_core::candle_core::Tensor;
+use videobert_core::model::fused;
+use videobert_core::{Device, StepOptions, VideoBertConfig};
+
+/// Multiply-adds of one forward pass over a batch of `b` (the matrix products only: projections,
+/// attention scores and mixing, FFN, the heads on their masked rows). A train step is 3× this
+/// (forward; backward = two products per forward product), counted as 2 FLOPs per multiply-add.
+fn forward_macs(cfg: &VideoBertConfig, b: usize) -> f64 {
+    let (h, l, t, r, f, v) = (cfg.hidden_size, cfg.max_text_len, cfg.max_segments, cfg.num_regions, cfg.feature_dim, cfg.vocab_size);
+    let (ffn, heads) = (cfg.intermediate_size, cfg.num_attention_heads);
+    let seq = l + t + 3;
+    let regions = b * t * r;
+    let attention = |tokens: usize, seqs: usize, s: usize| 4 * tokens * h * h + 2 * seqs * heads * s * s * (h / heads);
+    let mut per_layer = attention(b * seq, b, seq) + 2 * (b * seq + regions) * h * ffn;
+    if r > 0 {
+        per_layer += attention(b * t * (r + 1), b * t, r + 1);
+    }
+    let embed = b * t * f * h + regions * f * h;
+    let masked_text = ((l as f64 * cfg.text_mask_prob).max(cfg.text_mask_min as f64) * b as f64) as usize;
+    let masked_video = (t as f64 * cfg.video_mask_prob * b as f64) as usize;
+    let heads_macs = masked_text * (h * h + h * v) + masked_video * (h * h + h * f) + b * (h * h + 2 * h);
+    (cfg.num_hidden_layers * per_layer + embed + heads_macs) as f64
+}
+
+/// GFLOP/s of a 2048×1024 · (1024×1024)ᵀ f32 dense layer (best of 10).
+fn gemm_peak() -> f64 {
+    let (m, k, n) = (2048, 1024, 1024);
+    let x = Tensor::ones((m, k), videobert_core::DType::F32, &Device::Cpu).unwrap();
+    let w = Tensor::ones((n, k), videobert_core::DType::F32, &Device::Cpu).unwrap();
+    let bias = Tensor::zeros(n, videobert_core::DType::F32, &Device::Cpu).unwrap();
+    let best = (0..12)
+        .map(|_| {
+            let t0 = Instant::now();
+            drop(fused::linear::linear(&x, &w, &bias).unwrap());
+            t0.elapsed().as_secs_f64()
+        })
+        .skip(2)
+        .fold(f64::INFINITY, f64::min);
+    2.0 * (m * k * n) as f64 / best / 1e9
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,5 +88,10 @@ fn main() {
     };
     let fwd = median(&mut || drop(model.losses(&masked).expect("forward")));
     let fwd_bwd = median(&mut || drop(model.gradients(&masked).expect("backward")));
-    println!("forward {fwd:.1} ms, forward + backward {fwd_bwd:.1} ms (the rest of a step: norm, clipping, AdamW)");
+    let step = times[steps / 2];
+    println!("forward {fwd:.1} ms, forward + backward {fwd_bwd:.1} ms, the rest (norm, clipping, AdamW) {:.1} ms", step - fwd_bwd);
+    let flops = 6.0 * forward_macs(&cfg, batch);
+    let peak = gemm_peak();
+    let achieved = flops / (step / 1e3) / 1e9;
+    println!("step: {:.2} GFLOP (analytic), {achieved:.1} GFLOP/s; GEMM peak {peak:.1} GFLOP/s; step = {:.0} % of peak", flops / 1e9, 100.0 * achieved / peak);
 }
