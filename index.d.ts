@@ -82,6 +82,12 @@ export declare class NativeVideoBert {
   /** Probability that each sample's text belongs to its video (VTM head; nothing masked). */
   matchScores(batch: NativeBatch): Promise<Float32Array>
   /**
+   * `log P(id | video, text)` of `perMask` given ids at every `[MASK]` token, in batch order
+   * (`ids[m·perMask + j]`; the result has the same layout): only these numbers cross the
+   * boundary, not the vocabulary distribution.
+   */
+  maskLogProbs(batch: NativeBatch, ids: Uint32Array, perMask: number): Promise<Float32Array>
+  /**
    * Each pre-training loss's share of the gradient on one batch: the global norm of the gradient
    * of each weighted term, masked as the next step would mask it (three backward passes; the
    * Trainer's health report calls it now and then).

@@ -36,5 +36,24 @@ describe('inference heads after pre-training on structured synthetic data', () =
     // Chance is 1/8 (8 topics); the caption's other words and the video both tell the topic.
     expect(right).toBeGreaterThan(0.5)
     await expectCode(() => model.predictMasked(probe, { topK: 0 }), 'InvalidInput', /topK/)
+
+    // maskLogProbs: the same distribution, only the asked ids come back (here the masked word and
+    // the top prediction at each of 8 masks, two per mask).
+    const small = randomBatch(model.config, { batchSize: 8, seed: 10_003, negatives: 0 })
+    const firstWords = Array.from({ length: 8 }, (_, i) => small.textIds[i * L]!)
+    for (let i = 0; i < 8; i++) small.textIds[i * L] = model.config.maskTokenId
+    const all = await model.predictMasked(small, { topK: model.config.vocabSize })
+    const asked = all.flatMap((p) => [firstWords[p.sample]!, p.ids[0]!])
+    const logProbs = await model.maskLogProbs(small, asked, 2)
+    expect(logProbs).toHaveLength(16)
+    all.forEach((p, m) => {
+      for (let j = 0; j < 2; j++) {
+        const prob = p.probs[p.ids.indexOf(asked[2 * m + j]!)]!
+        expect(Math.abs(logProbs[2 * m + j]! - Math.log(prob))).toBeLessThan(1e-4)
+      }
+    })
+    await expectCode(() => model.maskLogProbs(small, asked.slice(1), 2), 'InvalidInput', /ids/)
+    await expectCode(() => model.maskLogProbs(small, asked, 0), 'InvalidInput', /perMask/)
+    await expectCode(() => model.maskLogProbs(small, asked.map(() => model.config.vocabSize), 2), 'InvalidInput', /vocabulary/)
   })
 })

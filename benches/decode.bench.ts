@@ -3,9 +3,18 @@
  *  - native: `VideoTokenizer.tokenizeFile` (FFmpeg libraries in-process, features in Rust);
  *  - what a Node user does otherwise: spawn the `ffmpeg` CLI with the same fps and scale, read raw
  *    RGB from its stdout into Float32Arrays — alone, and followed by the same features in plain TS.
+ * Inputs: lavfi's testsrc2 in H.264 720p and VP9 360p, and a 1080p H.264 High-profile clip with
+ * B-frames whose every pixel moves (lavfi's mandelbrot zoom, x264 `medium`: real-content decoding
+ * cost — CABAC, B-frames, full-frame motion — without a film clip, which this offline machine
+ * cannot fetch). On each, `videobert tokenize CLIP` (the CLI's manifest path with default options)
+ * is timed too: it used to give its one video's decoder a single thread.
  * Run: `npm run bench`. Frames = sampled frames (the same count for all three).
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 import { computeBuiltinFeatures, VideoTokenizer } from 'videobert-native'
 
@@ -50,9 +59,23 @@ async function native(path: string): Promise<{ frames: number; seconds: number }
   return { frames: v.sampledFrames, seconds: (performance.now() - t0) / 1000 }
 }
 
+/** `videobert tokenize CLIP --out DIR` with default options (wall seconds; frames from `--json`). */
+function cli(path: string): { frames: number; seconds: number } {
+  const out = mkdtempSync(join(tmpdir(), 'videobert-bench-'))
+  const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+  const t0 = performance.now()
+  const r = spawnSync(process.execPath, [main, 'tokenize', path, '--out', join(out, 'tokens'), '--fps', String(FPS), '--frame-size', String(SIZE), '--json'], { encoding: 'utf8' })
+  const seconds = (performance.now() - t0) / 1000
+  rmSync(out, { recursive: true, force: true })
+  if (r.status !== 0) throw new Error(`videobert tokenize failed: ${r.stderr}`)
+  const summary = JSON.parse(r.stdout) as { progress: { frames: number } }
+  return { frames: summary.progress.frames, seconds }
+}
+
 const inputs = [
   clip('h264-1280x720-30fps-20s.mp4', 'testsrc2=size=1280x720:rate=30:duration=20', ['-c:v', 'libx264', '-pix_fmt', 'yuv420p']),
   clip('vp9-640x360-30fps-20s.webm', 'testsrc2=size=640x360:rate=30:duration=20', ['-c:v', 'libvpx-vp9', '-b:v', '1M', '-row-mt', '1']),
+  clip('h264-high-bframes-1920x1080-24fps-30s.mp4', 'mandelbrot=size=1920x1080:rate=24,trim=duration=30', ['-c:v', 'libx264', '-preset', 'medium', '-profile:v', 'high', '-bf', '3', '-pix_fmt', 'yuv420p', '-b:v', '8M']),
 ]
 console.log(`## decode + sample + resize + features — ${machine()}\n`)
 console.log('| input | pipeline | sampled frames | seconds | frames/s | native ÷ this |')
@@ -60,10 +83,12 @@ console.log('|---|---|---|---|---|---|')
 for (const path of inputs) {
   const name = path.split('/').pop()
   const n = await median(3, () => native(path))
+  const tokenizeCli = await median(3, () => Promise.resolve(cli(path)))
   const pipe = await median(3, () => ffmpegPipe(path, false))
   const ts = await median(1, () => ffmpegPipe(path, true))
   for (const [label, r] of [
     ['native tokenizeFile (decode+sample+resize+features)', n],
+    ['native `videobert tokenize CLIP` (CLI, defaults; + shard writing, Node start)', tokenizeCli],
     ['ffmpeg CLI pipe → Float32Array (no features)', pipe],
     ['ffmpeg CLI pipe → Float32Array + TS features', ts],
   ] as const) {

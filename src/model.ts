@@ -175,6 +175,20 @@ export class VideoBERT {
   }
 
   /**
+   * `log P(id | video, text)` of given word-piece ids at every `[MASK]` token of the batch's texts
+   * (in batch order: sample by sample, positions ascending — the order of `predictMasked`).
+   * `ids[m * perMask + j]` is the j-th id asked about at the m-th mask; the result has the same
+   * layout. Only these numbers come back from the native side, not the whole distribution: scoring
+   * a caption's pieces or a few candidate words costs the same at a 30 000-piece vocabulary as at 70.
+   */
+  async maskLogProbs(batch: Batch, ids: Uint32Array | number[], perMask = 1): Promise<Float32Array> {
+    const [b] = this.#checked(batch)
+    if (!Number.isInteger(perMask) || perMask <= 0) throw new VideoBertError('InvalidInput', `invalid input \`perMask\`: must be a positive integer, got ${perMask}`)
+    const flat = ids instanceof Uint32Array ? ids : Uint32Array.from(ids)
+    return guard(() => this.#native.maskLogProbs(b!, flat, perMask))
+  }
+
+  /**
    * Each pre-training loss's share of the gradient on `batch`: the global norm of the gradient of
    * each weighted term, masked as the next step would mask it (three backward passes; no update).
    * The Trainer's health report uses it.

@@ -104,9 +104,12 @@ async function matchScores(model: VideoBERT, data: RetrievalSet, pairs: { w: Win
   return out
 }
 
-/** Sum over each pair's word pieces of log P(piece | video, the text with that piece masked). */
+/**
+ * Sum over each pair's word pieces of log P(piece | video, the text with that piece masked): one
+ * `[MASK]` per item, and only the answer's log-probability comes back (`maskLogProbs`).
+ */
 async function likelihoods(model: VideoBERT, data: RetrievalSet, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
-  const { maskTokenId, maxTextLen, vocabSize } = model.config
+  const { maskTokenId, maxTextLen } = model.config
   const masked = pairs.flatMap((p, pi) => {
     const ids = data.tokenizer.encode(p.text, maxTextLen)
     return [...ids.keys()].map((i) => {
@@ -118,11 +121,10 @@ async function likelihoods(model: VideoBERT, data: RetrievalSet, pairs: { w: Win
   const out = new Float32Array(pairs.length)
   for (let start = 0; start < masked.length; start += batchSize) {
     const items = masked.slice(start, start + batchSize)
-    for (const pr of await model.predictMasked(collateAll(data, items), { topK: vocabSize })) {
-      const it = items[pr.sample]!
-      const k = pr.ids.indexOf(it.answer)
-      out[it.pi] = out[it.pi]! + Math.log(Math.max(k >= 0 ? pr.probs[k]! : 0, 1e-30))
-    }
+    const logProbs = await model.maskLogProbs(collateAll(data, items), Uint32Array.from(items, (it) => it.answer))
+    items.forEach((it, m) => {
+      out[it.pi] = out[it.pi]! + logProbs[m]!
+    })
   }
   return out
 }

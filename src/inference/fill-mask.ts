@@ -33,12 +33,32 @@ export function encodePrompt(p: InferenceContext, prompt: string): Uint32Array {
   return encodePromptWith(p.tokenizer, p.model.config, prompt)
 }
 
-/** The blanks' predictions of one window (sorted by position). */
-async function predict(p: InferenceContext, video: VideoTokens, windows: ReturnType<typeof videoWindows>, ids: Uint32Array, topK: number): Promise<MaskPrediction[][]> {
+/**
+ * The blanks' predictions of each window (sorted by position): the model's top `topK`, or — with
+ * `candidates` — exactly the candidates' probabilities (`maskLogProbs`: only those numbers come
+ * back from the native side), most probable first.
+ */
+async function predict(p: InferenceContext, video: VideoTokens, windows: ReturnType<typeof videoWindows>, ids: Uint32Array, topK: number, candidates: number[] | null): Promise<MaskPrediction[][]> {
   const out: MaskPrediction[][] = []
+  const positions = [...ids.keys()].filter((i) => ids[i] === p.model.config.maskTokenId)
   for (const w of windows) {
-    const predictions = await p.model.predictMasked(windowBatch(p, [video], [w], ids), { topK })
-    out.push(predictions.slice().sort((a, b) => a.position - b.position))
+    const batch = windowBatch(p, [video], [w], ids)
+    if (!candidates) {
+      const predictions = await p.model.predictMasked(batch, { topK })
+      out.push(predictions.slice().sort((a, b) => a.position - b.position))
+      continue
+    }
+    const k = candidates.length
+    const asked = new Uint32Array(positions.length * k)
+    positions.forEach((_, blank) => asked.set(candidates, blank * k))
+    const logProbs = await p.model.maskLogProbs(batch, asked, k)
+    out.push(
+      positions.map((position, blank) => {
+        const probs = candidates.map((_, j) => Math.exp(logProbs[blank * k + j]!))
+        const order = [...candidates.keys()].sort((a, b) => probs[b]! - probs[a]! || candidates[a]! - candidates[b]!)
+        return { sample: 0, position, ids: Uint32Array.from(order, (j) => candidates[j]!), probs: Float32Array.from(order, (j) => probs[j]!) }
+      }),
+    )
   }
   return out
 }
@@ -61,7 +81,7 @@ export async function fillMask(p: InferenceContext, video: VideoTokens, prompt: 
   const ids = encodePrompt(p, prompt)
   const windows = videoWindows(p, [video])
   // One window: the model's own top-k. Several: every window's whole distribution, averaged.
-  const perWindow = await predict(p, video, windows, ids, allowed || windows.length > 1 ? vocabSize : topK)
+  const perWindow = await predict(p, video, windows, ids, windows.length > 1 ? vocabSize : topK, allowed && [...allowed])
   const blanks = perWindow[0]!.map((first, blank) => {
     if (windows.length === 1) return first
     const mean = new Float64Array(vocabSize)

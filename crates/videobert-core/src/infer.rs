@@ -73,22 +73,61 @@ pub fn match_scores(w: &Weights, batch: &Batch) -> Result<Vec<f32>> {
     flat(candle_nn::ops::softmax(&w.model().vtm_logits(&hidden)?, 1)?.narrow(1, 1, 1)?)
 }
 
+/// The `[MASK]` tokens of a batch's texts, `(sample, position)` in batch order — the order of
+/// `predict_masked`'s and `mask_log_probs`'s results.
+fn mask_spots(w: &Weights, batch: &Batch) -> Vec<(usize, usize)> {
+    let (l, mask_id) = (w.config.max_text_len, w.config.mask_token_id);
+    batch.text_ids.iter().enumerate().filter(|(_, &id)| id == mask_id).map(|(j, _)| (j / l, j % l)).collect()
+}
+
+/// MLM logits `[M, V]` at the given `[MASK]` spots of a validated batch.
+fn mask_logits(w: &Weights, batch: &Batch, spots: &[(usize, usize)]) -> Result<Tensor> {
+    let (_, hidden) = encoded(w, batch)?;
+    let (b, seq, h) = hidden.dims3()?;
+    let s_len = w.config.seq_len();
+    let rows: Vec<u32> = spots.iter().map(|&(i, p)| (i * s_len + 1 + p) as u32).collect();
+    let picked = hidden.reshape((b * seq, h))?.index_select(&Tensor::new(rows.as_slice(), &w.device)?, 0)?;
+    Ok(w.model().mlm_logits(&picked)?)
+}
+
+/// `log P(id | video, text)` of `per_mask` given ids at every `[MASK]` token (in batch order):
+/// `ids[m·per_mask + j]` is the j-th id asked about at the m-th mask; the result has the same
+/// layout. Only these numbers leave the model (not the `[M, V]` distribution), so scoring a caption
+/// or a few candidates costs the same at 30 000 word pieces as at 70.
+pub fn mask_log_probs(w: &Weights, batch: &Batch, ids: &[u32], per_mask: usize) -> Result<Vec<f32>> {
+    batch.validate(&w.config)?;
+    if per_mask == 0 {
+        return Err(Error::input("perMask", "must be > 0"));
+    }
+    let spots = mask_spots(w, batch);
+    if ids.len() != spots.len() * per_mask {
+        return Err(Error::input(
+            "ids",
+            format!("{} ids for {} [MASK] token(s) × {per_mask} per mask (need {})", ids.len(), spots.len(), spots.len() * per_mask),
+        ));
+    }
+    if let Some(&bad) = ids.iter().find(|&&id| id as usize >= w.config.vocab_size) {
+        return Err(Error::input("ids", format!("id {bad} is outside the vocabulary (size {})", w.config.vocab_size)));
+    }
+    if spots.is_empty() {
+        return Ok(vec![]);
+    }
+    let logp = candle_nn::ops::log_softmax(&mask_logits(w, batch, &spots)?, 1)?;
+    let index = Tensor::from_vec(ids.to_vec(), (spots.len(), per_mask), &w.device)?;
+    flat(logp.gather(&index, 1)?)
+}
+
 /// For every `[MASK]` token in the texts: the `top_k` most probable words (MLM head).
 pub fn predict_masked(w: &Weights, batch: &Batch, top_k: usize) -> Result<Vec<MaskPrediction>> {
     if top_k == 0 {
         return Err(Error::input("topK", "must be > 0"));
     }
-    let (l, s_len, mask_id) = (w.config.max_text_len, w.config.seq_len(), w.config.mask_token_id);
     batch.validate(&w.config)?;
-    let spots: Vec<(usize, usize)> = batch.text_ids.iter().enumerate().filter(|(_, &id)| id == mask_id).map(|(j, _)| (j / l, j % l)).collect();
+    let spots = mask_spots(w, batch);
     if spots.is_empty() {
         return Ok(vec![]);
     }
-    let (_, hidden) = encoded(w, batch)?;
-    let (b, seq, h) = hidden.dims3()?;
-    let rows: Vec<u32> = spots.iter().map(|&(i, p)| (i * s_len + 1 + p) as u32).collect();
-    let picked = hidden.reshape((b * seq, h))?.index_select(&Tensor::new(rows.as_slice(), &w.device)?, 0)?;
-    let probs = candle_nn::ops::softmax(&w.model().mlm_logits(&picked)?, 1)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    let probs = candle_nn::ops::softmax(&mask_logits(w, batch, &spots)?, 1)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
     Ok(spots
         .iter()
         .zip(probs)

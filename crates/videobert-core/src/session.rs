@@ -156,6 +156,11 @@ impl VideoBert {
     pub fn predict_masked(&mut self, batch: &Batch, top_k: usize) -> Result<Vec<MaskPrediction>> {
         self.threads.run(|| infer::predict_masked(&self.weights, batch, top_k))
     }
+
+    /// `log P(id)` of the given ids at every `[MASK]` token (see `infer::mask_log_probs`).
+    pub fn mask_log_probs(&mut self, batch: &Batch, ids: &[u32], per_mask: usize) -> Result<Vec<f32>> {
+        self.threads.run(|| infer::mask_log_probs(&self.weights, batch, ids, per_mask))
+    }
 }
 
 /// `sqrt(Σ_p Σ g²)` accumulated in f64, in parameter order (deterministic).

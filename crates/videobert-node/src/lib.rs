@@ -449,6 +449,17 @@ impl NativeVideoBert {
         spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.match_scores(&batch).map_err(to_napi_error)?)))
     }
 
+    /// `log P(id | video, text)` of `perMask` given ids at every `[MASK]` token, in batch order
+    /// (`ids[m·perMask + j]`; the result has the same layout): only these numbers cross the
+    /// boundary, not the vocabulary distribution.
+    #[napi(ts_return_type = "Promise<Float32Array>")]
+    pub fn mask_log_probs<'e>(&self, env: &'e Env, batch: NativeBatch, ids: Uint32Array, per_mask: u32) -> Result<Object<'e>> {
+        let batch = batch.to_core();
+        let ids = ids.to_vec();
+        let inner = self.inner.clone();
+        spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.mask_log_probs(&batch, &ids, per_mask as usize).map_err(to_napi_error)?)))
+    }
+
     /// Each pre-training loss's share of the gradient on one batch: the global norm of the gradient
     /// of each weighted term, masked as the next step would mask it (three backward passes; the
     /// Trainer's health report calls it now and then).

@@ -66,6 +66,16 @@ pub struct Summary {
     pub out: PathBuf,
 }
 
+/// FFmpeg threads per decoder: the requested number, or (0 = auto) the cores split over the videos
+/// that decode at the same time — `min(workers, videos)`, so one long video alone gets every core
+/// rather than `cores / workers` of them.
+pub fn decoder_threads(requested: usize, cores: usize, workers: usize, videos: usize) -> usize {
+    if requested > 0 {
+        return requested;
+    }
+    (cores / workers.min(videos).max(1)).max(1)
+}
+
 /// Whether a written chunk holds exactly these entries (by id: the same videos moved elsewhere are still the same).
 fn holds(chunk: &ChunkIndex, batch: &[ManifestEntry]) -> bool {
     let mut have: Vec<&str> = chunk.videos.iter().map(|v| v.id.as_str()).chain(chunk.failures.iter().map(|f| f.id.as_str())).collect();
@@ -128,7 +138,6 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
     let videos_total = chunks.iter().map(|&c| (entries.len() - c * opts.videos_per_shard).min(opts.videos_per_shard)).sum();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut tok = opts.tokenize.clone();
-    tok.threads = if tok.threads == 0 { (cores / opts.workers).max(1) } else { tok.threads };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.workers)
         .thread_name(|i| format!("videobert-tokenize-{i}"))
@@ -164,6 +173,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
             }
             return Err(Error::config("out", format!("{} was made with other parameters", chunk_stem(chunk))));
         }
+        tok.threads = decoder_threads(opts.tokenize.threads, cores, opts.workers, batch.len());
         let results: Vec<_> = pool.install(|| {
             batch
                 .par_iter()
@@ -211,4 +221,18 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
     let progress = snapshot();
     on_progress(&progress);
     Ok(Summary { progress, failures, out: opts.out.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decoder_threads;
+
+    #[test]
+    fn decoders_get_the_cores_no_other_video_uses() {
+        assert_eq!(decoder_threads(0, 2, 2, 1), 2, "one video, two workers: both cores decode it");
+        assert_eq!(decoder_threads(0, 2, 2, 300), 1, "many videos: one core per worker");
+        assert_eq!(decoder_threads(0, 16, 4, 2), 8);
+        assert_eq!(decoder_threads(0, 2, 8, 100), 1, "never 0");
+        assert_eq!(decoder_threads(3, 16, 4, 1), 3, "an explicit count wins");
+    }
 }
