@@ -72,8 +72,9 @@ describe('VideoTokenizer.tokenizeManifest', () => {
     const out = join(dir, 'out')
     const summary = await tok.tokenizeManifest(m, { out, workers: 2, dtype: 'f32' })
     expect(summary.progress).toMatchObject({ videosTotal: 5, videosDone: 5, videosFailed: 2, videosSkipped: 0 })
-    // h264 100 + theora 50 + mjpeg 60 source frames decoded; 40 + 20 + 40 sampled at 10 fps.
-    expect(summary.progress).toMatchObject({ decodedFrames: 210, frames: 100 })
+    // h264 72 of its 100 source frames decoded (28 disposable B-frames no 10 fps sample time falls
+    // on are skipped undecoded) + theora 50 + mjpeg 60; 40 + 20 + 40 sampled at 10 fps.
+    expect(summary.progress).toMatchObject({ decodedFrames: 182, frames: 100 })
     expect(summary.failures.map((f) => [f.id, f.code])).toEqual([
       ['v1', 'Decode'],
       ['v3', 'NoVideoStream'],

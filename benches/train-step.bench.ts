@@ -21,7 +21,20 @@ const STEPS = Number(process.env.VIDEOBERT_BENCH_STEPS ?? 10)
 const WARMUP = 3
 const config = presets.small
 
-async function native(threads: number): Promise<number> {
+/**
+ * Median ms of the native step at `threads`, measured in a child process whose every pool has that
+ * many threads: `numThreads` sizes the GEMM / fused-kernel pool, and `CANDLE_NUM_THREADS` candle's
+ * process-wide pool for its remaining elementwise ops (read once, at its first use) — without it a
+ * "1-thread" run would still run those ops on every core.
+ */
+function native(threads: number): number {
+  const self = fileURLToPath(import.meta.url)
+  const r = spawnSync(process.execPath, [self], { encoding: 'utf8', env: { ...process.env, VIDEOBERT_BENCH_CHILD_THREADS: String(threads), CANDLE_NUM_THREADS: String(threads), RAYON_NUM_THREADS: String(threads) } })
+  if (r.status !== 0) throw new Error(`native train-step child failed: ${r.stderr}`)
+  return Number(r.stdout.trim().split('\n').pop())
+}
+
+async function nativeHere(threads: number): Promise<number> {
   const model = await VideoBERT.create(config, { seed: 0, numThreads: threads })
   const batch = randomBatch(config, { batchSize: BATCH, seed: 1 })
   const times: number[] = []
@@ -42,6 +55,11 @@ function pytorch(threads: number): { ms: number; torch: string } | string {
   if (r.status !== 0) return `skipped: ${python} ${script} failed (${(r.stderr || String(r.error)).trim().split('\n').pop()})`
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_step: number; torch: string }
   return { ms: out.ms_per_step, torch: out.torch }
+}
+
+if (process.env.VIDEOBERT_BENCH_CHILD_THREADS) {
+  console.log(await nativeHere(Number(process.env.VIDEOBERT_BENCH_CHILD_THREADS)))
+  process.exit(0)
 }
 
 /** Median ms of the tfjs step (1 warm-up step: its first step also builds kernels). */
@@ -70,7 +88,7 @@ try {
   notes.push(`tfjs: skipped (${String(e).split('\n')[0]}; \`npm --prefix benches/baselines ci\` installs it)`)
 }
 for (const threads of [1, 2]) {
-  const ms = await native(threads)
+  const ms = native(threads)
   const torch = pytorch(threads)
   const peer = typeof torch === 'string' ? null : torch
   if (typeof torch === 'string') notes.push(`PyTorch, ${threads} thread(s): ${torch}`)

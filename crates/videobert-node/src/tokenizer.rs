@@ -137,6 +137,7 @@ pub struct NativeTokenizedVideo {
     pub source_height: u32,
     /// Clockwise rotation applied from the display matrix.
     pub rotation: u32,
+    /// Frames the decoder produced (disposable frames no sample time falls on are skipped undecoded).
     pub decoded_frames: u32,
     pub sampled_frames: u32,
     pub num_segments: u32,
@@ -209,7 +210,8 @@ pub struct TokenizeProgress {
     pub segments: u32,
     /// Sampled frames so far.
     pub frames: f64,
-    /// Frames decoded (counted when a video finishes).
+    /// Frames decoded (counted when a video finishes; disposable frames no sample time falls on are
+    /// skipped undecoded and not counted).
     pub decoded_frames: f64,
     pub seconds: f64,
 }

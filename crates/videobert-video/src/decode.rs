@@ -6,13 +6,90 @@
 //! frame rate input: sampled frame k (time `k / fps`, relative to the first frame) is the last
 //! decoded frame whose timestamp is ≤ `k / fps`. A video of duration D (first frame's start to the
 //! last frame's end) yields exactly the k with `k / fps < D`. Memory holds one decoded frame.
+//!
+//! Frames the sampler would never emit are not decoded when nothing else needs them: a packet that
+//! is disposable (H.264 with every slice `nal_ref_idc = 0`, or flagged by the demuxer) is dropped
+//! before the decoder sees it when no sample time falls in `[pts, next)`, where `next` is the
+//! smallest later pts among the packets already read (a B-frame's forward reference comes before
+//! it in decode order, so there always is one; the frame's true display interval ends at or before
+//! it, so nothing that would be sampled is ever dropped — on any frame rate, no durations trusted).
+//! Sampling 10 fps out of 24–30 fps content with B-frames skips a share of the decode work, and the
+//! sampled frames stay the same ones (`tests/video.rs` compares with skipping off).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ff::codec::packet::Ref as _;
 use ffmpeg_next as ff;
 
 use crate::error::{Error, Result};
+
+/// How to tell a disposable (non-reference) packet of this stream.
+enum Disposable {
+    /// H.264 in AVCC framing (MP4/MOV/MKV): NAL units with a `len`-byte big-endian length prefix.
+    H264 { len: usize },
+    /// Only the demuxer's `AV_PKT_FLAG_DISPOSABLE`.
+    Flag,
+}
+
+const AV_PKT_FLAG_DISPOSABLE: i32 = 0x0010;
+
+impl Disposable {
+    fn of(id: ff::codec::Id, extradata: &[u8]) -> Self {
+        match (id, extradata) {
+            // avcC: version 1, length size in the low two bits of byte 4.
+            (ff::codec::Id::H264, [1, _, _, _, b4, ..]) => Disposable::H264 { len: usize::from(b4 & 3) + 1 },
+            _ => Disposable::Flag,
+        }
+    }
+
+    /// Whether no later frame references this packet's picture.
+    fn packet(&self, packet: &ff::Packet) -> bool {
+        // SAFETY: `packet` wraps a valid AVPacket for the duration of the borrow.
+        if unsafe { (*packet.as_ptr()).flags } & AV_PKT_FLAG_DISPOSABLE != 0 {
+            return true;
+        }
+        match (self, packet.data()) {
+            (Disposable::H264 { len }, Some(data)) => h264_non_reference(data, *len),
+            _ => false,
+        }
+    }
+}
+
+/// Every VCL NAL unit (slice types 1–5) of an AVCC H.264 access unit has `nal_ref_idc` 0, and
+/// there is at least one; anything malformed counts as a reference.
+fn h264_non_reference(mut data: &[u8], len: usize) -> bool {
+    let mut slices = 0;
+    while !data.is_empty() {
+        if data.len() < len {
+            return false;
+        }
+        let size = data[..len].iter().fold(0usize, |a, &b| (a << 8) | usize::from(b));
+        data = &data[len..];
+        if size == 0 || size > data.len() {
+            return false;
+        }
+        let header = data[0];
+        if (1..=5).contains(&(header & 0x1f)) {
+            if header & 0x60 != 0 {
+                return false;
+            }
+            slices += 1;
+        }
+        data = &data[size..];
+    }
+    slices > 0
+}
+
+/// Whether `[start, end)` (seconds from the first frame) holds no sample time `k / fps` — with the
+/// sampler's own 1e-9 tolerance, see `emit_until`.
+fn never_sampled(start: f64, end: f64, fps: f64) -> bool {
+    let first = ((start - 1e-9) * fps).ceil() / fps;
+    first >= end - 1e-9
+}
+
+/// The pts of the last packets read (a B-frame's successors in display order are among them).
+const RECENT_PTS: usize = 32;
 
 /// Packed RGB24 pixels, `width * height * 3` bytes, no row padding.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +122,9 @@ pub struct DecodeOptions {
     pub height: u32,
     /// Decoder threads; 0 = FFmpeg's choice (all cores).
     pub threads: usize,
+    /// Drop disposable packets the sampler would never emit before decoding them (see the module
+    /// doc). On by default; off only to check that it changes nothing.
+    pub skip_unsampled: bool,
 }
 
 /// What was learned about a video while decoding it.
@@ -57,7 +137,10 @@ pub struct VideoInfo {
     /// Clockwise rotation applied from the display matrix (0, 90, 180, 270).
     pub rotation: u32,
     pub codec: String,
+    /// Frames the decoder produced.
     pub decoded_frames: usize,
+    /// Disposable packets dropped undecoded because no sample time falls in their display interval.
+    pub skipped_frames: usize,
     pub sampled_frames: usize,
 }
 
@@ -157,6 +240,18 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
         let stream = ictx.streams().best(ff::media::Type::Video).ok_or_else(|| Error::NoVideoStream { path: path.into() })?;
         (stream.index(), stream.time_base(), rotation_of(&stream), stream.parameters())
     };
+    let disposable = {
+        // SAFETY: the parameters are valid; extradata is `extradata_size` bytes or null.
+        let extradata = unsafe {
+            let p = params.as_ptr();
+            if (*p).extradata.is_null() || (*p).extradata_size <= 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize)
+            }
+        };
+        Disposable::of(params.id(), extradata)
+    };
     let mut ctx = ff::codec::context::Context::from_parameters(params).map_err(|e| Error::decode(path, e.to_string()))?;
     ctx.set_threading(ff::codec::threading::Config { kind: ff::codec::threading::Type::Frame, count: opts.threads, ..Default::default() });
     let mut decoder = ctx.decoder().video().map_err(|e| Error::decode(path, format!("no decoder: {e}")))?;
@@ -164,8 +259,16 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
     let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator()).max(1.0);
 
     let mut scaler = Scaler { ctx: None, key: (ff::format::Pixel::None, 0, 0), out_w: opts.width, out_h: opts.height, rotation };
-    let mut info =
-        VideoInfo { duration: 0.0, source_width: decoder.width(), source_height: decoder.height(), rotation, codec, decoded_frames: 0, sampled_frames: 0 };
+    let mut info = VideoInfo {
+        duration: 0.0,
+        source_width: decoder.width(),
+        source_height: decoder.height(),
+        rotation,
+        codec,
+        decoded_frames: 0,
+        skipped_frames: 0,
+        sampled_frames: 0,
+    };
     // The frame on screen now: (start seconds, raw frame, its scaled copy once needed).
     let mut held: Option<(f64, ff::frame::Video, Option<RgbFrame>)> = None;
     let mut t0: Option<f64> = None;
@@ -228,6 +331,9 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
     };
 
     let mut consecutive_errors = 0;
+    // Recent packets' pts: a packet with none greater among them may be the last frame shown (its
+    // duration ends the video) and is never skipped.
+    let mut recent: std::collections::VecDeque<i64> = std::collections::VecDeque::with_capacity(RECENT_PTS);
     loop {
         // A fresh packet each time: `Packet::read` does not unref what the packet held, so reusing
         // one would leak every compressed packet of the file (memory growing with video length).
@@ -245,6 +351,20 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
         }
         if packet.stream() != index {
             continue;
+        }
+        if let Some(pts) = packet.pts() {
+            let next = recent.iter().copied().filter(|&p| p > pts).min();
+            if recent.len() == RECENT_PTS {
+                recent.pop_front();
+            }
+            recent.push_back(pts);
+            if let (true, Some(first), Some(next)) = (opts.skip_unsampled, t0, next) {
+                let (start, end) = (pts as f64 * tb - first, next as f64 * tb - first);
+                if start > 0.0 && never_sampled(start, end, opts.fps) && disposable.packet(&packet) {
+                    info.skipped_frames += 1;
+                    continue;
+                }
+            }
         }
         // A corrupt packet is skipped, as FFmpeg's CLI does; a file with no decodable frame fails below.
         let _ = decoder.send_packet(&packet);

@@ -148,7 +148,7 @@ pub fn tokenize_file(path: &Path, opts: &TokenizeOptions, cancel: &AtomicBool, m
     let mut window: VecDeque<(usize, Vec<f32>)> = VecDeque::with_capacity(len);
     let mut segments = Vec::new();
     let mut next_start = 0usize;
-    let decode = DecodeOptions { fps, width: size, height: size, threads: opts.threads };
+    let decode = DecodeOptions { fps, width: size, height: size, threads: opts.threads, skip_unsampled: true };
     let info = decode_sampled(path, &decode, cancel, |k, frame| {
         let mut feats = vec![0f32; r * f];
         match &opts.backbone {
