@@ -333,6 +333,7 @@ export interface NativeTokenizedVideo {
   sourceHeight: number
   /** Clockwise rotation applied from the display matrix. */
   rotation: number
+  /** Frames the decoder produced (disposable frames no sample time falls on are skipped undecoded). */
   decodedFrames: number
   sampledFrames: number
   numSegments: number
@@ -435,7 +436,10 @@ export interface TokenizeProgress {
   segments: number
   /** Sampled frames so far. */
   frames: number
-  /** Frames decoded (counted when a video finishes). */
+  /**
+   * Frames decoded (counted when a video finishes; disposable frames no sample time falls on are
+   * skipped undecoded and not counted).
+   */
   decodedFrames: number
   seconds: number
 }

@@ -222,3 +222,31 @@ export function tfjsModel(cfg: VideoBertConfig, lr = 1e-4): { step: (batch: Batc
     },
   }
 }
+
+/** Median ms of attention forward + backward (Q/K/V/output projections, as in the model) on x [n, s, h]. */
+export function tfjsAttention(n: number, s: number, h: number, heads: number, runs = 5): number {
+  tf = createRequire(packageJson)('@tensorflow/tfjs') as typeof TF
+  void tf.setBackend('cpu')
+  const hd = h / heads
+  const weights = ['q', 'k', 'v', 'o'].map((name) => [tf.variable(tf.randomNormal([h, h], 0, 0.05), true, `${name}.w`), tf.variable(tf.zeros([h]), true, `${name}.b`)] as const)
+  const x = tf.variable(tf.randomNormal([n, s, h]), true, 'x')
+  const probe = tf.randomNormal([n, s, h])
+  const dense = (t: TF.Tensor, i: number) => tf.reshape(tf.add(tf.matMul(tf.reshape(t, [n * s, h]), weights[i]![0], false, true), weights[i]![1]), [n, s, h])
+  const split = (t: TF.Tensor) => tf.transpose(tf.reshape(t, [n, s, heads, hd]), [0, 2, 1, 3])
+  const f = () => {
+    const scores = tf.mul(tf.matMul(split(dense(x, 0)), split(dense(x, 1)), false, true), 1 / Math.sqrt(hd))
+    const ctx = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores), split(dense(x, 2))), [0, 2, 1, 3]), [n, s, h])
+    return tf.sum(tf.mul(dense(ctx, 3), probe)) as TF.Scalar
+  }
+  const times: number[] = []
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = performance.now()
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(f)
+      for (const g of Object.values(grads)) g.dataSync()
+    })
+    if (i >= 1) times.push(performance.now() - t0)
+  }
+  times.sort((a, b) => a - b)
+  return times[Math.floor(times.length / 2)]!
+}
