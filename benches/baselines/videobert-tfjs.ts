@@ -228,8 +228,8 @@ export function tfjsAttention(n: number, s: number, h: number, heads: number, ru
   tf = createRequire(packageJson)('@tensorflow/tfjs') as typeof TF
   void tf.setBackend('cpu')
   const hd = h / heads
-  const weights = ['q', 'k', 'v', 'o'].map((name) => [tf.variable(tf.randomNormal([h, h], 0, 0.05), true, `${name}.w`), tf.variable(tf.zeros([h]), true, `${name}.b`)] as const)
-  const x = tf.variable(tf.randomNormal([n, s, h]), true, 'x')
+  const weights = [0, 1, 2, 3].map(() => [tf.variable(tf.randomNormal([h, h], 0, 0.05), true), tf.variable(tf.zeros([h]), true)] as const)
+  const x = tf.variable(tf.randomNormal([n, s, h]), true)
   const probe = tf.randomNormal([n, s, h])
   const dense = (t: TF.Tensor, i: number) => tf.reshape(tf.add(tf.matMul(tf.reshape(t, [n * s, h]), weights[i]![0], false, true), weights[i]![1]), [n, s, h])
   const split = (t: TF.Tensor) => tf.transpose(tf.reshape(t, [n, s, heads, hd]), [0, 2, 1, 3])

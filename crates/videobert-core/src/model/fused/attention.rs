@@ -130,12 +130,8 @@ fn backward<T: Real>(qkv: &[T], probs: &[T], dctx: &[T], d: Dims) -> Vec<T> {
                         continue;
                     }
                     let (qi, kj) = (i * 3 * h + off, j * 3 * h + h + off);
-                    for t in 0..hd {
-                        gb[qi + t] += ds * x[kj + t];
-                    }
-                    for t in 0..hd {
-                        gb[kj + t] += ds * x[qi + t];
-                    }
+                    axpy(ds, &x[kj..kj + hd], &mut gb[qi..qi + hd]);
+                    axpy(ds, &x[qi..qi + hd], &mut gb[kj..kj + hd]);
                 }
             }
         }
