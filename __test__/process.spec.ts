@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-function node(script: string) {
-  return spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+function node(script: string, env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000, env })
 }
 
 // The package's built entry (dist/), imported by name through package.json "exports".
@@ -16,6 +16,13 @@ const TRAIN = `
 `
 
 describe('process lifecycle', () => {
+  it("candle's elementwise pool parks at once by default; a spin limit the user set wins", () => {
+    const show = `await import('videobert-native'); console.log(process.env.CANDLE_BARRIER_POOL_SPIN_LIMIT)`
+    const { CANDLE_BARRIER_POOL_SPIN_LIMIT: _, ...rest } = process.env
+    expect(node(show, rest).stdout).toBe('0\n')
+    expect(node(show, { ...rest, CANDLE_BARRIER_POOL_SPIN_LIMIT: '7' }).stdout).toBe('7\n')
+  })
+
   it('a process that used the addon exits by itself with code 0', () => {
     const r = node(`${TRAIN}; console.log('loss', m.loss.toFixed(3))`)
     expect(r.stderr).toBe('')

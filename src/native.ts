@@ -14,6 +14,13 @@ import type * as Binding from '../index.js'
 import { VideoBertError, type ErrorCode } from './errors.js'
 import { explainLoadFailure, platformName, platformPackages } from './platform.js'
 
+// candle runs its elementwise ops on a process-wide pool whose workers spin 25 000 rounds after
+// each op before parking. Beside this library's own GEMM / fused-kernel pool that spinning takes
+// cores the GEMM needs: parking at once made a 2-thread `small` train step ~12 % faster on a
+// 2-core machine (benches/RESULTS.md). Set before the addon loads (candle reads it once); a value
+// the user set wins.
+process.env.CANDLE_BARRIER_POOL_SPIN_LIMIT ??= '0'
+
 let binding: typeof Binding
 try {
   binding = await import('../index.js')
