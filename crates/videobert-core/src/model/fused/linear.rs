@@ -70,11 +70,15 @@ fn forward<T: Real>(x: &[T], w: &[T], b: &[T]) -> Vec<T> {
     y
 }
 
-fn backward<T: Real>(x: &[T], w: &[T], dy: &[T], n: usize) -> (Vec<T>, Vec<T>, Vec<T>) {
+/// `(dx, dW, db)`; `dx` only when `want_dx` (not for input data outside the graph, e.g. features).
+fn backward<T: Real>(x: &[T], w: &[T], dy: &[T], n: usize, want_dx: bool) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
     let k = w.len() / n;
     let m = x.len() / k;
-    let mut dx = vec![T::zero(); m * k];
-    gemm(m, k, n, &mut dx, false, dy, n, 1, w, k, 1);
+    let dx = want_dx.then(|| {
+        let mut dx = vec![T::zero(); m * k];
+        gemm(m, k, n, &mut dx, false, dy, n, 1, w, k, 1);
+        dx
+    });
     let mut dw = vec![T::zero(); n * k];
     // lhs = dyᵀ: element (n, m) is dy[m·N + n].
     gemm(n, k, m, &mut dw, false, dy, 1, n, x, k, 1);
@@ -115,8 +119,8 @@ impl CustomOp3 for LinearOp {
     fn bwd(&self, x: &Tensor, w: &Tensor, b: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         fn run<T: Real>(x: &Tensor, w: &Tensor, b: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
             let n = b.dims1()?;
-            let (dx, dw, db) = with_host::<T, _>(x, |xs| with_host::<T, _>(w, |ws| with_host::<T, _>(dy, |ds| Ok(backward(xs, ws, ds, n)))))?;
-            Ok((Some(tensor_like(dx, x.dims(), x)?), Some(tensor_like(dw, w.dims(), x)?), Some(tensor_like(db, &[n], x)?)))
+            let (dx, dw, db) = with_host::<T, _>(x, |xs| with_host::<T, _>(w, |ws| with_host::<T, _>(dy, |ds| Ok(backward(xs, ws, ds, n, x.track_op())))))?;
+            Ok((dx.map(|dx| tensor_like(dx, x.dims(), x)).transpose()?, Some(tensor_like(dw, w.dims(), x)?), Some(tensor_like(db, &[n], x)?)))
         }
         match x.dtype() {
             DType::F32 => run::<f32>(x, w, b, dy),
