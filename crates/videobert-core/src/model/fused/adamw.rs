@@ -7,7 +7,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor};
 use rayon::prelude::*;
 
-use super::{slice, with_host, Real};
+use super::{slice, vectorised, with_host, Real};
 
 const CHUNK: usize = 1 << 14;
 
@@ -45,11 +45,17 @@ struct Moment {
 impl Moment {
     fn apply<T: Real>(&self, m: &mut [T], g: &[T]) {
         let (beta, rest, s) = (T::from_f64(self.beta), T::from_f64(1.0 - self.beta), T::from_f64(self.grad_scale));
+        let square = self.square;
         m.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).for_each(|(mc, gc)| {
-            for (o, &gv) in mc.iter_mut().zip(gc) {
-                let x = gv * s;
-                *o = beta * *o + rest * if self.square { x * x } else { x };
-            }
+            vectorised(
+                #[inline(always)]
+                || {
+                    for (o, &gv) in mc.iter_mut().zip(gc) {
+                        let x = gv * s;
+                        *o = beta * *o + rest * if square { x * x } else { x };
+                    }
+                },
+            )
         });
     }
 }
@@ -78,9 +84,14 @@ impl Parameter {
         let keep = T::from_f64(1.0 - u.decay);
         let (lr1, inv_b2, eps) = (T::from_f64(u.lr / u.bias1), T::from_f64(1.0 / u.bias2), T::from_f64(u.eps));
         theta.par_chunks_mut(CHUNK).zip(m.par_chunks(CHUNK).zip(v.par_chunks(CHUNK))).for_each(|(tc, (mc, vc))| {
-            for ((t, &mv), &vv) in tc.iter_mut().zip(mc).zip(vc) {
-                *t = *t * keep - lr1 * mv / ((vv * inv_b2).sqrt() + eps);
-            }
+            vectorised(
+                #[inline(always)]
+                || {
+                    for ((t, &mv), &vv) in tc.iter_mut().zip(mc).zip(vc) {
+                        *t = *t * keep - lr1 * mv / ((vv * inv_b2).sqrt() + eps);
+                    }
+                },
+            )
         });
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{slice, tensor_like, with_host, Real};
+use super::{dot, slice, tensor_like, vectorised, with_host, Real};
 
 #[derive(Clone, Copy)]
 struct Dims {
@@ -34,20 +34,7 @@ impl Dims {
     }
 }
 
-/// Dot product in 8 independent lanes (the compiler vectorises it; a single running sum it may not
-/// reorder).
-fn dot<T: Real>(a: &[T], b: &[T]) -> T {
-    let mut lanes = [T::zero(); 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail = ca.remainder().iter().zip(cb.remainder()).fold(T::zero(), |acc, (&x, &y)| acc + x * y);
-    for (xa, xb) in ca.zip(cb) {
-        for l in 0..8 {
-            lanes[l] += xa[l] * xb[l];
-        }
-    }
-    lanes.iter().fold(tail, |acc, &v| acc + v)
-}
-
+#[inline(always)]
 fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
     for (o, &v) in y.iter_mut().zip(x) {
         *o += alpha * v;
@@ -55,6 +42,7 @@ fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
 }
 
 /// Softmax probabilities `p [S, S]` of one head of one sequence `x [S, 3H]`.
+#[inline(always)]
 fn probabilities<T: Real>(x: &[T], mask: Option<&[T]>, d: Dims, head: usize, scale: T, p: &mut [T]) {
     let (s, h, hd) = (d.s, d.h, d.head_dim());
     let off = head * hd;
@@ -66,12 +54,10 @@ fn probabilities<T: Real>(x: &[T], mask: Option<&[T]>, d: Dims, head: usize, sca
             *r = dot(q, k) * scale + mask.map_or(T::zero(), |m| m[j]);
         }
         let max = row.iter().fold(T::neg_infinity(), |a, &v| num_traits::Float::max(a, v));
-        let mut sum = T::zero();
         for r in row.iter_mut() {
             *r = (*r - max).exp_fast();
-            sum += *r;
         }
-        let inv = T::one() / sum;
+        let inv = T::one() / super::sum(row);
         for r in row.iter_mut() {
             *r *= inv;
         }
@@ -87,17 +73,22 @@ fn forward<T: Real>(qkv: &[T], mask: Option<&[T]>, d: Dims) -> (Vec<T>, Vec<T>) 
     out.par_chunks_mut(s * h).zip(probs.par_chunks_mut(d.heads * s * s)).enumerate().for_each(|(b, (ob, pb))| {
         let x = &qkv[b * s * 3 * h..(b + 1) * s * 3 * h];
         let m = mask.map(|m| &m[b * s..(b + 1) * s]);
-        for head in 0..d.heads {
-            let off = head * hd;
-            let p = &mut pb[head * s * s..(head + 1) * s * s];
-            probabilities(x, m, d, head, scale, p);
-            for i in 0..s {
-                let o = &mut ob[i * h + off..][..hd];
-                for j in 0..s {
-                    axpy(p[i * s + j], &x[j * 3 * h + 2 * h + off..][..hd], o);
+        vectorised(
+            #[inline(always)]
+            || {
+                for head in 0..d.heads {
+                    let off = head * hd;
+                    let p = &mut pb[head * s * s..(head + 1) * s * s];
+                    probabilities(x, m, d, head, scale, p);
+                    for i in 0..s {
+                        let o = &mut ob[i * h + off..][..hd];
+                        for j in 0..s {
+                            axpy(p[i * s + j], &x[j * 3 * h + 2 * h + off..][..hd], o);
+                        }
+                    }
                 }
-            }
-        }
+            },
+        )
     });
     (out, probs)
 }
@@ -111,30 +102,35 @@ fn backward<T: Real>(qkv: &[T], probs: &[T], dctx: &[T], d: Dims) -> Vec<T> {
         let x = &qkv[b * s * 3 * h..(b + 1) * s * 3 * h];
         let dy = &dctx[b * s * h..(b + 1) * s * h];
         let mut dp = vec![T::zero(); s];
-        for head in 0..d.heads {
-            let off = head * hd;
-            let p = &probs[(b * d.heads + head) * s * s..][..s * s];
-            for i in 0..s {
-                let dyi = &dy[i * h + off..][..hd];
-                let pi = &p[i * s..(i + 1) * s];
-                // dP_ij = dctx_i · v_j;  dV_j += P_ij dctx_i
-                for j in 0..s {
-                    dp[j] = dot(dyi, &x[j * 3 * h + 2 * h + off..][..hd]);
-                    axpy(pi[j], dyi, &mut gb[j * 3 * h + 2 * h + off..][..hd]);
-                }
-                // dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik), scaled for dQ and dK.
-                let r = dot(pi, &dp);
-                for j in 0..s {
-                    let ds = pi[j] * (dp[j] - r) * scale;
-                    if ds == T::zero() {
-                        continue;
+        vectorised(
+            #[inline(always)]
+            || {
+                for head in 0..d.heads {
+                    let off = head * hd;
+                    let p = &probs[(b * d.heads + head) * s * s..][..s * s];
+                    for i in 0..s {
+                        let dyi = &dy[i * h + off..][..hd];
+                        let pi = &p[i * s..(i + 1) * s];
+                        // dP_ij = dctx_i · v_j;  dV_j += P_ij dctx_i
+                        for j in 0..s {
+                            dp[j] = dot(dyi, &x[j * 3 * h + 2 * h + off..][..hd]);
+                            axpy(pi[j], dyi, &mut gb[j * 3 * h + 2 * h + off..][..hd]);
+                        }
+                        // dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik), scaled for dQ and dK.
+                        let r = dot(pi, &dp);
+                        for j in 0..s {
+                            let ds = pi[j] * (dp[j] - r) * scale;
+                            if ds == T::zero() {
+                                continue;
+                            }
+                            let (qi, kj) = (i * 3 * h + off, j * 3 * h + h + off);
+                            axpy(ds, &x[kj..kj + hd], &mut gb[qi..qi + hd]);
+                            axpy(ds, &x[qi..qi + hd], &mut gb[kj..kj + hd]);
+                        }
                     }
-                    let (qi, kj) = (i * 3 * h + off, j * 3 * h + h + off);
-                    axpy(ds, &x[kj..kj + hd], &mut gb[qi..qi + hd]);
-                    axpy(ds, &x[qi..qi + hd], &mut gb[kj..kj + hd]);
                 }
-            }
-        }
+            },
+        )
     });
     dqkv
 }

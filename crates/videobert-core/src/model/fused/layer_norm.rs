@@ -1,34 +1,42 @@
 //! LayerNorm over the last dimension: `y = (x − μ) / √(σ² + ε) · γ + β`, one pass forward, one
-//! backward (μ and 1/σ recomputed per row rather than stored).
+//! backward (μ and 1/σ recomputed per row rather than stored; sums in 8 lanes so rows vectorise).
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{slice, sum_blocks, tensor_like, with_host, Real, BLOCK_ROWS};
+use super::{dot, slice, sum, sum_blocks, tensor_like, vectorised, with_host, Real, BLOCK_ROWS};
 
 struct LayerNormOp {
     eps: f64,
 }
 
-/// Mean and reciprocal standard deviation of one row.
-fn moments<T: Real>(row: &[T], eps: f64) -> (T, T) {
+/// Writes `x − μ` of one row into `diff` and returns `1/√(σ² + ε)`.
+#[inline(always)]
+fn centre<T: Real>(row: &[T], diff: &mut [T], eps: f64) -> T {
     let n = T::from_f64(row.len() as f64);
-    let mean = row.iter().fold(T::zero(), |a, &v| a + v) / n;
-    let var = row.iter().fold(T::zero(), |a, &v| a + (v - mean) * (v - mean)) / n;
-    (mean, T::one() / (var + T::from_f64(eps)).sqrt())
+    let mean = sum(row) / n;
+    for (d, &v) in diff.iter_mut().zip(row) {
+        *d = v - mean;
+    }
+    T::one() / (dot(diff, diff) / n + T::from_f64(eps)).sqrt()
 }
 
 fn forward<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
     let h = gamma.len();
     let mut y = vec![T::zero(); x.len()];
     y.par_chunks_mut(h * BLOCK_ROWS).zip(x.par_chunks(h * BLOCK_ROWS)).for_each(|(yb, xb)| {
-        for (yr, xr) in yb.chunks_mut(h).zip(xb.chunks(h)) {
-            let (mean, rstd) = moments(xr, eps);
-            for (((o, &v), &g), &b) in yr.iter_mut().zip(xr).zip(gamma).zip(beta) {
-                *o = (v - mean) * rstd * g + b;
-            }
-        }
+        vectorised(
+            #[inline(always)]
+            || {
+                for (yr, xr) in yb.chunks_mut(h).zip(xb.chunks(h)) {
+                    let rstd = centre(xr, yr, eps);
+                    for ((o, &g), &b) in yr.iter_mut().zip(gamma).zip(beta) {
+                        *o = *o * rstd * g + b;
+                    }
+                }
+            },
+        )
     });
     y
 }
@@ -42,24 +50,28 @@ fn backward<T: Real>(x: &[T], gamma: &[T], dy: &[T], eps: f64) -> (Vec<T>, Vec<T
         .zip(x.par_chunks(h * BLOCK_ROWS).zip(dy.par_chunks(h * BLOCK_ROWS)))
         .map(|(dxb, (xb, dyb))| {
             let (mut dg, mut db) = (vec![T::zero(); h], vec![T::zero(); h]);
-            let mut xhat = vec![T::zero(); h];
-            for ((dxr, xr), dyr) in dxb.chunks_mut(h).zip(xb.chunks(h)).zip(dyb.chunks(h)) {
-                let (mean, rstd) = moments(xr, eps);
-                let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
-                for i in 0..h {
-                    xhat[i] = (xr[i] - mean) * rstd;
-                    let g = dyr[i] * gamma[i];
-                    sum_g += g;
-                    sum_gx += g * xhat[i];
-                    dg[i] += dyr[i] * xhat[i];
-                    db[i] += dyr[i];
-                }
-                let n = T::from_f64(h as f64);
-                let (mean_g, mean_gx) = (sum_g / n, sum_gx / n);
-                for i in 0..h {
-                    dxr[i] = rstd * (dyr[i] * gamma[i] - mean_g - xhat[i] * mean_gx);
-                }
-            }
+            let (mut xhat, mut g) = (vec![T::zero(); h], vec![T::zero(); h]);
+            vectorised(
+                #[inline(always)]
+                || {
+                    let n = T::from_f64(h as f64);
+                    for ((dxr, xr), dyr) in dxb.chunks_mut(h).zip(xb.chunks(h)).zip(dyb.chunks(h)) {
+                        let rstd = centre(xr, &mut xhat, eps);
+                        for ((((xh, gi), dgi), dbi), (&d, &gm)) in
+                            xhat.iter_mut().zip(g.iter_mut()).zip(dg.iter_mut()).zip(db.iter_mut()).zip(dyr.iter().zip(gamma))
+                        {
+                            *xh *= rstd;
+                            *gi = d * gm;
+                            *dgi += d * *xh;
+                            *dbi += d;
+                        }
+                        let (mean_g, mean_gx) = (sum(&g) / n, dot(&g, &xhat) / n);
+                        for ((o, &gi), &xh) in dxr.iter_mut().zip(&g).zip(&xhat) {
+                            *o = rstd * (gi - mean_g - xh * mean_gx);
+                        }
+                    }
+                },
+            );
             (dg, db)
         })
         .collect();

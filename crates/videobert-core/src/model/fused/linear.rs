@@ -8,7 +8,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{slice, sum_blocks, tensor_like, with_host, Real, BLOCK_ROWS};
+use super::{slice, sum_blocks, tensor_like, vectorised, with_host, Real, BLOCK_ROWS};
 
 /// `dst [m, n] (row-major) = (accumulate ? dst : 0) + lhs · rhs`, each operand given by its row
 /// and column strides (in elements).
@@ -86,11 +86,16 @@ fn backward<T: Real>(x: &[T], w: &[T], dy: &[T], n: usize, want_dx: bool) -> (Op
         .par_chunks(n * BLOCK_ROWS * 4)
         .map(|block| {
             let mut acc = vec![T::zero(); n];
-            for row in block.chunks(n) {
-                for (a, &v) in acc.iter_mut().zip(row) {
-                    *a += v;
-                }
-            }
+            vectorised(
+                #[inline(always)]
+                || {
+                    for row in block.chunks(n) {
+                        for (a, &v) in acc.iter_mut().zip(row) {
+                            *a += v;
+                        }
+                    }
+                },
+            );
             acc
         })
         .collect();

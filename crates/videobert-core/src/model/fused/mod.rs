@@ -67,20 +67,24 @@ pub trait Real: WithDType + num_traits::Float + Send + Sync {
 }
 
 impl Real for f32 {
+    #[inline(always)]
     fn erf(self) -> Self {
         erf_f32(self)
     }
 
+    #[inline(always)]
     fn exp_fast(self) -> Self {
         exp_f32(self)
     }
 }
 
 impl Real for f64 {
+    #[inline(always)]
     fn erf(self) -> Self {
         libm::erf(self)
     }
 
+    #[inline(always)]
     fn exp_fast(self) -> Self {
         self.exp()
     }
@@ -121,6 +125,46 @@ pub fn exp_f32(x: f32) -> f32 {
     } else {
         e
     }
+}
+
+/// Runs `f` compiled for the widest vector instructions this CPU has — AVX-512, else AVX2 + FMA
+/// on x86-64, plain code elsewhere — chosen at run time (the addon is built for baseline x86-64,
+/// where these loops compiled to scalar SSE). `f` and what it calls must inline into it (the
+/// kernels' helpers are `#[inline(always)]`). Results do not depend on the instruction set: Rust
+/// never fuses or reorders float operations by itself, so vector lanes round exactly as scalar
+/// code does.
+#[inline(always)]
+pub fn vectorised<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
+/// Dot product in 8 independent lanes, added in lane order at the end (the compiler vectorises
+/// it; a single running sum it may not reorder).
+#[inline(always)]
+pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ca.remainder().iter().zip(cb.remainder()).fold(T::zero(), |acc, (&x, &y)| acc + x * y);
+    for (xa, xb) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] += xa[l] * xb[l];
+        }
+    }
+    lanes.iter().fold(tail, |acc, &v| acc + v)
+}
+
+/// Sum in 8 independent lanes, like [`dot`].
+#[inline(always)]
+pub fn sum<T: Real>(a: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let ca = a.chunks_exact(8);
+    let tail = ca.remainder().iter().fold(T::zero(), |acc, &x| acc + x);
+    for xa in ca {
+        for l in 0..8 {
+            lanes[l] += xa[l];
+        }
+    }
+    lanes.iter().fold(tail, |acc, &v| acc + v)
 }
 
 /// Rows per parallel block (fixed: the summation order of partial sums never depends on threads).
