@@ -67,6 +67,8 @@ export declare class NativeVideoBert {
   get configJson(): string
   /** Number of trainable scalars. */
   get numParameters(): number
+  /** The device the model computes on ("cpu", "cuda:N"). */
+  get device(): string
   /** Optimizer updates applied so far. */
   get step(): number
   /** Forward + backward over the micro-batches (gradient accumulation), clip, one AdamW update. */
@@ -130,6 +132,9 @@ export interface CodebookInfo {
  */
 export declare function createModel(configJson: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
 
+/** Whether this addon was built with CUDA support (`npm run build:cuda`, or the CUDA variant). */
+export declare function cudaBuilt(): boolean
+
 /**
  * Encode packed RGB24 frames (`[n, height, width, 3]` bytes) into `path`; the container follows
  * the extension (.mp4, .mov, .avi). Single-threaded: the same frames give the same file.
@@ -137,7 +142,7 @@ export declare function createModel(configJson: string, options?: NativeCreateOp
 export declare function encodeVideo(path: string, rgb: Uint8Array, options: NativeEncodeOptions): Promise<NativeEncodedVideo>
 
 /** Every error the native layer raises carries one of these codes. */
-export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'Internal' | 'NativeBinding'
+export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'DeviceUnavailable' | 'Internal' | 'NativeBinding'
 
 /** Every error code, in the order of the `ErrorCode` type: the TS layer's list (`ERROR_CODES`). */
 export declare function errorCodes(): Array<ErrorCode>
@@ -227,6 +232,11 @@ export interface NativeCreateOptions {
   numThreads?: number
   /** Parameter dtype on CPU: "f32" or "f64". @default "f32" */
   dtype?: string
+  /**
+   * Where the model computes: "cpu", "cuda" (= "cuda:0") or "cuda:N". CUDA needs the CUDA
+   * build of the addon (`cudaBuilt()`); otherwise a `DeviceUnavailable` error. @default "cpu"
+   */
+  device?: string
   /** AdamW β1. @default 0.9 */
   beta1?: number
   /** AdamW β2. @default 0.999 */

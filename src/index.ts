@@ -7,9 +7,9 @@
  * const { loss } = await model.trainStep(batch, { lr: 1e-3 })
  * ```
  */
-export { VideoBERT, type CreateOptions, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions } from './model.js'
+export { VideoBERT, type CreateOptions, type Device, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions } from './model.js'
 export { VideoBertError, type ErrorCode } from './errors.js'
-export { ERROR_CODES } from './native.js'
+export { ERROR_CODES, cudaBuilt } from './native.js'
 export {
   presets,
   resolveConfig,

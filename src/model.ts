@@ -19,6 +19,12 @@ export interface CreateOptions {
   numThreads?: number
   /** Parameter precision on CPU. @default 'f32' */
   dtype?: 'f32' | 'f64'
+  /**
+   * Where the model computes: `'cpu'`, `'cuda'` (= `'cuda:0'`) or `'cuda:N'`. CUDA needs the CUDA
+   * build of the addon (`cudaBuilt()`; README "GPU"); without it, or without a driver / GPU `N`,
+   * creating the model fails with a `DeviceUnavailable` error. @default 'cpu'
+   */
+  device?: Device
   /** AdamW hyper-parameters. */
   optimizer?: {
     /** @default 0.9 */ beta1?: number
@@ -27,6 +33,9 @@ export interface CreateOptions {
     /** Decoupled weight decay, not applied to biases and LayerNorm gains. @default 0.01 */ weightDecay?: number
   }
 }
+
+/** A compute device name. */
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`
 
 export interface StepOptions {
   /** Learning rate of this step; the caller (or the Trainer) owns the schedule. */
@@ -82,6 +91,7 @@ function nativeOptions(o: CreateOptions = {}): NativeCreateOptions {
     seed: o.seed,
     numThreads: o.numThreads,
     dtype: o.dtype,
+    device: o.device,
     beta1: o.optimizer?.beta1,
     beta2: o.optimizer?.beta2,
     eps: o.optimizer?.eps,
@@ -93,10 +103,13 @@ export class VideoBERT {
   readonly #native: NativeVideoBert
   /** The complete model config. */
   readonly config: Readonly<VideoBertConfig>
+  /** The options it was created or loaded with (the Trainer reloads checkpoints with them). */
+  readonly options: Readonly<CreateOptions>
 
-  private constructor(native: NativeVideoBert) {
+  private constructor(native: NativeVideoBert, options: CreateOptions) {
     this.#native = native
     this.config = Object.freeze(configFromJson(native.configJson))
+    this.options = Object.freeze({ ...options })
   }
 
   /**
@@ -106,13 +119,13 @@ export class VideoBERT {
   static async create(config: ConfigInput = 'small', options: CreateOptions = {}): Promise<VideoBERT> {
     const resolved = resolveConfig(config)
     const opts = nativeOptions(options)
-    return new VideoBERT(await guard(() => createModel(configToJson(resolved), opts)))
+    return new VideoBERT(await guard(() => createModel(configToJson(resolved), opts)), options)
   }
 
   /** Load a checkpoint directory (`model.safetensors`, `optimizer.safetensors`, `config.json`). */
   static async load(dir: string, options: CreateOptions = {}): Promise<VideoBERT> {
     const opts = nativeOptions(options)
-    return new VideoBERT(await guard(() => loadModel(dir, opts)))
+    return new VideoBERT(await guard(() => loadModel(dir, opts)), options)
   }
 
   /**
@@ -126,7 +139,12 @@ export class VideoBERT {
       throw new VideoBertError('InvalidConfig', `invalid config field \`numLabels\`: a classifier needs an integer >= 2, got ${numLabels}`)
     }
     const opts = nativeOptions(options)
-    return new VideoBERT(await guard(() => loadForClassification(dir, numLabels, pooling, opts)))
+    return new VideoBERT(await guard(() => loadForClassification(dir, numLabels, pooling, opts)), options)
+  }
+
+  /** The device it computes on: `'cpu'` or `'cuda:N'`. */
+  get device(): Device {
+    return this.#native.device as Device
   }
 
   /** Number of trainable scalars. */

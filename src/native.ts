@@ -10,6 +10,10 @@
  * It is also where native errors become `VideoBertError`s: they arrive as `"<Code>: <message>"`
  * (`fromNative`, `guard`), and the list of codes comes from the addon itself (`ERROR_CODES`).
  */
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
 import type * as Binding from '../index.js'
 import { VideoBertError, type ErrorCode } from './errors.js'
 import { explainLoadFailure, platformName, platformPackages } from './platform.js'
@@ -20,6 +24,29 @@ import { explainLoadFailure, platformName, platformPackages } from './platform.j
 // 2-core machine (benches/RESULTS.md). Set before the addon loads (candle reads it once); a value
 // the user set wins.
 process.env.CANDLE_BARRIER_POOL_SPIN_LIMIT ??= '0'
+
+/**
+ * `VIDEOBERT_CUDA=1` loads the CUDA variant instead of the CPU addon: a local
+ * `videobert-native.linux-x64-gnu-cuda.node` (from `npm run build:cuda`) or the opt-in package
+ * `videobert-native-linux-x64-gnu-cuda`, through napi's `NAPI_RS_NATIVE_LIBRARY_PATH` (a path
+ * the user set there wins).
+ */
+function cudaAddon(): string | undefined {
+  if (process.env.VIDEOBERT_CUDA !== '1' || process.env.NAPI_RS_NATIVE_LIBRARY_PATH) return undefined
+  const local = fileURLToPath(new URL('../videobert-native.linux-x64-gnu-cuda.node', import.meta.url))
+  if (existsSync(local)) return local
+  try {
+    return createRequire(import.meta.url).resolve('videobert-native-linux-x64-gnu-cuda')
+  } catch {
+    throw new VideoBertError(
+      'NativeBinding',
+      'VIDEOBERT_CUDA=1 but no CUDA addon is installed: `npm install videobert-native-linux-x64-gnu-cuda`, or build it from source with `npm run build:cuda` (README "GPU")',
+    )
+  }
+}
+
+const cuda = cudaAddon()
+if (cuda) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = cuda
 
 let binding: typeof Binding
 try {
@@ -36,6 +63,7 @@ try {
 
 export const {
   errorCodes,
+  cudaBuilt,
   checkpointFileNames,
   createModel,
   loadModel,

@@ -48,25 +48,32 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=10, help="timed steps (after --warmup)")
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the GPU peer of scripts/cuda/device-check.sh)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (GPU peer)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     cfg = json.loads(a.config)
-    model = Ref(cfg, 0)
+    dev = torch.device(a.device)
+    model = Ref(cfg, 0).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
-    inp = masked_batch(cfg, a.batch, torch.Generator().manual_seed(1))
+    inp = {k: v.to(dev) for k, v in masked_batch(cfg, a.batch, torch.Generator().manual_seed(1)).items()}
+    losses = torch.compile(model.losses) if a.compile else model.losses
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = []
     for i in range(a.warmup + a.steps):
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        total = model.losses(inp)[0]
+        total = losses(inp)[0]
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        sync()
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
     ms = 1000 * statistics.median(times)
-    print(json.dumps({"threads": a.threads, "batch": a.batch, "steps": a.steps, "ms_per_step": ms, "steps_per_s": 1000 / ms, "torch": torch.__version__}))
+    print(json.dumps({"device": a.device, "compiled": a.compile, "threads": a.threads, "batch": a.batch, "steps": a.steps, "ms_per_step": ms, "steps_per_s": 1000 / ms, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

@@ -142,7 +142,8 @@ class Ref(torch.nn.Module):
         T, R, H = c["max_segments"], c["num_regions"], c["hidden_size"]
         e = "embeddings"
         word = self.w(f"{e}.word_embeddings.weight")
-        ids = torch.cat([torch.full((B, 1), c["cls_token_id"]), inp["text_ids"], torch.full((B, 1), c["sep_token_id"])], 1)
+        dev = inp["text_ids"].device
+        ids = torch.cat([torch.full((B, 1), c["cls_token_id"], device=dev), inp["text_ids"], torch.full((B, 1), c["sep_token_id"], device=dev)], 1)
         typ = self.w(f"{e}.type_embeddings.weight")
         text = word[ids] + self.w(f"{e}.text_position_embeddings.weight") + typ[0]
         time = self.w(f"{e}.temporal_embeddings.weight")[:T]
@@ -173,7 +174,7 @@ class Ref(torch.nn.Module):
         c = self.cfg
         B, L = inp["text_ids"].shape
         T, R, H = c["max_segments"], c["num_regions"], c["hidden_size"]
-        ones = torch.ones(B, 1)
+        ones = torch.ones(B, 1, device=inp["text_mask"].device)
         attend = torch.cat([ones, inp["text_mask"], ones, inp["video_mask"], ones], 1)
         mask = ((attend - 1.0) * 1e4).reshape(B, 1, 1, -1)
         seq, regions = self.embed(inp)
@@ -217,7 +218,7 @@ class Ref(torch.nn.Module):
             else:
                 norm = lambda t: t / torch.sqrt((t * t).sum(-1, keepdim=True) + 1e-12)
                 logits = norm(pred) @ norm(target).t() / c["nce_temperature"]
-                video = F.cross_entropy(logits, torch.arange(pred.shape[0]))
+                video = F.cross_entropy(logits, torch.arange(pred.shape[0], device=pred.device))
         cls = hid[:, 0]
         vtm_logits = self.linear("heads.vtm.classifier", torch.tanh(self.linear("heads.vtm.pooler", cls)))
         vtm = F.cross_entropy(vtm_logits, inp["vtm_labels"])

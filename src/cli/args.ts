@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
 import { VideoBertError } from '../errors.js'
+import type { Device } from '../model.js'
 
 type Options = NonNullable<ParseArgsConfig['options']>
 
@@ -17,6 +18,14 @@ export function parseCommand(args: string[], options: Options, allowPositionals 
   } catch (err) {
     throw new VideoBertError('InvalidConfig', (err as Error).message)
   }
+}
+
+/** `--device cpu|cuda|cuda:N`, or undefined when absent (the library's default: the CPU). */
+export function deviceFlag(value: unknown): Device | undefined {
+  if (value === undefined) return undefined
+  const d = String(value)
+  if (!/^(cpu|cuda(:\d+)?)$/.test(d)) throw new VideoBertError('InvalidConfig', `--device expects cpu, cuda or cuda:N, got '${d}'`)
+  return d as Device
 }
 
 /** A positive integer flag, or `fallback` when absent. */

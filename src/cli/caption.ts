@@ -2,7 +2,7 @@
 import { CAPTION_DEFAULTS as C, captionVideos } from '../inference/caption.js'
 import { videoInput } from '../inference/context.js'
 import { loadPretrained } from '../inference/pretrained.js'
-import { choice, number, parseCommand, positiveInt, required } from './args.js'
+import { choice, deviceFlag, number, parseCommand, positiveInt, required } from './args.js'
 import { ProgressLine } from '../progress.js'
 import { readVideos } from './videos.js'
 
@@ -23,18 +23,19 @@ Options:
   --min-length N        shortest caption in word pieces (default ${C.minLength})
   --max-length N        longest caption in word pieces (default min(maxTextLen, ${C.maxLength}))
   --allow-repeat        allow a word piece twice (by default the repetition guard forbids it)
+  --device NAME         cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --json                print the captions as JSON on stdout`
 
 export async function captionCommand(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
   const { values: v, positionals } = parseCommand(args, {
-    checkpoint: s, shards: s, strategy: s, 'beam-size': s, 'top-k': s, temperature: s, seed: s, 'min-length': s, 'max-length': s, 'allow-repeat': { type: 'boolean' },
+    device: s, checkpoint: s, shards: s, strategy: s, 'beam-size': s, 'top-k': s, temperature: s, seed: s, 'min-length': s, 'max-length': s, 'allow-repeat': { type: 'boolean' },
   })
   if (v.help) {
     process.stdout.write(`${CAPTION_HELP}\n`)
     return 0
   }
-  const p = await loadPretrained(required(v.checkpoint, '--checkpoint DIR', 'caption'))
+  const p = await loadPretrained(required(v.checkpoint, '--checkpoint DIR', 'caption'), { device: deviceFlag(v.device) })
   const options = {
     strategy: choice(v.strategy, 'strategy', ['greedy', 'beam', 'top-k'] as const, C.strategy),
     beamSize: positiveInt(v['beam-size'], 'beam-size', C.beamSize),

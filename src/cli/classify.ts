@@ -6,7 +6,7 @@ import { classifyVideos } from '../inference/classify.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F, finetuneClassifier } from '../training/finetune.js'
-import { choice, number, parseCommand, positiveInt, required } from './args.js'
+import { choice, deviceFlag, number, parseCommand, positiveInt, required } from './args.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_HELP = `Usage: videobert finetune --task classify --checkpoint DIR --shards DIR (--label KEY | --labels FILE) --out RUN [options]
@@ -35,6 +35,7 @@ Options:
   --seed N                   (default ${F.seed})
   --from-scratch             same architecture, random initial weights (the baseline)
   --threads N                threads for tensor math (default: physical cores)
+  --device NAME              cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --json                     print the result as JSON on stdout`
 
 export const CLASSIFY_HELP = `Usage: videobert classify --checkpoint DIR (VIDEO... | --shards DIR [--label KEY | --labels FILE]) [options]
@@ -48,6 +49,7 @@ Options:
   --shards DIR        a shard set instead of video files
   --label KEY         ground truth: the manifest's label[KEY]
   --labels FILE       ground truth from a file: JSONL {"id","label"} or CSV id,label
+  --device NAME       cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --json              print the result as JSON on stdout`
 
 function labelSource(key: unknown, file: unknown, command: string, need: boolean): LabelSource | null {
@@ -71,7 +73,7 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
   const s = { type: 'string' } as const
   const { values: v } = parseCommand(args, {
     task: s, checkpoint: s, shards: s, label: s, labels: s, classes: s, 'label-fraction': s, 'validation-fraction': s, out: s,
-    steps: s, 'batch-size': s, lr: s, pooling: s, prompt: s, seed: s, 'from-scratch': { type: 'boolean' }, threads: s,
+    steps: s, 'batch-size': s, lr: s, pooling: s, prompt: s, seed: s, 'from-scratch': { type: 'boolean' }, threads: s, device: s,
   })
   if (v.help) {
     process.stdout.write(`${FINETUNE_HELP}\n`)
@@ -95,6 +97,7 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
     seed: number(v.seed, 'seed', F.seed, 0),
     fromScratch: Boolean(v['from-scratch']),
     numThreads: v.threads === undefined ? undefined : positiveInt(v.threads, 'threads', 1),
+    device: deviceFlag(v.device),
     signal,
   })
   const summary = { checkpoint: r.checkpoint, classes: r.classes, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }
@@ -109,12 +112,12 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
 
 export async function classifyCommand(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
-  const { values: v, positionals } = parseCommand(args, { checkpoint: s, shards: s, label: s, labels: s })
+  const { values: v, positionals } = parseCommand(args, { checkpoint: s, shards: s, label: s, labels: s, device: s })
   if (v.help) {
     process.stdout.write(`${CLASSIFY_HELP}\n`)
     return 0
   }
-  const p = await loadPretrained(required(v.checkpoint, '--checkpoint DIR', 'classify'))
+  const p = await loadPretrained(required(v.checkpoint, '--checkpoint DIR', 'classify'), { device: deviceFlag(v.device) })
   if (!p.classes) throw new VideoBertError('Checkpoint', `${String(v.checkpoint)} is not a classifier (no classes.json); fine-tune one with 'videobert finetune --task classify'`)
   const labels = labelSource(v.label, v.labels, 'classify', false)
   if (labels !== null) {

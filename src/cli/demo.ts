@@ -1,7 +1,7 @@
 /** `videobert demo`: the embedded default — synthetic captioned clips → pre-training → held-out evaluation. */
 import { DEMO_CODEBOOK, DEMO_DEFAULTS as D, runDemo, type DemoResult } from '../demo/run.js'
 import type { RetrievalMetrics } from '../eval/retrieval.js'
-import { choice, optionalInt, optionalPositive, optionalPositiveInt, parseCommand } from './args.js'
+import { choice, deviceFlag, optionalInt, optionalPositive, optionalPositiveInt, parseCommand } from './args.js'
 
 export const DEMO_HELP = `Usage: videobert demo [options]
 
@@ -33,6 +33,7 @@ Options:
   --batch-size N    samples per step (default ${D.batchSize}, the tiny preset's)
   --seed N          seeds the clips, split, initialisation and masking (default ${D.seed})
   --threads N       threads for tensor math (default: physical cores)
+  --device NAME     cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --json            print the result as JSON on stdout
 Relative paths (--out) are relative to the working directory.`
 
@@ -101,7 +102,7 @@ function labelEfficiencyLines(r: DemoResult): string[] {
 
 export async function demo(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
-  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, threads: s, 'video-input': s }, false)
+  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, threads: s, device: s, 'video-input': s }, false)
   if (v.help) {
     process.stdout.write(`${DEMO_HELP}\n`)
     return 0
@@ -115,6 +116,7 @@ export async function demo(args: string[], signal: AbortSignal): Promise<number>
     batchSize: optionalPositiveInt(v['batch-size'], 'batch-size'),
     seed: optionalInt(v.seed, 'seed'),
     threads: optionalPositiveInt(v.threads, 'threads'),
+    device: deviceFlag(v.device),
     signal,
     log: (line) => process.stderr.write(`${line}\n`),
     progress: !v.json,

@@ -5,7 +5,7 @@ import { VideoBertError } from '../errors.js'
 import { EMBED_DEFAULTS, embedTexts, embedVideos } from '../inference/embed.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { writeSafetensors } from '../safetensors.js'
-import { parseCommand, positiveInt, required } from './args.js'
+import { deviceFlag, parseCommand, positiveInt, required } from './args.js'
 import { ProgressLine } from '../progress.js'
 import { readVideos } from './videos.js'
 
@@ -23,12 +23,13 @@ Options:
   --text TEXT          a text to embed (repeatable)
   --segments           also write the per-segment rows (JSONL; always in safetensors)
   --batch-size N       windows per native call (default ${EMBED_DEFAULTS.batchSize})
+  --device NAME        cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --json               print a summary as JSON on stdout`
 
 export async function embedCommand(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
   const { values: v, positionals } = parseCommand(args, {
-    checkpoint: s, out: s, shards: s, text: { type: 'string', multiple: true }, segments: { type: 'boolean' }, 'batch-size': s,
+    device: s, checkpoint: s, out: s, shards: s, text: { type: 'string', multiple: true }, segments: { type: 'boolean' }, 'batch-size': s,
   })
   if (v.help) {
     process.stdout.write(`${EMBED_HELP}\n`)
@@ -40,7 +41,7 @@ export async function embedCommand(args: string[]): Promise<number> {
   if (!format) throw new VideoBertError('InvalidConfig', `embed: --out must end in .jsonl or .safetensors, got '${out}'`)
   const batchSize = positiveInt(v['batch-size'], 'batch-size', EMBED_DEFAULTS.batchSize)
   const texts = (v.text as string[] | undefined) ?? []
-  const p = await loadPretrained(checkpoint)
+  const p = await loadPretrained(checkpoint, { device: deviceFlag(v.device) })
   const videos = positionals.length > 0 || v.shards ? await readVideos(p, positionals, v.shards as string | undefined, 'embed') : []
   if (videos.length === 0 && texts.length === 0) throw new VideoBertError('InvalidConfig', 'embed: nothing to embed (give videos, --shards DIR or --text)')
   const line = new ProgressLine()

@@ -3,7 +3,7 @@ import { VideoBertError } from '../errors.js'
 import { FILL_MASK_DEFAULTS, fillMask } from '../inference/fill-mask.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { VideoTokenizer } from '../tokenizer.js'
-import { parseCommand, positiveInt } from './args.js'
+import { deviceFlag, parseCommand, positiveInt } from './args.js'
 
 export const FILL_MASK_HELP = `Usage: videobert fill-mask --checkpoint DIR --video FILE --prompt TEXT [options]
 
@@ -18,11 +18,12 @@ Options:
   --prompt TEXT         text with one or more [MASK]
   --top-k N             predictions per [MASK] (default ${FILL_MASK_DEFAULTS.topK})
   --candidates a,b,c    only these words compete (each one token of the vocabulary)
+  --device NAME         cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --json                print the result as JSON on stdout`
 
 export async function fillMaskCommand(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
-  const { values: v } = parseCommand(args, { checkpoint: s, video: s, prompt: s, 'top-k': s, candidates: s }, false)
+  const { values: v } = parseCommand(args, { device: s, checkpoint: s, video: s, prompt: s, 'top-k': s, candidates: s }, false)
   if (v.help) {
     process.stdout.write(`${FILL_MASK_HELP}\n`)
     return 0
@@ -31,7 +32,7 @@ export async function fillMaskCommand(args: string[]): Promise<number> {
     throw new VideoBertError('InvalidConfig', 'fill-mask: --checkpoint DIR, --video FILE and --prompt TEXT are required')
   }
   const topK = positiveInt(v['top-k'], 'top-k', FILL_MASK_DEFAULTS.topK)
-  const p = await loadPretrained(v.checkpoint)
+  const p = await loadPretrained(v.checkpoint, { device: deviceFlag(v.device) })
   const video = await new VideoTokenizer(p.videoTokenizer ?? {}).tokenizeFile(v.video)
   const candidates = typeof v.candidates === 'string' ? v.candidates.split(',').map((w) => w.trim()).filter(Boolean) : undefined
   const blanks = await fillMask(p, video, v.prompt, { topK, candidates })

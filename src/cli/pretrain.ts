@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { configFromJson, PRESET_NAMES, type PresetName, type VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
 import { pretrain, PRESET_TRAINING, PRETRAIN_DEFAULTS as D } from '../training/pretrain.js'
-import { choice, number, optionalInt, parseCommand, required } from './args.js'
+import { choice, deviceFlag, number, optionalInt, parseCommand, required } from './args.js'
 
 const byPreset = (k: 'lr' | 'batchSize') => PRESET_NAMES.map((p) => `${p} ${PRESET_TRAINING[p][k]}`).join(', ')
 
@@ -29,6 +29,7 @@ Options:
   --validation-fraction X videos held out (default ${D.validationFraction})
   --seed N                (default ${D.seed})
   --threads N             threads for tensor math (default: physical cores)
+  --device NAME           cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --resume                continue from the latest complete checkpoint in RUN
   --json                  print the result as JSON on stdout
 Ctrl-C saves a checkpoint and exits (130); re-run with --resume to continue.`
@@ -51,7 +52,7 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
   const s = { type: 'string' } as const
   const { values: v } = parseCommand(args, {
     data: s, tokenizer: s, out: s, preset: s, config: s, steps: s, 'batch-size': s, 'grad-accum': s, lr: s, warmup: s, decay: s,
-    'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, seed: s, threads: s, resume: { type: 'boolean' },
+    'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, seed: s, threads: s, device: s, resume: { type: 'boolean' },
   }, false)
   if (v.help) {
     process.stdout.write(`${PRETRAIN_HELP}\n`)
@@ -77,6 +78,7 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
     validationFraction: v['validation-fraction'] === undefined ? undefined : number(v['validation-fraction'], 'validation-fraction', D.validationFraction, 0),
     seed: optionalInt(v.seed, 'seed'),
     threads: optionalInt(v.threads, 'threads'),
+    device: deviceFlag(v.device),
     resume: Boolean(v.resume),
     signal,
     progress: !v.json,

@@ -4,7 +4,7 @@ import { VideoBertError } from '../errors.js'
 import { RETRIEVAL_DEFAULTS, retrieve, type Direction, type Scorer } from '../eval/retrieval.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
-import { choice, parseCommand, positiveInt, required } from './args.js'
+import { choice, deviceFlag, parseCommand, positiveInt, required } from './args.js'
 import { ProgressLine } from '../progress.js'
 
 export const RETRIEVE_HELP = `Usage: videobert retrieve --checkpoint DIR --shards DIR [options]
@@ -27,12 +27,13 @@ Options:
   --rerank-top N            candidates re-scored per query (default ${RETRIEVAL_DEFAULTS.rerankTop})
   --query TEXT              rank the set's windows for this text (repeatable; text-to-video)
   --top N                   results listed per query with --query (default 5)
+  --device NAME             cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --json                    print the result as JSON on stdout`
 
 export async function retrieveCommand(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
   const { values: v } = parseCommand(args, {
-    checkpoint: s, shards: s, direction: s, 'first-stage': s, rerank: s, 'rerank-top': s, query: { type: 'string', multiple: true }, top: s,
+    device: s, checkpoint: s, shards: s, direction: s, 'first-stage': s, rerank: s, 'rerank-top': s, query: { type: 'string', multiple: true }, top: s,
   })
   if (v.help) {
     process.stdout.write(`${RETRIEVE_HELP}\n`)
@@ -47,7 +48,7 @@ export async function retrieveCommand(args: string[]): Promise<number> {
   const top = positiveInt(v.top, 'top', 5)
   const queries = v.query as string[] | undefined
   if (queries && direction !== 'text-to-video') throw new VideoBertError('InvalidConfig', 'retrieve: --query goes with --direction text-to-video')
-  const p = await loadPretrained(checkpoint)
+  const p = await loadPretrained(checkpoint, { device: deviceFlag(v.device) })
   const shards = await TokenShards.open(shardsDir)
   const data = new VideoTextDataset(shards, p.model.config, p.tokenizer, { validationFraction: 1, featureNorm: p.featureNorm ?? 'none' })
   const line = new ProgressLine()

@@ -10,6 +10,7 @@ import { LabelledDataset } from '../data/labelled.js'
 import { evaluateClassifier } from '../eval/classification.js'
 import { FEATURE_NORM_FILE, loadFeatureNorm } from '../data/feature-norm.js'
 import { TextTokenizer, TokenShards } from '../shards.js'
+import type { Device } from '../model.js'
 import { finetuneClassifier } from '../training/finetune.js'
 
 export interface LabelEfficiencyOptions {
@@ -33,6 +34,8 @@ export interface LabelEfficiencyOptions {
   /** @default 16 */
   batchSize?: number
   threads?: number
+  /** Where the model computes: `'cpu'`, `'cuda'` or `'cuda:N'` (`CreateOptions.device`). @default 'cpu' */
+  device?: Device
   log?: (line: string) => void
   signal?: AbortSignal
 }
@@ -85,6 +88,7 @@ export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelE
           seed,
           fromScratch: arm === 'scratch',
           numThreads: o.threads,
+          device: o.device,
           progress: false,
           signal: o.signal,
         })

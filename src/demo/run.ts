@@ -13,7 +13,7 @@ import { fillInTheBlank, type BlankMetrics } from '../eval/fill-in-the-blank.js'
 import { textToVideoRetrieval, type RetrievalMetrics } from '../eval/retrieval.js'
 import { evaluateCaptions, type CaptionEvaluation } from '../eval/captioning.js'
 import { labelEfficiency, type LabelEfficiencyResult } from './label-efficiency.js'
-import { VideoBERT } from '../model.js'
+import { VideoBERT, type Device } from '../model.js'
 import { assignCodebookToShards, fitCodebookOnShards, TextTokenizer, TokenShards, trainVocabulary } from '../shards.js'
 import { VideoTokenizer } from '../tokenizer.js'
 import { PRESET_TRAINING, PRETRAIN_DEFAULTS } from '../training/pretrain.js'
@@ -42,6 +42,8 @@ export interface DemoOptions {
   seed?: number
   /** Threads for tensor math. @default physical cores */
   threads?: number
+  /** Where the model computes: `'cpu'`, `'cuda'` or `'cuda:N'` (`CreateOptions.device`). @default 'cpu' */
+  device?: Device
   signal?: AbortSignal
   /** Stage messages (one line each). */
   log?: (line: string) => void
@@ -140,7 +142,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     // The paper's set-up: one visual word per segment, predicted with a softmax over the codebook.
     ...(codebook && { videoInput: 'visual_words', videoLoss: 'ce', numVisualWords: codebook.words, numRegions: 0 }),
   })
-  const model = await VideoBERT.create(config, { seed, numThreads: options.threads })
+  const model = await VideoBERT.create(config, { seed, numThreads: options.threads, device: options.device })
   log(`3/5 pre-training the tiny preset (${model.numParameters.toLocaleString()} parameters) for ${steps} steps`)
   const t2 = performance.now()
   const data = new VideoTextDataset(trainShards, config, tokenizer, { validationFraction: 0.1, seed })
@@ -183,6 +185,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       test: shardDirs.test,
       out: join(out, 'run', 'label-efficiency'),
       threads: options.threads,
+      device: options.device,
       log,
       signal,
     })

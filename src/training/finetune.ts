@@ -14,7 +14,7 @@ import { LabelledDataset, type LabelSource } from '../data/labelled.js'
 import { VideoBertError } from '../errors.js'
 import { evaluateClassifier, type ClassificationReport } from '../eval/classification.js'
 import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
-import { VideoBERT } from '../model.js'
+import { VideoBERT, type Device } from '../model.js'
 import { TextTokenizer, TokenShards } from '../shards.js'
 import { Trainer, type FitResult } from './trainer.js'
 
@@ -56,6 +56,8 @@ export interface FinetuneOptions {
   fromScratch?: boolean
   /** Threads for tensor math. @default physical cores */
   numThreads?: number
+  /** Where the model computes: `'cpu'`, `'cuda'` or `'cuda:N'` (`CreateOptions.device`). @default 'cpu' */
+  device?: Device
   /** Progress line on stderr. @default true */
   progress?: boolean
   signal?: AbortSignal
@@ -98,8 +100,8 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
   })
   const numLabels = data.classes.length
   const model = o.fromScratch
-    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling }, { seed, numThreads: o.numThreads })
-    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling }, { seed, numThreads: o.numThreads })
+    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling }, { seed, numThreads: o.numThreads, device: o.device })
+    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling }, { seed, numThreads: o.numThreads, device: o.device })
   mkdirSync(o.out, { recursive: true })
   const classesPath = join(o.out, CLASSES_FILE)
   writeFileSync(classesPath, `${JSON.stringify({ classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, null, 2)}\n`)

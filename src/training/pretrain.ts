@@ -11,7 +11,7 @@ import { resolveConfig, type PresetName, type VideoBertConfig } from '../config.
 import { VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { CODEBOOK_FILE, TOKENIZER_FILE } from '../files.js'
-import { VideoBERT } from '../model.js'
+import { VideoBERT, type Device } from '../model.js'
 import { Codebook, TextTokenizer, TokenShards } from '../shards.js'
 import { Trainer, type FitResult } from './trainer.js'
 
@@ -69,6 +69,8 @@ export interface PretrainOptions {
   seed?: number
   /** Threads for tensor math. @default physical cores */
   threads?: number
+  /** Where the model computes: `'cpu'`, `'cuda'` or `'cuda:N'` (`CreateOptions.device`). @default 'cpu' */
+  device?: Device
   /** Continue from the latest complete checkpoint in `out`. */
   resume?: boolean
   signal?: AbortSignal
@@ -99,7 +101,7 @@ export async function pretrain(o: PretrainOptions): Promise<FitResult> {
   const decay = o.decay ?? d.decay
   if (!['cosine', 'linear', 'constant'].includes(decay)) throw new VideoBertError('InvalidConfig', `invalid config field \`decay\`: cosine, linear or constant, got '${decay}'`)
   const data = new VideoTextDataset(shards, config, tokenizer, { validationFraction: o.validationFraction ?? d.validationFraction, seed })
-  const model = await VideoBERT.create(config, { seed, numThreads: o.threads })
+  const model = await VideoBERT.create(config, { seed, numThreads: o.threads, device: o.device })
   const trainer = new Trainer({
     out: o.out,
     steps,

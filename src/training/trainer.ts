@@ -229,7 +229,7 @@ export class Trainer {
     if (o.resume) {
       const latest = ckpt.latest()
       if (latest) {
-        const restored = await VideoBERT.load(latest.path)
+        const restored = await VideoBERT.load(latest.path, model.options)
         if (JSON.stringify(restored.config) !== JSON.stringify(model.config)) {
           throw new VideoBertError('Checkpoint', `${latest.path}: architecture differs from the model being trained`)
         }

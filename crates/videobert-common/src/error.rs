@@ -33,6 +33,11 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    /// The requested compute device cannot be used: this build has no CUDA, or no driver or GPU
+    /// answers for that ordinal.
+    #[error("device `{device}` is unavailable: {reason}")]
+    DeviceUnavailable { device: String, reason: String },
+
     /// Reading or writing a file failed.
     #[error("i/o error on {path}: {source}")]
     Io {
@@ -84,6 +89,7 @@ impl Error {
             Error::Decode { .. } => "Decode",
             Error::NoVideoStream { .. } => "NoVideoStream",
             Error::Cancelled => "Cancelled",
+            Error::DeviceUnavailable { .. } => "DeviceUnavailable",
             Error::Io { .. } => "Io",
             Error::Numerical(_) => "Numerical",
             Error::Tensor(_) => "Internal",

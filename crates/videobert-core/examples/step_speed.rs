@@ -14,26 +14,6 @@ use videobert_core::candle_core::Tensor;
 use videobert_core::model::fused;
 use videobert_core::{Device, StepOptions, VideoBertConfig};
 
-/// Multiply-adds of one forward pass over a batch of `b` (the matrix products only: projections,
-/// attention scores and mixing, FFN, the heads on their masked rows). A train step is 3× this
-/// (forward; backward = two products per forward product), counted as 2 FLOPs per multiply-add.
-fn forward_macs(cfg: &VideoBertConfig, b: usize) -> f64 {
-    let (h, l, t, r, f, v) = (cfg.hidden_size, cfg.max_text_len, cfg.max_segments, cfg.num_regions, cfg.feature_dim, cfg.vocab_size);
-    let (ffn, heads) = (cfg.intermediate_size, cfg.num_attention_heads);
-    let seq = l + t + 3;
-    let regions = b * t * r;
-    let attention = |tokens: usize, seqs: usize, s: usize| 4 * tokens * h * h + 2 * seqs * heads * s * s * (h / heads);
-    let mut per_layer = attention(b * seq, b, seq) + 2 * (b * seq + regions) * h * ffn;
-    if r > 0 {
-        per_layer += attention(b * t * (r + 1), b * t, r + 1);
-    }
-    let embed = b * t * f * h + regions * f * h;
-    let masked_text = ((l as f64 * cfg.text_mask_prob).max(cfg.text_mask_min as f64) * b as f64) as usize;
-    let masked_video = (t as f64 * cfg.video_mask_prob * b as f64) as usize;
-    let heads_macs = masked_text * (h * h + h * v) + masked_video * (h * h + h * f) + b * (h * h + 2 * h);
-    (cfg.num_hidden_layers * per_layer + embed + heads_macs) as f64
-}
-
 /// GFLOP/s of a 2048×1024 · (1024×1024)ᵀ f32 dense layer (best of 10).
 fn gemm_peak() -> f64 {
     let (m, k, n) = (2048, 1024, 1024);
@@ -90,7 +70,7 @@ fn main() {
     let fwd_bwd = median(&mut || drop(model.gradients(&masked).expect("backward")));
     let step = times[steps / 2];
     println!("forward {fwd:.1} ms, forward + backward {fwd_bwd:.1} ms, the rest (norm, clipping, AdamW) {:.1} ms", step - fwd_bwd);
-    let flops = 6.0 * forward_macs(&cfg, batch);
+    let flops = 6.0 * common::forward_macs(&cfg, batch);
     let peak = gemm_peak();
     let achieved = flops / (step / 1e3) / 1e9;
     println!("step: {:.2} GFLOP (analytic), {achieved:.1} GFLOP/s; GEMM peak {peak:.1} GFLOP/s; step = {:.0} % of peak", flops / 1e9, 100.0 * achieved / peak);

@@ -18,6 +18,7 @@ pub use videobert_common::{error, fsio, rng};
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
+pub mod device;
 pub mod infer;
 pub mod model;
 pub mod optim;

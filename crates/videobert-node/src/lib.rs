@@ -35,6 +35,9 @@ pub enum ErrorCode {
     NoVideoStream,
     /// Cancelled through an AbortSignal.
     Cancelled,
+    /// The requested device (`cuda`, `cuda:N`) cannot be used: a binary without CUDA, no driver,
+    /// or no GPU with that ordinal.
+    DeviceUnavailable,
     /// A bug: an internal error or a panic in native code.
     Internal,
     /// No prebuilt addon for this platform, or it failed to load (raised by the JS loader, before
@@ -44,7 +47,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order (what `errorCodes()` gives the TS layer).
-    const ALL: [ErrorCode; 11] = [
+    const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidConfig,
         ErrorCode::UnknownPreset,
         ErrorCode::InvalidInput,
@@ -54,6 +57,7 @@ impl ErrorCode {
         ErrorCode::Decode,
         ErrorCode::NoVideoStream,
         ErrorCode::Cancelled,
+        ErrorCode::DeviceUnavailable,
         ErrorCode::Internal,
         ErrorCode::NativeBinding,
     ];
@@ -72,6 +76,12 @@ pub struct CheckpointFileNames {
 pub fn checkpoint_file_names() -> CheckpointFileNames {
     use vb::checkpoint::{CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE};
     CheckpointFileNames { model: MODEL_FILE.into(), optimizer: OPTIMIZER_FILE.into(), config: CONFIG_FILE.into() }
+}
+
+/// Whether this addon was built with CUDA support (`npm run build:cuda`, or the CUDA variant).
+#[napi]
+pub fn cuda_built() -> bool {
+    vb::device::CUDA_BUILT
 }
 
 /// Every error code, in the order of the `ErrorCode` type: the TS layer's list (`ERROR_CODES`).
@@ -128,6 +138,9 @@ pub struct NativeCreateOptions {
     pub num_threads: Option<u32>,
     /// Parameter dtype on CPU: "f32" or "f64". @default "f32"
     pub dtype: Option<String>,
+    /// Where the model computes: "cpu", "cuda" (= "cuda:0") or "cuda:N". CUDA needs the CUDA
+    /// build of the addon (`cudaBuilt()`); otherwise a `DeviceUnavailable` error. @default "cpu"
+    pub device: Option<String>,
     /// AdamW β1. @default 0.9
     pub beta1: Option<f64>,
     /// AdamW β2. @default 0.999
@@ -157,7 +170,8 @@ fn create_options(o: Option<NativeCreateOptions>) -> vb::Result<vb::CreateOption
         eps: o.eps.unwrap_or(d.optimizer.eps),
         weight_decay: o.weight_decay.unwrap_or(d.optimizer.weight_decay),
     };
-    Ok(vb::CreateOptions { seed, dtype, device: vb::Device::Cpu, optimizer: opt, num_threads: o.num_threads.map(|n| n as usize) })
+    let device = vb::device::parse(o.device.as_deref().unwrap_or("cpu"))?;
+    Ok(vb::CreateOptions { seed, dtype, device, optimizer: opt, num_threads: o.num_threads.map(|n| n as usize) })
 }
 
 /// One micro-batch. Shapes (row-major) come from the model config: L = maxTextLen, T = maxSegments,
@@ -257,6 +271,7 @@ pub struct NativeVideoBert {
     inner: Arc<Mutex<vb::VideoBert>>,
     config_json: String,
     num_parameters: f64,
+    device: String,
     step: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -265,6 +280,7 @@ impl NativeVideoBert {
         Self {
             config_json: model.config.to_json(),
             num_parameters: model.num_parameters() as f64,
+            device: vb::device::name(&model.device),
             step: Arc::new(std::sync::atomic::AtomicU64::new(model.step())),
             inner: Arc::new(Mutex::new(model)),
         }
@@ -295,6 +311,12 @@ impl NativeVideoBert {
     #[napi(getter)]
     pub fn num_parameters(&self) -> f64 {
         self.num_parameters
+    }
+
+    /// The device the model computes on ("cpu", "cuda:N").
+    #[napi(getter)]
+    pub fn device(&self) -> String {
+        self.device.clone()
     }
 
     /// Optimizer updates applied so far.

@@ -56,3 +56,23 @@ pub fn tmpdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Multiply-adds of one forward pass over a batch of `b` (the matrix products only: projections,
+/// attention scores and mixing, FFN, the heads on their masked rows). A train step is 3× this
+/// (forward; backward = two products per forward product), counted as 2 FLOPs per multiply-add.
+pub fn forward_macs(cfg: &VideoBertConfig, b: usize) -> f64 {
+    let (h, l, t, r, f, v) = (cfg.hidden_size, cfg.max_text_len, cfg.max_segments, cfg.num_regions, cfg.feature_dim, cfg.vocab_size);
+    let (ffn, heads) = (cfg.intermediate_size, cfg.num_attention_heads);
+    let seq = l + t + 3;
+    let regions = b * t * r;
+    let attention = |tokens: usize, seqs: usize, s: usize| 4 * tokens * h * h + 2 * seqs * heads * s * s * (h / heads);
+    let mut per_layer = attention(b * seq, b, seq) + 2 * (b * seq + regions) * h * ffn;
+    if r > 0 {
+        per_layer += attention(b * t * (r + 1), b * t, r + 1);
+    }
+    let embed = b * t * f * h + regions * f * h;
+    let masked_text = ((l as f64 * cfg.text_mask_prob).max(cfg.text_mask_min as f64) * b as f64) as usize;
+    let masked_video = (t as f64 * cfg.video_mask_prob * b as f64) as usize;
+    let heads_macs = masked_text * (h * h + h * v) + masked_video * (h * h + h * f) + b * (h * h + 2 * h);
+    (cfg.num_hidden_layers * per_layer + embed + heads_macs) as f64
+}

@@ -91,11 +91,7 @@ mod tests {
         let dy: Vec<f32> = (0..20_000).map(|i| (i as f32 * 0.11).cos()).collect();
         let inv_sqrt_2pi = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
         let y_scalar: Vec<f32> = x.iter().map(|&v| v * cdf(v)).collect();
-        let dx_scalar: Vec<f32> = x
-            .iter()
-            .zip(&dy)
-            .map(|(&v, &g)| g * (cdf(v) + v * ((-(v * v) * 0.5).exp_fast() * inv_sqrt_2pi)))
-            .collect();
+        let dx_scalar: Vec<f32> = x.iter().zip(&dy).map(|(&v, &g)| g * (cdf(v) + v * ((-(v * v) * 0.5).exp_fast() * inv_sqrt_2pi))).collect();
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&forward(&x)), bits(&y_scalar));
         assert_eq!(bits(&backward(&x, &dy)), bits(&dx_scalar));
