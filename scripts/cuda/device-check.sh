@@ -9,9 +9,10 @@
 # Then, on the GPU machine (CUDA 13 libraries inside PyTorch's wheels, nvcc, PyTorch; no Rust, no
 # Node, no network), from the repository root:
 #   bash target/device-check/run.sh            (device tool: carry ["target/device-check"])
-# which prints, and writes to $OUT (or target/device-check/out): the GPU-vs-CPU train-step
-# check and the GPU steps/s of the native step (`GPU-CHECK {json}` lines), then PyTorch eager and
-# torch.compile on the same GPU, same models.
+# which prints, and writes to $OUT (or target/device-check/out): the fused CUDA attention against
+# candle's composed ops (forward and every gradient, f32/bf16/f16), the GPU-vs-CPU train-step check
+# and the GPU steps/s of the native step, composed and fused (`GPU-CHECK {json}` lines), then
+# PyTorch eager and torch.compile on the same GPU, same models.
 # Built with the system compiler (glibc of this machine as the floor); the GPU machine's loader
 # finds libcuda.so.1 in the driver's directory and the CUDA 13 libraries in PyTorch's wheels.
 set -euo pipefail
@@ -20,8 +21,10 @@ bash scripts/cuda/setup.sh >/dev/null
 source scripts/cuda/env.sh
 pack=target/device-check
 rm -rf "$pack" && mkdir -p "$pack/reference" "$pack/presets"
-bin=$(CARGO_TARGET_DIR=target/cuda cargo test --release -p videobert-core --features cuda --test cuda --no-run --message-format=json 2>/dev/null \
-  | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "cuda"][-1])')
+CARGO_TARGET_DIR=target/cuda cargo test --release -p videobert-core --features cuda --test cuda --no-run --message-format=json \
+  2> >(grep -v '^ *\(Compiling\|Finished\|Executable\)' >&2) > "$pack/cargo.json" || { echo "[device-check] the CUDA build failed (above)" >&2; exit 1; }
+bin=$(python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, open(sys.argv[1])) if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "cuda"][-1])' "$pack/cargo.json")
+rm "$pack/cargo.json"
 xz -T0 -6 -c "$bin" > "$pack/cuda-tests.xz"
 cp scripts/reference/bench_train_step.py scripts/reference/videobert_ref.py "$pack/reference/"
 for p in small base; do
@@ -37,7 +40,11 @@ torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(os.
 export LD_LIBRARY_PATH=$torch_lib:/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 xz -dc "$here/cuda-tests.xz" > /tmp/videobert-cuda-tests && chmod +x /tmp/videobert-cuda-tests
+# The kernel check, then the train steps and their speed with candle's composed attention (the
+# default on CUDA) and with our kernel.
 /tmp/videobert-cuda-tests --nocapture --test-threads 1 2>&1 | tee "$out/native.log"
+VIDEOBERT_CUDA_ATTENTION=fused /tmp/videobert-cuda-tests --nocapture --test-threads 1 train_steps gpu_train_step_speed 2>&1 \
+  | sed 's/^GPU-CHECK {/GPU-CHECK {"attention":"fused",/' | tee "$out/native-fused.log"
 for preset in small base; do
   batch=$([ $preset = small ] && echo 8 || echo 32)
   for compile in "" --compile; do

@@ -8,6 +8,9 @@ mod common;
 
 use std::time::Instant;
 
+use candle_nn::{VarBuilder, VarMap};
+use videobert_core::candle_core::{Tensor, Var};
+use videobert_core::model::layers::SelfAttention;
 use videobert_core::{device, CreateOptions, DType, StepOptions, VideoBert, VideoBertConfig};
 
 fn on(device_name: &str, cfg: &VideoBertConfig) -> VideoBert {
@@ -63,4 +66,51 @@ fn speed(preset: &str, batch: usize) {
 fn gpu_train_step_speed() {
     speed("small", 8);
     speed("base", 32);
+}
+
+/// Max |a − b| over a tensor pair, relative to max |b|.
+fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
+    let (a, b) = (a.to_dtype(DType::F64).unwrap().flatten_all().unwrap(), b.to_dtype(DType::F64).unwrap().flatten_all().unwrap());
+    let diff = (&a - &b).unwrap().abs().unwrap().max(0).unwrap().to_scalar::<f64>().unwrap();
+    let size = b.abs().unwrap().max(0).unwrap().to_scalar::<f64>().unwrap();
+    diff / size.max(1e-12)
+}
+
+/// The CUDA kernel (`VIDEOBERT_CUDA_ATTENTION=fused`) against candle's composed ops on the same
+/// GPU, forward and every gradient, at the spatial and joint shapes, masked and not, per dtype.
+#[test]
+fn fused_cuda_attention_matches_composed() {
+    // SAFETY: tests in this file run on one thread (`--test-threads 1` in device-check.sh).
+    unsafe { std::env::set_var("VIDEOBERT_CUDA_ATTENTION", "fused") };
+    let dev = device::parse("cuda:0").unwrap();
+    for (dtype, tol) in [(DType::F32, 1e-5), (DType::BF16, 2e-2), (DType::F16, 2e-2)] {
+        for (n, s, h, heads, masked) in [(128, 5, 256, 4, false), (8, 51, 256, 4, true), (4, 70, 768, 12, true)] {
+            let varmap = VarMap::new();
+            let attn = SelfAttention::new(h, heads, VarBuilder::from_varmap(&varmap, dtype, &dev)).unwrap();
+            for v in varmap.all_vars() {
+                v.set(&Tensor::randn(0f32, 0.05, v.dims(), &dev).unwrap().to_dtype(dtype).unwrap()).unwrap();
+            }
+            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (n, s, h), &dev).unwrap().to_dtype(dtype).unwrap()).unwrap();
+            let probe = Tensor::randn(0f32, 1.0, (n, s, h), &dev).unwrap().to_dtype(dtype).unwrap();
+            let mask = masked.then(|| {
+                let keep: Vec<f32> = (0..n * s).map(|i| if i % s >= s - 3 { 0.0 } else { 1.0 }).collect();
+                videobert_core::model::layers::additive_mask(&Tensor::from_vec(keep, (n, s), &dev).unwrap(), dtype).unwrap()
+            });
+            let run = |fused: bool| {
+                let y = if fused { attn.forward(x.as_tensor(), mask.as_ref()) } else { attn.composed(x.as_tensor(), mask.as_ref()) }.unwrap();
+                let g = (&y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+                let mut grads = vec![g.get(x.as_tensor()).unwrap().clone()];
+                grads.extend(varmap.all_vars().iter().map(|v| g.get(v.as_tensor()).unwrap().clone()));
+                (y, grads)
+            };
+            let ((yf, gf), (yc, gc)) = (run(true), run(false));
+            let forward = rel_err(&yf, &yc);
+            let backward = gf.iter().zip(&gc).map(|(a, b)| rel_err(a, b)).fold(0.0, f64::max);
+            println!(
+                "GPU-CHECK {{\"check\":\"attention\",\"dtype\":\"{dtype:?}\",\"shape\":[{n},{s},{h}],\"heads\":{heads},\"masked\":{masked},\"forward_rel_err\":{forward:.3e},\"grad_rel_err\":{backward:.3e}}}"
+            );
+            assert!(forward < tol && backward < tol, "{dtype:?} [{n}, {s}, {h}]: forward {forward:.3e}, gradients {backward:.3e} (tolerance {tol})");
+        }
+    }
+    unsafe { std::env::remove_var("VIDEOBERT_CUDA_ATTENTION") };
 }

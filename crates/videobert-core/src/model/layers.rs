@@ -137,6 +137,14 @@ impl SelfAttention {
             let qkv = Linear::new(w, b).forward(x)?;
             return self.output.forward(&fused::attention::attention(&qkv, mask, self.num_heads)?);
         }
+        #[cfg(feature = "cuda")]
+        if crate::model::cuda::applies(x, self.num_heads * self.head_dim, self.num_heads) {
+            // The same fused projection, then the CUDA kernel (model/cuda, opt-in until run on a GPU).
+            let w = Tensor::cat(&[self.query.weight(), self.key.weight(), self.value.weight()], 0)?;
+            let b = Tensor::cat(&[self.query.bias(), self.key.bias(), self.value.bias()], 0)?;
+            let qkv = Linear::new(w, b).forward(x)?;
+            return self.output.forward(&crate::model::cuda::attention(&qkv, mask, self.num_heads)?);
+        }
         self.composed(x, mask)
     }
 

@@ -1,3 +1,6 @@
+#[cfg(feature = "cuda")]
+pub mod cuda;
+pub mod flash;
 pub mod fused;
 pub mod layers;
 pub mod videobert;
