@@ -12,10 +12,13 @@ cd "$(dirname "$0")/../.."
 bash scripts/cuda/setup.sh >/dev/null
 source scripts/cuda/env.sh
 source scripts/ffmpeg-env.sh >/dev/null
+# One --features list: the FFmpeg feature of scripts/ffmpeg-env.sh (if any) and cuda.
+features=cuda
+[ ${#CARGO_FFMPEG_FEATURES[@]} -eq 2 ] && features="${CARGO_FFMPEG_FEATURES[1]},cuda"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 CARGO_TARGET_DIR=target/cuda npx napi build --platform --release --esm --no-const-enum \
   --manifest-path crates/videobert-node/Cargo.toml --package-json-path package.json -o "$out" \
-  --target "$VIDEOBERT_TARGET" "${CARGO_FFMPEG_FEATURES[@]}" --features cuda
+  --target "$VIDEOBERT_TARGET" --features "$features"
 mv "$out"/videobert-native.*.node videobert-native.linux-x64-gnu-cuda.node
 echo "[build:cuda] videobert-native.linux-x64-gnu-cuda.node (load it with VIDEOBERT_CUDA=1)"

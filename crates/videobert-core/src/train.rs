@@ -11,7 +11,8 @@ use candle_core::{DType, Tensor};
 
 use crate::batch::{Batch, MaskedBatch};
 use crate::error::{Error, Result};
-use crate::model::{fused, Losses};
+use crate::model::fused::{self, param_grads};
+use crate::model::Losses;
 use crate::optim::AdamW;
 use crate::rng::Rng;
 use crate::weights::Weights;
@@ -51,13 +52,21 @@ pub fn losses(w: &Weights, masked: &MaskedBatch) -> Result<Losses> {
 }
 
 /// The gradient of `total` for every parameter, in parameter order (zeros where none flows).
+/// Fused blocks leave their parameters' gradients in `fused::param_grads`; they are added here
+/// (after clearing what a failed earlier pass may have left).
 pub fn gradients_of(w: &Weights, total: &Tensor) -> Result<Vec<Tensor>> {
+    let params = w.params();
+    for (_, v) in params {
+        param_grads::take(v.as_tensor());
+    }
     let store = total.backward()?;
-    w.params()
+    params
         .iter()
-        .map(|(_, v)| match store.get(v.as_tensor()) {
-            Some(g) => Ok(g.clone()),
-            None => Ok(v.zeros_like()?),
+        .map(|(_, v)| match (store.get(v.as_tensor()), param_grads::take(v.as_tensor())) {
+            (Some(g), Some(side)) => Ok((g + side)?),
+            (Some(g), None) => Ok(g.clone()),
+            (None, Some(side)) => Ok(side),
+            (None, None) => Ok(v.zeros_like()?),
         })
         .collect()
 }

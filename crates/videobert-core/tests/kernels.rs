@@ -4,11 +4,11 @@
 
 mod common;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use common::{model, random_batch};
 use videobert_core::model::fused::{self, Kernels};
-use videobert_core::model::layers::{LayerNorm, Linear, SelfAttention};
+use videobert_core::model::layers::{FeedForward, LayerNorm, Linear, SelfAttention};
 use videobert_core::optim::AdamW;
 use videobert_core::rng::Rng;
 use videobert_core::{AdamWConfig, VideoBertConfig, VideoInput, VideoLoss};
@@ -245,4 +245,74 @@ fn f32_erf_and_exp_are_accurate_and_never_subnormal() {
     assert!(erf_worst < 4.5e-7, "erf_f32: max error {erf_worst:e}");
     assert!(exp_worst < 3e-7, "exp_f32: max relative error {exp_worst:e}");
     assert_eq!(fused::exp_f32(0.0), 1.0);
+}
+
+/// The fused FFN block (`x + FFN(LN(x))` as one op, parameter gradients in `param_grads`) gives
+/// exactly the bits of the separate fused ops it replaces, forward and every gradient.
+#[test]
+fn ffn_block_is_bitwise_the_separate_fused_ops() {
+    for dtype in [DType::F32, DType::F64] {
+        let (h, inner) = (24, 40);
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu);
+        let (norm, ffn) = (LayerNorm::new(h, 1e-12, vb.pp("norm")).unwrap(), FeedForward::new(h, inner, vb.pp("ffn")).unwrap());
+        let vars = varmap.all_vars();
+        for (i, v) in vars.iter().enumerate() {
+            v.set(&random(v.dims(), dtype, 40 + i as u64)).unwrap();
+        }
+        let x = Var::from_tensor(&random(&[3, 7, h], dtype, 1)).unwrap();
+        let probe = random(&[3, 7, h], dtype, 2);
+        let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+
+        let y_block = ffn.residual(x.as_tensor(), &norm).unwrap();
+        let g_block = (&y_block * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let side: Vec<Tensor> = vars.iter().map(|v| fused::param_grads::take(v.as_tensor()).expect("a parameter gradient from the block")).collect();
+        assert!(vars.iter().all(|v| g_block.get(v.as_tensor()).is_none()), "the block's parameters are not candle graph inputs");
+
+        let y_ops = (x.as_tensor() + ffn.forward(&norm.forward(x.as_tensor()).unwrap()).unwrap()).unwrap();
+        let g_ops = (&y_ops * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+
+        assert_eq!(bits(&y_block), bits(&y_ops), "{dtype:?} output");
+        assert_eq!(bits(g_block.get(x.as_tensor()).unwrap()), bits(g_ops.get(x.as_tensor()).unwrap()), "{dtype:?} dx");
+        for (v, g) in vars.iter().zip(&side) {
+            assert_eq!(bits(g), bits(g_ops.get(v.as_tensor()).unwrap()), "{dtype:?} parameter gradient {:?}", v.dims());
+        }
+    }
+}
+
+/// The fused attention block (`x + attention(LN(x))` as one op) gives exactly the bits of the
+/// separate fused ops (stacked QKV projection, attention, output projection, residual add), with
+/// and without a key mask.
+#[test]
+fn attention_block_is_bitwise_the_separate_fused_ops() {
+    for dtype in [DType::F32, DType::F64] {
+        for masked in [false, true] {
+            let (n, s, h, heads) = (3, 9, 32, 4);
+            let varmap = VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu);
+            let (norm, attn) = (LayerNorm::new(h, 1e-12, vb.pp("norm")).unwrap(), SelfAttention::new(h, heads, vb.pp("attn")).unwrap());
+            let vars = varmap.all_vars();
+            for (i, v) in vars.iter().enumerate() {
+                v.set(&(random(v.dims(), dtype, 60 + i as u64) * 0.3).unwrap()).unwrap();
+            }
+            let x = Var::from_tensor(&random(&[n, s, h], dtype, 3)).unwrap();
+            let probe = random(&[n, s, h], dtype, 4);
+            let keep: Vec<f64> = (0..n * s).map(|i| if i % s >= s - 2 - i / s { 0.0 } else { 1.0 }).collect();
+            let mask = masked.then(|| videobert_core::model::layers::additive_mask(&Tensor::from_vec(keep.clone(), (n, s), &Device::Cpu).unwrap(), dtype).unwrap());
+            let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+
+            let y_block = attn.residual(x.as_tensor(), &norm, mask.as_ref()).unwrap();
+            let g_block = (&y_block * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let side: Vec<Tensor> = vars.iter().map(|v| fused::param_grads::take(v.as_tensor()).expect("a parameter gradient from the block")).collect();
+
+            let y_ops = (x.as_tensor() + attn.forward(&norm.forward(x.as_tensor()).unwrap(), mask.as_ref()).unwrap()).unwrap();
+            let g_ops = (&y_ops * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+
+            assert_eq!(bits(&y_block), bits(&y_ops), "{dtype:?} masked {masked}: output");
+            assert_eq!(bits(g_block.get(x.as_tensor()).unwrap()), bits(g_ops.get(x.as_tensor()).unwrap()), "{dtype:?} masked {masked}: dx");
+            for (v, g) in vars.iter().zip(&side) {
+                assert_eq!(bits(g), bits(g_ops.get(v.as_tensor()).unwrap()), "{dtype:?} masked {masked}: gradient {:?}", v.dims());
+            }
+        }
+    }
 }

@@ -148,6 +148,29 @@ impl SelfAttention {
         self.composed(x, mask)
     }
 
+    /// The pre-norm residual half of a layer, `x + attention(norm(x))`: one fused op on the CPU
+    /// (`fused::attention_block`, bit-identical to the separate fused ops), `x + forward(..)`
+    /// elsewhere.
+    pub fn residual(&self, x: &Tensor, norm: &LayerNorm, mask: Option<&Tensor>) -> Result<Tensor> {
+        if fused::applies(x) {
+            let params = [
+                &norm.weight,
+                &norm.bias,
+                &self.query.weight,
+                &self.query.bias,
+                &self.key.weight,
+                &self.key.bias,
+                &self.value.weight,
+                &self.value.bias,
+                &self.output.weight,
+                &self.output.bias,
+            ]
+            .map(Tensor::clone);
+            return fused::attention_block::attention_block(x, mask, &fused::attention_block::AttentionParams { params, heads: self.num_heads, eps: norm.eps });
+        }
+        x + self.forward(&norm.forward(x)?, mask)?
+    }
+
     /// The reference: separate projections, heads transposed out, candle's softmax.
     pub fn composed(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (n, s, h) = x.dims3()?;
@@ -176,6 +199,19 @@ pub struct FeedForward {
 impl FeedForward {
     pub fn new(hidden: usize, inner: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Self { intermediate: linear(hidden, inner, vb.pp("intermediate"))?, output: linear(inner, hidden, vb.pp("output"))? })
+    }
+}
+
+impl FeedForward {
+    /// The pre-norm residual half of a layer, `x + FFN(norm(x))`: one fused op on the CPU
+    /// (`fused::ffn`, bit-identical to the separate fused ops), the composed ops elsewhere.
+    pub fn residual(&self, x: &Tensor, norm: &LayerNorm) -> Result<Tensor> {
+        if fused::applies(x) {
+            let params =
+                [&norm.weight, &norm.bias, &self.intermediate.weight, &self.intermediate.bias, &self.output.weight, &self.output.bias].map(Tensor::clone);
+            return fused::ffn::ffn_block(x, &fused::ffn::FfnParams { params, eps: norm.eps });
+        }
+        x + self.forward(&norm.forward(x)?)?
     }
 }
 

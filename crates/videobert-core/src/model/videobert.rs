@@ -200,7 +200,7 @@ impl VideoBertLayer {
                 let (_, t, r, _) = regions.dims4()?;
                 let segs = seq.narrow(1, video_offset, t)?;
                 let tokens = Tensor::cat(&[segs.unsqueeze(2)?, regions], 2)?.reshape((b * t, r + 1, h))?;
-                let tokens = (&tokens + attn.forward(&norm.forward(&tokens)?, None)?)?.reshape((b, t, r + 1, h))?;
+                let tokens = attn.residual(&tokens, norm, None)?.reshape((b, t, r + 1, h))?;
                 let segs = tokens.narrow(2, 0, 1)?.squeeze(2)?;
                 let regions = tokens.narrow(2, 1, r)?;
                 let seq = Tensor::cat(&[seq.narrow(1, 0, video_offset)?, segs, seq.narrow(1, video_offset + t, s - video_offset - t)?], 1)?;
@@ -209,9 +209,9 @@ impl VideoBertLayer {
             (_, regions) => (seq, regions),
         };
         // (b) joint temporal + cross-modal attention over the whole sequence.
-        let seq = (&seq + self.joint_attention.forward(&self.joint_norm.forward(&seq)?, Some(mask))?)?;
+        let seq = self.joint_attention.residual(&seq, &self.joint_norm, Some(mask))?;
         // (c) FFN on every token.
-        let ffn = |x: &Tensor| -> Result<Tensor> { x + self.ffn.forward(&self.ffn_norm.forward(x)?)? };
+        let ffn = |x: &Tensor| -> Result<Tensor> { self.ffn.residual(x, &self.ffn_norm) };
         Ok((ffn(&seq)?, regions.map(|r| ffn(&r)).transpose()?))
     }
 }

@@ -13,15 +13,15 @@ use rayon::prelude::*;
 use super::{dot, slice, tensor_like, vectorised, with_host, Real};
 
 #[derive(Clone, Copy)]
-struct Dims {
-    n: usize,
-    s: usize,
-    h: usize,
-    heads: usize,
+pub(super) struct Dims {
+    pub(super) n: usize,
+    pub(super) s: usize,
+    pub(super) h: usize,
+    pub(super) heads: usize,
 }
 
 impl Dims {
-    fn of(shape: &Shape, heads: usize) -> Result<Self> {
+    pub(super) fn of(shape: &Shape, heads: usize) -> Result<Self> {
         let (n, s, h3) = shape.dims3()?;
         if h3 % 3 != 0 || (h3 / 3) % heads != 0 {
             candle_core::bail!("fused attention: {h3} columns are not 3 × heads ({heads}) × head size");
@@ -65,7 +65,7 @@ fn probabilities<T: Real>(x: &[T], mask: Option<&[T]>, d: Dims, head: usize, sca
 }
 
 /// `(ctx [N, S, H], probabilities [N, heads, S, S])`.
-fn forward<T: Real>(qkv: &[T], mask: Option<&[T]>, d: Dims) -> (Vec<T>, Vec<T>) {
+pub(super) fn forward<T: Real>(qkv: &[T], mask: Option<&[T]>, d: Dims) -> (Vec<T>, Vec<T>) {
     let (s, h, hd) = (d.s, d.h, d.head_dim());
     let scale = T::from_f64(1.0 / (hd as f64).sqrt());
     let mut out = vec![T::zero(); d.n * s * h];
@@ -94,7 +94,7 @@ fn forward<T: Real>(qkv: &[T], mask: Option<&[T]>, d: Dims) -> (Vec<T>, Vec<T>) 
 }
 
 /// `d qkv [N, S, 3H]` for the upstream gradient `dctx [N, S, H]`, given the forward's probabilities.
-fn backward<T: Real>(qkv: &[T], probs: &[T], dctx: &[T], d: Dims) -> Vec<T> {
+pub(super) fn backward<T: Real>(qkv: &[T], probs: &[T], dctx: &[T], d: Dims) -> Vec<T> {
     let (s, h, hd) = (d.s, d.h, d.head_dim());
     let scale = T::from_f64(1.0 / (hd as f64).sqrt());
     let mut dqkv = vec![T::zero(); qkv.len()];

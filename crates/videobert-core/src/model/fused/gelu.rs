@@ -15,7 +15,7 @@ fn cdf<T: Real>(x: T) -> T {
     T::from_f64(0.5) * (T::one() + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
 }
 
-fn forward<T: Real>(x: &[T]) -> Vec<T> {
+pub(super) fn forward<T: Real>(x: &[T]) -> Vec<T> {
     let mut y = vec![T::zero(); x.len()];
     y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(yc, xc)| {
         vectorised(
@@ -30,7 +30,7 @@ fn forward<T: Real>(x: &[T]) -> Vec<T> {
     y
 }
 
-fn backward<T: Real>(x: &[T], dy: &[T]) -> Vec<T> {
+pub(super) fn backward<T: Real>(x: &[T], dy: &[T]) -> Vec<T> {
     let inv_sqrt_2pi = T::from_f64(1.0 / (2.0 * std::f64::consts::PI).sqrt());
     let mut dx = vec![T::zero(); x.len()];
     dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))).for_each(|(dc, (xc, gc))| {

@@ -22,7 +22,7 @@ fn centre<T: Real>(row: &[T], diff: &mut [T], eps: f64) -> T {
     T::one() / (dot(diff, diff) / n + T::from_f64(eps)).sqrt()
 }
 
-fn forward<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
+pub(super) fn forward<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
     let h = gamma.len();
     let mut y = vec![T::zero(); x.len()];
     y.par_chunks_mut(h * BLOCK_ROWS).zip(x.par_chunks(h * BLOCK_ROWS)).for_each(|(yb, xb)| {
@@ -42,7 +42,7 @@ fn forward<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
 }
 
 /// `(dx, dγ, dβ)` for upstream gradient `dy`.
-fn backward<T: Real>(x: &[T], gamma: &[T], dy: &[T], eps: f64) -> (Vec<T>, Vec<T>, Vec<T>) {
+pub(super) fn backward<T: Real>(x: &[T], gamma: &[T], dy: &[T], eps: f64) -> (Vec<T>, Vec<T>, Vec<T>) {
     let h = gamma.len();
     let mut dx = vec![T::zero(); x.len()];
     let partials: Vec<(Vec<T>, Vec<T>)> = dx

@@ -58,7 +58,7 @@ fn gemm<T: Real>(
     }
 }
 
-fn forward<T: Real>(x: &[T], w: &[T], b: &[T]) -> Vec<T> {
+pub(super) fn forward<T: Real>(x: &[T], w: &[T], b: &[T]) -> Vec<T> {
     let (n, k) = (b.len(), w.len() / b.len());
     let m = x.len() / k;
     let mut y = vec![T::zero(); m * n];
@@ -71,7 +71,7 @@ fn forward<T: Real>(x: &[T], w: &[T], b: &[T]) -> Vec<T> {
 }
 
 /// `(dx, dW, db)`; `dx` only when `want_dx` (not for input data outside the graph, e.g. features).
-fn backward<T: Real>(x: &[T], w: &[T], dy: &[T], n: usize, want_dx: bool) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
+pub(super) fn backward<T: Real>(x: &[T], w: &[T], dy: &[T], n: usize, want_dx: bool) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
     let k = w.len() / n;
     let m = x.len() / k;
     let dx = want_dx.then(|| {

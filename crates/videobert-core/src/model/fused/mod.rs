@@ -10,13 +10,17 @@
 
 pub mod adamw;
 pub mod attention;
+pub mod attention_block;
+pub mod ffn;
 pub mod gelu;
 pub mod layer_norm;
 pub mod linear;
+pub mod param_grads;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use candle_core::{bail, CpuStorage, DType, Layout, Result, Storage, Tensor, WithDType};
+use rayon::prelude::*;
 
 /// Which implementation the model's layers use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +171,21 @@ pub fn sum<T: Real>(a: &[T]) -> T {
     lanes.iter().fold(tail, |acc, &v| acc + v)
 }
 
+/// `dst += src` elementwise, in parallel blocks, vectorised (the residual adds of the fused
+/// blocks; `a + b = b + a` exactly, so the order of the operands never matters).
+pub fn add_assign<T: Real>(dst: &mut [T], src: &[T]) {
+    dst.par_chunks_mut(1 << 14).zip(src.par_chunks(1 << 14)).for_each(|(dc, sc)| {
+        vectorised(
+            #[inline(always)]
+            || {
+                for (o, &v) in dc.iter_mut().zip(sc) {
+                    *o += v;
+                }
+            },
+        )
+    });
+}
+
 /// Rows per parallel block (fixed: the summation order of partial sums never depends on threads).
 pub const BLOCK_ROWS: usize = 16;
 
@@ -186,6 +205,21 @@ pub fn with_host<T: WithDType, R>(t: &Tensor, f: impl FnOnce(&[T]) -> Result<R>)
         Storage::Cpu(cpu) => f(slice::<T>(cpu, layout)?),
         _ => bail!("fused kernels run on the CPU"),
     }
+}
+
+/// Run `f` on the contiguous CPU data of several tensors at once (no copy for contiguous ones).
+pub fn with_hosts<T: WithDType, R, const N: usize>(ts: [&Tensor; N], f: impl FnOnce([&[T]; N]) -> Result<R>) -> Result<R> {
+    let owned = ts.map(|t| t.contiguous());
+    let owned: Vec<Tensor> = owned.into_iter().collect::<Result<_>>()?;
+    let guards: Vec<_> = owned.iter().map(|t| t.storage_and_layout()).collect();
+    let slices: Vec<&[T]> = guards
+        .iter()
+        .map(|(storage, layout)| match &**storage {
+            Storage::Cpu(cpu) => slice::<T>(cpu, layout),
+            _ => bail!("fused kernels run on the CPU"),
+        })
+        .collect::<Result<_>>()?;
+    f(slices.try_into().unwrap_or_else(|_| unreachable!("N slices")))
 }
 
 /// A CPU tensor of `shape` holding `data`, on the device of `like`.
