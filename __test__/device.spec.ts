@@ -51,9 +51,15 @@ describe('compute device', () => {
   })
 
   it('VIDEOBERT_CUDA=1 loads the CUDA addon, or says how to get one', () => {
-    const r = node("const m = await import('./dist/index.js'); console.log(m.cudaBuilt())", { VIDEOBERT_CUDA: '1' })
+    // A checkout where `npm run build:cuda` ran has the CUDA addon; it needs the toolkit's libraries
+    // (.cuda/, from scripts/cuda/setup.sh) and a libcuda.so.1 (the link stub there) to load.
+    const cudaLibs = [join(root, '.cuda/nvidia/cu13/lib'), join(root, '.cuda/stub')].filter((d) => existsSync(d))
+    const r = node("const m = await import('./dist/index.js'); console.log(m.cudaBuilt())", {
+      VIDEOBERT_CUDA: '1',
+      LD_LIBRARY_PATH: [...cudaLibs, process.env.LD_LIBRARY_PATH ?? ''].filter(Boolean).join(':'),
+    })
     if (existsSync(join(root, 'videobert-native.linux-x64-gnu-cuda.node'))) {
-      expect(r.stdout.trim()).toBe('true')
+      expect(r.stdout.trim(), r.stderr).toBe('true')
     } else {
       expect(r.code).not.toBe(0)
       expect(r.stderr).toMatch(/NativeBinding|no CUDA addon is installed/)

@@ -35,7 +35,11 @@ pub fn name(device: &Device) -> String {
 fn cuda(ordinal: usize) -> Result<Device> {
     Device::new_cuda(ordinal).map_err(|e| Error::DeviceUnavailable {
         device: format!("cuda:{ordinal}"),
-        reason: format!("no CUDA driver or no GPU {ordinal} ({e}); check `nvidia-smi` and that libcuda.so.1 is on the library path"),
+        // The first line only: candle appends a backtrace when RUST_BACKTRACE is set.
+        reason: format!(
+            "no CUDA driver or no GPU {ordinal} ({}); check `nvidia-smi` and that libcuda.so.1 is on the library path",
+            e.to_string().lines().next().unwrap_or("unknown error")
+        ),
     })
 }
 
