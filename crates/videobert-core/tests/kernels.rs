@@ -298,7 +298,8 @@ fn attention_block_is_bitwise_the_separate_fused_ops() {
             let x = Var::from_tensor(&random(&[n, s, h], dtype, 3)).unwrap();
             let probe = random(&[n, s, h], dtype, 4);
             let keep: Vec<f64> = (0..n * s).map(|i| if i % s >= s - 2 - i / s { 0.0 } else { 1.0 }).collect();
-            let mask = masked.then(|| videobert_core::model::layers::additive_mask(&Tensor::from_vec(keep.clone(), (n, s), &Device::Cpu).unwrap(), dtype).unwrap());
+            let mask =
+                masked.then(|| videobert_core::model::layers::additive_mask(&Tensor::from_vec(keep.clone(), (n, s), &Device::Cpu).unwrap(), dtype).unwrap());
             let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
 
             let y_block = attn.residual(x.as_tensor(), &norm, mask.as_ref()).unwrap();

@@ -24,6 +24,24 @@ template <> __device__ __forceinline__ float from_f<float>(float x) { return x; 
 template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
 template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half(x); }
 
+// Stages key/value rows [j0, j0 + VB_BC) of one head into shared memory (zeros past S) with the
+// key mask (−inf past S, so padding keys get probability 0); ends with a barrier.
+template <typename T, int D>
+__device__ __forceinline__ void stage_keys(const T* base, const float* mask, int n, int S, int H, int head, int j0,
+                                           float (*ks)[D + 1], float (*vs)[D + 1], float* ms) {
+  const long long W = 3LL * H;
+  for (int idx = threadIdx.x; idx < VB_BC * D; idx += VB_BR) {
+    const int j = idx / D, d = idx % D, jj = j0 + j;
+    ks[j][d] = jj < S ? to_f(base[jj * W + H + head * D + d]) : 0.f;
+    vs[j][d] = jj < S ? to_f(base[jj * W + 2 * H + head * D + d]) : 0.f;
+  }
+  for (int j = threadIdx.x; j < VB_BC; j += VB_BR) {
+    const int jj = j0 + j;
+    ms[j] = jj < S ? (mask ? mask[(long long)n * S + jj] : 0.f) : -CUDART_INF_F;
+  }
+  __syncthreads();
+}
+
 // Forward: ctx and lse. One thread per query row; key/value tiles in shared memory; online
 // softmax per tile (running max m, running sum l, accumulator rescaled by exp(m_old − m_new)).
 template <typename T, int D>
@@ -41,16 +59,7 @@ __device__ void attn_fwd(const T* __restrict__ qkv, const float* __restrict__ ma
   }
   float m = -CUDART_INF_F, l = 0.f;
   for (int j0 = 0; j0 < S; j0 += VB_BC) {
-    for (int idx = threadIdx.x; idx < VB_BC * D; idx += VB_BR) {
-      const int j = idx / D, d = idx % D, jj = j0 + j;
-      ks[j][d] = jj < S ? to_f(base[jj * W + H + head * D + d]) : 0.f;
-      vs[j][d] = jj < S ? to_f(base[jj * W + 2 * H + head * D + d]) : 0.f;
-    }
-    for (int j = threadIdx.x; j < VB_BC; j += VB_BR) {
-      const int jj = j0 + j;
-      ms[j] = jj < S ? (mask ? mask[(long long)n * S + jj] : 0.f) : -CUDART_INF_F;
-    }
-    __syncthreads();
+    stage_keys<T, D>(base, mask, n, S, H, head, j0, ks, vs, ms);
     if (valid) {
       float s[VB_BC];
       float tile_max = -CUDART_INF_F;
@@ -115,16 +124,7 @@ __device__ void attn_bwd_dq(const T* __restrict__ qkv, const float* __restrict__
   const long long r = ((long long)n * heads + head) * S + row;
   const float L = valid ? lse[r] : 0.f, Di = valid ? delta[r] : 0.f;
   for (int j0 = 0; j0 < S; j0 += VB_BC) {
-    for (int idx = threadIdx.x; idx < VB_BC * D; idx += VB_BR) {
-      const int j = idx / D, d = idx % D, jj = j0 + j;
-      ks[j][d] = jj < S ? to_f(base[jj * W + H + head * D + d]) : 0.f;
-      vs[j][d] = jj < S ? to_f(base[jj * W + 2 * H + head * D + d]) : 0.f;
-    }
-    for (int j = threadIdx.x; j < VB_BC; j += VB_BR) {
-      const int jj = j0 + j;
-      ms[j] = jj < S ? (mask ? mask[(long long)n * S + jj] : 0.f) : -CUDART_INF_F;
-    }
-    __syncthreads();
+    stage_keys<T, D>(base, mask, n, S, H, head, j0, ks, vs, ms);
     if (valid) {
       for (int j = 0; j < VB_BC; ++j) {
         float s = 0.f, dp = 0.f;

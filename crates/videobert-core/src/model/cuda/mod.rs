@@ -8,7 +8,7 @@
 //! yet, so the model uses candle's composed ops on CUDA by default.
 
 use candle_core::backend::BackendStorage;
-use candle_core::cuda_backend::cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
+use candle_core::cuda_backend::cudarc::driver::{CudaView, DeviceRepr, LaunchArgs, LaunchConfig, PushKernelArg, ValidAsZeroBits};
 use candle_core::cuda_backend::{CudaDType, WrapErr};
 use candle_core::{CpuStorage, CudaStorage, CustomOp1, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor};
 
@@ -72,6 +72,15 @@ fn with_cuda<R>(t: &Tensor, f: impl FnOnce(&CudaStorage, &Layout) -> Result<R>) 
     }
 }
 
+/// The mask argument: its device pointer, or a null pointer for "no mask".
+fn push_mask<'a>(b: &mut LaunchArgs<'a>, mask: Option<&'a CudaView<'a, f32>>) {
+    const NULL: u64 = 0;
+    match mask {
+        Some(m) => b.arg(m),
+        None => b.arg(&NULL),
+    };
+}
+
 fn offset(l: &Layout) -> usize {
     l.start_offset()
 }
@@ -95,14 +104,10 @@ impl Forward {
         with_cuda(&self.lse, |lse, ll| {
             let lse = lse.as_cuda_slice::<f32>()?.slice(offset(ll)..);
             let (si, hi, ni, sc) = (seq as i32, d.h as i32, self.heads as i32, d.scale());
-            let launch = |mask: Option<&candle_core::cuda_backend::cudarc::driver::CudaView<'_, f32>>| -> Result<()> {
+            let launch = |mask: Option<&CudaView<'_, f32>>| -> Result<()> {
                 let mut b = f.builder();
                 b.arg(&qkv);
-                let null: u64 = 0;
-                match mask {
-                    Some(m) => b.arg(m),
-                    None => b.arg(&null),
-                };
+                push_mask(&mut b, mask);
                 b.arg(&out).arg(&lse).arg(&si).arg(&hi).arg(&ni).arg(&sc);
                 // SAFETY: the arguments match the kernel's signature (attention.cu); every index
                 // it forms stays inside the shapes checked above.
@@ -180,21 +185,17 @@ impl Backward {
         }
         with_cuda(&self.lse, |lse, ll| {
             let lse = lse.as_cuda_slice::<f32>()?.slice(offset(ll)..);
-            let launch = |kind: &str, mask: Option<&candle_core::cuda_backend::cudarc::driver::CudaView<'_, f32>>| -> Result<()> {
+            let launch = |kind: &str, mask: Option<&CudaView<'_, f32>>| -> Result<()> {
                 let f = dev.get_or_load_custom_func(&name(kind, s1.dtype(), d.d())?, MODULE, PTX)?;
                 let mut b = f.builder();
                 b.arg(&qkv);
-                let null: u64 = 0;
-                match mask {
-                    Some(m) => b.arg(m),
-                    None => b.arg(&null),
-                };
+                push_mask(&mut b, mask);
                 b.arg(&dctx).arg(&lse).arg(&delta).arg(&dqkv).arg(&si).arg(&hi).arg(&heads).arg(&sc);
                 // SAFETY: as in the forward pass; dQ writes the query columns, dK/dV the others.
                 unsafe { b.launch(d.config()) }.w()?;
                 Ok(())
             };
-            let both = |mask: Option<&candle_core::cuda_backend::cudarc::driver::CudaView<'_, f32>>| -> Result<()> {
+            let both = |mask: Option<&CudaView<'_, f32>>| -> Result<()> {
                 launch("dq", mask)?;
                 launch("dkv", mask)
             };
