@@ -22,9 +22,11 @@ pub struct AttentionParams {
     pub eps: f64,
 }
 
-/// Kept for the backward pass: LN(x), the fused projection, the probabilities, the context.
+/// Kept for the backward pass: LN(x), the stacked projection weight (built once per step, not
+/// again for backward), the fused projection, the probabilities, the context.
 struct Saved {
     ln: Tensor,
+    w_qkv: Tensor,
     qkv: Tensor,
     probs: Tensor,
     ctx: Tensor,
@@ -42,24 +44,25 @@ fn stacked<T: Real>(parts: [&[T]; 3]) -> Vec<T> {
     parts.concat()
 }
 
-fn forward<T: Real>(x: &[T], mask: Option<&[T]>, p: [&[T]; 10], d: Dims, eps: f64) -> (Vec<T>, [Vec<T>; 4]) {
+fn forward<T: Real>(x: &[T], mask: Option<&[T]>, p: [&[T]; 10], d: Dims, eps: f64) -> (Vec<T>, [Vec<T>; 5]) {
     let [gamma, beta, wq, bq, wk, bk, wv, bv, wo, bo] = p;
     let ln = layer_norm::forward(x, gamma, beta, eps);
-    let qkv = linear::forward(&ln, &stacked([wq, wk, wv]), &stacked([bq, bk, bv]));
+    let w_qkv = stacked([wq, wk, wv]);
+    let qkv = linear::forward(&ln, &w_qkv, &stacked([bq, bk, bv]));
     let (ctx, probs) = attention::forward(&qkv, mask, d);
     let mut y = linear::forward(&ctx, wo, bo);
     add_assign(&mut y, x);
-    (y, [ln, qkv, probs, ctx])
+    (y, [ln, w_qkv, qkv, probs, ctx])
 }
 
 /// `(dx, [dγ, dβ, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o])`.
-fn backward<T: Real>(x: &[T], p: [&[T]; 10], saved: [&[T]; 4], dy: &[T], d: Dims, eps: f64) -> (Vec<T>, [Vec<T>; 10]) {
-    let [gamma, _, wq, _, wk, _, wv, _, wo, bo] = p;
-    let [ln, qkv, probs, ctx] = saved;
+fn backward<T: Real>(x: &[T], p: [&[T]; 10], saved: [&[T]; 5], dy: &[T], d: Dims, eps: f64) -> (Vec<T>, [Vec<T>; 10]) {
+    let [gamma, _, _, _, _, _, _, _, wo, bo] = p;
+    let [ln, w_qkv, qkv, probs, ctx] = saved;
     let h = bo.len();
     let (dctx, dwo, dbo) = linear::backward(ctx, wo, dy, h, true);
     let dqkv = attention::backward(qkv, probs, &dctx.expect("asked for"), d);
-    let (dln, dw, db) = linear::backward(ln, &stacked([wq, wk, wv]), &dqkv, 3 * h, true);
+    let (dln, dw, db) = linear::backward(ln, w_qkv, &dqkv, 3 * h, true);
     let (mut dx, dgamma, dbeta) = layer_norm::backward(x, gamma, &dln.expect("asked for"), eps);
     add_assign(&mut dx, dy);
     let split = |v: &[T], size: usize, i: usize| v[i * size..(i + 1) * size].to_vec();
@@ -77,7 +80,7 @@ impl AttentionBlock {
         let d = self.dims(shape)?;
         let [g, b, wq, bq, wk, bk, wv, bv, wo, bo] = &self.p.params;
         let ps = [g, b, wq, bq, wk, bk, wv, bv, wo, bo];
-        let (y, [ln, qkv, probs, ctx]) = match &self.mask {
+        let (y, [ln, w_qkv, qkv, probs, ctx]) = match &self.mask {
             Some(m) => with_hosts::<T, _, 11>([m, g, b, wq, bq, wk, bk, wv, bv, wo, bo], |[m, g, b, wq, bq, wk, bk, wv, bv, wo, bo]| {
                 Ok(forward(x, Some(m), [g, b, wq, bq, wk, bk, wv, bv, wo, bo], d, self.p.eps))
             })?,
@@ -87,6 +90,7 @@ impl AttentionBlock {
         let cpu = &candle_core::Device::Cpu;
         let saved = Saved {
             ln: Tensor::from_vec(ln, (rows, h), cpu)?,
+            w_qkv: Tensor::from_vec(w_qkv, (3 * h, h), cpu)?,
             qkv: Tensor::from_vec(qkv, (rows, 3 * h), cpu)?,
             probs: Tensor::from_vec(probs, d.n * d.heads * d.s * d.s, cpu)?,
             ctx: Tensor::from_vec(ctx, (rows, h), cpu)?,
@@ -101,10 +105,10 @@ impl AttentionBlock {
         let Some(s) = guard.as_ref() else { candle_core::bail!("fused attention block: backward before forward") };
         let [g, b, wq, bq, wk, bk, wv, bv, wo, bo] = &self.p.params;
         let eps = self.p.eps;
-        let (dx, grads) = with_hosts::<T, _, 16>(
-            [x, dy, &s.ln, &s.qkv, &s.probs, &s.ctx, g, b, wq, bq, wk, bk, wv, bv, wo, bo],
-            |[xs, dys, ln, qkv, probs, ctx, g, b, wq, bq, wk, bk, wv, bv, wo, bo]| {
-                Ok(backward(xs, [g, b, wq, bq, wk, bk, wv, bv, wo, bo], [ln, qkv, probs, ctx], dys, d, eps))
+        let (dx, grads) = with_hosts::<T, _, 17>(
+            [x, dy, &s.ln, &s.w_qkv, &s.qkv, &s.probs, &s.ctx, g, b, wq, bq, wk, bk, wv, bv, wo, bo],
+            |[xs, dys, ln, w_qkv, qkv, probs, ctx, g, b, wq, bq, wk, bk, wv, bv, wo, bo]| {
+                Ok(backward(xs, [g, b, wq, bq, wk, bk, wv, bv, wo, bo], [ln, w_qkv, qkv, probs, ctx], dys, d, eps))
             },
         )?;
         for (param, grad) in self.p.params.iter().zip(grads) {
