@@ -25,6 +25,14 @@ fn match_scores_are_probabilities_and_masked_predictions_are_sorted_top_k() {
         assert!(p.probs.iter().sum::<f32>() <= 1.0 + 1e-5);
         assert!(p.ids.iter().all(|&i| (i as usize) < cfg.vocab_size));
     }
+    // The top k is the full ranking's first k (ids and probabilities), whatever k.
+    let full = vb.predict_masked(&batch, cfg.vocab_size).unwrap();
+    for k in [1, 5, 17, cfg.vocab_size - 1, cfg.vocab_size + 3] {
+        for (p, f) in vb.predict_masked(&batch, k).unwrap().iter().zip(&full) {
+            let n = k.min(cfg.vocab_size);
+            assert_eq!((&p.ids[..], &p.probs[..]), (&f.ids[..n], &f.probs[..n]), "top {k}");
+        }
+    }
     // Inference does not touch the optimizer.
     assert_eq!(vb.step(), 0);
     assert!(matches!(vb.predict_masked(&batch, 0), Err(Error::InvalidInput { .. })));

@@ -153,22 +153,27 @@ impl SelfAttention {
     /// elsewhere.
     pub fn residual(&self, x: &Tensor, norm: &LayerNorm, mask: Option<&Tensor>) -> Result<Tensor> {
         if fused::applies(x) {
-            let params = [
-                &norm.weight,
-                &norm.bias,
-                &self.query.weight,
-                &self.query.bias,
-                &self.key.weight,
-                &self.key.bias,
-                &self.value.weight,
-                &self.value.bias,
-                &self.output.weight,
-                &self.output.bias,
-            ]
-            .map(Tensor::clone);
-            return fused::attention_block::attention_block(x, mask, &fused::attention_block::AttentionParams { params, heads: self.num_heads, eps: norm.eps });
+            return fused::attention_block::attention_block(x, mask, &self.block_params(norm));
         }
         x + self.forward(&norm.forward(x)?, mask)?
+    }
+
+    /// This attention and the LayerNorm before it as a fused block's parameters.
+    pub fn block_params(&self, norm: &LayerNorm) -> fused::attention_block::AttentionParams {
+        let params = [
+            &norm.weight,
+            &norm.bias,
+            &self.query.weight,
+            &self.query.bias,
+            &self.key.weight,
+            &self.key.bias,
+            &self.value.weight,
+            &self.value.bias,
+            &self.output.weight,
+            &self.output.bias,
+        ]
+        .map(Tensor::clone);
+        fused::attention_block::AttentionParams { params, heads: self.num_heads, eps: norm.eps }
     }
 
     /// The reference: separate projections, heads transposed out, candle's softmax.
@@ -207,11 +212,15 @@ impl FeedForward {
     /// (`fused::ffn`, bit-identical to the separate fused ops), the composed ops elsewhere.
     pub fn residual(&self, x: &Tensor, norm: &LayerNorm) -> Result<Tensor> {
         if fused::applies(x) {
-            let params =
-                [&norm.weight, &norm.bias, &self.intermediate.weight, &self.intermediate.bias, &self.output.weight, &self.output.bias].map(Tensor::clone);
-            return fused::ffn::ffn_block(x, &fused::ffn::FfnParams { params, eps: norm.eps });
+            return fused::ffn::ffn_block(x, &self.block_params(norm));
         }
         x + self.forward(&norm.forward(x)?)?
+    }
+
+    /// This FFN and the LayerNorm before it as a fused block's parameters.
+    pub fn block_params(&self, norm: &LayerNorm) -> fused::ffn::FfnParams {
+        let params = [&norm.weight, &norm.bias, &self.intermediate.weight, &self.intermediate.bias, &self.output.weight, &self.output.bias].map(Tensor::clone);
+        fused::ffn::FfnParams { params, eps: norm.eps }
     }
 }
 

@@ -12,6 +12,7 @@
 use candle_core::{IndexOp, Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
+use super::fused;
 use super::layers::{additive_mask, cross_entropy, embedding_table, linear, FeedForward, HeadTransform, LayerNorm, Linear, SelfAttention};
 use crate::config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss};
 
@@ -214,6 +215,18 @@ impl VideoBertLayer {
         let ffn = |x: &Tensor| -> Result<Tensor> { self.ffn.residual(x, &self.ffn_norm) };
         Ok((ffn(&seq)?, regions.map(|r| ffn(&r)).transpose()?))
     }
+
+    /// The same layer as one fused op on the flat state (`fused::layer`: the sequence rows, then
+    /// the region rows).
+    fn forward_fused(&self, state: &Tensor, mask: &Tensor, geometry: fused::layer::Geometry) -> Result<Tensor> {
+        let params = fused::layer::LayerParams {
+            spatial: self.spatial.as_ref().map(|(norm, attn)| attn.block_params(norm)),
+            joint: self.joint_attention.block_params(&self.joint_norm),
+            ffn: self.ffn.block_params(&self.ffn_norm),
+            geometry,
+        };
+        fused::layer::encoder_layer(state, mask, &params)
+    }
 }
 
 struct VideoHead {
@@ -276,6 +289,24 @@ impl VideoBertModel {
         let attend = Tensor::cat(&[&ones, &inp.text_mask, &ones, &inp.video_mask, &ones], 1)?;
         let mask = additive_mask(&attend, dtype)?;
         let (mut seq, mut regions) = self.embeddings.forward(inp)?;
+        if fused::applies(&seq) {
+            // One fused op per layer on the flat state: the sequence rows, then the region rows
+            // (the regions leave the encoder with it: nothing reads them after the last layer).
+            let (_, s, h) = seq.dims3()?;
+            let rows = seq.reshape((b * s, h))?;
+            let (t, r, mut state) = match regions {
+                Some(reg) => {
+                    let (_, t, r, _) = reg.dims4()?;
+                    (t, r, Tensor::cat(&[rows, reg.reshape((b * t * r, h))?], 0)?)
+                }
+                None => (0, 0, rows),
+            };
+            let geometry = fused::layer::Geometry { batch: b, seq: s, segments: t, regions: r, video_offset: l + 2, hidden: h };
+            for layer in &self.layers {
+                state = layer.forward_fused(&state, &mask, geometry)?;
+            }
+            return self.final_norm.forward(&state.narrow(0, 0, b * s)?.reshape((b, s, h))?);
+        }
         for layer in &self.layers {
             (seq, regions) = layer.forward(seq, regions, &mask, l + 2)?;
         }
@@ -391,4 +422,88 @@ fn segment_targets(inp: &ModelInputs, cfg: &VideoBertConfig) -> Result<Tensor> {
 
 fn l2_normalize(x: &Tensor) -> Result<Tensor> {
     x.broadcast_div(&(x.sqr()?.sum_keepdim(D::Minus1)? + 1e-12)?.sqrt()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor, Var};
+    use candle_nn::{VarBuilder, VarMap};
+
+    use super::{additive_mask, fused, VideoBertLayer};
+    use crate::VideoBertConfig;
+
+    fn random(shape: &[usize], dtype: DType, seed: u64) -> Tensor {
+        let n: usize = shape.iter().product();
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let v: Vec<f64> = (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap().to_dtype(dtype).unwrap()
+    }
+
+    fn values(t: &Tensor) -> Vec<f64> {
+        t.flatten_all().unwrap().to_dtype(DType::F64).unwrap().to_vec1().unwrap()
+    }
+
+    fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
+        let (a, b) = (values(a), values(b));
+        let scale = b.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
+        a.iter().zip(&b).fold(0f64, |m, (x, y)| m.max((x - y).abs())) / scale
+    }
+
+    /// The fused encoder layer (one op on the flat state) against the same layer as separate fused
+    /// blocks with candle's token plumbing between them: the output and the state's gradient are
+    /// the same bits (rows are only gathered and scattered); the parameters' gradients agree to
+    /// rounding (the FFN's sum the sequence and region rows in one GEMM instead of two).
+    #[test]
+    fn fused_encoder_layer_matches_the_separate_blocks() {
+        for dtype in [DType::F32, DType::F64] {
+            let cfg = VideoBertConfig {
+                hidden_size: 32,
+                num_attention_heads: 4,
+                intermediate_size: 48,
+                max_text_len: 5,
+                max_segments: 3,
+                num_regions: 2,
+                ..VideoBertConfig::tiny()
+            };
+            let varmap = VarMap::new();
+            let layer = VideoBertLayer::new(&cfg, VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu)).unwrap();
+            let vars = varmap.all_vars();
+            for (i, v) in vars.iter().enumerate() {
+                v.set(&(random(v.dims(), dtype, 80 + i as u64) * 0.3).unwrap()).unwrap();
+            }
+            let (b, l, t, r, h) = (2, cfg.max_text_len, cfg.max_segments, cfg.num_regions, cfg.hidden_size);
+            let s = l + t + 3;
+            let seq = Var::from_tensor(&random(&[b, s, h], dtype, 1)).unwrap();
+            let regions = Var::from_tensor(&random(&[b, t, r, h], dtype, 2)).unwrap();
+            let keep: Vec<f64> = (0..b * s).map(|i| if i % s == 3 + i / s || i % s == s - 2 { 0.0 } else { 1.0 }).collect();
+            let mask = additive_mask(&Tensor::from_vec(keep, (b, s), &Device::Cpu).unwrap(), dtype).unwrap();
+            let (probe_seq, probe_regions) = (random(&[b, s, h], dtype, 3), random(&[b, t, r, h], dtype, 4));
+            let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+
+            let (y_seq, y_regions) = layer.forward(seq.as_tensor().clone(), Some(regions.as_tensor().clone()), &mask, l + 2).unwrap();
+            let y_regions = y_regions.unwrap();
+            let objective = ((&y_seq * &probe_seq).unwrap().sum_all().unwrap() + (&y_regions * &probe_regions).unwrap().sum_all().unwrap()).unwrap();
+            let g_blocks = objective.backward().unwrap();
+            let side_blocks: Vec<Tensor> = vars.iter().map(|v| fused::param_grads::take(v.as_tensor()).unwrap()).collect();
+
+            let flat = |a: &Tensor, c: &Tensor| Tensor::cat(&[a.reshape((b * s, h)).unwrap(), c.reshape((b * t * r, h)).unwrap()], 0).unwrap();
+            let geometry = fused::layer::Geometry { batch: b, seq: s, segments: t, regions: r, video_offset: l + 2, hidden: h };
+            let y = layer.forward_fused(&flat(seq.as_tensor(), regions.as_tensor()), &mask, geometry).unwrap();
+            let g_layer = (&y * &flat(&probe_seq, &probe_regions)).unwrap().sum_all().unwrap().backward().unwrap();
+            let side_layer: Vec<Tensor> = vars.iter().map(|v| fused::param_grads::take(v.as_tensor()).unwrap()).collect();
+
+            assert_eq!(bits(&y), bits(&flat(&y_seq, &y_regions)), "{dtype:?} output");
+            let grad = |g: &candle_core::backprop::GradStore| flat(g.get(seq.as_tensor()).unwrap(), g.get(regions.as_tensor()).unwrap());
+            assert_eq!(bits(&grad(&g_layer)), bits(&grad(&g_blocks)), "{dtype:?} gradient of the state");
+            let tol = if dtype == DType::F32 { 1e-5 } else { 1e-12 };
+            for ((v, a), e) in vars.iter().zip(&side_layer).zip(&side_blocks) {
+                assert!(max_rel(a, e) < tol, "{dtype:?} parameter gradient {:?}: {:e}", v.dims(), max_rel(a, e));
+            }
+        }
+    }
 }

@@ -24,7 +24,7 @@ pub struct AttentionParams {
 
 /// Kept for the backward pass: LN(x), the stacked projection weight (built once per step, not
 /// again for backward), the fused projection, the probabilities, the context.
-struct Saved {
+pub(super) struct Saved {
     ln: Tensor,
     w_qkv: Tensor,
     qkv: Tensor,
@@ -70,31 +70,57 @@ fn backward<T: Real>(x: &[T], p: [&[T]; 10], saved: [&[T]; 5], dy: &[T], d: Dims
     (dx, [dgamma, dbeta, split(&dw, hh, 0), split(&db, h, 0), split(&dw, hh, 1), split(&db, h, 1), split(&dw, hh, 2), split(&db, h, 2), dwo, dbo])
 }
 
+/// The attention geometry of `n` groups of `s` tokens of width `h`.
+pub(super) fn dims(n: usize, s: usize, h: usize, heads: usize) -> Result<Dims> {
+    Dims::of(&Shape::from((n, s, 3 * h)), heads)
+}
+
+/// The block's output for host rows `x` (`[n·s, H]`, the groups of `d` one after the other) and
+/// what its backward pass needs.
+pub(super) fn forward_host<T: Real>(p: &AttentionParams, mask: Option<&Tensor>, x: &[T], d: Dims) -> Result<(Vec<T>, Saved)> {
+    let [g, b, wq, bq, wk, bk, wv, bv, wo, bo] = &p.params;
+    let (y, [ln, w_qkv, qkv, probs, ctx]) = match mask {
+        Some(m) => with_hosts::<T, _, 11>([m, g, b, wq, bq, wk, bk, wv, bv, wo, bo], |[m, g, b, wq, bq, wk, bk, wv, bv, wo, bo]| {
+            Ok(forward(x, Some(m), [g, b, wq, bq, wk, bk, wv, bv, wo, bo], d, p.eps))
+        })?,
+        None => with_hosts::<T, _, 10>([g, b, wq, bq, wk, bk, wv, bv, wo, bo], |ps| Ok(forward(x, None, ps, d, p.eps)))?,
+    };
+    let (rows, h) = (d.n * d.s, d.h);
+    let cpu = &candle_core::Device::Cpu;
+    let saved = Saved {
+        ln: Tensor::from_vec(ln, (rows, h), cpu)?,
+        w_qkv: Tensor::from_vec(w_qkv, (3 * h, h), cpu)?,
+        qkv: Tensor::from_vec(qkv, (rows, 3 * h), cpu)?,
+        probs: Tensor::from_vec(probs, d.n * d.heads * d.s * d.s, cpu)?,
+        ctx: Tensor::from_vec(ctx, (rows, h), cpu)?,
+    };
+    Ok((y, saved))
+}
+
+/// `dx` of the block for `dy`, given its input rows `x` and what its forward pass kept; the
+/// parameters' gradients are added to `param_grads`.
+pub(super) fn backward_host<T: Real>(p: &AttentionParams, s: &Saved, x: &[T], dy: &[T], d: Dims) -> Result<Vec<T>> {
+    let [g, b, wq, bq, wk, bk, wv, bv, wo, bo] = &p.params;
+    let (dx, grads) = with_hosts::<T, _, 15>(
+        [&s.ln, &s.w_qkv, &s.qkv, &s.probs, &s.ctx, g, b, wq, bq, wk, bk, wv, bv, wo, bo],
+        |[ln, w_qkv, qkv, probs, ctx, g, b, wq, bq, wk, bk, wv, bv, wo, bo]| {
+            Ok(backward(x, [g, b, wq, bq, wk, bk, wv, bv, wo, bo], [ln, w_qkv, qkv, probs, ctx], dy, d, p.eps))
+        },
+    )?;
+    for (param, grad) in p.params.iter().zip(grads) {
+        param_grads::add(param, tensor_like(grad, param.dims(), param)?)?;
+    }
+    Ok(dx)
+}
+
 impl AttentionBlock {
     fn dims(&self, x_shape: &Shape) -> Result<Dims> {
         let (n, s, h) = x_shape.dims3()?;
-        Dims::of(&Shape::from((n, s, 3 * h)), self.p.heads)
+        dims(n, s, h, self.p.heads)
     }
 
     fn run<T: Real>(&self, x: &[T], shape: &Shape) -> Result<CpuStorage> {
-        let d = self.dims(shape)?;
-        let [g, b, wq, bq, wk, bk, wv, bv, wo, bo] = &self.p.params;
-        let ps = [g, b, wq, bq, wk, bk, wv, bv, wo, bo];
-        let (y, [ln, w_qkv, qkv, probs, ctx]) = match &self.mask {
-            Some(m) => with_hosts::<T, _, 11>([m, g, b, wq, bq, wk, bk, wv, bv, wo, bo], |[m, g, b, wq, bq, wk, bk, wv, bv, wo, bo]| {
-                Ok(forward(x, Some(m), [g, b, wq, bq, wk, bk, wv, bv, wo, bo], d, self.p.eps))
-            })?,
-            None => with_hosts::<T, _, 10>(ps, |p| Ok(forward(x, None, p, d, self.p.eps)))?,
-        };
-        let (rows, h) = (d.n * d.s, d.h);
-        let cpu = &candle_core::Device::Cpu;
-        let saved = Saved {
-            ln: Tensor::from_vec(ln, (rows, h), cpu)?,
-            w_qkv: Tensor::from_vec(w_qkv, (3 * h, h), cpu)?,
-            qkv: Tensor::from_vec(qkv, (rows, 3 * h), cpu)?,
-            probs: Tensor::from_vec(probs, d.n * d.heads * d.s * d.s, cpu)?,
-            ctx: Tensor::from_vec(ctx, (rows, h), cpu)?,
-        };
+        let (y, saved) = forward_host(&self.p, self.mask.as_ref(), x, self.dims(shape)?)?;
         *self.saved.lock().expect("saved activations") = Some(saved);
         Ok(T::to_cpu_storage_owned(y))
     }
@@ -103,17 +129,7 @@ impl AttentionBlock {
         let d = self.dims(x.shape())?;
         let guard = self.saved.lock().expect("saved activations");
         let Some(s) = guard.as_ref() else { candle_core::bail!("fused attention block: backward before forward") };
-        let [g, b, wq, bq, wk, bk, wv, bv, wo, bo] = &self.p.params;
-        let eps = self.p.eps;
-        let (dx, grads) = with_hosts::<T, _, 17>(
-            [x, dy, &s.ln, &s.w_qkv, &s.qkv, &s.probs, &s.ctx, g, b, wq, bq, wk, bk, wv, bv, wo, bo],
-            |[xs, dys, ln, w_qkv, qkv, probs, ctx, g, b, wq, bq, wk, bk, wv, bv, wo, bo]| {
-                Ok(backward(xs, [g, b, wq, bq, wk, bk, wv, bv, wo, bo], [ln, w_qkv, qkv, probs, ctx], dys, d, eps))
-            },
-        )?;
-        for (param, grad) in self.p.params.iter().zip(grads) {
-            param_grads::add(param, tensor_like(grad, param.dims(), param)?)?;
-        }
+        let dx = with_hosts::<T, _, 2>([x, dy], |[xs, dys]| backward_host(&self.p, s, xs, dys, d))?;
         tensor_like(dx, x.dims(), x)
     }
 }

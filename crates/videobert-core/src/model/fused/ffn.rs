@@ -20,7 +20,7 @@ pub struct FfnParams {
 }
 
 /// What the forward pass keeps for the backward pass: LN(x), W₁·LN(x) + b₁, its GELU.
-struct Saved {
+pub(super) struct Saved {
     ln: Tensor,
     h1: Tensor,
     act: Tensor,
@@ -55,17 +55,34 @@ fn backward<T: Real>(x: &[T], p: [&[T]; 6], saved: [&[T]; 3], dy: &[T], eps: f64
     (dx, [dgamma, dbeta, dw1, db1, dw2, db2])
 }
 
+/// The block's output for host rows `x` (`[rows, H]`) and what its backward pass needs.
+pub(super) fn forward_host<T: Real>(p: &FfnParams, x: &[T]) -> Result<(Vec<T>, Saved)> {
+    let [g, b, w1, b1, w2, b2] = &p.params;
+    let (y, [ln, h1, act]) = with_hosts::<T, _, 6>([g, b, w1, b1, w2, b2], |ps| Ok(forward(x, ps, p.eps)))?;
+    let h = g.dims1()?;
+    let (rows, inner) = (x.len() / h, b1.dims1()?);
+    let cpu = &candle_core::Device::Cpu;
+    let saved =
+        Saved { ln: Tensor::from_vec(ln, (rows, h), cpu)?, h1: Tensor::from_vec(h1, (rows, inner), cpu)?, act: Tensor::from_vec(act, (rows, inner), cpu)? };
+    Ok((y, saved))
+}
+
+/// `dx` of the block for `dy`, given its input rows `x` and what its forward pass kept; the
+/// parameters' gradients are added to `param_grads`.
+pub(super) fn backward_host<T: Real>(p: &FfnParams, s: &Saved, x: &[T], dy: &[T]) -> Result<Vec<T>> {
+    let [g, b, w1, b1, w2, b2] = &p.params;
+    let (dx, grads) = with_hosts::<T, _, 9>([&s.ln, &s.h1, &s.act, g, b, w1, b1, w2, b2], |[ln, h1, act, g, b, w1, b1, w2, b2]| {
+        Ok(backward(x, [g, b, w1, b1, w2, b2], [ln, h1, act], dy, p.eps))
+    })?;
+    for (param, grad) in p.params.iter().zip(grads) {
+        param_grads::add(param, tensor_like(grad, param.dims(), param)?)?;
+    }
+    Ok(dx)
+}
+
 impl FfnBlock {
-    fn run<T: Real>(&self, x: &[T], like: &candle_core::Device, shape: &Shape) -> Result<CpuStorage> {
-        let [g, b, w1, b1, w2, b2] = &self.p.params;
-        let (y, [ln, h1, act]) = with_hosts::<T, _, 6>([g, b, w1, b1, w2, b2], |p| Ok(forward(x, p, self.p.eps)))?;
-        let rows = shape.elem_count() / g.dims1()?;
-        let inner = b1.dims1()?;
-        let saved = Saved {
-            ln: Tensor::from_vec(ln, (rows, g.dims1()?), like)?,
-            h1: Tensor::from_vec(h1, (rows, inner), like)?,
-            act: Tensor::from_vec(act, (rows, inner), like)?,
-        };
+    fn run<T: Real>(&self, x: &[T]) -> Result<CpuStorage> {
+        let (y, saved) = forward_host(&self.p, x)?;
         *self.saved.lock().expect("saved activations") = Some(saved);
         Ok(T::to_cpu_storage_owned(y))
     }
@@ -73,14 +90,7 @@ impl FfnBlock {
     fn grads<T: Real>(&self, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
         let guard = self.saved.lock().expect("saved activations");
         let Some(s) = guard.as_ref() else { candle_core::bail!("fused FFN block: backward before forward") };
-        let [g, b, w1, b1, w2, b2] = &self.p.params;
-        let eps = self.p.eps;
-        let (dx, grads) = with_hosts::<T, _, 11>([x, dy, &s.ln, &s.h1, &s.act, g, b, w1, b1, w2, b2], |[xs, dys, ln, h1, act, g, b, w1, b1, w2, b2]| {
-            Ok(backward(xs, [g, b, w1, b1, w2, b2], [ln, h1, act], dys, eps))
-        })?;
-        for (param, grad) in self.p.params.iter().zip(grads) {
-            param_grads::add(param, tensor_like(grad, param.dims(), param)?)?;
-        }
+        let dx = with_hosts::<T, _, 2>([x, dy], |[xs, dys]| backward_host(&self.p, s, xs, dys))?;
         tensor_like(dx, x.dims(), x)
     }
 }
@@ -92,8 +102,8 @@ impl CustomOp1 for FfnBlock {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let out = match s.dtype() {
-            DType::F32 => self.run::<f32>(slice(s, l)?, &candle_core::Device::Cpu, l.shape())?,
-            DType::F64 => self.run::<f64>(slice(s, l)?, &candle_core::Device::Cpu, l.shape())?,
+            DType::F32 => self.run::<f32>(slice(s, l)?)?,
+            DType::F64 => self.run::<f64>(slice(s, l)?)?,
             dt => candle_core::bail!("fused FFN block: unsupported dtype {dt:?}"),
         };
         Ok((out, l.shape().clone()))

@@ -13,6 +13,7 @@ pub mod attention;
 pub mod attention_block;
 pub mod ffn;
 pub mod gelu;
+pub mod layer;
 pub mod layer_norm;
 pub mod linear;
 pub mod param_grads;
