@@ -70,6 +70,7 @@ export {
 } from './eval/retrieval.js'
 export { classificationReport, evaluateClassifier, type ClassificationReport, type ClassReport } from './eval/classification.js'
 export { evaluateCaptions, type CaptionEvaluation, type CaptionMetrics } from './eval/captioning.js'
+export { bleu, ciderD, rougeL, scoreCaptions, tokenizeCaption, type BleuScores, type CaptionScores, type MeanScores } from './eval/caption-metrics.js'
 export { LabelledDataset, readLabelFile, labelOf, type LabelledDatasetOptions, type LabelSource } from './data/labelled.js'
 export { embedVideos, embedTexts, EMBED_DEFAULTS, type VideoEmbedding, type EmbedOptions } from './inference/embed.js'
 export { captionVideos, CAPTION_DEFAULTS, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'

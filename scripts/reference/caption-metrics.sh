@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Writes __test__/fixtures/caption-metrics.json: the COCO caption evaluation's own values
+# (pycocoevalcap from PyPI in .venv-coco; METEOR runs Java, installed from Debian if missing).
+#   bash scripts/reference/caption-metrics.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if ! command -v java >/dev/null; then
+  sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends default-jre-headless
+fi
+[ -x .venv-coco/bin/python ] || python3 -m venv .venv-coco
+.venv-coco/bin/pip install --quiet pycocoevalcap
+.venv-coco/bin/python scripts/reference/caption_metrics.py "$@"
