@@ -8,7 +8,7 @@ import { TextTokenizer, TokenShards, trainVocabulary, VideoTokenizer } from '../
 const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
 export const CORPUS = ['h264.mp4', 'vp9.webm', 'mpeg4.avi', 'mjpeg.avi', 'theora.ogv', 'av1.mkv', 'hevc10.mkv', 'with spaces ünïcödé.mp4', 'odd-97x61.mp4', 'gray.mkv']
 
-export async function buildCorpus(dir: string): Promise<{ shards: TokenShards; tokenizer: TextTokenizer }> {
+export async function buildCorpus(dir: string, extra: (i: number) => Record<string, unknown> = () => ({})): Promise<{ shards: TokenShards; tokenizer: TextTokenizer }> {
   const manifest = join(dir, 'manifest.jsonl')
   const words = ['red', 'green', 'blue', 'circle', 'square', 'left', 'right']
   writeFileSync(
@@ -21,6 +21,7 @@ export async function buildCorpus(dir: string): Promise<{ shards: TokenShards; t
           { start: 0, end: 0.8, text: `a ${words[i % 3]} ${words[3 + (i % 2)]}` },
           { start: 1.7, end: 3, text: `moves ${words[5 + (i % 2)]}` },
         ],
+        ...extra(i),
       }),
     ).join('\n'),
   )

@@ -17,6 +17,7 @@ export interface ClassPrediction {
 export async function classifyVideos(p: InferenceContext, videos: VideoTokens[], options: { batchSize?: number } = {}): Promise<ClassPrediction[]> {
   const { numLabels: C } = p.model.config
   if (!p.classes || C === 0) throw new VideoBertError('Checkpoint', 'the checkpoint is not a classifier (no classification head / classes.json); fine-tune one with `videobert finetune`')
+  if (p.task === 'qa') throw new VideoBertError('Checkpoint', 'the checkpoint answers questions (task qa), it does not classify videos: use `answer` / `answerQuestions`')
   const windows = videoWindows(p, videos)
   const prompt = p.prompt ? encodePromptWith(p.tokenizer, p.model.config, p.prompt) : undefined
   const sums = videos.map(() => new Float64Array(C))

@@ -24,6 +24,8 @@ export interface InferenceContext {
   classes: string[] | null
   /** The prompt a fine-tuned classifier reads with every video; null for none. */
   prompt: string | null
+  /** What a fine-tuned head does (`classes.json`'s `task`): 'classify', or 'qa' (the classes are answers). @default 'classify' */
+  task?: 'classify' | 'qa'
 }
 
 /** What inference reads of a tokenized video: its segment features (from a file or a shard set). */

@@ -17,6 +17,7 @@ import { CLASSES_FILE, CODEBOOK_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE, VIDEO_T
 import { VideoBERT, type CreateOptions } from '../model.js'
 import { Codebook, TextTokenizer, TokenShards } from '../shards.js'
 import { VideoTokenizer, type TokenizeOptions } from '../tokenizer.js'
+import { answerQuestions, type Answer, type QuestionInput } from './answer.js'
 import { captionVideos, type Caption, type CaptionOptions } from './caption.js'
 import { classifyVideos, type ClassPrediction } from './classify.js'
 import { videoInput, type InferenceContext, type VideoTokens } from './context.js'
@@ -42,6 +43,7 @@ export class Pretrained implements InferenceContext {
     readonly videoTokenizer: TokenizeOptions | null,
     readonly classes: string[] | null,
     readonly prompt: string | null,
+    readonly task: 'classify' | 'qa',
     /** The visual-word codebook of a model that reads visual words (new videos get their words from it). */
     readonly codebook: Codebook | null,
   ) {}
@@ -57,8 +59,12 @@ export class Pretrained implements InferenceContext {
     const classesPath = join(dir, CLASSES_FILE)
     let classes: string[] | null = null
     let prompt: string | null = null
+    let task: 'classify' | 'qa' = 'classify'
     if (existsSync(classesPath)) {
-      ;({ classes, prompt = null } = readJson<{ classes: string[]; prompt?: string | null }>(classesPath))
+      let t: unknown
+      ;({ classes, prompt = null, task: t = 'classify' } = readJson<{ classes: string[]; prompt?: string | null; task?: unknown }>(classesPath))
+      if (t !== 'classify' && t !== 'qa') throw new VideoBertError('Checkpoint', `${classesPath}: unknown task ${JSON.stringify(t)} (classify or qa)`)
+      task = t
       if (!Array.isArray(classes) || classes.length !== model.config.numLabels) {
         throw new VideoBertError('Checkpoint', `${classesPath}: expected ${model.config.numLabels} class names (the model's numLabels)`)
       }
@@ -66,7 +72,7 @@ export class Pretrained implements InferenceContext {
     const codebookPath = join(dir, CODEBOOK_FILE)
     const codebook = existsSync(codebookPath) ? await Codebook.load(codebookPath) : null
     if (model.config.videoInput === 'visual_words' && codebook === null) throw new VideoBertError('Checkpoint', `${dir}: the model reads visual words but the checkpoint has no ${CODEBOOK_FILE}`)
-    return new Pretrained(model, TextTokenizer.load(tokenizerPath), existsSync(normPath) ? loadFeatureNorm(normPath) : null, videoTokenizer, classes, prompt, codebook)
+    return new Pretrained(model, TextTokenizer.load(tokenizerPath), existsSync(normPath) ? loadFeatureNorm(normPath) : null, videoTokenizer, classes, prompt, task, codebook)
   }
 
   /**
@@ -112,6 +118,11 @@ export class Pretrained implements InferenceContext {
     const set = typeof shards === 'string' ? await TokenShards.open(shards) : shards
     const data = new VideoTextDataset(set, this.model.config, this.tokenizer, { validationFraction: 1, featureNorm: this.featureNorm ?? 'none' })
     return retrieve(this.model, data, 'validation', direction, options)
+  }
+
+  /** Answers to questions about one video, for a fine-tuned question-answering model (see `answerQuestions`). */
+  async answer(video: VideoSource, questions: QuestionInput[]): Promise<Answer[]> {
+    return answerQuestions(this, await this.tokens(video), questions)
   }
 
   /** Class probabilities of each video, for a fine-tuned classifier (see `classifyVideos`). */

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { checkpointConfig } from '../config.js'
+import { checkpointConfig, type VideoBertConfig } from '../config.js'
 import { loadFeatureNorm } from '../data/feature-norm.js'
 import { LabelledDataset, type LabelSource } from '../data/labelled.js'
 import { VideoBertError } from '../errors.js'
@@ -16,7 +16,7 @@ import { evaluateClassifier, type ClassificationReport } from '../eval/classific
 import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type Device } from '../model.js'
 import { TextTokenizer, TokenShards } from '../shards.js'
-import { Trainer, type FitResult } from './trainer.js'
+import { Trainer, type FitResult, type TrainingData } from './trainer.js'
 
 /** What the options of `finetuneClassifier` are when left out (the CLI's help shows these). */
 export const FINETUNE_DEFAULTS = { steps: 300, batchSize: 16, lr: 1e-3, warmupFraction: 0.1, validationFraction: 0.1, labelFraction: 1, seed: 0 }
@@ -77,7 +77,6 @@ export interface FinetuneResult {
 
 export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneResult> {
   const d = FINETUNE_DEFAULTS
-  const steps = o.steps ?? d.steps
   const tokenizerPath = join(o.checkpoint, TOKENIZER_FILE)
   if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${o.checkpoint}: no ${TOKENIZER_FILE} (not a pre-trained checkpoint directory?)`)
   const seed = o.seed ?? d.seed
@@ -98,26 +97,7 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
     // so the comparison differs in the weights only).
     featureNorm: existsSync(normPath) ? loadFeatureNorm(normPath) : 'none',
   })
-  const numLabels = data.classes.length
-  const model = o.fromScratch
-    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling }, { seed, numThreads: o.numThreads, device: o.device })
-    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling }, { seed, numThreads: o.numThreads, device: o.device })
-  mkdirSync(o.out, { recursive: true })
-  const classesPath = join(o.out, CLASSES_FILE)
-  writeFileSync(classesPath, `${JSON.stringify({ classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, null, 2)}\n`)
-  const trainer = new Trainer({
-    out: o.out,
-    steps,
-    batchSize: o.batchSize ?? d.batchSize,
-    schedule: { lr: o.lr ?? d.lr, warmupSteps: Math.round(steps * d.warmupFraction), decay: 'cosine' },
-    checkpointEvery: 0,
-    keepLast: 1,
-    monitor: 'classifyLoss',
-    checkpointFiles: { [TOKENIZER_FILE]: tokenizerPath, [CLASSES_FILE]: classesPath },
-    signal: o.signal,
-    progress: o.progress ?? true,
-  })
-  const fit = await trainer.fit(model, data)
+  const { fit } = await trainHead(o, data, { classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, pooling, config)
   const validation = data.windows.validation.length > 0 ? await evaluateClassifier(fit.model, data, 'validation') : null
   return {
     model: fit.model,
@@ -127,4 +107,45 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
     videos: { train: data.videos('train').length, validation: data.videos('validation').length },
     validation,
   }
+}
+
+/** The options every fine-tuning task shares. */
+export type HeadOptions = Pick<FinetuneOptions, 'checkpoint' | 'out' | 'steps' | 'batchSize' | 'lr' | 'seed' | 'fromScratch' | 'numThreads' | 'device' | 'progress' | 'signal'>
+
+/**
+ * A classification head over `classes.classes` on the checkpoint's encoder (or the same
+ * architecture from random weights), trained with the Trainer on `data`; the final checkpoint
+ * carries `classes.json` (`classes`) and the tokenizer.
+ */
+export async function trainHead(
+  o: HeadOptions,
+  data: TrainingData,
+  classes: { classes: string[] } & Record<string, unknown>,
+  pooling: 'cls' | 'segments' | 'text',
+  config: VideoBertConfig,
+): Promise<{ model: VideoBERT; fit: FitResult }> {
+  const d = FINETUNE_DEFAULTS
+  const steps = o.steps ?? d.steps
+  const seed = o.seed ?? d.seed
+  const numLabels = classes.classes.length
+  const model = o.fromScratch
+    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling }, { seed, numThreads: o.numThreads, device: o.device })
+    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling }, { seed, numThreads: o.numThreads, device: o.device })
+  mkdirSync(o.out, { recursive: true })
+  const classesPath = join(o.out, CLASSES_FILE)
+  writeFileSync(classesPath, `${JSON.stringify(classes, null, 2)}\n`)
+  const trainer = new Trainer({
+    out: o.out,
+    steps,
+    batchSize: o.batchSize ?? d.batchSize,
+    schedule: { lr: o.lr ?? d.lr, warmupSteps: Math.round(steps * d.warmupFraction), decay: 'cosine' },
+    checkpointEvery: 0,
+    keepLast: 1,
+    monitor: 'classifyLoss',
+    checkpointFiles: { [TOKENIZER_FILE]: join(o.checkpoint, TOKENIZER_FILE), [CLASSES_FILE]: classesPath },
+    signal: o.signal,
+    progress: o.progress ?? true,
+  })
+  const fit = await trainer.fit(model, data)
+  return { model: fit.model, fit }
 }

@@ -1,0 +1,154 @@
+/**
+ * Video question answering data: questions about a video in its manifest record, as
+ * `"questions": [{ "question": "what colour is the shape?", "answer": "red", "type": "colour",
+ * "choices": ["red", "green", "blue"] }]` (`type` and `choices` optional). Open-answer QA is a
+ * classification over the training answers' vocabulary: every window of a video is paired with
+ * each of its questions as the text (the caption is never shown), and the label is the answer.
+ */
+import type { Batch } from '../batch.js'
+import type { VideoBertConfig } from '../config.js'
+import { VideoBertError } from '../errors.js'
+import { rng, shuffle } from '../random.js'
+import type { TextTokenizer, TokenShards, VideoRecord } from '../shards.js'
+import { VideoTextDataset, type DatasetOptions, type Split, type Window } from './dataset.js'
+
+export interface VideoQuestion {
+  question: string
+  answer: string
+  /** The question's kind, for per-type accuracy (e.g. 'colour'). @default 'all' */
+  type: string
+  /** Candidate answers (multiple choice); the answer must be one of them. */
+  choices?: string[]
+}
+
+/** The manifest field questions are read from. */
+export const QUESTIONS_FIELD = 'questions'
+
+const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== ''
+
+/** The questions of one video record (none when it has no `questions` field); malformed ones are coded errors. */
+export function questionsOf(record: VideoRecord): VideoQuestion[] {
+  const raw = record.metadata?.[QUESTIONS_FIELD]
+  if (raw === undefined || raw === null) return []
+  const where = `video '${record.id}': ${QUESTIONS_FIELD}`
+  if (!Array.isArray(raw)) throw new VideoBertError('InvalidInput', `${where} must be a list of { question, answer, type?, choices? }`)
+  return raw.map((q: unknown, i) => {
+    const item = q as Record<string, unknown> | null
+    if (item === null || typeof item !== 'object' || !nonEmpty(item.question) || (!nonEmpty(item.answer) && typeof item.answer !== 'number')) {
+      throw new VideoBertError('InvalidInput', `${where}[${i}] needs a question and an answer`)
+    }
+    const answer = String(item.answer).trim()
+    const out: VideoQuestion = { question: item.question.trim(), answer, type: nonEmpty(item.type) ? item.type : 'all' }
+    if (item.choices !== undefined) {
+      if (!Array.isArray(item.choices) || item.choices.length < 2 || !item.choices.every((c) => nonEmpty(c) || typeof c === 'number')) {
+        throw new VideoBertError('InvalidInput', `${where}[${i}].choices must list at least 2 answers`)
+      }
+      out.choices = item.choices.map((c) => String(c).trim())
+      if (!out.choices.includes(answer)) {
+        throw new VideoBertError('InvalidInput', `${where}[${i}]: the answer '${answer}' is not among its choices [${out.choices.join(', ')}]`)
+      }
+    }
+    return out
+  })
+}
+
+/** Word-piece ids of a question; longer than the model reads is a coded error, never a silent cut. */
+export function encodeQuestion(tokenizer: TextTokenizer, config: Pick<VideoBertConfig, 'maxTextLen'>, question: string, where = 'the question'): Uint32Array {
+  const ids = tokenizer.encode(question, 4096)
+  if (ids.length === 0) throw new VideoBertError('InvalidInput', `${where} is empty`)
+  if (ids.length > config.maxTextLen) {
+    throw new VideoBertError('InvalidInput', `${where} '${question}' is ${ids.length} word pieces long; the model reads at most maxTextLen = ${config.maxTextLen}`)
+  }
+  return ids
+}
+
+/** One training or validation sample: a window and one question of its video. */
+export interface QuestionSample {
+  w: Window
+  /** Index of the question in its video's list. */
+  question: number
+  ids: Uint32Array
+  /** Index into `answers`; -1 for a validation answer no training question has (always wrong). */
+  answer: number
+  type: string
+}
+
+export type QuestionDatasetOptions = Omit<DatasetOptions, 'negatives'>
+
+export class QuestionDataset {
+  /** What a model trained on it learns (the Trainer's `TrainingData`): a classifier over `answers`. */
+  readonly objective = 'classify' as const
+  /** The answer vocabulary: the sorted distinct answers of the training questions. */
+  readonly answers: string[]
+  readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
+  readonly samples: Record<Split, QuestionSample[]> = { train: [], validation: [] }
+  /** Each video's questions (by shard index). */
+  readonly questions = new Map<number, VideoQuestion[]>()
+  readonly #base: VideoTextDataset
+  readonly #seed: number
+
+  constructor(
+    readonly shards: TokenShards,
+    readonly config: VideoBertConfig,
+    tokenizer: TextTokenizer,
+    options: QuestionDatasetOptions = {},
+  ) {
+    this.#base = new VideoTextDataset(shards, config, tokenizer, { ...options, negatives: 0 })
+    this.#seed = options.seed ?? 0
+    const encoded = new Map<number, Uint32Array[]>()
+    for (let v = 0; v < shards.length; v++) {
+      const rec = shards.video(v)
+      const qs = questionsOf(rec)
+      if (qs.length === 0) continue
+      this.questions.set(v, qs)
+      encoded.set(
+        v,
+        qs.map((q, i) => encodeQuestion(tokenizer, config, q.question, `video '${rec.id}': question ${i}`)),
+      )
+    }
+    if (this.questions.size === 0) throw new VideoBertError('InvalidInput', `no video of the shard set has \`${QUESTIONS_FIELD}\` in its manifest record`)
+    const trainAnswers = this.#base.videos.train.flatMap((v) => (this.questions.get(v) ?? []).map((q) => q.answer))
+    this.answers = [...new Set(trainAnswers)].sort()
+    if (this.answers.length < 2) throw new VideoBertError('InvalidInput', `question answering needs at least 2 distinct training answers; got ${JSON.stringify(this.answers)}`)
+    const index = new Map(this.answers.map((a, i) => [a, i]))
+    for (const split of ['train', 'validation'] as const) {
+      this.windows[split] = this.#base.windows[split].filter((w) => this.questions.has(w.video))
+      for (const w of this.windows[split]) {
+        this.questions.get(w.video)!.forEach((q, i) => {
+          this.samples[split].push({ w, question: i, ids: encoded.get(w.video)![i]!, answer: index.get(q.answer) ?? -1, type: q.type })
+        })
+      }
+    }
+  }
+
+  get featureNorm() {
+    return this.#base.featureNorm
+  }
+
+  get skipped() {
+    return this.#base.skipped
+  }
+
+  /** Videos of a split that have questions. */
+  videos(split: Split): number[] {
+    return [...new Set(this.windows[split].map((w) => w.video))]
+  }
+
+  /** Batches of one epoch (training samples shuffled, seeded by epoch); answers outside the vocabulary are left out. */
+  *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
+    const known = this.samples[split].filter((s) => s.answer >= 0)
+    const order = split === 'train' ? shuffle(known, rng((this.#seed * 7919 + epoch * 104729 + 5) >>> 0)) : known
+    for (let start = 0; start < order.length; start += batchSize) {
+      const batch = this.collate(order.slice(start, start + batchSize)).batch
+      if (batch) yield batch
+    }
+  }
+
+  /** The batch of samples (each window with its question as the text, the answer as the label) and the samples kept. */
+  collate(samples: QuestionSample[]): { batch: Batch | null; kept: QuestionSample[] } {
+    const items = samples.map((s) => ({ w: s.w, text: s.ids, label: 1, sample: s }))
+    const { batch, kept } = this.#base.collateKept(items)
+    if (batch) batch.labels = Uint32Array.from(kept, (it) => Math.max(0, it.sample.answer))
+    return { batch, kept: kept.map((it) => it.sample) }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Question-answering evaluation: each (video, question) is answered from the answer probabilities
+ * averaged over the video's windows (weighted by their segments), restricted to the question's
+ * choices when it has them; accuracy overall and per question type, against chance (a uniform
+ * guess among the type's training answers, or among the choices) and the majority answer.
+ */
+import type { Split } from '../data/dataset.js'
+import type { QuestionDataset } from '../data/questions.js'
+import { VideoBertError } from '../errors.js'
+import type { VideoBERT } from '../model.js'
+
+export interface QuestionTypeReport {
+  questions: number
+  accuracy: number
+  /** Expected accuracy of a uniform guess (among the type's training answers, or the choices). */
+  chance: number
+  /** Accuracy of always giving the type's most frequent training answer. */
+  majority: number
+}
+
+export interface QAReport {
+  /** (video, question) pairs answered. */
+  questions: number
+  accuracy: number
+  perType: Record<string, QuestionTypeReport>
+  /** Questions whose answer no training question has (counted as wrong). */
+  unseenAnswers: number
+  /** A few answers, in split order. */
+  examples: { video: string; question: string; answer: string; predicted: string }[]
+}
+
+/** The answer index among `probs` (over the vocabulary), restricted to `allowed` when given. */
+export function bestAnswer(probs: ArrayLike<number>, allowed: number[] | null): number {
+  const candidates = allowed ?? Array.from({ length: probs.length }, (_, i) => i)
+  let best = -1
+  for (const c of candidates) if (best < 0 || probs[c]! > probs[best]!) best = c
+  return best
+}
+
+export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split: Split, batchSize = 64): Promise<QAReport> {
+  const A = data.answers.length
+  if (model.config.numLabels !== A) throw new VideoBertError('InvalidInput', `the model has ${model.config.numLabels} answers, the data ${A}`)
+  const samples = data.samples[split]
+  if (samples.length === 0) throw new VideoBertError('InvalidInput', `QA evaluation: the ${split} split has no questions`)
+  // Probabilities summed per (video, question), weighted by window length.
+  const sums = new Map<string, { video: number; question: number; probs: Float64Array }>()
+  for (let start = 0; start < samples.length; start += batchSize) {
+    const { batch, kept } = data.collate(samples.slice(start, start + batchSize))
+    if (!batch) continue
+    const probs = await model.classify(batch)
+    kept.forEach((s, b) => {
+      const key = `${s.w.video}/${s.question}`
+      let entry = sums.get(key)
+      if (!entry) sums.set(key, (entry = { video: s.w.video, question: s.question, probs: new Float64Array(A) }))
+      const weight = s.w.count
+      for (let a = 0; a < A; a++) entry.probs[a]! += probs[b * A + a]! * weight
+    })
+  }
+  const index = new Map(data.answers.map((a, i) => [a, i]))
+  // Training answers per type: the chance and majority baselines.
+  const trainByType = new Map<string, Map<string, number>>()
+  for (const v of data.videos('train')) {
+    for (const q of data.questions.get(v)!) {
+      const m = trainByType.get(q.type) ?? new Map<string, number>()
+      m.set(q.answer, (m.get(q.answer) ?? 0) + 1)
+      trainByType.set(q.type, m)
+    }
+  }
+  const perType: Record<string, { n: number; correct: number; chance: number; majority: number }> = {}
+  const examples: QAReport['examples'] = []
+  let correct = 0
+  let unseen = 0
+  for (const { video, question, probs } of sums.values()) {
+    const q = data.questions.get(video)![question]!
+    const allowed = q.choices ? q.choices.map((c) => index.get(c)).filter((i): i is number => i !== undefined) : null
+    const predicted = bestAnswer(probs, allowed && allowed.length > 0 ? allowed : null)
+    const right = data.answers[predicted] === q.answer
+    if (!index.has(q.answer)) unseen++
+    const t = (perType[q.type] ??= { n: 0, correct: 0, chance: 0, majority: 0 })
+    const seen = trainByType.get(q.type)
+    const top = seen ? [...seen.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0] : null
+    t.n++
+    t.correct += right ? 1 : 0
+    t.chance += q.choices ? 1 / q.choices.length : seen && seen.has(q.answer) ? 1 / seen.size : 0
+    t.majority += top === q.answer ? 1 : 0
+    correct += right ? 1 : 0
+    if (examples.length < 8) examples.push({ video: data.shards.video(video).id, question: q.question, answer: q.answer, predicted: data.answers[predicted] ?? '' })
+  }
+  const n = sums.size
+  return {
+    questions: n,
+    accuracy: n ? correct / n : 0,
+    perType: Object.fromEntries(Object.entries(perType).map(([k, t]) => [k, { questions: t.n, accuracy: t.correct / t.n, chance: t.chance / t.n, majority: t.majority / t.n }])),
+    unseenAnswers: unseen,
+    examples,
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Answering questions about videos with a fine-tuned question-answering checkpoint (`finetuneQA` /
+ * `videobert finetune --task qa`): every window of the video is read with the question, the answer
+ * probabilities are averaged over the windows (weighted by their segments), and — with `choices` —
+ * restricted to those answers and renormalised.
+ */
+import { encodeQuestion } from '../data/questions.js'
+import { VideoBertError } from '../errors.js'
+import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } from './context.js'
+
+export interface QuestionInput {
+  question: string
+  /** Candidate answers: the answer is the most probable of them. @default every answer the model knows */
+  choices?: string[]
+}
+
+export interface Answer {
+  question: string
+  answer: string
+  /** The answers considered, most probable first (renormalised over `choices` when given). */
+  probabilities: { answer: string; probability: number }[]
+}
+
+/** One answer per question, about one video. */
+export async function answerQuestions(p: InferenceContext, video: VideoTokens, questions: QuestionInput[], options: { batchSize?: number } = {}): Promise<Answer[]> {
+  const answers = p.classes
+  if (p.task !== 'qa' || !answers) {
+    throw new VideoBertError('Checkpoint', 'the checkpoint is not a question-answering model (its classes.json has no task "qa"); fine-tune one with `videobert finetune --task qa`')
+  }
+  const index = new Map(answers.map((a, i) => [a, i]))
+  const windows = videoWindows(p, [video])
+  const batchSize = options.batchSize ?? 64
+  const A = answers.length
+  const out: Answer[] = []
+  for (const [qi, q] of questions.entries()) {
+    const allowed = q.choices?.map((c) => {
+      const i = index.get(c.trim())
+      if (i === undefined) throw new VideoBertError('InvalidInput', `question ${qi}: the choice '${c}' is not an answer the model knows (${A} answers, e.g. ${answers.slice(0, 5).join(', ')})`)
+      return i
+    }) ?? answers.map((_, i) => i)
+    if (allowed.length === 0) throw new VideoBertError('InvalidInput', `question ${qi}: no choices`)
+    const ids = encodeQuestion(p.tokenizer, p.model.config, q.question, `question ${qi}`)
+    const sums = new Float64Array(A)
+    for (let start = 0; start < windows.length; start += batchSize) {
+      const chunk = windows.slice(start, start + batchSize)
+      const probs = await p.model.classify(windowBatch(p, [video], chunk, ids))
+      chunk.forEach((w, b) => {
+        for (let a = 0; a < A; a++) sums[a]! += probs[b * A + a]! * (w.count / video.numSegments)
+      })
+    }
+    const total = allowed.reduce((s, a) => s + sums[a]!, 0)
+    const probabilities = allowed.map((a) => ({ answer: answers[a]!, probability: total > 0 ? sums[a]! / total : 1 / allowed.length })).sort((x, y) => y.probability - x.probability)
+    out.push({ question: q.question, answer: probabilities[0]!.answer, probabilities })
+  }
+  return out
+}
