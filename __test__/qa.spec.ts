@@ -3,7 +3,9 @@
  * through the Trainer, per-type evaluation, answering from the checkpoint, and the coded errors.
  */
 import { copyFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 import {
@@ -23,6 +25,8 @@ import {
 import { buildCorpus } from './corpus.js'
 import { expectCode, tempDir } from './helpers.js'
 
+const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js')
+const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
 const colours = ['red', 'green', 'blue']
 const directions = ['left', 'right']
 /** Video i: a colour question (multiple choice; its answer depends on the video) and an "echo" question whose answer is in its text. */
@@ -114,6 +118,34 @@ describe('finetuneQA', () => {
     // A checkpoint that is not a QA model cannot answer.
     const plain = await loadPretrained(ckpt)
     await expectCode(() => plain.answer(v, [{ question: 'moves left' }]), 'Checkpoint', /not a question-answering model/)
+  }, 120_000)
+
+  it('runs from the CLI: finetune --task qa, answer one question, answer a shard set', () => {
+    const out = tempDir('qa-cli')
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
+    const ft = run('finetune', '--task', 'qa', '--checkpoint', ckpt, '--shards', join(dir, 'shards'), '--out', out, '--steps', '80', '--batch-size', '8', '--lr', '3e-3', '--validation-fraction', '0.2', '--json')
+    expect(ft.status, ft.stderr).toBe(0)
+    const summary = JSON.parse(ft.stdout)
+    expect(summary.answers).toEqual(['blue', 'green', 'left', 'red', 'right'])
+    expect(summary.validation.perType.echo.questions).toBe(summary.videos.validation)
+    const one = run('answer', '--checkpoint', summary.checkpoint, '--video', join(fixtures, 'h264.mp4'), '--question', 'moves left', '--json')
+    expect(one.status, one.stderr).toBe(0)
+    expect(JSON.parse(one.stdout)).toMatchObject({ question: 'moves left', answer: 'left' })
+    const text = run('answer', '--checkpoint', summary.checkpoint, '--video', join(fixtures, 'h264.mp4'), '--question', 'a circle', '--choices', 'red,green')
+    expect(text.status, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^(red|green)\t0\.\d{3}\n$/)
+    const set = run('answer', '--checkpoint', summary.checkpoint, '--shards', join(dir, 'shards'))
+    expect(set.status, set.stderr).toBe(0)
+    expect(set.stdout).toMatch(/accuracy \d\.\d{3} on 20 questions/)
+    expect(set.stdout).toMatch(/\necho +1\.000 +0\.200 +- +10\n/)
+    const wrongFlag = run('finetune', '--task', 'qa', '--checkpoint', ckpt, '--shards', join(dir, 'shards'), '--out', tempDir('qa-cli-bad'), '--label', 'x')
+    expect(wrongFlag.status).toBe(1)
+    expect(wrongFlag.stderr).toMatch(/--label is for --task classify/)
+    const notQA = run('answer', '--checkpoint', ckpt, '--video', join(fixtures, 'h264.mp4'), '--question', 'moves left')
+    expect(notQA.status).toBe(1)
+    expect(notQA.stderr).toMatch(/not a question-answering model/)
+    expect(run('answer', '--help').stdout).toMatch(/--choices a,b,c/)
+    expect(run('finetune', '--task', 'qa', '--help').stdout).toMatch(/Usage: videobert finetune --task qa/)
   }, 120_000)
 
   it('refuses a shard set without questions', async () => {

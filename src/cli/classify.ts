@@ -7,6 +7,7 @@ import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F, finetuneClassifier } from '../training/finetune.js'
 import { choice, deviceFlag, number, parseCommand, positiveInt, required } from './args.js'
+import { FINETUNE_QA_HELP, finetuneQACommand } from './qa.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_HELP = `Usage: videobert finetune --task classify --checkpoint DIR --shards DIR (--label KEY | --labels FILE) --out RUN [options]
@@ -17,7 +18,7 @@ classify' reads; it carries the class names (classes.json). Prints the accuracy 
 report on the held-out videos.
 
 Options:
-  --task classify            the fine-tuning task (classify is the one there is)
+  --task classify            the fine-tuning task (--task qa: question answering, see 'videobert finetune --task qa --help')
   --checkpoint DIR           the pre-trained checkpoint
   --shards DIR               token shards of the labelled videos
   --label KEY                the label is the manifest's label[KEY] (e.g. direction)
@@ -76,10 +77,11 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
     steps: s, 'batch-size': s, lr: s, pooling: s, prompt: s, seed: s, 'from-scratch': { type: 'boolean' }, threads: s, device: s,
   })
   if (v.help) {
-    process.stdout.write(`${FINETUNE_HELP}\n`)
+    process.stdout.write(`${v.task === 'qa' ? FINETUNE_QA_HELP : FINETUNE_HELP}\n`)
     return 0
   }
-  if (v.task !== 'classify') throw new VideoBertError('InvalidConfig', `finetune: --task classify is required (got ${v.task === undefined ? 'none' : `'${String(v.task)}'`})`)
+  if (v.task === 'qa') return finetuneQACommand(v, signal)
+  if (v.task !== 'classify') throw new VideoBertError('InvalidConfig', `finetune: --task classify or --task qa is required (got ${v.task === undefined ? 'none' : `'${String(v.task)}'`})`)
   const labels = labelSource(v.label, v.labels, 'finetune', true)!
   const r = await finetuneClassifier({
     checkpoint: required(v.checkpoint, '--checkpoint DIR', 'finetune'),

@@ -18,6 +18,7 @@ import { EMBED_HELP, embedCommand } from './embed.js'
 import { RETRIEVE_HELP, retrieveCommand } from './retrieve.js'
 import { CAPTION_HELP, captionCommand } from './caption.js'
 import { CLASSIFY_HELP, FINETUNE_HELP, classifyCommand, finetuneCommand } from './classify.js'
+import { ANSWER_HELP, answerCommand } from './qa.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
 
@@ -34,8 +35,9 @@ Commands:
   embed      video and text embeddings → JSONL or safetensors
   retrieve   text→video / video→text ranking over a tokenized set, with Recall@k
   caption    write captions for videos (iterative masked decoding)
-  finetune   fine-tune a classifier on a pre-trained checkpoint (--task classify)
+  finetune   fine-tune on a pre-trained checkpoint: a classifier (--task classify) or video QA (--task qa)
   classify   classify videos with a fine-tuned checkpoint (or report its accuracy)
+  answer     answer a question about a video with a fine-tuned QA checkpoint (or report its accuracy)
 
 Run 'videobert <command> --help' for a command's options.`
 
@@ -48,6 +50,7 @@ const HELPS: Record<string, string> = {
   caption: CAPTION_HELP,
   finetune: FINETUNE_HELP,
   classify: CLASSIFY_HELP,
+  answer: ANSWER_HELP,
   inspect: INSPECT_HELP,
   tokenize: `Usage: videobert tokenize <manifest.jsonl|manifest.csv|files/dirs...> --out DIR [options]
 
@@ -252,6 +255,8 @@ export async function main(argv: string[]): Promise<number> {
         return await finetuneCommand(rest, controller.signal)
       case 'classify':
         return await classifyCommand(rest)
+      case 'answer':
+        return await answerCommand(rest)
       case 'inspect': {
         const { values: v, positionals } = parseCommand(rest, {})
         if (v.help) return help('inspect')

@@ -73,12 +73,15 @@ export interface QuestionSample {
   type: string
 }
 
-export type QuestionDatasetOptions = Omit<DatasetOptions, 'negatives'>
+export interface QuestionDatasetOptions extends Omit<DatasetOptions, 'negatives'> {
+  /** The answer vocabulary in head order (a fine-tuned model's). @default the sorted distinct training answers */
+  answers?: string[]
+}
 
 export class QuestionDataset {
   /** What a model trained on it learns (the Trainer's `TrainingData`): a classifier over `answers`. */
   readonly objective = 'classify' as const
-  /** The answer vocabulary: the sorted distinct answers of the training questions. */
+  /** The answer vocabulary: the sorted distinct answers of the training questions (or the `answers` option). */
   readonly answers: string[]
   readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
   readonly samples: Record<Split, QuestionSample[]> = { train: [], validation: [] }
@@ -93,7 +96,8 @@ export class QuestionDataset {
     tokenizer: TextTokenizer,
     options: QuestionDatasetOptions = {},
   ) {
-    this.#base = new VideoTextDataset(shards, config, tokenizer, { ...options, negatives: 0 })
+    const { answers, ...rest } = options
+    this.#base = new VideoTextDataset(shards, config, tokenizer, { ...rest, negatives: 0 })
     this.#seed = options.seed ?? 0
     const encoded = new Map<number, Uint32Array[]>()
     for (let v = 0; v < shards.length; v++) {
@@ -108,8 +112,8 @@ export class QuestionDataset {
     }
     if (this.questions.size === 0) throw new VideoBertError('InvalidInput', `no video of the shard set has \`${QUESTIONS_FIELD}\` in its manifest record`)
     const trainAnswers = this.#base.videos.train.flatMap((v) => (this.questions.get(v) ?? []).map((q) => q.answer))
-    this.answers = [...new Set(trainAnswers)].sort()
-    if (this.answers.length < 2) throw new VideoBertError('InvalidInput', `question answering needs at least 2 distinct training answers; got ${JSON.stringify(this.answers)}`)
+    this.answers = answers ? answers.slice() : [...new Set(trainAnswers)].sort()
+    if (this.answers.length < 2) throw new VideoBertError('InvalidInput', `question answering needs at least 2 distinct answers; got ${JSON.stringify(this.answers)}`)
     const index = new Map(this.answers.map((a, i) => [a, i]))
     for (const split of ['train', 'validation'] as const) {
       this.windows[split] = this.#base.windows[split].filter((w) => this.questions.has(w.video))

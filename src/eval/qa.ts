@@ -12,10 +12,10 @@ import type { VideoBERT } from '../model.js'
 export interface QuestionTypeReport {
   questions: number
   accuracy: number
-  /** Expected accuracy of a uniform guess (among the type's training answers, or the choices). */
+  /** Expected accuracy of a uniform guess among the choices, or the type's training answers (all known answers when the data has no training split). */
   chance: number
-  /** Accuracy of always giving the type's most frequent training answer. */
-  majority: number
+  /** Accuracy of always giving the type's most frequent training answer; null without training questions of the type. */
+  majority: number | null
 }
 
 export interface QAReport {
@@ -66,7 +66,7 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
       trainByType.set(q.type, m)
     }
   }
-  const perType: Record<string, { n: number; correct: number; chance: number; majority: number }> = {}
+  const perType: Record<string, { n: number; correct: number; chance: number; majority: number; trained: boolean }> = {}
   const examples: QAReport['examples'] = []
   let correct = 0
   let unseen = 0
@@ -76,12 +76,12 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
     const predicted = bestAnswer(probs, allowed && allowed.length > 0 ? allowed : null)
     const right = data.answers[predicted] === q.answer
     if (!index.has(q.answer)) unseen++
-    const t = (perType[q.type] ??= { n: 0, correct: 0, chance: 0, majority: 0 })
     const seen = trainByType.get(q.type)
+    const t = (perType[q.type] ??= { n: 0, correct: 0, chance: 0, majority: 0, trained: seen !== undefined })
     const top = seen ? [...seen.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0] : null
     t.n++
     t.correct += right ? 1 : 0
-    t.chance += q.choices ? 1 / q.choices.length : seen && seen.has(q.answer) ? 1 / seen.size : 0
+    t.chance += q.choices ? 1 / q.choices.length : seen ? (seen.has(q.answer) ? 1 / seen.size : 0) : index.has(q.answer) ? 1 / A : 0
     t.majority += top === q.answer ? 1 : 0
     correct += right ? 1 : 0
     if (examples.length < 8) examples.push({ video: data.shards.video(video).id, question: q.question, answer: q.answer, predicted: data.answers[predicted] ?? '' })
@@ -90,7 +90,7 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
   return {
     questions: n,
     accuracy: n ? correct / n : 0,
-    perType: Object.fromEntries(Object.entries(perType).map(([k, t]) => [k, { questions: t.n, accuracy: t.correct / t.n, chance: t.chance / t.n, majority: t.majority / t.n }])),
+    perType: Object.fromEntries(Object.entries(perType).map(([k, t]) => [k, { questions: t.n, accuracy: t.correct / t.n, chance: t.chance / t.n, majority: t.trained ? t.majority / t.n : null }])),
     unseenAnswers: unseen,
     examples,
   }
