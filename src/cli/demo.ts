@@ -17,13 +17,15 @@ evaluates on the held-out test clips (one per combination, never trained on):
     shape and direction?
 With --label-efficiency it also fine-tunes direction and shape classifiers with 10 % of the training
 labels, from the pre-trained checkpoint and from scratch (3 seeds each), and compares test accuracy.
-About 8.5 minutes on 2 cores (+1 with --label-efficiency); --quick takes about 2 minutes.
+About 8.5 minutes on 2 cores (+1 with --label-efficiency, +1 with --downstream); --quick takes about 2 minutes.
 
 Options:
   --out DIR         working directory (default ./${D.out}); clips are reused when present,
                     the run directory (DIR/run) is replaced
   --quick           the short version (96 training clips, ${D.quickSteps} steps)
   --label-efficiency  also run the fine-tuning experiment (pre-trained vs from scratch, 10 % labels)
+  --downstream      also fine-tune video question answering (what colour / what shape / which way),
+                    pre-trained vs from scratch, 3 seeds, accuracy per question type on the test clips
   --video-input features|visual_words
                     what the model reads of a segment: the builtin region features (default), or
                     one visual word (the VideoBERT paper: a ${DEMO_CODEBOOK.branching}^${DEMO_CODEBOOK.depth}-word hierarchical k-means codebook
@@ -81,11 +83,25 @@ function table(r: DemoResult): string {
     'Captions of the first test clips (generated | reference):',
     ...r.captions.examples.slice(0, 4).map((e) => `  ${e.caption} | ${e.reference}`),
     ...(r.labelEfficiency ? labelEfficiencyLines(r) : []),
+    ...(r.downstream ? downstreamLines(r) : []),
     '',
-    `Time: clips ${r.seconds.data.toFixed(0)} s, tokenize ${r.seconds.tokenize.toFixed(0)} s, train ${r.seconds.train.toFixed(0)} s, evaluate ${r.seconds.evaluate.toFixed(0)} s${r.labelEfficiency ? `, label efficiency ${r.seconds.labelEfficiency.toFixed(0)} s` : ''}, total ${r.seconds.total.toFixed(0)} s`,
+    `Time: clips ${r.seconds.data.toFixed(0)} s, tokenize ${r.seconds.tokenize.toFixed(0)} s, train ${r.seconds.train.toFixed(0)} s, evaluate ${r.seconds.evaluate.toFixed(0)} s${r.labelEfficiency ? `, label efficiency ${r.seconds.labelEfficiency.toFixed(0)} s` : ''}${r.downstream ? `, downstream ${r.seconds.downstream.toFixed(0)} s` : ''}, total ${r.seconds.total.toFixed(0)} s`,
     `Run directory (checkpoint, metrics.jsonl, loss-curve.html): ${r.out}/run`,
   ]
   return lines.join('\n')
+}
+
+function downstreamLines(r: DemoResult): string[] {
+  const qa = r.downstream!.qa
+  const s = qa.settings
+  return [
+    '',
+    `Question answering (open answers, ${s.steps} steps, lr ${s.lr}, batch ${s.batchSize}), test accuracy per question type, mean of seeds ${s.seeds.join(', ')}:`,
+    ...Object.entries(qa.summary).map(
+      ([type, m]) =>
+        `  ${type.padEnd(10)} pre-trained ${m.pretrained.toFixed(3)}  from scratch ${m.scratch.toFixed(3)}  chance ${m.chance.toFixed(3)}  majority ${m.majority.toFixed(3)}  (${m.questions} questions)`,
+    ),
+  ]
 }
 
 function labelEfficiencyLines(r: DemoResult): string[] {
@@ -102,7 +118,7 @@ function labelEfficiencyLines(r: DemoResult): string[] {
 
 export async function demo(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
-  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, threads: s, device: s, 'video-input': s }, false)
+  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, downstream: { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, threads: s, device: s, 'video-input': s }, false)
   if (v.help) {
     process.stdout.write(`${DEMO_HELP}\n`)
     return 0
@@ -121,6 +137,7 @@ export async function demo(args: string[], signal: AbortSignal): Promise<number>
     log: (line) => process.stderr.write(`${line}\n`),
     progress: !v.json,
     labelEfficiency: Boolean(v['label-efficiency']),
+    downstream: Boolean(v.downstream),
   })
   if (v.json) process.stdout.write(`${JSON.stringify({ ...result, goals: demoGoals(result) })}\n`)
   else process.stdout.write(`${table(result)}\n`)

@@ -40,6 +40,8 @@ export async function writeClipSet<C extends ClipPlan>(
   encoding: WriteVideoOptions,
   labelOf: (clip: C) => Record<string, string>,
   options: ClipSetOptions = {},
+  /** Further manifest fields of a clip (e.g. its `questions`). */
+  extraOf: (clip: C) => Record<string, unknown> = () => ({}),
 ): Promise<WrittenSet<C>> {
   const videos = join(dir, 'videos')
   // Clips on disk are reused only if they were rendered from this very plan (same seed and options).
@@ -77,6 +79,7 @@ export async function writeClipSet<C extends ClipPlan>(
           video: `videos/${c.id}.mp4`, // relative to the manifest: the set can be moved or read from anywhere
           captions: [{ start: 0, end: c.duration, text: c.caption }],
           label: labelOf(c),
+          ...extraOf(c),
         }),
       )
     writeFileSync(manifests[split], `${lines.join('\n')}\n`)

@@ -13,6 +13,7 @@ import { fillInTheBlank, type BlankMetrics } from '../eval/fill-in-the-blank.js'
 import { textToVideoRetrieval, type RetrievalMetrics } from '../eval/retrieval.js'
 import { evaluateCaptions, type CaptionEvaluation } from '../eval/captioning.js'
 import { labelEfficiency, type LabelEfficiencyResult } from './label-efficiency.js'
+import { demoQuestionAnswering, type DemoQAResult } from './question-answering.js'
 import { VideoBERT, type Device } from '../model.js'
 import { assignCodebookToShards, fitCodebookOnShards, TextTokenizer, TokenShards, trainVocabulary } from '../shards.js'
 import { VideoTokenizer } from '../tokenizer.js'
@@ -54,6 +55,12 @@ export interface DemoOptions {
    * the training labels from the checkpoint and from scratch, 3 seeds each (~1.5 min). @default false
    */
   labelEfficiency?: boolean
+  /**
+   * Also run the downstream tasks on the pre-trained model: open-answer question answering
+   * ("what colour", "what shape", "which way") fine-tuned from the checkpoint and from scratch,
+   * 3 seeds each, scored on the test clips per question type. @default false
+   */
+  downstream?: boolean
 }
 
 export interface DemoResult {
@@ -73,9 +80,11 @@ export interface DemoResult {
   captions: Omit<CaptionEvaluation, 'captions'>
   /** The label-efficiency experiment (null unless asked for). */
   labelEfficiency: LabelEfficiencyResult | null
+  /** The downstream tasks (null unless asked for): question answering. */
+  downstream: { qa: DemoQAResult } | null
   /** Fill-in-the-blank on the test captions, per attribute. */
   fillInTheBlank: Record<keyof typeof ATTRIBUTE_WORDS, BlankMetrics>
-  seconds: { data: number; tokenize: number; train: number; evaluate: number; labelEfficiency: number; total: number }
+  seconds: { data: number; tokenize: number; train: number; evaluate: number; labelEfficiency: number; downstream: number; total: number }
   out: string
 }
 
@@ -191,6 +200,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     })
   }
 
+  const t4 = performance.now()
+  let downstream: DemoResult['downstream'] = null
+  if (options.downstream) {
+    log('downstream: question answering fine-tuned from the checkpoint and from scratch (3 seeds each)')
+    downstream = {
+      qa: await demoQuestionAnswering({
+        checkpoint: join(out, 'run', 'checkpoints', `step-${fit.state.step}`),
+        train: shardDirs.train,
+        test: shardDirs.test,
+        out: join(out, 'run', 'question-answering'),
+        threads: options.threads,
+        device: options.device,
+        log,
+        signal,
+      }),
+    }
+  }
+
   return {
     clips: counts,
     videoInput,
@@ -209,7 +236,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     fillInTheBlank: blanks,
     captions,
     labelEfficiency: efficiency,
-    seconds: { data: tData, tokenize: tTokenize, train: tTrain, evaluate: tEval, labelEfficiency: since(t3) - tEval, total: since(t0) },
+    downstream,
+    seconds: { data: tData, tokenize: tTokenize, train: tTrain, evaluate: tEval, labelEfficiency: since(t3) - tEval - since(t4), downstream: since(t4), total: since(t0) },
     out,
   }
 }

@@ -162,7 +162,8 @@ export const CLIP_ENCODING = { codec: 'mpeg4', quality: 3 } as const
 
 /**
  * Render the clips into `dir/videos` (clips of the same plan already there are kept: re-running is cheap) and write
- * `dir/train.jsonl` and `dir/test.jsonl` with the captions and `{ colour, shape, direction }` labels.
+ * `dir/train.jsonl` and `dir/test.jsonl` with the captions, `{ colour, shape, direction }` labels and one question
+ * per attribute (`DEMO_QUESTIONS`).
  */
 export function writeSyntheticSet(dir: string, options: SyntheticOptions & ClipSetOptions = {}): Promise<WrittenSet<ClipSpec>> {
   const frameRate = options.frameRate ?? 20
@@ -173,5 +174,17 @@ export function writeSyntheticSet(dir: string, options: SyntheticOptions & ClipS
     { width: FRAME_SIZE, height: FRAME_SIZE, frameRate, gop: frameRate, ...CLIP_ENCODING },
     (c) => ({ colour: c.colour, shape: c.shape, direction: c.direction }),
     options,
+    (c) => ({ questions: demoQuestions(c) }),
   )
+}
+
+/**
+ * The questions every demo clip carries (for `finetune --task qa`), one per attribute. Short on
+ * purpose: the demo's vocabulary comes from its captions, so "colour" or "which" are spelled out in
+ * single-letter pieces, and the whole question must fit the demo's 12 text tokens.
+ */
+export const DEMO_QUESTIONS = { colour: 'what colour', shape: 'what shape', direction: 'which way' } as const
+
+export function demoQuestions(c: Pick<ClipSpec, 'colour' | 'shape' | 'direction'>): { question: string; answer: string; type: string }[] {
+  return (['colour', 'shape', 'direction'] as const).map((type) => ({ question: DEMO_QUESTIONS[type], answer: c[type], type }))
 }

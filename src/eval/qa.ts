@@ -37,7 +37,16 @@ export function bestAnswer(probs: ArrayLike<number>, allowed: number[] | null): 
   return best
 }
 
-export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split: Split, batchSize = 64): Promise<QAReport> {
+export interface EvaluateQAOptions {
+  /** @default 64 */
+  batchSize?: number
+  /** The data whose training questions give the chance and majority baselines. @default `data` */
+  baseline?: QuestionDataset
+}
+
+export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split: Split, options: EvaluateQAOptions = {}): Promise<QAReport> {
+  const batchSize = options.batchSize ?? 64
+  const baseline = options.baseline ?? data
   const A = data.answers.length
   if (model.config.numLabels !== A) throw new VideoBertError('InvalidInput', `the model has ${model.config.numLabels} answers, the data ${A}`)
   const samples = data.samples[split]
@@ -59,8 +68,8 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
   const index = new Map(data.answers.map((a, i) => [a, i]))
   // Training answers per type: the chance and majority baselines.
   const trainByType = new Map<string, Map<string, number>>()
-  for (const v of data.videos('train')) {
-    for (const q of data.questions.get(v)!) {
+  for (const v of baseline.videos('train')) {
+    for (const q of baseline.questions.get(v)!) {
       const m = trainByType.get(q.type) ?? new Map<string, number>()
       m.set(q.answer, (m.get(q.answer) ?? 0) + 1)
       trainByType.set(q.type, m)
