@@ -17,7 +17,7 @@ evaluates on the held-out test clips (one per combination, never trained on):
     shape and direction?
 With --label-efficiency it also fine-tunes direction and shape classifiers with 10 % of the training
 labels, from the pre-trained checkpoint and from scratch (3 seeds each), and compares test accuracy.
-About 8.5 minutes on 2 cores (+1 with --label-efficiency, +1 with --downstream); --quick takes about 2 minutes.
+About 3.5 minutes on 2 cores (+1 with --label-efficiency, +0.5 with --downstream); --quick takes about 1 minute.
 
 Options:
   --out DIR         working directory (default ./${D.out}); clips are reused when present,
