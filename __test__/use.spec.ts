@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 
 import {
   captionVideos,
+  scoreCaptions,
   classificationReport,
   classifyVideos,
   embedTexts,
@@ -212,6 +213,22 @@ describe('embeddings', () => {
 })
 
 describe('captions', () => {
+  it("the demo's retrieval baseline gives each clip the caption of the nearest training clip", async () => {
+    const { demoCaptionScores } = await import('../src/demo/caption-scores.js')
+    // Test set = training set: every clip's nearest training clip is itself — or, for a clip whose
+    // video is a byte copy of an earlier one (the fixture with a Unicode name), that earlier clip.
+    const s = await demoCaptionScores(p, shards, shards, Array.from({ length: shards.length }, () => 'a blue square'))
+    expect(s.clips).toBe(shards.length)
+    const emb = await embedVideos(p, Array.from({ length: shards.length }, (_, i) => shardVideo(shards, i)))
+    const first = emb.map((e) => emb.findIndex((o) => o.pooled.every((x, k) => x === e.pooled[k])))
+    expect(first.filter((f, i) => f !== i).length).toBeLessThanOrEqual(1)
+    const caption = (i: number) => shards.video(i).captions.map((c) => c.text).join(' ')
+    const refs = first.map((_, i) => [caption(i)])
+    expect(s.nearestTrainingCaption).toEqual(scoreCaptions(first.map(caption), refs))
+    expect(s.nearestTrainingCaption.bleu4).toBeGreaterThan(0.85)
+    expect(s.zeroShot).toEqual(scoreCaptions(Array.from({ length: shards.length }, () => 'a blue square'), refs))
+  })
+
   it('decode within the length bounds, without special tokens or repeats; top-k is seeded', async () => {
     const inputs = [0, 1, 2].map((i) => videoInput(p, shardVideo(shards, i)))
     const special = new Set([0, 1, 2, 3, 4])

@@ -1,5 +1,6 @@
 /** `videobert demo`: the embedded default — synthetic captioned clips → pre-training → held-out evaluation. */
 import { DEMO_CODEBOOK, DEMO_DEFAULTS as D, runDemo, type DemoResult } from '../demo/run.js'
+import type { CaptionScores } from '../eval/caption-metrics.js'
 import type { RetrievalMetrics } from '../eval/retrieval.js'
 import { choice, deviceFlag, optionalInt, optionalPositive, optionalPositiveInt, parseCommand } from './args.js'
 
@@ -92,9 +93,14 @@ function table(r: DemoResult): string {
 }
 
 function downstreamLines(r: DemoResult): string[] {
-  const qa = r.downstream!.qa
+  const { qa, captions: c } = r.downstream!
   const s = qa.settings
+  const scores = (name: string, x: CaptionScores) => `  ${name.padEnd(34)} BLEU-4 ${x.bleu4.toFixed(3)}  ROUGE-L ${x.rougeL.toFixed(3)}  CIDEr-D ${x.ciderD.toFixed(3)}`
   return [
+    '',
+    `Captions of the ${c.clips} test clips against their reference (COCO metrics):`,
+    scores('zero-shot (greedy masked decoding)', c.zeroShot),
+    scores('nearest training clip\'s caption', c.nearestTrainingCaption),
     '',
     `Question answering (open answers, ${s.steps} steps, lr ${s.lr}, batch ${s.batchSize}), test accuracy per question type, mean of seeds ${s.seeds.join(', ')}:`,
     ...Object.entries(qa.summary).map(

@@ -13,6 +13,7 @@ import { fillInTheBlank, type BlankMetrics } from '../eval/fill-in-the-blank.js'
 import { textToVideoRetrieval, type RetrievalMetrics } from '../eval/retrieval.js'
 import { evaluateCaptions, type CaptionEvaluation } from '../eval/captioning.js'
 import { labelEfficiency, type LabelEfficiencyResult } from './label-efficiency.js'
+import { demoCaptionScores, type DemoCaptionScores } from './caption-scores.js'
 import { demoQuestionAnswering, type DemoQAResult } from './question-answering.js'
 import { VideoBERT, type Device } from '../model.js'
 import { assignCodebookToShards, fitCodebookOnShards, TextTokenizer, TokenShards, trainVocabulary } from '../shards.js'
@@ -80,8 +81,8 @@ export interface DemoResult {
   captions: Omit<CaptionEvaluation, 'captions'>
   /** The label-efficiency experiment (null unless asked for). */
   labelEfficiency: LabelEfficiencyResult | null
-  /** The downstream tasks (null unless asked for): question answering. */
-  downstream: { qa: DemoQAResult } | null
+  /** The downstream tasks (null unless asked for): the zero-shot captions' COCO metrics against a retrieval baseline, and question answering. */
+  downstream: { captions: DemoCaptionScores; qa: DemoQAResult } | null
   /** Fill-in-the-blank on the test captions, per attribute. */
   fillInTheBlank: Record<keyof typeof ATTRIBUTE_WORDS, BlankMetrics>
   seconds: { data: number; tokenize: number; train: number; evaluate: number; labelEfficiency: number; downstream: number; total: number }
@@ -181,7 +182,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     words: await textToVideoRetrieval(fit.model, test, 'validation', { scorer: 'words' }),
   }
   const pretrained = { model: fit.model, tokenizer, featureNorm: data.featureNorm, videoTokenizer: DEMO_TOKENIZE, classes: null, prompt: null }
-  const { captions: _, ...captions } = await evaluateCaptions(pretrained, test, 'validation', ATTRIBUTE_WORDS, { strategy: 'greedy' })
+  const { captions: written, ...captions } = await evaluateCaptions(pretrained, test, 'validation', ATTRIBUTE_WORDS, { strategy: 'greedy' })
   const blanks = (await fillInTheBlank(fit.model, test, 'validation', ATTRIBUTE_WORDS)) as DemoResult['fillInTheBlank']
   const tEval = since(t3)
 
@@ -203,8 +204,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const t4 = performance.now()
   let downstream: DemoResult['downstream'] = null
   if (options.downstream) {
-    log('downstream: question answering fine-tuned from the checkpoint and from scratch (3 seeds each)')
+    log('downstream: caption metrics; question answering fine-tuned from the checkpoint and from scratch (3 seeds each)')
     downstream = {
+      captions: await demoCaptionScores(pretrained, trainShards, testShards, written.map((c) => c.text)),
       qa: await demoQuestionAnswering({
         checkpoint: join(out, 'run', 'checkpoints', `step-${fit.state.step}`),
         train: shardDirs.train,
