@@ -25,8 +25,9 @@ Options:
                     the run directory (DIR/run) is replaced
   --quick           the short version (96 training clips, ${D.quickSteps} steps)
   --label-efficiency  also run the fine-tuning experiment (pre-trained vs from scratch, 10 % labels)
-  --downstream      also fine-tune video question answering (what colour / what shape / which way),
-                    pre-trained vs from scratch, 3 seeds, accuracy per question type on the test clips
+  --downstream      also score the zero-shot captions (BLEU-4, ROUGE-L, CIDEr-D; against the nearest
+                    training clip's caption) and fine-tune video question answering (what colour /
+                    what shape / which way), pre-trained vs from scratch, 3 seeds, per-type accuracy
   --video-input features|visual_words
                     what the model reads of a segment: the builtin region features (default), or
                     one visual word (the VideoBERT paper: a ${DEMO_CODEBOOK.branching}^${DEMO_CODEBOOK.depth}-word hierarchical k-means codebook
