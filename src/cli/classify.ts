@@ -6,8 +6,9 @@ import { classifyVideos } from '../inference/classify.js'
 import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F, finetuneClassifier } from '../training/finetune.js'
-import { choice, deviceFlag, number, parseCommand, positiveInt, required } from './args.js'
+import { deviceFlag, number, parseCommand, required } from './args.js'
 import { FINETUNE_QA_HELP, finetuneQACommand } from './qa.js'
+import { headFlags } from './finetune-flags.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_HELP = `Usage: videobert finetune --task classify --checkpoint DIR --shards DIR (--label KEY | --labels FILE) --out RUN [options]
@@ -84,23 +85,11 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
   if (v.task !== 'classify') throw new VideoBertError('InvalidConfig', `finetune: --task classify or --task qa is required (got ${v.task === undefined ? 'none' : `'${String(v.task)}'`})`)
   const labels = labelSource(v.label, v.labels, 'finetune', true)!
   const r = await finetuneClassifier({
-    checkpoint: required(v.checkpoint, '--checkpoint DIR', 'finetune'),
-    shards: required(v.shards, '--shards DIR', 'finetune'),
-    out: required(v.out, '--out RUN', 'finetune'),
+    ...headFlags(v, signal),
     labels,
     classes: typeof v.classes === 'string' ? v.classes.split(',').map((c) => c.trim()).filter(Boolean) : undefined,
     labelFraction: number(v['label-fraction'], 'label-fraction', F.labelFraction, 1e-9, 1),
-    validationFraction: number(v['validation-fraction'], 'validation-fraction', F.validationFraction, 0, 1),
-    steps: positiveInt(v.steps, 'steps', F.steps),
-    batchSize: positiveInt(v['batch-size'], 'batch-size', F.batchSize),
-    lr: number(v.lr, 'lr', F.lr, 0),
-    pooling: v.pooling === undefined ? undefined : choice(v.pooling, 'pooling', ['cls', 'segments', 'text'] as const, 'cls'),
     prompt: typeof v.prompt === 'string' ? v.prompt : undefined,
-    seed: number(v.seed, 'seed', F.seed, 0),
-    fromScratch: Boolean(v['from-scratch']),
-    numThreads: v.threads === undefined ? undefined : positiveInt(v.threads, 'threads', 1),
-    device: deviceFlag(v.device),
-    signal,
   })
   const summary = { checkpoint: r.checkpoint, classes: r.classes, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }
   if (v.json) {

@@ -6,7 +6,8 @@ import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { finetuneQA } from '../training/finetune-qa.js'
-import { choice, deviceFlag, number, parseCommand, positiveInt, required } from './args.js'
+import { deviceFlag, parseCommand, required } from './args.js'
+import { headFlags } from './finetune-flags.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_QA_HELP = `Usage: videobert finetune --task qa --checkpoint DIR --shards DIR --out RUN [options]
@@ -65,21 +66,7 @@ export async function finetuneQACommand(v: Record<string, unknown>, signal: Abor
   for (const flag of ['label', 'labels', 'classes', 'label-fraction', 'prompt']) {
     if (v[flag] !== undefined) throw new VideoBertError('InvalidConfig', `finetune --task qa: --${flag} is for --task classify (the answers come from the manifest's questions)`)
   }
-  const r = await finetuneQA({
-    checkpoint: required(v.checkpoint, '--checkpoint DIR', 'finetune'),
-    shards: required(v.shards, '--shards DIR', 'finetune'),
-    out: required(v.out, '--out RUN', 'finetune'),
-    validationFraction: number(v['validation-fraction'], 'validation-fraction', F.validationFraction, 0, 1),
-    steps: positiveInt(v.steps, 'steps', F.steps),
-    batchSize: positiveInt(v['batch-size'], 'batch-size', F.batchSize),
-    lr: number(v.lr, 'lr', F.lr, 0),
-    pooling: v.pooling === undefined ? undefined : choice(v.pooling, 'pooling', ['cls', 'segments', 'text'] as const, 'cls'),
-    seed: number(v.seed, 'seed', F.seed, 0),
-    fromScratch: Boolean(v['from-scratch']),
-    numThreads: v.threads === undefined ? undefined : positiveInt(v.threads, 'threads', 1),
-    device: deviceFlag(v.device),
-    signal,
-  })
+  const r = await finetuneQA(headFlags(v, signal))
   const summary = { checkpoint: r.checkpoint, answers: r.answers, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }
   if (v.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`)

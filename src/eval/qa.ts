@@ -75,6 +75,8 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
       trainByType.set(q.type, m)
     }
   }
+  // Each type's most frequent training answer (ties: the alphabetically first).
+  const majorityAnswer = new Map([...trainByType].map(([type, m]) => [type, [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0]]))
   const perType: Record<string, { n: number; correct: number; chance: number; majority: number; trained: boolean }> = {}
   const examples: QAReport['examples'] = []
   let correct = 0
@@ -87,11 +89,10 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
     if (!index.has(q.answer)) unseen++
     const seen = trainByType.get(q.type)
     const t = (perType[q.type] ??= { n: 0, correct: 0, chance: 0, majority: 0, trained: seen !== undefined })
-    const top = seen ? [...seen.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0] : null
     t.n++
     t.correct += right ? 1 : 0
     t.chance += q.choices ? 1 / q.choices.length : seen ? (seen.has(q.answer) ? 1 / seen.size : 0) : index.has(q.answer) ? 1 / A : 0
-    t.majority += top === q.answer ? 1 : 0
+    t.majority += majorityAnswer.get(q.type) === q.answer ? 1 : 0
     correct += right ? 1 : 0
     if (examples.length < 8) examples.push({ video: data.shards.video(video).id, question: q.question, answer: q.answer, predicted: data.answers[predicted] ?? '' })
   }

@@ -6,7 +6,8 @@
  */
 import { encodeQuestion } from '../data/questions.js'
 import { VideoBertError } from '../errors.js'
-import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } from './context.js'
+import { windowAveragedProbs } from './classify.js'
+import type { InferenceContext, VideoTokens } from './context.js'
 
 export interface QuestionInput {
   question: string
@@ -28,8 +29,6 @@ export async function answerQuestions(p: InferenceContext, video: VideoTokens, q
     throw new VideoBertError('Checkpoint', 'the checkpoint is not a question-answering model (its classes.json has no task "qa"); fine-tune one with `videobert finetune --task qa`')
   }
   const index = new Map(answers.map((a, i) => [a, i]))
-  const windows = videoWindows(p, [video])
-  const batchSize = options.batchSize ?? 64
   const A = answers.length
   const out: Answer[] = []
   for (const [qi, q] of questions.entries()) {
@@ -40,16 +39,9 @@ export async function answerQuestions(p: InferenceContext, video: VideoTokens, q
     }) ?? answers.map((_, i) => i)
     if (allowed.length === 0) throw new VideoBertError('InvalidInput', `question ${qi}: no choices`)
     const ids = encodeQuestion(p.tokenizer, p.model.config, q.question, `question ${qi}`)
-    const sums = new Float64Array(A)
-    for (let start = 0; start < windows.length; start += batchSize) {
-      const chunk = windows.slice(start, start + batchSize)
-      const probs = await p.model.classify(windowBatch(p, [video], chunk, ids))
-      chunk.forEach((w, b) => {
-        for (let a = 0; a < A; a++) sums[a]! += probs[b * A + a]! * (w.count / video.numSegments)
-      })
-    }
-    const total = allowed.reduce((s, a) => s + sums[a]!, 0)
-    const probabilities = allowed.map((a) => ({ answer: answers[a]!, probability: total > 0 ? sums[a]! / total : 1 / allowed.length })).sort((x, y) => y.probability - x.probability)
+    const [sums] = await windowAveragedProbs(p, [video], ids, options.batchSize)
+    const total = allowed.reduce((s, a) => s + sums![a]!, 0)
+    const probabilities = allowed.map((a) => ({ answer: answers[a]!, probability: total > 0 ? sums![a]! / total : 1 / allowed.length })).sort((x, y) => y.probability - x.probability)
     out.push({ question: q.question, answer: probabilities[0]!.answer, probabilities })
   }
   return out

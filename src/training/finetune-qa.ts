@@ -4,18 +4,11 @@
  * final checkpoint's `classes.json` holds the answers and `task: 'qa'`; `answerQuestions` and
  * `videobert answer` read it.
  */
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
-
-import { checkpointConfig } from '../config.js'
-import { loadFeatureNorm } from '../data/feature-norm.js'
 import { QuestionDataset } from '../data/questions.js'
-import { VideoBertError } from '../errors.js'
 import { evaluateQA, type QAReport } from '../eval/qa.js'
-import { FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
 import type { VideoBERT } from '../model.js'
-import { TextTokenizer, TokenShards } from '../shards.js'
-import { FINETUNE_DEFAULTS, trainHead, type HeadOptions } from './finetune.js'
+import type { TokenShards } from '../shards.js'
+import { FINETUNE_DEFAULTS, finetuneInputs, trainHead, type HeadOptions } from './finetune.js'
 import type { FitResult } from './trainer.js'
 
 export interface FinetuneQAOptions extends HeadOptions {
@@ -40,22 +33,18 @@ export interface FinetuneQAResult {
 }
 
 export async function finetuneQA(o: FinetuneQAOptions): Promise<FinetuneQAResult> {
-  const tokenizerPath = join(o.checkpoint, TOKENIZER_FILE)
-  if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${o.checkpoint}: no ${TOKENIZER_FILE} (not a pre-trained checkpoint directory?)`)
-  const shards = typeof o.shards === 'string' ? await TokenShards.open(o.shards) : o.shards
-  const config = checkpointConfig(o.checkpoint)
-  const normPath = join(o.checkpoint, FEATURE_NORM_FILE)
-  const data = new QuestionDataset(shards, config, TextTokenizer.load(tokenizerPath), {
+  const { shards, tokenizer, config, featureNorm } = await finetuneInputs(o.checkpoint, o.shards)
+  const data = new QuestionDataset(shards, config, tokenizer, {
     validationFraction: o.validationFraction ?? FINETUNE_DEFAULTS.validationFraction,
     seed: o.seed ?? FINETUNE_DEFAULTS.seed,
-    featureNorm: existsSync(normPath) ? loadFeatureNorm(normPath) : 'none',
+    featureNorm,
   })
-  const { fit } = await trainHead(o, data, { classes: data.answers, task: 'qa', labels: null, prompt: null }, o.pooling ?? 'cls', config)
+  const { fit, checkpoint } = await trainHead(o, data, { classes: data.answers, task: 'qa', labels: null, prompt: null }, o.pooling ?? 'cls', config)
   const validation = data.samples.validation.length > 0 ? await evaluateQA(fit.model, data, 'validation') : null
   return {
     model: fit.model,
     answers: data.answers,
-    checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`),
+    checkpoint,
     fit,
     videos: { train: data.videos('train').length, validation: data.videos('validation').length },
     validation,

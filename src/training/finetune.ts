@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { checkpointConfig, type VideoBertConfig } from '../config.js'
-import { loadFeatureNorm } from '../data/feature-norm.js'
+import { loadFeatureNorm, type FeatureNorm } from '../data/feature-norm.js'
 import { LabelledDataset, type LabelSource } from '../data/labelled.js'
 import { VideoBertError } from '../errors.js'
 import { evaluateClassifier, type ClassificationReport } from '../eval/classification.js'
@@ -77,15 +77,10 @@ export interface FinetuneResult {
 
 export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneResult> {
   const d = FINETUNE_DEFAULTS
-  const tokenizerPath = join(o.checkpoint, TOKENIZER_FILE)
-  if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${o.checkpoint}: no ${TOKENIZER_FILE} (not a pre-trained checkpoint directory?)`)
   const seed = o.seed ?? d.seed
   const pooling = o.pooling ?? (o.prompt ? 'text' : 'cls')
   if (pooling === 'text' && !o.prompt) throw new VideoBertError('InvalidConfig', "invalid config field `pooling`: 'text' reads the prompt's outputs; give a prompt")
-  const shards = typeof o.shards === 'string' ? await TokenShards.open(o.shards) : o.shards
-  const tokenizer = TextTokenizer.load(tokenizerPath)
-  const config = checkpointConfig(o.checkpoint)
-  const normPath = join(o.checkpoint, FEATURE_NORM_FILE)
+  const { shards, tokenizer, config, featureNorm } = await finetuneInputs(o.checkpoint, o.shards)
   const data = new LabelledDataset(shards, config, tokenizer, {
     labels: o.labels,
     classes: o.classes,
@@ -93,19 +88,37 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
     prompt: o.prompt,
     validationFraction: o.validationFraction ?? d.validationFraction,
     seed,
-    // The encoder was trained on standardised features: give it the same inputs (also from scratch,
-    // so the comparison differs in the weights only).
-    featureNorm: existsSync(normPath) ? loadFeatureNorm(normPath) : 'none',
+    featureNorm,
   })
-  const { fit } = await trainHead(o, data, { classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, pooling, config)
+  const { fit, checkpoint } = await trainHead(o, data, { classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, pooling, config)
   const validation = data.windows.validation.length > 0 ? await evaluateClassifier(fit.model, data, 'validation') : null
   return {
     model: fit.model,
     classes: data.classes,
-    checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`),
+    checkpoint,
     fit,
     videos: { train: data.videos('train').length, validation: data.videos('validation').length },
     validation,
+  }
+}
+
+/**
+ * What every fine-tuning task reads: the shards, and of the pre-trained checkpoint its tokenizer,
+ * config and feature standardisation (the encoder was trained on standardised features: it gets the
+ * same inputs, also from scratch, so that comparison differs in the weights only).
+ */
+export async function finetuneInputs(
+  checkpoint: string,
+  shards: string | TokenShards,
+): Promise<{ shards: TokenShards; tokenizer: TextTokenizer; config: VideoBertConfig; featureNorm: FeatureNorm | 'none' }> {
+  const tokenizerPath = join(checkpoint, TOKENIZER_FILE)
+  if (!existsSync(tokenizerPath)) throw new VideoBertError('Checkpoint', `${checkpoint}: no ${TOKENIZER_FILE} (not a pre-trained checkpoint directory?)`)
+  const normPath = join(checkpoint, FEATURE_NORM_FILE)
+  return {
+    shards: typeof shards === 'string' ? await TokenShards.open(shards) : shards,
+    tokenizer: TextTokenizer.load(tokenizerPath),
+    config: checkpointConfig(checkpoint),
+    featureNorm: existsSync(normPath) ? loadFeatureNorm(normPath) : 'none',
   }
 }
 
@@ -115,7 +128,7 @@ export type HeadOptions = Pick<FinetuneOptions, 'checkpoint' | 'out' | 'steps' |
 /**
  * A classification head over `classes.classes` on the checkpoint's encoder (or the same
  * architecture from random weights), trained with the Trainer on `data`; the final checkpoint
- * carries `classes.json` (`classes`) and the tokenizer.
+ * carries `classes.json` (`classes`) and the tokenizer. Returns the fit and the final checkpoint's directory.
  */
 export async function trainHead(
   o: HeadOptions,
@@ -123,7 +136,7 @@ export async function trainHead(
   classes: { classes: string[] } & Record<string, unknown>,
   pooling: 'cls' | 'segments' | 'text',
   config: VideoBertConfig,
-): Promise<{ model: VideoBERT; fit: FitResult }> {
+): Promise<{ fit: FitResult; checkpoint: string }> {
   const d = FINETUNE_DEFAULTS
   const steps = o.steps ?? d.steps
   const seed = o.seed ?? d.seed
@@ -147,5 +160,5 @@ export async function trainHead(
     progress: o.progress ?? true,
   })
   const fit = await trainer.fit(model, data)
-  return { model: fit.model, fit }
+  return { fit, checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`) }
 }

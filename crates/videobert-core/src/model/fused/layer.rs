@@ -97,6 +97,8 @@ struct EncoderLayer {
     p: LayerParams,
     /// Additive key mask `[B, S]` of the joint attention (no gradient).
     mask: Tensor,
+    /// `Geometry::spatial_rows`, built once for forward and backward (empty without regions).
+    spatial_rows: Vec<usize>,
     saved: Mutex<Option<Saved>>,
 }
 
@@ -117,10 +119,10 @@ impl EncoderLayer {
         let mut state = x.to_vec();
         let spatial = match &self.p.spatial {
             Some(sp) => {
-                let rows = g.spatial_rows();
-                let tokens = gather(&state, &rows, h);
+                let rows = &self.spatial_rows;
+                let tokens = gather(&state, rows, h);
                 let (y, saved) = attention_block::forward_host(sp, None, &tokens, self.spatial_dims(sp.heads)?)?;
-                scatter(&mut state, &y, &rows, h);
+                scatter(&mut state, &y, rows, h);
                 Some((Tensor::from_vec(tokens, (rows.len(), h), cpu)?, saved))
             }
             None => None,
@@ -148,10 +150,10 @@ impl EncoderLayer {
         let dj = with_host::<T, _>(&s.joint.0, |xs| attention_block::backward_host(&self.p.joint, &s.joint.1, xs, &d[..joint_len], self.joint_dims()?))?;
         d[..joint_len].copy_from_slice(&dj);
         if let (Some(sp), Some((tokens, saved))) = (&self.p.spatial, &s.spatial) {
-            let rows = g.spatial_rows();
-            let dtokens = gather(&d, &rows, h);
+            let rows = &self.spatial_rows;
+            let dtokens = gather(&d, rows, h);
             let dt = with_host::<T, _>(tokens, |xs| attention_block::backward_host(sp, saved, xs, &dtokens, self.spatial_dims(sp.heads)?))?;
-            scatter(&mut d, &dt, &rows, h);
+            scatter(&mut d, &dt, rows, h);
         }
         tensor_like(d, x.dims(), x)
     }
@@ -191,5 +193,6 @@ pub fn encoder_layer(state: &Tensor, mask: &Tensor, p: &LayerParams) -> Result<T
         candle_core::bail!("fused encoder layer: inconsistent geometry {g:?}");
     }
     let mask = mask.detach().contiguous()?;
-    state.contiguous()?.apply_op1(EncoderLayer { p: p.clone(), mask, saved: Mutex::new(None) })
+    let spatial_rows = if p.spatial.is_some() { g.spatial_rows() } else { Vec::new() };
+    state.contiguous()?.apply_op1(EncoderLayer { p: p.clone(), mask, spatial_rows, saved: Mutex::new(None) })
 }
