@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::config::{VideoBertConfig, VideoInput};
 use crate::error::{Error, Result};
-use crate::model::{LossTargets, ModelInputs};
+use crate::model::{CaptionTargets, LossTargets, ModelInputs};
 use crate::rng::Rng;
 
 /// One (micro-)batch as given by the caller.
@@ -31,6 +31,12 @@ pub struct Batch {
     /// classifier (`num_labels > 0`, which optimises / reports the classification loss on the
     /// unmasked inputs), refused by any other model; inference ignores them.
     pub labels: Option<Vec<u32>>,
+    /// `[B, L]` reference captions for the caption decoder: each row's word pieces, then
+    /// `pad_token_id` (without `[CLS]`/`[SEP]`; at least one word piece). Required by a train or
+    /// evaluation step of a model with a decoder (`decoder_layers > 0`, which optimises / reports the
+    /// teacher-forced captioning loss; the encoder reads `text_ids`, usually all padding), refused by
+    /// any other model; generation ignores them.
+    pub caption_ids: Option<Vec<u32>>,
 }
 
 /// A batch after masking: what the model sees, and what it must predict.
@@ -54,6 +60,11 @@ fn check_len(field: &str, got: usize, want: usize, shape: &str) -> Result<()> {
         return Err(Error::input(field, format!("expected {want} elements ({shape}), got {got}")));
     }
     Ok(())
+}
+
+/// Word pieces before the first padding token of a caption row.
+fn caption_len(row: &[u32], pad: u32) -> usize {
+    row.iter().position(|&id| id == pad).unwrap_or(row.len())
 }
 
 fn check_binary(field: &str, v: &[u8]) -> Result<()> {
@@ -119,7 +130,50 @@ impl Batch {
             check_len("labels", y.len(), b, &format!("[B={b}]"))?;
             check_ids("labels", y, cfg.num_labels, "num_labels")?;
         }
+        if let Some(c) = &self.caption_ids {
+            if cfg.decoder_layers == 0 {
+                return Err(Error::input("captionIds", "the model has no caption decoder (decoder_layers = 0)"));
+            }
+            check_len("captionIds", c.len(), b * l, &format!("[B={b}, L={l}]"))?;
+            check_ids("captionIds", c, cfg.vocab_size, "vocab_size")?;
+            let reserved = [cfg.cls_token_id, cfg.sep_token_id, cfg.mask_token_id];
+            for (i, row) in c.chunks(l).enumerate() {
+                let n = caption_len(row, cfg.pad_token_id);
+                if n == 0 {
+                    return Err(Error::input("captionIds", format!("caption {i} is empty (a reference needs at least one word piece)")));
+                }
+                if let Some(j) = row[n..].iter().position(|&id| id != cfg.pad_token_id) {
+                    return Err(Error::input("captionIds", format!("caption {i} has word piece {} after padding (position {})", row[n + j], n + j)));
+                }
+                if let Some(j) = row[..n].iter().position(|id| reserved.contains(id)) {
+                    return Err(Error::input("captionIds", format!("caption {i} holds the special token {} at position {j} ([CLS]/[SEP]/[MASK] are the decoder's)", row[j])));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Teacher forcing for the caption decoder (a validated batch with `caption_ids`): inputs
+    /// `[CLS] w_1 .. w_n` and targets `w_1 .. w_n [SEP]` per row.
+    pub fn caption_targets(&self, cfg: &VideoBertConfig, device: &Device) -> Result<CaptionTargets> {
+        let captions = self.caption_ids.as_ref().ok_or_else(|| Error::input("captionIds", "required by a model with a caption decoder"))?;
+        let (l, n_pos) = (cfg.max_text_len, cfg.decoder_len());
+        let mut input_ids = vec![cfg.pad_token_id; self.batch_size * n_pos];
+        let (mut positions, mut labels) = (Vec::new(), Vec::new());
+        for (i, row) in captions.chunks(l).enumerate() {
+            let n = caption_len(row, cfg.pad_token_id);
+            input_ids[i * n_pos] = cfg.cls_token_id;
+            input_ids[i * n_pos + 1..i * n_pos + 1 + n].copy_from_slice(&row[..n]);
+            for (k, &target) in row[..n].iter().chain(std::iter::once(&cfg.sep_token_id)).enumerate() {
+                positions.push((i * n_pos + k) as u32);
+                labels.push(target);
+            }
+        }
+        Ok(CaptionTargets {
+            input_ids: Tensor::from_vec(input_ids, (self.batch_size, n_pos), device)?,
+            positions: Tensor::new(positions.as_slice(), device)?,
+            labels: Tensor::new(labels.as_slice(), device)?,
+        })
     }
 
     /// Seeded BERT masking: `text_mask_prob` of the real, non-special text tokens (at least

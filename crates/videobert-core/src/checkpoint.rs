@@ -86,12 +86,12 @@ impl VideoBert {
         let model_path = dir.join(MODEL_FILE);
         let model_bytes = read_optional(&model_path)?.ok_or_else(|| Error::checkpoint(&model_path, "file missing"))?;
         let (model_st, _) = parse(&model_path, &model_bytes)?;
-        let source = Tensors { path: &model_path, st: &model_st, left_out: None };
+        let source = Tensors { path: &model_path, st: &model_st, left_out: &[] };
         let weights = Weights::from_source(config, &source, opts.seed, opts.dtype, &opts.device)?;
         let optimizer = match opt_st {
             Some((st, _)) => {
                 let mut moments = Vec::with_capacity(weights.params().len());
-                let source = Tensors { path: &opt_path, st: &st, left_out: None };
+                let source = Tensors { path: &opt_path, st: &st, left_out: &[] };
                 let mut expected = std::collections::HashSet::new();
                 for (name, var) in weights.params() {
                     let [a, b] = [format!("{name}.exp_avg"), format!("{name}.exp_avg_sq")];
@@ -138,7 +138,7 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, HashMap<S
 struct Tensors<'a> {
     path: &'a Path,
     st: &'a SafeTensors<'a>,
-    left_out: Option<&'static str>,
+    left_out: &'static [&'static str],
 }
 
 impl Tensors<'_> {
@@ -168,14 +168,14 @@ impl Tensors<'_> {
 
 impl TensorSource for Tensors<'_> {
     fn tensor(&self, name: &str, shape: &Shape, dtype: DType, device: &Device) -> Result<Option<Tensor>> {
-        if self.left_out.is_some_and(|p| name.starts_with(p)) {
+        if self.left_out.iter().any(|p| name.starts_with(p)) {
             return Ok(None);
         }
         self.required(name, shape, dtype, device).map(Some)
     }
 
     fn names(&self) -> Vec<String> {
-        self.st.names().into_iter().filter(|n| !self.left_out.is_some_and(|p| n.starts_with(p))).map(String::from).collect()
+        self.st.names().into_iter().filter(|n| !self.left_out.iter().any(|p| n.starts_with(p))).map(String::from).collect()
     }
 
     fn error(&self, reason: String) -> Error {
@@ -185,27 +185,52 @@ impl TensorSource for Tensors<'_> {
 
 /// Tensor names of the classification head (replaced, not loaded, by [`VideoBert::for_classification`]).
 pub const CLASSIFIER_PREFIX: &str = "heads.classifier.";
+/// Tensor names of the caption decoder (replaced, not loaded, by [`VideoBert::for_captioning`]).
+pub const DECODER_PREFIX: &str = "decoder.";
 
 impl VideoBert {
     /// A classifier initialised from a checkpoint: every encoder and pre-training-head tensor is
     /// loaded from `dir`; the classification head (`num_labels` classes, read through `pooling`)
-    /// is freshly initialised from `opts.seed` (a head already in the checkpoint is dropped). The
-    /// optimizer starts at step 0. A checkpoint of another architecture is a `Checkpoint` error.
+    /// is freshly initialised from `opts.seed` (a head or caption decoder already in the checkpoint
+    /// is dropped). The optimizer starts at step 0. A checkpoint of another architecture is a
+    /// `Checkpoint` error.
     pub fn for_classification(dir: impl AsRef<Path>, num_labels: usize, pooling: ClassifierPooling, opts: CreateOptions) -> Result<Self> {
-        let dir = dir.as_ref();
-        let mut config = read_config(dir)?;
-        config.num_labels = num_labels;
-        config.classifier_pooling = pooling;
         if num_labels < 2 {
             return Err(Error::config("num_labels", format!("a classifier needs at least 2 classes, got {num_labels}")));
         }
+        Self::with_new_head(dir.as_ref(), opts, |config| {
+            config.num_labels = num_labels;
+            config.classifier_pooling = pooling;
+        })
+    }
+
+    /// A captioner initialised from a checkpoint: the encoder (and pre-training heads) loaded from
+    /// `dir`, a new caption decoder of `decoder_layers` layers (label smoothing `label_smoothing`)
+    /// initialised from `opts.seed`; a classification head or decoder in the checkpoint is dropped.
+    /// The optimizer starts at step 0.
+    pub fn for_captioning(dir: impl AsRef<Path>, decoder_layers: usize, label_smoothing: f64, opts: CreateOptions) -> Result<Self> {
+        if decoder_layers == 0 {
+            return Err(Error::config("decoder_layers", "a captioner needs at least one decoder layer"));
+        }
+        Self::with_new_head(dir.as_ref(), opts, |config| {
+            config.decoder_layers = decoder_layers;
+            config.label_smoothing = label_smoothing;
+        })
+    }
+
+    /// The checkpoint's encoder with the task head `set_head` configures, freshly initialised: it
+    /// gets the values a fresh model of the new config and seed would have (its place in the
+    /// initialiser's stream), the rest is the checkpoint's.
+    fn with_new_head(dir: &Path, opts: CreateOptions, set_head: impl FnOnce(&mut VideoBertConfig)) -> Result<Self> {
+        let mut config = read_config(dir)?;
+        config.num_labels = 0;
+        config.decoder_layers = 0;
+        set_head(&mut config);
         opts.optimizer.validate()?;
         let model_path = dir.join(MODEL_FILE);
         let bytes = read_optional(&model_path)?.ok_or_else(|| Error::checkpoint(&model_path, "file missing"))?;
         let (st, _) = parse(&model_path, &bytes)?;
-        // The head is left to the initialiser: it gets the values a fresh model of this config and
-        // seed would have (its place in the initialiser's stream), the rest is the checkpoint's.
-        let source = Tensors { path: &model_path, st: &st, left_out: Some(CLASSIFIER_PREFIX) };
+        let source = Tensors { path: &model_path, st: &st, left_out: &[CLASSIFIER_PREFIX, DECODER_PREFIX] };
         let weights = Weights::from_source(config, &source, opts.seed, opts.dtype, &opts.device)?;
         let optimizer = AdamW::new(opts.optimizer, weights.params())?;
         VideoBert::from_parts(weights, optimizer, opts.seed, opts.num_threads)

@@ -86,6 +86,24 @@ pub struct VideoBertConfig {
     pub num_labels: usize,
     /// What the classification head reads.
     pub classifier_pooling: ClassifierPooling,
+    /// Layers of the caption decoder (`decoder.*`: a Transformer decoder with causal self-attention
+    /// and cross-attention to the encoder's outputs, tied to the word embeddings); 0 = no decoder.
+    /// A model with a decoder trains the captioning loss on batches with `caption_ids`.
+    pub decoder_layers: usize,
+    /// Label smoothing of the captioning loss: the target distribution puts `1 − ε` on the
+    /// reference word piece and `ε` spread uniformly over the vocabulary.
+    pub label_smoothing: f64,
+}
+
+/// What a model trains: fixed by its heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objective {
+    /// MLM, masked video modelling and matching on unlabelled video-text pairs.
+    Pretrain,
+    /// Cross-entropy of the classification head on labelled batches (`num_labels > 0`).
+    Classify,
+    /// Teacher-forced cross-entropy of the caption decoder on captioned batches (`decoder_layers > 0`).
+    Caption,
 }
 
 impl Default for VideoBertConfig {
@@ -143,6 +161,8 @@ impl VideoBertConfig {
             mask_token_id: 4,
             num_labels: 0,
             classifier_pooling: ClassifierPooling::Cls,
+            decoder_layers: 0,
+            label_smoothing: 0.1,
         }
     }
 
@@ -208,6 +228,23 @@ impl VideoBertConfig {
         self.max_text_len + 2
     }
 
+    /// What this model trains (its heads decide; `validate` refuses two task heads).
+    pub fn objective(&self) -> Objective {
+        if self.num_labels > 0 {
+            Objective::Classify
+        } else if self.decoder_layers > 0 {
+            Objective::Caption
+        } else {
+            Objective::Pretrain
+        }
+    }
+
+    /// Positions the caption decoder reads and predicts: `[CLS]` + `max_text_len` word pieces (the
+    /// targets: the word pieces, then `[SEP]`).
+    pub fn decoder_len(&self) -> usize {
+        self.max_text_len + 1
+    }
+
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads
     }
@@ -269,6 +306,13 @@ impl VideoBertConfig {
         if self.num_labels == 1 || self.num_labels > 100_000 {
             return Err(Error::config("num_labels", format!("must be 0 (no head) or in [2, 100000], got {}", self.num_labels)));
         }
+        if self.decoder_layers > 64 {
+            return Err(Error::config("decoder_layers", format!("must be in [0, 64], got {}", self.decoder_layers)));
+        }
+        if self.decoder_layers > 0 && self.num_labels > 0 {
+            return Err(Error::config("decoder_layers", "a model has one task head: a caption decoder (decoder_layers > 0) or a classifier (num_labels > 0), not both"));
+        }
+        in_range("label_smoothing", self.label_smoothing, 0.0, 0.99)?;
         if self.special_ids().len() >= self.vocab_size {
             return Err(Error::config("vocab_size", "must leave room for non-special tokens"));
         }
@@ -314,5 +358,8 @@ mod tests {
         assert_eq!(field(r#"{"vocab_size": 3}"#), "sep_token_id");
         assert_eq!(field(r#"{"num_labels": 1}"#), "num_labels");
         assert_eq!(field(r#"{"classifier_pooling": "max"}"#), "classifier_pooling");
+        assert_eq!(field(r#"{"decoder_layers": 2, "num_labels": 3}"#), "decoder_layers");
+        assert_eq!(field(r#"{"decoder_layers": 65}"#), "decoder_layers");
+        assert_eq!(field(r#"{"label_smoothing": 1}"#), "label_smoothing");
     }
 }

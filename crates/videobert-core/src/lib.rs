@@ -19,6 +19,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod generate;
 pub mod infer;
 pub mod model;
 pub mod optim;
@@ -28,7 +29,8 @@ pub mod weights;
 
 pub use batch::{Batch, MaskedBatch};
 pub use candle_core::{self, DType, Device};
-pub use config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss, PRESETS};
+pub use config::{ClassifierPooling, Objective, VideoBertConfig, VideoInput, VideoLoss, PRESETS};
+pub use generate::{GenerateOptions, Generated, Search};
 pub use error::{Error, Result};
 pub use infer::{Embeddings, MaskPrediction};
 pub use optim::AdamWConfig;

@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use crate::batch::{Batch, MaskedBatch};
 use crate::config::VideoBertConfig;
 use crate::error::{Error, Result};
+use crate::generate::{self, GenerateOptions, Generated};
 use crate::infer::{self, Embeddings, MaskPrediction};
 use crate::model::{Losses, VideoBertModel};
 use crate::optim::{AdamW, AdamWConfig};
@@ -145,6 +146,11 @@ impl VideoBert {
     /// Class probabilities `[B, C]` from the classification head.
     pub fn classify(&mut self, batch: &Batch) -> Result<Vec<f32>> {
         self.threads.run(|| infer::classify(&self.weights, batch))
+    }
+
+    /// One caption per sample from the caption decoder (see `generate`).
+    pub fn generate(&mut self, batch: &Batch, opts: &GenerateOptions) -> Result<Vec<Generated>> {
+        self.threads.run(|| generate::generate(&self.weights, batch, opts))
     }
 
     /// Probability that each sample's text belongs to its video (the VTM head).

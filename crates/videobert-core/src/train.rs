@@ -3,13 +3,16 @@
 //! and one AdamW update. Masking draws from `Rng::derive(seed, [step, micro])`, so a run depends
 //! only on (seed, data, lr schedule) and a resumed run repeats an uninterrupted one bit for bit.
 //!
-//! The objective follows the model: a model with a classification head (`num_labels > 0`) trains
-//! and evaluates the classification loss on labelled batches; any other model the pre-training
-//! losses (MLM, masked video modelling, matching); a batch of the other kind is an error.
+//! The objective follows the model (`VideoBertConfig::objective`): a model with a classification
+//! head (`num_labels > 0`) trains and evaluates the classification loss on labelled batches; a model
+//! with a caption decoder (`decoder_layers > 0`) the teacher-forced, label-smoothed captioning loss
+//! on batches with `caption_ids`; any other model the pre-training losses (MLM, masked video
+//! modelling, matching); a batch of another kind is an error.
 
 use candle_core::{DType, Tensor};
 
 use crate::batch::{Batch, MaskedBatch};
+use crate::config::Objective;
 use crate::error::{Error, Result};
 use crate::model::fused::{self, param_grads};
 use crate::model::Losses;
@@ -31,7 +34,9 @@ impl Default for StepOptions {
 }
 
 /// Scalars of one step (means over micro-batches). `grad_norm` is before clipping; 0 in `evaluate`.
-/// `classify_loss` and `accuracy` come from labelled (classification) batches, 0 otherwise.
+/// `classify_loss` comes from labelled (classification) batches, `caption_loss` from captioned ones,
+/// 0 otherwise; `accuracy` is the classifier's (per sample) or the decoder's (per target word piece,
+/// teacher-forced).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct StepMetrics {
     pub loss: f64,
@@ -39,6 +44,8 @@ pub struct StepMetrics {
     pub video_loss: f64,
     pub vtm_loss: f64,
     pub classify_loss: f64,
+    /// Cross-entropy per caption word piece (teacher forcing, without label smoothing).
+    pub caption_loss: f64,
     pub accuracy: f64,
     /// Fraction of the masked text tokens predicted right (top-1), pre-training batches.
     pub mlm_accuracy: f64,
@@ -81,11 +88,20 @@ fn classification_losses(w: &Weights, batch: &Batch, labels: &[u32]) -> Result<(
     Ok((losses, correct as f64 / labels.len() as f64))
 }
 
+/// Captioning loss and teacher-forced word-piece accuracy of a captioned batch (nothing masked).
+pub fn caption_losses(w: &Weights, batch: &Batch) -> Result<(Losses, f64)> {
+    let (inputs, _) = batch.unmasked(&w.config).to_tensors(&w.config, &w.device, w.dtype)?;
+    let targets = batch.caption_targets(&w.config, &w.device)?;
+    let (losses, accuracy) = w.model().caption_losses(&inputs, &targets)?;
+    Ok((losses, scalar(&accuracy)?))
+}
+
 /// The losses of one (validated) micro-batch under the model's objective.
 fn batch_losses(w: &Weights, batch: &Batch, rng: &mut Rng) -> Result<(Losses, f64)> {
-    match (&batch.labels, w.config.num_labels > 0) {
-        (Some(labels), true) => classification_losses(w, batch, labels),
-        (None, false) => Ok((losses(w, &batch.mask(&w.config, rng))?, 0.0)),
+    match (w.config.objective(), &batch.labels) {
+        (Objective::Classify, Some(labels)) => classification_losses(w, batch, labels),
+        (Objective::Caption, _) => caption_losses(w, batch),
+        (Objective::Pretrain, None) => Ok((losses(w, &batch.mask(&w.config, rng))?, 0.0)),
         _ => unreachable!("check() matches batches to the model's objective"),
     }
 }
@@ -94,10 +110,17 @@ fn check(w: &Weights, batches: &[Batch]) -> Result<()> {
     if batches.is_empty() {
         return Err(Error::input("batches", "at least one micro-batch is required"));
     }
+    let c = &w.config;
     for b in batches {
-        b.validate(&w.config)?; // refuses labels for a model without a classification head
-        if w.config.num_labels > 0 && b.labels.is_none() {
-            return Err(Error::input("labels", format!("the model is a classifier (num_labels = {}): every training batch needs labels", w.config.num_labels)));
+        b.validate(c)?; // refuses labels / captions for a model without that head
+        match c.objective() {
+            Objective::Classify if b.labels.is_none() => {
+                return Err(Error::input("labels", format!("the model is a classifier (num_labels = {}): every training batch needs labels", c.num_labels)));
+            }
+            Objective::Caption if b.caption_ids.is_none() => {
+                return Err(Error::input("captionIds", format!("the model captions (decoder_layers = {}): every training batch needs reference captions", c.decoder_layers)));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -170,8 +193,8 @@ pub struct LossGradNorms {
 
 pub fn loss_grad_norms(w: &Weights, seed: u64, step: u64, batch: &Batch) -> Result<LossGradNorms> {
     batch.validate(&w.config)?;
-    if w.config.num_labels > 0 {
-        return Err(Error::input("model", "loss gradient norms are for pre-training (the model is a classifier)"));
+    if w.config.objective() != Objective::Pretrain {
+        return Err(Error::input("model", "loss gradient norms are for pre-training (the model has a classification head or a caption decoder)"));
     }
     let masked = batch.mask(&w.config, &mut Rng::derive(seed, &[step, 0]));
     let c = &w.config;
@@ -191,6 +214,7 @@ fn accumulate(m: &mut StepMetrics, l: &Losses, accuracy: f64, n: f64) -> Result<
     m.video_loss += scalar(&l.video)? / n;
     m.vtm_loss += scalar(&l.vtm)? / n;
     m.classify_loss += scalar(&l.classify)? / n;
+    m.caption_loss += scalar(&l.caption)? / n;
     m.accuracy += accuracy / n;
     m.mlm_accuracy += scalar(&l.mlm_accuracy)? / n;
     Ok(())

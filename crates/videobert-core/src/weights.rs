@@ -130,7 +130,7 @@ struct Loader<'a> {
 }
 
 impl SimpleBackend for &Loader<'_> {
-    fn get(&self, s: Shape, name: &str, _: candle_nn::Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+    fn get(&self, s: Shape, name: &str, init: candle_nn::Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
         // A parameter asked for twice (shared weights) is one parameter, as in a `VarMap`.
         if let Some((_, var)) = self.created.lock().expect("params lock").iter().find(|((n, _), _)| n == name) {
             if var.shape() != &s {
@@ -140,7 +140,12 @@ impl SimpleBackend for &Loader<'_> {
         }
         let (t, loaded) = match self.source.tensor(name, &s, dtype, dev) {
             Ok(Some(t)) => (t, true),
-            Ok(None) => (Tensor::zeros(&s, dtype, dev)?, false),
+            // Left to the initialiser: constants (norm gains 1, biases 0) as a fresh model has
+            // them; drawn weights are filled from the replayed stream afterwards.
+            Ok(None) => match init {
+                candle_nn::Init::Const(v) => ((Tensor::ones(&s, dtype, dev)? * v)?, false),
+                _ => (Tensor::zeros(&s, dtype, dev)?, false),
+            },
             Err(e) => {
                 let msg = e.to_string();
                 self.failure.lock().expect("failure lock").get_or_insert(e);

@@ -1,8 +1,9 @@
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod decoder;
 pub mod flash;
 pub mod fused;
 pub mod layers;
 pub mod videobert;
 
-pub use videobert::{LossTargets, Losses, ModelInputs, VideoBertModel};
+pub use videobert::{CaptionTargets, LossTargets, Losses, ModelInputs, VideoBertModel};

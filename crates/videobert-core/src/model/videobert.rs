@@ -12,6 +12,7 @@
 use candle_core::{IndexOp, Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
+use super::decoder::{smoothed_cross_entropy, CaptionDecoder};
 use super::fused;
 use super::layers::{additive_mask, cross_entropy, embedding_table, linear, FeedForward, HeadTransform, LayerNorm, Linear, SelfAttention};
 use crate::config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss};
@@ -48,6 +49,17 @@ pub struct LossTargets {
     pub num_video: usize,
 }
 
+/// Teacher-forcing inputs and targets of a captioned batch (built by `Batch::caption_targets`).
+#[derive(Debug, Clone)]
+pub struct CaptionTargets {
+    /// `[B, max_text_len + 1]` u32: `[CLS]`, the caption's word pieces, then padding.
+    pub input_ids: Tensor,
+    /// Flat indices `b·(L + 1) + i` of the positions that predict a word piece or the final `[SEP]`,
+    /// and what they predict.
+    pub positions: Tensor,
+    pub labels: Tensor,
+}
+
 #[derive(Debug, Clone)]
 pub struct Losses {
     pub total: Tensor,
@@ -56,6 +68,9 @@ pub struct Losses {
     pub vtm: Tensor,
     /// Cross-entropy of the classification head (0 in pre-training).
     pub classify: Tensor,
+    /// Teacher-forced cross-entropy per caption word piece, without label smoothing (0 unless the
+    /// model captions; `total` is the smoothed loss).
+    pub caption: Tensor,
     /// Fraction of the masked text tokens whose most probable word is the original (no gradient;
     /// 0 when nothing is masked).
     pub mlm_accuracy: Tensor,
@@ -249,6 +264,8 @@ pub struct VideoBertModel {
     vtm_classifier: Linear,
     /// `heads.classifier`: `[C, H]` on the pooled encoder output (`num_labels > 0`).
     classifier: Option<Linear>,
+    /// `decoder.*`: the caption decoder (`decoder_layers > 0`).
+    decoder: Option<CaptionDecoder>,
     cfg: VideoBertConfig,
 }
 
@@ -277,6 +294,7 @@ impl VideoBertModel {
             vtm_pooler: linear(h, h, vb.pp("heads.vtm.pooler"))?,
             vtm_classifier: linear(h, 2, vb.pp("heads.vtm.classifier"))?,
             classifier: if cfg.num_labels > 0 { Some(linear(h, cfg.num_labels, vb.pp("heads.classifier"))?) } else { None },
+            decoder: if cfg.decoder_layers > 0 { Some(CaptionDecoder::new(cfg, vb.pp("decoder"))?) } else { None },
             cfg: cfg.clone(),
         })
     }
@@ -284,10 +302,7 @@ impl VideoBertModel {
     /// Encoder output for the joint sequence, `[B, S, H]`, after the final LayerNorm.
     pub fn encode(&self, inp: &ModelInputs) -> Result<Tensor> {
         let (b, l) = inp.text_ids.dims2()?;
-        let dtype = inp.text_mask.dtype();
-        let ones = Tensor::ones((b, 1), dtype, inp.text_mask.device())?;
-        let attend = Tensor::cat(&[&ones, &inp.text_mask, &ones, &inp.video_mask, &ones], 1)?;
-        let mask = additive_mask(&attend, dtype)?;
+        let mask = Self::key_mask(inp)?;
         let (mut seq, mut regions) = self.embeddings.forward(inp)?;
         if fused::applies(&seq) {
             // One fused op per layer on the flat state: the sequence rows, then the region rows
@@ -311,6 +326,52 @@ impl VideoBertModel {
             (seq, regions) = layer.forward(seq, regions, &mask, l + 2)?;
         }
         self.final_norm.forward(&seq)
+    }
+
+    /// The additive key mask `[B, S]` of the joint sequence: 0 at `[CLS]`, the `[SEP]`s, real text
+    /// tokens and valid segments; −1e4 at padding. The encoder attends with it; the caption decoder
+    /// reads the encoder's outputs through it.
+    pub fn key_mask(inp: &ModelInputs) -> Result<Tensor> {
+        let b = inp.text_ids.dim(0)?;
+        let dtype = inp.text_mask.dtype();
+        let ones = Tensor::ones((b, 1), dtype, inp.text_mask.device())?;
+        let attend = Tensor::cat(&[&ones, &inp.text_mask, &ones, &inp.video_mask, &ones], 1)?;
+        additive_mask(&attend, dtype)
+    }
+
+    fn caption_decoder(&self) -> Result<&CaptionDecoder> {
+        match &self.decoder {
+            Some(d) => Ok(d),
+            None => candle_core::bail!("the model has no caption decoder (decoder_layers = 0)"),
+        }
+    }
+
+    /// Teacher-forced captioning loss (label-smoothed; `caption` is the plain cross-entropy) of a
+    /// batch whose encoder inputs are unmasked, and the fraction of target word pieces predicted
+    /// right (top-1, no gradient).
+    pub fn caption_losses(&self, inp: &ModelInputs, tg: &CaptionTargets) -> Result<(Losses, Tensor)> {
+        let decoder = self.caption_decoder()?;
+        let memory = self.encode(inp)?;
+        let word = &self.embeddings.word;
+        let hidden = decoder.forward(word, &tg.input_ids, &memory, &Self::key_mask(inp)?)?;
+        let (b, n, h) = hidden.dims3()?;
+        let logits = decoder.logits(word, &hidden.reshape((b * n, h))?.index_select(&tg.positions, 0)?)?;
+        let (total, caption) = smoothed_cross_entropy(&logits, &tg.labels, self.cfg.label_smoothing)?;
+        let accuracy = logits.detach().argmax(1)?.eq(&tg.labels)?.to_dtype(total.dtype())?.mean_all()?;
+        let zero = Tensor::zeros((), total.dtype(), total.device())?;
+        let losses = Losses { total, mlm: zero.clone(), video: zero.clone(), vtm: zero.clone(), classify: zero.clone(), caption, mlm_accuracy: zero };
+        Ok((losses, accuracy))
+    }
+
+    /// `log P(next word piece)` `[N, V]` after each decoder input `ids [N, n]` (`[CLS]` + the caption
+    /// so far), reading the encoder outputs `memory [N, S, H]` through `memory_mask [N, S]`.
+    pub fn next_word_log_probs(&self, ids: &Tensor, memory: &Tensor, memory_mask: &Tensor) -> Result<Tensor> {
+        let decoder = self.caption_decoder()?;
+        let word = &self.embeddings.word;
+        let hidden = decoder.forward(word, ids, memory, memory_mask)?;
+        let n = hidden.dim(1)?;
+        let last = hidden.narrow(1, n - 1, 1)?.squeeze(1)?;
+        candle_nn::ops::log_softmax(&decoder.logits(word, &last)?, D::Minus1)
     }
 
     /// Vocabulary logits `[M, V]` for encoder rows `[M, H]` (the tied MLM decoder).
@@ -356,7 +417,7 @@ impl VideoBertModel {
         let logits = self.classifier_logits(&hidden, inp)?;
         let classify = cross_entropy(&logits, labels)?;
         let zero = Tensor::zeros((), classify.dtype(), classify.device())?;
-        Ok((Losses { total: classify.clone(), mlm: zero.clone(), video: zero.clone(), vtm: zero.clone(), classify, mlm_accuracy: zero }, logits))
+        Ok((Losses { total: classify.clone(), mlm: zero.clone(), video: zero.clone(), vtm: zero.clone(), classify, caption: zero.clone(), mlm_accuracy: zero }, logits))
     }
 
     /// The three pre-training losses and their weighted sum.
@@ -408,7 +469,7 @@ impl VideoBertModel {
 
         let total = ((&mlm * cfg.mlm_weight)? + (&video * cfg.video_weight)?)?;
         let total = (total + (&vtm * cfg.vtm_weight)?)?;
-        Ok(Losses { total, mlm, video, vtm, classify: zero()?, mlm_accuracy })
+        Ok(Losses { total, mlm, video, vtm, classify: zero()?, caption: zero()?, mlm_accuracy })
     }
 }
 

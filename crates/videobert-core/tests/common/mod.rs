@@ -43,6 +43,7 @@ pub fn random_batch(cfg: &VideoBertConfig, b: usize, seed: u64) -> Batch {
         video_mask: Some(video_mask),
         vtm_labels: Some((0..b).map(|i| (i % 2) as u8).collect()),
         labels: None,
+        caption_ids: None,
     }
 }
 
