@@ -95,6 +95,8 @@ export declare class NativeVideoBert {
    * Trainer's health report calls it now and then).
    */
   lossGradNorms(batch: NativeBatch): Promise<LossGradNorms>
+  /** One caption per sample from the caption decoder (greedy or beam search). */
+  generateCaptions(batch: NativeBatch, options: NativeGenerateOptions): Promise<GeneratedCaption[]>
   /** The `topK` most probable words at every `[MASK]` token of the texts (MLM head). */
   predictMasked(batch: NativeBatch, topK: number): Promise<MaskPrediction[]>
 }
@@ -150,8 +152,25 @@ export declare function errorCodes(): Array<ErrorCode>
 /** Fit a hierarchical k-means codebook on (a sample of) the segment features of a shard directory. */
 export declare function fitCodebook(shards: string, out: string, options?: NativeCodebookOptions | undefined | null): Promise<CodebookInfo>
 
+/** One generated caption. */
+export interface GeneratedCaption {
+  /** Word pieces, without [CLS] / [SEP]. */
+  ids: Uint32Array
+  /** log P(ids, [SEP] | video). */
+  logProb: number
+  /** logProb / (ids.length + 1)^lengthPenalty. */
+  score: number
+}
+
 /** Load a codebook written by `fitCodebook`. */
 export declare function loadCodebook(path: string): Promise<NativeCodebook>
+
+/**
+ * A captioner from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
+ * `dir`, a new caption decoder of `decoderLayers` layers trained with label smoothing
+ * `labelSmoothing`, initialised from `options.seed`; the optimizer starts at step 0.
+ */
+export declare function loadForCaptioning(dir: string, decoderLayers: number, labelSmoothing: number, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
 
 /**
  * A classifier from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
@@ -173,7 +192,6 @@ export interface LossGradNorms {
   vtm: number
 }
 
-/** Top-k words at one `[MASK]` position. */
 export interface MaskPrediction {
   /** Sample index in the batch. */
   sample: number
@@ -206,6 +224,11 @@ export interface NativeBatch {
    * of the pre-training objectives.
    */
   labels?: Uint32Array
+  /**
+   * `[B, L]` reference captions (word pieces, then padding) for a model with a caption decoder: a
+   * batch with them trains (and evaluates) the decoder with teacher forcing.
+   */
+  captionIds?: Uint32Array
 }
 
 export interface NativeCodebookOptions {
@@ -288,6 +311,25 @@ export interface NativeEncodeOptions {
 export interface NativeEvaluateOptions {
   /** Seed of the evaluation masks. @default the model's seed */
   maskSeed?: number
+}
+
+/**
+ * Top-k words at one `[MASK]` position.
+ * How the caption decoder searches (see `generate` in the core crate).
+ */
+export interface NativeGenerateOptions {
+  /** "greedy" or "beam". */
+  strategy: string
+  /** Live hypotheses per sample (beam). */
+  beamSize: number
+  minLength: number
+  maxLength: number
+  /** α of `log P / len^α` ranking finished beams. */
+  lengthPenalty: number
+  /** No n-gram of this size twice (0 = off). */
+  noRepeatNgram: number
+  /** Ids never written, besides [PAD], [CLS] and [MASK]. */
+  banned?: Uint32Array
 }
 
 export interface NativeManifestOptions {
@@ -413,7 +455,12 @@ export interface StepResult {
   vtmLoss: number
   /** Classification cross-entropy (labelled batches; 0 otherwise). */
   classifyLoss: number
-  /** Fraction of labelled samples whose most probable class is the label (0 without labels). */
+  /** Teacher-forced cross-entropy per caption word piece, without label smoothing (captioned batches; 0 otherwise). */
+  captionLoss: number
+  /**
+   * Fraction of labelled samples whose most probable class is the label, or of caption word
+   * pieces predicted right under teacher forcing (0 for pre-training batches).
+   */
   accuracy: number
   /** Fraction of masked caption tokens predicted right, top-1 (pre-training batches). */
   mlmAccuracy: number

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForClassification, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForCaptioning, loadForClassification, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -789,6 +789,7 @@ export { ErrorCode }
 export { errorCodes }
 export { fitCodebook }
 export { loadCodebook }
+export { loadForCaptioning }
 export { loadForClassification }
 export { loadModel }
 export { loadTextTokenizer }

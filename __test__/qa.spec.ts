@@ -140,7 +140,7 @@ describe('finetuneQA', () => {
     expect(set.stdout).toMatch(/\necho +1\.000 +0\.200 +- +10\n/)
     const wrongFlag = run('finetune', '--task', 'qa', '--checkpoint', ckpt, '--shards', join(dir, 'shards'), '--out', tempDir('qa-cli-bad'), '--label', 'x')
     expect(wrongFlag.status).toBe(1)
-    expect(wrongFlag.stderr).toMatch(/--label is for --task classify/)
+    expect(wrongFlag.stderr).toMatch(/--label is for another task/)
     const notQA = run('answer', '--checkpoint', ckpt, '--video', join(fixtures, 'h264.mp4'), '--question', 'moves left')
     expect(notQA.status).toBe(1)
     expect(notQA.stderr).toMatch(/not a question-answering model/)

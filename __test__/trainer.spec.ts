@@ -165,10 +165,10 @@ describe('the training health report', () => {
   })
 
   it('says when a loss that sat at chance moves again, and the progress line drops it', async () => {
-    const monitor = new HealthMonitor(200, false, { after: 50, checkEvery: 50 })
+    const monitor = new HealthMonitor(200, 'pretrain', { after: 50, checkEvery: 50 })
     const norms = { mlm: 1, video: 1, vtm: 1 }
     const model = { config: { numLabels: 0 }, lossGradNorms: async () => norms } as unknown as VideoBERT
-    const step = (mlm: number, vtm: number) => ({ loss: 0, mlmLoss: mlm, videoLoss: 1 - mlm / 10, vtmLoss: vtm, classifyLoss: 0, accuracy: 0, mlmAccuracy: 0, gradNorm: 1 })
+    const step = (mlm: number, vtm: number) => ({ loss: 0, mlmLoss: mlm, videoLoss: 1 - mlm / 10, vtmLoss: vtm, classifyLoss: 0, captionLoss: 0, accuracy: 0, mlmAccuracy: 0, gradNorm: 1 })
     for (let s = 1; s <= 50; s++) monitor.observe(step(4 - s / 20, Math.log(2)))
     expect((await monitor.check(50, model, {} as never)).map((w) => `${w.loss} ${w.kind}`)).toEqual(['vtm chance'])
     expect(monitor.active).toEqual(['vtm chance'])

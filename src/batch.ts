@@ -25,6 +25,12 @@ export interface Batch {
    * (and evaluates) the classification head on the unmasked inputs instead of the pre-training losses.
    */
   labels?: Uint32Array
+  /**
+   * `[B, L]` reference captions for a model with a caption decoder (`decoderLayers > 0`): each row's
+   * word pieces, then `padTokenId` (no `[CLS]`/`[SEP]`, at least one piece). A batch with them trains
+   * (and evaluates) the decoder with teacher forcing; the encoder reads `textIds` (usually empty).
+   */
+  captionIds?: Uint32Array
 }
 
 type ArrayCtor = Uint32ArrayConstructor | Uint8ArrayConstructor | Float32ArrayConstructor
@@ -71,4 +77,5 @@ export function checkBatch(batch: Batch, config: VideoBertConfig): void {
   check(batch, 'videoMask', Uint8Array, [B, ['maxSegments', t]], false)
   check(batch, 'vtmLabels', Uint8Array, [B], false)
   check(batch, 'labels', Uint32Array, [B], false)
+  check(batch, 'captionIds', Uint32Array, [B, ['maxTextLen', l]], false)
 }

@@ -73,6 +73,14 @@ export interface VideoBertConfig {
    * mean of the text outputs (for a prompt of `[MASK]` tokens as the text). @default 'cls'
    */
   classifierPooling: 'cls' | 'segments' | 'text'
+  /**
+   * Layers of the caption decoder (`decoder.*`: causal self-attention, cross-attention to the
+   * encoder's outputs, word embeddings tied to the encoder's); 0 = none. A model with a decoder
+   * trains the captioning loss on batches with `captionIds` (`VideoBERT.forCaptioning`). @default 0
+   */
+  decoderLayers: number
+  /** Label smoothing ε of the captioning loss (1 − ε on the reference word piece, ε spread over the vocabulary). @default 0.1 */
+  labelSmoothing: number
 }
 
 const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)

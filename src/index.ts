@@ -7,7 +7,7 @@
  * const { loss } = await model.trainStep(batch, { lr: 1e-3 })
  * ```
  */
-export { VideoBERT, type CreateOptions, type Device, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions } from './model.js'
+export { VideoBERT, type CreateOptions, type Device, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions, type CaptionerOptions, type GenerateOptions, type GeneratedCaption } from './model.js'
 export { VideoBertError, type ErrorCode } from './errors.js'
 export { ERROR_CODES, cudaBuilt } from './native.js'
 export {
@@ -69,17 +69,19 @@ export {
   RETRIEVAL_DEFAULTS,
 } from './eval/retrieval.js'
 export { classificationReport, evaluateClassifier, type ClassificationReport, type ClassReport } from './eval/classification.js'
-export { evaluateCaptions, type CaptionEvaluation, type CaptionMetrics } from './eval/captioning.js'
+export { evaluateCaptions, scoreSplitCaptions, type CaptionEvaluation, type CaptionMetrics, type CaptionScoreReport } from './eval/captioning.js'
 export { bleu, ciderD, rougeL, scoreCaptions, tokenizeCaption, type BleuScores, type CaptionScores, type MeanScores } from './eval/caption-metrics.js'
 export { LabelledDataset, readLabelFile, labelOf, type LabelledDatasetOptions, type LabelSource } from './data/labelled.js'
 export { embedVideos, embedTexts, EMBED_DEFAULTS, type VideoEmbedding, type EmbedOptions } from './inference/embed.js'
-export { captionVideos, CAPTION_DEFAULTS, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'
+export { captionVideos, CAPTION_DEFAULTS, SUPERVISED_DEFAULTS, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'
 export { classifyVideos, type ClassPrediction } from './inference/classify.js'
 export { answerQuestions, type Answer, type QuestionInput } from './inference/answer.js'
 export { QuestionDataset, questionsOf, encodeQuestion, QUESTIONS_FIELD, type VideoQuestion, type QuestionSample, type QuestionDatasetOptions } from './data/questions.js'
 export { evaluateQA, type QAReport, type QuestionTypeReport } from './eval/qa.js'
 export { finetuneQA, type FinetuneQAOptions, type FinetuneQAResult } from './training/finetune-qa.js'
-export { finetuneClassifier, FINETUNE_DEFAULTS, type FinetuneOptions, type FinetuneResult } from './training/finetune.js'
+export { CaptionDataset } from './data/captions.js'
+export { finetuneCaptioner, CAPTION_FINETUNE_DEFAULTS, type FinetuneCaptionOptions, type FinetuneCaptionResult } from './training/finetune-caption.js'
+export { finetuneClassifier, trainTask, FINETUNE_DEFAULTS, type FinetuneOptions, type FinetuneResult, type HeadOptions } from './training/finetune.js'
 export { pretrain, PRESET_TRAINING, PRETRAIN_DEFAULTS, type PretrainOptions } from './training/pretrain.js'
 export { Pretrained, loadPretrained, type VideoSource } from './inference/pretrained.js'
 export { videoInput, videoWindows, windowBatch, shardVideo, type InferenceContext, type VideoTokens } from './inference/context.js'

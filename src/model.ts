@@ -7,10 +7,10 @@
 import { checkBatch, type Batch } from './batch.js'
 import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
 import { VideoBertError } from './errors.js'
-import { createModel, guard, loadForClassification, loadModel, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
+import { createModel, guard, loadForCaptioning, loadForClassification, loadModel, type GeneratedCaption, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
 
 
-export type { MaskPrediction }
+export type { GeneratedCaption, MaskPrediction }
 
 export interface CreateOptions {
   /** Seeds initialisation and masking; same seed + same data + same schedule = same run (CPU). @default 0 */
@@ -57,7 +57,9 @@ export interface StepResult {
   vtmLoss: number
   /** Classification cross-entropy of labelled batches (0 without labels). */
   classifyLoss: number
-  /** Fraction of labelled samples classified correctly (0 without labels). */
+  /** Teacher-forced cross-entropy per caption word piece, without label smoothing (captioned batches; 0 otherwise). */
+  captionLoss: number
+  /** Fraction of labelled samples classified correctly, or of caption word pieces predicted right under teacher forcing (0 for pre-training batches). */
   accuracy: number
   /** Fraction of the masked caption tokens predicted right, top-1 (pre-training batches). */
   mlmAccuracy: number
@@ -81,6 +83,31 @@ export interface ClassifierOptions {
   numLabels: number
   /** What the head reads: `[CLS]`, the mean of the segment outputs, or of the text outputs. @default 'cls' */
   pooling?: 'cls' | 'segments' | 'text'
+}
+
+export interface CaptionerOptions {
+  /** Layers of the new caption decoder. @default 2 */
+  decoderLayers?: number
+  /** Label smoothing ε of the captioning loss. @default 0.1 */
+  labelSmoothing?: number
+}
+
+/** How `generateCaptions` searches. */
+export interface GenerateOptions {
+  /** `'greedy'` (the most probable word piece at each step) or `'beam'`. @default 'greedy' */
+  strategy?: 'greedy' | 'beam'
+  /** Live hypotheses per video (beam); beam 1 is greedy. @default 4 */
+  beamSize?: number
+  /** Fewest word pieces before `[SEP]`. @default 1 */
+  minLength?: number
+  /** Most word pieces (≤ maxTextLen). @default maxTextLen */
+  maxLength?: number
+  /** α: finished beams are ranked by log P / (length + 1)^α. @default 1 */
+  lengthPenalty?: number
+  /** Never repeat an n-gram of this size (0 = off). @default 0 */
+  noRepeatNgram?: number
+  /** Word-piece ids never written (besides [PAD], [CLS], [MASK]), e.g. `[UNK]`. @default none */
+  banned?: number[]
 }
 
 function nativeOptions(o: CreateOptions = {}): NativeCreateOptions {
@@ -140,6 +167,21 @@ export class VideoBERT {
     }
     const opts = nativeOptions(options)
     return new VideoBERT(await guard(() => loadForClassification(dir, numLabels, pooling, opts)), options)
+  }
+
+  /**
+   * A captioner initialised from a pre-trained checkpoint: the encoder is loaded, a new caption
+   * decoder (`decoderLayers`, label smoothing `labelSmoothing`) is initialised from `options.seed`,
+   * and the optimizer starts at step 0. Train it with captioned batches (`Batch.captionIds`);
+   * `VideoBERT.load` reloads it, `generateCaptions` writes with it.
+   */
+  static async forCaptioning(dir: string, head: CaptionerOptions = {}, options: CreateOptions = {}): Promise<VideoBERT> {
+    const { decoderLayers = 2, labelSmoothing = 0.1 } = head
+    if (!Number.isInteger(decoderLayers) || decoderLayers < 1 || decoderLayers > 64) {
+      throw new VideoBertError('InvalidConfig', `invalid config field \`decoderLayers\`: a captioner needs an integer in [1, 64], got ${decoderLayers}`)
+    }
+    const opts = nativeOptions(options)
+    return new VideoBERT(await guard(() => loadForCaptioning(dir, decoderLayers, labelSmoothing, opts)), options)
   }
 
   /** The device it computes on: `'cpu'` or `'cuda:N'`. */
@@ -230,6 +272,31 @@ export class VideoBERT {
     if (this.config.numLabels === 0) throw new VideoBertError('InvalidInput', 'invalid input `model`: the model has no classification head (numLabels = 0)')
     const [b] = this.#checked(batch)
     return guard(() => this.#native.classify(b!))
+  }
+
+  /**
+   * One caption per sample from the caption decoder (a model with `decoderLayers > 0`): the encoder
+   * reads each sample as given (usually the video with an empty text), the decoder writes left to
+   * right from `[CLS]` until `[SEP]`.
+   */
+  async generateCaptions(batch: Batch, options: GenerateOptions = {}): Promise<GeneratedCaption[]> {
+    if (this.config.decoderLayers === 0) {
+      throw new VideoBertError('InvalidInput', 'invalid input `model`: the model has no caption decoder (decoderLayers = 0); fine-tune one with `videobert finetune --task caption`')
+    }
+    const [b] = this.#checked(batch)
+    const o = {
+      strategy: options.strategy ?? 'greedy',
+      beamSize: options.beamSize ?? 4,
+      minLength: options.minLength ?? 1,
+      maxLength: options.maxLength ?? this.config.maxTextLen,
+      lengthPenalty: options.lengthPenalty ?? 1,
+      noRepeatNgram: options.noRepeatNgram ?? 0,
+      banned: options.banned ? Uint32Array.from(options.banned) : undefined,
+    }
+    for (const k of ['beamSize', 'minLength', 'maxLength', 'noRepeatNgram'] as const) {
+      if (!Number.isInteger(o[k]) || o[k] < 0) throw new VideoBertError('InvalidInput', `invalid input \`${k}\`: must be a non-negative integer, got ${o[k]}`)
+    }
+    return guard(() => this.#native.generateCaptions(b!, o))
   }
 
   /** Write the checkpoint files into `dir` (created if needed). */

@@ -7,6 +7,7 @@ import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F, finetuneClassifier } from '../training/finetune.js'
 import { deviceFlag, number, parseCommand, required } from './args.js'
+import { FINETUNE_CAPTION_HELP, finetuneCaptionCommand } from './caption.js'
 import { FINETUNE_QA_HELP, finetuneQACommand } from './qa.js'
 import { headFlags } from './finetune-flags.js'
 import { readVideos } from './videos.js'
@@ -19,7 +20,8 @@ classify' reads; it carries the class names (classes.json). Prints the accuracy 
 report on the held-out videos.
 
 Options:
-  --task classify            the fine-tuning task (--task qa: question answering, see 'videobert finetune --task qa --help')
+  --task classify            the fine-tuning task (--task qa: question answering, --task caption: a caption
+                             decoder; see 'videobert finetune --task qa --help' / '--task caption --help')
   --checkpoint DIR           the pre-trained checkpoint
   --shards DIR               token shards of the labelled videos
   --label KEY                the label is the manifest's label[KEY] (e.g. direction)
@@ -76,13 +78,18 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
   const { values: v } = parseCommand(args, {
     task: s, checkpoint: s, shards: s, label: s, labels: s, classes: s, 'label-fraction': s, 'validation-fraction': s, out: s,
     steps: s, 'batch-size': s, lr: s, pooling: s, prompt: s, seed: s, 'from-scratch': { type: 'boolean' }, threads: s, device: s,
+    'decoder-layers': s, 'label-smoothing': s, strategy: s, 'beam-size': s,
   })
   if (v.help) {
-    process.stdout.write(`${v.task === 'qa' ? FINETUNE_QA_HELP : FINETUNE_HELP}\n`)
+    process.stdout.write(`${v.task === 'qa' ? FINETUNE_QA_HELP : v.task === 'caption' ? FINETUNE_CAPTION_HELP : FINETUNE_HELP}\n`)
     return 0
   }
   if (v.task === 'qa') return finetuneQACommand(v, signal)
-  if (v.task !== 'classify') throw new VideoBertError('InvalidConfig', `finetune: --task classify or --task qa is required (got ${v.task === undefined ? 'none' : `'${String(v.task)}'`})`)
+  if (v.task === 'caption') return finetuneCaptionCommand(v, signal)
+  if (v.task !== 'classify') throw new VideoBertError('InvalidConfig', `finetune: --task classify, qa or caption is required (got ${v.task === undefined ? 'none' : `'${String(v.task)}'`})`)
+  for (const flag of ['decoder-layers', 'label-smoothing', 'strategy', 'beam-size']) {
+    if (v[flag] !== undefined) throw new VideoBertError('InvalidConfig', `finetune --task classify: --${flag} is for --task caption`)
+  }
   const labels = labelSource(v.label, v.labels, 'finetune', true)!
   const r = await finetuneClassifier({
     ...headFlags(v, signal),

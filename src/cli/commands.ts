@@ -34,8 +34,8 @@ Commands:
   fill-mask  predict the [MASK] words of a prompt from a video (zero-shot)
   embed      video and text embeddings → JSONL or safetensors
   retrieve   text→video / video→text ranking over a tokenized set, with Recall@k
-  caption    write captions for videos (iterative masked decoding)
-  finetune   fine-tune on a pre-trained checkpoint: a classifier (--task classify) or video QA (--task qa)
+  caption    write captions for videos (the fine-tuned decoder, or iterative masked decoding)
+  finetune   fine-tune on a pre-trained checkpoint: a classifier (--task classify), video QA (--task qa) or a caption decoder (--task caption)
   classify   classify videos with a fine-tuned checkpoint (or report its accuracy)
   answer     answer a question about a video with a fine-tuned QA checkpoint (or report its accuracy)
 

@@ -63,8 +63,8 @@ export function printQAReport(r: QAReport): void {
 
 /** `finetune --task qa`, given the options `finetune` parsed (the classifier-only ones refused). */
 export async function finetuneQACommand(v: Record<string, unknown>, signal: AbortSignal): Promise<number> {
-  for (const flag of ['label', 'labels', 'classes', 'label-fraction', 'prompt']) {
-    if (v[flag] !== undefined) throw new VideoBertError('InvalidConfig', `finetune --task qa: --${flag} is for --task classify (the answers come from the manifest's questions)`)
+  for (const flag of ['label', 'labels', 'classes', 'label-fraction', 'prompt', 'decoder-layers', 'label-smoothing', 'strategy', 'beam-size']) {
+    if (v[flag] !== undefined) throw new VideoBertError('InvalidConfig', `finetune --task qa: --${flag} is for another task (the answers come from the manifest's questions)`)
   }
   const r = await finetuneQA(headFlags(v, signal))
   const summary = { checkpoint: r.checkpoint, answers: r.answers, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }

@@ -57,9 +57,11 @@ export interface DemoOptions {
    */
   labelEfficiency?: boolean
   /**
-   * Also run the downstream tasks on the pre-trained model: open-answer question answering
-   * ("what colour", "what shape", "which way") fine-tuned from the checkpoint and from scratch,
-   * 3 seeds each, scored on the test clips per question type. @default false
+   * Also run the downstream tasks on the pre-trained model: captions of the test clips scored with
+   * BLEU-4 / ROUGE-L / CIDEr-D — zero-shot, the nearest training clip's caption, and a caption decoder
+   * fine-tuned from the checkpoint and from scratch (`finetuneCaptioner`); and open-answer question
+   * answering ("what colour", "what shape", "which way") fine-tuned from the checkpoint and from
+   * scratch, 3 seeds each, scored on the test clips per question type. @default false
    */
   downstream?: boolean
 }
@@ -81,7 +83,7 @@ export interface DemoResult {
   captions: Omit<CaptionEvaluation, 'captions'>
   /** The label-efficiency experiment (null unless asked for). */
   labelEfficiency: LabelEfficiencyResult | null
-  /** The downstream tasks (null unless asked for): the zero-shot captions' COCO metrics against a retrieval baseline, and question answering. */
+  /** The downstream tasks (null unless asked for): COCO metrics of the zero-shot captions, a retrieval baseline and the fine-tuned caption decoder; question answering. */
   downstream: { captions: DemoCaptionScores; qa: DemoQAResult } | null
   /** Fill-in-the-blank on the test captions, per attribute. */
   fillInTheBlank: Record<keyof typeof ATTRIBUTE_WORDS, BlankMetrics>
@@ -204,9 +206,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const t4 = performance.now()
   let downstream: DemoResult['downstream'] = null
   if (options.downstream) {
-    log('downstream: caption metrics; question answering fine-tuned from the checkpoint and from scratch (3 seeds each)')
+    log('downstream: captions (zero-shot, nearest training caption, a caption decoder fine-tuned from the checkpoint and from scratch); question answering fine-tuned from the checkpoint and from scratch (3 seeds each)')
     downstream = {
-      captions: await demoCaptionScores(pretrained, trainShards, testShards, written.map((c) => c.text)),
+      captions: await demoCaptionScores(pretrained, trainShards, testShards, written.map((c) => c.text), {
+        checkpoint: join(out, 'run', 'checkpoints', `step-${fit.state.step}`),
+        out: join(out, 'run', 'captioning'),
+        steps: quick ? 300 : undefined,
+        threads: options.threads,
+        device: options.device,
+        log,
+        signal,
+      }),
       qa: await demoQuestionAnswering({
         checkpoint: join(out, 'run', 'checkpoints', `step-${fit.state.step}`),
         train: shardDirs.train,

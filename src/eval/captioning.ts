@@ -1,12 +1,15 @@
 /**
- * Caption accuracy per attribute: a caption names an attribute right when it contains the window's
- * word of that group (e.g. its colour) and no other word of the group. Chance is 1 / (words in the
- * group): a captioner that names one word of each group at random.
+ * Caption evaluation. Per attribute (`evaluateCaptions`): a caption names an attribute right when it
+ * contains the window's word of that group (e.g. its colour) and no other word of the group; chance
+ * is 1 / (words in the group), a captioner that names one word of each group at random. Against the
+ * references (`scoreSplitCaptions`): the COCO metrics of each window's caption.
  */
+import type { CaptionDataset } from '../data/captions.js'
 import type { Split, VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { captionVideos, type Caption, type CaptionOptions } from '../inference/caption.js'
 import type { InferenceContext } from '../inference/context.js'
+import { scoreCaptions, type CaptionScores } from './caption-metrics.js'
 
 export interface CaptionMetrics {
   /** Windows whose caption has exactly one word of the group (the ones scored). */
@@ -54,4 +57,32 @@ export async function evaluateCaptions(
     perGroup[group] = { count, accuracy: count ? right / count : 0, chance: 1 / list.length }
   }
   return { perGroup, examples: windows.slice(0, 8).map((w, i) => ({ caption: captions[i]!.text, reference: w.text })), captions }
+}
+
+export interface CaptionScoreReport {
+  /** Windows captioned (each scored against its own caption). */
+  windows: number
+  scores: CaptionScores
+  /** A few (generated, reference) pairs, in split order. */
+  examples: { caption: string; reference: string }[]
+}
+
+/**
+ * BLEU-4, ROUGE-L and CIDEr-D of the captions `p` writes for a split's captioned windows (the video
+ * alone, an empty text) against each window's caption.
+ */
+export async function scoreSplitCaptions(p: InferenceContext, data: CaptionDataset, split: Split, options: CaptionOptions = {}): Promise<CaptionScoreReport> {
+  const windows = data.windows[split]
+  if (windows.length === 0) throw new VideoBertError('InvalidInput', `caption scores: the ${split} split has no captioned windows`)
+  const inputs = windows.map((w) => {
+    const b = data.collate([w])
+    if (!b) throw new VideoBertError('InvalidInput', `caption scores: video ${w.video} could not be read`)
+    return { features: b.videoFeatures!, mask: b.videoMask!, ...(b.visualWordIds && { words: b.visualWordIds }) }
+  })
+  const captions = await captionVideos(p, inputs, options)
+  return {
+    windows: windows.length,
+    scores: scoreCaptions(captions.map((c) => c.text), windows.map((w) => [w.text])),
+    examples: windows.slice(0, 8).map((w, i) => ({ caption: captions[i]!.text, reference: w.text })),
+  }
 }

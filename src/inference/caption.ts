@@ -1,5 +1,8 @@
 /**
- * Captioning by iterative masked decoding (the masked-language-model head writes the text): start
+ * Captioning. A checkpoint fine-tuned for captioning (`videobert finetune --task caption`) has a
+ * caption decoder, which writes left to right (greedy or beam search, in the native core:
+ * `VideoBERT.generateCaptions`). Any other checkpoint captions zero-shot by iterative masked
+ * decoding (the masked-language-model head writes the text): start
  * from n `[MASK]` tokens next to the video; at each step predict every remaining blank and fill the
  * one the model is surest of (greedy), the best extensions of several partial captions (beam), or a
  * sample from the top-k at the surest blank (top-k). Every length in `[minLength, maxLength]` is
@@ -19,10 +22,20 @@ export interface VideoFeatures {
   words?: Uint32Array
 }
 
-/** What the caption options are when left out (`maxLength`: min(maxTextLen, `maxLength`)). */
-export const CAPTION_DEFAULTS = { strategy: 'greedy', beamSize: 4, topK: 5, temperature: 1, seed: 0, minLength: 3, maxLength: 10, noRepeat: true, batchSize: 8 } as const
+/**
+ * What the caption options are when left out. Masked decoding: `maxLength` min(maxTextLen, 10); the
+ * caption decoder: `minLength` 1 and `maxLength` maxTextLen (`SUPERVISED_DEFAULTS`).
+ */
+export const CAPTION_DEFAULTS = { decoder: 'auto', strategy: 'greedy', beamSize: 4, topK: 5, temperature: 1, seed: 0, minLength: 3, maxLength: 10, noRepeat: true, lengthPenalty: 1, noRepeatNgram: 3, batchSize: 8 } as const
+export const SUPERVISED_DEFAULTS = { minLength: 1 } as const
 
 export interface CaptionOptions {
+  /**
+   * Which captioner writes: the fine-tuned caption decoder (`'supervised'`; an error for a checkpoint
+   * without one), masked decoding with the MLM head (`'masked'`), or the decoder when the checkpoint
+   * has one (`'auto'`). @default 'auto'
+   */
+  decoder?: 'auto' | 'masked' | 'supervised'
   /** @default 'greedy' */
   strategy?: 'greedy' | 'beam' | 'top-k'
   /** Partial captions kept per length (beam). @default 4 */
@@ -33,12 +46,16 @@ export interface CaptionOptions {
   temperature?: number
   /** Seed of top-k sampling. @default 0 */
   seed?: number
-  /** Shortest caption, in word pieces. @default 3 */
+  /** Shortest caption, in word pieces. @default 3 (masked), 1 (decoder) */
   minLength?: number
-  /** Longest caption, in word pieces. @default min(maxTextLen, 10) */
+  /** Longest caption, in word pieces. @default min(maxTextLen, 10) (masked), maxTextLen (decoder) */
   maxLength?: number
-  /** Never write a word piece twice. @default true */
+  /** Never write a word piece twice (masked decoding). @default true */
   noRepeat?: boolean
+  /** The decoder's beam search ranks finished captions by log P / (length + 1)^α. @default 1 */
+  lengthPenalty?: number
+  /** The decoder never repeats an n-gram of this size (0 = off). @default 3 */
+  noRepeatNgram?: number
   /** Videos decoded per native call (each carries one partial caption per length and beam). @default 8 */
   batchSize?: number
 }
@@ -46,7 +63,8 @@ export interface CaptionOptions {
 export interface Caption {
   text: string
   ids: number[]
-  /** Mean log-probability per word piece when it was written (the decoding score). */
+  /** The decoding score: masked decoding's mean log-probability per word piece when it was written;
+   * the decoder's log P(caption, [SEP]) / (length + 1)^lengthPenalty. */
   score: number
 }
 
@@ -57,16 +75,19 @@ interface Hypothesis {
   filled: number
 }
 
-function checkOptions(o: CaptionOptions, maxTextLen: number): Required<CaptionOptions> {
+function checkOptions(o: CaptionOptions, maxTextLen: number, supervised: boolean): Required<CaptionOptions> {
   const r: Required<CaptionOptions> = {
+    decoder: supervised ? 'supervised' : 'masked',
     strategy: o.strategy ?? CAPTION_DEFAULTS.strategy,
     beamSize: o.beamSize ?? CAPTION_DEFAULTS.beamSize,
     topK: o.topK ?? CAPTION_DEFAULTS.topK,
     temperature: o.temperature ?? CAPTION_DEFAULTS.temperature,
     seed: o.seed ?? CAPTION_DEFAULTS.seed,
-    minLength: o.minLength ?? CAPTION_DEFAULTS.minLength,
-    maxLength: o.maxLength ?? Math.min(maxTextLen, CAPTION_DEFAULTS.maxLength),
+    minLength: o.minLength ?? (supervised ? SUPERVISED_DEFAULTS.minLength : CAPTION_DEFAULTS.minLength),
+    maxLength: o.maxLength ?? (supervised ? maxTextLen : Math.min(maxTextLen, CAPTION_DEFAULTS.maxLength)),
     noRepeat: o.noRepeat ?? CAPTION_DEFAULTS.noRepeat,
+    lengthPenalty: o.lengthPenalty ?? CAPTION_DEFAULTS.lengthPenalty,
+    noRepeatNgram: o.noRepeatNgram ?? CAPTION_DEFAULTS.noRepeatNgram,
     batchSize: o.batchSize ?? CAPTION_DEFAULTS.batchSize,
   }
   const positive = (k: keyof CaptionOptions, v: number) => {
@@ -78,23 +99,85 @@ function checkOptions(o: CaptionOptions, maxTextLen: number): Required<CaptionOp
     throw new VideoBertError('InvalidInput', `invalid input \`maxLength\`: need minLength (${r.minLength}) <= maxLength (${r.maxLength}) <= maxTextLen (${maxTextLen})`)
   }
   if (!(r.temperature > 0 && Number.isFinite(r.temperature))) throw new VideoBertError('InvalidInput', `invalid input \`temperature\`: must be > 0, got ${r.temperature}`)
+  if (!(r.lengthPenalty >= 0 && r.lengthPenalty <= 10)) throw new VideoBertError('InvalidInput', `invalid input \`lengthPenalty\`: must be in [0, 10], got ${r.lengthPenalty}`)
+  if (!Number.isInteger(r.noRepeatNgram) || r.noRepeatNgram < 0) throw new VideoBertError('InvalidInput', `invalid input \`noRepeatNgram\`: must be a non-negative integer, got ${r.noRepeatNgram}`)
+  if (supervised && r.strategy === 'top-k') {
+    throw new VideoBertError('InvalidInput', "invalid input `strategy`: the caption decoder searches greedy or beam; top-k sampling is masked decoding's (decoder: 'masked')")
+  }
   return r
 }
 
-/** Captions for several videos (one per video, in order). */
-export async function captionVideos(p: InferenceContext, videos: VideoFeatures[], options: CaptionOptions = {}): Promise<Caption[]> {
+/** Whether `decoder` asks for the fine-tuned caption decoder of this model (a coded error when asked for one it lacks). */
+function usesDecoder(p: InferenceContext, decoder: CaptionOptions['decoder'] = CAPTION_DEFAULTS.decoder): boolean {
+  if (!['auto', 'masked', 'supervised'].includes(decoder)) throw new VideoBertError('InvalidInput', `invalid input \`decoder\`: auto, masked or supervised, got '${decoder}'`)
+  const has = p.model.config.decoderLayers > 0
+  if (decoder === 'supervised' && !has) {
+    throw new VideoBertError('Checkpoint', 'the checkpoint has no caption decoder (decoderLayers = 0): supervised captions need one fine-tuned with `videobert finetune --task caption`; zero-shot captions use decoder: \'masked\'')
+  }
+  return decoder === 'auto' ? has : decoder === 'supervised'
+}
+
+/** The special and unknown word pieces a caption never holds. */
+function bannedIds(p: InferenceContext): Set<number> {
   const cfg = p.model.config
-  const o = checkOptions(options, cfg.maxTextLen)
   const banned = new Set([cfg.padTokenId, cfg.clsTokenId, cfg.sepTokenId, cfg.maskTokenId])
   for (const t of ['[UNK]', '[PAD]', '[CLS]', '[SEP]', '[MASK]']) {
     const id = p.tokenizer.tokenToId(t)
     if (id !== null) banned.add(id)
   }
+  return banned
+}
+
+/** Captions for several videos (one per video, in order). */
+export async function captionVideos(p: InferenceContext, videos: VideoFeatures[], options: CaptionOptions = {}): Promise<Caption[]> {
+  const supervised = usesDecoder(p, options.decoder)
+  const o = checkOptions(options, p.model.config.maxTextLen, supervised)
+  const banned = bannedIds(p)
   const out: Caption[] = []
   for (let start = 0; start < videos.length; start += o.batchSize) {
-    out.push(...(await decodeGroup(p, videos.slice(start, start + o.batchSize), o, banned, start)))
+    const group = videos.slice(start, start + o.batchSize)
+    out.push(...(await (supervised ? decoderGroup(p, group, o, banned, start) : decodeGroup(p, group, o, banned, start))))
   }
   return out
+}
+
+/** The video rows of a group as one batch with empty texts. */
+function videoBatch(p: InferenceContext, videos: VideoFeatures[], offset: number): Batch {
+  const { maxTextLen: L, padTokenId, videoInput } = p.model.config
+  const per = videos[0]!.features.length
+  const T = videos[0]!.mask.length
+  const batch: Batch = {
+    batchSize: videos.length,
+    textIds: new Uint32Array(videos.length * L).fill(padTokenId),
+    videoFeatures: new Float32Array(videos.length * per),
+    videoMask: new Uint8Array(videos.length * T),
+  }
+  if (videoInput === 'visual_words') batch.visualWordIds = new Uint32Array(videos.length * T)
+  videos.forEach((v, b) => {
+    batch.videoFeatures!.set(v.features, b * per)
+    batch.videoMask!.set(v.mask, b * T)
+    if (batch.visualWordIds) {
+      if (!v.words) throw new VideoBertError('InvalidInput', `video ${b + offset} has no visual words; the model reads them (videoInput 'visual_words')`)
+      batch.visualWordIds.set(v.words, b * T)
+    }
+  })
+  return batch
+}
+
+/** The fine-tuned decoder's captions for a group of videos. */
+async function decoderGroup(p: InferenceContext, videos: VideoFeatures[], o: Required<CaptionOptions>, banned: Set<number>, offset: number): Promise<Caption[]> {
+  const { sepTokenId, padTokenId, clsTokenId, maskTokenId } = p.model.config
+  const extra = [...banned].filter((id) => ![sepTokenId, padTokenId, clsTokenId, maskTokenId].includes(id))
+  const out = await p.model.generateCaptions(videoBatch(p, videos, offset), {
+    strategy: o.strategy as 'greedy' | 'beam',
+    beamSize: o.beamSize,
+    minLength: o.minLength,
+    maxLength: o.maxLength,
+    lengthPenalty: o.lengthPenalty,
+    noRepeatNgram: o.noRepeatNgram,
+    banned: extra,
+  })
+  return out.map((g) => ({ text: p.tokenizer.decode([...g.ids]), ids: [...g.ids], score: g.score }))
 }
 
 async function decodeGroup(p: InferenceContext, videos: VideoFeatures[], o: Required<CaptionOptions>, banned: Set<number>, offset: number): Promise<Caption[]> {

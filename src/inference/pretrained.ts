@@ -107,7 +107,7 @@ export class Pretrained implements InferenceContext {
     return embedTexts(this, texts, options)
   }
 
-  /** One caption per video — of its first window — by iterative masked decoding (see `captionVideos`). */
+  /** One caption per video — of its first window — by the fine-tuned caption decoder when the checkpoint has one, else by iterative masked decoding (see `captionVideos`). */
   async caption(videos: VideoSource[], options: CaptionOptions = {}): Promise<Caption[]> {
     const tokens = await this.#allTokens(videos)
     return captionVideos(this, tokens.map((t) => videoInput(this, t)), options)

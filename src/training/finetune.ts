@@ -14,7 +14,7 @@ import { LabelledDataset, type LabelSource } from '../data/labelled.js'
 import { VideoBertError } from '../errors.js'
 import { evaluateClassifier, type ClassificationReport } from '../eval/classification.js'
 import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
-import { VideoBERT, type Device } from '../model.js'
+import { VideoBERT, type Device, type StepResult } from '../model.js'
 import { TextTokenizer, TokenShards } from '../shards.js'
 import { Trainer, type FitResult, type TrainingData } from './trainer.js'
 
@@ -137,16 +137,31 @@ export async function trainHead(
   pooling: 'cls' | 'segments' | 'text',
   config: VideoBertConfig,
 ): Promise<{ fit: FitResult; checkpoint: string }> {
-  const d = FINETUNE_DEFAULTS
-  const steps = o.steps ?? d.steps
-  const seed = o.seed ?? d.seed
+  const seed = o.seed ?? FINETUNE_DEFAULTS.seed
   const numLabels = classes.classes.length
   const model = o.fromScratch
-    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling }, { seed, numThreads: o.numThreads, device: o.device })
+    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling, decoderLayers: 0 }, { seed, numThreads: o.numThreads, device: o.device })
     : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling }, { seed, numThreads: o.numThreads, device: o.device })
   mkdirSync(o.out, { recursive: true })
   const classesPath = join(o.out, CLASSES_FILE)
   writeFileSync(classesPath, `${JSON.stringify(classes, null, 2)}\n`)
+  return trainTask(o, data, model, 'classifyLoss', { [CLASSES_FILE]: classesPath })
+}
+
+/**
+ * Train a model with a fresh task head on `data` with the Trainer (warm-up, cosine decay, one final
+ * checkpoint that carries the tokenizer and `files`; `monitor` is the validation metric it tracks as
+ * best). Returns the fit and the final checkpoint's directory.
+ */
+export async function trainTask(
+  o: HeadOptions,
+  data: TrainingData,
+  model: VideoBERT,
+  monitor: keyof StepResult,
+  files: Record<string, string> = {},
+): Promise<{ fit: FitResult; checkpoint: string }> {
+  const d = FINETUNE_DEFAULTS
+  const steps = o.steps ?? d.steps
   const trainer = new Trainer({
     out: o.out,
     steps,
@@ -154,8 +169,8 @@ export async function trainHead(
     schedule: { lr: o.lr ?? d.lr, warmupSteps: Math.round(steps * d.warmupFraction), decay: 'cosine' },
     checkpointEvery: 0,
     keepLast: 1,
-    monitor: 'classifyLoss',
-    checkpointFiles: { [TOKENIZER_FILE]: join(o.checkpoint, TOKENIZER_FILE), [CLASSES_FILE]: classesPath },
+    monitor,
+    checkpointFiles: { [TOKENIZER_FILE]: join(o.checkpoint, TOKENIZER_FILE), ...files },
     signal: o.signal,
     progress: o.progress ?? true,
   })

@@ -10,7 +10,7 @@
 import type { Batch } from '../batch.js'
 import type { StepResult, VideoBERT } from '../model.js'
 
-export type LossName = 'mlm' | 'video' | 'vtm' | 'classify'
+export type LossName = 'mlm' | 'video' | 'vtm' | 'classify' | 'caption'
 
 export interface HealthWarning {
   step: number
@@ -34,8 +34,9 @@ export interface HealthOptions {
   dominantShare?: number
 }
 
-const FIELD: Record<LossName, keyof StepResult> = { mlm: 'mlmLoss', video: 'videoLoss', vtm: 'vtmLoss', classify: 'classifyLoss' }
-const WEIGHT: Record<Exclude<LossName, 'classify'>, string> = { mlm: 'mlmWeight', video: 'videoWeight', vtm: 'vtmWeight' }
+const FIELD: Record<LossName, keyof StepResult> = { mlm: 'mlmLoss', video: 'videoLoss', vtm: 'vtmLoss', classify: 'classifyLoss', caption: 'captionLoss' }
+type PretrainLoss = Exclude<LossName, 'classify' | 'caption'>
+const WEIGHT: Record<PretrainLoss, string> = { mlm: 'mlmWeight', video: 'videoWeight', vtm: 'vtmWeight' }
 const LN2 = Math.log(2)
 /** Steps averaged for the starting value, and for the current one. */
 const START = 20
@@ -51,14 +52,15 @@ export class HealthMonitor {
   /** `kind:loss` of the warnings not yet recovered from. */
   readonly #open = new Set<string>()
 
-  constructor(steps: number, classifier: boolean, options: HealthOptions = {}) {
+  /** `head`: what the model trains — the pre-training losses, or its classification or captioning loss. */
+  constructor(steps: number, head: 'pretrain' | 'classify' | 'caption', options: HealthOptions = {}) {
     this.#o = {
       checkEvery: options.checkEvery ?? Math.max(100, Math.round(steps / 20)),
       after: options.after ?? 300,
       stuckTolerance: options.stuckTolerance ?? 0.03,
       dominantShare: options.dominantShare ?? 0.9,
     }
-    this.#losses = classifier ? ['classify'] : ['mlm', 'video', 'vtm']
+    this.#losses = head === 'pretrain' ? ['mlm', 'video', 'vtm'] : [head]
   }
 
   /** Record a step's losses. */
@@ -103,7 +105,8 @@ export class HealthMonitor {
       if (atChance) {
         say('chance', l, `the matching loss is still at ln 2 = ${LN2.toFixed(3)} (chance) after ${step} steps: the [CLS] does not yet tell matching pairs from mismatched ones (on small sets it often sits there for ~1000 steps, then falls); if it stays, try a higher learning rate, a larger vtmWeight, or more steps`)
       } else if (stuck) {
-        const hint = l === 'classify' ? 'try a higher learning rate or more labelled videos' : `try a higher learning rate, or a larger ${WEIGHT[l as Exclude<LossName, 'classify'>]}`
+        const hint =
+          l === 'classify' ? 'try a higher learning rate or more labelled videos' : l === 'caption' ? 'try a higher learning rate or more captioned videos' : `try a higher learning rate, or a larger ${WEIGHT[l as PretrainLoss]}`
         say('stuck', l, `the ${l} loss has not moved off its starting value (${start.toFixed(3)} → ${now.toFixed(3)}) in ${step} steps: ${hint}`)
       }
       for (const kind of ['chance', 'stuck'] as const) {
@@ -113,7 +116,7 @@ export class HealthMonitor {
         }
       }
     }
-    if (model.config.numLabels === 0) {
+    if (this.#losses.length > 1) {
       const g = await model.lossGradNorms(batch)
       const total = g.mlm + g.video + g.vtm
       for (const l of ['mlm', 'video', 'vtm'] as const) {

@@ -33,12 +33,12 @@ interface DataCommon {
 /**
  * What the Trainer trains on: pre-training data (`VideoTextDataset`: its validation also reports
  * text→video retrieval, which reads the windows' captions) or a labelled set for a classifier
- * (`LabelledDataset`). Batches of a split, its windows, the feature standardisation and the shards'
+ * (`LabelledDataset`, `QuestionDataset`) or a captioned set for a caption decoder (`CaptionDataset`). Batches of a split, its windows, the feature standardisation and the shards'
  * settings (saved with every checkpoint), and the items skipped as unreadable.
  */
 export type TrainingData =
   | (DataCommon & Pick<VideoTextDataset, 'collate' | 'tokenizer'> & { readonly objective: 'pretrain' })
-  | (DataCommon & { readonly objective: 'classify' })
+  | (DataCommon & { readonly objective: 'classify' | 'caption' })
 
 /**
  * What a validation reports: the mean losses and accuracies over the validation split and, for
@@ -167,7 +167,7 @@ export class Trainer {
    * and retrieval among its windows (see `validationRetrieval`).
    */
   async validate(model: VideoBERT, data: TrainingData): Promise<ValidationMetrics> {
-    const sums: StepResult = { loss: 0, mlmLoss: 0, videoLoss: 0, vtmLoss: 0, classifyLoss: 0, accuracy: 0, mlmAccuracy: 0, gradNorm: 0 }
+    const sums: StepResult = { loss: 0, mlmLoss: 0, videoLoss: 0, vtmLoss: 0, classifyLoss: 0, captionLoss: 0, accuracy: 0, mlmAccuracy: 0, gradNorm: 0 }
     let n = 0
     for (const batch of data.batches('validation', this.options.batchSize, 0)) {
       const m = await model.evaluate(batch)
@@ -246,7 +246,8 @@ export class Trainer {
       }
     }
     const line = o.progress ? new ProgressLine() : null
-    const health = o.health === false ? null : new HealthMonitor(o.steps, model.config.numLabels > 0, o.health)
+    const head = model.config.numLabels > 0 ? 'classify' : model.config.decoderLayers > 0 ? 'caption' : 'pretrain'
+    const health = o.health === false ? null : new HealthMonitor(o.steps, head, o.health)
     const log = (record: Record<string, unknown>) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`)
     let stopped: FitResult['stopped'] = 'completed'
     let lastValidation: ValidationMetrics | null = null
@@ -325,9 +326,11 @@ export class Trainer {
         if (line) {
           const rate = (state.step - startStep) / ((performance.now() - t0) / 1000)
           const warn = health && health.active.length > 0 ? `  ⚠ ${health.active.join(', ')}` : ''
-          const parts = model.config.numLabels > 0
+          const parts = head === 'classify'
             ? `(accuracy ${m.accuracy.toFixed(3)})`
-            : `(mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})`
+            : head === 'caption'
+              ? `(caption ${m.captionLoss.toFixed(3)} word accuracy ${m.accuracy.toFixed(3)})`
+              : `(mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})`
           line.update(
             `step ${state.step}/${o.steps}  loss ${m.loss.toFixed(3)} ${parts}` +
               `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  data ${((100 * dataMs) / (performance.now() - t0)).toFixed(1)}%  ETA ${((o.steps - state.step) / rate).toFixed(0)}s${warn}`,

@@ -146,7 +146,10 @@ impl Batch {
                     return Err(Error::input("captionIds", format!("caption {i} has word piece {} after padding (position {})", row[n + j], n + j)));
                 }
                 if let Some(j) = row[..n].iter().position(|id| reserved.contains(id)) {
-                    return Err(Error::input("captionIds", format!("caption {i} holds the special token {} at position {j} ([CLS]/[SEP]/[MASK] are the decoder's)", row[j])));
+                    return Err(Error::input(
+                        "captionIds",
+                        format!("caption {i} holds the special token {} at position {j} ([CLS]/[SEP]/[MASK] are the decoder's)", row[j]),
+                    ));
                 }
             }
         }

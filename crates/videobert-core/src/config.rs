@@ -310,7 +310,10 @@ impl VideoBertConfig {
             return Err(Error::config("decoder_layers", format!("must be in [0, 64], got {}", self.decoder_layers)));
         }
         if self.decoder_layers > 0 && self.num_labels > 0 {
-            return Err(Error::config("decoder_layers", "a model has one task head: a caption decoder (decoder_layers > 0) or a classifier (num_labels > 0), not both"));
+            return Err(Error::config(
+                "decoder_layers",
+                "a model has one task head: a caption decoder (decoder_layers > 0) or a classifier (num_labels > 0), not both",
+            ));
         }
         in_range("label_smoothing", self.label_smoothing, 0.0, 0.99)?;
         if self.special_ids().len() >= self.vocab_size {

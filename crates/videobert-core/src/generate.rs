@@ -70,7 +70,10 @@ struct Rules {
 impl Rules {
     fn new(cfg: &VideoBertConfig, o: &GenerateOptions) -> Result<Self> {
         if o.min_length == 0 || o.min_length > o.max_length || o.max_length > cfg.max_text_len {
-            return Err(Error::input("maxLength", format!("need 1 <= minLength ({}) <= maxLength ({}) <= maxTextLen ({})", o.min_length, o.max_length, cfg.max_text_len)));
+            return Err(Error::input(
+                "maxLength",
+                format!("need 1 <= minLength ({}) <= maxLength ({}) <= maxTextLen ({})", o.min_length, o.max_length, cfg.max_text_len),
+            ));
         }
         if !(o.length_penalty.is_finite() && (0.0..=10.0).contains(&o.length_penalty)) {
             return Err(Error::input("lengthPenalty", format!("must be in [0, 10], got {}", o.length_penalty)));

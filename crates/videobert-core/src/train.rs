@@ -118,7 +118,10 @@ fn check(w: &Weights, batches: &[Batch]) -> Result<()> {
                 return Err(Error::input("labels", format!("the model is a classifier (num_labels = {}): every training batch needs labels", c.num_labels)));
             }
             Objective::Caption if b.caption_ids.is_none() => {
-                return Err(Error::input("captionIds", format!("the model captions (decoder_layers = {}): every training batch needs reference captions", c.decoder_layers)));
+                return Err(Error::input(
+                    "captionIds",
+                    format!("the model captions (decoder_layers = {}): every training batch needs reference captions", c.decoder_layers),
+                ));
             }
             _ => {}
         }

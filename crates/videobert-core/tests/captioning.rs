@@ -10,7 +10,15 @@ use videobert_core::train::{caption_losses, gradients_of};
 use videobert_core::{Batch, CreateOptions, DType, Device, Error, GenerateOptions, Search, StepOptions, VideoBert, VideoBertConfig};
 
 fn captioner(hidden: usize) -> VideoBertConfig {
-    VideoBertConfig { decoder_layers: 2, hidden_size: hidden, intermediate_size: 2 * hidden, max_text_len: 8, max_segments: 4, vocab_size: 40, ..VideoBertConfig::tiny() }
+    VideoBertConfig {
+        decoder_layers: 2,
+        hidden_size: hidden,
+        intermediate_size: 2 * hidden,
+        max_text_len: 8,
+        max_segments: 4,
+        vocab_size: 40,
+        ..VideoBertConfig::tiny()
+    }
 }
 
 /// Videos without text whose caption is a function of the video: row `i` is of class `i % 3`,
@@ -175,7 +183,8 @@ fn a_captioner_loads_the_encoder_from_a_pretrained_checkpoint() {
     let opts = CreateOptions { seed: 5, ..Default::default() };
     let mut cap = VideoBert::for_captioning(&dir, 2, 0.1, opts.clone()).unwrap();
     let fresh = VideoBert::new(VideoBertConfig { decoder_layers: 2, ..base.clone() }, opts.clone()).unwrap();
-    let value = |vb: &VideoBert, name: &str| vb.params().iter().find(|(n, _)| n == name).unwrap().1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let value =
+        |vb: &VideoBert, name: &str| vb.params().iter().find(|(n, _)| n == name).unwrap().1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let mut decoder_params = 0;
     for (name, _) in cap.params() {
         let want = if name.starts_with("decoder.") { value(&fresh, name) } else { value(&pre, name) };

@@ -194,6 +194,9 @@ pub struct NativeBatch {
     /// `[B]` class ids (`numLabels > 0`): the step trains / evaluates the classification head instead
     /// of the pre-training objectives.
     pub labels: Option<Uint32Array>,
+    /// `[B, L]` reference captions (word pieces, then padding) for a model with a caption decoder: a
+    /// batch with them trains (and evaluates) the decoder with teacher forcing.
+    pub caption_ids: Option<Uint32Array>,
 }
 
 impl NativeBatch {
@@ -207,6 +210,7 @@ impl NativeBatch {
             video_mask: self.video_mask.as_ref().map(|a| a.to_vec()),
             vtm_labels: self.vtm_labels.as_ref().map(|a| a.to_vec()),
             labels: self.labels.as_ref().map(|a| a.to_vec()),
+            caption_ids: self.caption_ids.as_ref().map(|a| a.to_vec()),
         }
     }
 }
@@ -242,7 +246,10 @@ pub struct StepResult {
     pub vtm_loss: f64,
     /// Classification cross-entropy (labelled batches; 0 otherwise).
     pub classify_loss: f64,
-    /// Fraction of labelled samples whose most probable class is the label (0 without labels).
+    /// Teacher-forced cross-entropy per caption word piece, without label smoothing (captioned batches; 0 otherwise).
+    pub caption_loss: f64,
+    /// Fraction of labelled samples whose most probable class is the label, or of caption word
+    /// pieces predicted right under teacher forcing (0 for pre-training batches).
     pub accuracy: f64,
     /// Fraction of masked caption tokens predicted right, top-1 (pre-training batches).
     pub mlm_accuracy: f64,
@@ -258,6 +265,7 @@ impl From<vb::StepMetrics> for StepResult {
             video_loss: m.video_loss,
             vtm_loss: m.vtm_loss,
             classify_loss: m.classify_loss,
+            caption_loss: m.caption_loss,
             accuracy: m.accuracy,
             mlm_accuracy: m.mlm_accuracy,
             grad_norm: m.grad_norm,
@@ -396,6 +404,18 @@ pub fn load_for_classification(env: &Env, dir: String, num_labels: u32, pooling:
     })
 }
 
+/// A captioner from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
+/// `dir`, a new caption decoder of `decoderLayers` layers trained with label smoothing
+/// `labelSmoothing`, initialised from `options.seed`; the optimizer starts at step 0.
+#[napi(ts_return_type = "Promise<NativeVideoBert>")]
+pub fn load_for_captioning(env: &Env, dir: String, decoder_layers: u32, label_smoothing: f64, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
+    let opts = create_options(options).map_err(to_napi_error)?;
+    spawn_promise(env, move || {
+        let model = vb::VideoBert::for_captioning(&dir, decoder_layers as usize, label_smoothing, opts).map_err(to_napi_error)?;
+        Ok(NativeVideoBert::new(model))
+    })
+}
+
 /// Backstop for synchronous exports: a panic becomes an `Internal` error.
 fn sync<T>(work: impl FnOnce() -> vb::Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(work)).map_err(|_| coded(ErrorCode::Internal, "panic in native code"))?.map_err(to_napi_error)
@@ -411,6 +431,52 @@ pub fn preset_config(name: String) -> Result<String> {
 #[napi]
 pub fn normalize_config(config_json: String) -> Result<String> {
     sync(|| vb::VideoBertConfig::from_json(&config_json).map(|c| c.to_json()))
+}
+
+/// How the caption decoder searches (see `generate` in the core crate).
+#[napi(object)]
+pub struct NativeGenerateOptions {
+    /// "greedy" or "beam".
+    pub strategy: String,
+    /// Live hypotheses per sample (beam).
+    pub beam_size: u32,
+    pub min_length: u32,
+    pub max_length: u32,
+    /// α of `log P / len^α` ranking finished beams.
+    pub length_penalty: f64,
+    /// No n-gram of this size twice (0 = off).
+    pub no_repeat_ngram: u32,
+    /// Ids never written, besides [PAD], [CLS] and [MASK].
+    pub banned: Option<Uint32Array>,
+}
+
+impl NativeGenerateOptions {
+    fn to_core(&self) -> Result<vb::GenerateOptions> {
+        let search = match self.strategy.as_str() {
+            "greedy" => vb::Search::Greedy,
+            "beam" => vb::Search::Beam(self.beam_size as usize),
+            other => return Err(coded(ErrorCode::InvalidInput, format!("invalid input `strategy`: \"greedy\" or \"beam\", got {other:?}"))),
+        };
+        Ok(vb::GenerateOptions {
+            search,
+            min_length: self.min_length as usize,
+            max_length: self.max_length as usize,
+            length_penalty: self.length_penalty,
+            no_repeat_ngram: self.no_repeat_ngram as usize,
+            banned: self.banned.as_ref().map(|a| a.to_vec()).unwrap_or_default(),
+        })
+    }
+}
+
+/// One generated caption.
+#[napi(object)]
+pub struct GeneratedCaption {
+    /// Word pieces, without [CLS] / [SEP].
+    pub ids: Uint32Array,
+    /// log P(ids, [SEP] | video).
+    pub log_prob: f64,
+    /// logProb / (ids.length + 1)^lengthPenalty.
+    pub score: f64,
 }
 
 /// Top-k words at one `[MASK]` position.
@@ -492,6 +558,18 @@ impl NativeVideoBert {
         spawn_promise(env, move || {
             let n = lock(&inner)?.loss_grad_norms(&batch).map_err(to_napi_error)?;
             Ok(LossGradNorms { mlm: n.mlm, video: n.video, vtm: n.vtm })
+        })
+    }
+
+    /// One caption per sample from the caption decoder (greedy or beam search).
+    #[napi(ts_return_type = "Promise<GeneratedCaption[]>")]
+    pub fn generate_captions<'e>(&self, env: &'e Env, batch: NativeBatch, options: NativeGenerateOptions) -> Result<Object<'e>> {
+        let batch = batch.to_core();
+        let opts = options.to_core()?;
+        let inner = self.inner.clone();
+        spawn_promise(env, move || {
+            let out = lock(&inner)?.generate(&batch, &opts).map_err(to_napi_error)?;
+            Ok(out.into_iter().map(|g| GeneratedCaption { ids: Uint32Array::new(g.ids), log_prob: g.log_prob, score: g.score }).collect::<Vec<_>>())
         })
     }
 

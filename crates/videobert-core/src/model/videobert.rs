@@ -417,7 +417,10 @@ impl VideoBertModel {
         let logits = self.classifier_logits(&hidden, inp)?;
         let classify = cross_entropy(&logits, labels)?;
         let zero = Tensor::zeros((), classify.dtype(), classify.device())?;
-        Ok((Losses { total: classify.clone(), mlm: zero.clone(), video: zero.clone(), vtm: zero.clone(), classify, caption: zero.clone(), mlm_accuracy: zero }, logits))
+        Ok((
+            Losses { total: classify.clone(), mlm: zero.clone(), video: zero.clone(), vtm: zero.clone(), classify, caption: zero.clone(), mlm_accuracy: zero },
+            logits,
+        ))
     }
 
     /// The three pre-training losses and their weighted sum.

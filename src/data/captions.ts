@@ -1,0 +1,75 @@
+/**
+ * Supervised captioning data: every captioned window of a video (the captions that overlap it, as
+ * in pre-training) becomes one sample whose encoder input is the window's video alone (an empty
+ * text) and whose decoder target is the caption's word pieces (cut to `maxTextLen`). Videos are
+ * split into train / validation by video, as for pre-training.
+ */
+import type { Batch } from '../batch.js'
+import type { VideoBertConfig } from '../config.js'
+import { VideoBertError } from '../errors.js'
+import { rng, shuffle } from '../random.js'
+import type { TextTokenizer, TokenShards } from '../shards.js'
+import { VideoTextDataset, type DatasetOptions, type Split, type Window } from './dataset.js'
+
+export class CaptionDataset {
+  /** What a model trained on it learns (the Trainer's `TrainingData`): a caption decoder. */
+  readonly objective = 'caption' as const
+  /** The captioned windows of each split (windows without a caption are left out). */
+  readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
+  readonly #base: VideoTextDataset
+  readonly #seed: number
+  readonly #tokenizer: TextTokenizer
+
+  constructor(
+    readonly shards: TokenShards,
+    readonly config: VideoBertConfig,
+    tokenizer: TextTokenizer,
+    options: Omit<DatasetOptions, 'negatives'> = {},
+  ) {
+    this.#base = new VideoTextDataset(shards, config, tokenizer, { ...options, negatives: 0 })
+    this.#seed = options.seed ?? 0
+    this.#tokenizer = tokenizer
+    for (const split of ['train', 'validation'] as const) {
+      this.windows[split] = this.#base.windows[split].filter((w) => tokenizer.encode(w.text, config.maxTextLen).length > 0)
+    }
+    if (this.windows.train.length === 0) {
+      throw new VideoBertError('InvalidInput', "no training window of the shard set has a caption (captioning reads the manifest records' `captions`)")
+    }
+  }
+
+  get featureNorm() {
+    return this.#base.featureNorm
+  }
+
+  get skipped() {
+    return this.#base.skipped
+  }
+
+  /** Videos of a split that have a captioned window. */
+  videos(split: Split): number[] {
+    return [...new Set(this.windows[split].map((w) => w.video))]
+  }
+
+  /** Batches of one epoch (training windows shuffled, seeded by epoch). */
+  *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
+    const windows = this.windows[split]
+    const order = split === 'train' ? shuffle(windows, rng((this.#seed * 7919 + epoch * 104729 + 11) >>> 0)) : windows
+    for (let start = 0; start < order.length; start += batchSize) {
+      const batch = this.collate(order.slice(start, start + batchSize))
+      if (batch) yield batch
+    }
+  }
+
+  /** The batch of some windows: the video with an empty text, the caption as `captionIds`; null when none could be read. */
+  collate(windows: Window[]): Batch | null {
+    const L = this.config.maxTextLen
+    const empty = new Uint32Array(0)
+    const { batch, kept } = this.#base.collateKept(windows.map((w) => ({ w, text: empty, label: 1 })))
+    if (!batch) return null
+    const captionIds = new Uint32Array(kept.length * L).fill(this.config.padTokenId)
+    kept.forEach((it, i) => captionIds.set(this.#tokenizer.encode(it.w.text, L), i * L))
+    delete batch.vtmLabels
+    batch.captionIds = captionIds
+    return batch
+  }
+}
