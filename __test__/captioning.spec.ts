@@ -86,11 +86,16 @@ describe('finetuneCaptioner', () => {
       const b = data.collate([w])!
       return { features: b.videoFeatures!, mask: b.videoMask! }
     })
-    const refs = data.windows.train.map((w) => [w.text])
+    // The fixtures are one test pattern in ten codecs, so the video barely tells the captions apart:
+    // the decoder must have learnt the caption language (every caption is a training caption) and
+    // do better than always writing the most frequent one.
+    const refs = data.windows.train.map((w) => w.text)
     const greedy = await captionVideos(p, inputs)
-    const scores = scoreCaptions(greedy.map((c) => c.text), refs)
-    expect(scores.bleu4).toBeGreaterThan(0.6)
-    expect(greedy.every((c) => c.score < 0 && c.ids.length >= 1)).toBe(true)
+    expect(greedy.every((c) => refs.includes(c.text) && c.score < 0)).toBe(true)
+    const exact = greedy.filter((c, i) => c.text === refs[i]).length / refs.length
+    const majority = Math.max(...refs.map((t) => refs.filter((x) => x === t).length)) / refs.length
+    expect(exact).toBeGreaterThan(majority)
+    expect(scoreCaptions(greedy.map((c) => c.text), refs.map((t) => [t])).ciderD).toBeGreaterThan(1)
     const beam1 = await captionVideos(p, inputs, { strategy: 'beam', beamSize: 1 })
     expect(beam1).toEqual(greedy)
     const beam4 = await captionVideos(p, inputs, { strategy: 'beam', beamSize: 4, lengthPenalty: 0 })
@@ -140,7 +145,7 @@ describe('finetuneCaptioner', () => {
     expect(caps.captions[0].caption.length).toBeGreaterThan(0)
     const text = run('caption', '--checkpoint', summary.checkpoint, join(fixtures, 'h264.mp4'))
     expect(text.status, text.stderr).toBe(0)
-    expect(text.stdout).toMatch(/^h264\t.+\t\(-\d+\.\d{3}\)\n$/)
+    expect(text.stdout).toMatch(/h264\.mp4\t(a \w+ \w+|moves \w+)\t\(-\d+\.\d{3}\)\n$/)
     const none = run('caption', '--checkpoint', ckpt, '--decoder', 'supervised', join(fixtures, 'h264.mp4'))
     expect(none.status).toBe(1)
     expect(none.stderr).toMatch(/no caption decoder/)
@@ -152,9 +157,7 @@ describe('finetuneCaptioner', () => {
   }, 120_000)
 })
 
-it('a shard set without captions cannot train a captioner', async () => {
-  const v = shardVideo(shards, 0)
-  expect(v.numSegments).toBeGreaterThan(0)
-  const { shards: s2, tokenizer: t2 } = await buildCorpus(tempDir('caption-bare'), () => ({ captions: [] }))
-  await expectCode(() => new CaptionDataset(s2, { ...config, vocabSize: t2.vocabSize }, t2, { featureNorm: 'none' }), 'InvalidInput', /no training window of the shard set has a caption/)
-}, 60_000)
+it('a shard set with no captioned training window cannot train a captioner', () => {
+  expect(shardVideo(shards, 0).numSegments).toBeGreaterThan(0)
+  return expectCode(() => new CaptionDataset(shards, config, tokenizer, { validationFraction: 1, featureNorm: 'none' }), 'InvalidInput', /no captioned training window/)
+})

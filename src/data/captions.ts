@@ -33,7 +33,7 @@ export class CaptionDataset {
       this.windows[split] = this.#base.windows[split].filter((w) => tokenizer.encode(w.text, config.maxTextLen).length > 0)
     }
     if (this.windows.train.length === 0) {
-      throw new VideoBertError('InvalidInput', "no training window of the shard set has a caption (captioning reads the manifest records' `captions`)")
+      throw new VideoBertError('InvalidInput', "no captioned training window: the training split is empty, or no manifest record of it has `captions` (the decoder's targets)")
     }
   }
 
