@@ -84,6 +84,11 @@ export declare class NativeVideoBert {
   /** Probability that each sample's text belongs to its video (VTM head; nothing masked). */
   matchScores(batch: NativeBatch): Promise<Float32Array>
   /**
+   * The matching head's log-odds that each sample's text belongs to its video (logit(match) −
+   * logit(no match)); multiple-choice answering compares them across a question's candidates.
+   */
+  matchLogits(batch: NativeBatch): Promise<Float32Array>
+  /**
    * `log P(id | video, text)` of `perMask` given ids at every `[MASK]` token, in batch order
    * (`ids[m·perMask + j]`; the result has the same layout): only these numbers cross the
    * boundary, not the vocabulary distribution.
@@ -179,6 +184,12 @@ export declare function loadForCaptioning(dir: string, decoderLayers: number, la
  */
 export declare function loadForClassification(dir: string, numLabels: number, pooling: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
 
+/**
+ * A checkpoint's weights without a task head (a classification head or caption decoder in it is
+ * dropped) and a fresh optimizer at step 0, for fine-tuning the matching head (multiple choice).
+ */
+export declare function loadForFineTuning(dir: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
+
 /** Load a checkpoint directory written by `save`. */
 export declare function loadModel(dir: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
 
@@ -192,6 +203,7 @@ export interface LossGradNorms {
   vtm: number
 }
 
+/** Top-k words at one `[MASK]` position. */
 export interface MaskPrediction {
   /** Sample index in the batch. */
   sample: number
@@ -229,6 +241,11 @@ export interface NativeBatch {
    * batch with them trains (and evaluates) the decoder with teacher forcing.
    */
   captionIds?: Uint32Array
+  /**
+   * Multiple choice: `B / numChoices` questions of `numChoices` consecutive rows (one candidate
+   * answer each in the text); `labels [B / numChoices]` the right row of each (train / evaluate).
+   */
+  numChoices?: number
 }
 
 export interface NativeCodebookOptions {
@@ -313,10 +330,7 @@ export interface NativeEvaluateOptions {
   maskSeed?: number
 }
 
-/**
- * Top-k words at one `[MASK]` position.
- * How the caption decoder searches (see `generate` in the core crate).
- */
+/** How the caption decoder searches (see `generate` in the core crate). */
 export interface NativeGenerateOptions {
   /** "greedy" or "beam". */
   strategy: string

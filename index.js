@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForCaptioning, loadForClassification, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -791,6 +791,7 @@ export { fitCodebook }
 export { loadCodebook }
 export { loadForCaptioning }
 export { loadForClassification }
+export { loadForFineTuning }
 export { loadModel }
 export { loadTextTokenizer }
 export { normalizeConfig }

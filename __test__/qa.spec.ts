@@ -153,3 +153,72 @@ describe('finetuneQA', () => {
     await expectCode(() => new QuestionDataset(bare, { ...config, vocabSize: t.vocabSize }, t, { featureNorm: 'none' }), 'InvalidInput', /no video of the shard set has `questions`/)
   }, 60_000)
 })
+
+describe('multiple-choice QA', () => {
+  /** Video i: an echo question whose answer is in its text (2 choices) and a colour question (3 choices). */
+  const mc = (i: number) => ({
+    questions: [
+      { question: `moves ${directions[(i >> 1) % 2]}`, answer: directions[(i >> 1) % 2], type: 'echo', choices: directions },
+      { question: 'a circle', answer: colours[i % 3], type: 'colour', choices: colours },
+    ],
+  })
+  let mcDir: string
+  let mcShards: TokenShards
+
+  beforeAll(async () => {
+    mcDir = tempDir('qa-mc')
+    ;({ shards: mcShards } = await buildCorpus(mcDir, mc))
+  }, 60_000)
+
+  it('makes K rows per question ("question candidate"), batches questions of one K, and labels the right row', () => {
+    const data = new QuestionDataset(mcShards, { ...config, vocabSize: tokenizer.vocabSize }, tokenizer, { validationFraction: 0.2, featureNorm: 'none', format: 'multiple-choice' })
+    const L = config.maxTextLen
+    let questions = 0
+    for (const batch of data.batches('train', 3)) {
+      const k = batch.numChoices!
+      expect([2, 3]).toContain(k)
+      expect(batch.batchSize % k).toBe(0)
+      expect(batch.labels).toHaveLength(batch.batchSize / k)
+      expect(batch.vtmLabels).toBeUndefined()
+      questions += batch.labels!.length
+      const first = Array.from(batch.textIds.subarray(0, L)).filter((id) => id !== 0)
+      const q = k === 2 ? 'moves' : 'a circle'
+      expect(tokenizer.decode(first).startsWith(q)).toBe(true)
+    }
+    expect(questions).toBe(data.samples.train.length)
+    const s = data.samples.train.find((x) => x.choices!.length === 2)!
+    const q = questionsOf(mcShards.video(s.w.video))[s.question]!
+    expect(s.answer).toBe(q.choices!.indexOf(q.answer))
+    expect(s.choices!.map((c) => tokenizer.decode([...c]))).toEqual(directions.map((d) => `${q.question} ${d}`))
+  })
+
+  it('trains the matching head with a softmax over the choices, reports per type, and answers among given choices', async () => {
+    const out = tempDir('qa-mc-run')
+    const r = await finetuneQA({ checkpoint: ckpt, shards: mcShards, out, steps: 80, batchSize: 4, lr: 3e-3, validationFraction: 0.2, format: 'multiple-choice', progress: false })
+    expect(r.answers).toEqual([])
+    expect(r.model.config.numLabels).toBe(0)
+    expect(r.validation!.perType.echo!.chance).toBeCloseTo(1 / 2, 12)
+    expect(r.validation!.perType.colour!.chance).toBeCloseTo(1 / 3, 12)
+    const data = new QuestionDataset(mcShards, r.model.config, tokenizer, { validationFraction: 0.2, featureNorm: 'none', format: 'multiple-choice' })
+    const train = await evaluateQA(r.model, data, 'train')
+    expect(train.perType.echo!.accuracy).toBe(1) // the answer is in the question: learnt
+    expect(train.examples.every((e) => [...directions, ...colours].includes(e.predicted))).toBe(true)
+
+    const p = await loadPretrained(r.checkpoint)
+    expect(p.task).toBe('multiple-choice')
+    const v = shardVideo(mcShards, 2)
+    const [a] = await p.answer(v, [{ question: 'moves right', choices: ['left', 'right'] }])
+    expect(a!.answer).toBe('right')
+    expect(a!.probabilities.reduce((t, x) => t + x.probability, 0)).toBeCloseTo(1, 9)
+    await expectCode(() => p.answer(v, [{ question: 'moves right' }]), 'InvalidInput', /give at least 2/)
+    await expectCode(() => p.answer(v, [{ question: 'a red circle moves left a', choices: ['x', 'y'] }]), 'InvalidInput', /maxTextLen/)
+  }, 120_000)
+
+  it('refuses questions without choices and question + choice texts the model cannot read', async () => {
+    const cfg = { ...config, vocabSize: tokenizer.vocabSize }
+    await expectCode(() => new QuestionDataset(shards, cfg, tokenizer, { featureNorm: 'none', format: 'multiple-choice' }), 'InvalidInput', /question 1 \('moves (left|right)'\) has no choices/)
+    const { shards: long } = await buildCorpus(tempDir('qa-mc-long'), () => ({ questions: [{ question: 'a red circle moves', answer: 'left blue square', choices: ['left blue square', 'right'] }] }))
+    await expectCode(() => new QuestionDataset(long, cfg, tokenizer, { featureNorm: 'none', format: 'multiple-choice' }), 'InvalidInput', /with its choice 'left blue square' .* maxTextLen = 6/)
+  }, 60_000)
+})
+

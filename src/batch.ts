@@ -31,6 +31,13 @@ export interface Batch {
    * (and evaluates) the decoder with teacher forcing; the encoder reads `textIds` (usually empty).
    */
   captionIds?: Uint32Array
+  /**
+   * Multiple choice: the batch is `B / numChoices` questions of `numChoices` consecutive rows — the
+   * video with the question and one candidate answer as the text — and `labels` (`[B / numChoices]`)
+   * the index of the right row of each. A model without a task head then trains (and evaluates) the
+   * cross-entropy of a softmax over each question's matching scores.
+   */
+  numChoices?: number
 }
 
 type ArrayCtor = Uint32ArrayConstructor | Uint8ArrayConstructor | Float32ArrayConstructor
@@ -76,6 +83,10 @@ export function checkBatch(batch: Batch, config: VideoBertConfig): void {
   check(batch, 'visualWordIds', Uint32Array, [B, ['maxSegments', t]], config.videoInput === 'visual_words')
   check(batch, 'videoMask', Uint8Array, [B, ['maxSegments', t]], false)
   check(batch, 'vtmLabels', Uint8Array, [B], false)
-  check(batch, 'labels', Uint32Array, [B], false)
+  const k = batch.numChoices
+  if (k !== undefined && (!Number.isInteger(k) || k < 2 || b % k !== 0)) {
+    throw new VideoBertError('InvalidInput', `invalid input \`numChoices\`: an integer >= 2 that divides batchSize (${b}), got ${String(k)}`)
+  }
+  check(batch, 'labels', Uint32Array, k === undefined ? [B] : [['batchSize / numChoices', b / k]], false)
   check(batch, 'captionIds', Uint32Array, [B, ['maxTextLen', l]], false)
 }

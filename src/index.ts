@@ -76,7 +76,7 @@ export { embedVideos, embedTexts, EMBED_DEFAULTS, type VideoEmbedding, type Embe
 export { captionVideos, CAPTION_DEFAULTS, SUPERVISED_DEFAULTS, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'
 export { classifyVideos, type ClassPrediction } from './inference/classify.js'
 export { answerQuestions, type Answer, type QuestionInput } from './inference/answer.js'
-export { QuestionDataset, questionsOf, encodeQuestion, QUESTIONS_FIELD, type VideoQuestion, type QuestionSample, type QuestionDatasetOptions } from './data/questions.js'
+export { QuestionDataset, questionsOf, encodeQuestion, encodeChoices, QUESTIONS_FIELD, type VideoQuestion, type QuestionSample, type QuestionDatasetOptions, type QAFormat } from './data/questions.js'
 export { evaluateQA, type QAReport, type QuestionTypeReport } from './eval/qa.js'
 export { finetuneQA, type FinetuneQAOptions, type FinetuneQAResult } from './training/finetune-qa.js'
 export { CaptionDataset } from './data/captions.js'

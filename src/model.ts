@@ -7,7 +7,7 @@
 import { checkBatch, type Batch } from './batch.js'
 import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
 import { VideoBertError } from './errors.js'
-import { createModel, guard, loadForCaptioning, loadForClassification, loadModel, type GeneratedCaption, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
+import { createModel, guard, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, type GeneratedCaption, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
 
 
 export type { GeneratedCaption, MaskPrediction }
@@ -184,6 +184,17 @@ export class VideoBERT {
     return new VideoBERT(await guard(() => loadForCaptioning(dir, decoderLayers, labelSmoothing, opts)), options)
   }
 
+  /**
+   * A checkpoint's weights for fine-tuning without a task head — multiple-choice question answering
+   * trains the matching head: the encoder and pre-training heads are loaded (a classification head or
+   * caption decoder in the checkpoint is dropped) and, unlike `load`, the optimizer starts afresh at
+   * step 0 (seeded by `options.seed`).
+   */
+  static async forFineTuning(dir: string, options: CreateOptions = {}): Promise<VideoBERT> {
+    const opts = nativeOptions(options)
+    return new VideoBERT(await guard(() => loadForFineTuning(dir, opts)), options)
+  }
+
   /** The device it computes on: `'cpu'` or `'cuda:N'`. */
   get device(): Device {
     return this.#native.device as Device
@@ -221,6 +232,15 @@ export class VideoBERT {
   async scoreMatch(batch: Batch): Promise<Float32Array> {
     const [b] = this.#checked(batch)
     return guard(() => this.#native.matchScores(b!))
+  }
+
+  /**
+   * The matching head's log-odds that each sample's caption belongs to its video (logit of "match"
+   * minus logit of "no match"): what multiple-choice answering compares across a question's candidates.
+   */
+  async matchLogits(batch: Batch): Promise<Float32Array> {
+    const [b] = this.#checked(batch)
+    return guard(() => this.#native.matchLogits(b!))
   }
 
   /**

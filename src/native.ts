@@ -69,6 +69,7 @@ export const {
   loadModel,
   loadForClassification,
   loadForCaptioning,
+  loadForFineTuning,
   presetConfig,
   normalizeConfig,
   NativeVideoBert,

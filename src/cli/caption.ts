@@ -66,7 +66,7 @@ Options:
 
 /** \`finetune --task caption\`, given the options \`finetune\` parsed (the other tasks' options refused). */
 export async function finetuneCaptionCommand(v: Record<string, unknown>, signal: AbortSignal): Promise<number> {
-  for (const flag of ['label', 'labels', 'classes', 'label-fraction', 'prompt', 'pooling']) {
+  for (const flag of ['label', 'labels', 'classes', 'label-fraction', 'prompt', 'pooling', 'format']) {
     if (v[flag] !== undefined) throw new VideoBertError('InvalidConfig', `finetune --task caption: --${flag} is for another task (the targets are the manifest's captions)`)
   }
   const r = await finetuneCaptioner({

@@ -78,7 +78,7 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
   const { values: v } = parseCommand(args, {
     task: s, checkpoint: s, shards: s, label: s, labels: s, classes: s, 'label-fraction': s, 'validation-fraction': s, out: s,
     steps: s, 'batch-size': s, lr: s, pooling: s, prompt: s, seed: s, 'from-scratch': { type: 'boolean' }, threads: s, device: s,
-    'decoder-layers': s, 'label-smoothing': s, strategy: s, 'beam-size': s,
+    'decoder-layers': s, 'label-smoothing': s, strategy: s, 'beam-size': s, format: s,
   })
   if (v.help) {
     process.stdout.write(`${v.task === 'qa' ? FINETUNE_QA_HELP : v.task === 'caption' ? FINETUNE_CAPTION_HELP : FINETUNE_HELP}\n`)
@@ -87,8 +87,8 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
   if (v.task === 'qa') return finetuneQACommand(v, signal)
   if (v.task === 'caption') return finetuneCaptionCommand(v, signal)
   if (v.task !== 'classify') throw new VideoBertError('InvalidConfig', `finetune: --task classify, qa or caption is required (got ${v.task === undefined ? 'none' : `'${String(v.task)}'`})`)
-  for (const flag of ['decoder-layers', 'label-smoothing', 'strategy', 'beam-size']) {
-    if (v[flag] !== undefined) throw new VideoBertError('InvalidConfig', `finetune --task classify: --${flag} is for --task caption`)
+  for (const flag of ['decoder-layers', 'label-smoothing', 'strategy', 'beam-size', 'format']) {
+    if (v[flag] !== undefined) throw new VideoBertError('InvalidConfig', `finetune --task classify: --${flag} is for another task`)
   }
   const labels = labelSource(v.label, v.labels, 'finetune', true)!
   const r = await finetuneClassifier({

@@ -94,14 +94,21 @@ function table(r: DemoResult): string {
 }
 
 function downstreamLines(r: DemoResult): string[] {
-  const { qa, captions: c } = r.downstream!
+  const { qa, captions: c, fineTunedCaptions: f } = r.downstream!
   const s = qa.settings
-  const scores = (name: string, x: CaptionScores) => `  ${name.padEnd(34)} BLEU-4 ${x.bleu4.toFixed(3)}  ROUGE-L ${x.rougeL.toFixed(3)}  CIDEr-D ${x.ciderD.toFixed(3)}`
+  const fs = f.settings
+  const scores = (name: string, x: CaptionScores) => `  ${name.padEnd(44)} BLEU-4 ${x.bleu4.toFixed(3)}  ROUGE-L ${x.rougeL.toFixed(3)}  CIDEr-D ${x.ciderD.toFixed(3)}`
   return [
     '',
-    `Captions of the ${c.clips} test clips against their reference (COCO metrics):`,
+    `Captions of the ${c.clips} test clips against their reference (COCO metrics); the caption decoder fine-tuned`,
+    `on the training clips' captions (${fs.decoderLayers} layers, ${fs.steps} steps, lr ${fs.lr}, batch ${fs.batchSize}, label smoothing ${fs.labelSmoothing}, seed ${fs.seed}):`,
     scores('zero-shot (greedy masked decoding)', c.zeroShot),
     scores('nearest training clip\'s caption', c.nearestTrainingCaption),
+    scores('fine-tuned decoder, greedy', f.pretrained.greedy),
+    scores(`fine-tuned decoder, beam ${fs.beamSize}`, f.pretrained.beam),
+    scores('same fine-tuning from scratch, greedy', f.scratch.greedy),
+    scores(`same fine-tuning from scratch, beam ${fs.beamSize}`, f.scratch.beam),
+    ...f.examples.slice(0, 3).map((e) => `  fine-tuned: ${e.fineTuned} | reference: ${e.reference}`),
     '',
     `Question answering (open answers, ${s.steps} steps, lr ${s.lr}, batch ${s.batchSize}), test accuracy per question type, mean of seeds ${s.seeds.join(', ')}:`,
     ...Object.entries(qa.summary).map(

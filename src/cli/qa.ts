@@ -6,21 +6,25 @@ import { loadPretrained } from '../inference/pretrained.js'
 import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { finetuneQA } from '../training/finetune-qa.js'
-import { deviceFlag, parseCommand, required } from './args.js'
+import { choice, deviceFlag, parseCommand, required } from './args.js'
 import { headFlags } from './finetune-flags.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_QA_HELP = `Usage: videobert finetune --task qa --checkpoint DIR --shards DIR --out RUN [options]
 
-Fine-tunes open-answer video question answering on a pre-trained checkpoint: a head over the
-training answers reads each video window together with a question. Questions come from the
-manifest: "questions": [{"question": "what colour is the shape?", "answer": "red", "type": "colour",
-"choices": ["red", "green"]}] ("type" groups the accuracy report; with "choices" the answer is
-picked among them). The final checkpoint (RUN/checkpoints/step-N) is what 'videobert answer' reads.
-Prints the accuracy per question type on the held-out videos, against chance and the majority answer.
+Fine-tunes video question answering on a pre-trained checkpoint. Questions come from the manifest:
+"questions": [{"question": "what colour is the shape?", "answer": "red", "type": "colour",
+"choices": ["red", "green"]}] ("type" groups the accuracy report). Open answers (--format open): a
+head over the training answers reads each video window together with the question; with "choices"
+the answer is picked among them. Multiple choice (--format multiple-choice, every question with
+"choices"): the checkpoint's matching head scores the window with "question candidate" for each
+choice, trained with a softmax over the choices. The final checkpoint (RUN/checkpoints/step-N) is
+what 'videobert answer' reads. Prints the accuracy per question type on the held-out videos, against
+chance and the majority answer.
 
 Options:
-  --task qa                  question answering (--task classify: see 'videobert finetune --help')
+  --task qa                  question answering (the other tasks: see 'videobert finetune --help')
+  --format F                 open (default) or multiple-choice
   --checkpoint DIR           the pre-trained checkpoint
   --shards DIR               token shards of the videos with questions
   --validation-fraction X    videos held out for the report (default ${F.validationFraction})
@@ -28,7 +32,7 @@ Options:
   --steps N                  optimizer steps (default ${F.steps})
   --batch-size N             (default ${F.batchSize})
   --lr X                     peak learning rate (default ${F.lr}; ${100 * F.warmupFraction} % warm-up, cosine decay)
-  --pooling P                what the head reads: cls (default), segments, or text (the question's outputs)
+  --pooling P                what the open-answer head reads: cls (default), segments, or text (the question's outputs)
   --seed N                   (default ${F.seed})
   --from-scratch             same architecture, random initial weights (the baseline)
   --threads N                threads for tensor math (default: physical cores)
@@ -39,8 +43,9 @@ export const ANSWER_HELP = `Usage: videobert answer --checkpoint FT (--video V -
 
 Answers a question about a video with a question-answering checkpoint (videobert finetune --task
 qa): every window of the video is read with the question and the answer probabilities averaged.
-With --choices the answer is the most probable of those. With --shards instead, answers every
-question of the set's manifest and reports the accuracy per question type.
+With --choices the answer is the most probable of those (a multiple-choice checkpoint needs them:
+it scores "question choice" for each). With --shards instead, answers every question of the set's
+manifest and reports the accuracy per question type.
 
 Options:
   --checkpoint DIR    a fine-tuned QA checkpoint (RUN/checkpoints/step-N)
@@ -66,12 +71,15 @@ export async function finetuneQACommand(v: Record<string, unknown>, signal: Abor
   for (const flag of ['label', 'labels', 'classes', 'label-fraction', 'prompt', 'decoder-layers', 'label-smoothing', 'strategy', 'beam-size']) {
     if (v[flag] !== undefined) throw new VideoBertError('InvalidConfig', `finetune --task qa: --${flag} is for another task (the answers come from the manifest's questions)`)
   }
-  const r = await finetuneQA(headFlags(v, signal))
+  const format = choice(v.format, 'format', ['open', 'multiple-choice'] as const, 'open')
+  if (format === 'multiple-choice' && v.pooling !== undefined) throw new VideoBertError('InvalidConfig', 'finetune --task qa: --pooling is for --format open (multiple choice reads the matching head on [CLS])')
+  const r = await finetuneQA({ ...headFlags(v, signal), format })
   const summary = { checkpoint: r.checkpoint, answers: r.answers, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }
   if (v.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`)
   } else {
-    process.stdout.write(`fine-tuned ${r.fit.state.step} steps on ${r.videos.train} videos with questions (${r.answers.length} answers) → ${r.checkpoint}\n`)
+    const what = format === 'multiple-choice' ? 'multiple choice' : `${r.answers.length} answers`
+    process.stdout.write(`fine-tuned ${r.fit.state.step} steps on ${r.videos.train} videos with questions (${what}) → ${r.checkpoint}\n`)
     if (r.validation) printQAReport(r.validation)
   }
   return r.fit.stopped === 'aborted' ? 130 : 0
@@ -87,8 +95,13 @@ export async function answerCommand(args: string[]): Promise<number> {
   const p = await loadPretrained(required(v.checkpoint, '--checkpoint DIR', 'answer'), { device: deviceFlag(v.device) })
   if (typeof v.shards === 'string') {
     if (v.video !== undefined || v.question !== undefined) throw new VideoBertError('InvalidConfig', 'answer: give --shards DIR or --video with --question, not both')
-    if (p.task !== 'qa' || !p.classes) throw new VideoBertError('Checkpoint', `${String(v.checkpoint)} is not a question-answering model; fine-tune one with 'videobert finetune --task qa'`)
-    const data = new QuestionDataset(await TokenShards.open(v.shards), p.model.config, p.tokenizer, { validationFraction: 1, featureNorm: p.featureNorm ?? 'none', answers: p.classes })
+    const choices = p.task === 'multiple-choice'
+    if (!choices && (p.task !== 'qa' || !p.classes)) throw new VideoBertError('Checkpoint', `${String(v.checkpoint)} is not a question-answering model; fine-tune one with 'videobert finetune --task qa'`)
+    const data = new QuestionDataset(await TokenShards.open(v.shards), p.model.config, p.tokenizer, {
+      validationFraction: 1,
+      featureNorm: p.featureNorm ?? 'none',
+      ...(choices ? { format: 'multiple-choice' as const } : { answers: p.classes! }),
+    })
     const report = await evaluateQA(p.model, data, 'validation')
     if (v.json) process.stdout.write(`${JSON.stringify(report)}\n`)
     else printQAReport(report)

@@ -4,6 +4,9 @@
  * "choices": ["red", "green", "blue"] }]` (`type` and `choices` optional). Open-answer QA is a
  * classification over the training answers' vocabulary: every window of a video is paired with
  * each of its questions as the text (the caption is never shown), and the label is the answer.
+ * Multiple-choice QA (`format: 'multiple-choice'`, every question with `choices`) pairs the window
+ * with "question candidate" for each candidate — K rows per question, scored by the matching head
+ * and trained with a softmax over them; the label is the right candidate's index.
  */
 import type { Batch } from '../batch.js'
 import type { VideoBertConfig } from '../config.js'
@@ -62,20 +65,35 @@ export function encodeQuestion(tokenizer: TextTokenizer, config: Pick<VideoBertC
   return ids
 }
 
+/** Word-piece ids of "question candidate" for each candidate (multiple choice); too long is a coded error. */
+export function encodeChoices(tokenizer: TextTokenizer, config: Pick<VideoBertConfig, 'maxTextLen'>, question: string, choices: string[], where = 'the question'): Uint32Array[] {
+  return choices.map((c) => encodeQuestion(tokenizer, config, `${question} ${c}`, `${where} with its choice '${c}'`))
+}
+
 /** One training or validation sample: a window and one question of its video. */
 export interface QuestionSample {
   w: Window
   /** Index of the question in its video's list. */
   question: number
   ids: Uint32Array
-  /** Index into `answers`; -1 for a validation answer no training question has (always wrong). */
+  /**
+   * Open answers: index into `answers`, -1 for a validation answer no training question has (always
+   * wrong). Multiple choice: the index of the answer among the question's choices.
+   */
   answer: number
   type: string
+  /** Multiple choice: "question candidate" word pieces per candidate (the rows the sample becomes). */
+  choices?: Uint32Array[]
 }
 
+/** `'open'`: a classification over the training answers; `'multiple-choice'`: the matching head scores each of the question's choices. */
+export type QAFormat = 'open' | 'multiple-choice'
+
 export interface QuestionDatasetOptions extends Omit<DatasetOptions, 'negatives'> {
-  /** The answer vocabulary in head order (a fine-tuned model's). @default the sorted distinct training answers */
+  /** The answer vocabulary in head order (a fine-tuned model's; open answers). @default the sorted distinct training answers */
   answers?: string[]
+  /** @default 'open' */
+  format?: QAFormat
 }
 
 export class QuestionDataset {
@@ -83,6 +101,7 @@ export class QuestionDataset {
   readonly objective = 'classify' as const
   /** The answer vocabulary: the sorted distinct answers of the training questions (or the `answers` option). */
   readonly answers: string[]
+  readonly format: QAFormat
   readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
   readonly samples: Record<Split, QuestionSample[]> = { train: [], validation: [] }
   /** Each video's questions (by shard index). */
@@ -96,10 +115,13 @@ export class QuestionDataset {
     tokenizer: TextTokenizer,
     options: QuestionDatasetOptions = {},
   ) {
-    const { answers, ...rest } = options
+    const { answers, format = 'open', ...rest } = options
+    if (format !== 'open' && format !== 'multiple-choice') throw new VideoBertError('InvalidConfig', `invalid config field \`format\`: 'open' or 'multiple-choice', got '${String(format)}'`)
+    this.format = format
     this.#base = new VideoTextDataset(shards, config, tokenizer, { ...rest, negatives: 0 })
     this.#seed = options.seed ?? 0
     const encoded = new Map<number, Uint32Array[]>()
+    const choiceIds = new Map<number, Uint32Array[][]>()
     for (let v = 0; v < shards.length; v++) {
       const rec = shards.video(v)
       const qs = questionsOf(rec)
@@ -109,17 +131,31 @@ export class QuestionDataset {
         v,
         qs.map((q, i) => encodeQuestion(tokenizer, config, q.question, `video '${rec.id}': question ${i}`)),
       )
+      if (format === 'multiple-choice') {
+        choiceIds.set(
+          v,
+          qs.map((q, i) => {
+            if (!q.choices) throw new VideoBertError('InvalidInput', `video '${rec.id}': question ${i} ('${q.question}') has no choices; multiple-choice QA needs \`choices\` on every question`)
+            return encodeChoices(tokenizer, config, q.question, q.choices, `video '${rec.id}': question ${i}`)
+          }),
+        )
+      }
     }
     if (this.questions.size === 0) throw new VideoBertError('InvalidInput', `no video of the shard set has \`${QUESTIONS_FIELD}\` in its manifest record`)
     const trainAnswers = this.#base.videos.train.flatMap((v) => (this.questions.get(v) ?? []).map((q) => q.answer))
     this.answers = answers ? answers.slice() : [...new Set(trainAnswers)].sort()
-    if (this.answers.length < 2) throw new VideoBertError('InvalidInput', `question answering needs at least 2 distinct answers; got ${JSON.stringify(this.answers)}`)
+    if (this.answers.length < 2 && format === 'open') throw new VideoBertError('InvalidInput', `question answering needs at least 2 distinct answers; got ${JSON.stringify(this.answers)}`)
     const index = new Map(this.answers.map((a, i) => [a, i]))
     for (const split of ['train', 'validation'] as const) {
       this.windows[split] = this.#base.windows[split].filter((w) => this.questions.has(w.video))
       for (const w of this.windows[split]) {
         this.questions.get(w.video)!.forEach((q, i) => {
-          this.samples[split].push({ w, question: i, ids: encoded.get(w.video)![i]!, answer: index.get(q.answer) ?? -1, type: q.type })
+          const ids = encoded.get(w.video)![i]!
+          if (format === 'multiple-choice') {
+            this.samples[split].push({ w, question: i, ids, answer: q.choices!.indexOf(q.answer), type: q.type, choices: choiceIds.get(w.video)![i]! })
+          } else {
+            this.samples[split].push({ w, question: i, ids, answer: index.get(q.answer) ?? -1, type: q.type })
+          }
         })
       }
     }
@@ -138,18 +174,52 @@ export class QuestionDataset {
     return [...new Set(this.windows[split].map((w) => w.video))]
   }
 
-  /** Batches of one epoch (training samples shuffled, seeded by epoch); answers outside the vocabulary are left out. */
+  /**
+   * Batches of one epoch (training samples shuffled, seeded by epoch); open answers outside the
+   * vocabulary are left out. Multiple choice: `batchSize` questions per batch, each batch of questions
+   * with the same number of choices.
+   */
   *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
     const known = this.samples[split].filter((s) => s.answer >= 0)
     const order = split === 'train' ? shuffle(known, rng((this.#seed * 7919 + epoch * 104729 + 5) >>> 0)) : known
-    for (let start = 0; start < order.length; start += batchSize) {
-      const batch = this.collate(order.slice(start, start + batchSize)).batch
+    const pending = new Map<number, QuestionSample[]>()
+    const flush = (group: QuestionSample[]) => this.collate(group).batch
+    for (const s of order) {
+      const k = s.choices?.length ?? 0
+      const group = pending.get(k) ?? []
+      group.push(s)
+      pending.set(k, group)
+      if (group.length === batchSize) {
+        pending.delete(k)
+        const batch = flush(group)
+        if (batch) yield batch
+      }
+    }
+    for (const group of pending.values()) {
+      const batch = flush(group)
       if (batch) yield batch
     }
   }
 
-  /** The batch of samples (each window with its question as the text, the answer as the label) and the samples kept. */
+  /**
+   * The batch of samples and the samples kept. Open answers: each window with its question as the
+   * text, the answer as the label. Multiple choice: K rows per sample (the window with "question
+   * candidate"), `numChoices` K and the right candidate as the label (every sample with K choices).
+   */
   collate(samples: QuestionSample[]): { batch: Batch | null; kept: QuestionSample[] } {
+    if (this.format === 'multiple-choice') {
+      const k = samples[0]?.choices?.length ?? 0
+      if (samples.some((s) => s.choices?.length !== k)) throw new VideoBertError('InvalidInput', 'a multiple-choice batch needs the same number of choices for every question')
+      const items = samples.flatMap((s) => s.choices!.map((text) => ({ w: s.w, text, label: 1, sample: s })))
+      const { batch, kept } = this.#base.collateKept(items)
+      if (!batch) return { batch: null, kept: [] }
+      // A sample whose video could not be read drops all its rows together (they share the window).
+      const samplesKept = kept.filter((_, i) => i % k === 0).map((it) => it.sample)
+      delete batch.vtmLabels
+      batch.numChoices = k
+      batch.labels = Uint32Array.from(samplesKept, (s) => s.answer)
+      return { batch, kept: samplesKept }
+    }
     const items = samples.map((s) => ({ w: s.w, text: s.ids, label: 1, sample: s }))
     const { batch, kept } = this.#base.collateKept(items)
     if (batch) batch.labels = Uint32Array.from(kept, (it) => Math.max(0, it.sample.answer))

@@ -21,14 +21,15 @@ export interface DemoCaptionScores {
   clips: number
   zeroShot: CaptionScores
   nearestTrainingCaption: CaptionScores
-  /** The fine-tuned caption decoder (`finetuneCaptioner`, validation fraction 0). */
-  supervised: {
-    settings: { steps: number; lr: number; batchSize: number; decoderLayers: number; labelSmoothing: number; beamSize: number; seed: number }
-    pretrained: { greedy: CaptionScores; beam: CaptionScores }
-    scratch: { greedy: CaptionScores; beam: CaptionScores }
-    /** The first test clips: reference, zero-shot, fine-tuned (greedy). */
-    examples: { reference: string; zeroShot: string; fineTuned: string }[]
-  }
+}
+
+/** The fine-tuned caption decoder (`finetuneCaptioner`, validation fraction 0) on the test clips. */
+export interface DemoFineTunedCaptions {
+  settings: { steps: number; lr: number; batchSize: number; decoderLayers: number; labelSmoothing: number; beamSize: number; seed: number }
+  pretrained: { greedy: CaptionScores; beam: CaptionScores }
+  scratch: { greedy: CaptionScores; beam: CaptionScores }
+  /** The first test clips: reference and the fine-tuned decoder's greedy caption. */
+  examples: { reference: string; fineTuned: string }[]
 }
 
 export interface DemoCaptionOptions {
@@ -49,9 +50,12 @@ const unit = (v: Float32Array): Float32Array => {
   return v.map((x) => x / n)
 }
 
-export async function demoCaptionScores(p: InferenceContext, train: TokenShards, test: TokenShards, zeroShot: string[], o: DemoCaptionOptions): Promise<DemoCaptionScores> {
-  const caption = (s: TokenShards, i: number) => s.video(i).captions.map((c) => c.text).join(' ')
-  const references = Array.from({ length: test.length }, (_, i) => [caption(test, i)])
+const caption = (s: TokenShards, i: number) => s.video(i).captions.map((c) => c.text).join(' ')
+const referencesOf = (test: TokenShards) => Array.from({ length: test.length }, (_, i) => [caption(test, i)])
+
+/** The zero-shot captions and the nearest-training-caption baseline, scored. */
+export async function demoCaptionScores(p: InferenceContext, train: TokenShards, test: TokenShards, zeroShot: string[]): Promise<DemoCaptionScores> {
+  const references = referencesOf(test)
   const all = (s: TokenShards) => Array.from({ length: s.length }, (_, i) => shardVideo(s, i))
   const trainEmb = (await embedVideos(p, all(train))).map((e) => unit(e.pooled))
   const testEmb = (await embedVideos(p, all(test))).map((e) => unit(e.pooled))
@@ -65,6 +69,12 @@ export async function demoCaptionScores(p: InferenceContext, train: TokenShards,
     })
     return caption(train, best)
   })
+  return { clips: test.length, zeroShot: scoreCaptions(zeroShot, references), nearestTrainingCaption: scoreCaptions(nearest, references) }
+}
+
+/** A caption decoder fine-tuned on the training clips, from the checkpoint and from scratch, scored on the test clips (greedy and beam). */
+export async function demoFineTunedCaptions(p: InferenceContext, train: TokenShards, test: TokenShards, o: DemoCaptionOptions): Promise<DemoFineTunedCaptions> {
+  const references = referencesOf(test)
   const c = CAPTION_FINETUNE_DEFAULTS
   const settings = { steps: o.steps ?? c.steps, lr: c.lr, batchSize: 16, decoderLayers: c.decoderLayers, labelSmoothing: c.labelSmoothing, beamSize: CAPTION_DEFAULTS.beamSize, seed: 0 }
   const arm = async (fromScratch: boolean) => {
@@ -95,14 +105,9 @@ export async function demoCaptionScores(p: InferenceContext, train: TokenShards,
   const pretrained = await arm(false)
   const scratch = await arm(true)
   return {
-    clips: test.length,
-    zeroShot: scoreCaptions(zeroShot, references),
-    nearestTrainingCaption: scoreCaptions(nearest, references),
-    supervised: {
-      settings,
-      pretrained: pretrained.scores,
-      scratch: scratch.scores,
-      examples: references.slice(0, 6).map(([reference], i) => ({ reference: reference!, zeroShot: zeroShot[i]!, fineTuned: pretrained.greedy[i]! })),
-    },
+    settings,
+    pretrained: pretrained.scores,
+    scratch: scratch.scores,
+    examples: references.slice(0, 6).map(([reference], i) => ({ reference: reference!, fineTuned: pretrained.greedy[i]! })),
   }
 }

@@ -13,7 +13,7 @@ import { fillInTheBlank, type BlankMetrics } from '../eval/fill-in-the-blank.js'
 import { textToVideoRetrieval, type RetrievalMetrics } from '../eval/retrieval.js'
 import { evaluateCaptions, type CaptionEvaluation } from '../eval/captioning.js'
 import { labelEfficiency, type LabelEfficiencyResult } from './label-efficiency.js'
-import { demoCaptionScores, type DemoCaptionScores } from './caption-scores.js'
+import { demoCaptionScores, demoFineTunedCaptions, type DemoCaptionScores, type DemoFineTunedCaptions } from './caption-scores.js'
 import { demoQuestionAnswering, type DemoQAResult } from './question-answering.js'
 import { VideoBERT, type Device } from '../model.js'
 import { assignCodebookToShards, fitCodebookOnShards, TextTokenizer, TokenShards, trainVocabulary } from '../shards.js'
@@ -84,7 +84,7 @@ export interface DemoResult {
   /** The label-efficiency experiment (null unless asked for). */
   labelEfficiency: LabelEfficiencyResult | null
   /** The downstream tasks (null unless asked for): COCO metrics of the zero-shot captions, a retrieval baseline and the fine-tuned caption decoder; question answering. */
-  downstream: { captions: DemoCaptionScores; qa: DemoQAResult } | null
+  downstream: { captions: DemoCaptionScores; fineTunedCaptions: DemoFineTunedCaptions; qa: DemoQAResult } | null
   /** Fill-in-the-blank on the test captions, per attribute. */
   fillInTheBlank: Record<keyof typeof ATTRIBUTE_WORDS, BlankMetrics>
   seconds: { data: number; tokenize: number; train: number; evaluate: number; labelEfficiency: number; downstream: number; total: number }
@@ -208,7 +208,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   if (options.downstream) {
     log('downstream: captions (zero-shot, nearest training caption, a caption decoder fine-tuned from the checkpoint and from scratch); question answering fine-tuned from the checkpoint and from scratch (3 seeds each)')
     downstream = {
-      captions: await demoCaptionScores(pretrained, trainShards, testShards, written.map((c) => c.text), {
+      captions: await demoCaptionScores(pretrained, trainShards, testShards, written.map((c) => c.text)),
+      fineTunedCaptions: await demoFineTunedCaptions(pretrained, trainShards, testShards, {
         checkpoint: join(out, 'run', 'checkpoints', `step-${fit.state.step}`),
         out: join(out, 'run', 'captioning'),
         steps: quick ? 300 : undefined,

@@ -1,11 +1,12 @@
 /**
  * Question-answering evaluation: each (video, question) is answered from the answer probabilities
  * averaged over the video's windows (weighted by their segments), restricted to the question's
- * choices when it has them; accuracy overall and per question type, against chance (a uniform
- * guess among the type's training answers, or among the choices) and the majority answer.
+ * choices when it has them — or, for multiple-choice data, from each candidate's matching score
+ * averaged the same way; accuracy overall and per question type, against chance (a uniform guess
+ * among the type's training answers, or among the choices) and the majority answer.
  */
 import type { Split } from '../data/dataset.js'
-import type { QuestionDataset } from '../data/questions.js'
+import type { QuestionDataset, QuestionSample } from '../data/questions.js'
 import { VideoBertError } from '../errors.js'
 import type { VideoBERT } from '../model.js'
 
@@ -47,23 +48,40 @@ export interface EvaluateQAOptions {
 export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split: Split, options: EvaluateQAOptions = {}): Promise<QAReport> {
   const batchSize = options.batchSize ?? 64
   const baseline = options.baseline ?? data
+  const choice = data.format === 'multiple-choice'
   const A = data.answers.length
-  if (model.config.numLabels !== A) throw new VideoBertError('InvalidInput', `the model has ${model.config.numLabels} answers, the data ${A}`)
+  if (choice && (model.config.numLabels > 0 || model.config.decoderLayers > 0)) throw new VideoBertError('InvalidInput', 'multiple-choice QA reads the matching head of a model without a task head')
+  if (!choice && model.config.numLabels !== A) throw new VideoBertError('InvalidInput', `the model has ${model.config.numLabels} answers, the data ${A}`)
   const samples = data.samples[split]
   if (samples.length === 0) throw new VideoBertError('InvalidInput', `QA evaluation: the ${split} split has no questions`)
-  // Probabilities summed per (video, question), weighted by window length.
+  // Scores summed per (video, question), weighted by window length: the open answers' probabilities,
+  // or the choices' matching log-odds.
   const sums = new Map<string, { video: number; question: number; probs: Float64Array }>()
-  for (let start = 0; start < samples.length; start += batchSize) {
-    const { batch, kept } = data.collate(samples.slice(start, start + batchSize))
-    if (!batch) continue
-    const probs = await model.classify(batch)
-    kept.forEach((s, b) => {
-      const key = `${s.w.video}/${s.question}`
-      let entry = sums.get(key)
-      if (!entry) sums.set(key, (entry = { video: s.w.video, question: s.question, probs: new Float64Array(A) }))
-      const weight = s.w.count
-      for (let a = 0; a < A; a++) entry.probs[a]! += probs[b * A + a]! * weight
-    })
+  const add = (s: QuestionSample, values: ArrayLike<number>, offset: number, n: number) => {
+    const key = `${s.w.video}/${s.question}`
+    let entry = sums.get(key)
+    if (!entry) sums.set(key, (entry = { video: s.w.video, question: s.question, probs: new Float64Array(n) }))
+    for (let a = 0; a < n; a++) entry.probs[a]! += values[offset + a]! * s.w.count
+  }
+  if (choice) {
+    // Questions with the same number of choices go together (one batch has one K).
+    for (const k of new Set(samples.map((s) => s.choices!.length))) {
+      const same = samples.filter((s) => s.choices!.length === k)
+      const per = Math.max(1, Math.floor(batchSize / k))
+      for (let start = 0; start < same.length; start += per) {
+        const { batch, kept } = data.collate(same.slice(start, start + per))
+        if (!batch) continue
+        const logits = await model.matchLogits({ ...batch, labels: undefined, numChoices: undefined })
+        kept.forEach((s, b) => add(s, logits, b * k, k))
+      }
+    }
+  } else {
+    for (let start = 0; start < samples.length; start += batchSize) {
+      const { batch, kept } = data.collate(samples.slice(start, start + batchSize))
+      if (!batch) continue
+      const probs = await model.classify(batch)
+      kept.forEach((s, b) => add(s, probs, b * A, A))
+    }
   }
   const index = new Map(data.answers.map((a, i) => [a, i]))
   // Training answers per type: the chance and majority baselines.
@@ -83,10 +101,15 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
   let unseen = 0
   for (const { video, question, probs } of sums.values()) {
     const q = data.questions.get(video)![question]!
-    const allowed = q.choices ? q.choices.map((c) => index.get(c)).filter((i): i is number => i !== undefined) : null
-    const predicted = bestAnswer(probs, allowed && allowed.length > 0 ? allowed : null)
-    const right = data.answers[predicted] === q.answer
-    if (!index.has(q.answer)) unseen++
+    let said: string
+    if (choice) {
+      said = q.choices![bestAnswer(probs, null)]!
+    } else {
+      const allowed = q.choices ? q.choices.map((c) => index.get(c)).filter((i): i is number => i !== undefined) : null
+      said = data.answers[bestAnswer(probs, allowed && allowed.length > 0 ? allowed : null)] ?? ''
+      if (!index.has(q.answer)) unseen++
+    }
+    const right = said === q.answer
     const seen = trainByType.get(q.type)
     const t = (perType[q.type] ??= { n: 0, correct: 0, chance: 0, majority: 0, trained: seen !== undefined })
     t.n++
@@ -94,7 +117,7 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
     t.chance += q.choices ? 1 / q.choices.length : seen ? (seen.has(q.answer) ? 1 / seen.size : 0) : index.has(q.answer) ? 1 / A : 0
     t.majority += majorityAnswer.get(q.type) === q.answer ? 1 : 0
     correct += right ? 1 : 0
-    if (examples.length < 8) examples.push({ video: data.shards.video(video).id, question: q.question, answer: q.answer, predicted: data.answers[predicted] ?? '' })
+    if (examples.length < 8) examples.push({ video: data.shards.video(video).id, question: q.question, answer: q.answer, predicted: said })
   }
   const n = sums.size
   return {

@@ -24,8 +24,11 @@ export interface InferenceContext {
   classes: string[] | null
   /** The prompt a fine-tuned classifier reads with every video; null for none. */
   prompt: string | null
-  /** What a fine-tuned head does (`classes.json`'s `task`): 'classify', or 'qa' (the classes are answers). @default 'classify' */
-  task?: 'classify' | 'qa'
+  /**
+   * What a fine-tuned model does (`classes.json`'s `task`): 'classify', 'qa' (open answers: the
+   * classes are the answers) or 'multiple-choice' (QA by the matching head over given choices; no classes). @default 'classify'
+   */
+  task?: 'classify' | 'qa' | 'multiple-choice'
 }
 
 /** What inference reads of a tokenized video: its segment features (from a file or a shard set). */

@@ -43,7 +43,7 @@ export class Pretrained implements InferenceContext {
     readonly videoTokenizer: TokenizeOptions | null,
     readonly classes: string[] | null,
     readonly prompt: string | null,
-    readonly task: 'classify' | 'qa',
+    readonly task: 'classify' | 'qa' | 'multiple-choice',
     /** The visual-word codebook of a model that reads visual words (new videos get their words from it). */
     readonly codebook: Codebook | null,
   ) {}
@@ -59,13 +59,16 @@ export class Pretrained implements InferenceContext {
     const classesPath = join(dir, CLASSES_FILE)
     let classes: string[] | null = null
     let prompt: string | null = null
-    let task: 'classify' | 'qa' = 'classify'
+    let task: 'classify' | 'qa' | 'multiple-choice' = 'classify'
     if (existsSync(classesPath)) {
       let t: unknown
       ;({ classes, prompt = null, task: t = 'classify' } = readJson<{ classes: string[]; prompt?: string | null; task?: unknown }>(classesPath))
-      if (t !== 'classify' && t !== 'qa') throw new VideoBertError('Checkpoint', `${classesPath}: unknown task ${JSON.stringify(t)} (classify or qa)`)
+      if (t !== 'classify' && t !== 'qa' && t !== 'multiple-choice') throw new VideoBertError('Checkpoint', `${classesPath}: unknown task ${JSON.stringify(t)} (classify, qa or multiple-choice)`)
       task = t
-      if (!Array.isArray(classes) || classes.length !== model.config.numLabels) {
+      if (task === 'multiple-choice') {
+        if (model.config.numLabels > 0 || model.config.decoderLayers > 0) throw new VideoBertError('Checkpoint', `${classesPath}: a multiple-choice model has no classification head or decoder`)
+        classes = null
+      } else if (!Array.isArray(classes) || classes.length !== model.config.numLabels) {
         throw new VideoBertError('Checkpoint', `${classesPath}: expected ${model.config.numLabels} class names (the model's numLabels)`)
       }
     }

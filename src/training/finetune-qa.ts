@@ -1,14 +1,20 @@
 /**
- * Fine-tuning for open-answer video question answering: a classification head over the training
- * answers on the checkpoint's encoder, reading the video and the question (`QuestionDataset`). The
- * final checkpoint's `classes.json` holds the answers and `task: 'qa'`; `answerQuestions` and
- * `videobert answer` read it.
+ * Fine-tuning for video question answering (`QuestionDataset`). Open answers: a classification head
+ * over the training answers on the checkpoint's encoder, reading the video and the question; the
+ * final checkpoint's `classes.json` holds the answers and `task: 'qa'`. Multiple choice: no new head
+ * — the checkpoint's matching head scores the video with "question candidate" for each choice,
+ * trained with a softmax over the choices; `classes.json` says `task: 'multiple-choice'`.
+ * `answerQuestions` and `videobert answer` read either.
  */
-import { QuestionDataset } from '../data/questions.js'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { QuestionDataset, type QAFormat } from '../data/questions.js'
+import { CLASSES_FILE } from '../files.js'
+import { VideoBERT } from '../model.js'
 import { evaluateQA, type QAReport } from '../eval/qa.js'
-import type { VideoBERT } from '../model.js'
 import type { TokenShards } from '../shards.js'
-import { FINETUNE_DEFAULTS, finetuneInputs, trainHead, type HeadOptions } from './finetune.js'
+import { FINETUNE_DEFAULTS, finetuneInputs, trainHead, trainTask, type HeadOptions } from './finetune.js'
 import type { FitResult } from './trainer.js'
 
 export interface FinetuneQAOptions extends HeadOptions {
@@ -16,13 +22,15 @@ export interface FinetuneQAOptions extends HeadOptions {
   shards: string | TokenShards
   /** Fraction of the videos held out to validate on. @default 0.1 */
   validationFraction?: number
-  /** What the head reads: `[CLS]` (default), the mean of the segment outputs, or of the question's outputs. @default 'cls' */
+  /** What the head reads: `[CLS]` (default), the mean of the segment outputs, or of the question's outputs (open answers). @default 'cls' */
   pooling?: 'cls' | 'segments' | 'text'
+  /** Open answers (a head over the training answers) or multiple choice (the matching head over each question's choices). @default 'open' */
+  format?: QAFormat
 }
 
 export interface FinetuneQAResult {
   model: VideoBERT
-  /** The answer vocabulary (the head's classes). */
+  /** The answer vocabulary (the head's classes; empty for multiple choice). */
   answers: string[]
   /** Directory of the final checkpoint. */
   checkpoint: string
@@ -34,16 +42,30 @@ export interface FinetuneQAResult {
 
 export async function finetuneQA(o: FinetuneQAOptions): Promise<FinetuneQAResult> {
   const { shards, tokenizer, config, featureNorm } = await finetuneInputs(o.checkpoint, o.shards)
+  const seed = o.seed ?? FINETUNE_DEFAULTS.seed
+  const format = o.format ?? 'open'
   const data = new QuestionDataset(shards, config, tokenizer, {
     validationFraction: o.validationFraction ?? FINETUNE_DEFAULTS.validationFraction,
-    seed: o.seed ?? FINETUNE_DEFAULTS.seed,
+    seed,
     featureNorm,
+    format,
   })
-  const { fit, checkpoint } = await trainHead(o, data, { classes: data.answers, task: 'qa', labels: null, prompt: null }, o.pooling ?? 'cls', config)
+  let run
+  if (format === 'multiple-choice') {
+    const create = { seed, numThreads: o.numThreads, device: o.device }
+    const model = o.fromScratch ? await VideoBERT.create({ ...config, numLabels: 0, decoderLayers: 0 }, create) : await VideoBERT.forFineTuning(o.checkpoint, create)
+    mkdirSync(o.out, { recursive: true })
+    const classesPath = join(o.out, CLASSES_FILE)
+    writeFileSync(classesPath, `${JSON.stringify({ classes: [], task: 'multiple-choice', labels: null, prompt: null }, null, 2)}\n`)
+    run = await trainTask(o, data, model, 'classifyLoss', { [CLASSES_FILE]: classesPath })
+  } else {
+    run = await trainHead(o, data, { classes: data.answers, task: 'qa', labels: null, prompt: null }, o.pooling ?? 'cls', config)
+  }
+  const { fit, checkpoint } = run
   const validation = data.samples.validation.length > 0 ? await evaluateQA(fit.model, data, 'validation') : null
   return {
     model: fit.model,
-    answers: data.answers,
+    answers: format === 'multiple-choice' ? [] : data.answers,
     checkpoint,
     fit,
     videos: { train: data.videos('train').length, validation: data.videos('validation').length },

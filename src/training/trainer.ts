@@ -246,7 +246,9 @@ export class Trainer {
       }
     }
     const line = o.progress ? new ProgressLine() : null
-    const head = model.config.numLabels > 0 ? 'classify' : model.config.decoderLayers > 0 ? 'caption' : 'pretrain'
+    // What is trained: a task head's loss, or the pre-training losses (multiple-choice QA trains
+    // the classification loss over the choices on a model without a task head).
+    const head = model.config.numLabels > 0 || data.objective === 'classify' ? 'classify' : model.config.decoderLayers > 0 ? 'caption' : 'pretrain'
     const health = o.health === false ? null : new HealthMonitor(o.steps, head, o.health)
     const log = (record: Record<string, unknown>) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`)
     let stopped: FitResult['stopped'] = 'completed'

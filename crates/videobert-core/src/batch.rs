@@ -5,7 +5,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::config::{VideoBertConfig, VideoInput};
+use crate::config::{Objective, VideoBertConfig, VideoInput};
 use crate::error::{Error, Result};
 use crate::model::{CaptionTargets, LossTargets, ModelInputs};
 use crate::rng::Rng;
@@ -37,6 +37,12 @@ pub struct Batch {
     /// teacher-forced captioning loss; the encoder reads `text_ids`, usually all padding), refused by
     /// any other model; generation ignores them.
     pub caption_ids: Option<Vec<u32>>,
+    /// Multiple choice: the batch is `B / K` questions of `K` consecutive rows each — the video with
+    /// the question and one candidate answer as the text — and `labels [B / K]` the index of the right
+    /// row in each group. A train or evaluation step of a model without a task head then optimises /
+    /// reports the cross-entropy over each group's matching scores (`vtm` logit of "match" minus
+    /// "no match") instead of the pre-training losses.
+    pub num_choices: Option<usize>,
 }
 
 /// A batch after masking: what the model sees, and what it must predict.
@@ -123,12 +129,30 @@ impl Batch {
             check_len("vtmLabels", v.len(), b, &format!("[B={b}]"))?;
             check_binary("vtmLabels", v)?;
         }
-        if let Some(y) = &self.labels {
-            if cfg.num_labels == 0 {
-                return Err(Error::input("labels", "the model has no classification head (num_labels = 0)"));
+        match (self.num_choices, &self.labels) {
+            (Some(k), labels) => {
+                if cfg.objective() != Objective::Pretrain {
+                    return Err(Error::input(
+                        "numChoices",
+                        "multiple-choice batches train a model without a task head (its matching head scores the candidates)",
+                    ));
+                }
+                if !(2..=1024).contains(&k) || b % k != 0 {
+                    return Err(Error::input("numChoices", format!("must be in [2, 1024] and divide batchSize ({b}), got {k}")));
+                }
+                if let Some(y) = labels {
+                    check_len("labels", y.len(), b / k, &format!("[B/K={}]", b / k))?;
+                    check_ids("labels", y, k, "numChoices")?;
+                }
             }
-            check_len("labels", y.len(), b, &format!("[B={b}]"))?;
-            check_ids("labels", y, cfg.num_labels, "num_labels")?;
+            (None, Some(y)) => {
+                if cfg.num_labels == 0 {
+                    return Err(Error::input("labels", "the model has no classification head (num_labels = 0)"));
+                }
+                check_len("labels", y.len(), b, &format!("[B={b}]"))?;
+                check_ids("labels", y, cfg.num_labels, "num_labels")?;
+            }
+            (None, None) => {}
         }
         if let Some(c) = &self.caption_ids {
             if cfg.decoder_layers == 0 {

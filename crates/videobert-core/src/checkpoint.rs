@@ -218,6 +218,14 @@ impl VideoBert {
         })
     }
 
+    /// A checkpoint's weights for fine-tuning without a task head (e.g. multiple choice, which
+    /// trains the matching head): the encoder and pre-training heads loaded from `dir`, a
+    /// classification head or caption decoder in the checkpoint dropped, and — unlike `load` — a
+    /// fresh optimizer at step 0 seeded by `opts.seed`.
+    pub fn for_fine_tuning(dir: impl AsRef<Path>, opts: CreateOptions) -> Result<Self> {
+        Self::with_new_head(dir.as_ref(), opts, |_| {})
+    }
+
     /// The checkpoint's encoder with the task head `set_head` configures, freshly initialised: it
     /// gets the values a fresh model of the new config and seed would have (its place in the
     /// initialiser's stream), the rest is the checkpoint's.

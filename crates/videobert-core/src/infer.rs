@@ -73,6 +73,13 @@ pub fn match_scores(w: &Weights, batch: &Batch) -> Result<Vec<f32>> {
     flat(candle_nn::ops::softmax(&w.model().vtm_logits(&hidden)?, 1)?.narrow(1, 1, 1)?)
 }
 
+/// The matching head's log-odds that each sample's text belongs to its video (`logit(match) −
+/// logit(no match)`): what multiple-choice answering compares across candidates.
+pub fn match_logits(w: &Weights, batch: &Batch) -> Result<Vec<f32>> {
+    let (_, hidden) = encoded(w, batch)?;
+    flat(w.model().match_logits(&hidden)?)
+}
+
 /// The `[MASK]` tokens of a batch's texts, `(sample, position)` in batch order — the order of
 /// `predict_masked`'s and `mask_log_probs`'s results.
 fn mask_spots(w: &Weights, batch: &Batch) -> Vec<(usize, usize)> {

@@ -158,6 +158,11 @@ impl VideoBert {
         self.threads.run(|| infer::match_scores(&self.weights, batch))
     }
 
+    /// The matching head's log-odds per sample (see `infer::match_logits`).
+    pub fn match_logits(&mut self, batch: &Batch) -> Result<Vec<f32>> {
+        self.threads.run(|| infer::match_logits(&self.weights, batch))
+    }
+
     /// For every `[MASK]` token in the texts: the `top_k` most probable words (MLM head).
     pub fn predict_masked(&mut self, batch: &Batch, top_k: usize) -> Result<Vec<MaskPrediction>> {
         self.threads.run(|| infer::predict_masked(&self.weights, batch, top_k))

@@ -7,7 +7,8 @@
 //! head (`num_labels > 0`) trains and evaluates the classification loss on labelled batches; a model
 //! with a caption decoder (`decoder_layers > 0`) the teacher-forced, label-smoothed captioning loss
 //! on batches with `caption_ids`; any other model the pre-training losses (MLM, masked video
-//! modelling, matching); a batch of another kind is an error.
+//! modelling, matching) — or, on multiple-choice batches (`num_choices`), the cross-entropy over each
+//! question's candidates scored by the matching head; a batch of another kind is an error.
 
 use candle_core::{DType, Tensor};
 
@@ -88,6 +89,16 @@ fn classification_losses(w: &Weights, batch: &Batch, labels: &[u32]) -> Result<(
     Ok((losses, correct as f64 / labels.len() as f64))
 }
 
+/// Multiple-choice loss and accuracy of a batch of `k`-row question groups (nothing masked).
+fn choice_losses(w: &Weights, batch: &Batch, k: usize, labels: &[u32]) -> Result<(Losses, f64)> {
+    let (inputs, _) = batch.unmasked(&w.config).to_tensors(&w.config, &w.device, w.dtype)?;
+    let y = Tensor::new(labels, &w.device)?;
+    let (losses, scores) = w.model().choice_losses(&inputs, k, &y)?;
+    let predicted = scores.argmax(1)?.to_vec1::<u32>()?;
+    let correct = predicted.iter().zip(labels).filter(|(p, y)| p == y).count();
+    Ok((losses, correct as f64 / labels.len() as f64))
+}
+
 /// Captioning loss and teacher-forced word-piece accuracy of a captioned batch (nothing masked).
 pub fn caption_losses(w: &Weights, batch: &Batch) -> Result<(Losses, f64)> {
     let (inputs, _) = batch.unmasked(&w.config).to_tensors(&w.config, &w.device, w.dtype)?;
@@ -98,10 +109,11 @@ pub fn caption_losses(w: &Weights, batch: &Batch) -> Result<(Losses, f64)> {
 
 /// The losses of one (validated) micro-batch under the model's objective.
 fn batch_losses(w: &Weights, batch: &Batch, rng: &mut Rng) -> Result<(Losses, f64)> {
-    match (w.config.objective(), &batch.labels) {
-        (Objective::Classify, Some(labels)) => classification_losses(w, batch, labels),
-        (Objective::Caption, _) => caption_losses(w, batch),
-        (Objective::Pretrain, None) => Ok((losses(w, &batch.mask(&w.config, rng))?, 0.0)),
+    match (w.config.objective(), &batch.labels, batch.num_choices) {
+        (Objective::Classify, Some(labels), None) => classification_losses(w, batch, labels),
+        (Objective::Caption, _, None) => caption_losses(w, batch),
+        (Objective::Pretrain, Some(labels), Some(k)) => choice_losses(w, batch, k, labels),
+        (Objective::Pretrain, None, None) => Ok((losses(w, &batch.mask(&w.config, rng))?, 0.0)),
         _ => unreachable!("check() matches batches to the model's objective"),
     }
 }
@@ -116,6 +128,9 @@ fn check(w: &Weights, batches: &[Batch]) -> Result<()> {
         match c.objective() {
             Objective::Classify if b.labels.is_none() => {
                 return Err(Error::input("labels", format!("the model is a classifier (num_labels = {}): every training batch needs labels", c.num_labels)));
+            }
+            Objective::Pretrain if b.num_choices.is_some() && b.labels.is_none() => {
+                return Err(Error::input("labels", "a multiple-choice training batch needs the index of the right candidate of each question"));
             }
             Objective::Caption if b.caption_ids.is_none() => {
                 return Err(Error::input(

@@ -197,6 +197,9 @@ pub struct NativeBatch {
     /// `[B, L]` reference captions (word pieces, then padding) for a model with a caption decoder: a
     /// batch with them trains (and evaluates) the decoder with teacher forcing.
     pub caption_ids: Option<Uint32Array>,
+    /// Multiple choice: `B / numChoices` questions of `numChoices` consecutive rows (one candidate
+    /// answer each in the text); `labels [B / numChoices]` the right row of each (train / evaluate).
+    pub num_choices: Option<u32>,
 }
 
 impl NativeBatch {
@@ -211,6 +214,7 @@ impl NativeBatch {
             vtm_labels: self.vtm_labels.as_ref().map(|a| a.to_vec()),
             labels: self.labels.as_ref().map(|a| a.to_vec()),
             caption_ids: self.caption_ids.as_ref().map(|a| a.to_vec()),
+            num_choices: self.num_choices.map(|k| k as usize),
         }
     }
 }
@@ -416,6 +420,14 @@ pub fn load_for_captioning(env: &Env, dir: String, decoder_layers: u32, label_sm
     })
 }
 
+/// A checkpoint's weights without a task head (a classification head or caption decoder in it is
+/// dropped) and a fresh optimizer at step 0, for fine-tuning the matching head (multiple choice).
+#[napi(ts_return_type = "Promise<NativeVideoBert>")]
+pub fn load_for_fine_tuning(env: &Env, dir: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
+    let opts = create_options(options).map_err(to_napi_error)?;
+    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::VideoBert::for_fine_tuning(&dir, opts).map_err(to_napi_error)?)))
+}
+
 /// Backstop for synchronous exports: a panic becomes an `Internal` error.
 fn sync<T>(work: impl FnOnce() -> vb::Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(work)).map_err(|_| coded(ErrorCode::Internal, "panic in native code"))?.map_err(to_napi_error)
@@ -535,6 +547,15 @@ impl NativeVideoBert {
         let batch = batch.to_core();
         let inner = self.inner.clone();
         spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.match_scores(&batch).map_err(to_napi_error)?)))
+    }
+
+    /// The matching head's log-odds that each sample's text belongs to its video (logit(match) −
+    /// logit(no match)); multiple-choice answering compares them across a question's candidates.
+    #[napi(ts_return_type = "Promise<Float32Array>")]
+    pub fn match_logits<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
+        let batch = batch.to_core();
+        let inner = self.inner.clone();
+        spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.match_logits(&batch).map_err(to_napi_error)?)))
     }
 
     /// `log P(id | video, text)` of `perMask` given ids at every `[MASK]` token, in batch order

@@ -411,6 +411,28 @@ impl VideoBertModel {
         }
     }
 
+    /// The matching head's score of each row, `[B]`: logit of "the text belongs to the video" minus
+    /// logit of "it does not" (its log-odds).
+    pub fn match_logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let logits = self.vtm_logits(hidden)?;
+        (logits.narrow(1, 1, 1)? - logits.narrow(1, 0, 1)?)?.squeeze(1)
+    }
+
+    /// Multiple choice on unmasked inputs: rows in groups of `k` (one candidate each), the
+    /// cross-entropy of the softmax over each group's matching scores against `labels [B / k]`
+    /// (reported as the classification loss), and the scores `[B / k, k]` (for accuracy).
+    pub fn choice_losses(&self, inp: &ModelInputs, k: usize, labels: &Tensor) -> Result<(Losses, Tensor)> {
+        let hidden = self.encode(inp)?;
+        let b = hidden.dim(0)?;
+        let scores = self.match_logits(&hidden)?.reshape((b / k, k))?;
+        let classify = cross_entropy(&scores, labels)?;
+        let zero = Tensor::zeros((), classify.dtype(), classify.device())?;
+        Ok((
+            Losses { total: classify.clone(), mlm: zero.clone(), video: zero.clone(), vtm: zero.clone(), classify, caption: zero.clone(), mlm_accuracy: zero },
+            scores,
+        ))
+    }
+
     /// Classification loss on unmasked inputs, and the logits (for accuracy).
     pub fn classification_losses(&self, inp: &ModelInputs, labels: &Tensor) -> Result<(Losses, Tensor)> {
         let hidden = self.encode(inp)?;

@@ -44,6 +44,7 @@ pub fn random_batch(cfg: &VideoBertConfig, b: usize, seed: u64) -> Batch {
         vtm_labels: Some((0..b).map(|i| (i % 2) as u8).collect()),
         labels: None,
         caption_ids: None,
+        num_choices: None,
     }
 }
 
