@@ -59,7 +59,7 @@ describe('CaptionDataset', () => {
     expect(batch!.vtmLabels).toBeUndefined()
     data.windows.validation.forEach((w, b) => {
       const want = tokenizer.encode(w.text, L)
-      expect(Array.from(batch!.captionIds!.subarray(b * L, (b + 1) * L))).toEqual([...want, ...new Array(L - want.length).fill(config.padTokenId)])
+      expect(Array.from(batch!.captionIds!.subarray(b * L, (b + 1) * L))).toEqual([...want, ...Array.from({ length: L - want.length }, () => config.padTokenId)])
     })
   })
 })

@@ -18,16 +18,18 @@ evaluates on the held-out test clips (one per combination, never trained on):
     shape and direction?
 With --label-efficiency it also fine-tunes direction and shape classifiers with 10 % of the training
 labels, from the pre-trained checkpoint and from scratch (3 seeds each), and compares test accuracy.
-About 3.5 minutes on 2 cores (+1 with --label-efficiency, +0.5 with --downstream); --quick takes about 1 minute.
+About 3.5 minutes on 2 cores (+1 with --label-efficiency, +3.5 with --downstream); --quick takes about 1 minute.
 
 Options:
   --out DIR         working directory (default ./${D.out}); clips are reused when present,
                     the run directory (DIR/run) is replaced
   --quick           the short version (96 training clips, ${D.quickSteps} steps)
   --label-efficiency  also run the fine-tuning experiment (pre-trained vs from scratch, 10 % labels)
-  --downstream      also score the zero-shot captions (BLEU-4, ROUGE-L, CIDEr-D; against the nearest
-                    training clip's caption) and fine-tune video question answering (what colour /
-                    what shape / which way), pre-trained vs from scratch, 3 seeds, per-type accuracy
+  --downstream      also score captions of the test clips (BLEU-4, ROUGE-L, CIDEr-D): zero-shot, the
+                    nearest training clip's caption, and a caption decoder fine-tuned from the
+                    checkpoint and from scratch; and fine-tune video question answering (what colour /
+                    what shape / which way; open answers and multiple choice), pre-trained vs from
+                    scratch, 3 seeds, per-type accuracy
   --video-input features|visual_words
                     what the model reads of a segment: the builtin region features (default), or
                     one visual word (the VideoBERT paper: a ${DEMO_CODEBOOK.branching}^${DEMO_CODEBOOK.depth}-word hierarchical k-means codebook
@@ -110,10 +112,12 @@ function downstreamLines(r: DemoResult): string[] {
     scores(`same fine-tuning from scratch, beam ${fs.beamSize}`, f.scratch.beam),
     ...f.examples.slice(0, 3).map((e) => `  fine-tuned: ${e.fineTuned} | reference: ${e.reference}`),
     '',
-    `Question answering (open answers, ${s.steps} steps, lr ${s.lr}, batch ${s.batchSize}), test accuracy per question type, mean of seeds ${s.seeds.join(', ')}:`,
-    ...Object.entries(qa.summary).map(
-      ([type, m]) =>
-        `  ${type.padEnd(10)} pre-trained ${m.pretrained.toFixed(3)}  from scratch ${m.scratch.toFixed(3)}  chance ${m.chance.toFixed(3)}  majority ${m.majority.toFixed(3)}  (${m.questions} questions)`,
+    `Question answering (${s.steps} steps, lr ${s.lr}, batch ${s.batchSize}), test accuracy per question type, mean of seeds ${s.seeds.join(', ')}:`,
+    ...(['open', 'multiple-choice'] as const).flatMap((format) =>
+      Object.entries(qa.summary[format]).map(
+        ([type, m]) =>
+          `  ${format.padEnd(15)} ${type.padEnd(10)} pre-trained ${m.pretrained.toFixed(3)}  from scratch ${m.scratch.toFixed(3)}  chance ${m.chance.toFixed(3)}  majority ${m.majority.toFixed(3)}  (${m.questions} questions)`,
+      ),
     ),
   ]
 }

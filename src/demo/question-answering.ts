@@ -1,15 +1,16 @@
 /**
- * The demo's question-answering experiment (`videobert demo --downstream`): open-answer QA
- * (`finetuneQA`) on the training clips' questions — "what colour", "what shape", "which way" —
- * from the pre-trained checkpoint and, with the same data, steps, schedule and seeds, from random
+ * The demo's question-answering experiment (`videobert demo --downstream`): QA (`finetuneQA`) on the
+ * training clips' questions — "what colour", "what shape", "which way", each with every value of
+ * its attribute as the choices — in both formats, open answers and multiple choice, from the
+ * pre-trained checkpoint and, with the same data, steps, schedule and seeds, from random
  * initialisation; accuracy per question type on the held-out test clips (mean over seeds) against
- * chance (a uniform guess among the type's training answers) and the majority answer.
+ * chance (a uniform guess among the choices) and the majority answer.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { FEATURE_NORM_FILE, loadFeatureNorm } from '../data/feature-norm.js'
-import { QuestionDataset } from '../data/questions.js'
+import { QuestionDataset, type QAFormat } from '../data/questions.js'
 import { evaluateQA } from '../eval/qa.js'
 import type { Device } from '../model.js'
 import { TextTokenizer, TokenShards } from '../shards.js'
@@ -35,10 +36,10 @@ export interface DemoQAOptions {
 
 export interface DemoQAResult {
   settings: { steps: number; lr: number; batchSize: number; seeds: number[] }
-  /** Per seed and arm: test accuracy per question type. */
-  rows: { seed: number; arm: 'pretrained' | 'scratch'; accuracy: number; perType: Record<string, number> }[]
-  /** Per question type: mean test accuracy of each arm over the seeds, chance and the majority answer's accuracy. */
-  summary: Record<string, { pretrained: number; scratch: number; chance: number; majority: number; questions: number }>
+  /** Per format, seed and arm: test accuracy per question type. */
+  rows: { format: QAFormat; seed: number; arm: 'pretrained' | 'scratch'; accuracy: number; perType: Record<string, number> }[]
+  /** Per format and question type: mean test accuracy of each arm over the seeds, chance and the majority answer's accuracy. */
+  summary: Record<QAFormat, Record<string, { pretrained: number; scratch: number; chance: number; majority: number; questions: number }>>
 }
 
 export async function demoQuestionAnswering(o: DemoQAOptions): Promise<DemoQAResult> {
@@ -50,31 +51,35 @@ export async function demoQuestionAnswering(o: DemoQAOptions): Promise<DemoQARes
   const normPath = join(o.checkpoint, FEATURE_NORM_FILE)
   const featureNorm = existsSync(normPath) ? loadFeatureNorm(normPath) : 'none'
   const rows: DemoQAResult['rows'] = []
-  const summary: DemoQAResult['summary'] = {}
-  for (const seed of seeds) {
-    for (const arm of ['pretrained', 'scratch'] as const) {
-      const r = await finetuneQA({
-        checkpoint: o.checkpoint,
-        shards: trainShards,
-        validationFraction: 0,
-        out: join(o.out, `seed${seed}-${arm}`),
-        steps: settings.steps,
-        seed,
-        fromScratch: arm === 'scratch',
-        numThreads: o.threads,
-        device: o.device,
-        progress: false,
-        signal: o.signal,
-      })
-      const train = new QuestionDataset(trainShards, r.model.config, tokenizer, { validationFraction: 0, featureNorm, answers: r.answers })
-      const test = new QuestionDataset(testShards, r.model.config, tokenizer, { validationFraction: 1, featureNorm, answers: r.answers })
-      const report = await evaluateQA(r.model, test, 'validation', { baseline: train })
-      rows.push({ seed, arm, accuracy: report.accuracy, perType: Object.fromEntries(Object.entries(report.perType).map(([t, x]) => [t, x.accuracy])) })
-      for (const [t, x] of Object.entries(report.perType)) {
-        const s = (summary[t] ??= { pretrained: 0, scratch: 0, chance: x.chance, majority: x.majority ?? 0, questions: x.questions })
-        s[arm] += x.accuracy / seeds.length
+  const summary: DemoQAResult['summary'] = { open: {}, 'multiple-choice': {} }
+  for (const format of ['open', 'multiple-choice'] as const) {
+    for (const seed of seeds) {
+      for (const arm of ['pretrained', 'scratch'] as const) {
+        const r = await finetuneQA({
+          checkpoint: o.checkpoint,
+          shards: trainShards,
+          validationFraction: 0,
+          out: join(o.out, `${format}-seed${seed}-${arm}`),
+          steps: settings.steps,
+          seed,
+          format,
+          fromScratch: arm === 'scratch',
+          numThreads: o.threads,
+          device: o.device,
+          progress: false,
+          signal: o.signal,
+        })
+        const answers = format === 'open' ? { answers: r.answers } : {}
+        const train = new QuestionDataset(trainShards, r.model.config, tokenizer, { validationFraction: 0, featureNorm, format, ...answers })
+        const test = new QuestionDataset(testShards, r.model.config, tokenizer, { validationFraction: 1, featureNorm, format, ...answers })
+        const report = await evaluateQA(r.model, test, 'validation', { baseline: train })
+        rows.push({ format, seed, arm, accuracy: report.accuracy, perType: Object.fromEntries(Object.entries(report.perType).map(([t, x]) => [t, x.accuracy])) })
+        for (const [t, x] of Object.entries(report.perType)) {
+          const s = (summary[format][t] ??= { pretrained: 0, scratch: 0, chance: x.chance, majority: x.majority ?? 0, questions: x.questions })
+          s[arm] += x.accuracy / seeds.length
+        }
+        o.log?.(`  QA (${format}), seed ${seed}, ${arm === 'pretrained' ? 'pre-trained ' : 'from scratch'}: ${Object.entries(report.perType).map(([t, x]) => `${t} ${x.accuracy.toFixed(3)}`).join(', ')}`)
       }
-      o.log?.(`  QA, seed ${seed}, ${arm === 'pretrained' ? 'pre-trained ' : 'from scratch'}: ${Object.entries(report.perType).map(([t, x]) => `${t} ${x.accuracy.toFixed(3)}`).join(', ')}`)
     }
   }
   return { settings, rows, summary }

@@ -185,6 +185,7 @@ export function writeSyntheticSet(dir: string, options: SyntheticOptions & ClipS
  */
 export const DEMO_QUESTIONS = { colour: 'what colour', shape: 'what shape', direction: 'which way' } as const
 
-export function demoQuestions(c: Pick<ClipSpec, 'colour' | 'shape' | 'direction'>): { question: string; answer: string; type: string }[] {
-  return (['colour', 'shape', 'direction'] as const).map((type) => ({ question: DEMO_QUESTIONS[type], answer: c[type], type }))
+/** A clip's three questions; the choices are every value of the attribute (for multiple-choice QA). */
+export function demoQuestions(c: Pick<ClipSpec, 'colour' | 'shape' | 'direction'>): { question: string; answer: string; type: string; choices: string[] }[] {
+  return (['colour', 'shape', 'direction'] as const).map((type) => ({ question: DEMO_QUESTIONS[type], answer: c[type], type, choices: [...ATTRIBUTE_WORDS[type]] }))
 }

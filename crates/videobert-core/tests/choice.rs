@@ -93,6 +93,6 @@ fn multiple_choice_batches_are_checked() {
         assert!(f == want && reason.contains(needle), "{needle}: {f}: {reason}");
     }
     let mut clf = model(VideoBertConfig { num_labels: 3, ..cfg.clone() }, DType::F32, 5);
-    let (f, reason) = field(clf.train_step(&[good.clone()], step));
+    let (f, reason) = field(clf.train_step(std::slice::from_ref(&good), step));
     assert!(f == "numChoices" && reason.contains("without a task head"), "{reason}");
 }
