@@ -24,6 +24,7 @@ pub mod infer;
 pub mod model;
 pub mod optim;
 pub mod session;
+pub mod size;
 pub mod train;
 pub mod weights;
 

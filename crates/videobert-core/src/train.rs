@@ -125,6 +125,9 @@ fn check(w: &Weights, batches: &[Batch]) -> Result<()> {
     let c = &w.config;
     for b in batches {
         b.validate(c)?; // refuses labels / captions for a model without that head
+        if w.device.is_cpu() {
+            crate::size::check_batch_fits(c, b.batch_size, w.dtype.size_in_bytes(), crate::size::memory_limit())?;
+        }
         match c.objective() {
             Objective::Classify if b.labels.is_none() => {
                 return Err(Error::input("labels", format!("the model is a classifier (num_labels = {}): every training batch needs labels", c.num_labels)));

@@ -15,6 +15,7 @@ use crate::config::VideoBertConfig;
 use crate::error::{Error, Result};
 use crate::model::VideoBertModel;
 use crate::rng::Rng;
+use crate::size;
 
 /// Where parameter values come from when the model is built from stored tensors.
 pub trait TensorSource: Send + Sync {
@@ -47,6 +48,7 @@ impl Weights {
     /// from `Rng::derive(seed, [0x1417])` in parameter-name order.
     pub fn init(config: VideoBertConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
         config.validate()?;
+        check_fits(&config, dtype, device)?;
         let varmap = VarMap::new();
         let model = VideoBertModel::new(&config, VarBuilder::from_varmap(&varmap, dtype, device))?;
         let mut params: Vec<(String, Var)> = varmap.data().lock().expect("varmap lock").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -65,6 +67,7 @@ impl Weights {
     /// out on purpose (`None`) get exactly the values `init(config, seed, …)` would give them.
     pub fn from_source(config: VideoBertConfig, source: &dyn TensorSource, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
         config.validate()?;
+        check_fits(&config, dtype, device)?;
         let backend = Loader { source, created: Mutex::new(Vec::new()), failure: Mutex::new(None) };
         let built = VideoBertModel::new(&config, VarBuilder::from_backend(Box::new(&backend), dtype, device.clone()));
         if let Some(e) = backend.failure.lock().expect("failure lock").take() {
@@ -112,6 +115,15 @@ impl Weights {
     pub fn num_parameters(&self) -> usize {
         self.params.iter().map(|(_, v)| v.elem_count()).sum()
     }
+}
+
+/// On the CPU a model that cannot fit is a `Config` error before anything is allocated (see `size`);
+/// a GPU reports its own allocation failures as errors.
+fn check_fits(config: &VideoBertConfig, dtype: DType, device: &Device) -> Result<()> {
+    if device.is_cpu() {
+        size::check_fits(config, dtype.size_in_bytes(), size::memory_limit())?;
+    }
+    Ok(())
 }
 
 fn random(rng: &mut Rng, shape: &Shape, std: f64, dtype: DType, device: &Device) -> Result<Tensor> {

@@ -218,9 +218,30 @@ pub fn read_chunk_index(dir: &Path, chunk: usize) -> Result<Option<ChunkIndex>> 
     }
 }
 
+/// Where a tensor's bytes lie in the mapped shard file (`start..end`, checked against the file at open).
 struct TensorAt {
     f16: bool,
     start: usize,
+    end: usize,
+}
+
+impl TensorAt {
+    /// The bytes of elements `[first, first + n)` of `width` bytes each; a record pointing outside
+    /// the tensor (a corrupt or hostile index) is a coded error, never a panic or a huge allocation.
+    fn bytes<'m>(&self, map: &'m [u8], first: usize, n: usize, width: usize, what: &str) -> Result<&'m [u8]> {
+        let range = first
+            .checked_mul(width)
+            .and_then(|a| n.checked_mul(width).and_then(|len| a.checked_add(len)).map(|b| (a, b)))
+            .and_then(|(a, b)| Some((self.start.checked_add(a)?, self.start.checked_add(b)?)))
+            .filter(|&(a, b)| b <= self.end && a <= b);
+        match range {
+            Some((a, b)) => Ok(&map[a..b]),
+            None => Err(Error::input(
+                what,
+                format!("the shard index points past the tensor's data (elements {first}..{first}+{n} of {})", (self.end - self.start) / width),
+            )),
+        }
+    }
 }
 
 struct OpenChunk {
@@ -272,11 +293,45 @@ impl TokenShards {
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&st, e))?;
             let (header_len, meta) =
                 safetensors::SafeTensors::read_metadata(&map).map_err(|e| Error::input(st.display().to_string(), format!("corrupt shard: {e}")))?;
-            let tensors = meta
-                .tensors()
-                .into_iter()
-                .map(|(name, info)| (name, TensorAt { f16: info.dtype == safetensors::Dtype::F16, start: 8 + header_len + info.data_offsets.0 }))
-                .collect();
+            let corrupt = |reason: String| Error::input(st.display().to_string(), format!("corrupt shard: {reason}"));
+            let mut tensors = HashMap::new();
+            for (name, info) in meta.tensors() {
+                let (a, b) = info.data_offsets;
+                let (start, end) =
+                    (8 + header_len).checked_add(a).zip((8 + header_len).checked_add(b)).ok_or_else(|| corrupt(format!("tensor `{name}` offsets overflow")))?;
+                if a > b || end > map.len() {
+                    return Err(corrupt(format!("tensor `{name}` claims bytes {start}..{end} of a {}-byte file", map.len())));
+                }
+                let f16 = match info.dtype {
+                    safetensors::Dtype::F16 => true,
+                    safetensors::Dtype::F32 | safetensors::Dtype::U32 => false,
+                    other => return Err(corrupt(format!("tensor `{name}` has dtype {other:?}"))),
+                };
+                tensors.insert(name, TensorAt { f16, start, end });
+            }
+            // Every record must lie inside its tensors (a corrupt or hostile index is refused here,
+            // before anything sized by it is made — in Rust or by the caller).
+            let (r, f) = (index.params.num_regions(), index.params.feature_dim);
+            for rec in &ci.videos {
+                if rec.segments.len() != rec.num_segments {
+                    return Err(corrupt(format!("video '{}' has {} segment times for {} segments", rec.id, rec.segments.len(), rec.num_segments)));
+                }
+                for (name, per) in [("pooled", f), ("regions", r * f), ("visual_words", 1)] {
+                    if let Some(t) = tensors.get(name) {
+                        let width = if name == "visual_words" {
+                            4
+                        } else if t.f16 {
+                            2
+                        } else {
+                            4
+                        };
+                        let first = rec.offset.checked_mul(per).ok_or_else(|| corrupt(format!("video '{}': offset {} overflows", rec.id, rec.offset)))?;
+                        let n =
+                            rec.num_segments.checked_mul(per).ok_or_else(|| corrupt(format!("video '{}': {} segments overflow", rec.id, rec.num_segments)))?;
+                        t.bytes(&map, first, n, width, name).map_err(|e| corrupt(format!("video '{}': {e}", rec.id)))?;
+                    }
+                }
+            }
             for v in 0..ci.videos.len() {
                 order.push((chunks.len(), v));
             }
@@ -307,14 +362,13 @@ impl TokenShards {
         let chunk = &self.chunks[c];
         let rec = &chunk.index.videos[v];
         let t = chunk.tensors.get(name).ok_or_else(|| Error::input(name, "tensor missing from shard"))?;
-        let (first, n) = (rec.offset * per_segment, rec.num_segments * per_segment);
+        let past = || Error::input(name, format!("video '{}': offset {} + {} segments overflow", rec.id, rec.offset, rec.num_segments));
+        let (first, n) = (rec.offset.checked_mul(per_segment).ok_or_else(past)?, rec.num_segments.checked_mul(per_segment).ok_or_else(past)?);
         let map = &chunk.map[..];
         Ok(if t.f16 {
-            let bytes = &map[t.start + 2 * first..t.start + 2 * (first + n)];
-            bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
+            t.bytes(map, first, n, 2, name)?.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
         } else {
-            let bytes = &map[t.start + 4 * first..t.start + 4 * (first + n)];
-            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+            t.bytes(map, first, n, 4, name)?.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
         })
     }
 
@@ -333,9 +387,14 @@ impl TokenShards {
         let &(c, v) = self.order.get(i).ok_or_else(|| Error::input("index", format!("{i} out of range")))?;
         let chunk = &self.chunks[c];
         let rec = &chunk.index.videos[v];
-        Ok(chunk.tensors.get("visual_words").map(|t| {
-            let bytes = &chunk.map[t.start + 4 * rec.offset..t.start + 4 * (rec.offset + rec.num_segments)];
-            bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-        }))
+        match chunk.tensors.get("visual_words") {
+            Some(t) => Ok(Some(
+                t.bytes(&chunk.map, rec.offset, rec.num_segments, 4, "visual_words")?
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+            )),
+            None => Ok(None),
+        }
     }
 }

@@ -10,6 +10,9 @@ use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::{AddedToken, Tokenizer};
 
+/// The largest `tokenizer.json` read (a BERT-base one is ~0.7 MB; 30 000-piece vocabularies ~1 MB).
+pub const MAX_TOKENIZER_BYTES: u64 = 256 << 20;
+
 use crate::error::{Error, Result};
 
 pub const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
@@ -94,11 +97,20 @@ impl TextTokenizer {
     }
 
     /// Load a `tokenizer.json` (ours, or any WordPiece/BERT tokenizer with the same special ids).
+    /// Files over `MAX_TOKENIZER_BYTES` are refused before they are read, and the file's padding and
+    /// truncation settings are dropped (this library cuts to `maxTextLen` itself): a hostile
+    /// `"padding": {"strategy": {"Fixed": 1e12}}` would otherwise make every encode allocate that much.
     pub fn load(path: &Path) -> Result<Self> {
-        if !path.is_file() {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if !meta.is_file() {
             return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "tokenizer.json not found")));
         }
-        let inner = Tokenizer::from_file(path).map_err(|e| tk_err(&path.display().to_string(), e))?;
+        if meta.len() > MAX_TOKENIZER_BYTES {
+            return Err(Error::input(path.display().to_string(), format!("{} bytes: a tokenizer.json is at most {MAX_TOKENIZER_BYTES} bytes", meta.len())));
+        }
+        let mut inner = Tokenizer::from_file(path).map_err(|e| tk_err(&path.display().to_string(), e))?;
+        inner.with_padding(None);
+        inner.with_truncation(None).map_err(|e| tk_err(&path.display().to_string(), e))?;
         let tok = Self { inner };
         tok.check_specials(path)?;
         Ok(tok)
@@ -181,5 +193,28 @@ mod tests {
         let back = TextTokenizer::load(&path).unwrap();
         assert_eq!(back.encode("a blue square moves up", 16).unwrap(), tok.encode("a blue square moves up", 16).unwrap());
         assert!(TextTokenizer::load(Path::new("/nonexistent/tokenizer.json")).is_err());
+    }
+
+    /// A hostile tokenizer.json: padding to 10^12 tokens (each encode would allocate terabytes), a
+    /// truncation setting, a file larger than the limit — coded errors or ignored settings, in bounded memory.
+    #[test]
+    fn a_hostile_tokenizer_file_cannot_make_encode_allocate() {
+        let captions = ["a red circle moves left", "the green square is moving up"];
+        let tok = TextTokenizer::train(captions.iter(), &VocabOptions { vocab_size: 100, min_frequency: 1, lowercase: true }).unwrap();
+        let path = std::env::temp_dir().join(format!("tok-hostile-{}.json", std::process::id()));
+        tok.save(&path).unwrap();
+        let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        json["padding"] = serde_json::json!({"strategy": {"Fixed": 1_000_000_000_000u64}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"});
+        json["truncation"] = serde_json::json!({"direction": "Right", "max_length": 1, "strategy": "LongestFirst", "stride": 0});
+        std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+        let loaded = TextTokenizer::load(&path).unwrap();
+        assert_eq!(loaded.encode("a red circle moves left", 16).unwrap(), tok.encode("a red circle moves left", 16).unwrap());
+        // Larger than the limit: refused from its size, before it is read (a sparse file).
+        std::fs::File::create(&path).unwrap().set_len(MAX_TOKENIZER_BYTES + 1).unwrap();
+        match TextTokenizer::load(&path) {
+            Err(Error::InvalidInput { reason, .. }) => assert!(reason.contains("at most"), "{reason}"),
+            other => panic!("expected InvalidInput, got {:?}", other.map(|_| ())),
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 }

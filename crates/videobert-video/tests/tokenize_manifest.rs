@@ -262,3 +262,48 @@ fn extra_manifest_fields_are_kept_as_metadata_and_a_malformed_line_names_its_fie
     let err = read_manifest(&jsonl).unwrap_err().to_string();
     assert!(err.contains("m.jsonl:2") && err.contains("captions"), "{err}");
 }
+
+/// A shard whose index points past its data, or whose safetensors header claims bytes outside the
+/// file, is a coded error — not a panic, nor an allocation of what the index claims.
+#[test]
+fn a_hostile_shard_index_or_header_is_a_coded_error() {
+    let dir = tmp("hostile");
+    let entries = entries_from_paths(&[fixtures().join("h264.mp4")]).unwrap();
+    run(&entries, &dir.join("out"), 1, (0, 1), FeatureDType::F32, None);
+    let out = dir.join("out");
+    let index_path = out.join("shard-00000.json");
+    let original = std::fs::read_to_string(&index_path).unwrap();
+    let open_error = |out: &Path| match TokenShards::open(out) {
+        Err(videobert_video::error::Error::InvalidInput { reason, .. }) => reason,
+        Err(other) => panic!("expected an InvalidInput error, got {other:?}"),
+        Ok(_) => panic!("a hostile shard opened"),
+    };
+    for (from, to, needle) in [
+        ("\"offset\":0", "\"offset\":1000000", "points past the tensor's data"),
+        ("\"num_segments\":", "\"num_segments\":9999999999999", "segment times for 9999999999999 segments"),
+        ("\"offset\":0", "\"offset\":18446744073709551615", "overflows"),
+    ] {
+        assert!(original.contains(from.split(':').next().unwrap()), "{from} not in the index");
+        std::fs::write(&index_path, regex_replace(&original, from, to)).unwrap();
+        let reason = open_error(&out);
+        assert!(reason.contains("corrupt shard") && reason.contains(needle), "{to}: {reason}");
+    }
+    std::fs::write(&index_path, &original).unwrap();
+    let shards = TokenShards::open(&out).unwrap();
+    assert!(!shards.regions(0).unwrap().is_empty());
+    // A header whose tensor claims bytes past the end of the file (the file cut short).
+    let st = out.join("shard-00000.safetensors");
+    let bytes = std::fs::read(&st).unwrap();
+    std::fs::write(&st, &bytes[..bytes.len() - 16]).unwrap();
+    let reason = open_error(&out);
+    assert!(reason.contains("corrupt shard"), "{reason}");
+}
+
+/// Replace the first `key:number` matching `from`'s key with `to` (the index is compact JSON).
+fn regex_replace(text: &str, from: &str, to: &str) -> String {
+    let key = from.split(':').next().unwrap();
+    let start = text.find(key).unwrap();
+    let value_start = start + key.len() + 1;
+    let value_end = value_start + text[value_start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+    format!("{}{}{}", &text[..start], to, &text[value_end..])
+}
