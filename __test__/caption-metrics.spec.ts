@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 
-import { bleu, ciderD, rougeL, scoreCaptions, tokenizeCaption } from '../src/index.js'
+import { bleu, ciderD, meteor, meteorTokens, porter2, rougeL, scoreCaptions, tokenizeCaption } from '../src/index.js'
 import { expectCode } from './helpers.js'
 
 interface Reference {
@@ -18,6 +18,16 @@ interface Reference {
   rougeLPerCaption: number[]
   ciderD: number
   ciderDPerCaption: number[]
+  /** pycocoevalcap's default METEOR (modules exact, stem, synonym, paraphrase). */
+  meteor: number
+  meteorPerCaption: number[]
+}
+
+/** `meteor-1.5.jar -m "exact stem"` (scripts/reference/meteor.py). */
+const meteorFixture = JSON.parse(readFileSync(new URL('./fixtures/meteor.json', import.meta.url), 'utf8')) as {
+  source: string
+  sets: Record<string, { candidates: string[]; references: string[][]; perCaption: number[]; corpus: number }>
+  stems: Record<string, string>
 }
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/caption-metrics.json', import.meta.url), 'utf8')) as { source: string; sets: Record<string, Reference> }
@@ -45,17 +55,23 @@ describe(`caption metrics match the reference implementation (${fixture.source})
       expectClose(c.perCaption, ref.ciderDPerCaption, 'CIDEr-D per caption')
       // The sets are not degenerate: every metric takes several values.
       for (const per of [r.perCaption, c.perCaption]) expect(new Set(per.map((v) => v.toFixed(6))).size).toBeGreaterThan(3)
+      // On these two sets WordNet synonyms and paraphrases add nothing: exact + stem METEOR is
+      // pycocoevalcap's default METEOR here (not in general: see meteor.ts).
+      const m = meteor(cands, refs)
+      expectClose([m.corpus], [ref.meteor], 'METEOR')
+      expectClose(m.perCaption, ref.meteorPerCaption, 'METEOR per caption')
     })
   }
 
   it('scores raw text through the tokenizer; errors are coded', async () => {
+    expect(meteorTokens(["don't", "dog's", '1990s', "1990's", 'café', 'naïve', '東京'])).toEqual(['don', "'t", 'dog', "'s", '1990s', '1990', "'s", 'café', 'naïve', '東', '京'])
     expect(tokenizeCaption("The Red circle, moving LEFT! It's 2 shapes.")).toEqual(['the', 'red', 'circle', 'moving', 'left', "it's", '2', 'shapes'])
     const set = fixture.sets['demo-like']!
     const s = scoreCaptions(
       set.candidates.map((c) => c.toUpperCase() + '.'),
       set.references,
     )
-    expectClose([s.bleu4, s.rougeL, s.ciderD], [set.bleu[3]!, set.rougeL, set.ciderD], 'raw-text scores')
+    expectClose([s.bleu4, s.rougeL, s.ciderD, s.meteor], [set.bleu[3]!, set.rougeL, set.ciderD, set.meteor], 'raw-text scores')
     expect(s.bleu).toHaveLength(4)
     // A perfect candidate set scores 1 on BLEU and ROUGE-L.
     const perfect = scoreCaptions(['a red circle moves left', 'the blue square falls down'], [['a red circle moves left'], ['the blue square falls down']])
@@ -66,3 +82,31 @@ describe(`caption metrics match the reference implementation (${fixture.source})
     await expectCode(() => scoreCaptions(['a b'], [[]]), 'InvalidInput', /no references/)
   })
 })
+
+describe(`METEOR (exact + stem) matches Meteor 1.5 (${meteorFixture.source})`, () => {
+  it('stems every word of a 6984-word vocabulary as its Snowball stemmer does', () => {
+    const words = Object.entries(meteorFixture.stems)
+    expect(words.length).toBeGreaterThan(6000)
+    const wrong = words.filter(([w, stem]) => porter2(w) !== stem)
+    expect(wrong).toEqual([])
+    // Not the identity: most words lose a suffix.
+    expect(words.filter(([w, stem]) => w !== stem).length).toBeGreaterThan(words.length / 2)
+  })
+
+  for (const [name, set] of Object.entries(meteorFixture.sets)) {
+    it(`scores the ${name} set (${set.candidates.length} captions) as the jar does, per caption and for the corpus`, () => {
+      const tokens = (s: string) => s.split(' ').filter(Boolean)
+      const m = meteor(set.candidates.map(tokens), set.references.map((r) => r.map(tokens)))
+      expectClose(m.perCaption, set.perCaption, 'METEOR per caption')
+      expectClose([m.corpus], [set.corpus], 'METEOR corpus')
+      expect(new Set(m.perCaption.map((v) => v.toFixed(6))).size).toBeGreaterThan(3)
+    })
+  }
+
+  it('the corpus score is the aggregate of the statistics, not the mean of the captions', () => {
+    const set = meteorFixture.sets.corners!
+    const mean = set.perCaption.reduce((a, v) => a + v, 0) / set.perCaption.length
+    expect(Math.abs(mean - set.corpus)).toBeGreaterThan(1e-3)
+  })
+})
+

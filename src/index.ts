@@ -71,6 +71,8 @@ export {
 export { classificationReport, evaluateClassifier, type ClassificationReport, type ClassReport } from './eval/classification.js'
 export { evaluateCaptions, scoreSplitCaptions, type CaptionEvaluation, type CaptionMetrics, type CaptionScoreReport } from './eval/captioning.js'
 export { bleu, ciderD, rougeL, scoreCaptions, tokenizeCaption, type BleuScores, type CaptionScores, type MeanScores } from './eval/caption-metrics.js'
+export { meteor, meteorTokens, type MeteorScores } from './eval/meteor.js'
+export { porter2 } from './eval/porter2.js'
 export { LabelledDataset, readLabelFile, labelOf, type LabelledDatasetOptions, type LabelSource } from './data/labelled.js'
 export { embedVideos, embedTexts, EMBED_DEFAULTS, type VideoEmbedding, type EmbedOptions } from './inference/embed.js'
 export { captionVideos, CAPTION_DEFAULTS, SUPERVISED_DEFAULTS, type Caption, type CaptionOptions, type VideoFeatures } from './inference/caption.js'

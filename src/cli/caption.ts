@@ -43,7 +43,7 @@ Fine-tunes supervised captioning on a pre-trained checkpoint: a Transformer capt
 encoder's) trained end to end with teacher forcing and label smoothing on the videos' captions
 (each window of a video paired with the captions that overlap it; the encoder reads the video
 alone). The final checkpoint (RUN/checkpoints/step-N) is what 'videobert caption' writes with.
-Prints BLEU-4, ROUGE-L and CIDEr-D of the held-out videos' generated captions.
+Prints BLEU-4, METEOR, ROUGE-L and CIDEr-D of the held-out videos' generated captions.
 
 Options:
   --task caption             supervised captioning (see 'videobert finetune --help' for the other tasks)
@@ -82,7 +82,7 @@ export async function finetuneCaptionCommand(v: Record<string, unknown>, signal:
     process.stdout.write(`fine-tuned ${r.fit.state.step} steps on ${r.videos.train} captioned videos → ${r.checkpoint}\n`)
     if (r.validation) {
       const s = r.validation.scores
-      process.stdout.write(`held-out videos (${r.validation.windows} windows): BLEU-4 ${s.bleu4.toFixed(3)}  ROUGE-L ${s.rougeL.toFixed(3)}  CIDEr-D ${s.ciderD.toFixed(3)}\n`)
+      process.stdout.write(`held-out videos (${r.validation.windows} windows): BLEU-4 ${s.bleu4.toFixed(3)}  METEOR ${s.meteor.toFixed(3)}  ROUGE-L ${s.rougeL.toFixed(3)}  CIDEr-D ${s.ciderD.toFixed(3)}\n`)
       for (const e of r.validation.examples.slice(0, 4)) process.stdout.write(`  ${e.caption}  (reference: ${e.reference})\n`)
     }
   }

@@ -25,7 +25,7 @@ Options:
                     the run directory (DIR/run) is replaced
   --quick           the short version (96 training clips, ${D.quickSteps} steps)
   --label-efficiency  also run the fine-tuning experiment (pre-trained vs from scratch, 10 % labels)
-  --downstream      also score captions of the test clips (BLEU-4, ROUGE-L, CIDEr-D): zero-shot, the
+  --downstream      also score captions of the test clips (BLEU-4, METEOR, ROUGE-L, CIDEr-D): zero-shot, the
                     nearest training clip's caption, and a caption decoder fine-tuned from the
                     checkpoint and from scratch; and fine-tune video question answering (what colour /
                     what shape / which way; open answers and multiple choice), pre-trained vs from
@@ -99,10 +99,10 @@ function downstreamLines(r: DemoResult): string[] {
   const { qa, captions: c, fineTunedCaptions: f } = r.downstream!
   const s = qa.settings
   const fs = f.settings
-  const scores = (name: string, x: CaptionScores) => `  ${name.padEnd(44)} BLEU-4 ${x.bleu4.toFixed(3)}  ROUGE-L ${x.rougeL.toFixed(3)}  CIDEr-D ${x.ciderD.toFixed(3)}`
+  const scores = (name: string, x: CaptionScores) => `  ${name.padEnd(44)} BLEU-4 ${x.bleu4.toFixed(3)}  METEOR ${x.meteor.toFixed(3)}  ROUGE-L ${x.rougeL.toFixed(3)}  CIDEr-D ${x.ciderD.toFixed(3)}`
   return [
     '',
-    `Captions of the ${c.clips} test clips against their reference (COCO metrics); the caption decoder fine-tuned`,
+    `Captions of the ${c.clips} test clips against their reference (COCO metrics; METEOR: exact + stem modules); the caption decoder fine-tuned`,
     `on the training clips' captions (${fs.decoderLayers} layers, ${fs.steps} steps, lr ${fs.lr}, batch ${fs.batchSize}, label smoothing ${fs.labelSmoothing}, seed ${fs.seed}):`,
     scores('zero-shot (greedy masked decoding)', c.zeroShot),
     scores('nearest training clip\'s caption', c.nearestTrainingCaption),

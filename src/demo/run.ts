@@ -58,7 +58,7 @@ export interface DemoOptions {
   labelEfficiency?: boolean
   /**
    * Also run the downstream tasks on the pre-trained model: captions of the test clips scored with
-   * BLEU-4 / ROUGE-L / CIDEr-D — zero-shot, the nearest training clip's caption, and a caption decoder
+   * BLEU-4 / METEOR / ROUGE-L / CIDEr-D — zero-shot, the nearest training clip's caption, and a caption decoder
    * fine-tuned from the checkpoint and from scratch (`finetuneCaptioner`); and open-answer question
    * answering ("what colour", "what shape", "which way") fine-tuned from the checkpoint and from
    * scratch, 3 seeds each, scored on the test clips per question type. @default false

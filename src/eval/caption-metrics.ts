@@ -5,10 +5,11 @@
  * (TF-IDF n-gram vectors with document frequencies from the reference corpus, clipped candidate
  * counts, a Gaussian length penalty with σ = 6, ×10). `__test__/caption-metrics.spec.ts` checks
  * every value against the reference implementation's outputs on fixed caption sets
- * (`scripts/reference/caption_metrics.py` wrote them). METEOR is not here yet: it needs
- * Meteor 1.5's aligner (stems, WordNet synonyms, paraphrase tables, function-word weights).
+ * (`scripts/reference/caption_metrics.py` wrote them). METEOR (exact + stem modules) is in
+ * `meteor.ts`; `scoreCaptions` reports it beside these.
  */
 import { VideoBertError } from '../errors.js'
+import { meteor } from './meteor.js'
 
 /**
  * Lower-cased word tokens without punctuation — what the COCO evaluation's PTB tokenizer makes of
@@ -199,12 +200,14 @@ export interface CaptionScores {
   bleu: number[]
   rougeL: number
   ciderD: number
+  /** METEOR with Meteor 1.5's exact and stem modules (corpus aggregate; see `meteor.ts`). */
+  meteor: number
 }
 
-/** BLEU-4, ROUGE-L and CIDEr-D of candidate captions against their reference captions (raw text, tokenised by `tokenizeCaption`). */
+/** BLEU-4, ROUGE-L, CIDEr-D and METEOR (exact + stem) of candidate captions against their reference captions (raw text, tokenised by `tokenizeCaption`). */
 export function scoreCaptions(candidates: string[], references: string[][]): CaptionScores {
   const cands = candidates.map(tokenizeCaption)
   const refs = references.map((r) => r.map(tokenizeCaption))
   const b = bleu(cands, refs)
-  return { bleu4: b.corpus[3]!, bleu: b.corpus, rougeL: rougeL(cands, refs).mean, ciderD: ciderD(cands, refs).mean }
+  return { bleu4: b.corpus[3]!, bleu: b.corpus, rougeL: rougeL(cands, refs).mean, ciderD: ciderD(cands, refs).mean, meteor: meteor(cands, refs).corpus }
 }

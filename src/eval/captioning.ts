@@ -68,7 +68,7 @@ export interface CaptionScoreReport {
 }
 
 /**
- * BLEU-4, ROUGE-L and CIDEr-D of the captions `p` writes for a split's captioned windows (the video
+ * BLEU-4, METEOR, ROUGE-L and CIDEr-D of the captions `p` writes for a split's captioned windows (the video
  * alone, an empty text) against each window's caption.
  */
 export async function scoreSplitCaptions(p: InferenceContext, data: CaptionDataset, split: Split, options: CaptionOptions = {}): Promise<CaptionScoreReport> {

@@ -34,7 +34,7 @@ export interface FinetuneCaptionResult {
   checkpoint: string
   fit: FitResult
   videos: { train: number; validation: number }
-  /** BLEU-4, ROUGE-L, CIDEr-D of the validation videos' generated captions (null when there are none). */
+  /** BLEU-4, METEOR, ROUGE-L, CIDEr-D of the validation videos' generated captions (null when there are none). */
   validation: CaptionScoreReport | null
 }
 
