@@ -59,6 +59,17 @@ describe('bad input → VideoBertError with a specific code', () => {
     await expectCode(() => VideoBERT.create('tiny', { optimizer: { beta1: 1.5 } }), 'InvalidConfig', /beta1/)
   })
 
+  it('a model too large for the machine is an InvalidConfig error before anything is allocated, not an abort', async () => {
+    // Issue 16: this config killed the process (`memory allocation of … bytes failed`, SIGABRT).
+    await expectCode(() => VideoBERT.create({ hiddenSize: 65536, intermediateSize: 1 << 20 }), 'InvalidConfig', /`hidden_?[sS]ize`: the model would need [\d.]+ GiB .* more than the memory limit/)
+    // The same from a downloaded checkpoint's config.json.
+    const dir = tempDir('huge-config')
+    await (await VideoBERT.create('tiny')).save(dir)
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, hidden_size: 1048576 }))
+    await expectCode(() => VideoBERT.load(dir), 'InvalidConfig', /memory limit/)
+  })
+
   it('missing and corrupt checkpoints are Checkpoint errors', async () => {
     const model = await VideoBERT.create('tiny')
     await expectCode(() => VideoBERT.load(join(tempDir('none'), 'missing')), 'Checkpoint', /not a checkpoint directory/)
