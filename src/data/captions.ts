@@ -7,17 +7,14 @@
 import type { Batch } from '../batch.js'
 import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
-import { rng, shuffle } from '../random.js'
 import type { TextTokenizer, TokenShards } from '../shards.js'
-import { VideoTextDataset, type DatasetOptions, type Split, type Window } from './dataset.js'
+import type { DatasetOptions, Split, Window } from './dataset.js'
+import { WindowedDataset } from './windowed.js'
 
-export class CaptionDataset {
+/** The captioned windows of each split (`windows`; windows without a caption are left out). */
+export class CaptionDataset extends WindowedDataset {
   /** What a model trained on it learns (the Trainer's `TrainingData`): a caption decoder. */
   readonly objective = 'caption' as const
-  /** The captioned windows of each split (windows without a caption are left out). */
-  readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
-  readonly #base: VideoTextDataset
-  readonly #seed: number
   readonly #tokenizer: TextTokenizer
 
   constructor(
@@ -26,34 +23,19 @@ export class CaptionDataset {
     tokenizer: TextTokenizer,
     options: Omit<DatasetOptions, 'negatives'> = {},
   ) {
-    this.#base = new VideoTextDataset(shards, config, tokenizer, { ...options, negatives: 0 })
-    this.#seed = options.seed ?? 0
+    super(shards, config, tokenizer, options)
     this.#tokenizer = tokenizer
     for (const split of ['train', 'validation'] as const) {
-      this.windows[split] = this.#base.windows[split].filter((w) => tokenizer.encode(w.text, config.maxTextLen).length > 0)
+      this.windows[split] = this.base.windows[split].filter((w) => tokenizer.encode(w.text, config.maxTextLen).length > 0)
     }
     if (this.windows.train.length === 0) {
       throw new VideoBertError('InvalidInput', "no captioned training window: the training split is empty, or no manifest record of it has `captions` (the decoder's targets)")
     }
   }
 
-  get featureNorm() {
-    return this.#base.featureNorm
-  }
-
-  get skipped() {
-    return this.#base.skipped
-  }
-
-  /** Videos of a split that have a captioned window. */
-  videos(split: Split): number[] {
-    return [...new Set(this.windows[split].map((w) => w.video))]
-  }
-
   /** Batches of one epoch (training windows shuffled, seeded by epoch). */
   *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
-    const windows = this.windows[split]
-    const order = split === 'train' ? shuffle(windows, rng((this.#seed * 7919 + epoch * 104729 + 11) >>> 0)) : windows
+    const order = this.epochOrder(this.windows[split], split, epoch, 11)
     for (let start = 0; start < order.length; start += batchSize) {
       const batch = this.collate(order.slice(start, start + batchSize))
       if (batch) yield batch
@@ -64,7 +46,7 @@ export class CaptionDataset {
   collate(windows: Window[]): Batch | null {
     const L = this.config.maxTextLen
     const empty = new Uint32Array(0)
-    const { batch, kept } = this.#base.collateKept(windows.map((w) => ({ w, text: empty, label: 1 })))
+    const { batch, kept } = this.base.collateKept(windows.map((w) => ({ w, text: empty, label: 1 })))
     if (!batch) return null
     const captionIds = new Uint32Array(kept.length * L).fill(this.config.padTokenId)
     kept.forEach((it, i) => captionIds.set(this.#tokenizer.encode(it.w.text, L), i * L))

@@ -10,8 +10,9 @@ import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
 import { rng, shuffle } from '../random.js'
 import type { TextTokenizer, TokenShards, VideoRecord } from '../shards.js'
-import { VideoTextDataset, type DatasetOptions, type Split, type Window } from './dataset.js'
+import type { DatasetOptions, Split, Window } from './dataset.js'
 import { encodePromptWith } from './prompt.js'
+import { WindowedDataset } from './windowed.js'
 
 /** Where a video's label comes from: a key of the manifest's `label` object, or a map video id → label. */
 export type LabelSource = string | Map<string, string>
@@ -91,19 +92,16 @@ export function readLabelFile(path: string): Map<string, string> {
   return out
 }
 
-export class LabelledDataset {
+export class LabelledDataset extends WindowedDataset {
   /** What a model trained on it learns (the Trainer's `TrainingData`). */
   readonly objective = 'classify' as const
   /** Class names; a sample's label is an index into this list. */
   readonly classes: string[]
-  /** Windows of labelled videos, per split (training: only the `labelFraction` chosen). */
-  readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
+  // `windows`: those of labelled videos, per split (training: only the `labelFraction` chosen).
   /** Class index of every labelled video. */
   readonly labels = new Map<number, number>()
   /** Videos without a label (left out). */
   readonly unlabelled: number[] = []
-  readonly #base: VideoTextDataset
-  readonly #seed: number
   readonly #prompt: Uint32Array
 
   constructor(
@@ -113,11 +111,10 @@ export class LabelledDataset {
     options: LabelledDatasetOptions,
   ) {
     const { labels: source, classes, labelFraction = 1, prompt, ...rest } = options
+    super(shards, config, tokenizer, rest)
     if (!(labelFraction > 0 && labelFraction <= 1)) {
       throw new VideoBertError('InvalidConfig', `invalid config field \`labelFraction\`: must be in (0, 1], got ${labelFraction}`)
     }
-    this.#base = new VideoTextDataset(shards, config, tokenizer, { ...rest, negatives: 0 })
-    this.#seed = rest.seed ?? 0
     this.#prompt = prompt ? encodePromptWith(tokenizer, config, prompt) : new Uint32Array(0)
     const names = new Map<number, string>()
     for (let v = 0; v < shards.length; v++) {
@@ -125,7 +122,7 @@ export class LabelledDataset {
       if (name === null) this.unlabelled.push(v)
       else names.set(v, name)
     }
-    const trainNames = this.#base.videos.train.filter((v) => names.has(v)).map((v) => names.get(v)!)
+    const trainNames = this.base.videos.train.filter((v) => names.has(v)).map((v) => names.get(v)!)
     this.classes = classes ? classes.slice() : [...new Set(trainNames)].sort()
     if (this.classes.length < 2) {
       throw new VideoBertError('InvalidInput', `a classifier needs at least 2 classes; the labels give ${JSON.stringify(this.classes)}`)
@@ -140,21 +137,21 @@ export class LabelledDataset {
     }
     const chosen = this.#chooseTraining(labelFraction)
     for (const split of ['train', 'validation'] as const) {
-      this.windows[split] = this.#base.windows[split].filter((w) => (split === 'train' ? chosen.has(w.video) : this.labels.has(w.video)))
+      this.windows[split] = this.base.windows[split].filter((w) => (split === 'train' ? chosen.has(w.video) : this.labels.has(w.video)))
     }
   }
 
   /** The labelled training videos kept: `labelFraction` of each class, seeded, at least one. */
   #chooseTraining(fraction: number): Set<number> {
     const byClass = new Map<number, number[]>()
-    for (const v of this.#base.videos.train) {
+    for (const v of this.base.videos.train) {
       const c = this.labels.get(v)
       if (c === undefined) continue
       const list = byClass.get(c)
       if (list) list.push(v)
       else byClass.set(c, [v])
     }
-    const next = rng((this.#seed * 31337 + 0x1abe1) >>> 0)
+    const next = rng((this.seed * 31337 + 0x1abe1) >>> 0)
     const chosen = new Set<number>()
     for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
       const videos = shuffle(byClass.get(c)!, next)
@@ -163,23 +160,9 @@ export class LabelledDataset {
     return chosen
   }
 
-  get featureNorm() {
-    return this.#base.featureNorm
-  }
-
-  get skipped() {
-    return this.#base.skipped
-  }
-
-  /** Videos of each split that carry a label (training: those chosen by `labelFraction`). */
-  videos(split: Split): number[] {
-    return [...new Set(this.windows[split].map((w) => w.video))]
-  }
-
   /** Batches of one epoch of a split (training windows shuffled, seeded by epoch). */
   *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
-    const windows = this.windows[split]
-    const order = split === 'train' ? shuffle(windows, rng((this.#seed * 7919 + epoch * 104729 + 3) >>> 0)) : windows
+    const order = this.epochOrder(this.windows[split], split, epoch, 3)
     for (let start = 0; start < order.length; start += batchSize) {
       const batch = this.collate(order.slice(start, start + batchSize))
       if (batch) yield batch
@@ -188,7 +171,7 @@ export class LabelledDataset {
 
   /** A batch of windows (and the prompt, if any) with their labels; unreadable windows follow `badItems`. */
   collate(windows: Window[]): Batch | null {
-    const { batch, kept } = this.#base.collateKept(windows.map((w) => ({ w, text: this.#prompt, label: 1 })))
+    const { batch, kept } = this.base.collateKept(windows.map((w) => ({ w, text: this.#prompt, label: 1 })))
     if (!batch) return null
     batch.labels = Uint32Array.from(kept, (it) => this.labels.get(it.w.video)!)
     return batch

@@ -11,9 +11,9 @@
 import type { Batch } from '../batch.js'
 import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
-import { rng, shuffle } from '../random.js'
 import type { TextTokenizer, TokenShards, VideoRecord } from '../shards.js'
-import { VideoTextDataset, type DatasetOptions, type Split, type Window } from './dataset.js'
+import type { DatasetOptions, Split, Window } from './dataset.js'
+import { WindowedDataset } from './windowed.js'
 
 export interface VideoQuestion {
   question: string
@@ -96,18 +96,15 @@ export interface QuestionDatasetOptions extends Omit<DatasetOptions, 'negatives'
   format?: QAFormat
 }
 
-export class QuestionDataset {
+export class QuestionDataset extends WindowedDataset {
   /** What a model trained on it learns (the Trainer's `TrainingData`): a classifier over `answers`. */
   readonly objective = 'classify' as const
   /** The answer vocabulary: the sorted distinct answers of the training questions (or the `answers` option). */
   readonly answers: string[]
   readonly format: QAFormat
-  readonly windows: Record<Split, Window[]> = { train: [], validation: [] }
   readonly samples: Record<Split, QuestionSample[]> = { train: [], validation: [] }
   /** Each video's questions (by shard index). */
   readonly questions = new Map<number, VideoQuestion[]>()
-  readonly #base: VideoTextDataset
-  readonly #seed: number
 
   constructor(
     readonly shards: TokenShards,
@@ -116,10 +113,9 @@ export class QuestionDataset {
     options: QuestionDatasetOptions = {},
   ) {
     const { answers, format = 'open', ...rest } = options
+    super(shards, config, tokenizer, rest)
     if (format !== 'open' && format !== 'multiple-choice') throw new VideoBertError('InvalidConfig', `invalid config field \`format\`: 'open' or 'multiple-choice', got '${String(format)}'`)
     this.format = format
-    this.#base = new VideoTextDataset(shards, config, tokenizer, { ...rest, negatives: 0 })
-    this.#seed = options.seed ?? 0
     const encoded = new Map<number, Uint32Array[]>()
     const choiceIds = new Map<number, Uint32Array[][]>()
     for (let v = 0; v < shards.length; v++) {
@@ -142,12 +138,12 @@ export class QuestionDataset {
       }
     }
     if (this.questions.size === 0) throw new VideoBertError('InvalidInput', `no video of the shard set has \`${QUESTIONS_FIELD}\` in its manifest record`)
-    const trainAnswers = this.#base.videos.train.flatMap((v) => (this.questions.get(v) ?? []).map((q) => q.answer))
+    const trainAnswers = this.base.videos.train.flatMap((v) => (this.questions.get(v) ?? []).map((q) => q.answer))
     this.answers = answers ? answers.slice() : [...new Set(trainAnswers)].sort()
     if (this.answers.length < 2 && format === 'open') throw new VideoBertError('InvalidInput', `question answering needs at least 2 distinct answers; got ${JSON.stringify(this.answers)}`)
     const index = new Map(this.answers.map((a, i) => [a, i]))
     for (const split of ['train', 'validation'] as const) {
-      this.windows[split] = this.#base.windows[split].filter((w) => this.questions.has(w.video))
+      this.windows[split] = this.base.windows[split].filter((w) => this.questions.has(w.video))
       for (const w of this.windows[split]) {
         this.questions.get(w.video)!.forEach((q, i) => {
           const ids = encoded.get(w.video)![i]!
@@ -161,18 +157,6 @@ export class QuestionDataset {
     }
   }
 
-  get featureNorm() {
-    return this.#base.featureNorm
-  }
-
-  get skipped() {
-    return this.#base.skipped
-  }
-
-  /** Videos of a split that have questions. */
-  videos(split: Split): number[] {
-    return [...new Set(this.windows[split].map((w) => w.video))]
-  }
 
   /**
    * Batches of one epoch (training samples shuffled, seeded by epoch); open answers outside the
@@ -181,7 +165,7 @@ export class QuestionDataset {
    */
   *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
     const known = this.samples[split].filter((s) => s.answer >= 0)
-    const order = split === 'train' ? shuffle(known, rng((this.#seed * 7919 + epoch * 104729 + 5) >>> 0)) : known
+    const order = this.epochOrder(known, split, epoch, 5)
     const pending = new Map<number, QuestionSample[]>()
     const flush = (group: QuestionSample[]) => this.collate(group).batch
     for (const s of order) {
@@ -211,7 +195,7 @@ export class QuestionDataset {
       const k = samples[0]?.choices?.length ?? 0
       if (samples.some((s) => s.choices?.length !== k)) throw new VideoBertError('InvalidInput', 'a multiple-choice batch needs the same number of choices for every question')
       const items = samples.flatMap((s) => s.choices!.map((text) => ({ w: s.w, text, label: 1, sample: s })))
-      const { batch, kept } = this.#base.collateKept(items)
+      const { batch, kept } = this.base.collateKept(items)
       if (!batch) return { batch: null, kept: [] }
       // A sample whose video could not be read drops all its rows together (they share the window).
       const samplesKept = kept.filter((_, i) => i % k === 0).map((it) => it.sample)
@@ -221,7 +205,7 @@ export class QuestionDataset {
       return { batch, kept: samplesKept }
     }
     const items = samples.map((s) => ({ w: s.w, text: s.ids, label: 1, sample: s }))
-    const { batch, kept } = this.#base.collateKept(items)
+    const { batch, kept } = this.base.collateKept(items)
     if (batch) batch.labels = Uint32Array.from(kept, (it) => Math.max(0, it.sample.answer))
     return { batch, kept: kept.map((it) => it.sample) }
   }

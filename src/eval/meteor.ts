@@ -93,8 +93,8 @@ const byRank = (a: Path, b: Path) => b.weighted - a.weighted || a.chunks - b.chu
 /** The alignment of candidate `hyp` (i) to reference `ref` (j): the match at each reference position. */
 function align(hyp: string[], ref: string[]): (Match | null)[] {
   const cand: Match[][] = ref.map(() => [])
-  const cov1 = new Array<number>(hyp.length).fill(0)
-  const cov2 = new Array<number>(ref.length).fill(0)
+  const cov1 = hyp.map(() => 0)
+  const cov2 = ref.map(() => 0)
   const identical = hyp.length === ref.length && hyp.every((w, k) => w === ref[k])
   const push = (module: number, j: number, i: number) => {
     cand[j]!.push({ module, j, i })

@@ -77,7 +77,7 @@ export function porter2(word: string): string {
   else if (s1a === 'ied' || s1a === 'ies') w = w.slice(0, w.length - 3) + (w.length > 4 ? 'i' : 'ie')
   else if (s1a === 's') {
     const stem = w.slice(0, -1)
-    if ([...stem.slice(0, -1)].some(isVowel)) cut(1)
+    if (Array.from(stem.slice(0, -1)).some(isVowel)) cut(1)
   }
   if (INVARIANT_AFTER_1A.has(w)) return w
 
