@@ -114,11 +114,29 @@ fn read_config(dir: &Path) -> Result<VideoBertConfig> {
         return Err(Error::checkpoint(dir, "not a checkpoint directory (missing or not a directory)"));
     }
     let path = dir.join(CONFIG_FILE);
+    let len = std::fs::metadata(&path).map_err(|e| Error::checkpoint(&path, e.to_string()))?.len();
+    if len > MAX_CONFIG_BYTES {
+        return Err(Error::checkpoint(&path, format!("{len} bytes: a config.json is at most {MAX_CONFIG_BYTES} bytes")));
+    }
     let json = std::fs::read_to_string(&path).map_err(|e| Error::checkpoint(&path, e.to_string()))?;
     VideoBertConfig::from_json(&json).map_err(|e| Error::checkpoint(&path, e.to_string()))
 }
 
+/// The largest `config.json` read (a real one is ~1 KB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// A checkpoint file's bytes (`None` when it does not exist). A file larger than the memory limit
+/// (`size::memory_limit`) is refused from its size, before it is read.
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::checkpoint(path, e.to_string())),
+    };
+    let limit = crate::size::memory_limit();
+    if len as u128 > limit {
+        return Err(Error::checkpoint(path, format!("{len} bytes, more than the memory limit of {limit} bytes (VIDEOBERT_MEMORY_LIMIT overrides)")));
+    }
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -81,3 +81,50 @@ fn invalid_config_json() {
     std::fs::write(dir.join("config.json"), "{ not json").unwrap();
     assert!(load_err(&dir).contains("config.json"));
 }
+
+/// Hostile checkpoint files (a downloaded checkpoint is untrusted input): safetensors headers that
+/// claim a huge header, offsets outside the file or shapes far larger than their bytes; a file or a
+/// config.json larger than the limits (sparse files: nothing is written) — all `Checkpoint` errors
+/// in bounded memory, decided before the file is read where its size is the problem.
+#[test]
+fn hostile_checkpoint_files() {
+    let dir = saved("hostile");
+    let path = dir.join("model.safetensors");
+    let original = std::fs::read(&path).unwrap();
+    let header_len = u64::from_le_bytes(original[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&original[8..8 + header_len]).unwrap().to_string();
+    let with_header = |h: &str| {
+        let mut bytes = (h.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(h.as_bytes());
+        bytes.extend_from_slice(&original[8 + header_len..]);
+        bytes
+    };
+    // The first tensor's entry, edited.
+    let first = header.find("\"data_offsets\":[").unwrap();
+    let end = first + header[first..].find(']').unwrap() + 1;
+    let shape = header.find("\"shape\":[").unwrap();
+    let shape_end = shape + header[shape..].find(']').unwrap() + 1;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("header length 2^64-1", {
+            let mut b = original.clone();
+            b[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+            b
+        }),
+        ("offsets past the file", with_header(&format!("{}\"data_offsets\":[0,99999999999]{}", &header[..first], &header[end..]))),
+        ("a shape of 2^62 elements", with_header(&format!("{}\"shape\":[4611686018427387904]{}", &header[..shape], &header[shape_end..]))),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(&path, bytes).unwrap();
+        let msg = load_err(&dir);
+        assert!(msg.contains("model.safetensors") && msg.contains("corrupt"), "{what}: {msg}");
+    }
+    // Larger than any machine's memory: refused from its size (a 4 TiB sparse file).
+    std::fs::File::create(&path).unwrap().set_len(1 << 42).unwrap();
+    let msg = load_err(&dir);
+    assert!(msg.contains("more than the memory limit"), "{msg}");
+    std::fs::write(&path, &original).unwrap();
+    let config = dir.join("config.json");
+    std::fs::File::options().append(true).open(&config).unwrap().set_len(2 << 20).unwrap();
+    let msg = load_err(&dir);
+    assert!(msg.contains("a config.json is at most"), "{msg}");
+}
