@@ -125,6 +125,18 @@ describe('Trainer', () => {
     expect(existsSync(join(out, 'checkpoints', '.tmp-step-9'))).toBe(false)
   })
 
+  it('a run killed before its first complete checkpoint resumes from the start, its stale metrics dropped', async () => {
+    const straightOut = tempDir('straight-none')
+    await new Trainer(base(straightOut)).fit(await VideoBERT.create(config, { seed: 5 }), data)
+    // What a kill leaves before any checkpoint completes: train lines, a half-written line, a .tmp directory.
+    const out = tempDir('killed-early')
+    mkdirSync(join(out, 'checkpoints', '.tmp-step-4'), { recursive: true })
+    writeFileSync(join(out, 'metrics.jsonl'), `${readFileSync(join(straightOut, 'metrics.jsonl'), 'utf8').split('\n').slice(0, 3).join('\n')}\n{"step":4,"spl`)
+    const r = await new Trainer(base(out, { resume: true })).fit(await VideoBERT.create(config, { seed: 5 }), data)
+    expect(r.state.step).toBe(12)
+    expect(trainLosses(out)).toEqual(trainLosses(straightOut))
+  })
+
   it('refuses a resume with another architecture and an unwritable run directory', async () => {
     const out = tempDir('arch')
     await new Trainer(base(out, { steps: 2 })).fit(await VideoBERT.create(config, { seed: 1 }), data)

@@ -81,11 +81,18 @@ export class CheckpointManager {
     const final = join(this.dir, `step-${state.step}`)
     const tmp = join(this.dir, `.tmp-step-${state.step}`)
     rmSync(tmp, { recursive: true, force: true })
-    await model.save(tmp)
-    for (const [name, src] of Object.entries(extraFiles)) copyFileSync(src, join(tmp, name))
-    const statePath = join(tmp, TRAINER_STATE_FILE)
-    writeFileSync(statePath, JSON.stringify(state, null, 2))
-    for (const f of readdirSync(tmp)) fsyncPath(join(tmp, f))
+    try {
+      await model.save(tmp)
+      for (const [name, src] of Object.entries(extraFiles)) copyFileSync(src, join(tmp, name))
+      const statePath = join(tmp, TRAINER_STATE_FILE)
+      writeFileSync(statePath, JSON.stringify(state, null, 2))
+      for (const f of readdirSync(tmp)) fsyncPath(join(tmp, f))
+    } catch (err) {
+      // A failed save (a full disk, …) takes back its space; the earlier checkpoints are untouched.
+      rmSync(tmp, { recursive: true, force: true })
+      if (err instanceof VideoBertError) throw err
+      throw new VideoBertError('Io', `saving checkpoint ${final}: ${(err as Error).message}`, { cause: err })
+    }
     rmSync(final, { recursive: true, force: true })
     renameSync(tmp, final)
     fsyncPath(this.dir)

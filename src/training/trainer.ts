@@ -235,14 +235,25 @@ export class Trainer {
         }
         model = restored
         state = ckpt.readState(latest.path)
-        // Metrics logged after this checkpoint by the interrupted run are about to be redone.
+        // Metrics logged after this checkpoint by the interrupted run are about to be redone (a
+        // line the kill cut short is one of them).
         if (existsSync(metricsPath)) {
+          const step = (l: string) => {
+            try {
+              return (JSON.parse(l) as { step: number }).step
+            } catch {
+              return Infinity
+            }
+          }
           const keep = readFileSync(metricsPath, 'utf8')
             .split('\n')
-            .filter((l) => l && (JSON.parse(l) as { step: number }).step <= state.step)
+            .filter((l) => l && step(l) <= state.step)
           writeFileSync(metricsPath, keep.map((l) => `${l}\n`).join(''))
         }
         await this.#emit('onLoadCheckpoint', this, latest.path, state)
+      } else {
+        // Killed before its first complete checkpoint: the run starts over, and so do its metrics.
+        rmSync(metricsPath, { force: true })
       }
     }
     const line = o.progress ? new ProgressLine() : null

@@ -23,7 +23,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Like `write_atomic`, for writers that want a path (e.g. safetensors' `serialize_to_file`).
 pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let tmp = tmp_name(path);
-    write(&tmp)?;
+    // A failed write (a full disk, say) leaves no half-written temporary file taking up the space.
+    if let Err(e) = write(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
     // The rename itself is durable once the directory is synced (not possible on every platform).

@@ -27,6 +27,15 @@ fn st_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::checkpoint(path, e.to_string())
 }
 
+/// A safetensors write's error: the file system's own (a full disk, no permission) is `Io`, the
+/// rest `Checkpoint`.
+fn write_err(path: &Path, e: safetensors::SafeTensorError) -> Error {
+    match e {
+        safetensors::SafeTensorError::IoError(io) => Error::io(path, io),
+        other => st_err(path, other),
+    }
+}
+
 impl VideoBert {
     /// Write the checkpoint files into `dir` (created if needed).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
@@ -35,7 +44,7 @@ impl VideoBert {
 
         let model_path = dir.join(MODEL_FILE);
         let tensors: Vec<(String, Tensor)> = self.params().iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
-        write_atomic(&model_path, |tmp| safetensors::serialize_to_file(tensors, None, tmp).map_err(|e| st_err(&model_path, e)))?;
+        write_atomic(&model_path, |tmp| safetensors::serialize_to_file(tensors, None, tmp).map_err(|e| write_err(tmp, e)))?;
 
         let opt_path = dir.join(OPTIMIZER_FILE);
         let mut state = Vec::with_capacity(2 * self.params().len());
@@ -55,7 +64,7 @@ impl VideoBert {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        write_atomic(&opt_path, |tmp| safetensors::serialize_to_file(state, Some(meta), tmp).map_err(|e| st_err(&opt_path, e)))?;
+        write_atomic(&opt_path, |tmp| safetensors::serialize_to_file(state, Some(meta), tmp).map_err(|e| write_err(tmp, e)))?;
 
         let cfg_path = dir.join(CONFIG_FILE);
         write_atomic(&cfg_path, |tmp| std::fs::write(tmp, self.config.to_json()).map_err(|e| Error::io(tmp, e)))
