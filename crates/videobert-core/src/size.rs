@@ -12,51 +12,79 @@
 use crate::config::{VideoBertConfig, VideoInput, VideoLoss};
 use crate::error::{Error, Result};
 
-/// Scalars of every trainable tensor of a model of this config (exactly `Weights::num_parameters`).
+/// `u128` arithmetic that saturates: a hostile config's dimensions (up to 2^64 each) multiply past
+/// even `u128` (found by fuzzing `config.json`); a saturated size is simply "too large".
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+struct Count(u128);
+
+impl std::ops::Add for Count {
+    type Output = Count;
+    fn add(self, o: Count) -> Count {
+        Count(self.0.saturating_add(o.0))
+    }
+}
+
+impl std::ops::Mul for Count {
+    type Output = Count;
+    fn mul(self, o: Count) -> Count {
+        Count(self.0.saturating_mul(o.0))
+    }
+}
+
+fn n(x: usize) -> Count {
+    Count(x as u128)
+}
+
+/// Scalars of every trainable tensor of a model of this config (exactly `Weights::num_parameters`;
+/// `u128::MAX` when that does not fit in 128 bits).
 pub fn parameter_count(c: &VideoBertConfig) -> u128 {
-    let u = |x: usize| x as u128;
-    let (h, f, v, r, ffn) = (u(c.hidden_size), u(c.feature_dim), u(c.vocab_size), u(c.num_regions), u(c.intermediate_size));
-    let (l, t) = (u(c.max_text_len), u(c.max_segments));
-    let linear = |i: u128, o: u128| i * o + o;
-    let norm = 2 * h;
-    let attention = 4 * linear(h, h);
+    let (h, f, v, r, ffn) = (n(c.hidden_size), n(c.feature_dim), n(c.vocab_size), n(c.num_regions), n(c.intermediate_size));
+    let (l, t) = (n(c.max_text_len), n(c.max_segments));
+    let (zero, one, two, three, four) = (n(0), n(1), n(2), n(3), n(4));
+    let linear = |i: Count, o: Count| i * o + o;
+    let norm = two * h;
+    let attention = four * linear(h, h);
     let feed_forward = linear(h, ffn) + linear(ffn, h);
     let head_transform = linear(h, h) + norm;
 
-    let mut embeddings = v * h + (l + 2) * h + (t + 1) * h + 2 * h + h + norm;
-    embeddings += match c.video_input {
-        VideoInput::Features => linear(f, h),
-        VideoInput::VisualWords => u(c.num_visual_words) * h,
-    };
-    if r > 0 {
-        embeddings += (r + 1) * h + linear(f, h);
+    let mut embeddings = v * h + (l + two) * h + (t + one) * h + two * h + h + norm;
+    embeddings = embeddings
+        + match c.video_input {
+            VideoInput::Features => linear(f, h),
+            VideoInput::VisualWords => n(c.num_visual_words) * h,
+        };
+    if c.num_regions > 0 {
+        embeddings = embeddings + (r + one) * h + linear(f, h);
     }
-    let layer = norm + attention + norm + feed_forward + if r > 0 { norm + attention } else { 0 };
+    let layer = norm + attention + norm + feed_forward + if c.num_regions > 0 { norm + attention } else { zero };
     let video_head = head_transform
         + match c.video_loss {
-            VideoLoss::Ce => u(c.num_visual_words),
+            VideoLoss::Ce => n(c.num_visual_words),
             VideoLoss::L2 | VideoLoss::Nce => linear(h, f),
         };
-    let heads = head_transform + v + video_head + linear(h, h) + linear(h, 2) + if c.num_labels > 0 { linear(h, u(c.num_labels)) } else { 0 };
-    let decoder = if c.decoder_layers > 0 { (l + 1) * h + norm + u(c.decoder_layers) * (3 * norm + 2 * attention + feed_forward) + norm + v } else { 0 };
-    embeddings + u(c.num_hidden_layers) * layer + norm + heads + decoder
+    let classifier = if c.num_labels > 0 { linear(h, n(c.num_labels)) } else { zero };
+    let heads = head_transform + v + video_head + linear(h, h) + linear(h, two) + classifier;
+    let decoder =
+        if c.decoder_layers > 0 { (l + one) * h + norm + n(c.decoder_layers) * (three * norm + two * attention + feed_forward) + norm + v } else { zero };
+    (embeddings + n(c.num_hidden_layers) * layer + norm + heads + decoder).0
 }
 
 /// Bytes a model of this config holds on the CPU: parameters, gradients and the two AdamW moments.
 pub fn model_bytes(c: &VideoBertConfig, dtype_bytes: usize) -> u128 {
-    parameter_count(c) * 4 * dtype_bytes as u128
+    (Count(parameter_count(c)) * n(4) * n(dtype_bytes)).0
 }
 
 /// Bytes of the largest activations one sample of a train step keeps for backward: per layer the
 /// joint sequence's attention scores and probabilities (`heads × S²`, twice), the FFN's
 /// intermediate rows and a dozen `[rows, H]` tensors, over the sequence and region rows.
 pub fn activation_bytes_per_sample(c: &VideoBertConfig, dtype_bytes: usize) -> u128 {
-    let u = |x: usize| x as u128;
-    let s = u(c.seq_len());
-    let rows = s + u(c.max_segments) * u(c.num_regions);
-    let per_layer = 2 * u(c.num_attention_heads) * s * s + 2 * rows * u(c.intermediate_size) + 12 * rows * u(c.hidden_size);
-    let decoder = u(c.decoder_layers) * (4 * u(c.num_attention_heads) * u(c.decoder_len()) * s + 12 * u(c.decoder_len()) * u(c.hidden_size));
-    (u(c.num_hidden_layers) * per_layer + decoder + u(c.vocab_size) * u(c.decoder_len())) * dtype_bytes as u128
+    let s = n(c.max_text_len) + n(c.max_segments) + n(3);
+    let rows = s + n(c.max_segments) * n(c.num_regions);
+    let heads = n(c.num_attention_heads);
+    let per_layer = n(2) * heads * s * s + n(2) * rows * n(c.intermediate_size) + n(12) * rows * n(c.hidden_size);
+    let dl = n(c.max_text_len) + n(1);
+    let decoder = n(c.decoder_layers) * (n(4) * heads * dl * s + n(12) * dl * n(c.hidden_size));
+    ((n(c.num_hidden_layers) * per_layer + decoder + n(c.vocab_size) * dl) * n(dtype_bytes)).0
 }
 
 /// The memory limit models and batches are checked against (see the module docs).
@@ -133,7 +161,7 @@ pub fn check_fits(c: &VideoBertConfig, dtype_bytes: usize, limit: u128) -> Resul
         ));
     }
     let sample = activation_bytes_per_sample(c, dtype_bytes);
-    if model + sample > limit {
+    if model.saturating_add(sample) > limit {
         let field = dominant_field(c, |x| activation_bytes_per_sample(x, dtype_bytes));
         return Err(Error::config(field, format!("one sample of a train step would need {} of activations next to the model's {}, more than the memory limit of {} (VIDEOBERT_MEMORY_LIMIT overrides)", gib(sample), gib(model), gib(limit))));
     }
@@ -142,7 +170,7 @@ pub fn check_fits(c: &VideoBertConfig, dtype_bytes: usize, limit: u128) -> Resul
 
 /// A coded `InvalidInput` error when a batch of `batch_size` samples would not fit next to the model.
 pub fn check_batch_fits(c: &VideoBertConfig, batch_size: usize, dtype_bytes: usize, limit: u128) -> Result<()> {
-    let need = model_bytes(c, dtype_bytes) + activation_bytes_per_sample(c, dtype_bytes) * batch_size as u128;
+    let need = (Count(model_bytes(c, dtype_bytes)) + Count(activation_bytes_per_sample(c, dtype_bytes)) * n(batch_size)).0;
     if need > limit {
         return Err(Error::input(
             "batchSize",
@@ -155,6 +183,25 @@ pub fn check_batch_fits(c: &VideoBertConfig, batch_size: usize, dtype_bytes: usi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing `config.json`: dimensions whose products overflow u128 (a panic with debug
+    /// assertions, a wrapped — small — size without).
+    #[test]
+    fn sizes_saturate_instead_of_overflowing() {
+        let huge = VideoBertConfig {
+            hidden_size: 888_888_888_888_888_864,
+            num_attention_heads: 2,
+            num_hidden_layers: 2,
+            decoder_layers: 1,
+            ..VideoBertConfig::small()
+        };
+        assert!(parameter_count(&huge) > 10u128.pow(37));
+        assert_eq!(model_bytes(&huge, 4), u128::MAX);
+        assert!(matches!(check_fits(&huge, 4, 24 << 30), Err(Error::Config { .. })));
+        let long = VideoBertConfig { max_text_len: usize::MAX / 2, max_segments: usize::MAX / 2, ..VideoBertConfig::small() };
+        assert_eq!(activation_bytes_per_sample(&long, 4), u128::MAX);
+        assert!(check_batch_fits(&VideoBertConfig::small(), usize::MAX, 4, 24 << 30).is_err());
+    }
 
     #[test]
     fn byte_sizes_parse() {

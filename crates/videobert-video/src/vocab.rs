@@ -10,6 +10,13 @@ use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::{AddedToken, Tokenizer};
 
+/// `work` with a panic inside the tokenizers crate (a tokenizer file it accepted but cannot run)
+/// turned into a coded error naming `field`.
+fn guarded<T>(field: &str, work: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|_| Error::input(field, "the tokenizer failed on this input (a malformed tokenizer.json?)"))
+}
+
 /// The largest `tokenizer.json` read (a BERT-base one is ~0.7 MB; 30 000-piece vocabularies ~1 MB).
 pub const MAX_TOKENIZER_BYTES: u64 = 256 << 20;
 
@@ -108,7 +115,11 @@ impl TextTokenizer {
         if meta.len() > MAX_TOKENIZER_BYTES {
             return Err(Error::input(path.display().to_string(), format!("{} bytes: a tokenizer.json is at most {MAX_TOKENIZER_BYTES} bytes", meta.len())));
         }
-        let mut inner = Tokenizer::from_file(path).map_err(|e| tk_err(&path.display().to_string(), e))?;
+        // The tokenizers crate panics on some malformed files (found by fuzzing: a `decoder` that is
+        // not an object); a panic here is a malformed file, not a crash.
+        let parsed = std::panic::catch_unwind(|| Tokenizer::from_file(path))
+            .map_err(|_| Error::input(path.display().to_string(), "malformed tokenizer.json (the tokenizers library could not read it)"))?;
+        let mut inner = parsed.map_err(|e| tk_err(&path.display().to_string(), e))?;
         inner.with_padding(None);
         inner.with_truncation(None).map_err(|e| tk_err(&path.display().to_string(), e))?;
         let tok = Self { inner };
@@ -135,14 +146,14 @@ impl TextTokenizer {
 
     /// Word-piece ids of `text` (no special tokens), at most `max_len`.
     pub fn encode(&self, text: &str, max_len: usize) -> Result<Vec<u32>> {
-        let enc = self.inner.encode(text, false).map_err(|e| tk_err("text", e))?;
+        let enc = guarded("text", || self.inner.encode(text, false))?.map_err(|e| tk_err("text", e))?;
         let mut ids = enc.get_ids().to_vec();
         ids.truncate(max_len);
         Ok(ids)
     }
 
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner.decode(ids, true).map_err(|e| tk_err("ids", e))
+        guarded("ids", || self.inner.decode(ids, true))?.map_err(|e| tk_err("ids", e))
     }
 
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
@@ -216,5 +227,18 @@ mod tests {
             other => panic!("expected InvalidInput, got {:?}", other.map(|_| ())),
         }
         std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `tokenizer_json`): a `decoder` entry the tokenizers crate
+    /// panics on (`.expect("Helper")`) instead of returning an error.
+    #[test]
+    fn a_tokenizer_file_the_tokenizers_crate_panics_on_is_an_input_error() {
+        for name in ["tokenizer-decoder-panic.json", "tokenizer-decoder-panic-2.json"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz").join(name);
+            match TextTokenizer::load(&path) {
+                Err(Error::InvalidInput { reason, .. }) => assert!(reason.contains("malformed tokenizer.json"), "{name}: {reason}"),
+                other => panic!("{name}: expected InvalidInput, got {:?}", other.map(|_| ())),
+            }
+        }
     }
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the readers of untrusted bytes (fuzz/: libFuzzer through cargo-fuzz,
+# on the stable toolchain with --sanitizer none): config.json, checkpoint safetensors, token shards,
+# tokenizer.json, manifests, and video demux + decode + sampling (seeded with the video fixtures).
+#   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      (default 60 s, every target)
+# Needs the built package (npm run build: the seeds are made with it) and installs cargo-fuzz.
+# A crash is written to fuzz/artifacts/ and the script exits 1; each becomes a fixed bug and a
+# regression test (see crates/videobert-video/tests/fixtures/fuzz/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(config_json tokenizer_json manifest shards checkpoint decode)
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+source scripts/ffmpeg-env.sh
+# libFuzzer is C++17, built by the system compiler: link with it, not the old-glibc cross toolchain
+# the prebuilt addon is linked with.
+unset CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER CC CC_x86_64_unknown_linux_gnu
+node scripts/fuzz-seeds.mjs
+(cd fuzz && cargo +stable fuzz build -s none --features static-ffmpeg)
+mkdir -p fuzz/artifacts
+status=0
+for t in "${targets[@]}"; do
+  log="fuzz/artifacts/$t.log"
+  set +e
+  "fuzz/target/x86_64-unknown-linux-gnu/release/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30 \
+    -artifact_prefix="fuzz/artifacts/$t-" "fuzz/corpus/$t" >"$log" 2>&1
+  rc=$?
+  set -e
+  runs=$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1 || true)
+  corpus=$(ls "fuzz/corpus/$t" | wc -l)
+  if [ $rc -eq 0 ]; then echo "$t: ok — ${runs:-?}, corpus $corpus inputs"; else echo "$t: CRASH (exit $rc) — see $log and fuzz/artifacts/$t-*"; status=1; fi
+done
+exit $status
