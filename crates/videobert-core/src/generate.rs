@@ -127,9 +127,8 @@ struct Memory {
 
 impl Memory {
     fn new(w: &Weights, batch: &Batch) -> Result<Self> {
-        batch.validate(&w.config)?;
-        let (inputs, _) = batch.unmasked(&w.config).to_tensors(&w.config, &w.device, w.dtype)?;
-        Ok(Self { hidden: w.model().encode(&inputs)?, mask: VideoBertModel::key_mask(&inputs)? })
+        let (inputs, hidden) = crate::infer::encoded(w, batch)?;
+        Ok(Self { hidden, mask: VideoBertModel::key_mask(&inputs)? })
     }
 
     /// `log P(next)` `[N][V]` for hypotheses `(row, prefix)` whose prefixes all have one length.

@@ -34,7 +34,7 @@ pub struct Embeddings {
 }
 
 /// The shared preamble: the validated batch's inputs and the encoder's `[B, S, H]` outputs.
-fn encoded(w: &Weights, batch: &Batch) -> Result<(ModelInputs, Tensor)> {
+pub(crate) fn encoded(w: &Weights, batch: &Batch) -> Result<(ModelInputs, Tensor)> {
     batch.validate(&w.config)?;
     let (inputs, _) = batch.unmasked(&w.config).to_tensors(&w.config, &w.device, w.dtype)?;
     let hidden = w.model().encode(&inputs)?;

@@ -87,8 +87,14 @@ pub fn activation_bytes_per_sample(c: &VideoBertConfig, dtype_bytes: usize) -> u
     ((n(c.num_hidden_layers) * per_layer + decoder + n(c.vocab_size) * dl) * n(dtype_bytes)).0
 }
 
-/// The memory limit models and batches are checked against (see the module docs).
+/// The memory limit models and batches are checked against (see the module docs). Read once per
+/// process: every train step checks its micro-batches against it.
 pub fn memory_limit() -> u128 {
+    static LIMIT: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(read_memory_limit)
+}
+
+fn read_memory_limit() -> u128 {
     if let Ok(v) = std::env::var("VIDEOBERT_MEMORY_LIMIT") {
         if let Some(bytes) = parse_bytes(&v) {
             return bytes;
