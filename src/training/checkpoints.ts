@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { VideoBertError } from '../errors.js'
 import type { VideoBERT } from '../model.js'
 import { TRAINER_STATE_FILE } from '../files.js'
+import { faultPoint } from './faults.js'
 
 export interface TrainerState {
   /** Optimizer steps done. */
@@ -84,8 +85,10 @@ export class CheckpointManager {
     try {
       await model.save(tmp)
       for (const [name, src] of Object.entries(extraFiles)) copyFileSync(src, join(tmp, name))
+      faultPoint('checkpoint:files-written')
       const statePath = join(tmp, TRAINER_STATE_FILE)
       writeFileSync(statePath, JSON.stringify(state, null, 2))
+      faultPoint('checkpoint:state-written')
       for (const f of readdirSync(tmp)) fsyncPath(join(tmp, f))
     } catch (err) {
       // A failed save (a full disk, …) takes back its space; the earlier checkpoints are untouched.
@@ -94,7 +97,9 @@ export class CheckpointManager {
       throw new VideoBertError('Io', `saving checkpoint ${final}: ${(err as Error).message}`, { cause: err })
     }
     rmSync(final, { recursive: true, force: true })
+    faultPoint('checkpoint:before-rename')
     renameSync(tmp, final)
+    faultPoint('checkpoint:after-rename')
     fsyncPath(this.dir)
     this.#prune(state)
     return final
@@ -104,7 +109,11 @@ export class CheckpointManager {
     const all = this.list()
     const keep = new Set(all.slice(-this.keepLast).map((c) => c.step))
     if (state.best) keep.add(state.best.step)
-    for (const c of all) if (!keep.has(c.step)) rmSync(c.path, { recursive: true, force: true })
+    for (const c of all) {
+      if (keep.has(c.step)) continue
+      rmSync(c.path, { recursive: true, force: true })
+      faultPoint('checkpoint:pruned-one')
+    }
     for (const name of readdirSync(this.dir)) if (name.startsWith('.tmp-step-')) rmSync(join(this.dir, name), { recursive: true, force: true })
   }
 }

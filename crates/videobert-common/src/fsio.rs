@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fault;
 
 fn tmp_name(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
@@ -28,8 +29,17 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if fault::reached(file, "half-written") {
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&tmp) {
+            let _ = f.metadata().and_then(|m| f.set_len(m.len() / 2));
+        }
+        fault::kill();
+    }
     std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
+    fault::point(file, "before-rename");
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    fault::point(file, "after-rename");
     // The rename itself is durable once the directory is synced (not possible on every platform).
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Ok(d) = std::fs::File::open(dir) {
