@@ -381,6 +381,8 @@ export interface NativeTokenizeDefaults {
   featureDim: number
   frameSize: number
   backboneInput: number
+  /** Seconds (4 hours). */
+  maxDuration: number
   videosPerShard: number
   dtype: string
   branching: number
@@ -441,6 +443,11 @@ export interface NativeTokenizeOptions {
   backboneWeights?: string
   /** ResNet input side per grid cell (the frame is decoded at grid × this). @default 112 */
   backboneInput?: number
+  /**
+   * The longest video accepted, in seconds from its first frame; a longer one (or one whose
+   * timestamps jump past it) is a Decode error. Infinity: no limit. @default 14400 (4 hours)
+   */
+  maxDuration?: number
 }
 
 export interface NativeVocabOptions {

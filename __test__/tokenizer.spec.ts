@@ -46,6 +46,14 @@ describe('VideoTokenizer.tokenizeFile', () => {
     await expectCode(() => new VideoTokenizer({ pool: 'median' as 'mean' }).tokenizeFile(video('h264.mp4')), 'InvalidConfig', /pool/)
   })
 
+  it('maxDuration bounds the video length (and so the work a file can ask for)', async () => {
+    // h264.mp4 lasts 4 s: accepted under a 5 s bound, a Decode error naming the option under 3 s.
+    expect((await new VideoTokenizer({ maxDuration: 5 }).tokenizeFile(video('h264.mp4'))).duration).toBe(4)
+    await expectCode(() => new VideoTokenizer({ maxDuration: 3 }).tokenizeFile(video('h264.mp4')), 'Decode', /past maxDuration \(3 s/)
+    expect((await new VideoTokenizer({ maxDuration: Infinity }).tokenizeFile(video('h264.mp4'))).numSegments).toBe(2)
+    await expectCode(() => new VideoTokenizer({ maxDuration: 0 }).tokenizeFile(video('h264.mp4')), 'InvalidConfig', /maxDuration/)
+  })
+
   it('an aborted signal cancels', async () => {
     const controller = new AbortController()
     controller.abort()

@@ -100,6 +100,20 @@ shardCase('sh-cut', 'shard data file cut short', (dir) => {
 const y4m = join(work, 'huge.y4m')
 writeFileSync(y4m, Buffer.concat([Buffer.from('YUV4MPEG2 W100000 H100000 F25:1 Ip A1:1 C420jpeg\nFRAME\n'), Buffer.alloc(100000, 7)]))
 add('a video whose header claims 100 000 × 100 000 pixels (Y4M)', `await new VideoTokenizer({}).tokenizeFile(${JSON.stringify(y4m)})`)
+// Sample-and-hold repeats a frame until the next timestamp: 52 frames claiming 20 000 s each would
+// be 4 million sampled frames (hours of work) without maxDuration (default 4 h).
+const slowAvi = join(work, 'slow.avi')
+writeFileSync(slowAvi, aviWithSecondsPerFrame(readFileSync(join(root, '__test__', 'fixtures', 'video', 'mjpeg.avi')), 20000))
+add('an AVI (137 KiB) whose header claims 20 000 s per frame', `await new VideoTokenizer({}).tokenizeFile(${JSON.stringify(slowAvi)})`)
+
+/** The AVI with its video stream header's time base (dwScale / dwRate) set to `seconds` per frame. */
+function aviWithSecondsPerFrame(avi, seconds) {
+  const out = Buffer.from(avi)
+  const strh = out.indexOf('strh')
+  out.writeUInt32LE(seconds, strh + 8 + 20) // dwScale
+  out.writeUInt32LE(1, strh + 8 + 24) // dwRate
+  return out
+}
 
 const prelude = `import { TextTokenizer, TokenShards, VideoBERT, VideoTokenizer } from ${JSON.stringify(api)};`
 const rows = []

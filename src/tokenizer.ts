@@ -51,6 +51,13 @@ export interface TokenizeOptions {
   backboneWeights?: string
   /** ResNet input side per grid cell (frames are decoded at grid × this). @default 112 */
   backboneInput?: number
+  /**
+   * The longest video accepted, in seconds from its first frame. A longer video — or a file whose
+   * timestamps jump past this, which sample-and-hold would turn into hours of repeated frames — is a
+   * `Decode` error (in a manifest run: that video fails, the rest go on). `Infinity`: no limit.
+   * @default 14400 (4 hours)
+   */
+  maxDuration?: number
 }
 
 /** A tokenized video: `S` segments of `R` regions × `F` features. */

@@ -72,6 +72,8 @@ Options:
   --backbone-weights FILE   safetensors of a ResNet (torchvision names) or CLIP vision tower
                             (Hugging Face names), for --extractor backbone
   --backbone-input N        ResNet input side per grid cell (default ${T.backboneInput})
+  --max-duration SECONDS    longest video accepted; longer ones fail with a Decode error
+                            (default ${T.maxDuration}, 4 hours)
   --codebook FILE           also store visual-word ids from this codebook
   --workers N               videos decoded at once (default: all cores)
   --shard i/n               process part i of n (Slurm arrays, Kubernetes indexed jobs)
@@ -106,7 +108,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
   const { values: v, positionals } = parseCommand(args, {
     out: s, fps: s, 'frames-per-segment': s, stride: s, 'pad-last': { type: 'boolean' }, pool: s, grid: s, 'feature-dim': s,
-    'frame-size': s, extractor: s, 'backbone-weights': s, 'backbone-input': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
+    'frame-size': s, extractor: s, 'backbone-weights': s, 'backbone-input': s, 'max-duration': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
   })
   if (v.help) return help('tokenize')
   if (!v.out) throw usage('tokenize: --out DIR is required')
@@ -129,6 +131,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
     extractor: v.extractor as 'builtin' | 'backbone' | undefined,
     backboneWeights: v['backbone-weights'] as string | undefined,
     backboneInput: optionalInt(v['backbone-input'], 'backbone-input'),
+    maxDuration: optionalPositive(v['max-duration'], 'max-duration'),
   })
   const isManifest = positionals.length === 1 && /\.(jsonl|json|csv)$/i.test(positionals[0]!)
   const line = new ProgressLine()

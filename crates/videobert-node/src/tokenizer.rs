@@ -75,6 +75,9 @@ pub struct NativeTokenizeOptions {
     pub backbone_weights: Option<String>,
     /// ResNet input side per grid cell (the frame is decoded at grid × this). @default 112
     pub backbone_input: Option<u32>,
+    /// The longest video accepted, in seconds from its first frame; a longer one (or one whose
+    /// timestamps jump past it) is a Decode error. Infinity: no limit. @default 14400 (4 hours)
+    pub max_duration: Option<f64>,
 }
 
 /// Options plus the backbone to load (loading reads the weights: done on the worker thread).
@@ -123,6 +126,7 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
         },
         threads: o.threads.map(|v| v as usize).unwrap_or(0),
         backbone: None,
+        max_duration: o.max_duration.unwrap_or(d.max_duration),
     };
     t.validate()?;
     Ok(Planned { opts: t, backbone })
@@ -562,6 +566,8 @@ pub struct NativeTokenizeDefaults {
     pub feature_dim: u32,
     pub frame_size: u32,
     pub backbone_input: u32,
+    /// Seconds (4 hours).
+    pub max_duration: f64,
     pub videos_per_shard: u32,
     pub dtype: String,
     pub branching: u32,
@@ -591,6 +597,7 @@ pub fn tokenize_defaults() -> NativeTokenizeDefaults {
         feature_dim: t.builtin.dim as u32,
         frame_size: t.builtin.size,
         backbone_input: video::backbone::DEFAULT_INPUT,
+        max_duration: t.max_duration,
         videos_per_shard: m.videos_per_shard as u32,
         dtype: name_of(&m.dtype),
         branching: k.branching as u32,

@@ -125,6 +125,18 @@ pub struct DecodeOptions {
     /// Drop disposable packets the sampler would never emit before decoding them (see the module
     /// doc). On by default; off only to check that it changes nothing.
     pub skip_unsampled: bool,
+    /// The longest video accepted, seconds from the first frame. Sample-and-hold turns a timestamp
+    /// jump into held frames, so without a bound a few KiB whose timestamps claim days would cost
+    /// hours of feature extraction; past it the video is a `Decode` error, found as soon as a
+    /// timestamp crosses it.
+    pub max_duration: f64,
+}
+
+/// `max_duration`'s default: 4 hours.
+pub const DEFAULT_MAX_DURATION: f64 = 4.0 * 3600.0;
+
+fn too_long(path: &Path, seconds: f64, max: f64) -> Error {
+    Error::decode(path, format!("its timestamps run to {seconds:.0} s, past maxDuration ({max} s; raise it for longer videos)"))
 }
 
 /// What was learned about a video while decoding it.
@@ -229,6 +241,9 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
     if !(opts.fps.is_finite() && opts.fps > 0.0) {
         return Err(Error::config("fps", format!("must be > 0, got {}", opts.fps)));
     }
+    if !(opts.max_duration > 0.0) {
+        return Err(Error::config("maxDuration", format!("must be > 0 seconds (Infinity: no limit), got {}", opts.max_duration)));
+    }
     match std::fs::metadata(path) {
         Err(e) => return Err(Error::io(path, e)),
         Ok(m) if m.is_dir() => return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a video file"))),
@@ -309,6 +324,9 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
                 None => prev_start.map(|p| p + last_delta.max(1.0 / opts.fps)).unwrap_or(0.0) + t0.unwrap_or(0.0),
             };
             let start = abs - *t0.get_or_insert(abs);
+            if start >= opts.max_duration {
+                return Err(too_long(path, start, opts.max_duration));
+            }
             if let Some(p) = prev_start {
                 if start <= p {
                     continue; // out-of-order or duplicate timestamp: keep the frame already held
@@ -387,6 +405,9 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
         rate.filter(|r| *r > 0.0).unwrap_or(1.0 / opts.fps)
     };
     info.duration = last_start + last_len;
+    if info.duration > opts.max_duration {
+        return Err(too_long(path, info.duration, opts.max_duration));
+    }
     emit_until(info.duration, &mut held, &mut k, &mut info)?;
     Ok(info)
 }

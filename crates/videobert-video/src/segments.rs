@@ -34,6 +34,8 @@ pub struct TokenizeOptions {
     pub threads: usize,
     /// Use this pretrained backbone instead of the builtin descriptor (its grid must equal `builtin.grid`).
     pub backbone: Option<std::sync::Arc<crate::backbone::Backbone>>,
+    /// The longest video accepted, seconds (see `DecodeOptions::max_duration`). Default 4 hours.
+    pub max_duration: f64,
 }
 
 impl Default for TokenizeOptions {
@@ -47,6 +49,7 @@ impl Default for TokenizeOptions {
             builtin: BuiltinOptions::default(),
             threads: 0,
             backbone: None,
+            max_duration: crate::decode::DEFAULT_MAX_DURATION,
         }
     }
 }
@@ -61,6 +64,9 @@ impl TokenizeOptions {
         }
         if self.stride == 0 {
             return Err(Error::config("stride", "must be > 0"));
+        }
+        if !(self.max_duration > 0.0) {
+            return Err(Error::config("maxDuration", format!("must be > 0 seconds (Infinity: no limit), got {}", self.max_duration)));
         }
         if self.builtin.grid == 0 || self.builtin.grid > 8 {
             return Err(Error::config("grid", format!("must be in [1, 8], got {}", self.builtin.grid)));
@@ -148,7 +154,7 @@ pub fn tokenize_file(path: &Path, opts: &TokenizeOptions, cancel: &AtomicBool, m
     let mut window: VecDeque<(usize, Vec<f32>)> = VecDeque::with_capacity(len);
     let mut segments = Vec::new();
     let mut next_start = 0usize;
-    let decode = DecodeOptions { fps, width: size, height: size, threads: opts.threads, skip_unsampled: true };
+    let decode = DecodeOptions { fps, width: size, height: size, threads: opts.threads, skip_unsampled: true, max_duration: opts.max_duration };
     let info = decode_sampled(path, &decode, cancel, |k, frame| {
         let mut feats = vec![0f32; r * f];
         match &opts.backbone {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use videobert_video::decode::{decode_sampled, DecodeOptions, RgbFrame};
+use videobert_video::decode::{decode_sampled, DecodeOptions, RgbFrame, DEFAULT_MAX_DURATION};
 use videobert_video::segments::{tokenize_file, TokenizeOptions, TokenizedVideo};
 use videobert_video::Error;
 
@@ -86,7 +86,7 @@ fn features_are_deterministic_across_runs_and_decoder_threads() {
 
 fn frames(name: &str, fps: f64, width: u32, height: u32) -> Vec<RgbFrame> {
     let mut out = Vec::new();
-    let opts = DecodeOptions { fps, width, height, threads: 0, skip_unsampled: true };
+    let opts = DecodeOptions { fps, width, height, threads: 0, skip_unsampled: true, max_duration: DEFAULT_MAX_DURATION };
     decode_sampled(&fixture(name), &opts, &AtomicBool::new(false), |k, f| {
         assert_eq!(k, out.len());
         out.push(f.clone());
@@ -190,12 +190,16 @@ fn encoded_video_decodes_back_to_the_same_pictures() {
         assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap(), "{file}");
 
         let mut decoded = Vec::new();
-        let info =
-            decode_sampled(&path, &DecodeOptions { fps: 10.0, width: 64, height: 48, threads: 1, skip_unsampled: true }, &AtomicBool::new(false), |_, f| {
+        let info = decode_sampled(
+            &path,
+            &DecodeOptions { fps: 10.0, width: 64, height: 48, threads: 1, skip_unsampled: true, max_duration: DEFAULT_MAX_DURATION },
+            &AtomicBool::new(false),
+            |_, f| {
                 decoded.push(f.clone());
                 Ok(())
-            })
-            .unwrap();
+            },
+        )
+        .unwrap();
         assert_eq!((info.codec.as_str(), decoded.len()), (name, 10), "{file}: {info:?}");
         assert!((info.duration - 1.0).abs() < 1e-6, "{file}: {}", info.duration);
         // Lossy, but close: mean absolute error per channel, and the block is where it was drawn.
@@ -220,7 +224,7 @@ fn encoded_video_decodes_back_to_the_same_pictures() {
 fn skipping_unsampled_disposable_frames_changes_no_sampled_frame() {
     let run = |name: &str, fps: f64, skip: bool| {
         let mut out = Vec::new();
-        let opts = DecodeOptions { fps, width: 32, height: 24, threads: 1, skip_unsampled: skip };
+        let opts = DecodeOptions { fps, width: 32, height: 24, threads: 1, skip_unsampled: skip, max_duration: DEFAULT_MAX_DURATION };
         let info = decode_sampled(&fixture(name), &opts, &AtomicBool::new(false), |_, f| {
             out.push(f.clone());
             Ok(())
@@ -243,4 +247,38 @@ fn skipping_unsampled_disposable_frames_changes_no_sampled_frame() {
         }
     }
     assert!(skipped_h264 > 0, "H.264 with B-frames sampled below its rate skips some frames");
+}
+
+/// Sample-and-hold turns a timestamp jump into repeated frames, so a small file whose timestamps
+/// claim hours would cost hours; `max_duration` (default 4 h) refuses it as soon as a timestamp
+/// crosses the bound. The fuzzer found the first such file (a mutated `mjpeg.avi`: 52 frames, 773 s).
+#[test]
+fn timestamps_past_max_duration_are_a_decode_error_found_early() {
+    let avi = std::fs::read(fixture("mjpeg.avi")).unwrap();
+    let dir = std::env::temp_dir().join(format!("vb-max-duration-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The video stream header's time base (dwScale / dwRate) set to 20 000 s per frame.
+    let mut slow = avi.clone();
+    let strh = slow.windows(4).position(|w| w == b"strh").unwrap();
+    slow[strh + 28..strh + 32].copy_from_slice(&20_000u32.to_le_bytes());
+    slow[strh + 32..strh + 36].copy_from_slice(&1u32.to_le_bytes());
+    let path = dir.join("slow.avi");
+    std::fs::write(&path, &slow).unwrap();
+
+    let mut sampled = 0;
+    let err = tokenize_file(&path, &TokenizeOptions::default(), &AtomicBool::new(false), |n| sampled = n).unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }) && err.to_string().contains("maxDuration"), "{err}");
+    // Refused at the second frame (20 000 s > 4 h), before a single frame was sampled.
+    assert_eq!(sampled, 0);
+
+    // The same bound on the real clip (4 s): over its length, decoded; under it, refused.
+    let ok = tokenize("mjpeg.avi", &TokenizeOptions { max_duration: 5.0, ..Default::default() }).unwrap();
+    assert!((ok.info.duration - 4.0).abs() < 0.1, "{}", ok.info.duration);
+    let err = tokenize("mjpeg.avi", &TokenizeOptions { max_duration: 3.0, ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("maxDuration"), "{err}");
+    for bad in [0.0, -1.0, f64::NAN] {
+        let err = tokenize("mjpeg.avi", &TokenizeOptions { max_duration: bad, ..Default::default() }).unwrap_err();
+        assert_eq!(err.code(), "InvalidConfig", "{bad}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
