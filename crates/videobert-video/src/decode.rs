@@ -241,7 +241,7 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
     if !(opts.fps.is_finite() && opts.fps > 0.0) {
         return Err(Error::config("fps", format!("must be > 0, got {}", opts.fps)));
     }
-    if !(opts.max_duration > 0.0) {
+    if opts.max_duration.is_nan() || opts.max_duration <= 0.0 {
         return Err(Error::config("maxDuration", format!("must be > 0 seconds (Infinity: no limit), got {}", opts.max_duration)));
     }
     match std::fs::metadata(path) {
