@@ -4,7 +4,7 @@
 # tokenizer.json, manifests, and video demux + decode + sampling (seeded with the video fixtures).
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      (default 60 s, every target)
 #   FUZZ_JOBS=2 bash scripts/fuzz.sh 2000                      (two targets at a time)
-# CI runs `FUZZ_JOBS=2 bash scripts/fuzz.sh 30` (.ci/run) with CARGO_PROFILE_RELEASE_DEBUG=0.
+# CI runs `FUZZ_JOBS=2 bash scripts/fuzz.sh 30` (.ci/run).
 # Needs the built package (npm run build: the seeds are made with it) and installs cargo-fuzz.
 # Prints, per target, the runs, the corpus size and the CPU seconds spent (user + system), and
 # appends them to fuzz/artifacts/cpu-time.tsv (the running total across runs on this machine).
