@@ -111,7 +111,7 @@ const POINTS = [
 ]
 
 const newSummary = (trials) => ({ trials, killed: 0, finishedBeforeKill: 0, halfWrittenCheckpoints: 0, checkpointsLost: 0, resumesDiverged: 0, failures: [] })
-const summary = { steps, trainingMs: Math.round(ref.ms), points: newSummary(POINTS.length * saves.length), random: newSummary(trials) }
+const summary = { steps, trainingMs: Math.round(ref.ms), points: { ...newSummary(POINTS.length * saves.length), wrongPlace: 0 }, random: newSummary(trials) }
 
 /** One trial: a run killed as `kill` says, then the checks; returns the newest complete step. */
 async function trial(s, out, kill, label) {
@@ -140,7 +140,6 @@ async function trial(s, out, kill, label) {
   return { killed, newest }
 }
 
-summary.points.wrongPlace = 0
 for (const { point, newest } of POINTS) {
   for (const n of saves) {
     const label = `${point}@${n}`

@@ -78,6 +78,19 @@ mod tests {
         }
     }
 
+    /// Run the child above in a fresh `dir` with `VIDEOBERT_FAULT_POINT=point`.
+    fn run_child(point: &str, dir: &Path) -> std::process::ExitStatus {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "fault::tests::fault_child_writes_one_file_three_times", "--test-threads=1"])
+            .env("VIDEOBERT_FAULT_POINT", point)
+            .env(CHILD_DIR, dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    }
+
     #[test]
     fn the_nth_arrival_at_a_point_kills_the_process_there() {
         let dir = std::env::temp_dir().join(format!("vb-fault-{}", std::process::id()));
@@ -89,31 +102,14 @@ mod tests {
             ("a.json:half-written@1", None, Some("11111")),
         ];
         for (point, file, tmp) in cases {
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            let status = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "fault::tests::fault_child_writes_one_file_three_times", "--test-threads=1"])
-                .env("VIDEOBERT_FAULT_POINT", point)
-                .env(CHILD_DIR, &dir)
-                .stdout(std::process::Stdio::null())
-                .status()
-                .unwrap();
+            let status = run_child(point, &dir);
             assert_eq!(status.signal(), Some(libc::SIGKILL), "{point}: {status:?}");
             let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
             assert_eq!(read("a.json").as_deref(), file, "{point}");
             assert_eq!(read("a.json.tmp").as_deref(), tmp, "{point}");
         }
         // Unarmed (another point), the same child runs to the end.
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "fault::tests::fault_child_writes_one_file_three_times", "--test-threads=1"])
-            .env("VIDEOBERT_FAULT_POINT", "b.json:before-rename@1")
-            .env(CHILD_DIR, &dir)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        assert!(run_child("b.json:before-rename@1", &dir).success());
         assert_eq!(std::fs::read_to_string(dir.join("a.json")).unwrap(), "3333333333");
         std::fs::remove_dir_all(&dir).unwrap();
     }

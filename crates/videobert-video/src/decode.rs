@@ -135,6 +135,14 @@ pub struct DecodeOptions {
 /// `max_duration`'s default: 4 hours.
 pub const DEFAULT_MAX_DURATION: f64 = 4.0 * 3600.0;
 
+/// `max_duration` must be > 0 (`f64::INFINITY`: no limit); shared with `TokenizeOptions::validate`.
+pub(crate) fn check_max_duration(max: f64) -> Result<()> {
+    if max.is_nan() || max <= 0.0 {
+        return Err(Error::config("maxDuration", format!("must be > 0 seconds (Infinity: no limit), got {max}")));
+    }
+    Ok(())
+}
+
 fn too_long(path: &Path, seconds: f64, max: f64) -> Error {
     Error::decode(path, format!("its timestamps run to {seconds:.0} s, past maxDuration ({max} s; raise it for longer videos)"))
 }
@@ -241,9 +249,7 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
     if !(opts.fps.is_finite() && opts.fps > 0.0) {
         return Err(Error::config("fps", format!("must be > 0, got {}", opts.fps)));
     }
-    if opts.max_duration.is_nan() || opts.max_duration <= 0.0 {
-        return Err(Error::config("maxDuration", format!("must be > 0 seconds (Infinity: no limit), got {}", opts.max_duration)));
-    }
+    check_max_duration(opts.max_duration)?;
     match std::fs::metadata(path) {
         Err(e) => return Err(Error::io(path, e)),
         Ok(m) if m.is_dir() => return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a video file"))),

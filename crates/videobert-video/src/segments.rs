@@ -65,9 +65,7 @@ impl TokenizeOptions {
         if self.stride == 0 {
             return Err(Error::config("stride", "must be > 0"));
         }
-        if self.max_duration.is_nan() || self.max_duration <= 0.0 {
-            return Err(Error::config("maxDuration", format!("must be > 0 seconds (Infinity: no limit), got {}", self.max_duration)));
-        }
+        crate::decode::check_max_duration(self.max_duration)?;
         if self.builtin.grid == 0 || self.builtin.grid > 8 {
             return Err(Error::config("grid", format!("must be in [1, 8], got {}", self.builtin.grid)));
         }
