@@ -167,6 +167,13 @@ export interface GeneratedCaption {
   score: number
 }
 
+/** A format left out of the bundled FFmpeg on purpose. */
+export interface LeftOutFormat {
+  name: string
+  /** The error message a file in this format gets. */
+  reason: string
+}
+
 /** Load a codebook written by `fitCodebook`. */
 export declare function loadCodebook(path: string): Promise<NativeCodebook>
 
@@ -530,3 +537,32 @@ export interface TokenizeSummary {
 
 /** Train a WordPiece vocabulary on the captions of a manifest; writes `tokenizer.json` to `out`. */
 export declare function trainVocab(manifest: string, out: string, options?: NativeVocabOptions | undefined | null): Promise<number>
+
+/** A container (demuxer) or a video decoder of the addon's FFmpeg. */
+export interface VideoFormat {
+  /** FFmpeg's name, e.g. "mpegps" or "prores". */
+  name: string
+  /** FFmpeg's long name, e.g. "Apple ProRes (iCodec Pro)". */
+  description: string
+  /** File extensions FFmpeg associates with a container (often empty: it probes the contents). */
+  extensions: Array<string>
+}
+
+/** The containers and video codecs the addon's FFmpeg reads, asked of FFmpeg itself. */
+export declare function videoFormats(): VideoFormats
+
+/** What `videobert formats` lists. */
+export interface VideoFormats {
+  /** FFmpeg's version, e.g. "5.1.9". */
+  ffmpegVersion: string
+  /** The configure line the linked FFmpeg was built with. */
+  configuration: string
+  /** FFmpeg's licence as it reports it, e.g. "LGPL version 2.1 or later". */
+  license: string
+  /** Every container it demuxes, by name. */
+  containers: Array<VideoFormat>
+  /** Every video codec it decodes, by name. */
+  videoCodecs: Array<VideoFormat>
+  /** Formats users hold that it does not read, and why. */
+  leftOut: Array<LeftOutFormat>
+}

@@ -49,6 +49,7 @@ export {
   type CodebookOptions,
   type VocabOptions,
 } from './shards.js'
+export { videoFormats, formatsMarkdown, type VideoFormats, type VideoFormat, type LeftOutFormat } from './formats.js'
 export { writeVideo, type WriteVideoOptions, type WrittenVideo } from './video-writer.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'
 export { fitFeatureNorm, applyFeatureNorm, loadFeatureNorm, saveFeatureNorm, type FeatureNorm } from './data/feature-norm.js'

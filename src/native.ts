@@ -86,6 +86,7 @@ export const {
   builtinFeatures,
   tokenizeDefaults,
   encodeVideo,
+  videoFormats,
   NativeCodebook,
   NativeTokenShards,
 } = binding
@@ -112,6 +113,9 @@ export type {
   TokenizeSummary,
   TokenizeFailure,
   CodebookInfo,
+  VideoFormats,
+  VideoFormat,
+  LeftOutFormat,
 } from '../index.js'
 
 /** Every error code, in the order of the native `ErrorCode` enum (read from the addon). */

@@ -19,6 +19,7 @@ import { RETRIEVE_HELP, retrieveCommand } from './retrieve.js'
 import { CAPTION_HELP, captionCommand } from './caption.js'
 import { CLASSIFY_HELP, FINETUNE_HELP, classifyCommand, finetuneCommand } from './classify.js'
 import { ANSWER_HELP, answerCommand } from './qa.js'
+import { formatsText, videoFormats } from '../formats.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
 
@@ -31,6 +32,7 @@ Commands:
   vocab      train a WordPiece vocabulary from a manifest's captions
   pretrain   token shards + vocabulary → a pre-trained checkpoint
   inspect    summarise a checkpoint, run, shard set or config
+  formats    the containers and video codecs this build decodes
   fill-mask  predict the [MASK] words of a prompt from a video (zero-shot)
   embed      video and text embeddings → JSONL or safetensors
   retrieve   text→video / video→text ranking over a tokenized set, with Recall@k
@@ -52,6 +54,12 @@ const HELPS: Record<string, string> = {
   classify: CLASSIFY_HELP,
   answer: ANSWER_HELP,
   inspect: INSPECT_HELP,
+  formats: `Usage: videobert formats [--json]
+
+Lists what the addon's own FFmpeg decodes, asked of FFmpeg itself: its version and licence, every
+container (demuxer) with its usual file extensions, every video codec, and the formats left out of
+the build on purpose with the message a file in one of them gets. --json prints the same as one
+JSON object ({ ffmpegVersion, configuration, license, containers, videoCodecs, leftOut }).`,
   tokenize: `Usage: videobert tokenize <manifest.jsonl|manifest.csv|files/dirs...> --out DIR [options]
 
 Decodes every video, samples frames by timestamp, cuts segments, computes features and writes token
@@ -266,6 +274,14 @@ export async function main(argv: string[]): Promise<number> {
         if (positionals.length !== 1) throw usage('inspect: give one PATH')
         const r = await inspect(positionals[0]!)
         process.stdout.write(v.json ? `${JSON.stringify({ kind: r.kind, ...r.summary })}\n` : `${r.text}\n`)
+        return 0
+      }
+      case 'formats': {
+        const { values: v, positionals } = parseCommand(rest, {})
+        if (v.help) return help('formats')
+        if (positionals.length > 0) throw usage('formats: takes no arguments')
+        const f = videoFormats()
+        process.stdout.write(v.json ? `${JSON.stringify(f)}\n` : `${formatsText(f)}\n`)
         return 0
       }
       default:

@@ -11,6 +11,7 @@ use napi_derive::napi;
 use videobert_core as vb;
 
 mod encode;
+mod formats;
 mod tokenizer;
 
 /// Every error the native layer raises carries one of these codes.

@@ -23,6 +23,7 @@ use ff::codec::packet::Ref as _;
 use ffmpeg_next as ff;
 
 use crate::error::{Error, Result};
+use crate::formats;
 
 /// How to tell a disposable (non-reference) packet of this stream.
 enum Disposable {
@@ -210,9 +211,37 @@ fn rotate(src: &[u8], w: usize, h: usize, rotation: u32) -> Vec<u8> {
     out
 }
 
+/// Which YUV→RGB matrix and input range the scaler uses, as FFmpeg's `scale` filter picks them: the
+/// frame's tagged colour space (BT.709 for HD, BT.2020, …; untagged and unknown ones as BT.601) and
+/// its tagged range (else the pixel format's: full for `yuvj*`). Without this every BT.709 video
+/// would be converted with BT.601's matrix — colours off by up to ~30 of 255 against every player.
+fn set_color_details(ctx: &mut ff::software::scaling::Context, space: i32, range: i32) {
+    const AVCOL_RANGE_UNSPECIFIED: i32 = 0;
+    const AVCOL_RANGE_JPEG: i32 = 2;
+    const AVCOL_SPC_BT470BG: i32 = 5;
+    // The colour spaces libswscale has coefficients for (AVColorSpace 1..=10 but 8, YCgCo).
+    let space = if (1..=10).contains(&space) && space != 8 { space } else { AVCOL_SPC_BT470BG };
+    // SAFETY: the context is valid; the get call fills every out-pointer; the coefficient tables
+    // are libswscale's static data.
+    unsafe {
+        let c = ctx.as_mut_ptr();
+        let (mut inv, mut table) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let (mut src_full, mut dst_full, mut brightness, mut contrast, mut saturation) = (0, 0, 0, 0, 0);
+        if ff::ffi::sws_getColorspaceDetails(c, &mut inv, &mut src_full, &mut table, &mut dst_full, &mut brightness, &mut contrast, &mut saturation) < 0 {
+            return; // not a YUV input: nothing to choose
+        }
+        if range != AVCOL_RANGE_UNSPECIFIED {
+            src_full = i32::from(range == AVCOL_RANGE_JPEG);
+        }
+        let coefficients = ff::ffi::sws_getCoefficients(space);
+        ff::ffi::sws_setColorspaceDetails(c, coefficients, src_full, coefficients, dst_full, brightness, contrast, saturation);
+    }
+}
+
 struct Scaler {
     ctx: Option<ff::software::scaling::Context>,
-    key: (ff::format::Pixel, u32, u32),
+    /// Pixel format, size, colour space and range the context was made for.
+    key: (ff::format::Pixel, u32, u32, i32, i32),
     out_w: u32,
     out_h: u32,
     rotation: u32,
@@ -222,12 +251,14 @@ impl Scaler {
     fn scale(&mut self, frame: &ff::frame::Video, path: &Path) -> Result<RgbFrame> {
         // Scale to the pre-rotation size, then rotate into the requested size.
         let (sw, sh) = if self.rotation % 180 == 90 { (self.out_h, self.out_w) } else { (self.out_w, self.out_h) };
-        let key = (frame.format(), frame.width(), frame.height());
+        let space = ff::ffi::AVColorSpace::from(frame.color_space()) as i32;
+        let range = ff::ffi::AVColorRange::from(frame.color_range()) as i32;
+        let key = (frame.format(), frame.width(), frame.height(), space, range);
         if self.ctx.is_none() || self.key != key {
-            self.ctx = Some(
-                ff::software::scaling::Context::get(key.0, key.1, key.2, ff::format::Pixel::RGB24, sw, sh, ff::software::scaling::Flags::AREA)
-                    .map_err(|e| Error::decode(path, format!("cannot convert {:?} {}x{}: {e}", key.0, key.1, key.2)))?,
-            );
+            let mut ctx = ff::software::scaling::Context::get(key.0, key.1, key.2, ff::format::Pixel::RGB24, sw, sh, ff::software::scaling::Flags::AREA)
+                .map_err(|e| Error::decode(path, format!("cannot convert {:?} {}x{}: {e}", key.0, key.1, key.2)))?;
+            set_color_details(&mut ctx, space, range);
+            self.ctx = Some(ctx);
             self.key = key;
         }
         let mut rgb = ff::frame::Video::empty();
@@ -243,6 +274,17 @@ impl Scaler {
     }
 }
 
+/// Whether the file name holds a printf-style frame number (`frames/%04d.png`, `img%d.jpg`): an
+/// image sequence, which FFmpeg's image2 demuxer reads (at 25 frames per second) from the numbered
+/// files; no file of that very name need exist.
+fn is_image_sequence(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    name.match_indices('%').any(|(i, _)| {
+        let rest = name[i + 1..].trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.starts_with('d')
+    })
+}
+
 /// Decode `path`, calling `on_frame(k, frame)` for every sampled frame k = 0, 1, … in order.
 pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mut on_frame: impl FnMut(usize, &RgbFrame) -> Result<()>) -> Result<VideoInfo> {
     init();
@@ -251,12 +293,16 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
     }
     check_max_duration(opts.max_duration)?;
     match std::fs::metadata(path) {
+        Err(_) if is_image_sequence(path) => {} // FFmpeg's image2 demuxer finds the numbered files
         Err(e) => return Err(Error::io(path, e)),
         Ok(m) if m.is_dir() => return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a video file"))),
         Ok(m) if m.len() == 0 => return Err(Error::decode(path, "empty file (0 bytes)")),
         Ok(_) => {}
     }
-    let mut ictx = ff::format::input(&path).map_err(|e| Error::decode(path, format!("cannot open: {e}")))?;
+    if let Some(reason) = formats::left_out_by_content(path) {
+        return Err(Error::decode(path, reason));
+    }
+    let mut ictx = ff::format::input(&path).map_err(|e| Error::decode(path, formats::open_failure(&e)))?;
     let (index, time_base, rotation, params) = {
         let stream = ictx.streams().best(ff::media::Type::Video).ok_or_else(|| Error::NoVideoStream { path: path.into() })?;
         (stream.index(), stream.time_base(), rotation_of(&stream), stream.parameters())
@@ -273,13 +319,16 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
         };
         Disposable::of(params.id(), extradata)
     };
+    if ff::decoder::find(params.id()).is_none() {
+        return Err(Error::decode(path, formats::missing_decoder(params.id())));
+    }
     let mut ctx = ff::codec::context::Context::from_parameters(params).map_err(|e| Error::decode(path, e.to_string()))?;
     ctx.set_threading(ff::codec::threading::Config { kind: ff::codec::threading::Type::Frame, count: opts.threads, ..Default::default() });
     let mut decoder = ctx.decoder().video().map_err(|e| Error::decode(path, format!("no decoder: {e}")))?;
     let codec = decoder.codec().map(|c| c.name().to_string()).unwrap_or_default();
     let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator()).max(1.0);
 
-    let mut scaler = Scaler { ctx: None, key: (ff::format::Pixel::None, 0, 0), out_w: opts.width, out_h: opts.height, rotation };
+    let mut scaler = Scaler { ctx: None, key: (ff::format::Pixel::None, 0, 0, 0, 0), out_w: opts.width, out_h: opts.height, rotation };
     let mut info = VideoInfo {
         duration: 0.0,
         source_width: decoder.width(),
@@ -327,7 +376,9 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
             let prev_start = held.as_ref().map(|h| h.0);
             let abs = match ts {
                 Some(ts) => ts as f64 * tb,
-                None => prev_start.map(|p| p + last_delta.max(1.0 / opts.fps)).unwrap_or(0.0) + t0.unwrap_or(0.0),
+                // No timestamp (e.g. the last frame of an MPEG program stream): one frame interval after the
+                // previous frame, as FFmpeg's CLI guesses it; before any interval is known, one sample interval.
+                None => prev_start.map(|p| p + if *last_delta > 0.0 { *last_delta } else { 1.0 / opts.fps }).unwrap_or(0.0) + t0.unwrap_or(0.0),
             };
             let start = abs - *t0.get_or_insert(abs);
             if start >= opts.max_duration {

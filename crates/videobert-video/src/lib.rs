@@ -3,6 +3,7 @@
 //!
 //! - [`decode`] / [`encode`]: FFmpeg in-process (frames by timestamp, scaled and turned upright;
 //!   RGB frames back into MPEG-4 or MJPEG files).
+//! - [`formats`]: what the linked FFmpeg decodes (asked of FFmpeg), and the formats left out by name.
 //! - [`builtin`] / [`backbone`]: frame features (a fixed descriptor, or a pretrained image network).
 //! - [`segments`]: a video → segments of pooled region features.
 //! - [`manifest`] → [`tokenize`] → [`shards`]: a dataset into resumable, mmap-able token shards.
@@ -20,6 +21,7 @@ pub mod builtin;
 pub mod codebook;
 pub mod decode;
 pub mod encode;
+pub mod formats;
 pub mod kmeans;
 pub mod manifest;
 pub mod segments;

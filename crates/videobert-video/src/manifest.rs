@@ -46,7 +46,11 @@ struct JsonLine {
     metadata: serde_json::Map<String, serde_json::Value>,
 }
 
-pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi", "ogv", "ogg", "mpg", "mpeg", "ts", "flv", "wmv", "3gp"];
+/// What a directory given to `tokenize` is searched for (the bundled FFmpeg reads more: `videobert formats`).
+pub const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "m4v", "mov", "qt", "mkv", "webm", "avi", "divx", "ogv", "ogg", "mpg", "mpeg", "m1v", "m2v", "mpv", "vob", "ts", "m2ts", "mts", "mxf", "flv", "f4v",
+    "wmv", "asf", "rm", "rmvb", "3gp", "3g2", "dv", "y4m", "nut", "ivf", "mjpeg", "mjpg", "gif", "apng",
+];
 
 /// `p` against `base` (when relative), made absolute against the working directory.
 fn resolve(base: &Path, p: &Path) -> PathBuf {
