@@ -25,6 +25,24 @@ describe('repository checks', () => {
     expect(spawnSync(process.execPath, [join(root, 'scripts', 'check-doc-paths.mjs'), repo], { encoding: 'utf8' }).status).toBe(0)
   })
 
+  it('the run-output check fails on a tracked checkpoint or run directory, and passes on this repository', () => {
+    const repo = tempDir('tracked')
+    const git = (...args: string[]) => spawnSync('git', args, { cwd: repo, encoding: 'utf8' })
+    git('init', '-q')
+    mkdirSync(join(repo, 'runs', 'x', 'checkpoints', 'step-3'), { recursive: true })
+    writeFileSync(join(repo, 'runs', 'x', 'checkpoints', 'step-3', 'model.safetensors'), 'x')
+    writeFileSync(join(repo, 'kept.txt'), 'x')
+    git('add', '-A')
+    const check = (dir: string) => spawnSync(process.execPath, [join(root, 'scripts', 'check-run-outputs.mjs'), dir], { encoding: 'utf8' })
+    const bad = check(repo)
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toContain('run output tracked by git: runs/x/checkpoints/step-3/model.safetensors')
+    git('rm', '-rq', '--cached', 'runs')
+    expect(check(repo).status).toBe(0)
+    const here = check(root)
+    expect(here.status, here.stderr).toBe(0)
+  })
+
   it('the cycle check fails on an import cycle', () => {
     const dir = tempDir('cycle')
     writeFileSync(join(dir, 'a.ts'), "import { b } from './b.js'\nexport const a = () => b\n")

@@ -30,6 +30,7 @@ cargo clippy --release --target "$VIDEOBERT_TARGET" --workspace --lib --tests --
 npx oxlint --deny-warnings src __test__ benches scripts examples
 npx dpdm --no-tree --no-warning --exit-code circular:1 src/index.ts src/cli/main.ts src/cli/commands.ts
 node scripts/check-doc-paths.mjs
+node scripts/check-run-outputs.mjs
 
 step "vitest run"
 npx vitest run
