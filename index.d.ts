@@ -21,6 +21,13 @@ export declare class CancelToken {
 
 /** A loaded visual-word codebook. */
 export declare class NativeCodebook {
+  /**
+   * Free the native memory (and for shards, the mapped files) now instead of when the GC
+   * collects this object; later calls fail with `Disposed`. Idempotent.
+   */
+  dispose(): void
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean
   /** Number of visual words (branching^depth). */
   get numWords(): number
   /** Feature size the codebook was fitted on. */
@@ -34,6 +41,13 @@ export declare class NativeCodebook {
  * `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4).
  */
 export declare class NativeTextTokenizer {
+  /**
+   * Free the native memory (and for shards, the mapped files) now instead of when the GC
+   * collects this object; later calls fail with `Disposed`. Idempotent.
+   */
+  dispose(): void
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean
   get vocabSize(): number
   /** Word-piece ids of `text` (no special tokens), at most `maxLen`. */
   encode(text: string, maxLen: number): Uint32Array
@@ -45,6 +59,13 @@ export declare class NativeTextTokenizer {
 
 /** Random access to a token-shard directory (memory-mapped). */
 export declare class NativeTokenShards {
+  /**
+   * Free the native memory (and for shards, the mapped files) now instead of when the GC
+   * collects this object; later calls fail with `Disposed`. Idempotent.
+   */
+  dispose(): void
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean
   /** Number of (successfully tokenized) videos. */
   get length(): number
   /** The tokenization parameters (snake_case JSON, as in index.json). */
@@ -75,6 +96,13 @@ export declare class NativeVideoBert {
   trainStep(batches: Array<NativeBatch>, options: NativeStepOptions): Promise<StepResult>
   /** Losses on the micro-batches without an update (deterministic masks). */
   evaluate(batches: Array<NativeBatch>, options?: NativeEvaluateOptions | undefined | null): Promise<StepResult>
+  /**
+   * Free the weights, optimizer state and thread pool now instead of when the GC collects this
+   * object. Calls already running finish first; later calls fail with `Disposed`. Idempotent.
+   */
+  dispose(): Promise<void>
+  /** Whether `dispose()` has freed this model. */
+  get disposed(): boolean
   /** Write `model.safetensors`, `optimizer.safetensors` and `config.json` into `dir`. */
   save(dir: string): Promise<void>
   /** Encoder outputs (nothing masked): `[CLS]`, mean text token, mean segment token, segments. */
@@ -149,7 +177,7 @@ export declare function cudaBuilt(): boolean
 export declare function encodeVideo(path: string, rgb: Uint8Array, options: NativeEncodeOptions): Promise<NativeEncodedVideo>
 
 /** Every error the native layer raises carries one of these codes. */
-export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'DeviceUnavailable' | 'Internal' | 'NativeBinding'
+export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'DeviceUnavailable' | 'Internal' | 'Disposed' | 'NativeBinding'
 
 /** Every error code, in the order of the `ErrorCode` type: the TS layer's list (`ERROR_CODES`). */
 export declare function errorCodes(): Array<ErrorCode>

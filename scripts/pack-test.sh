@@ -2,7 +2,8 @@
 # Stage the packages as they are published (scripts/stage-packages.mjs: the main package with its
 # optionalDependencies, the host's platform package with the .node), install both tarballs into a
 # fresh temporary project (no network: the packages have no other runtime dependencies), import
-# the package by name, create a tiny model and run a training step; then check that a missing
+# the package by name, create a tiny model and run a training step — in an ES module project with
+# `import` and in a CommonJS project with `require()`; then check that a missing
 # platform package is one clear line from the CLI.
 # With VIDEOBERT_FFMPEG=system the binary links the system's FFmpeg and is not a publishable
 # platform package: the main tarball is installed and the local build loaded explicitly.
@@ -44,6 +45,23 @@ console.log(`installed package: ${model.numParameters} parameters, loss ${m.loss
 JS
 node smoke.mjs
 npx --no-install videobert --help | head -n 1
+
+# A CommonJS project (no "type" field) loads the same package with require().
+mkdir -p "$work/cjs-project" && cd "$work/cjs-project"
+npm init -y >/dev/null
+npm install --no-audit --no-fund --offline "${tarballs[@]}" >/dev/null
+cat > smoke.cjs <<'JS'
+const { VideoBERT, randomBatch, presets, VideoBertError, videoFormats } = require('videobert-native')
+const { version } = require('videobert-native/package.json')
+VideoBERT.create('tiny', { seed: 1 }).then(async (model) => {
+  const m = await model.trainStep(randomBatch(presets.tiny, { batchSize: 4 }), { lr: 1e-3 })
+  if (!Number.isFinite(m.loss) || model.step !== 1) throw new Error('bad step ' + JSON.stringify(m))
+  if (!(new VideoBertError('Io', 'x') instanceof Error)) throw new Error('VideoBertError')
+  console.log(`require('videobert-native') ${version} in a CommonJS project: loss ${m.loss.toFixed(3)}, ${videoFormats().videoCodecs.length} video codecs`)
+})
+JS
+node smoke.cjs
+cd "$work/project"
 
 if [ "$VIDEOBERT_FFMPEG" = static ]; then
   # Without the platform package (npm install --omit=optional): one line naming the package, exit 1.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make a fresh Debian 12 machine (with Node >= 20.17 and Rust) ready to build and test:
+# Make a fresh Debian 12 machine (with Node >= 20.19 and Rust) ready to build and test:
 # system packages only if missing, npm packages only if out of date, the static FFmpeg (cached,
 # scripts/build-ffmpeg.sh), then an incremental build of the native addon (release) and the
 # TypeScript layer. Safe to run again; each part is skipped when done.
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*"; }
 
-command -v node >/dev/null || { echo "setup: Node.js >= 20.17 is required (https://nodejs.org)" >&2; exit 1; }
+command -v node >/dev/null || { echo "setup: Node.js >= 20.19 is required (https://nodejs.org)" >&2; exit 1; }
 command -v cargo >/dev/null || { echo "setup: Rust is required (https://rustup.rs)" >&2; exit 1; }
 
 # System packages: a C toolchain and libclang (bindgen reads FFmpeg's headers); for the static FFmpeg

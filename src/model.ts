@@ -6,6 +6,7 @@
  */
 import { checkBatch, type Batch } from './batch.js'
 import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
+import { supportUsing } from './disposable.js'
 import { VideoBertError } from './errors.js'
 import { createModel, guard, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, type GeneratedCaption, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
 
@@ -211,6 +212,22 @@ export class VideoBERT {
   }
 
   /**
+   * Free the native weights, optimizer state and thread pool now, instead of whenever the garbage
+   * collector gets to this object (a server that loads models in turn, a test that makes many).
+   * Calls already running finish first; every call after it rejects with a `Disposed` error.
+   * Calling it again does nothing. `await using model = await VideoBERT.load(dir)` disposes at the
+   * end of the block.
+   */
+  async dispose(): Promise<void> {
+    return guard(() => this.#native.dispose())
+  }
+
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean {
+    return this.#native.disposed
+  }
+
+  /**
    * One optimizer step. Pass several micro-batches to accumulate gradients over them (their losses
    * and gradients are averaged) before the single update.
    */
@@ -331,3 +348,5 @@ export class VideoBERT {
     return list
   }
 }
+
+supportUsing(VideoBERT.prototype, 'async')

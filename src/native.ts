@@ -1,7 +1,7 @@
 /**
  * The only module that imports the generated napi loader (`../index.js`).
  *
- * The loader is imported dynamically so that a failure becomes one `VideoBertError` with the code
+ * The loader is required inside a try so that a failure becomes one `VideoBertError` with the code
  * `NativeBinding` and a message naming the real cause — the missing platform package, the shared
  * library the system loader could not open, or a platform without a prebuilt binary — and how to
  * build from source, instead of napi's generic "Cannot find native binding" with the cause buried
@@ -48,9 +48,12 @@ function cudaAddon(): string | undefined {
 const cuda = cudaAddon()
 if (cuda) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = cuda
 
+// Loaded with require() rather than `await import()`: no top-level await in the library's module
+// graph, so that CommonJS code can `require('videobert-native')` (Node's require of ES modules,
+// unflagged since 20.19, refuses a graph with top-level await).
 let binding: typeof Binding
 try {
-  binding = await import('../index.js')
+  binding = createRequire(import.meta.url)('../index.js') as typeof Binding
 } catch (err) {
   let musl = false
   try {

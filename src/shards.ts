@@ -3,6 +3,7 @@ import { copyFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 import { camelKeys } from './config.js'
+import { supportUsing } from './disposable.js'
 import { VideoBertError } from './errors.js'
 import { CODEBOOK_FILE } from './files.js'
 import {
@@ -75,7 +76,17 @@ export class TokenShards {
 
   /** Number of videos (failed ones are not counted). */
   get length(): number {
-    return this.#native.length
+    return guardSync(() => this.#native.length)
+  }
+
+  /** Free the native memory (and the memory-mapped shard files) now instead of when the GC collects this object; later calls throw a `Disposed` error. Idempotent; `using x = …` calls it. */
+  dispose(): void {
+    this.#native.dispose()
+  }
+
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean {
+    return this.#native.disposed
   }
 
   /** Regions per segment, R = grid². */
@@ -105,7 +116,7 @@ export class TokenShards {
 
   /** Videos that failed to tokenize: `{ id, path, code, message }`. */
   get failures(): { id: string; path: string; code: string; message: string }[] {
-    return this.#native.failuresJson
+    return guardSync(() => this.#native.failuresJson)
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l))
@@ -170,11 +181,21 @@ export class Codebook {
   }
 
   get numWords(): number {
-    return this.#native.numWords
+    return guardSync(() => this.#native.numWords)
   }
 
   get dim(): number {
-    return this.#native.dim
+    return guardSync(() => this.#native.dim)
+  }
+
+  /** Free the native memory now instead of when the GC collects this object; later calls throw a `Disposed` error. Idempotent; `using x = …` calls it. */
+  dispose(): void {
+    this.#native.dispose()
+  }
+
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean {
+    return this.#native.disposed
   }
 
   /** Word ids of `[n, dim]` row-major vectors (all cores). */
@@ -199,7 +220,17 @@ export class TextTokenizer {
   }
 
   get vocabSize(): number {
-    return this.#native.vocabSize
+    return guardSync(() => this.#native.vocabSize)
+  }
+
+  /** Free the native memory now instead of when the GC collects this object; later calls throw a `Disposed` error. Idempotent; `using x = …` calls it. */
+  dispose(): void {
+    this.#native.dispose()
+  }
+
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean {
+    return this.#native.disposed
   }
 
   /** Word-piece ids (no [CLS]/[SEP]: the model adds them), truncated to `maxLen`. */
@@ -212,6 +243,10 @@ export class TextTokenizer {
   }
 
   tokenToId(token: string): number | null {
-    return this.#native.tokenToId(token) ?? null
+    return guardSync(() => this.#native.tokenToId(token)) ?? null
   }
 }
+
+supportUsing(TokenShards.prototype, 'sync')
+supportUsing(Codebook.prototype, 'sync')
+supportUsing(TextTokenizer.prototype, 'sync')

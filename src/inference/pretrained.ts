@@ -11,6 +11,7 @@ import { join } from 'node:path'
 
 import { VideoTextDataset } from '../data/dataset.js'
 import { loadFeatureNorm, type FeatureNorm } from '../data/feature-norm.js'
+import { supportUsing } from '../disposable.js'
 import { VideoBertError } from '../errors.js'
 import { retrieve, type Direction, type RetrievalOptions, type RetrievalResult } from '../eval/retrieval.js'
 import { CLASSES_FILE, CODEBOOK_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE, VIDEO_TOKENIZER_FILE } from '../files.js'
@@ -132,7 +133,24 @@ export class Pretrained implements InferenceContext {
   async classifyVideos(videos: VideoSource[]): Promise<ClassPrediction[]> {
     return classifyVideos(this, await this.#allTokens(videos))
   }
+
+  /**
+   * Free the model's native memory and the tokenizer's and codebook's now (see `VideoBERT.dispose`);
+   * every later call rejects with a `Disposed` error. `await using p = await Pretrained.load(dir)`.
+   */
+  async dispose(): Promise<void> {
+    this.tokenizer.dispose()
+    this.codebook?.dispose()
+    await this.model.dispose()
+  }
+
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean {
+    return this.model.disposed
+  }
 }
+
+supportUsing(Pretrained.prototype, 'async')
 
 /** `Pretrained.load`. */
 export function loadPretrained(dir: string, options: CreateOptions = {}): Promise<Pretrained> {

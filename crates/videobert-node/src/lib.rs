@@ -41,6 +41,8 @@ pub enum ErrorCode {
     DeviceUnavailable,
     /// A bug: an internal error or a panic in native code.
     Internal,
+    /// The object was disposed (`dispose()`): its native memory is freed and it can no longer be used.
+    Disposed,
     /// No prebuilt addon for this platform, or it failed to load (raised by the JS loader, before
     /// any native code runs; the message names the cause and how to build from source).
     NativeBinding,
@@ -48,7 +50,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order (what `errorCodes()` gives the TS layer).
-    const ALL: [ErrorCode; 12] = [
+    const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidConfig,
         ErrorCode::UnknownPreset,
         ErrorCode::InvalidInput,
@@ -60,6 +62,7 @@ impl ErrorCode {
         ErrorCode::Cancelled,
         ErrorCode::DeviceUnavailable,
         ErrorCode::Internal,
+        ErrorCode::Disposed,
         ErrorCode::NativeBinding,
     ];
 }
@@ -102,6 +105,35 @@ fn coded(code: ErrorCode, message: impl std::fmt::Display) -> Error {
 pub(crate) fn to_napi_error(e: vb::Error) -> Error {
     debug_assert!(ErrorCode::ALL.iter().any(|c| format!("{c:?}") == e.code()), "unknown error code {}", e.code());
     Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
+}
+
+/// The contents of a native object until `dispose()` frees them; every use after that is a
+/// `Disposed` error. Calls already running hold their own `Arc` and finish first.
+pub(crate) struct Disposable<T> {
+    value: std::sync::RwLock<Option<Arc<T>>>,
+    /// What it is, for the error message ("token shard set", "codebook", …).
+    what: &'static str,
+}
+
+impl<T> Disposable<T> {
+    pub(crate) fn new(value: T, what: &'static str) -> Self {
+        Self { value: std::sync::RwLock::new(Some(Arc::new(value))), what }
+    }
+
+    pub(crate) fn get(&self) -> Result<Arc<T>> {
+        let value = self.value.read().unwrap_or_else(|p| p.into_inner());
+        value.clone().ok_or_else(|| coded(ErrorCode::Disposed, format!("the {} was disposed (dispose()): load it again to use it", self.what)))
+    }
+
+    pub(crate) fn dispose(&self) {
+        let taken = self.value.write().unwrap_or_else(|p| p.into_inner()).take();
+        drop(taken);
+        videobert_common::memory::release_free_memory();
+    }
+
+    pub(crate) fn is_disposed(&self) -> bool {
+        self.value.read().unwrap_or_else(|p| p.into_inner()).is_none()
+    }
 }
 
 /// Run `work` on a thread of its own (not one of libuv's 4) and settle a promise with its result.
@@ -281,27 +313,64 @@ impl From<vb::StepMetrics> for StepResult {
 /// A VideoBERT model with its optimizer state. Made by `createModel` / `loadModel`.
 #[napi]
 pub struct NativeVideoBert {
-    inner: Arc<Mutex<vb::VideoBert>>,
+    /// `None` once disposed: the weights, optimizer state and thread pool are dropped then.
+    inner: Arc<Mutex<Option<vb::VideoBert>>>,
     config_json: String,
     num_parameters: f64,
     device: String,
     step: Arc<std::sync::atomic::AtomicU64>,
+    /// Set by `dispose()` at once, so that every call made after it fails even before the model
+    /// is dropped (which waits for the calls already running).
+    disposed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl NativeVideoBert {
+    /// The model for a call made now: `Disposed` once `dispose()` was called.
+    fn live(&self) -> Result<Arc<Mutex<Option<vb::VideoBert>>>> {
+        if self.disposed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(model_disposed());
+        }
+        Ok(self.inner.clone())
+    }
+
     fn new(model: vb::VideoBert) -> Self {
         Self {
             config_json: model.config.to_json(),
             num_parameters: model.num_parameters() as f64,
             device: vb::device::name(&model.device),
             step: Arc::new(std::sync::atomic::AtomicU64::new(model.step())),
-            inner: Arc::new(Mutex::new(model)),
+            inner: Arc::new(Mutex::new(Some(model))),
+            disposed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 }
 
-fn lock(m: &Mutex<vb::VideoBert>) -> Result<std::sync::MutexGuard<'_, vb::VideoBert>> {
-    m.lock().map_err(|_| coded(ErrorCode::Internal, "the model is unusable after a panic in an earlier call"))
+fn model_disposed() -> Error {
+    coded(ErrorCode::Disposed, "the model was disposed (dispose()): load or create it again to use it")
+}
+
+/// A locked, live (not disposed) model.
+struct Live<'a>(std::sync::MutexGuard<'a, Option<vb::VideoBert>>);
+
+impl std::ops::Deref for Live<'_> {
+    type Target = vb::VideoBert;
+    fn deref(&self) -> &vb::VideoBert {
+        self.0.as_ref().expect("checked live in lock()")
+    }
+}
+
+impl std::ops::DerefMut for Live<'_> {
+    fn deref_mut(&mut self) -> &mut vb::VideoBert {
+        self.0.as_mut().expect("checked live in lock()")
+    }
+}
+
+fn lock(m: &Mutex<Option<vb::VideoBert>>) -> Result<Live<'_>> {
+    let guard = m.lock().map_err(|_| coded(ErrorCode::Internal, "the model is unusable after a panic in an earlier call"))?;
+    if guard.is_none() {
+        return Err(model_disposed());
+    }
+    Ok(Live(guard))
 }
 
 fn integer_seed(field: &str, s: f64) -> Result<u64> {
@@ -343,7 +412,7 @@ impl NativeVideoBert {
     pub fn train_step<'e>(&self, env: &'e Env, batches: Vec<NativeBatch>, options: NativeStepOptions) -> Result<Object<'e>> {
         let batches: Vec<vb::Batch> = batches.iter().map(NativeBatch::to_core).collect();
         let opts = vb::StepOptions { lr: options.lr, max_grad_norm: options.max_grad_norm.unwrap_or(1.0) };
-        let (inner, step) = (self.inner.clone(), self.step.clone());
+        let (inner, step) = (self.live()?, self.step.clone());
         spawn_promise(env, move || {
             let mut model = lock(&inner)?;
             let out = model.train_step(&batches, opts).map_err(to_napi_error)?;
@@ -360,17 +429,38 @@ impl NativeVideoBert {
             Some(s) => Some(integer_seed("maskSeed", s)?),
             None => None,
         };
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || {
             let mut model = lock(&inner)?;
             Ok(StepResult::from(model.evaluate(&batches, mask_seed).map_err(to_napi_error)?))
         })
     }
 
+    /// Free the weights, optimizer state and thread pool now instead of when the GC collects this
+    /// object. Calls already running finish first; later calls fail with `Disposed`. Idempotent.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn dispose<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
+        self.disposed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let inner = self.inner.clone();
+        spawn_promise(env, move || {
+            // A poisoned lock still holds the model: free it all the same.
+            let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+            drop(guard.take());
+            videobert_common::memory::release_free_memory();
+            Ok(())
+        })
+    }
+
+    /// Whether `dispose()` has freed this model.
+    #[napi(getter)]
+    pub fn disposed(&self) -> bool {
+        self.disposed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Write `model.safetensors`, `optimizer.safetensors` and `config.json` into `dir`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn save<'e>(&self, env: &'e Env, dir: String) -> Result<Object<'e>> {
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || lock(&inner)?.save(&dir).map_err(to_napi_error))
     }
 }
@@ -522,7 +612,7 @@ impl NativeVideoBert {
     #[napi(ts_return_type = "Promise<NativeEmbeddings>")]
     pub fn embed<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
         let batch = batch.to_core();
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || {
             let e = lock(&inner)?.embed(&batch).map_err(to_napi_error)?;
             Ok(NativeEmbeddings {
@@ -538,7 +628,7 @@ impl NativeVideoBert {
     #[napi(ts_return_type = "Promise<Float32Array>")]
     pub fn classify<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
         let batch = batch.to_core();
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.classify(&batch).map_err(to_napi_error)?)))
     }
 
@@ -546,7 +636,7 @@ impl NativeVideoBert {
     #[napi(ts_return_type = "Promise<Float32Array>")]
     pub fn match_scores<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
         let batch = batch.to_core();
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.match_scores(&batch).map_err(to_napi_error)?)))
     }
 
@@ -555,7 +645,7 @@ impl NativeVideoBert {
     #[napi(ts_return_type = "Promise<Float32Array>")]
     pub fn match_logits<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
         let batch = batch.to_core();
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.match_logits(&batch).map_err(to_napi_error)?)))
     }
 
@@ -566,7 +656,7 @@ impl NativeVideoBert {
     pub fn mask_log_probs<'e>(&self, env: &'e Env, batch: NativeBatch, ids: Uint32Array, per_mask: u32) -> Result<Object<'e>> {
         let batch = batch.to_core();
         let ids = ids.to_vec();
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || Ok(Float32Array::new(lock(&inner)?.mask_log_probs(&batch, &ids, per_mask as usize).map_err(to_napi_error)?)))
     }
 
@@ -576,7 +666,7 @@ impl NativeVideoBert {
     #[napi(ts_return_type = "Promise<LossGradNorms>")]
     pub fn loss_grad_norms<'e>(&self, env: &'e Env, batch: NativeBatch) -> Result<Object<'e>> {
         let batch = batch.to_core();
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || {
             let n = lock(&inner)?.loss_grad_norms(&batch).map_err(to_napi_error)?;
             Ok(LossGradNorms { mlm: n.mlm, video: n.video, vtm: n.vtm })
@@ -588,7 +678,7 @@ impl NativeVideoBert {
     pub fn generate_captions<'e>(&self, env: &'e Env, batch: NativeBatch, options: NativeGenerateOptions) -> Result<Object<'e>> {
         let batch = batch.to_core();
         let opts = options.to_core()?;
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || {
             let out = lock(&inner)?.generate(&batch, &opts).map_err(to_napi_error)?;
             Ok(out.into_iter().map(|g| GeneratedCaption { ids: Uint32Array::new(g.ids), log_prob: g.log_prob, score: g.score }).collect::<Vec<_>>())
@@ -599,7 +689,7 @@ impl NativeVideoBert {
     #[napi(ts_return_type = "Promise<MaskPrediction[]>")]
     pub fn predict_masked<'e>(&self, env: &'e Env, batch: NativeBatch, top_k: u32) -> Result<Object<'e>> {
         let batch = batch.to_core();
-        let inner = self.inner.clone();
+        let inner = self.live()?;
         spawn_promise(env, move || {
             let preds = lock(&inner)?.predict_masked(&batch, top_k as usize).map_err(to_napi_error)?;
             Ok(preds

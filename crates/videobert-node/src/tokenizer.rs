@@ -10,7 +10,7 @@ use napi_derive::napi;
 use video::segments::{TemporalPool, TokenizeOptions};
 use videobert_video as video;
 
-use crate::{spawn_promise, to_napi_error};
+use crate::{spawn_promise, to_napi_error, Disposable};
 
 /// A cancellation flag shared with native work; `cancel()` makes the work stop at its next check
 /// and reject with `Cancelled`. The TS layer wires an AbortSignal to it.
@@ -318,51 +318,64 @@ pub fn tokenize_manifest<'e>(
 /// Random access to a token-shard directory (memory-mapped).
 #[napi]
 pub struct NativeTokenShards {
-    inner: Arc<video::shards::TokenShards>,
+    inner: Disposable<video::shards::TokenShards>,
 }
 
 #[napi]
 impl NativeTokenShards {
+    /// Free the native memory (and for shards, the mapped files) now instead of when the GC
+    /// collects this object; later calls fail with `Disposed`. Idempotent.
+    #[napi]
+    pub fn dispose(&self) {
+        self.inner.dispose();
+    }
+
+    /// Whether `dispose()` has been called.
+    #[napi(getter)]
+    pub fn disposed(&self) -> bool {
+        self.inner.is_disposed()
+    }
+
     /// Number of (successfully tokenized) videos.
     #[napi(getter)]
-    pub fn length(&self) -> u32 {
-        self.inner.len() as u32
+    pub fn length(&self) -> Result<u32> {
+        Ok(self.inner.get()?.len() as u32)
     }
 
     /// The tokenization parameters (snake_case JSON, as in index.json).
     #[napi(getter)]
-    pub fn params_json(&self) -> String {
-        serde_json_string(&self.inner.params)
+    pub fn params_json(&self) -> Result<String> {
+        Ok(serde_json_string(&self.inner.get()?.params))
     }
 
     /// Video `i`'s record (id, path, segments, captions, label) as JSON.
     #[napi]
     pub fn video_json(&self, i: u32) -> Result<String> {
-        self.inner.video(i as usize).map(serde_json_string).map_err(to_napi_error)
+        self.inner.get()?.video(i as usize).map(serde_json_string).map_err(to_napi_error)
     }
 
     /// `[S, R, F]` region features of video `i`.
     #[napi]
     pub fn regions(&self, i: u32) -> Result<Float32Array> {
-        self.inner.regions(i as usize).map(Float32Array::new).map_err(to_napi_error)
+        self.inner.get()?.regions(i as usize).map(Float32Array::new).map_err(to_napi_error)
     }
 
     /// `[S, F]` segment features of video `i`.
     #[napi]
     pub fn pooled(&self, i: u32) -> Result<Float32Array> {
-        self.inner.pooled(i as usize).map(Float32Array::new).map_err(to_napi_error)
+        self.inner.get()?.pooled(i as usize).map(Float32Array::new).map_err(to_napi_error)
     }
 
     /// `[S]` visual words of video `i`, or null for shards made without a codebook.
     #[napi]
     pub fn visual_words(&self, i: u32) -> Result<Option<Uint32Array>> {
-        self.inner.visual_words(i as usize).map(|w| w.map(Uint32Array::new)).map_err(to_napi_error)
+        self.inner.get()?.visual_words(i as usize).map(|w| w.map(Uint32Array::new)).map_err(to_napi_error)
     }
 
     /// Failures recorded in the shards, as JSON lines.
     #[napi(getter)]
-    pub fn failures_json(&self) -> String {
-        self.inner.failures().map(|f| serde_json_string(f) + "\n").collect()
+    pub fn failures_json(&self) -> Result<String> {
+        Ok(self.inner.get()?.failures().map(|f| serde_json_string(f) + "\n").collect())
     }
 }
 
@@ -373,7 +386,9 @@ fn serde_json_string<T: serde::Serialize>(v: &T) -> String {
 /// Open a token-shard directory.
 #[napi(ts_return_type = "Promise<NativeTokenShards>")]
 pub fn open_token_shards(env: &Env, dir: String) -> Result<Object<'_>> {
-    spawn_promise(env, move || Ok(NativeTokenShards { inner: Arc::new(video::shards::TokenShards::open(&dir).map_err(to_napi_error)?) }))
+    spawn_promise(env, move || {
+        Ok(NativeTokenShards { inner: Disposable::new(video::shards::TokenShards::open(&dir).map_err(to_napi_error)?, "token shard set") })
+    })
 }
 
 #[napi(object)]
@@ -461,28 +476,41 @@ pub fn train_vocab(env: &Env, manifest: String, out: String, options: Option<Nat
 /// A loaded visual-word codebook.
 #[napi]
 pub struct NativeCodebook {
-    inner: Arc<video::kmeans::Codebook>,
+    inner: Disposable<video::kmeans::Codebook>,
 }
 
 #[napi]
 impl NativeCodebook {
+    /// Free the native memory (and for shards, the mapped files) now instead of when the GC
+    /// collects this object; later calls fail with `Disposed`. Idempotent.
+    #[napi]
+    pub fn dispose(&self) {
+        self.inner.dispose();
+    }
+
+    /// Whether `dispose()` has been called.
+    #[napi(getter)]
+    pub fn disposed(&self) -> bool {
+        self.inner.is_disposed()
+    }
+
     /// Number of visual words (branching^depth).
     #[napi(getter)]
-    pub fn num_words(&self) -> u32 {
-        self.inner.num_words() as u32
+    pub fn num_words(&self) -> Result<u32> {
+        Ok(self.inner.get()?.num_words() as u32)
     }
 
     /// Feature size the codebook was fitted on.
     #[napi(getter)]
-    pub fn dim(&self) -> u32 {
-        self.inner.dim as u32
+    pub fn dim(&self) -> Result<u32> {
+        Ok(self.inner.get()?.dim as u32)
     }
 
     /// Word ids of `[n, dim]` vectors (row-major), computed on all cores.
     #[napi(ts_return_type = "Promise<Uint32Array>")]
     pub fn assign<'e>(&self, env: &'e Env, data: Float32Array) -> Result<Object<'e>> {
         let data = data.to_vec();
-        let inner = self.inner.clone();
+        let inner = self.inner.get()?;
         spawn_promise(env, move || Ok(Uint32Array::new(inner.assign(&data).map_err(to_napi_error)?)))
     }
 }
@@ -490,7 +518,9 @@ impl NativeCodebook {
 /// Load a codebook written by `fitCodebook`.
 #[napi(ts_return_type = "Promise<NativeCodebook>")]
 pub fn load_codebook(env: &Env, path: String) -> Result<Object<'_>> {
-    spawn_promise(env, move || Ok(NativeCodebook { inner: Arc::new(video::kmeans::Codebook::load(std::path::Path::new(&path)).map_err(to_napi_error)?) }))
+    spawn_promise(env, move || {
+        Ok(NativeCodebook { inner: Disposable::new(video::kmeans::Codebook::load(std::path::Path::new(&path)).map_err(to_napi_error)?, "codebook") })
+    })
 }
 
 /// The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
@@ -519,32 +549,45 @@ pub fn builtin_features<'e>(
 /// `[PAD]`=0 `[UNK]`=1 `[CLS]`=2 `[SEP]`=3 `[MASK]`=4).
 #[napi]
 pub struct NativeTextTokenizer {
-    inner: Arc<video::vocab::TextTokenizer>,
+    inner: Disposable<video::vocab::TextTokenizer>,
 }
 
 #[napi]
 impl NativeTextTokenizer {
+    /// Free the native memory (and for shards, the mapped files) now instead of when the GC
+    /// collects this object; later calls fail with `Disposed`. Idempotent.
+    #[napi]
+    pub fn dispose(&self) {
+        self.inner.dispose();
+    }
+
+    /// Whether `dispose()` has been called.
     #[napi(getter)]
-    pub fn vocab_size(&self) -> u32 {
-        self.inner.vocab_size() as u32
+    pub fn disposed(&self) -> bool {
+        self.inner.is_disposed()
+    }
+
+    #[napi(getter)]
+    pub fn vocab_size(&self) -> Result<u32> {
+        Ok(self.inner.get()?.vocab_size() as u32)
     }
 
     /// Word-piece ids of `text` (no special tokens), at most `maxLen`.
     #[napi]
     pub fn encode(&self, text: String, max_len: u32) -> Result<Uint32Array> {
-        self.inner.encode(&text, max_len as usize).map(Uint32Array::new).map_err(to_napi_error)
+        self.inner.get()?.encode(&text, max_len as usize).map(Uint32Array::new).map_err(to_napi_error)
     }
 
     /// Text of word-piece ids (special tokens skipped).
     #[napi]
     pub fn decode(&self, ids: Uint32Array) -> Result<String> {
-        self.inner.decode(&ids).map_err(to_napi_error)
+        self.inner.get()?.decode(&ids).map_err(to_napi_error)
     }
 
     /// Id of a token, or null.
     #[napi]
-    pub fn token_to_id(&self, token: String) -> Option<u32> {
-        self.inner.token_to_id(&token)
+    pub fn token_to_id(&self, token: String) -> Result<Option<u32>> {
+        Ok(self.inner.get()?.token_to_id(&token))
     }
 }
 
@@ -552,7 +595,7 @@ impl NativeTextTokenizer {
 #[napi]
 pub fn load_text_tokenizer(path: String) -> Result<NativeTextTokenizer> {
     let inner = video::vocab::TextTokenizer::load(std::path::Path::new(&path)).map_err(to_napi_error)?;
-    Ok(NativeTextTokenizer { inner: Arc::new(inner) })
+    Ok(NativeTextTokenizer { inner: Disposable::new(inner, "text tokenizer") })
 }
 
 /// What each option of `tokenizeFile` / `tokenizeManifest`, `fitCodebook` and `trainVocab` is when
