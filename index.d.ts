@@ -155,6 +155,10 @@ export interface CheckpointFileNames {
   config: string
 }
 
+/**
+ * A codebook `fitCodebook` fitted and saved: its number of visual words, the size of its vectors,
+ * and how many segment features it was fitted on (all of the shards', or a sample of `sample`).
+ */
 export interface CodebookInfo {
   words: number
   dim: number
@@ -540,6 +544,10 @@ export declare function tokenizeFile(path: string, options?: NativeTokenizeOptio
 /** Tokenize a manifest (JSONL/CSV) or a list of files/directories into token shards. */
 export declare function tokenizeManifest(manifest: string | undefined | null, paths: Array<string> | undefined | null, options: NativeManifestOptions, onProgress?: (((arg: TokenizeProgress) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<TokenizeSummary>
 
+/**
+ * Counts of a `tokenizeManifest` run over this job's part of the manifest (`shard`): reported to
+ * `onProgress` (at most ~10 times a second, and always at the end) and in the summary.
+ */
 export interface TokenizeProgress {
   videosTotal: number
   videosDone: number
@@ -557,6 +565,10 @@ export interface TokenizeProgress {
   seconds: number
 }
 
+/**
+ * What `tokenizeManifest` did: the final counts, the failures of this job's chunks (including those
+ * an earlier run recorded in chunks it reused) and the output directory.
+ */
 export interface TokenizeSummary {
   progress: TokenizeProgress
   failures: Array<TokenizeFailure>

@@ -1,6 +1,6 @@
 /**
  * Do the defaults learn on data they were not tuned on? The second synthetic domain (textures in
- * palettes, drifting or zooming: `src/demo/patterns.ts`) is pre-trained the way the README tells a
+ * palettes, drifting or zooming: `src/demo/patterns.ts`) is pre-trained the way docs/pretraining.md tells a
  * user — `videobert vocab`, `tokenize`, `pretrain --preset tiny --steps 2000`, nothing else given,
  * relative paths from the project folder — and its held-out test clips are scored: fill-in-the-blank
  * of each caption attribute ≥ 3× chance, text→video R@1 (the default scorer) ≥ 10× chance.

@@ -1,5 +1,5 @@
 /**
- * The full demo with the label-efficiency experiment (~8 min on 2 cores): every goal of the README's
+ * The full demo with the label-efficiency experiment (~8 min on 2 cores): every goal of docs/demo.md's
  * demo section. A slow suite: runs only with VIDEOBERT_SLOW=1.
  */
 import { spawnSync } from 'node:child_process'

@@ -2,7 +2,7 @@
  * Checkpoint fault injection (`scripts/fault-injection.mjs`): training processes SIGKILLed at each
  * fault point inside a checkpoint write, and at random moments, lose no checkpoint, and every resume
  * repeats the uninterrupted run's losses. The long run (212 trials) and the full-disk check are in
- * the README; `VIDEOBERT_FULL_DISK=1` (root: it mounts a 3 MiB tmpfs) runs the latter here too.
+ * docs/pretraining.md; `VIDEOBERT_FULL_DISK=1` (root: it mounts a 3 MiB tmpfs) runs the latter here too.
  */
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'

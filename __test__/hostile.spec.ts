@@ -1,5 +1,5 @@
 /**
- * The hostile-file matrix (`scripts/hostile-files.mjs`, the README's table): every input ends in
+ * The hostile-file matrix (`scripts/hostile-files.mjs`, the table in docs/limits.md): every input ends in
  * its coded error (or is harmless by design) in a child process of its own — none aborts, none is
  * killed — and none needs more than a few hundred MiB.
  */

@@ -137,7 +137,7 @@ describe('the shipped binary', () => {
     }
     const glibc = [...readelf('--dyn-syms', '-W').matchAll(/@GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const)
     const [major, minor] = glibc.reduce((a, b) => (b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]) ? b : a), [0, 0] as const)
-    // The floor the binary sets for users (README, "Install"). Built with the glibc-2.17 toolchain
+    // The floor the binary sets for users (docs/installing.md, "Install"). Built with the glibc-2.17 toolchain
     // (scripts/glibc-toolchain.sh, the default for static builds) it runs on glibc 2.17 and later.
     console.log(`highest GLIBC symbol version: ${major}.${minor}; NEEDED: ${needed.join(', ')}`)
     expect(major).toBe(2)

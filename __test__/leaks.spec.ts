@@ -1,5 +1,5 @@
 /**
- * Memory stays flat over long runs (`scripts/leak-check.mjs`, the README's figures): the growth of
+ * Memory stays flat over long runs (`scripts/leak-check.mjs`, the figures in docs/pretraining.md): the growth of
  * RSS per inference call and per train step, a least-squares slope after a warm-up, stays under
  * 2 KiB (a leak of one batch's tensors per call would be ~100 KiB).
  */

@@ -25,6 +25,19 @@ describe('repository checks', () => {
     expect(spawnSync(process.execPath, [join(root, 'scripts', 'check-doc-paths.mjs'), repo], { encoding: 'utf8' }).status).toBe(0)
   })
 
+  it('the doc-path check follows Markdown links: a missing page or heading fails', () => {
+    const repo = tempDir('doc-links')
+    mkdirSync(join(repo, 'docs'))
+    writeFileSync(join(repo, 'docs', 'guide.md'), '# Guide\n\n## Your own videos (`tokenize`)\n\nBack to [the front page](../README.md#quick-start).\n')
+    writeFileSync(join(repo, 'README.md'), '# X\n\n## Quick start\n\n[ok](docs/guide.md#your-own-videos-tokenize) [gone](docs/gone.md) [bad](docs/guide.md#nothing) [here](#quick-start)\n')
+    const check = () => spawnSync(process.execPath, [join(root, 'scripts', 'check-doc-paths.mjs'), repo], { encoding: 'utf8' })
+    const r = check()
+    expect(r.status).toBe(1)
+    expect(r.stderr.trim().split('\n').sort()).toEqual(['missing: README.md: docs/gone.md', 'missing: README.md: link docs/gone.md', 'missing: README.md: link docs/guide.md#nothing (no such heading)'])
+    writeFileSync(join(repo, 'README.md'), '# X\n\n## Quick start\n\n[ok](docs/guide.md#your-own-videos-tokenize) [here](#quick-start)\n')
+    expect(check().status).toBe(0)
+  })
+
   it('the run-output check fails on a tracked checkpoint or run directory, and passes on this repository', () => {
     const repo = tempDir('tracked')
     const git = (...args: string[]) => spawnSync('git', args, { cwd: repo, encoding: 'utf8' })

@@ -3,18 +3,19 @@
 // comments of the TypeScript, Rust and shell sources. A path is a word that starts with one of the
 // repository's top-level folders (`src/…`, `crates/…`, `scripts/…`, …) or names a top-level file.
 // Build outputs (dist/, target/, node_modules/) and patterns (`*`, `<name>`, `{a,b}`, `NNNNN`) are
-// not checked. Exit code 1 and one line per missing path.
+// not checked. Markdown links to repository files (`[text](docs/formats.md#containers)`) must lead to a
+// file that exists and, with an anchor, to one of its headings. Exit code 1 and one line per miss.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 // The repository root (an argument for the checker's own test).
 const root = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..')
-const TOP = ['src', 'crates', 'scripts', 'benches', '__test__', 'npm', 'examples', '.github', '.ci']
+const TOP = ['src', 'crates', 'scripts', 'benches', '__test__', 'npm', 'examples', 'docs', '.github', '.ci']
 const TOP_FILES = ['README.md', 'Cargo.toml', 'Cargo.lock', 'package.json', 'package-lock.json', 'index.js', 'index.d.ts', 'LICENSE', 'rustfmt.toml', 'tsconfig.json', 'vitest.config.ts']
 const SKIP_DIRS = new Set(['node_modules', 'target', 'dist', '.git', '.bench-dist', 'fixtures', 'videobert-demo'])
 /** Folders the scripts create (git-ignored), cited as where their output goes. */
-const GENERATED = ['benches/.data']
+const GENERATED = ['benches/.data', 'docs/api']
 
 function files(dir, out = []) {
   for (const name of readdirSync(dir)) {
@@ -59,6 +60,28 @@ for (const file of new Set(sources)) {
     const cited = m[1].replace(/[/.]+$/, '')
     if (/[*<>{}]|NNNN|\$/.test(cited) || GENERATED.some((g) => cited.startsWith(g))) continue
     if (!existsSync(join(root, cited))) missing.push(`${relative(root, file)}: ${cited}`)
+  }
+}
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+const slug = (h) => h.trim().toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, '').replace(/ /g, '-')
+function anchors(file) {
+  const out = new Set()
+  let fence = false
+  for (const l of readFileSync(file, 'utf8').split('\n')) {
+    if (l.startsWith('```')) fence = !fence
+    const h = !fence && /^#{1,6} (.*)$/.exec(l)
+    if (h) out.add(slug(h[1]))
+  }
+  return out
+}
+for (const file of sources.filter((f) => f.endsWith('.md'))) {
+  for (const m of readFileSync(file, 'utf8').matchAll(/\]\(([^)\s]+)\)/g)) {
+    const [target, anchor] = m[1].split('#')
+    if (/^[a-z]+:/.test(target)) continue // http:, https:, mailto:
+    const dest = target === '' ? file : join(dirname(file), target)
+    if (GENERATED.some((g) => relative(root, dest).startsWith(g))) continue
+    if (!existsSync(dest)) missing.push(`${relative(root, file)}: link ${m[1]}`)
+    else if (anchor && dest.endsWith('.md') && !anchors(dest).has(anchor)) missing.push(`${relative(root, file)}: link ${m[1]} (no such heading)`)
   }
 }
 if (missing.length) {

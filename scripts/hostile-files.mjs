@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The hostile-file matrix (README "Hostile files and sizes"): each input below is made here, then
+// The hostile-file matrix (docs/limits.md, "Limits, and hostile files and sizes"): each input below is made here, then
 // handed to the public API in a child process of its own; the table gives the error code the call
 // ends with (or "ok" where the input is harmless by design) and the child's peak RSS.
 //   npm run build && node scripts/hostile-files.mjs            (prints a Markdown table)

@@ -24,13 +24,16 @@ cargo test --release --target "$VIDEOBERT_TARGET" --workspace "${CARGO_FFMPEG_FE
 step "tsc --noEmit (sources, tests, examples)"
 npx tsc -p tsconfig.test.json
 
-step "lint: rustfmt, clippy (warnings are errors), oxlint; no import cycles in src/; every cited path exists"
+step "lint: rustfmt, clippy (warnings are errors), oxlint; no import cycles in src/; every cited path and Markdown link exists; no run output tracked"
 cargo fmt --all --check
 cargo clippy --release --target "$VIDEOBERT_TARGET" --workspace --lib --tests --examples "${CARGO_FFMPEG_FEATURES[@]}" -- -D warnings
 npx oxlint --deny-warnings src __test__ benches scripts examples
 npx dpdm --no-tree --no-warning --exit-code circular:1 src/index.ts src/cli/main.ts src/cli/commands.ts
 node scripts/check-doc-paths.mjs
 node scripts/check-run-outputs.mjs
+
+step "API reference: TypeDoc over src/index.ts (every exported symbol documented, no broken links; npm run docs:api writes it)"
+npx typedoc --emit none
 
 step "vitest run"
 npx vitest run

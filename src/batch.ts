@@ -5,6 +5,10 @@
 import type { VideoBertConfig } from './config.js'
 import { VideoBertError } from './errors.js'
 
+/**
+ * B samples as the native model reads them: typed arrays, row-major, shaped by the model config
+ * (each field's shape below). `checkBatch` checks one against a config.
+ */
 export interface Batch {
   /** B, the number of samples. */
   batchSize: number

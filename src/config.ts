@@ -9,9 +9,16 @@ import { VideoBertError } from './errors.js'
 import { CONFIG_FILE } from './files.js'
 import { guardSync, normalizeConfig, presetConfig } from './native.js'
 
+/** The built-in model sizes: `tiny` (tests), `small` (CPU), `base` and `large` (GPU). */
 export type PresetName = 'tiny' | 'small' | 'base' | 'large'
+/** Every preset name, smallest first. */
 export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'base', 'large']
 
+/**
+ * A complete model configuration: the architecture, the input layout, the pre-training losses and
+ * the special token ids. camelCase here; a checkpoint's `config.json` holds the same fields in
+ * snake_case. `resolveConfig` builds one from a preset and validates it.
+ */
 export interface VideoBertConfig {
   /** Text vocabulary size (WordPiece). */
   vocabSize: number

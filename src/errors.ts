@@ -6,6 +6,11 @@ import type { ErrorCode } from '../index.js'
 
 export type { ErrorCode }
 
+/**
+ * The error every failure of the library throws or rejects with: `code` says what kind of failure
+ * it is, `message` the details (the field, file or video concerned); `cause` holds the underlying
+ * error (a native one, a file-system one) when there is one.
+ */
 export class VideoBertError extends Error {
   /** What kind of failure this is; stable across versions. */
   readonly code: ErrorCode

@@ -6,7 +6,7 @@
 import { checkpointFileNames } from './native.js'
 
 const native = checkpointFileNames()
-/** Parameters by name (safetensors): the interop contract (README, "Checkpoint format"). Named by the native `save`. */
+/** Parameters by name (safetensors): the interop contract (docs/model.md, "Checkpoint format and tensor names"). Named by the native `save`. */
 export const MODEL_FILE = native.model
 /** AdamW moments, step and seed (safetensors). Named by the native `save`. */
 export const OPTIMIZER_FILE = native.optimizer

@@ -22,15 +22,18 @@ export {
   type ConfigInput,
 } from './config.js'
 export { checkBatch, type Batch } from './batch.js'
-export { randomBatch } from './random-batch.js'
+export { randomBatch, type RandomBatchOptions } from './random-batch.js'
 export {
   VideoTokenizer,
+  type VideoTokenizerEvents,
   computeBuiltinFeatures,
   tokenizeOptionsOf,
   TOKENIZE_DEFAULTS,
   type FramesOptions,
   type TokenizeOptions,
   type TokenizedVideo,
+  type NativeTokenizedVideo,
+  type NativeTokenizeDefaults,
   type ManifestRunOptions,
   type TokenizeProgress,
   type TokenizeSummary,
@@ -48,6 +51,7 @@ export {
   type ShardParams,
   type CodebookOptions,
   type VocabOptions,
+  type CodebookInfo,
 } from './shards.js'
 export { videoFormats, formatsMarkdown, type VideoFormats, type VideoFormat, type LeftOutFormat } from './formats.js'
 export { writeVideo, type WriteVideoOptions, type WrittenVideo } from './video-writer.js'
@@ -68,6 +72,7 @@ export {
   type Scorer,
   type RetrievalSet,
   RETRIEVAL_DEFAULTS,
+  RECALL_KS,
 } from './eval/retrieval.js'
 export { classificationReport, evaluateClassifier, type ClassificationReport, type ClassReport } from './eval/classification.js'
 export { evaluateCaptions, scoreSplitCaptions, type CaptionEvaluation, type CaptionMetrics, type CaptionScoreReport } from './eval/captioning.js'
@@ -80,7 +85,7 @@ export { captionVideos, CAPTION_DEFAULTS, SUPERVISED_DEFAULTS, type Caption, typ
 export { classifyVideos, type ClassPrediction } from './inference/classify.js'
 export { answerQuestions, type Answer, type QuestionInput } from './inference/answer.js'
 export { QuestionDataset, questionsOf, encodeQuestion, encodeChoices, QUESTIONS_FIELD, type VideoQuestion, type QuestionSample, type QuestionDatasetOptions, type QAFormat } from './data/questions.js'
-export { evaluateQA, type QAReport, type QuestionTypeReport } from './eval/qa.js'
+export { evaluateQA, type QAReport, type QuestionTypeReport, type EvaluateQAOptions } from './eval/qa.js'
 export { finetuneQA, type FinetuneQAOptions, type FinetuneQAResult } from './training/finetune-qa.js'
 export { CaptionDataset } from './data/captions.js'
 export { finetuneCaptioner, CAPTION_FINETUNE_DEFAULTS, type FinetuneCaptionOptions, type FinetuneCaptionResult } from './training/finetune-caption.js'
@@ -90,7 +95,7 @@ export { Pretrained, loadPretrained, type VideoSource } from './inference/pretra
 export { videoInput, videoWindows, windowBatch, shardVideo, type InferenceContext, type VideoTokens } from './inference/context.js'
 export { fillMask, encodePrompt, encodePromptWith, MASK, FILL_MASK_DEFAULTS, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
 export { fillInTheBlank, type BlankMetrics, type FillInTheBlankOptions } from './eval/fill-in-the-blank.js'
-export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult, type TrainingData } from './training/trainer.js'
-export { HealthMonitor, type HealthOptions, type HealthWarning } from './training/health.js'
+export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult, type TrainingData, type DataCommon, type ValidationMetrics } from './training/trainer.js'
+export { HealthMonitor, type HealthOptions, type HealthWarning, type LossName } from './training/health.js'
 export { CheckpointManager, type TrainerState, type CheckpointOptions } from './training/checkpoints.js'
 export { learningRate, type ScheduleOptions } from './training/schedule.js'

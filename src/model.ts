@@ -22,7 +22,7 @@ export interface CreateOptions {
   dtype?: 'f32' | 'f64'
   /**
    * Where the model computes: `'cpu'`, `'cuda'` (= `'cuda:0'`) or `'cuda:N'`. CUDA needs the CUDA
-   * build of the addon (`cudaBuilt()`; README "GPU"); without it, or without a driver / GPU `N`,
+   * build of the addon (`cudaBuilt()`; docs/installing.md, "GPU"); without it, or without a driver / GPU `N`,
    * creating the model fails with a `DeviceUnavailable` error. @default 'cpu'
    */
   device?: Device

@@ -40,7 +40,7 @@ function cudaAddon(): string | undefined {
   } catch {
     throw new VideoBertError(
       'NativeBinding',
-      'VIDEOBERT_CUDA=1 but no CUDA addon is installed: `npm install videobert-native-linux-x64-gnu-cuda`, or build it from source with `npm run build:cuda` (README "GPU")',
+      'VIDEOBERT_CUDA=1 but no CUDA addon is installed: `npm install videobert-native-linux-x64-gnu-cuda`, or build it from source with `npm run build:cuda` (docs/installing.md, "GPU")',
     )
   }
 }
@@ -66,6 +66,7 @@ try {
 
 export const {
   errorCodes,
+  /** Whether this addon was built with CUDA support (`npm run build:cuda`, or the CUDA variant). */
   cudaBuilt,
   checkpointFileNames,
   createModel,

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module'
 
 const BUILD_FROM_SOURCE =
-  'to build from source (Rust and a C toolchain needed): git clone the repository, then `bash scripts/setup.sh` (see the README, "Building from source")'
+  'to build from source (Rust and a C toolchain needed): git clone the repository, then `bash scripts/setup.sh` (see docs/installing.md, "Building from source")'
 
 /** The napi platform name of this process, as the platform packages are named (`linux-x64-gnu`). */
 export function platformName(platform: string = process.platform, arch: string = process.arch, musl = false): string {

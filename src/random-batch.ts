@@ -11,6 +11,7 @@ import type { Batch } from './batch.js'
 import type { VideoBertConfig } from './config.js'
 import { rng } from './random.js'
 
+/** What `randomBatch` draws: the batch size, the seeds, and the topic structure behind the samples. */
 export interface RandomBatchOptions {
   /** @default 8 */
   batchSize?: number
@@ -30,6 +31,11 @@ function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next())
 }
 
+/**
+ * A synthetic batch for `config` (see the module notes): captions of ceil(L / 2) to L words, ceil(T / 2)
+ * to T valid segments of unit-normalised region features, `vtmLabels` 0 on the negatives, and
+ * visual-word ids when `videoInput` is `'visual_words'`. The same config and options give the same batch.
+ */
 export function randomBatch(config: VideoBertConfig, options: RandomBatchOptions = {}): Batch {
   const { batchSize: b = 8, seed = 0, topics = 8, topicSeed = 12345, negatives = 0.5, noise = 0.5 } = options
   const { maxTextLen: l, maxSegments: t, numRegions, featureDim: f, vocabSize } = config

@@ -21,6 +21,9 @@ import {
   type NativeTokenShards,
 } from './native.js'
 
+export type { CodebookInfo }
+
+/** One caption of a video record: its time span in seconds, its text, and the segments it overlaps. */
 export interface CaptionSpan {
   start: number
   end: number
@@ -29,6 +32,10 @@ export interface CaptionSpan {
   segments: [number, number] | null
 }
 
+/**
+ * What a shard set keeps of one video (`TokenShards.video`): its manifest id and path, segment
+ * count, duration and segment times, captions, and the manifest's label and other fields.
+ */
 export interface VideoRecord {
   id: string
   path: string
@@ -42,6 +49,11 @@ export interface VideoRecord {
   metadata?: Record<string, unknown>
 }
 
+/**
+ * How a shard set's videos were tokenized and stored (the parameters of its `index.json`, camelCase):
+ * the video-tokenizer settings, the feature dtype, the hash of the codebook its visual words come
+ * from (null without), and videos per shard file.
+ */
 export interface ShardParams {
   extractor: string
   fps: number
@@ -57,7 +69,11 @@ export interface ShardParams {
   videosPerShard: number
 }
 
-
+/**
+ * A token-shard directory written by `tokenizeManifest`, open for random access (memory-mapped
+ * natively): per video its record, region and segment features, and visual words. Open one with
+ * `TokenShards.open`; `dispose()` frees it at once.
+ */
 export class TokenShards {
   readonly #native: NativeTokenShards
   readonly params: Readonly<ShardParams>
@@ -70,6 +86,7 @@ export class TokenShards {
     this.params = Object.freeze(camelKeys(JSON.parse(native.paramsJson)) as unknown as ShardParams)
   }
 
+  /** Open the shard directory `dir` (rejects with a coded error when it cannot be read as one). */
   static async open(dir: string): Promise<TokenShards> {
     return new TokenShards(await guard(() => openTokenShards(dir)), dir)
   }
@@ -94,6 +111,7 @@ export class TokenShards {
     return this.params.grid * this.params.grid
   }
 
+  /** The record of video `i` (0-based, below `length`): id, path, segment times, captions, label and metadata. */
   video(i: number): VideoRecord {
     const { offset: _offset, ...rec } = camelKeys(JSON.parse(guardSync(() => this.#native.videoJson(i))))
     return rec as unknown as VideoRecord
@@ -123,6 +141,7 @@ export class TokenShards {
   }
 }
 
+/** Options of `fitCodebookOnShards`: the tree's shape (branching^depth visual words), the Lloyd iterations, the seed and the sample size. */
 export interface CodebookOptions {
   /** @default 12 */ branching?: number
   /** @default 4 (12⁴ = 20 736 words) */ depth?: number
@@ -157,6 +176,7 @@ export function keepCodebook(shards: string, codebook: string): void {
   }
 }
 
+/** Options of `trainVocabulary`: the vocabulary's size bound, the minimum count of a piece, and lower-casing. */
 export interface VocabOptions {
   /** Upper bound: pieces the captions never use are dropped, so training is reproducible. @default 8192 */ vocabSize?: number
   /** @default 2 */ minFrequency?: number
@@ -176,6 +196,7 @@ export class Codebook {
     this.#native = native
   }
 
+  /** Load a codebook file (safetensors) written by `fitCodebookOnShards` / `videobert codebook fit`. */
   static async load(path: string): Promise<Codebook> {
     return new Codebook(await guard(() => loadCodebook(path)))
   }
@@ -215,6 +236,7 @@ export class TextTokenizer {
     this.#native = native
   }
 
+  /** Load a `tokenizer.json` (synchronously). */
   static load(path: string): TextTokenizer {
     return new TextTokenizer(guardSync(() => loadTextTokenizer(path)))
   }
@@ -238,10 +260,12 @@ export class TextTokenizer {
     return guardSync(() => this.#native.encode(text, maxLen))
   }
 
+  /** The text of word-piece ids, special tokens skipped. */
   decode(ids: Uint32Array | number[]): string {
     return guardSync(() => this.#native.decode(ids instanceof Uint32Array ? ids : Uint32Array.from(ids)))
   }
 
+  /** The id of `token` in the vocabulary, or null when it has none. */
   tokenToId(token: string): number | null {
     return guardSync(() => this.#native.tokenToId(token)) ?? null
   }

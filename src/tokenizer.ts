@@ -21,8 +21,12 @@ import {
 } from './native.js'
 
 export type { TokenizeProgress, TokenizeSummary }
-export type { TokenizeFailure } from './native.js'
+export type { TokenizeFailure, NativeTokenizedVideo, NativeTokenizeDefaults } from './native.js'
 
+/**
+ * How the video tokenizer samples, segments and describes a video. A left-out field takes its native
+ * default (below); a shard set records how its videos were tokenized (`ShardParams`, `tokenizeOptionsOf`).
+ */
 export interface TokenizeOptions {
   /** Frames sampled per second (by presentation time; correct on variable frame rate). @default 10 */
   fps?: number
@@ -84,6 +88,7 @@ export function tokenizeOptionsOf(p: ShardParams): TokenizeOptions {
   }
 }
 
+/** Options of `VideoTokenizer.tokenizeManifest`: where the shards go, how the run is split and stored, and how it reports. */
 export interface ManifestRunOptions {
   /** Output directory of the shards. */
   out: string
@@ -111,10 +116,15 @@ function parseShard(shard: ManifestRunOptions['shard']): number[] | undefined {
   return [i!, n!]
 }
 
+/** The events of a `VideoTokenizer`: `'progress'` during `tokenizeManifest`, with what `onProgress` gets. */
 export interface VideoTokenizerEvents {
   progress: [TokenizeProgress]
 }
 
+/**
+ * Tokenizes videos with one set of `TokenizeOptions` (frozen at construction): one file with
+ * `tokenizeFile`, or a manifest or list of files into token shards with `tokenizeManifest`.
+ */
 export class VideoTokenizer extends EventEmitter<VideoTokenizerEvents> {
   readonly options: Readonly<TokenizeOptions>
 
@@ -154,6 +164,7 @@ export class VideoTokenizer extends EventEmitter<VideoTokenizerEvents> {
   }
 }
 
+/** The frames given to `computeBuiltinFeatures`: their count and size in pixels, and the descriptor's grid and feature size. */
 export interface FramesOptions {
   numFrames: number
   width: number

@@ -4,6 +4,7 @@
  */
 import { encodeVideo, guard } from './native.js'
 
+/** How `writeVideo` encodes: the frame size, the frame rate, the codec and its quality and key-frame interval. */
 export interface WriteVideoOptions {
   /** Frame width in pixels (even). */
   width: number
@@ -19,6 +20,7 @@ export interface WriteVideoOptions {
   gop?: number
 }
 
+/** What `writeVideo` wrote: frames encoded, file size in bytes, the encoder and the container. */
 export interface WrittenVideo {
   frames: number
   bytes: number

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run build:cuda`: the CUDA variant of the addon, videobert-native.linux-x64-gnu-cuda.node at
-# the repository root, beside (never over) the CPU addon. Load it with VIDEOBERT_CUDA=1 (README
+# the repository root, beside (never over) the CPU addon. Load it with VIDEOBERT_CUDA=1 (docs/installing.md
 # "GPU"). Needs no GPU: the toolkit comes from scripts/cuda/setup.sh; candle's CUDA kernels are
 # compiled by nvcc here (≈ 5.5 min on 2 cores the first time). Its own target dir (target/cuda):
 # the CUDA features and link flags would otherwise rebuild the CPU addon's crates.

@@ -12,6 +12,7 @@ import type { TextTokenizer, TokenShards } from '../shards.js'
 import { fitFeatureNorm, type FeatureNorm } from './feature-norm.js'
 import { collate, windowsOf, type VideoWindow } from './windows.js'
 
+/** How a `VideoTextDataset` splits, pairs, standardises and treats unreadable videos. */
 export interface DatasetOptions {
   /** Fraction of videos held out for validation (1 = all: a test set to evaluate on). @default 0.1 */
   validationFraction?: number
@@ -33,8 +34,13 @@ export interface Window extends VideoWindow {
   text: string
 }
 
+/** The two parts of a dataset: its videos are split between them by video (seeded). */
 export type Split = 'train' | 'validation'
 
+/**
+ * Pre-training data over a shard set (see the module notes): the windows of each split with their
+ * captions' text, and seeded epochs of batches (`batches`) with video-text matching negatives.
+ */
 export class VideoTextDataset {
   /** What a model trained on it learns (the Trainer's `TrainingData`). */
   readonly objective = 'pretrain' as const

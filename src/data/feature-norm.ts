@@ -13,6 +13,7 @@ import type { TokenShards } from '../shards.js'
 
 export { FEATURE_NORM_FILE } from '../files.js'
 
+/** Per-dimension statistics of the features: `[F]` mean and `[F]` standard deviation (each > 0). */
 export interface FeatureNorm {
   mean: Float32Array
   std: Float32Array
@@ -76,10 +77,12 @@ export function applyFeatureNorm(x: Float32Array, norm: FeatureNorm): void {
   }
 }
 
+/** Write the statistics to `path` as JSON, `{ mean: number[F], std: number[F] }` (a checkpoint's `feature_norm.json`). */
 export function saveFeatureNorm(path: string, norm: FeatureNorm): void {
   writeFileSync(path, `${JSON.stringify({ mean: Array.from(norm.mean), std: Array.from(norm.std) })}\n`)
 }
 
+/** Read statistics written by `saveFeatureNorm`; a `Checkpoint` error when the file is unreadable or malformed. */
 export function loadFeatureNorm(path: string): FeatureNorm {
   let raw: { mean?: unknown; std?: unknown }
   try {

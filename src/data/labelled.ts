@@ -17,6 +17,7 @@ import { WindowedDataset } from './windowed.js'
 /** Where a video's label comes from: a key of the manifest's `label` object, or a map video id → label. */
 export type LabelSource = string | Map<string, string>
 
+/** Where a `LabelledDataset`'s labels come from, its classes, the share of training labels used and the prompt; the rest as `DatasetOptions`. */
 export interface LabelledDatasetOptions extends Omit<DatasetOptions, 'negatives'> {
   /** The labels: a key of each manifest record's `label` object (e.g. `'direction'`), or id → label. */
   labels: LabelSource
@@ -92,6 +93,10 @@ export function readLabelFile(path: string): Map<string, string> {
   return out
 }
 
+/**
+ * Classifier data over a shard set (see the module notes): every window of a labelled video, with the
+ * video's class index as its label and the prompt (if any) as its text; seeded epochs of batches.
+ */
 export class LabelledDataset extends WindowedDataset {
   /** What a model trained on it learns (the Trainer's `TrainingData`). */
   readonly objective = 'classify' as const

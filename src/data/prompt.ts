@@ -7,6 +7,7 @@ import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
 import type { TextTokenizer } from '../shards.js'
 
+/** The blank of a prompt: each one becomes the model's `maskTokenId`. */
 export const MASK = '[MASK]'
 
 /** The prompt's word-piece ids with `maskTokenId` at each `[MASK]`. */

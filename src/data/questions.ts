@@ -15,6 +15,7 @@ import type { TextTokenizer, TokenShards, VideoRecord } from '../shards.js'
 import type { DatasetOptions, Split, Window } from './dataset.js'
 import { WindowedDataset } from './windowed.js'
 
+/** One question about a video, as its manifest record gives it (trimmed and checked by `questionsOf`). */
 export interface VideoQuestion {
   question: string
   answer: string
@@ -89,6 +90,7 @@ export interface QuestionSample {
 /** `'open'`: a classification over the training answers; `'multiple-choice'`: the matching head scores each of the question's choices. */
 export type QAFormat = 'open' | 'multiple-choice'
 
+/** The answer vocabulary and the format of a `QuestionDataset`; the rest as `DatasetOptions`. */
 export interface QuestionDatasetOptions extends Omit<DatasetOptions, 'negatives'> {
   /** The answer vocabulary in head order (a fine-tuned model's; open answers). @default the sorted distinct training answers */
   answers?: string[]
@@ -96,6 +98,10 @@ export interface QuestionDatasetOptions extends Omit<DatasetOptions, 'negatives'
   format?: QAFormat
 }
 
+/**
+ * Question-answering data over a shard set (see the module notes): the windows of videos with
+ * questions, one sample per window and question, and seeded epochs of batches.
+ */
 export class QuestionDataset extends WindowedDataset {
   /** What a model trained on it learns (the Trainer's `TrainingData`): a classifier over `answers`. */
   readonly objective = 'classify' as const

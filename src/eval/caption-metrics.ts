@@ -46,6 +46,7 @@ function checkPairs(candidates: string[][], references: string[][][]): void {
   })
 }
 
+/** BLEU-1…4 of a corpus and of each candidate (`bleu`). */
 export interface BleuScores {
   /** Corpus BLEU-1…4 (n-gram matches and lengths summed over the corpus, then one brevity penalty). */
   corpus: number[]
@@ -109,6 +110,7 @@ function lcs(a: string[], b: string[]): number {
   return prev[b.length]!
 }
 
+/** A metric of each candidate and their mean (`rougeL`, `ciderD`). */
 export interface MeanScores {
   mean: number
   perCaption: number[]
@@ -193,6 +195,7 @@ export function ciderD(candidates: string[][], references: string[][][], options
   return { mean: perCaption.reduce((a, v) => a + v, 0) / perCaption.length, perCaption }
 }
 
+/** The COCO caption metrics of a corpus (`scoreCaptions`): BLEU, ROUGE-L, CIDEr-D and METEOR. */
 export interface CaptionScores {
   /** Corpus BLEU-4. */
   bleu4: number

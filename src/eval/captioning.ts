@@ -11,6 +11,7 @@ import { captionVideos, type Caption, type CaptionOptions } from '../inference/c
 import type { InferenceContext } from '../inference/context.js'
 import { scoreCaptions, type CaptionScores } from './caption-metrics.js'
 
+/** One attribute group's figures (`evaluateCaptions`): the windows scored, the accuracy of naming the group's word, and chance. */
 export interface CaptionMetrics {
   /** Windows whose caption has exactly one word of the group (the ones scored). */
   count: number
@@ -18,6 +19,7 @@ export interface CaptionMetrics {
   chance: number
 }
 
+/** What `evaluateCaptions` returns: the figures per attribute group, a few examples, and every caption written. */
 export interface CaptionEvaluation {
   perGroup: Record<string, CaptionMetrics>
   /** A few (generated, reference) pairs, in split order. */
@@ -27,6 +29,11 @@ export interface CaptionEvaluation {
 
 const words = (text: string) => text.toLowerCase().split(/[^a-z0-9#]+/).filter(Boolean)
 
+/**
+ * Caption a split's captioned windows from the video alone (an empty text) and score, per group of
+ * `groups` (e.g. `{ colour: ['red', 'green', …] }`), whether each caption names the window's word of
+ * the group (see the module notes).
+ */
 export async function evaluateCaptions(
   p: InferenceContext,
   data: VideoTextDataset,
@@ -59,6 +66,7 @@ export async function evaluateCaptions(
   return { perGroup, examples: windows.slice(0, 8).map((w, i) => ({ caption: captions[i]!.text, reference: w.text })), captions }
 }
 
+/** What `scoreSplitCaptions` returns: the windows captioned, the COCO metrics, and a few examples. */
 export interface CaptionScoreReport {
   /** Windows captioned (each scored against its own caption). */
   windows: number

@@ -10,6 +10,7 @@ import type { VideoBERT } from '../model.js'
 /** Written into every fine-tuned checkpoint: `{ classes: string[], labels: string | null, prompt: string | null }`. */
 export { CLASSES_FILE } from '../files.js'
 
+/** One class's figures: precision, recall and F1 of its predictions, and its support. */
 export interface ClassReport {
   class: string
   precision: number
@@ -19,6 +20,7 @@ export interface ClassReport {
   support: number
 }
 
+/** A classifier's figures over a set of samples: accuracy against the majority baseline, per-class figures and the confusion matrix. */
 export interface ClassificationReport {
   samples: number
   accuracy: number

@@ -8,6 +8,7 @@ import type { Split, VideoTextDataset, Window } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import type { VideoBERT } from '../model.js'
 
+/** One word group's figures: the blanks asked, the top-1 accuracy, and chance. */
 export interface BlankMetrics {
   /** Blanks asked (windows whose text has exactly one word of the group). */
   count: number
@@ -15,11 +16,16 @@ export interface BlankMetrics {
   chance: number
 }
 
+/** Options of `fillInTheBlank`. */
 export interface FillInTheBlankOptions {
   /** Masked texts per native call. @default 128 */
   batchSize?: number
 }
 
+/**
+ * Fill-in-the-blank accuracy per group of `groups` (e.g. `{ colour: ['red', 'green', …] }`; each word
+ * one token of the vocabulary) over a split's windows (see the module notes).
+ */
 export async function fillInTheBlank(
   model: VideoBERT,
   data: VideoTextDataset,

@@ -214,6 +214,7 @@ function scoreOf(s: Stats): number {
   return Number.isNaN(score) ? 0 : Math.max(score, 0)
 }
 
+/** METEOR of a corpus and of each candidate (`meteor`). */
 export interface MeteorScores {
   /** The corpus score, from the statistics summed over the captions (Meteor's aggregate). */
   corpus: number

@@ -52,6 +52,7 @@ const STEP3: [string, string][] = [
 ]
 const STEP4 = ['al', 'ance', 'ence', 'er', 'ic', 'able', 'ible', 'ant', 'ement', 'ment', 'ent', 'ism', 'ate', 'iti', 'ous', 'ive', 'ize', 'ion']
 
+/** The Porter2 stem of one lower-case word (words of up to two letters are their own stem). */
 export function porter2(word: string): string {
   if (word.length <= 2) return word
   if (EXCEPTIONS[word] !== undefined) return EXCEPTIONS[word]!

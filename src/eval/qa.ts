@@ -10,6 +10,7 @@ import type { QuestionDataset, QuestionSample } from '../data/questions.js'
 import { VideoBertError } from '../errors.js'
 import type { VideoBERT } from '../model.js'
 
+/** One question type's figures: the questions answered, the accuracy, and the chance and majority baselines. */
 export interface QuestionTypeReport {
   questions: number
   accuracy: number
@@ -19,6 +20,7 @@ export interface QuestionTypeReport {
   majority: number | null
 }
 
+/** What `evaluateQA` returns: overall and per-type accuracy, answers never seen in training, and a few examples. */
 export interface QAReport {
   /** (video, question) pairs answered. */
   questions: number
@@ -38,6 +40,7 @@ export function bestAnswer(probs: ArrayLike<number>, allowed: number[] | null): 
   return best
 }
 
+/** Options of `evaluateQA`: the batch size, and the data the baselines come from. */
 export interface EvaluateQAOptions {
   /** @default 64 */
   batchSize?: number
@@ -45,6 +48,11 @@ export interface EvaluateQAOptions {
   baseline?: QuestionDataset
 }
 
+/**
+ * Answer every (video, question) of a split from its windows' averaged scores and report accuracy
+ * overall and per question type (see the module notes). A model for open answers needs a head over
+ * `data.answers`; multiple-choice data needs one without a task head.
+ */
 export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split: Split, options: EvaluateQAOptions = {}): Promise<QAReport> {
   const batchSize = options.batchSize ?? 64
   const baseline = options.baseline ?? data

@@ -18,13 +18,16 @@ import type { VideoTextDataset, Split, Window } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import type { VideoBERT } from '../model.js'
 
+/** The k of the recall@k that retrieval reports (`RetrievalMetrics.recall`, `.chance`). */
 export const RECALL_KS = [1, 5, 10] as const
 
 /** What retrieval reads of a dataset: its windows with their captions, and how it batches them. */
 export type RetrievalSet = Pick<VideoTextDataset, 'windows' | 'collate' | 'tokenizer'>
 
+/** How a (text, window) pair is scored: word profiles, the matching head, or the caption's pseudo-log-likelihood (see the module notes). */
 export type Scorer = 'words' | 'match' | 'likelihood'
 
+/** Retrieval figures over the queries of a split: recall@k against its chance value, and the median rank. */
 export interface RetrievalMetrics {
   queries: number
   candidates: number
@@ -39,6 +42,7 @@ export interface RetrievalMetrics {
 /** The defaults of `retrieve` (the CLI reads them too). */
 export const RETRIEVAL_DEFAULTS = { scorer: 'words', rerankTop: 10, batchSize: 128 } as const satisfies Partial<RetrievalOptions>
 
+/** How `retrieve` scores and ranks: the first-stage scorer, the optional re-ranking, the candidate limit, the batch size and custom queries. */
 export interface RetrievalOptions {
   /** First-stage scorer, applied to every pair. @default 'words' */
   scorer?: Scorer
@@ -59,6 +63,7 @@ export interface RetrievalOptions {
   onProgress?: (done: number, total: number) => void
 }
 
+/** One query's candidates in ranked order, with their scores. */
 export interface RankedList {
   /** Candidate indices (windows for text→video, texts for video→text), best first. */
   order: number[]
@@ -167,8 +172,10 @@ function typicalLength(data: RetrievalSet, texts: string[], maxTextLen: number):
   return Math.round(median(texts.map((t) => data.tokenizer.encode(t, maxTextLen).length)))
 }
 
+/** Which way retrieval goes: texts as queries ranking windows, or windows ranking texts. */
 export type Direction = 'text-to-video' | 'video-to-text'
 
+/** What `retrieve` returns: the metrics, every query's ranking and rank, and the texts and windows the indices point into. */
 export interface RetrievalResult extends RetrievalMetrics {
   direction: Direction
   /** Per query: its text (text→video) or window index (video→text), and the ranked candidates. */

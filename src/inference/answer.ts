@@ -12,12 +12,14 @@ import { VideoBertError } from '../errors.js'
 import { windowAveragedProbs } from './classify.js'
 import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } from './context.js'
 
+/** A question to `answerQuestions`, optionally with candidate answers. */
 export interface QuestionInput {
   question: string
   /** Candidate answers: the answer is the most probable of them. @default every answer the model knows */
   choices?: string[]
 }
 
+/** The answer to one question (`answerQuestions`): the question, the most probable answer, and the answers considered. */
 export interface Answer {
   question: string
   answer: string

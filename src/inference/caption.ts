@@ -27,8 +27,10 @@ export interface VideoFeatures {
  * caption decoder: `minLength` 1 and `maxLength` maxTextLen (`SUPERVISED_DEFAULTS`).
  */
 export const CAPTION_DEFAULTS = { decoder: 'auto', strategy: 'greedy', beamSize: 4, topK: 5, temperature: 1, seed: 0, minLength: 3, maxLength: 10, noRepeat: true, lengthPenalty: 1, noRepeatNgram: 3, batchSize: 8 } as const
+/** The caption decoder's defaults where they differ from `CAPTION_DEFAULTS` (its `maxLength` is maxTextLen). */
 export const SUPERVISED_DEFAULTS = { minLength: 1 } as const
 
+/** How `captionVideos` writes: which captioner, the search strategy and its parameters, the length bounds and the batch size. */
 export interface CaptionOptions {
   /**
    * Which captioner writes: the fine-tuned caption decoder (`'supervised'`; an error for a checkpoint
@@ -60,6 +62,7 @@ export interface CaptionOptions {
   batchSize?: number
 }
 
+/** One written caption: its text, its word-piece ids, and the decoding score. */
 export interface Caption {
   text: string
   ids: number[]

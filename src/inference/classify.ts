@@ -3,6 +3,7 @@ import { VideoBertError } from '../errors.js'
 import { encodePromptWith } from '../data/prompt.js'
 import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } from './context.js'
 
+/** One video's classification (`classifyVideos`): the most probable class and every class's probability. */
 export interface ClassPrediction {
   /** The most probable class. */
   label: string

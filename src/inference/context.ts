@@ -13,6 +13,7 @@ import type { VideoBERT } from '../model.js'
 import type { TextTokenizer, TokenShards } from '../shards.js'
 import type { TokenizeOptions, TokenizedVideo } from '../tokenizer.js'
 
+/** A model and what its data went through, as the inference functions read them (see the module notes). */
 export interface InferenceContext {
   model: VideoBERT
   tokenizer: TextTokenizer

@@ -8,6 +8,7 @@ import type { Embeddings } from '../model.js'
 import { VideoBertError } from '../errors.js'
 import { videoWindows, windowBatch, type InferenceContext, type VideoTokens } from './context.js'
 
+/** A video's embeddings (`embedVideos`): pooled, `[CLS]` and per segment, all of width H = hiddenSize. */
 export interface VideoEmbedding {
   /** `[H]` mean of the segment outputs (the video embedding). */
   pooled: Float32Array
@@ -21,6 +22,7 @@ export interface VideoEmbedding {
 /** What the options of `embedVideos` / `embedTexts` are when left out. */
 export const EMBED_DEFAULTS = { batchSize: 32 }
 
+/** Options of `embedVideos` / `embedTexts`. */
 export interface EmbedOptions {
   /** Windows (or texts) per native call. @default 32 */
   batchSize?: number

@@ -15,6 +15,7 @@ export { MASK, encodePromptWith }
 /** What the options of `fillMask` are when left out. */
 export const FILL_MASK_DEFAULTS = { topK: 5 }
 
+/** Options of `fillMask`: predictions per blank, and an optional list of candidate words. */
 export interface FillMaskOptions {
   /** Predictions per blank. @default 5 */
   topK?: number
@@ -22,6 +23,7 @@ export interface FillMaskOptions {
   candidates?: string[]
 }
 
+/** One blank's predictions (`fillMask`): the word pieces with their probabilities, most probable first. */
 export interface FillMaskBlank {
   /** Index of the blank among the prompt's `[MASK]`s. */
   blank: number
@@ -63,6 +65,10 @@ async function predict(p: InferenceContext, video: VideoTokens, windows: ReturnT
   return out
 }
 
+/**
+ * Predict every `[MASK]` of `prompt` from `video` and the rest of the prompt (see the module notes):
+ * per blank, in prompt order, the `topK` most probable word pieces (only `candidates`, when given).
+ */
 export async function fillMask(p: InferenceContext, video: VideoTokens, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
   const { vocabSize } = p.model.config
   const topK = options.topK ?? FILL_MASK_DEFAULTS.topK

@@ -36,6 +36,10 @@ function readJson<T>(path: string): T {
   }
 }
 
+/**
+ * A checkpoint ready to use (see the module notes): `Pretrained.load(dir)`, then its verbs —
+ * `fillMask`, `embedVideos`, `embedTexts`, `caption`, `retrieve`, `answer`, `classifyVideos`.
+ */
 export class Pretrained implements InferenceContext {
   private constructor(
     readonly model: VideoBERT,

@@ -13,6 +13,7 @@ import type { VideoBERT } from '../model.js'
 import { TRAINER_STATE_FILE } from '../files.js'
 import { faultPoint } from './faults.js'
 
+/** Where a run stands (`trainer_state.json` of every checkpoint): steps done, data position, best value, patience and callback state. */
 export interface TrainerState {
   /** Optimizer steps done. */
   step: number
@@ -27,6 +28,7 @@ export interface TrainerState {
   callbacks: Record<string, unknown>
 }
 
+/** Options of `CheckpointManager`. */
 export interface CheckpointOptions {
   /** Keep this many most recent checkpoints. @default 3 */
   keepLast?: number
@@ -41,6 +43,7 @@ function fsyncPath(path: string): void {
   }
 }
 
+/** The `step-N/` checkpoint directories of a run under `dir` (see the module notes): atomic saves, pruning, and the latest. */
 export class CheckpointManager {
   readonly keepLast: number
 
@@ -69,10 +72,12 @@ export class CheckpointManager {
       .sort((a, b) => a.step - b.step)
   }
 
+  /** The newest complete checkpoint, or null when there is none. */
   latest(): { step: number; path: string } | null {
     return this.list().at(-1) ?? null
   }
 
+  /** The `trainer_state.json` of the checkpoint directory `path`. */
   readState(path: string): TrainerState {
     return JSON.parse(readFileSync(join(path, TRAINER_STATE_FILE), 'utf8')) as TrainerState
   }

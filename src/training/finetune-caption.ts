@@ -28,6 +28,7 @@ export interface FinetuneCaptionOptions extends HeadOptions {
   generate?: CaptionOptions
 }
 
+/** What `finetuneCaptioner` returns: the model, the final checkpoint, the fit, the video counts and the validation caption scores. */
 export interface FinetuneCaptionResult {
   model: VideoBERT
   /** Directory of the final checkpoint. */
@@ -38,6 +39,7 @@ export interface FinetuneCaptionResult {
   validation: CaptionScoreReport | null
 }
 
+/** Fine-tune a caption decoder on a pre-trained checkpoint (see the module notes), then `scoreSplitCaptions` on the validation videos. */
 export async function finetuneCaptioner(o: FinetuneCaptionOptions): Promise<FinetuneCaptionResult> {
   const c = CAPTION_FINETUNE_DEFAULTS
   const { shards, tokenizer, config, featureNorm } = await finetuneInputs(o.checkpoint, o.shards)

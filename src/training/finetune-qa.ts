@@ -28,6 +28,7 @@ export interface FinetuneQAOptions extends HeadOptions {
   format?: QAFormat
 }
 
+/** What `finetuneQA` returns: the model, its answers, the final checkpoint, the fit, the video counts and the validation report. */
 export interface FinetuneQAResult {
   model: VideoBERT
   /** The answer vocabulary (the head's classes; empty for multiple choice). */
@@ -40,6 +41,7 @@ export interface FinetuneQAResult {
   validation: QAReport | null
 }
 
+/** Fine-tune a question-answering model on a pre-trained checkpoint (see the module notes), then `evaluateQA` on the validation videos. */
 export async function finetuneQA(o: FinetuneQAOptions): Promise<FinetuneQAResult> {
   const { shards, tokenizer, config, featureNorm } = await finetuneInputs(o.checkpoint, o.shards)
   const seed = o.seed ?? FINETUNE_DEFAULTS.seed

@@ -21,6 +21,7 @@ import { Trainer, type FitResult, type TrainingData } from './trainer.js'
 /** What the options of `finetuneClassifier` are when left out (the CLI's help shows these). */
 export const FINETUNE_DEFAULTS = { steps: 300, batchSize: 16, lr: 1e-3, warmupFraction: 0.1, validationFraction: 0.1, labelFraction: 1, seed: 0 }
 
+/** What `finetuneClassifier` trains: the checkpoint, the labelled shards and their labels, the run directory, and the training settings. */
 export interface FinetuneOptions {
   /** The pre-trained checkpoint directory (needs `tokenizer.json`). */
   checkpoint: string
@@ -63,6 +64,7 @@ export interface FinetuneOptions {
   signal?: AbortSignal
 }
 
+/** What `finetuneClassifier` returns: the model and its classes, the final checkpoint, the fit, the video counts and the validation report. */
 export interface FinetuneResult {
   model: VideoBERT
   classes: string[]
@@ -75,6 +77,11 @@ export interface FinetuneResult {
   validation: ClassificationReport | null
 }
 
+/**
+ * Fine-tune a classifier on a pre-trained checkpoint (see the module notes): a `LabelledDataset` of
+ * the shards, a classification head trained with the Trainer, then `evaluateClassifier` on the
+ * validation videos.
+ */
 export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneResult> {
   const d = FINETUNE_DEFAULTS
   const seed = o.seed ?? d.seed

@@ -10,8 +10,10 @@
 import type { Batch } from '../batch.js'
 import type { StepResult, VideoBERT } from '../model.js'
 
+/** The losses the health report watches: the three pre-training losses, and the classification and captioning losses. */
 export type LossName = 'mlm' | 'video' | 'vtm' | 'classify' | 'caption'
 
+/** One entry of the health report: at which step, what kind, about which loss, and what to try. */
 export interface HealthWarning {
   step: number
   /**
@@ -23,6 +25,7 @@ export interface HealthWarning {
   message: string
 }
 
+/** When the health report checks and what it calls stuck or dominant. */
 export interface HealthOptions {
   /** Check every N steps. @default max(100, steps / 20) */
   checkEvery?: number
@@ -42,6 +45,10 @@ const LN2 = Math.log(2)
 const START = 20
 const RECENT = 50
 
+/**
+ * The health report of one run (see the module notes): `observe` each step's losses, and on `due`
+ * steps `check` for new warnings; `warnings` holds all so far.
+ */
 export class HealthMonitor {
   readonly warnings: HealthWarning[] = []
   readonly #o: Required<HealthOptions>

@@ -19,7 +19,7 @@ import { Trainer, type FitResult } from './trainer.js'
  * Peak learning rate and batch size for each preset when the caller gives none. A small model on a
  * few hundred clips needs a large rate and batch for the matching head to leave ln 2 at all (at
  * lr 1e-4, batch 8 the tiny preset learned nothing cross-modal in 2000 steps); the GPU presets keep
- * BERT's / the VideoBERT paper's 1e-4 at batch 128. How these were measured: README, "Defaults".
+ * BERT's / the VideoBERT paper's 1e-4 at batch 128. How these were measured: docs/pretraining.md, "Defaults that learn".
  */
 export const PRESET_TRAINING: Record<PresetName, { lr: number; batchSize: number }> = {
   tiny: { lr: 2e-3, batchSize: 32 },
@@ -43,6 +43,7 @@ export const PRETRAIN_DEFAULTS = {
   seed: 0,
 }
 
+/** What `pretrain` trains: the shards, the vocabulary, the run directory, the model config and the Trainer's settings (defaults: `PRETRAIN_DEFAULTS`, `PRESET_TRAINING`). */
 export interface PretrainOptions {
   /** Token shards (`videobert tokenize`). */
   data: string
@@ -78,6 +79,7 @@ export interface PretrainOptions {
   progress?: boolean
 }
 
+/** Pre-train a model of the preset (and `config`) on the shards with the Trainer (see the module notes), or resume the run in `out`; the Trainer's result. */
 export async function pretrain(o: PretrainOptions): Promise<FitResult> {
   const d = PRETRAIN_DEFAULTS
   const shards = await TokenShards.open(o.data)

@@ -10,6 +10,11 @@ export interface ScheduleOptions {
   minLrRatio?: number
 }
 
+/**
+ * The learning rate of 0-based `step` out of `totalSteps`: `lr × (step + 1) / warmupSteps` during
+ * warm-up, then `lr` (constant) or a linear or cosine decay from `lr` towards `minLrRatio × lr`,
+ * reached at `totalSteps`.
+ */
 export function learningRate(step: number, totalSteps: number, o: ScheduleOptions): number {
   const { lr, warmupSteps = 0, decay = 'cosine', minLrRatio = 0 } = o
   if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps

@@ -22,7 +22,9 @@ import { HealthMonitor, type HealthOptions, type HealthWarning } from './health.
 import { writeLossCurve } from './report.js'
 import { learningRate, type ScheduleOptions } from './schedule.js'
 
-interface DataCommon {
+/** What every kind of `TrainingData` has: batches of a split, its windows, the feature standardisation, the shards and the skipped items. */
+export interface DataCommon {
+  /** Batches of one epoch of a split, up to `batchSize` items each (training order shuffled, seeded by `epoch`). */
   batches(split: Split, batchSize: number, epoch?: number): Generator<Batch>
   readonly windows: Record<Split, Window[]>
   readonly featureNorm: VideoTextDataset['featureNorm']
@@ -54,16 +56,28 @@ export interface ValidationMetrics extends StepResult {
   retrievalCandidates?: number
 }
 
+/**
+ * Hooks into `Trainer.fit`, each optional and awaited in turn (callbacks in the order given). A
+ * callback that throws ends the fit.
+ */
 export interface TrainerCallbacks {
+  /** Before the first step, with the state the run starts from (after a resume: the checkpoint's). */
   onFitStart?(t: Trainer, state: TrainerState): void | Promise<void>
+  /** After each optimizer step, with the step number and its losses, accuracies, gradient norm and learning rate. */
   onTrainBatchEnd?(t: Trainer, step: number, metrics: StepResult & { lr: number }): void | Promise<void>
+  /** After each validation, with the step and the validation metrics. */
   onValidationEnd?(t: Trainer, step: number, metrics: ValidationMetrics): void | Promise<void>
+  /** After a checkpoint is written, with its directory and the state saved in it. */
   onSaveCheckpoint?(t: Trainer, path: string, state: TrainerState): void | Promise<void>
+  /** When a resumed run has loaded the latest checkpoint, with its directory and state. */
   onLoadCheckpoint?(t: Trainer, path: string, state: TrainerState): void | Promise<void>
+  /** When the training loop fails, with the error (which `fit` then rethrows). */
   onException?(t: Trainer, err: unknown): void | Promise<void>
+  /** After the loop ends (completed, early-stopped or aborted), with the final state. */
   onFitEnd?(t: Trainer, state: TrainerState): void | Promise<void>
 }
 
+/** How the `Trainer` trains: the run directory, steps, batching, schedule, validation, checkpoints, stopping and reporting. */
 export interface TrainerOptions {
   /** Run directory: checkpoints and metrics.jsonl. */
   out: string
@@ -112,6 +126,7 @@ export interface TrainerOptions {
   health?: HealthOptions | false
 }
 
+/** What `Trainer.fit` returns: the final state and model, why it stopped, the last validation, the health report, the data wait and the skipped items. */
 export interface FitResult {
   state: TrainerState
   model: VideoBERT
@@ -130,6 +145,7 @@ export interface FitResult {
   skipped: { video: number; reason: string }[]
 }
 
+/** Runs the training loop (see the module notes) with fixed `TrainerOptions`: `fit` trains, `validate` evaluates. */
 export class Trainer {
   readonly options: Required<Omit<TrainerOptions, 'signal' | 'callbacks'>> & Pick<TrainerOptions, 'signal' | 'callbacks'>
 

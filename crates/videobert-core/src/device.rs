@@ -47,7 +47,7 @@ fn cuda(ordinal: usize) -> Result<Device> {
 fn cuda(ordinal: usize) -> Result<Device> {
     Err(Error::DeviceUnavailable {
         device: format!("cuda:{ordinal}"),
-        reason: "this binary was built without CUDA; install the CUDA variant (see the README's \"GPU\" section) or build it with `npm run build:cuda`".into(),
+        reason: "this binary was built without CUDA; install the CUDA variant (see docs/installing.md, \"GPU\") or build it with `npm run build:cuda`".into(),
     })
 }
 

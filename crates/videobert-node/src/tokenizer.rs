@@ -203,6 +203,8 @@ pub struct NativeManifestOptions {
     pub codebook: Option<String>,
 }
 
+/// Counts of a `tokenizeManifest` run over this job's part of the manifest (`shard`): reported to
+/// `onProgress` (at most ~10 times a second, and always at the end) and in the summary.
 #[napi(object)]
 #[derive(Clone, Copy)]
 pub struct TokenizeProgress {
@@ -244,6 +246,8 @@ pub struct TokenizeFailure {
     pub message: String,
 }
 
+/// What `tokenizeManifest` did: the final counts, the failures of this job's chunks (including those
+/// an earlier run recorded in chunks it reused) and the output directory.
 #[napi(object)]
 pub struct TokenizeSummary {
     pub progress: TokenizeProgress,
@@ -405,6 +409,8 @@ pub struct NativeCodebookOptions {
     pub sample: Option<u32>,
 }
 
+/// A codebook `fitCodebook` fitted and saved: its number of visual words, the size of its vectors,
+/// and how many segment features it was fitted on (all of the shards', or a sample of `sample`).
 #[napi(object)]
 pub struct CodebookInfo {
     pub words: u32,

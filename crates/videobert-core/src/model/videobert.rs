@@ -7,7 +7,7 @@
 //! FFN on every token; pre-LayerNorm residuals. Objectives: masked language modelling (decoder tied
 //! to the word embeddings), masked video modelling (`l2` | `ce` | `nce`) and video-text matching on
 //! `[CLS]`. The `l2` loss is the seed's `1/|M| Σ ||x_i − f(x̃)_i||²` divided by the feature size F
-//! (a mean squared error per feature), so that it is on the scale of the text losses whatever F is. The `vb.pp(..)` names below are the tensor names of `model.safetensors` (README table).
+//! (a mean squared error per feature), so that it is on the scale of the text losses whatever F is. The `vb.pp(..)` names below are the tensor names of `model.safetensors` (docs/model.md, "Checkpoint format and tensor names").
 
 use candle_core::{IndexOp, Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
