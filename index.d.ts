@@ -507,6 +507,23 @@ export declare function openTokenShards(dir: string): Promise<NativeTokenShards>
 /** The config JSON of a preset: "tiny", "small", "base" or "large". */
 export declare function presetConfig(name: string): string
 
+/** A built-in model size: `tiny` (tests), `small` (CPU), `base` and `large` (GPU). */
+export type PresetName = 'tiny' | 'small' | 'base' | 'large'
+
+/** Every preset name, smallest first (the core's `PRESETS`). */
+export declare function presetNames(): Array<string>
+
+/** The default pre-training settings of a preset (`videobert_core::PresetTraining`). */
+export declare function presetTraining(name: string): PresetTraining
+
+/** How a preset is pre-trained when the caller gives no learning rate or batch size. */
+export interface PresetTraining {
+  /** Peak learning rate. */
+  lr: number
+  /** Samples per optimizer step. */
+  batchSize: number
+}
+
 /** Scalars of one step (means over the micro-batches). */
 export interface StepResult {
   loss: number

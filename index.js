@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -797,6 +797,9 @@ export { loadTextTokenizer }
 export { normalizeConfig }
 export { openTokenShards }
 export { presetConfig }
+export { PresetName }
+export { presetNames }
+export { presetTraining }
 export { tokenizeDefaults }
 export { tokenizeFile }
 export { tokenizeManifest }

@@ -101,6 +101,12 @@ describe('finetuneQA', () => {
     const train = await evaluateQA(r.model, data, 'train')
     expect(train.perType.echo!.accuracy).toBe(1)
     expect(train.perType.echo!.chance).toBeCloseTo(1 / 2, 12)
+    // A set evaluated on its own (`answer --shards`: no training questions): chance is a guess among
+    // the answers of the question's type in the set (left, right), not among all five answers.
+    const alone = new QuestionDataset(shards, r.model.config, tokenizer, { validationFraction: 1, featureNorm: 'none', answers: r.answers })
+    const report = await evaluateQA(r.model, alone, 'validation')
+    expect(report.perType.echo!.chance).toBeCloseTo(1 / 2, 12)
+    expect(report.perType.colour!.chance).toBeCloseTo(1 / 3, 12)
     // Multiple-choice questions are answered among their choices only.
     expect(r.validation!.examples.filter((e) => e.question === 'a circle').every((e) => colours.includes(e.predicted))).toBe(true)
 
@@ -137,7 +143,7 @@ describe('finetuneQA', () => {
     const set = run('answer', '--checkpoint', summary.checkpoint, '--shards', join(dir, 'shards'))
     expect(set.status, set.stderr).toBe(0)
     expect(set.stdout).toMatch(/accuracy \d\.\d{3} on 20 questions/)
-    expect(set.stdout).toMatch(/\necho +1\.000 +0\.200 +- +10\n/)
+    expect(set.stdout).toMatch(/\necho +1\.000 +0\.500 +- +10\n/)
     const wrongFlag = run('finetune', '--task', 'qa', '--checkpoint', ckpt, '--shards', join(dir, 'shards'), '--out', tempDir('qa-cli-bad'), '--label', 'x')
     expect(wrongFlag.status).toBe(1)
     expect(wrongFlag.stderr).toMatch(/--label is for another task/)

@@ -7,12 +7,20 @@ import { join } from 'node:path'
 
 import { VideoBertError } from './errors.js'
 import { CONFIG_FILE } from './files.js'
-import { guardSync, normalizeConfig, presetConfig } from './native.js'
+import { guardSync, normalizeConfig, presetConfig, presetNames, presetTraining, type PresetName } from './native.js'
 
-/** The built-in model sizes: `tiny` (tests), `small` (CPU), `base` and `large` (GPU). */
-export type PresetName = 'tiny' | 'small' | 'base' | 'large'
-/** Every preset name, smallest first. */
-export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'base', 'large']
+export type { PresetName }
+/** Every preset name, smallest first (the native core's list). */
+export const PRESET_NAMES: readonly PresetName[] = Object.freeze(presetNames() as PresetName[])
+
+/**
+ * Each preset's default pre-training settings, peak learning rate and batch size, defined beside
+ * the presets themselves in the native core (`PresetTraining` in crates/videobert-core/src/config.rs,
+ * where the reasons for the values are).
+ */
+export const PRESET_TRAINING: Readonly<Record<PresetName, Readonly<{ lr: number; batchSize: number }>>> = Object.freeze(
+  Object.fromEntries(PRESET_NAMES.map((name) => [name, Object.freeze(presetTraining(name))])) as Record<PresetName, { lr: number; batchSize: number }>,
+)
 
 /**
  * A complete model configuration: the architecture, the input layout, the pre-training losses and

@@ -2,7 +2,7 @@
 //! valid tiny config: loading is an error or a model, never a panic or an abort.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use videobert_core::{CreateOptions, VideoBert, VideoBertConfig};
+use videobert_core::{CreateOptions, Session, VideoBertConfig};
 
 #[path = "common.rs"]
 mod common;
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = common::scratch("checkpoint");
     std::fs::write(dir.join("config.json"), VideoBertConfig::tiny().to_json()).unwrap();
     std::fs::write(dir.join("model.safetensors"), data).unwrap();
-    if let Ok(model) = VideoBert::load(&dir, CreateOptions::default()) {
+    if let Ok(model) = Session::load(&dir, CreateOptions::default()) {
         assert_eq!(model.config, VideoBertConfig::tiny());
     }
 });

@@ -3,7 +3,8 @@
  * averaged over the video's windows (weighted by their segments), restricted to the question's
  * choices when it has them — or, for multiple-choice data, from each candidate's matching score
  * averaged the same way; accuracy overall and per question type, against chance (a uniform guess
- * among the type's training answers, or among the choices) and the majority answer.
+ * among the type's training answers — or, with no training question of the type, among the answers
+ * it takes in the evaluated set — or among the choices) and the majority answer.
  */
 import type { Split } from '../data/dataset.js'
 import type { QuestionDataset, QuestionSample } from '../data/questions.js'
@@ -101,6 +102,12 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
       trainByType.set(q.type, m)
     }
   }
+  // A type no training question has (`answer --shards` evaluates a set on its own): chance is a
+  // uniform guess among the answers that type takes in the evaluated set, not among every answer.
+  const setByType = new Map<string, Set<string>>()
+  for (const qs of data.questions.values()) {
+    for (const q of qs) setByType.set(q.type, (setByType.get(q.type) ?? new Set<string>()).add(q.answer))
+  }
   // Each type's most frequent training answer (ties: the alphabetically first).
   const majorityAnswer = new Map([...trainByType].map(([type, m]) => [type, [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0]]))
   const perType: Record<string, { n: number; correct: number; chance: number; majority: number; trained: boolean }> = {}
@@ -122,7 +129,7 @@ export async function evaluateQA(model: VideoBERT, data: QuestionDataset, split:
     const t = (perType[q.type] ??= { n: 0, correct: 0, chance: 0, majority: 0, trained: seen !== undefined })
     t.n++
     t.correct += right ? 1 : 0
-    t.chance += q.choices ? 1 / q.choices.length : seen ? (seen.has(q.answer) ? 1 / seen.size : 0) : index.has(q.answer) ? 1 / A : 0
+    t.chance += q.choices ? 1 / q.choices.length : seen ? (seen.has(q.answer) ? 1 / seen.size : 0) : index.has(q.answer) ? 1 / setByType.get(q.type)!.size : 0
     t.majority += majorityAnswer.get(q.type) === q.answer ? 1 : 0
     correct += right ? 1 : 0
     if (examples.length < 8) examples.push({ video: data.shards.video(video).id, question: q.question, answer: q.answer, predicted: said })

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { resolveConfig, type PresetName, type VideoBertConfig } from '../config.js'
+import { PRESET_TRAINING, resolveConfig, type PresetName, type VideoBertConfig } from '../config.js'
 import { VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { CODEBOOK_FILE, TOKENIZER_FILE } from '../files.js'
@@ -15,18 +15,8 @@ import { VideoBERT, type Device } from '../model.js'
 import { Codebook, TextTokenizer, TokenShards } from '../shards.js'
 import { Trainer, type FitResult } from './trainer.js'
 
-/**
- * Peak learning rate and batch size for each preset when the caller gives none. A small model on a
- * few hundred clips needs a large rate and batch for the matching head to leave ln 2 at all (at
- * lr 1e-4, batch 8 the tiny preset learned nothing cross-modal in 2000 steps); the GPU presets keep
- * BERT's / the VideoBERT paper's 1e-4 at batch 128. How these were measured: docs/pretraining.md, "Defaults that learn".
- */
-export const PRESET_TRAINING: Record<PresetName, { lr: number; batchSize: number }> = {
-  tiny: { lr: 2e-3, batchSize: 32 },
-  small: { lr: 1e-3, batchSize: 32 },
-  base: { lr: 1e-4, batchSize: 128 },
-  large: { lr: 1e-4, batchSize: 128 },
-}
+
+export { PRESET_TRAINING } // defined with the presets (config.ts), re-exported for the trainer's callers
 
 /** What every option of `pretrain` is when left out (the CLI's help shows these). */
 export const PRETRAIN_DEFAULTS = {

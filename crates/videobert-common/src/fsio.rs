@@ -84,3 +84,59 @@ mod tests {
         assert_eq!(fnv1a(b"a"), "af63dc4c8601ec8c");
     }
 }
+
+/// The fault points of `write_atomic_with` (`crate::fault`), hit in a child process that is killed there.
+#[cfg(all(test, unix))]
+mod fault_tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::path::Path;
+
+    use super::write_atomic;
+
+    const CHILD_DIR: &str = "VIDEOBERT_FAULT_TEST_DIR";
+
+    /// The process the test below kills: three atomic writes of one file. A no-op unless run by it.
+    #[test]
+    fn fault_child_writes_one_file_three_times() {
+        let Ok(dir) = std::env::var(CHILD_DIR) else { return };
+        for i in 1..=3 {
+            write_atomic(&Path::new(&dir).join("a.json"), i.to_string().repeat(10).as_bytes()).unwrap();
+        }
+    }
+
+    /// Run the child above in a fresh `dir` with `VIDEOBERT_FAULT_POINT=point`.
+    fn run_child(point: &str, dir: &Path) -> std::process::ExitStatus {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "fsio::fault_tests::fault_child_writes_one_file_three_times", "--test-threads=1"])
+            .env("VIDEOBERT_FAULT_POINT", point)
+            .env(CHILD_DIR, dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_nth_arrival_at_a_point_kills_the_process_there() {
+        let dir = std::env::temp_dir().join(format!("vb-fault-{}", std::process::id()));
+        // (point, a.json afterwards, a.json.tmp afterwards)
+        let cases = [
+            ("a.json:before-rename@2", Some("1111111111"), Some("2222222222")),
+            ("a.json:after-rename@2", Some("2222222222"), None),
+            ("a.json:half-written@3", Some("2222222222"), Some("33333")),
+            ("a.json:half-written@1", None, Some("11111")),
+        ];
+        for (point, file, tmp) in cases {
+            let status = run_child(point, &dir);
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "{point}: {status:?}");
+            let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+            assert_eq!(read("a.json").as_deref(), file, "{point}");
+            assert_eq!(read("a.json.tmp").as_deref(), tmp, "{point}");
+        }
+        // Unarmed (another point), the same child runs to the end.
+        assert!(run_child("b.json:before-rename@1", &dir).success());
+        assert_eq!(std::fs::read_to_string(dir.join("a.json")).unwrap(), "3333333333");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -11,7 +11,7 @@ mod common;
 use std::time::Instant;
 
 use videobert_core::candle_core::Tensor;
-use videobert_core::model::fused;
+use videobert_core::kernels::fused;
 use videobert_core::{Device, StepOptions, VideoBertConfig};
 
 /// GFLOP/s of a 2048×1024 · (1024×1024)ᵀ f32 dense layer (best of 10).

@@ -16,7 +16,7 @@ use crate::config::{ClassifierPooling, VideoBertConfig};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic_with as write_atomic;
 use crate::optim::{AdamW, AdamWConfig, Moments};
-use crate::session::{CreateOptions, VideoBert};
+use crate::session::{CreateOptions, Session};
 use crate::weights::{TensorSource, Weights};
 
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -36,7 +36,7 @@ fn write_err(path: &Path, e: safetensors::SafeTensorError) -> Error {
     }
 }
 
-impl VideoBert {
+impl Session {
     /// Write the checkpoint files into `dir` (created if needed).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
@@ -113,7 +113,7 @@ impl VideoBert {
             }
             None => AdamW::new(opts.optimizer, weights.params())?,
         };
-        VideoBert::from_parts(weights, optimizer, opts.seed, opts.num_threads)
+        Session::from_parts(weights, optimizer, opts.seed, opts.num_threads)
     }
 }
 
@@ -210,12 +210,12 @@ impl TensorSource for Tensors<'_> {
     }
 }
 
-/// Tensor names of the classification head (replaced, not loaded, by [`VideoBert::for_classification`]).
+/// Tensor names of the classification head (replaced, not loaded, by [`Session::for_classification`]).
 pub const CLASSIFIER_PREFIX: &str = "heads.classifier.";
-/// Tensor names of the caption decoder (replaced, not loaded, by [`VideoBert::for_captioning`]).
+/// Tensor names of the caption decoder (replaced, not loaded, by [`Session::for_captioning`]).
 pub const DECODER_PREFIX: &str = "decoder.";
 
-impl VideoBert {
+impl Session {
     /// A classifier initialised from a checkpoint: every encoder and pre-training-head tensor is
     /// loaded from `dir`; the classification head (`num_labels` classes, read through `pooling`)
     /// is freshly initialised from `opts.seed` (a head or caption decoder already in the checkpoint
@@ -268,6 +268,6 @@ impl VideoBert {
         let source = Tensors { path: &model_path, st: &st, left_out: &[CLASSIFIER_PREFIX, DECODER_PREFIX] };
         let weights = Weights::from_source(config, &source, opts.seed, opts.dtype, &opts.device)?;
         let optimizer = AdamW::new(opts.optimizer, weights.params())?;
-        VideoBert::from_parts(weights, optimizer, opts.seed, opts.num_threads)
+        Session::from_parts(weights, optimizer, opts.seed, opts.num_threads)
     }
 }

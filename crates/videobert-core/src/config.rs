@@ -114,6 +114,28 @@ impl Default for VideoBertConfig {
 
 pub const PRESETS: [&str; 4] = ["tiny", "small", "base", "large"];
 
+/// How a preset is pre-trained when the caller says nothing else: the peak learning rate and the
+/// batch size `pretrain` uses. A small model on a few hundred clips needs a large rate and batch for
+/// the matching head to leave ln 2 at all (at lr 1e-4, batch 8 the tiny preset learned nothing
+/// cross-modal in 2000 steps); the GPU presets keep BERT's / the VideoBERT paper's 1e-4 at batch
+/// 128. How these were measured: docs/pretraining.md, "Defaults that learn".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PresetTraining {
+    pub lr: f64,
+    pub batch_size: usize,
+}
+
+impl PresetTraining {
+    pub fn of(name: &str) -> Result<Self> {
+        match name {
+            "tiny" => Ok(Self { lr: 2e-3, batch_size: 32 }),
+            "small" => Ok(Self { lr: 1e-3, batch_size: 32 }),
+            "base" | "large" => Ok(Self { lr: 1e-4, batch_size: 128 }),
+            _ => Err(Error::UnknownPreset { name: name.to_string() }),
+        }
+    }
+}
+
 impl VideoBertConfig {
     /// Tests and examples: H=64, 2 layers, 2 heads.
     pub fn tiny() -> Self {

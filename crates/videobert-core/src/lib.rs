@@ -3,15 +3,16 @@
 //! videobert-video writes).
 //!
 //! - [`config`]: presets and validated JSON configs.
+//! - [`kernels`]: fused CPU kernels with analytic backward passes, and the CUDA attention.
 //! - [`model`]: the encoder with divided space-time attention and its pre-training heads.
 //! - [`batch`]: host-side batches, validation and seeded masking.
 //! - [`weights`]: the model's parameters — initialised, or loaded straight from tensors.
 //! - [`train`]: the train step (forward, backward, clipping, AdamW from [`optim`]) and evaluation.
 //! - [`infer`]: embeddings, classification, matching and masked-word predictions.
 //! - [`checkpoint`]: save / load with full validation.
-//! - [`session`]: `VideoBert`, the composition the binding holds (weights + optimizer + threads).
+//! - [`session`]: `Session`, the composition the binding holds (weights + optimizer + threads).
 //!
-//! Modules depend one way: config ← model ← batch ← weights ← train / infer ← session ← checkpoint.
+//! Modules depend one way: config ← kernels ← model ← batch ← weights ← train / infer ← session ← checkpoint.
 
 pub use videobert_common::{error, fsio, rng};
 
@@ -21,6 +22,7 @@ pub mod config;
 pub mod device;
 pub mod generate;
 pub mod infer;
+pub mod kernels;
 pub mod model;
 pub mod optim;
 pub mod session;
@@ -30,10 +32,10 @@ pub mod weights;
 
 pub use batch::{Batch, MaskedBatch};
 pub use candle_core::{self, DType, Device};
-pub use config::{ClassifierPooling, Objective, VideoBertConfig, VideoInput, VideoLoss, PRESETS};
+pub use config::{ClassifierPooling, Objective, PresetTraining, VideoBertConfig, VideoInput, VideoLoss, PRESETS};
 pub use error::{Error, Result};
 pub use generate::{GenerateOptions, Generated, Search};
 pub use infer::{Embeddings, MaskPrediction};
 pub use optim::AdamWConfig;
-pub use session::{CreateOptions, VideoBert};
+pub use session::{CreateOptions, Session};
 pub use train::{StepMetrics, StepOptions};

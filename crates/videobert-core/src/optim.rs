@@ -7,7 +7,7 @@ use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::fused::{self, adamw};
+use crate::kernels::fused::{self, adamw};
 
 /// AdamW hyper-parameters (the learning rate is passed per step by the caller's schedule).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

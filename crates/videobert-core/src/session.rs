@@ -1,4 +1,4 @@
-//! `VideoBert`: what the binding holds — the weights, their optimizer and seed, and the thread pool
+//! `Session`: what the binding holds — the weights, their optimizer and seed, and the thread pool
 //! tensor math runs on. It composes the parts and owns none of their logic: the model and its
 //! parameters are `weights`, the train step and evaluation `train`, the reads of a trained model
 //! `infer`, save and load `checkpoint`.
@@ -57,7 +57,7 @@ impl Threads {
     }
 }
 
-pub struct VideoBert {
+pub struct Session {
     pub config: VideoBertConfig,
     pub device: Device,
     pub dtype: DType,
@@ -67,7 +67,7 @@ pub struct VideoBert {
     threads: Threads,
 }
 
-impl VideoBert {
+impl Session {
     /// A freshly initialised model: weights ~ N(0, initializer_range), biases 0, norm gains 1.
     pub fn new(config: VideoBertConfig, opts: CreateOptions) -> Result<Self> {
         opts.optimizer.validate()?;

@@ -15,7 +15,7 @@ use candle_core::{DType, Tensor};
 use crate::batch::{Batch, MaskedBatch};
 use crate::config::Objective;
 use crate::error::{Error, Result};
-use crate::model::fused::{self, param_grads};
+use crate::kernels::fused::{self, param_grads};
 use crate::model::Losses;
 use crate::optim::AdamW;
 use crate::rng::Rng;

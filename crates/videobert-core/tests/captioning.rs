@@ -7,7 +7,7 @@ use common::{model, random_batch, tmpdir};
 use videobert_core::candle_core::Tensor;
 use videobert_core::rng::Rng;
 use videobert_core::train::{caption_losses, gradients_of};
-use videobert_core::{Batch, CreateOptions, DType, Device, Error, GenerateOptions, Search, StepOptions, VideoBert, VideoBertConfig};
+use videobert_core::{Batch, CreateOptions, DType, Device, Error, GenerateOptions, Search, Session, StepOptions, VideoBertConfig};
 
 fn captioner(hidden: usize) -> VideoBertConfig {
     VideoBertConfig {
@@ -106,7 +106,7 @@ fn label_smoothing_mixes_in_the_uniform_target() {
     }
 }
 
-fn train(vb: &mut VideoBert, batch: &Batch, steps: usize, lr: f64) -> (f64, f64) {
+fn train(vb: &mut Session, batch: &Batch, steps: usize, lr: f64) -> (f64, f64) {
     let first = vb.train_step(std::slice::from_ref(batch), StepOptions { lr, max_grad_norm: 1.0 }).unwrap();
     let mut last = first;
     for _ in 1..steps {
@@ -181,10 +181,9 @@ fn a_captioner_loads_the_encoder_from_a_pretrained_checkpoint() {
     let dir = tmpdir("captioner");
     pre.save(&dir).unwrap();
     let opts = CreateOptions { seed: 5, ..Default::default() };
-    let mut cap = VideoBert::for_captioning(&dir, 2, 0.1, opts.clone()).unwrap();
-    let fresh = VideoBert::new(VideoBertConfig { decoder_layers: 2, ..base.clone() }, opts.clone()).unwrap();
-    let value =
-        |vb: &VideoBert, name: &str| vb.params().iter().find(|(n, _)| n == name).unwrap().1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut cap = Session::for_captioning(&dir, 2, 0.1, opts.clone()).unwrap();
+    let fresh = Session::new(VideoBertConfig { decoder_layers: 2, ..base.clone() }, opts.clone()).unwrap();
+    let value = |vb: &Session, name: &str| vb.params().iter().find(|(n, _)| n == name).unwrap().1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let mut decoder_params = 0;
     for (name, _) in cap.params() {
         let want = if name.starts_with("decoder.") { value(&fresh, name) } else { value(&pre, name) };
@@ -196,15 +195,15 @@ fn a_captioner_loads_the_encoder_from_a_pretrained_checkpoint() {
     let before = cap.generate(&batch, &options(Search::Beam(2))).unwrap();
     let out = tmpdir("captioner-saved");
     cap.save(&out).unwrap();
-    let mut back = VideoBert::load(&out, CreateOptions::default()).unwrap();
+    let mut back = Session::load(&out, CreateOptions::default()).unwrap();
     assert_eq!(back.config.decoder_layers, 2);
     assert_eq!(back.generate(&batch, &options(Search::Beam(2))).unwrap(), before);
     // A classifier from the captioner drops its decoder; a captioner from a classifier its head.
-    let clf = VideoBert::for_classification(&out, 3, videobert_core::ClassifierPooling::Cls, opts.clone()).unwrap();
+    let clf = Session::for_classification(&out, 3, videobert_core::ClassifierPooling::Cls, opts.clone()).unwrap();
     assert!(clf.params().iter().all(|(n, _)| !n.starts_with("decoder.")));
     let clf_dir = tmpdir("captioner-clf");
     clf.save(&clf_dir).unwrap();
-    let again = VideoBert::for_captioning(&clf_dir, 1, 0.0, opts).unwrap();
+    let again = Session::for_captioning(&clf_dir, 1, 0.0, opts).unwrap();
     assert!(again.params().iter().all(|(n, _)| !n.starts_with("heads.classifier.")));
     assert_eq!((again.config.num_labels, again.config.decoder_layers), (0, 1));
 }
@@ -257,5 +256,5 @@ fn caption_inputs_are_checked() {
         let (field, reason) = input_error(cap.generate(&good, &o));
         assert!(field.contains(needle) || reason.contains(needle), "{needle}: {field}: {reason}");
     }
-    assert!(matches!(VideoBert::for_captioning(tmpdir("none"), 1, 0.1, CreateOptions::default()), Err(Error::Checkpoint { .. })));
+    assert!(matches!(Session::for_captioning(tmpdir("none"), 1, 0.1, CreateOptions::default()), Err(Error::Checkpoint { .. })));
 }

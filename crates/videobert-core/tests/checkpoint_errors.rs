@@ -4,10 +4,10 @@ mod common;
 
 use common::{model, tmpdir};
 use videobert_core::candle_core::{Device, Tensor};
-use videobert_core::{CreateOptions, DType, Error, VideoBert, VideoBertConfig};
+use videobert_core::{CreateOptions, DType, Error, Session, VideoBertConfig};
 
 fn load_err(dir: &std::path::Path) -> String {
-    match VideoBert::load(dir, CreateOptions::default()) {
+    match Session::load(dir, CreateOptions::default()) {
         Err(Error::Checkpoint { reason, path }) => format!("{} {reason}", path.display()),
         Err(other) => panic!("expected a Checkpoint error, got {other:?}"),
         Ok(_) => panic!("expected a Checkpoint error, got a model"),

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{model, random_batch, tmpdir};
-use videobert_core::{Batch, ClassifierPooling, CreateOptions, DType, Error, StepOptions, VideoBert, VideoBertConfig};
+use videobert_core::{Batch, ClassifierPooling, CreateOptions, DType, Error, Session, StepOptions, VideoBertConfig};
 
 /// Video-only samples whose class `c` is written into feature dimension `c` of every region.
 fn labelled_batch(cfg: &VideoBertConfig, b: usize, seed: u64) -> Batch {
@@ -58,7 +58,7 @@ fn for_classification_loads_the_encoder_and_adds_a_fresh_head() {
     pre.save(&dir).unwrap();
 
     let opts = || CreateOptions { seed: 9, ..Default::default() };
-    let clf = VideoBert::for_classification(&dir, 4, ClassifierPooling::Segments, opts()).unwrap();
+    let clf = Session::for_classification(&dir, 4, ClassifierPooling::Segments, opts()).unwrap();
     assert_eq!(clf.config.num_labels, 4);
     assert_eq!(clf.step(), 0, "the optimizer starts fresh");
     let pre_params: std::collections::HashMap<_, _> = pre.params().iter().cloned().collect();
@@ -76,18 +76,18 @@ fn for_classification_loads_the_encoder_and_adds_a_fresh_head() {
     // A saved classifier loads as itself, and can be re-headed for another label set.
     let out = tmpdir("classifier-saved");
     clf.save(&out).unwrap();
-    let again = VideoBert::load(&out, opts()).unwrap();
+    let again = Session::load(&out, opts()).unwrap();
     assert_eq!(again.config, clf.config);
-    let rehead = VideoBert::for_classification(&out, 2, ClassifierPooling::Cls, opts()).unwrap();
+    let rehead = Session::for_classification(&out, 2, ClassifierPooling::Cls, opts()).unwrap();
     assert_eq!(rehead.config.num_labels, 2);
 
     // Errors: not a checkpoint, another architecture (a tensor missing), labels without a head.
-    assert!(matches!(VideoBert::for_classification(dir.join("nope"), 4, ClassifierPooling::Cls, opts()), Err(Error::Checkpoint { .. })));
-    assert!(matches!(VideoBert::for_classification(&dir, 1, ClassifierPooling::Cls, opts()), Err(Error::Config { .. })));
+    assert!(matches!(Session::for_classification(dir.join("nope"), 4, ClassifierPooling::Cls, opts()), Err(Error::Checkpoint { .. })));
+    assert!(matches!(Session::for_classification(&dir, 1, ClassifierPooling::Cls, opts()), Err(Error::Config { .. })));
     let other = tmpdir("other-architecture");
     model(VideoBertConfig { hidden_size: 32, ..cfg.clone() }, DType::F32, 1).save(&other).unwrap();
     std::fs::copy(dir.join("config.json"), other.join("config.json")).unwrap();
-    match VideoBert::for_classification(&other, 4, ClassifierPooling::Cls, opts()) {
+    match Session::for_classification(&other, 4, ClassifierPooling::Cls, opts()) {
         Err(Error::Checkpoint { reason, .. }) => assert!(reason.contains("shape"), "{reason}"),
         other => panic!("expected a checkpoint error, got {:?}", other.map(|_| ())),
     }

@@ -11,11 +11,11 @@ use std::time::Instant;
 use candle_nn::{VarBuilder, VarMap};
 use videobert_core::candle_core::{Tensor, Var};
 use videobert_core::model::layers::SelfAttention;
-use videobert_core::{device, CreateOptions, DType, StepOptions, VideoBert, VideoBertConfig};
+use videobert_core::{device, CreateOptions, DType, Session, StepOptions, VideoBertConfig};
 
-fn on(device_name: &str, cfg: &VideoBertConfig) -> VideoBert {
+fn on(device_name: &str, cfg: &VideoBertConfig) -> Session {
     let device = device::parse(device_name).expect("device");
-    VideoBert::new(cfg.clone(), CreateOptions { seed: 0, dtype: DType::F32, device, ..Default::default() }).expect("model")
+    Session::new(cfg.clone(), CreateOptions { seed: 0, dtype: DType::F32, device, ..Default::default() }).expect("model")
 }
 
 fn rel(a: f64, b: f64) -> f64 {

@@ -35,7 +35,7 @@ fn check(video_loss: VideoLoss) {
     assert!(masked.mlm_labels.iter().any(|&l| l >= 0));
     assert!(masked.video_masked.contains(&1));
     let (_, grads) = vb.gradients(&masked).unwrap();
-    let loss = |vb: &videobert_core::VideoBert| vb.losses(&masked).unwrap().total.to_scalar::<f64>().unwrap();
+    let loss = |vb: &videobert_core::Session| vb.losses(&masked).unwrap().total.to_scalar::<f64>().unwrap();
     let mut kinds_checked = 0;
     let mut worst: f64 = 0.0;
     for (pi, (name, var)) in vb.params().iter().enumerate() {

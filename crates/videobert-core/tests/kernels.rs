@@ -7,7 +7,7 @@ mod common;
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use common::{model, random_batch};
-use videobert_core::model::fused::{self, Kernels};
+use videobert_core::kernels::fused::{self, Kernels};
 use videobert_core::model::layers::{FeedForward, LayerNorm, Linear, SelfAttention};
 use videobert_core::optim::AdamW;
 use videobert_core::rng::Rng;

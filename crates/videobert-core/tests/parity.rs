@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use videobert_core::candle_core::safetensors::Load;
 use videobert_core::candle_core::{DType, Device, Tensor};
-use videobert_core::{CreateOptions, MaskedBatch, VideoBert, VideoBertConfig};
+use videobert_core::{CreateOptions, MaskedBatch, Session, VideoBertConfig};
 
 const TOL: f64 = 1e-4;
 
@@ -32,7 +32,7 @@ fn flags(t: &Tensor) -> Vec<u8> {
 
 fn check(name: &str) {
     let (cfg, t) = fixture(name);
-    let vb = VideoBert::new(cfg.clone(), CreateOptions::default()).unwrap();
+    let vb = Session::new(cfg.clone(), CreateOptions::default()).unwrap();
     for (pname, var) in vb.params() {
         let w = t.get(&format!("param.{pname}")).unwrap_or_else(|| panic!("fixture lacks param.{pname}"));
         var.set(w).unwrap();

@@ -5,7 +5,7 @@ mod common;
 
 use common::{random_batch, tmpdir};
 use videobert_core::size::{check_fits, parameter_count};
-use videobert_core::{ClassifierPooling, CreateOptions, DType, Error, StepOptions, VideoBert, VideoBertConfig, VideoInput, VideoLoss};
+use videobert_core::{ClassifierPooling, CreateOptions, DType, Error, Session, StepOptions, VideoBertConfig, VideoInput, VideoLoss};
 
 #[test]
 fn the_parameter_count_is_exact_for_every_head_and_input() {
@@ -20,16 +20,16 @@ fn the_parameter_count_is_exact_for_every_head_and_input() {
         VideoBertConfig { num_hidden_layers: 3, intermediate_size: 100, max_text_len: 7, max_segments: 5, feature_dim: 9, ..tiny.clone() },
     ];
     for c in configs {
-        let vb = VideoBert::new(c.clone(), CreateOptions::default()).unwrap();
+        let vb = Session::new(c.clone(), CreateOptions::default()).unwrap();
         assert_eq!(parameter_count(&c), vb.num_parameters() as u128, "{c:?}");
     }
     for preset in ["small", "base"] {
         let c = VideoBertConfig::preset(preset).unwrap();
-        assert_eq!(parameter_count(&c), VideoBert::new(c, CreateOptions::default()).unwrap().num_parameters() as u128, "{preset}");
+        assert_eq!(parameter_count(&c), Session::new(c, CreateOptions::default()).unwrap().num_parameters() as u128, "{preset}");
     }
 }
 
-fn config_field(r: Result<VideoBert, Error>) -> (String, String) {
+fn config_field(r: Result<Session, Error>) -> (String, String) {
     match r {
         Err(Error::Config { field, reason }) => (field, reason),
         Err(other) => panic!("expected a Config error, got {other:?}"),
@@ -46,15 +46,15 @@ fn a_model_too_large_for_the_machine_is_a_config_error() {
         VideoBertConfig { hidden_size: 65536, intermediate_size: 1 << 20, ..VideoBertConfig::small() },
     ];
     for (c, field) in huge.iter().zip(["hidden_size", "hidden_size"]) {
-        let (f, reason) = config_field(VideoBert::new(c.clone(), CreateOptions::default()));
+        let (f, reason) = config_field(Session::new(c.clone(), CreateOptions::default()));
         assert_eq!(f, field);
         assert!(reason.contains("more than the memory limit"), "{reason}");
     }
     let dir = tmpdir("huge-config");
-    VideoBert::new(VideoBertConfig::tiny(), CreateOptions::default()).unwrap().save(&dir).unwrap();
+    Session::new(VideoBertConfig::tiny(), CreateOptions::default()).unwrap().save(&dir).unwrap();
     let json = VideoBertConfig { hidden_size: 1 << 20, ..VideoBertConfig::tiny() }.to_json();
     std::fs::write(dir.join("config.json"), json).unwrap();
-    let (f, _) = config_field(VideoBert::load(&dir, CreateOptions::default()));
+    let (f, _) = config_field(Session::load(&dir, CreateOptions::default()));
     assert_eq!(f, "hidden_size");
     // The limit is explicit in the check; the model of a preset fits a 24 GiB machine, not 1 MiB.
     assert!(check_fits(&VideoBertConfig::base(), 4, 24 << 30).is_ok());
@@ -66,7 +66,7 @@ fn a_batch_too_large_for_the_machine_is_an_input_error() {
     // 2^22 samples (~100 KB of activations each, ~420 GiB) of an otherwise tiny batch: the check
     // fires on the batch size before any tensor is made.
     let cfg = VideoBertConfig { max_text_len: 4, max_segments: 2, num_regions: 0, feature_dim: 2, ..VideoBertConfig::tiny() };
-    let mut vb = VideoBert::new(cfg.clone(), CreateOptions { dtype: DType::F32, ..Default::default() }).unwrap();
+    let mut vb = Session::new(cfg.clone(), CreateOptions { dtype: DType::F32, ..Default::default() }).unwrap();
     let small = random_batch(&cfg, 2, 1);
     vb.train_step(std::slice::from_ref(&small), StepOptions::default()).unwrap();
     let b = 1 << 22;

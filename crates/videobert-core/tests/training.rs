@@ -3,9 +3,9 @@
 mod common;
 
 use common::{model, random_batch, tmpdir};
-use videobert_core::{Batch, CreateOptions, DType, Error, StepMetrics, StepOptions, VideoBert, VideoBertConfig};
+use videobert_core::{Batch, CreateOptions, DType, Error, Session, StepMetrics, StepOptions, VideoBertConfig};
 
-fn steps(vb: &mut VideoBert, batches: &[Batch], n: usize, lr: f64) -> Vec<StepMetrics> {
+fn steps(vb: &mut Session, batches: &[Batch], n: usize, lr: f64) -> Vec<StepMetrics> {
     (0..n).map(|i| vb.train_step(&batches[i % batches.len()..i % batches.len() + 1], StepOptions { lr, max_grad_norm: 1.0 }).unwrap()).collect()
 }
 
@@ -13,7 +13,7 @@ fn bits(m: &[StepMetrics]) -> Vec<[u64; 5]> {
     m.iter().map(|m| [m.loss.to_bits(), m.mlm_loss.to_bits(), m.video_loss.to_bits(), m.vtm_loss.to_bits(), m.grad_norm.to_bits()]).collect()
 }
 
-fn param_bits(vb: &VideoBert) -> Vec<u32> {
+fn param_bits(vb: &Session) -> Vec<u32> {
     vb.params().iter().flat_map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).map(f32::to_bits).collect()
 }
 
@@ -60,7 +60,7 @@ fn save_load_gives_identical_evaluation() {
     steps(&mut vb, &batches, 3, 1e-3);
     let dir = tmpdir("save-load");
     vb.save(&dir).unwrap();
-    let mut loaded = VideoBert::load(&dir, CreateOptions::default()).unwrap();
+    let mut loaded = Session::load(&dir, CreateOptions::default()).unwrap();
     assert_eq!(loaded.step(), 3);
     assert_eq!(loaded.seed, 5);
     assert_eq!(loaded.config, vb.config);
@@ -82,7 +82,7 @@ fn ten_steps_save_load_ten_steps_equals_twenty_straight() {
     let dir = tmpdir("resume");
     first.save(&dir).unwrap();
     drop(first);
-    let mut resumed = VideoBert::load(&dir, CreateOptions { seed: 12345, ..Default::default() }).unwrap();
+    let mut resumed = Session::load(&dir, CreateOptions { seed: 12345, ..Default::default() }).unwrap();
     let tail: Vec<StepMetrics> =
         (10..20).map(|i| resumed.train_step(&batches[i % 5..i % 5 + 1], StepOptions { lr: 1e-3, max_grad_norm: 1.0 }).unwrap()).collect();
     assert_eq!(bits(&all[..10]), bits(&head));
@@ -123,7 +123,7 @@ fn gradient_accumulation_averages_micro_batches() {
 fn bad_batches_are_rejected_with_the_field_named() {
     let cfg = VideoBertConfig::tiny();
     let mut vb = model(cfg.clone(), DType::F32, 1);
-    let field = |vb: &mut VideoBert, b: Batch| match vb.train_step(&[b], StepOptions::default()) {
+    let field = |vb: &mut Session, b: Batch| match vb.train_step(&[b], StepOptions::default()) {
         Err(Error::InvalidInput { field, .. }) => field,
         other => panic!("expected InvalidInput, got {other:?}"),
     };

@@ -10,6 +10,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use videobert_core as vb;
 
+mod config;
 mod encode;
 mod formats;
 mod tokenizer;
@@ -314,7 +315,7 @@ impl From<vb::StepMetrics> for StepResult {
 #[napi]
 pub struct NativeVideoBert {
     /// `None` once disposed: the weights, optimizer state and thread pool are dropped then.
-    inner: Arc<Mutex<Option<vb::VideoBert>>>,
+    inner: Arc<Mutex<Option<vb::Session>>>,
     config_json: String,
     num_parameters: f64,
     device: String,
@@ -326,14 +327,14 @@ pub struct NativeVideoBert {
 
 impl NativeVideoBert {
     /// The model for a call made now: `Disposed` once `dispose()` was called.
-    fn live(&self) -> Result<Arc<Mutex<Option<vb::VideoBert>>>> {
+    fn live(&self) -> Result<Arc<Mutex<Option<vb::Session>>>> {
         if self.disposed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(model_disposed());
         }
         Ok(self.inner.clone())
     }
 
-    fn new(model: vb::VideoBert) -> Self {
+    fn new(model: vb::Session) -> Self {
         Self {
             config_json: model.config.to_json(),
             num_parameters: model.num_parameters() as f64,
@@ -350,22 +351,22 @@ fn model_disposed() -> Error {
 }
 
 /// A locked, live (not disposed) model.
-struct Live<'a>(std::sync::MutexGuard<'a, Option<vb::VideoBert>>);
+struct Live<'a>(std::sync::MutexGuard<'a, Option<vb::Session>>);
 
 impl std::ops::Deref for Live<'_> {
-    type Target = vb::VideoBert;
-    fn deref(&self) -> &vb::VideoBert {
+    type Target = vb::Session;
+    fn deref(&self) -> &vb::Session {
         self.0.as_ref().expect("checked live in lock()")
     }
 }
 
 impl std::ops::DerefMut for Live<'_> {
-    fn deref_mut(&mut self) -> &mut vb::VideoBert {
+    fn deref_mut(&mut self) -> &mut vb::Session {
         self.0.as_mut().expect("checked live in lock()")
     }
 }
 
-fn lock(m: &Mutex<Option<vb::VideoBert>>) -> Result<Live<'_>> {
+fn lock(m: &Mutex<Option<vb::Session>>) -> Result<Live<'_>> {
     let guard = m.lock().map_err(|_| coded(ErrorCode::Internal, "the model is unusable after a panic in an earlier call"))?;
     if guard.is_none() {
         return Err(model_disposed());
@@ -471,14 +472,14 @@ impl NativeVideoBert {
 pub fn create_model(env: &Env, config_json: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
     let config = vb::VideoBertConfig::from_json(&config_json).map_err(to_napi_error)?;
     let opts = create_options(options).map_err(to_napi_error)?;
-    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::VideoBert::new(config, opts).map_err(to_napi_error)?)))
+    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::Session::new(config, opts).map_err(to_napi_error)?)))
 }
 
 /// Load a checkpoint directory written by `save`.
 #[napi(ts_return_type = "Promise<NativeVideoBert>")]
 pub fn load_model(env: &Env, dir: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
     let opts = create_options(options).map_err(to_napi_error)?;
-    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::VideoBert::load(&dir, opts).map_err(to_napi_error)?)))
+    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::Session::load(&dir, opts).map_err(to_napi_error)?)))
 }
 
 /// A classifier from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
@@ -494,7 +495,7 @@ pub fn load_for_classification(env: &Env, dir: String, num_labels: u32, pooling:
         other => return Err(to_napi_error(vb::Error::config("pooling", format!("must be \"cls\", \"segments\" or \"text\", got {other:?}")))),
     };
     spawn_promise(env, move || {
-        let model = vb::VideoBert::for_classification(&dir, num_labels as usize, pooling, opts).map_err(to_napi_error)?;
+        let model = vb::Session::for_classification(&dir, num_labels as usize, pooling, opts).map_err(to_napi_error)?;
         Ok(NativeVideoBert::new(model))
     })
 }
@@ -506,7 +507,7 @@ pub fn load_for_classification(env: &Env, dir: String, num_labels: u32, pooling:
 pub fn load_for_captioning(env: &Env, dir: String, decoder_layers: u32, label_smoothing: f64, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
     let opts = create_options(options).map_err(to_napi_error)?;
     spawn_promise(env, move || {
-        let model = vb::VideoBert::for_captioning(&dir, decoder_layers as usize, label_smoothing, opts).map_err(to_napi_error)?;
+        let model = vb::Session::for_captioning(&dir, decoder_layers as usize, label_smoothing, opts).map_err(to_napi_error)?;
         Ok(NativeVideoBert::new(model))
     })
 }
@@ -516,24 +517,12 @@ pub fn load_for_captioning(env: &Env, dir: String, decoder_layers: u32, label_sm
 #[napi(ts_return_type = "Promise<NativeVideoBert>")]
 pub fn load_for_fine_tuning(env: &Env, dir: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
     let opts = create_options(options).map_err(to_napi_error)?;
-    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::VideoBert::for_fine_tuning(&dir, opts).map_err(to_napi_error)?)))
+    spawn_promise(env, move || Ok(NativeVideoBert::new(vb::Session::for_fine_tuning(&dir, opts).map_err(to_napi_error)?)))
 }
 
 /// Backstop for synchronous exports: a panic becomes an `Internal` error.
-fn sync<T>(work: impl FnOnce() -> vb::Result<T>) -> Result<T> {
+pub(crate) fn sync<T>(work: impl FnOnce() -> vb::Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(work)).map_err(|_| coded(ErrorCode::Internal, "panic in native code"))?.map_err(to_napi_error)
-}
-
-/// The config JSON of a preset: "tiny", "small", "base" or "large".
-#[napi]
-pub fn preset_config(name: String) -> Result<String> {
-    sync(|| vb::VideoBertConfig::preset(&name).map(|c| c.to_json()))
-}
-
-/// Validate a config JSON and return it with every field filled in.
-#[napi]
-pub fn normalize_config(config_json: String) -> Result<String> {
-    sync(|| vb::VideoBertConfig::from_json(&config_json).map(|c| c.to_json()))
 }
 
 /// How the caption decoder searches (see `generate` in the core crate).

@@ -9,7 +9,7 @@
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
-use super::fused;
+use crate::kernels::fused;
 
 /// A dense layer `x·Wᵀ + b` (`W [out, in]`): fused on the CPU, candle's `Linear` elsewhere.
 #[derive(Debug, Clone)]
@@ -138,12 +138,12 @@ impl SelfAttention {
             return self.output.forward(&fused::attention::attention(&qkv, mask, self.num_heads)?);
         }
         #[cfg(feature = "cuda")]
-        if crate::model::cuda::applies(x, self.num_heads * self.head_dim, self.num_heads) {
-            // The same fused projection, then the CUDA kernel (model/cuda, opt-in until run on a GPU).
+        if crate::kernels::cuda::applies(x, self.num_heads * self.head_dim, self.num_heads) {
+            // The same fused projection, then the CUDA kernel (kernels/cuda, opt-in until run on a GPU).
             let w = Tensor::cat(&[self.query.weight(), self.key.weight(), self.value.weight()], 0)?;
             let b = Tensor::cat(&[self.query.bias(), self.key.bias(), self.value.bias()], 0)?;
             let qkv = Linear::new(w, b).forward(x)?;
-            return self.output.forward(&crate::model::cuda::attention(&qkv, mask, self.num_heads)?);
+            return self.output.forward(&crate::kernels::cuda::attention(&qkv, mask, self.num_heads)?);
         }
         self.composed(x, mask)
     }

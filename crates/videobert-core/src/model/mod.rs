@@ -1,8 +1,4 @@
-#[cfg(feature = "cuda")]
-pub mod cuda;
 pub mod decoder;
-pub mod flash;
-pub mod fused;
 pub mod layers;
 pub mod videobert;
 

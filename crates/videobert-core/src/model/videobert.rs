@@ -13,9 +13,9 @@ use candle_core::{IndexOp, Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::decoder::{smoothed_cross_entropy, CaptionDecoder};
-use super::fused;
 use super::layers::{additive_mask, cross_entropy, embedding_table, linear, FeedForward, HeadTransform, LayerNorm, Linear, SelfAttention};
 use crate::config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss};
+use crate::kernels::fused;
 
 /// Device tensors for one masked batch (built by `MaskedBatch::to_inputs`).
 #[derive(Debug, Clone)]

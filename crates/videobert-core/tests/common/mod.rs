@@ -2,7 +2,7 @@
 //! Shared helpers for the integration tests: deterministic synthetic batches on the tiny config.
 
 use videobert_core::rng::Rng;
-use videobert_core::{Batch, CreateOptions, DType, VideoBert, VideoBertConfig, VideoInput};
+use videobert_core::{Batch, CreateOptions, DType, Session, VideoBertConfig, VideoInput};
 
 /// A batch of `b` samples with random captions of varying length, random unit-norm features,
 /// some padded segments and alternating VTM labels.
@@ -48,8 +48,8 @@ pub fn random_batch(cfg: &VideoBertConfig, b: usize, seed: u64) -> Batch {
     }
 }
 
-pub fn model(cfg: VideoBertConfig, dtype: DType, seed: u64) -> VideoBert {
-    VideoBert::new(cfg, CreateOptions { seed, dtype, ..Default::default() }).expect("model")
+pub fn model(cfg: VideoBertConfig, dtype: DType, seed: u64) -> Session {
+    Session::new(cfg, CreateOptions { seed, dtype, ..Default::default() }).expect("model")
 }
 
 pub fn tmpdir(name: &str) -> std::path::PathBuf {

@@ -1,5 +1,5 @@
 //! The CUDA attention kernel's launch geometry and its tile loop mirrored on the CPU
-//! (`model/cuda/attention.cu`): the same constants, the same online softmax per tile of keys, the
+//! (`kernels/cuda/attention.cu`): the same constants, the same online softmax per tile of keys, the
 //! same recomputation of the probabilities from the saved log-sum-exp in the backward pass. The
 //! mirror is what the tests check against exact attention on a machine without a GPU; the CUDA
 //! code follows it line for line.

@@ -7,8 +7,8 @@
 //
 // One thread owns one row (a query row forward and for dQ, a key row for dK/dV); a block of VB_BR
 // threads walks the other side in tiles of VB_BC rows staged in shared memory. Grid:
-// (ceil(S / VB_BR), heads, N). The Rust side (model/cuda/mod.rs) launches with the same constants;
-// model/flash.rs mirrors the tile loop on the CPU and is tested against exact attention.
+// (ceil(S / VB_BR), heads, N). The Rust side (kernels/cuda/mod.rs) launches with the same constants;
+// kernels/flash.rs mirrors the tile loop on the CPU and is tested against exact attention.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math_constants.h>

@@ -1,5 +1,5 @@
-//! The fused attention on CUDA: `model/cuda/attention.cu` (compiled to PTX by build.rs with the
-//! `cuda` feature), launched from candle custom ops with the geometry of `model::flash`. Same
+//! The fused attention on CUDA: `kernels/cuda/attention.cu` (compiled to PTX by build.rs with the
+//! `cuda` feature), launched from candle custom ops with the geometry of `kernels::flash`. Same
 //! contract as the CPU kernel (`fused::attention`): `qkv [N, S, 3H]`, optional additive key mask
 //! `[N, S]`, `ctx [N, S, H]`; memory linear in `S` (the forward keeps a log-sum-exp per query row,
 //! the backward recomputes the probabilities from it). f32, bf16 and f16 storage, f32 arithmetic.
