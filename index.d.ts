@@ -253,36 +253,49 @@ export interface MaskPrediction {
 }
 
 /**
- * One micro-batch. Shapes (row-major) come from the model config: L = maxTextLen, T = maxSegments,
- * R = numRegions, F = featureDim.
+ * One micro-batch, `Batch` in the TS API. Shapes (row-major) come from the model config:
+ * L = maxTextLen, T = maxSegments, R = numRegions, F = featureDim. `checkBatch` checks one
+ * against a config.
  */
 export interface NativeBatch {
+  /** B, the number of samples. */
   batchSize: number
-  /** `[B, L]` caption token ids without [CLS]/[SEP]. */
+  /** `[B, L]` caption token ids, without [CLS]/[SEP] (the model adds them). */
   textIds: Uint32Array
-  /** `[B, L]` 1 = token, 0 = padding. Default: textIds != padTokenId. */
+  /** `[B, L]` 1 = token, 0 = padding. @default textIds != padTokenId */
   textMask?: Uint8Array
-  /** `[B, T, R, F]` region features (`[B, T, F]` when R = 0). */
+  /**
+   * `[B, T, R, F]` region features (`[B, T, F]` when R = 0). Needed unless videoInput =
+   * 'visual_words' and R = 0.
+   */
   videoFeatures?: Float32Array
-  /** `[B, T]` visual-word ids (videoInput = "visual_words"). */
+  /** `[B, T]` visual-word ids; needed when videoInput = 'visual_words'. */
   visualWordIds?: Uint32Array
-  /** `[B, T]` 1 = segment, 0 = padding. Default: all 1. */
+  /** `[B, T]` 1 = segment, 0 = padding. @default all 1 */
   videoMask?: Uint8Array
-  /** `[B]` 1 = caption belongs to the video, 0 = a negative pair. Default: all 1. */
+  /**
+   * `[B]` video-text matching labels: 1 = the caption belongs to the video, 0 = a negative.
+   * @default all 1
+   */
   vtmLabels?: Uint8Array
   /**
-   * `[B]` class ids (`numLabels > 0`): the step trains / evaluates the classification head instead
-   * of the pre-training objectives.
+   * `[B]` class ids < `numLabels` for a model with a classification head. A batch with labels
+   * trains (and evaluates) the classification head on the unmasked inputs instead of the
+   * pre-training losses.
    */
   labels?: Uint32Array
   /**
-   * `[B, L]` reference captions (word pieces, then padding) for a model with a caption decoder: a
-   * batch with them trains (and evaluates) the decoder with teacher forcing.
+   * `[B, L]` reference captions for a model with a caption decoder (`decoderLayers > 0`): each
+   * row's word pieces, then `padTokenId` (no `[CLS]`/`[SEP]`, at least one piece). A batch with
+   * them trains (and evaluates) the decoder with teacher forcing; the encoder reads `textIds`
+   * (usually empty).
    */
   captionIds?: Uint32Array
   /**
-   * Multiple choice: `B / numChoices` questions of `numChoices` consecutive rows (one candidate
-   * answer each in the text); `labels [B / numChoices]` the right row of each (train / evaluate).
+   * Multiple choice: the batch is `B / numChoices` questions of `numChoices` consecutive rows —
+   * the video with the question and one candidate answer as the text — and `labels`
+   * (`[B / numChoices]`) the index of the right row of each. A model without a task head then
+   * trains (and evaluates) the cross-entropy of a softmax over each question's matching scores.
    */
   numChoices?: number
 }
@@ -402,8 +415,8 @@ export interface NativeManifestOptions {
 }
 
 export interface NativeStepOptions {
-  /** Learning rate for this step (the caller owns the schedule). */
-  lr: number
+  /** Learning rate for this step (the caller owns the schedule); required (the core checks it). */
+  lr?: number
   /** Clip the global gradient norm to this value; 0 disables clipping. @default 1.0 */
   maxGradNorm?: number
 }
@@ -524,7 +537,16 @@ export interface PresetTraining {
   batchSize: number
 }
 
-/** Scalars of one step (means over the micro-batches). */
+/** The train step's defaults (the Trainer's `maxGradNorm` default reads it). */
+export declare function stepDefaults(): StepDefaults
+
+/** The train step's defaults, from the core (`StepOptions::default`). */
+export interface StepDefaults {
+  /** The global gradient norm a step clips to. */
+  maxGradNorm: number
+}
+
+/** Losses of one step (means over the micro-batches); `gradNorm` is before clipping, 0 for `evaluate`. */
 export interface StepResult {
   loss: number
   mlmLoss: number

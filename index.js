@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, stepDefaults, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -800,6 +800,7 @@ export { presetConfig }
 export { PresetName }
 export { presetNames }
 export { presetTraining }
+export { stepDefaults }
 export { tokenizeDefaults }
 export { tokenizeFile }
 export { tokenizeManifest }

@@ -7,7 +7,7 @@ import { copyFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
-import { fitCodebookOnShards, Codebook, Pretrained, presets, randomBatch, VideoBERT } from '../src/index.js'
+import { fitCodebookOnShards, Codebook, Pretrained, presets, randomBatch, VideoBERT, type Embeddings, type StepResult } from '../src/index.js'
 import { buildCorpus } from './corpus.js'
 import { expectCode, tempDir } from './helpers.js'
 
@@ -21,16 +21,20 @@ describe('dispose()', () => {
   it('VideoBERT: a call in flight finishes, later calls are Disposed errors, dispose twice is fine, Symbol.asyncDispose calls it', async () => {
     const model = await VideoBERT.create('tiny', { seed: 1 })
     const batch = randomBatch(presets.tiny, { batchSize: 2 })
+    // Calls made before dispose() all finish (they queue on the model's lock; dispose waits for them).
     const inFlight = model.trainStep(batch, { lr: 1e-3 })
+    const others = [model.evaluate(batch), model.embed(batch), model.trainStep(batch, { lr: 1e-3 })]
     const disposing = model.dispose()
     expect(model.disposed).toBe(true)
     expect(Number.isFinite((await inFlight).loss)).toBe(true)
+    const [evaluated, embedded, second] = (await Promise.all(others)) as [StepResult, Embeddings, StepResult]
+    expect(Number.isFinite(evaluated.loss) && embedded.cls.length === 2 * presets.tiny.hiddenSize && Number.isFinite(second.loss)).toBe(true)
     await disposing
     await expectCode(() => model.trainStep(batch, { lr: 1e-3 }), 'Disposed', /model was disposed/)
     await expectCode(() => model.embed(batch), 'Disposed')
     await expectCode(() => model.save(tempDir('disposed')), 'Disposed')
     await model.dispose()
-    expect(model.step).toBe(1)
+    expect(model.step).toBe(2)
 
     const other = await VideoBERT.create('tiny', { seed: 2 })
     await (other as unknown as Record<symbol, () => Promise<void>>)[Symbol.asyncDispose]!()

@@ -3,46 +3,11 @@
  * from the model config: L = maxTextLen, T = maxSegments, R = numRegions, F = featureDim.
  */
 import type { VideoBertConfig } from './config.js'
+import type { NativeBatch } from './native.js'
 import { VideoBertError } from './errors.js'
 
-/**
- * B samples as the native model reads them: typed arrays, row-major, shaped by the model config
- * (each field's shape below). `checkBatch` checks one against a config.
- */
-export interface Batch {
-  /** B, the number of samples. */
-  batchSize: number
-  /** `[B, L]` caption token ids, without [CLS]/[SEP] (the model adds them). */
-  textIds: Uint32Array
-  /** `[B, L]` 1 = token, 0 = padding. @default textIds != padTokenId */
-  textMask?: Uint8Array
-  /** `[B, T, R, F]` region features (`[B, T, F]` when R = 0). Needed unless videoInput = 'visual_words' and R = 0. */
-  videoFeatures?: Float32Array
-  /** `[B, T]` visual-word ids; needed when videoInput = 'visual_words'. */
-  visualWordIds?: Uint32Array
-  /** `[B, T]` 1 = segment, 0 = padding. @default all 1 */
-  videoMask?: Uint8Array
-  /** `[B]` video-text matching labels: 1 = the caption belongs to the video, 0 = a negative. @default all 1 */
-  vtmLabels?: Uint8Array
-  /**
-   * `[B]` class ids < `numLabels` for a model with a classification head. A batch with labels trains
-   * (and evaluates) the classification head on the unmasked inputs instead of the pre-training losses.
-   */
-  labels?: Uint32Array
-  /**
-   * `[B, L]` reference captions for a model with a caption decoder (`decoderLayers > 0`): each row's
-   * word pieces, then `padTokenId` (no `[CLS]`/`[SEP]`, at least one piece). A batch with them trains
-   * (and evaluates) the decoder with teacher forcing; the encoder reads `textIds` (usually empty).
-   */
-  captionIds?: Uint32Array
-  /**
-   * Multiple choice: the batch is `B / numChoices` questions of `numChoices` consecutive rows — the
-   * video with the question and one candidate answer as the text — and `labels` (`[B / numChoices]`)
-   * the index of the right row of each. A model without a task head then trains (and evaluates) the
-   * cross-entropy of a softmax over each question's matching scores.
-   */
-  numChoices?: number
-}
+/** One micro-batch (the generated `NativeBatch`: its fields and shapes are documented there, from the binding). */
+export type Batch = NativeBatch
 
 type ArrayCtor = Uint32ArrayConstructor | Uint8ArrayConstructor | Float32ArrayConstructor
 

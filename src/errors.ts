@@ -2,7 +2,9 @@
  * Every failure of videobert-native is a `VideoBertError` with a stable `code` — one of the native
  * `ErrorCode`s (the list: `ERROR_CODES`, from `native.ts`, which also converts native errors).
  */
-import type { ErrorCode } from '../index.js'
+// A type-only import (erased at run time): native.ts, the one importer of the generated loader,
+// passes the generated `ErrorCode` on.
+import type { ErrorCode } from './native.js'
 
 export type { ErrorCode }
 

@@ -9,7 +9,7 @@
  */
 export { VideoBERT, type CreateOptions, type Device, type StepOptions, type EvaluateOptions, type StepResult, type MaskPrediction, type Embeddings, type ClassifierOptions, type CaptionerOptions, type GenerateOptions, type GeneratedCaption } from './model.js'
 export { VideoBertError, type ErrorCode } from './errors.js'
-export { ERROR_CODES, cudaBuilt } from './native.js'
+export { ERROR_CODES, cudaBuilt, type NativeBatch } from './native.js'
 export {
   presets,
   resolveConfig,
@@ -91,7 +91,7 @@ export { CaptionDataset } from './data/captions.js'
 export { finetuneCaptioner, CAPTION_FINETUNE_DEFAULTS, type FinetuneCaptionOptions, type FinetuneCaptionResult } from './training/finetune-caption.js'
 export { finetuneClassifier, trainTask, FINETUNE_DEFAULTS, type FinetuneOptions, type FinetuneResult, type HeadOptions } from './training/finetune.js'
 export { pretrain, PRESET_TRAINING, PRETRAIN_DEFAULTS, type PretrainOptions } from './training/pretrain.js'
-export { Pretrained, loadPretrained, type VideoSource } from './inference/pretrained.js'
+export { Pretrained, loadPretrained, type VideoSource } from './pretrained.js'
 export { videoInput, videoWindows, windowBatch, shardVideo, type InferenceContext, type VideoTokens } from './inference/context.js'
 export { fillMask, encodePrompt, encodePromptWith, MASK, FILL_MASK_DEFAULTS, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
 export { fillInTheBlank, type BlankMetrics, type FillInTheBlankOptions } from './eval/fill-in-the-blank.js'

@@ -8,7 +8,7 @@ import { checkBatch, type Batch } from './batch.js'
 import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
 import { supportUsing } from './disposable.js'
 import { VideoBertError } from './errors.js'
-import { createModel, guard, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, type GeneratedCaption, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert } from './native.js'
+import { createModel, guard, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, type GeneratedCaption, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert, type StepResult } from './native.js'
 
 
 export type { GeneratedCaption, MaskPrediction }
@@ -50,22 +50,7 @@ export interface EvaluateOptions {
   maskSeed?: number
 }
 
-/** Losses of one step (means over micro-batches); `gradNorm` is before clipping, 0 for `evaluate`. */
-export interface StepResult {
-  loss: number
-  mlmLoss: number
-  videoLoss: number
-  vtmLoss: number
-  /** Classification cross-entropy of labelled batches (0 without labels). */
-  classifyLoss: number
-  /** Teacher-forced cross-entropy per caption word piece, without label smoothing (captioned batches; 0 otherwise). */
-  captionLoss: number
-  /** Fraction of labelled samples classified correctly, or of caption word pieces predicted right under teacher forcing (0 for pre-training batches). */
-  accuracy: number
-  /** Fraction of the masked caption tokens predicted right, top-1 (pre-training batches). */
-  mlmAccuracy: number
-  gradNorm: number
-}
+export type { StepResult }
 
 /** Encoder outputs of a batch, row-major (H = hiddenSize, T = maxSegments). */
 export interface Embeddings {
@@ -233,10 +218,8 @@ export class VideoBERT {
    */
   async trainStep(batches: Batch | Batch[], options: StepOptions): Promise<StepResult> {
     const list = this.#checked(batches)
-    if (options === undefined || typeof options.lr !== 'number' || !Number.isFinite(options.lr) || options.lr < 0) {
-      throw new VideoBertError('InvalidInput', `invalid input \`lr\`: must be a finite number >= 0, got ${String(options?.lr)}`)
-    }
-    return guard(() => this.#native.trainStep(list, { lr: options.lr, maxGradNorm: options.maxGradNorm }))
+    // lr and maxGradNorm are checked (and maxGradNorm defaulted) once, by the native step.
+    return guard(() => this.#native.trainStep(list, { lr: options?.lr, maxGradNorm: options?.maxGradNorm }))
   }
 
   /** Losses without an update, with deterministic masks. */

@@ -15,7 +15,8 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 import type * as Binding from '../index.js'
-import { VideoBertError, type ErrorCode } from './errors.js'
+import type { ErrorCode } from '../index.js'
+import { VideoBertError } from './errors.js'
 import { explainLoadFailure, platformName, platformPackages } from './platform.js'
 
 // candle runs its elementwise ops on a process-wide pool whose workers spin 25 000 rounds after
@@ -75,6 +76,7 @@ export const {
   loadForCaptioning,
   loadForFineTuning,
   presetConfig,
+  stepDefaults,
   presetNames,
   presetTraining,
   normalizeConfig,
@@ -120,6 +122,7 @@ export type {
   TokenizeFailure,
   CodebookInfo,
   PresetName,
+  ErrorCode,
   VideoFormats,
   VideoFormat,
   LeftOutFormat,

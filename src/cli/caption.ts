@@ -2,7 +2,7 @@
 import { VideoBertError } from '../errors.js'
 import { CAPTION_DEFAULTS as C, captionVideos, SUPERVISED_DEFAULTS as S } from '../inference/caption.js'
 import { videoInput } from '../inference/context.js'
-import { loadPretrained } from '../inference/pretrained.js'
+import { loadPretrained } from '../pretrained.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { CAPTION_FINETUNE_DEFAULTS as CF, finetuneCaptioner } from '../training/finetune-caption.js'
 import { choice, deviceFlag, number, optionalInt, optionalPositiveInt, parseCommand, positiveInt, required } from './args.js'

@@ -3,7 +3,7 @@ import { LabelledDataset, readLabelFile, type LabelSource } from '../data/labell
 import { VideoBertError } from '../errors.js'
 import { evaluateClassifier, type ClassificationReport } from '../eval/classification.js'
 import { classifyVideos } from '../inference/classify.js'
-import { loadPretrained } from '../inference/pretrained.js'
+import { loadPretrained } from '../pretrained.js'
 import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F, finetuneClassifier } from '../training/finetune.js'
 import { deviceFlag, number, parseCommand, required } from './args.js'

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 
 import { VideoBertError } from '../errors.js'
 import { EMBED_DEFAULTS, embedTexts, embedVideos } from '../inference/embed.js'
-import { loadPretrained } from '../inference/pretrained.js'
+import { loadPretrained } from '../pretrained.js'
 import { writeSafetensors } from '../safetensors.js'
 import { deviceFlag, parseCommand, positiveInt, required } from './args.js'
 import { ProgressLine } from '../progress.js'

@@ -1,7 +1,7 @@
 /** `videobert fill-mask`: zero-shot prediction of the `[MASK]` words of a prompt, given a video. */
 import { VideoBertError } from '../errors.js'
 import { FILL_MASK_DEFAULTS, fillMask } from '../inference/fill-mask.js'
-import { loadPretrained } from '../inference/pretrained.js'
+import { loadPretrained } from '../pretrained.js'
 import { VideoTokenizer } from '../tokenizer.js'
 import { deviceFlag, parseCommand, positiveInt } from './args.js'
 

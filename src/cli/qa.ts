@@ -2,7 +2,7 @@
 import { QuestionDataset } from '../data/questions.js'
 import { VideoBertError } from '../errors.js'
 import { evaluateQA, type QAReport } from '../eval/qa.js'
-import { loadPretrained } from '../inference/pretrained.js'
+import { loadPretrained } from '../pretrained.js'
 import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { finetuneQA } from '../training/finetune-qa.js'

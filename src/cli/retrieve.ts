@@ -2,7 +2,7 @@
 import { VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { RETRIEVAL_DEFAULTS, retrieve, type Direction, type Scorer } from '../eval/retrieval.js'
-import { loadPretrained } from '../inference/pretrained.js'
+import { loadPretrained } from '../pretrained.js'
 import { TokenShards } from '../shards.js'
 import { choice, deviceFlag, parseCommand, positiveInt, required } from './args.js'
 import { ProgressLine } from '../progress.js'

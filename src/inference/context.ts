@@ -1,7 +1,7 @@
 /**
  * What the inference functions read of a checkpoint — the model and what its data went through:
  * the text tokenizer, the feature standardisation, the video-tokenizer settings, and a classifier's
- * classes and prompt. A `Pretrained` (the pipeline, `inference/pretrained.ts`) is one; the demo
+ * classes and prompt. A `Pretrained` (the pipeline, `pretrained.ts`) is one; the demo
  * builds one around a model it has just trained. Also: how one tokenized video becomes model input
  * (its windows, through the one `collate`).
  */

@@ -14,6 +14,7 @@ import type { Split, VideoTextDataset, Window } from '../data/dataset.js'
 import { saveFeatureNorm } from '../data/feature-norm.js'
 import { textToVideoRetrieval } from '../eval/retrieval.js'
 import { VideoBertError } from '../errors.js'
+import { stepDefaults } from '../native.js'
 import { CODEBOOK_FILE, FEATURE_NORM_FILE, METRICS_FILE, VIDEO_TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type StepResult } from '../model.js'
 import { tokenizeOptionsOf } from '../tokenizer.js'
@@ -156,7 +157,7 @@ export class Trainer {
     this.options = {
       batchSize: 8,
       gradientAccumulation: 1,
-      maxGradNorm: 1,
+      maxGradNorm: stepDefaults().maxGradNorm,
       evalEvery: 0,
       checkpointEvery: 0,
       keepLast: 3,

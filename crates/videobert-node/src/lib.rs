@@ -208,31 +208,40 @@ fn create_options(o: Option<NativeCreateOptions>) -> vb::Result<vb::CreateOption
     Ok(vb::CreateOptions { seed, dtype, device, optimizer: opt, num_threads: o.num_threads.map(|n| n as usize) })
 }
 
-/// One micro-batch. Shapes (row-major) come from the model config: L = maxTextLen, T = maxSegments,
-/// R = numRegions, F = featureDim.
+/// One micro-batch, `Batch` in the TS API. Shapes (row-major) come from the model config:
+/// L = maxTextLen, T = maxSegments, R = numRegions, F = featureDim. `checkBatch` checks one
+/// against a config.
 #[napi(object)]
 pub struct NativeBatch {
+    /// B, the number of samples.
     pub batch_size: u32,
-    /// `[B, L]` caption token ids without [CLS]/[SEP].
+    /// `[B, L]` caption token ids, without [CLS]/[SEP] (the model adds them).
     pub text_ids: Uint32Array,
-    /// `[B, L]` 1 = token, 0 = padding. Default: textIds != padTokenId.
+    /// `[B, L]` 1 = token, 0 = padding. @default textIds != padTokenId
     pub text_mask: Option<Uint8Array>,
-    /// `[B, T, R, F]` region features (`[B, T, F]` when R = 0).
+    /// `[B, T, R, F]` region features (`[B, T, F]` when R = 0). Needed unless videoInput =
+    /// 'visual_words' and R = 0.
     pub video_features: Option<Float32Array>,
-    /// `[B, T]` visual-word ids (videoInput = "visual_words").
+    /// `[B, T]` visual-word ids; needed when videoInput = 'visual_words'.
     pub visual_word_ids: Option<Uint32Array>,
-    /// `[B, T]` 1 = segment, 0 = padding. Default: all 1.
+    /// `[B, T]` 1 = segment, 0 = padding. @default all 1
     pub video_mask: Option<Uint8Array>,
-    /// `[B]` 1 = caption belongs to the video, 0 = a negative pair. Default: all 1.
+    /// `[B]` video-text matching labels: 1 = the caption belongs to the video, 0 = a negative.
+    /// @default all 1
     pub vtm_labels: Option<Uint8Array>,
-    /// `[B]` class ids (`numLabels > 0`): the step trains / evaluates the classification head instead
-    /// of the pre-training objectives.
+    /// `[B]` class ids < `numLabels` for a model with a classification head. A batch with labels
+    /// trains (and evaluates) the classification head on the unmasked inputs instead of the
+    /// pre-training losses.
     pub labels: Option<Uint32Array>,
-    /// `[B, L]` reference captions (word pieces, then padding) for a model with a caption decoder: a
-    /// batch with them trains (and evaluates) the decoder with teacher forcing.
+    /// `[B, L]` reference captions for a model with a caption decoder (`decoderLayers > 0`): each
+    /// row's word pieces, then `padTokenId` (no `[CLS]`/`[SEP]`, at least one piece). A batch with
+    /// them trains (and evaluates) the decoder with teacher forcing; the encoder reads `textIds`
+    /// (usually empty).
     pub caption_ids: Option<Uint32Array>,
-    /// Multiple choice: `B / numChoices` questions of `numChoices` consecutive rows (one candidate
-    /// answer each in the text); `labels [B / numChoices]` the right row of each (train / evaluate).
+    /// Multiple choice: the batch is `B / numChoices` questions of `numChoices` consecutive rows —
+    /// the video with the question and one candidate answer as the text — and `labels`
+    /// (`[B / numChoices]`) the index of the right row of each. A model without a task head then
+    /// trains (and evaluates) the cross-entropy of a softmax over each question's matching scores.
     pub num_choices: Option<u32>,
 }
 
@@ -255,8 +264,8 @@ impl NativeBatch {
 
 #[napi(object)]
 pub struct NativeStepOptions {
-    /// Learning rate for this step (the caller owns the schedule).
-    pub lr: f64,
+    /// Learning rate for this step (the caller owns the schedule); required (the core checks it).
+    pub lr: Option<f64>,
     /// Clip the global gradient norm to this value; 0 disables clipping. @default 1.0
     pub max_grad_norm: Option<f64>,
 }
@@ -275,7 +284,7 @@ pub struct LossGradNorms {
     pub vtm: f64,
 }
 
-/// Scalars of one step (means over the micro-batches).
+/// Losses of one step (means over the micro-batches); `gradNorm` is before clipping, 0 for `evaluate`.
 #[napi(object)]
 pub struct StepResult {
     pub loss: f64,
@@ -320,18 +329,20 @@ pub struct NativeVideoBert {
     num_parameters: f64,
     device: String,
     step: Arc<std::sync::atomic::AtomicU64>,
-    /// Set by `dispose()` at once, so that every call made after it fails even before the model
-    /// is dropped (which waits for the calls already running).
-    disposed: Arc<std::sync::atomic::AtomicBool>,
+    /// Calls made and not finished, and whether `dispose()` was called: every call made before
+    /// `dispose()` finishes first, every call after it fails.
+    calls: Arc<Calls>,
 }
 
 impl NativeVideoBert {
     /// The model for a call made now: `Disposed` once `dispose()` was called.
-    fn live(&self) -> Result<Arc<Mutex<Option<vb::Session>>>> {
-        if self.disposed.load(std::sync::atomic::Ordering::SeqCst) {
+    fn live(&self) -> Result<Call> {
+        let mut state = self.calls.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.disposed {
             return Err(model_disposed());
         }
-        Ok(self.inner.clone())
+        state.running += 1;
+        Ok(Call { model: self.inner.clone(), calls: self.calls.clone() })
     }
 
     fn new(model: vb::Session) -> Self {
@@ -341,8 +352,43 @@ impl NativeVideoBert {
             device: vb::device::name(&model.device),
             step: Arc::new(std::sync::atomic::AtomicU64::new(model.step())),
             inner: Arc::new(Mutex::new(Some(model))),
-            disposed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            calls: Arc::new(Calls::default()),
         }
+    }
+}
+
+#[derive(Default)]
+struct CallState {
+    running: usize,
+    disposed: bool,
+}
+
+/// The calls on one model that are running, and whether it was disposed.
+#[derive(Default)]
+struct Calls {
+    state: Mutex<CallState>,
+    idle: std::sync::Condvar,
+}
+
+/// One call on a live model, from the moment it was made (on the JS thread) until its work ends;
+/// `dispose()` waits for every one.
+struct Call {
+    model: Arc<Mutex<Option<vb::Session>>>,
+    calls: Arc<Calls>,
+}
+
+impl std::ops::Deref for Call {
+    type Target = Mutex<Option<vb::Session>>;
+    fn deref(&self) -> &Self::Target {
+        &self.model
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let mut state = self.calls.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.running -= 1;
+        self.calls.idle.notify_all();
     }
 }
 
@@ -412,7 +458,9 @@ impl NativeVideoBert {
     #[napi(ts_return_type = "Promise<StepResult>")]
     pub fn train_step<'e>(&self, env: &'e Env, batches: Vec<NativeBatch>, options: NativeStepOptions) -> Result<Object<'e>> {
         let batches: Vec<vb::Batch> = batches.iter().map(NativeBatch::to_core).collect();
-        let opts = vb::StepOptions { lr: options.lr, max_grad_norm: options.max_grad_norm.unwrap_or(1.0) };
+        // Defaults and checks are the core's (`StepOptions::default`, `train_step`); a missing lr is NaN there.
+        let d = vb::StepOptions::default();
+        let opts = vb::StepOptions { lr: options.lr.unwrap_or(f64::NAN), max_grad_norm: options.max_grad_norm.unwrap_or(d.max_grad_norm) };
         let (inner, step) = (self.live()?, self.step.clone());
         spawn_promise(env, move || {
             let mut model = lock(&inner)?;
@@ -441,9 +489,14 @@ impl NativeVideoBert {
     /// object. Calls already running finish first; later calls fail with `Disposed`. Idempotent.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn dispose<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
-        self.disposed.store(true, std::sync::atomic::Ordering::SeqCst);
-        let inner = self.inner.clone();
+        self.calls.state.lock().unwrap_or_else(|p| p.into_inner()).disposed = true;
+        let (inner, calls) = (self.inner.clone(), self.calls.clone());
         spawn_promise(env, move || {
+            let mut state = calls.state.lock().unwrap_or_else(|p| p.into_inner());
+            while state.running > 0 {
+                state = calls.idle.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+            drop(state);
             // A poisoned lock still holds the model: free it all the same.
             let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
             drop(guard.take());
@@ -455,7 +508,7 @@ impl NativeVideoBert {
     /// Whether `dispose()` has freed this model.
     #[napi(getter)]
     pub fn disposed(&self) -> bool {
-        self.disposed.load(std::sync::atomic::Ordering::SeqCst)
+        self.calls.state.lock().map(|s| s.disposed).unwrap_or(true)
     }
 
     /// Write `model.safetensors`, `optimizer.safetensors` and `config.json` into `dir`.
@@ -518,6 +571,19 @@ pub fn load_for_captioning(env: &Env, dir: String, decoder_layers: u32, label_sm
 pub fn load_for_fine_tuning(env: &Env, dir: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
     let opts = create_options(options).map_err(to_napi_error)?;
     spawn_promise(env, move || Ok(NativeVideoBert::new(vb::Session::for_fine_tuning(&dir, opts).map_err(to_napi_error)?)))
+}
+
+/// The train step's defaults, from the core (`StepOptions::default`).
+#[napi(object)]
+pub struct StepDefaults {
+    /// The global gradient norm a step clips to.
+    pub max_grad_norm: f64,
+}
+
+/// The train step's defaults (the Trainer's `maxGradNorm` default reads it).
+#[napi]
+pub fn step_defaults() -> StepDefaults {
+    StepDefaults { max_grad_norm: vb::StepOptions::default().max_grad_norm }
 }
 
 /// Backstop for synchronous exports: a panic becomes an `Internal` error.
