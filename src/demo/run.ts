@@ -108,7 +108,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const steps = options.steps ?? (quick ? DEMO_DEFAULTS.quickSteps : DEMO_DEFAULTS.steps)
   const log = options.log ?? (() => {})
   const t0 = performance.now()
-  const since = (t: number) => (performance.now() - t) / 1000
   mkdirSync(out, { recursive: true })
 
   log(`1/5 rendering and encoding the synthetic clips (MPEG-4, in-process) → ${join(out, 'data')}`)
@@ -118,18 +117,77 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   log(`2/5 vocabulary and tokenization (${counts.train} train + ${counts.test} test clips)`)
   const t1 = performance.now()
+  const tokens = await tokenizeDemo(out, set.manifests, options.videoInput ?? 'features', seed, log, signal)
+  const tTokenize = since(t1)
+
+  const config = demoConfig(tokens)
+  const model = await VideoBERT.create(config, { seed, numThreads: options.threads, device: options.device })
+  log(`3/5 pre-training the tiny preset (${model.numParameters.toLocaleString()} parameters) for ${steps} steps`)
+  const t2 = performance.now()
+  const { data, fit } = await pretrainDemo(out, model, tokens, steps, options)
+  const tTrain = since(t2)
+
+  log('4/5 evaluating on the held-out clips')
+  const t3 = performance.now()
+  const evaluation = await evaluateDemo(fit.model, tokens, data, seed)
+  const tEval = since(t3)
+
+  const checkpoint = join(out, 'run', 'checkpoints', `step-${fit.state.step}`)
+  const tLabel = performance.now()
+  let efficiency: LabelEfficiencyResult | null = null
+  if (options.labelEfficiency) {
+    log('5/5 label efficiency: fine-tuning with 10 % of the labels, pre-trained vs from scratch')
+    const { threads, device } = options
+    efficiency = await labelEfficiency({ checkpoint, train: tokens.shardDirs.train, test: tokens.shardDirs.test, out: join(out, 'run', 'label-efficiency'), threads, device, log, signal })
+  }
+  const tLabelEfficiency = since(tLabel)
+
+  const t4 = performance.now()
+  const downstream = options.downstream ? await downstreamDemo(out, checkpoint, tokens, evaluation, options, log) : null
+
+  return {
+    clips: counts,
+    videoInput: tokens.videoInput,
+    codebook: tokens.codebook,
+    config,
+    numParameters: model.numParameters,
+    train: { steps: fit.state.step, stopped: fit.stopped, seconds: tTrain, stepsPerSecond: fit.state.step / tTrain, dataWaitFraction: fit.dataWaitFraction, validation: fit.lastValidation },
+    retrieval: evaluation.retrieval,
+    fillInTheBlank: evaluation.blanks,
+    captions: evaluation.captions,
+    labelEfficiency: efficiency,
+    downstream,
+    seconds: { data: tData, tokenize: tTokenize, train: tTrain, evaluate: tEval, labelEfficiency: tLabelEfficiency, downstream: since(t4), total: since(t0) },
+    out,
+  }
+}
+
+const since = (t: number) => (performance.now() - t) / 1000
+
+/** What step 2 leaves: the vocabulary, the shards of both splits and, for visual words, the codebook. */
+interface DemoTokens {
+  tokenizer: TextTokenizer
+  tokenizerPath: string
+  shardDirs: { train: string; test: string }
+  trainShards: TokenShards
+  testShards: TokenShards
+  videoInput: DemoResult['videoInput']
+  codebook: DemoResult['codebook']
+}
+
+/** Step 2: the WordPiece vocabulary from the training captions, both splits tokenized afresh, visual words when asked for. */
+async function tokenizeDemo(out: string, manifests: { train: string; test: string }, videoInput: DemoResult['videoInput'], seed: number, log: (line: string) => void, signal?: AbortSignal): Promise<DemoTokens> {
   const tokenizerPath = join(out, 'tokenizer.json')
-  await trainVocabulary(set.manifests.train, tokenizerPath, { vocabSize: 256, minFrequency: 1 })
+  await trainVocabulary(manifests.train, tokenizerPath, { vocabSize: 256, minFrequency: 1 })
   const tokenizer = TextTokenizer.load(tokenizerPath)
   const videoTokenizer = new VideoTokenizer(DEMO_TOKENIZE)
   const shardDirs = { train: join(out, 'shards', 'train'), test: join(out, 'shards', 'test') }
   // Always tokenized afresh (2 s): shards left by an earlier run (say --quick) hold other clips.
   rmSync(join(out, 'shards'), { recursive: true, force: true })
   for (const split of ['train', 'test'] as const) {
-    const s = await videoTokenizer.tokenizeManifest(set.manifests[split], { out: shardDirs[split], signal })
+    const s = await videoTokenizer.tokenizeManifest(manifests[split], { out: shardDirs[split], signal })
     if (s.failures.length > 0) throw new Error(`demo: ${s.failures.length} clips failed to tokenize, e.g. ${s.failures[0]!.path}: ${s.failures[0]!.message}`)
   }
-  const videoInput = options.videoInput ?? 'features'
   let codebook: DemoResult['codebook'] = null
   if (videoInput === 'visual_words') {
     const path = join(out, 'codebook.safetensors')
@@ -138,27 +196,31 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     codebook = { words: info.words, fittedOn: info.fittedOn }
     log(`    visual words: a ${DEMO_CODEBOOK.branching}^${DEMO_CODEBOOK.depth} = ${info.words}-word codebook fitted on ${info.fittedOn} training segments`)
   }
-  const trainShards = await TokenShards.open(shardDirs.train)
-  const testShards = await TokenShards.open(shardDirs.test)
-  const tTokenize = since(t1)
+  return { tokenizer, tokenizerPath, shardDirs, trainShards: await TokenShards.open(shardDirs.train), testShards: await TokenShards.open(shardDirs.test), videoInput, codebook }
+}
 
-  // The library's defaults (the tiny preset, its learning rate and batch size); only the shapes
-  // come from the data: every clip is 3.2 s = 4 segments of 0.8 s (one window each), captions are short.
-  const config = resolveConfig({
+/**
+ * The library's defaults (the tiny preset, its learning rate and batch size); only the shapes come
+ * from the data: every clip is 3.2 s = 4 segments of 0.8 s (one window each), captions are short.
+ */
+function demoConfig(t: DemoTokens): VideoBertConfig {
+  return resolveConfig({
     preset: 'tiny',
-    vocabSize: tokenizer.vocabSize,
-    featureDim: trainShards.params.featureDim,
-    numRegions: trainShards.numRegions,
+    vocabSize: t.tokenizer.vocabSize,
+    featureDim: t.trainShards.params.featureDim,
+    numRegions: t.trainShards.numRegions,
     maxSegments: 4,
     maxTextLen: 12,
     // The paper's set-up: one visual word per segment, predicted with a softmax over the codebook.
-    ...(codebook && { videoInput: 'visual_words', videoLoss: 'ce', numVisualWords: codebook.words, numRegions: 0 }),
+    ...(t.codebook && { videoInput: 'visual_words', videoLoss: 'ce', numVisualWords: t.codebook.words, numRegions: 0 }),
   })
-  const model = await VideoBERT.create(config, { seed, numThreads: options.threads, device: options.device })
-  log(`3/5 pre-training the tiny preset (${model.numParameters.toLocaleString()} parameters) for ${steps} steps`)
-  const t2 = performance.now()
-  const data = new VideoTextDataset(trainShards, config, tokenizer, { validationFraction: 0.1, seed })
-  rmSync(join(out, 'run'), { recursive: true, force: true }) // the demo's own run directory: always a fresh run
+}
+
+/** Step 3: pre-training with the Trainer in the demo's own (always fresh) run directory. */
+async function pretrainDemo(out: string, model: VideoBERT, t: DemoTokens, steps: number, options: DemoOptions): Promise<{ data: VideoTextDataset; fit: FitResult }> {
+  const seed = options.seed ?? DEMO_DEFAULTS.seed
+  const data = new VideoTextDataset(t.trainShards, model.config, t.tokenizer, { validationFraction: 0.1, seed })
+  rmSync(join(out, 'run'), { recursive: true, force: true })
   const trainer = new Trainer({
     out: join(out, 'run'),
     steps,
@@ -167,90 +229,34 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     evalEvery: Math.max(1, Math.round(steps / 5)),
     checkpointEvery: 0,
     keepLast: 1,
-    checkpointFiles: { 'tokenizer.json': tokenizerPath },
-    signal,
+    checkpointFiles: { 'tokenizer.json': t.tokenizerPath },
+    signal: options.signal,
     progress: options.progress ?? true,
   })
-  const fit = await trainer.fit(model, data)
-  const tTrain = since(t2)
+  return { data, fit: await trainer.fit(model, data) }
+}
 
-  log('4/5 evaluating on the held-out clips')
-  const t3 = performance.now()
-  // The test clips are standardised with the training statistics, as inference on a checkpoint would be.
-  const test = new VideoTextDataset(testShards, config, tokenizer, { validationFraction: 1, seed, featureNorm: data.featureNorm ?? 'none' })
+/** Step 4 on the held-out clips, standardised with the training statistics as inference on a checkpoint would be. */
+async function evaluateDemo(model: VideoBERT, t: DemoTokens, data: VideoTextDataset, seed: number) {
+  const test = new VideoTextDataset(t.testShards, model.config, t.tokenizer, { validationFraction: 1, seed, featureNorm: data.featureNorm ?? 'none' })
   const retrieval = {
-    likelihood: await textToVideoRetrieval(fit.model, test, 'validation', { scorer: 'likelihood' }),
-    match: await textToVideoRetrieval(fit.model, test, 'validation', { scorer: 'match' }),
-    words: await textToVideoRetrieval(fit.model, test, 'validation', { scorer: 'words' }),
+    likelihood: await textToVideoRetrieval(model, test, 'validation', { scorer: 'likelihood' }),
+    match: await textToVideoRetrieval(model, test, 'validation', { scorer: 'match' }),
+    words: await textToVideoRetrieval(model, test, 'validation', { scorer: 'words' }),
   }
-  const pretrained = { model: fit.model, tokenizer, featureNorm: data.featureNorm, videoTokenizer: DEMO_TOKENIZE, classes: null, prompt: null }
+  const pretrained = { model, tokenizer: t.tokenizer, featureNorm: data.featureNorm, videoTokenizer: DEMO_TOKENIZE, classes: null, prompt: null }
   const { captions: written, ...captions } = await evaluateCaptions(pretrained, test, 'validation', ATTRIBUTE_WORDS, { strategy: 'greedy' })
-  const blanks = (await fillInTheBlank(fit.model, test, 'validation', ATTRIBUTE_WORDS)) as DemoResult['fillInTheBlank']
-  const tEval = since(t3)
+  const blanks = (await fillInTheBlank(model, test, 'validation', ATTRIBUTE_WORDS)) as DemoResult['fillInTheBlank']
+  return { retrieval, pretrained, written, captions, blanks }
+}
 
-  let efficiency: LabelEfficiencyResult | null = null
-  if (options.labelEfficiency) {
-    log('5/5 label efficiency: fine-tuning with 10 % of the labels, pre-trained vs from scratch')
-    efficiency = await labelEfficiency({
-      checkpoint: join(out, 'run', 'checkpoints', `step-${fit.state.step}`),
-      train: shardDirs.train,
-      test: shardDirs.test,
-      out: join(out, 'run', 'label-efficiency'),
-      threads: options.threads,
-      device: options.device,
-      log,
-      signal,
-    })
-  }
-
-  const t4 = performance.now()
-  let downstream: DemoResult['downstream'] = null
-  if (options.downstream) {
-    log('downstream: captions (zero-shot, nearest training caption, a caption decoder fine-tuned from the checkpoint and from scratch); question answering fine-tuned from the checkpoint and from scratch (3 seeds each)')
-    downstream = {
-      captions: await demoCaptionScores(pretrained, trainShards, testShards, written.map((c) => c.text)),
-      fineTunedCaptions: await demoFineTunedCaptions(pretrained, trainShards, testShards, {
-        checkpoint: join(out, 'run', 'checkpoints', `step-${fit.state.step}`),
-        out: join(out, 'run', 'captioning'),
-        steps: quick ? 300 : undefined,
-        threads: options.threads,
-        device: options.device,
-        log,
-        signal,
-      }),
-      qa: await demoQuestionAnswering({
-        checkpoint: join(out, 'run', 'checkpoints', `step-${fit.state.step}`),
-        train: shardDirs.train,
-        test: shardDirs.test,
-        out: join(out, 'run', 'question-answering'),
-        threads: options.threads,
-        device: options.device,
-        log,
-        signal,
-      }),
-    }
-  }
-
+/** `--downstream`: captions (zero-shot, nearest training caption, fine-tuned decoders) and question answering. */
+async function downstreamDemo(out: string, checkpoint: string, t: DemoTokens, e: Awaited<ReturnType<typeof evaluateDemo>>, options: DemoOptions, log: (line: string) => void): Promise<DemoResult['downstream']> {
+  const { threads, device, signal } = options
+  log('downstream: captions (zero-shot, nearest training caption, a caption decoder fine-tuned from the checkpoint and from scratch); question answering fine-tuned from the checkpoint and from scratch (3 seeds each)')
   return {
-    clips: counts,
-    videoInput,
-    codebook,
-    config,
-    numParameters: model.numParameters,
-    train: {
-      steps: fit.state.step,
-      stopped: fit.stopped,
-      seconds: tTrain,
-      stepsPerSecond: fit.state.step / tTrain,
-      dataWaitFraction: fit.dataWaitFraction,
-      validation: fit.lastValidation,
-    },
-    retrieval,
-    fillInTheBlank: blanks,
-    captions,
-    labelEfficiency: efficiency,
-    downstream,
-    seconds: { data: tData, tokenize: tTokenize, train: tTrain, evaluate: tEval, labelEfficiency: since(t3) - tEval - since(t4), downstream: since(t4), total: since(t0) },
-    out,
+    captions: await demoCaptionScores(e.pretrained, t.trainShards, t.testShards, e.written.map((c) => c.text)),
+    fineTunedCaptions: await demoFineTunedCaptions(e.pretrained, t.trainShards, t.testShards, { checkpoint, out: join(out, 'run', 'captioning'), steps: options.quick ? 300 : undefined, threads, device, log, signal }),
+    qa: await demoQuestionAnswering({ checkpoint, train: t.shardDirs.train, test: t.shardDirs.test, out: join(out, 'run', 'question-answering'), threads, device, log, signal }),
   }
 }

@@ -205,11 +205,59 @@ export class Trainer {
   /**
    * Train `model` on `data`'s training split. Validation uses `data`'s validation split, or the
    * validation split of `validation` when given (e.g. a separate shard set with `validationFraction: 1`).
+   * The steps, in order: set up the run directory, start or resume, then train step by step (each
+   * step reported, validated and checkpointed when due) until the last step, an abort or early stopping.
    */
   async fit(model: VideoBERT, data: TrainingData, validation?: TrainingData): Promise<FitResult> {
     const o = this.options
-    const valData = validation ?? data
-    const canValidate = valData.windows.validation.length > 0
+    const run = this.#prepareRun(model, data)
+    const start = await this.#startOrResume(model, run)
+    model = start.model
+    const state = start.state
+    const head = trainedHead(model, data)
+    const loop: Loop = {
+      valData: validation ?? data,
+      line: o.progress ? new ProgressLine() : null,
+      head,
+      health: o.health === false ? null : new HealthMonitor(o.steps, head, o.health),
+      stream: new BatchStream(data, o.batchSize, o.gradientAccumulation, state.epoch, state.batchInEpoch),
+      next: null,
+      consumed: { epoch: state.epoch, batchInEpoch: state.batchInEpoch },
+      stopped: 'completed',
+      lastValidation: null,
+      t0: performance.now(),
+      dataMs: 0,
+      startStep: state.step,
+    }
+    const snapshot = (): TrainerState => ({ ...state, ...loop.consumed })
+    try {
+      await this.#emit('onFitStart', this, state)
+      while (state.step < o.steps) {
+        if (o.signal?.aborted) {
+          loop.stopped = 'aborted'
+          break
+        }
+        const { m, lr, micro } = await this.#trainStep(model, state, loop)
+        await this.#report(model, state, loop, run, m, lr, micro)
+        if (await this.#validateAndCheckpoint(model, state, loop, run, snapshot)) break
+      }
+      if (loop.stopped !== 'completed') await this.#checkpoint(model, run, snapshot())
+      loop.line?.done()
+      writeLossCurve(o.out)
+      const final = snapshot()
+      await this.#emit('onFitEnd', this, final)
+      const dataWaitFraction = loop.dataMs / Math.max(1e-9, performance.now() - loop.t0)
+      return { state: final, model, stopped: loop.stopped, lastValidation: loop.lastValidation, health: loop.health?.warnings.slice() ?? [], dataWaitFraction, skipped: data.skipped.slice() }
+    } catch (err) {
+      loop.line?.done()
+      await this.#emit('onException', this, err)
+      throw err
+    }
+  }
+
+  /** The run directory, the files every checkpoint carries, and the metrics log. */
+  #prepareRun(model: VideoBERT, data: TrainingData): Run {
+    const o = this.options
     try {
       mkdirSync(o.out, { recursive: true })
     } catch (err) {
@@ -234,175 +282,213 @@ export class Trainer {
       files[CODEBOOK_FILE] = codebook
     }
     const metricsPath = join(o.out, METRICS_FILE)
-    let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
-    if (!o.resume) {
+    return { ckpt, files, metricsPath, log: (record) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`) }
+  }
+
+  /** A fresh start (refusing a directory with an earlier run's checkpoints), or the latest checkpoint's model and state. */
+  async #startOrResume(model: VideoBERT, run: Run): Promise<{ model: VideoBERT; state: TrainerState }> {
+    const state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, best: null, badEvaluations: 0, callbacks: {} }
+    const latest = run.ckpt.latest()
+    if (!this.options.resume) {
       // A fresh run never mixes with (or prunes) an earlier run's checkpoints and metrics.
-      const earlier = ckpt.latest()
-      if (earlier) {
-        throw new VideoBertError('Checkpoint', `${o.out} already holds checkpoints of an earlier run (${earlier.path}); resume it or use another directory`)
-      }
-      rmSync(metricsPath, { force: true })
-    }
-    if (o.resume) {
-      const latest = ckpt.latest()
       if (latest) {
-        const restored = await VideoBERT.load(latest.path, model.options)
-        if (JSON.stringify(restored.config) !== JSON.stringify(model.config)) {
-          throw new VideoBertError('Checkpoint', `${latest.path}: architecture differs from the model being trained`)
-        }
-        model = restored
-        state = ckpt.readState(latest.path)
-        // Metrics logged after this checkpoint by the interrupted run are about to be redone (a
-        // line the kill cut short is one of them).
-        if (existsSync(metricsPath)) {
-          const step = (l: string) => {
-            try {
-              return (JSON.parse(l) as { step: number }).step
-            } catch {
-              return Infinity
-            }
-          }
-          const keep = readFileSync(metricsPath, 'utf8')
-            .split('\n')
-            .filter((l) => l && step(l) <= state.step)
-          writeFileSync(metricsPath, keep.map((l) => `${l}\n`).join(''))
-        }
-        await this.#emit('onLoadCheckpoint', this, latest.path, state)
+        throw new VideoBertError('Checkpoint', `${this.options.out} already holds checkpoints of an earlier run (${latest.path}); resume it or use another directory`)
+      }
+      rmSync(run.metricsPath, { force: true })
+      return { model, state }
+    }
+    if (!latest) {
+      // Killed before its first complete checkpoint: the run starts over, and so do its metrics.
+      rmSync(run.metricsPath, { force: true })
+      return { model, state }
+    }
+    const restored = await VideoBERT.load(latest.path, model.options)
+    if (JSON.stringify(restored.config) !== JSON.stringify(model.config)) {
+      throw new VideoBertError('Checkpoint', `${latest.path}: architecture differs from the model being trained`)
+    }
+    const resumed = run.ckpt.readState(latest.path)
+    truncateMetrics(run.metricsPath, resumed.step)
+    await this.#emit('onLoadCheckpoint', this, latest.path, resumed)
+    return { model: restored, state: resumed }
+  }
+
+  /**
+   * One optimizer step on the next micro-batches, building the following step's batches while the
+   * native step runs on its own thread (the loop waits for data only when building takes longer).
+   */
+  async #trainStep(model: VideoBERT, state: TrainerState, loop: Loop): Promise<{ m: StepResult; lr: number; micro: Batch[] }> {
+    const o = this.options
+    if (!loop.next) {
+      const tData = performance.now()
+      loop.next = loop.stream.prepare()
+      loop.dataMs += performance.now() - tData
+    }
+    const { micro, position } = loop.next
+    const lr = learningRate(state.step, o.steps, o.schedule)
+    const pending = model.trainStep(micro, { lr, maxGradNorm: o.maxGradNorm })
+    loop.next = null
+    if (state.step + 1 < o.steps) {
+      const tData = performance.now()
+      try {
+        loop.next = loop.stream.prepare()
+      } catch (err) {
+        await pending.catch(() => {}) // never leave the native step unawaited
+        throw err
+      }
+      loop.dataMs += performance.now() - tData
+    }
+    const m = await pending
+    // The position after the micro-batches trained on (the prefetched ones are not).
+    loop.consumed = position
+    state.step++
+    return { m, lr, micro }
+  }
+
+  /** A step's metrics: the log, the callbacks, the health report and the progress line. */
+  async #report(model: VideoBERT, state: TrainerState, loop: Loop, run: Run, m: StepResult, lr: number, micro: Batch[]): Promise<void> {
+    const o = this.options
+    run.log({ step: state.step, split: 'train', lr, ...m })
+    await this.#emit('onTrainBatchEnd', this, state.step, { ...m, lr })
+    const health = loop.health
+    health?.observe(m)
+    if (health?.due(state.step)) {
+      const warnings = await health.check(state.step, model, micro[0]!)
+      if (warnings.length > 0) {
+        run.log({ step: state.step, split: 'health', warnings })
+        if (loop.line) for (const w of warnings) process.stderr.write(`\n${w.kind === 'recovered' ? '✓' : '⚠'} step ${w.step}: ${w.message}\n`)
+      }
+    }
+    if (!loop.line) return
+    const rate = (state.step - loop.startStep) / ((performance.now() - loop.t0) / 1000)
+    const warn = health && health.active.length > 0 ? `  ⚠ ${health.active.join(', ')}` : ''
+    const parts = loop.head === 'classify'
+      ? `(accuracy ${m.accuracy.toFixed(3)})`
+      : loop.head === 'caption'
+        ? `(caption ${m.captionLoss.toFixed(3)} word accuracy ${m.accuracy.toFixed(3)})`
+        : `(mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})`
+    loop.line.update(
+      `step ${state.step}/${o.steps}  loss ${m.loss.toFixed(3)} ${parts}` +
+        `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  data ${((100 * loop.dataMs) / (performance.now() - loop.t0)).toFixed(1)}%  ETA ${((o.steps - state.step) / rate).toFixed(0)}s${warn}`,
+    )
+  }
+
+  /** Validation and a checkpoint when due; whether early stopping ends the run. */
+  async #validateAndCheckpoint(model: VideoBERT, state: TrainerState, loop: Loop, run: Run, snapshot: () => TrainerState): Promise<boolean> {
+    const o = this.options
+    const last = state.step === o.steps
+    if (loop.valData.windows.validation.length > 0 && ((o.evalEvery > 0 && state.step % o.evalEvery === 0) || last)) {
+      const v = await this.validate(model, loop.valData)
+      loop.lastValidation = v
+      run.log({ step: state.step, split: 'validation', ...v })
+      await this.#emit('onValidationEnd', this, state.step, v)
+      const value = v[o.monitor]
+      if (!state.best || value < state.best.value) {
+        state.best = { value, step: state.step }
+        state.badEvaluations = 0
       } else {
-        // Killed before its first complete checkpoint: the run starts over, and so do its metrics.
-        rmSync(metricsPath, { force: true })
+        state.badEvaluations++
       }
     }
-    const line = o.progress ? new ProgressLine() : null
-    // What is trained: a task head's loss, or the pre-training losses (multiple-choice QA trains
-    // the classification loss over the choices on a model without a task head).
-    const head = model.config.numLabels > 0 || data.objective === 'classify' ? 'classify' : model.config.decoderLayers > 0 ? 'caption' : 'pretrain'
-    const health = o.health === false ? null : new HealthMonitor(o.steps, head, o.health)
-    const log = (record: Record<string, unknown>) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`)
-    let stopped: FitResult['stopped'] = 'completed'
-    let lastValidation: ValidationMetrics | null = null
-    const t0 = performance.now()
-    let dataMs = 0
-    const startStep = state.step
-
-    // The data stream, positioned where the state says (epochs are deterministic given the seed).
-    let epoch = state.epoch
-    let iter = data.batches('train', o.batchSize, epoch)
-    for (let i = 0; i < state.batchInEpoch; i++) iter.next()
-    let batchInEpoch = state.batchInEpoch
-    const nextBatch = (): Batch => {
-      for (;;) {
-        const r = iter.next()
-        if (!r.done) {
-          batchInEpoch++
-          return r.value
-        }
-        epoch++
-        batchInEpoch = 0
-        iter = data.batches('train', o.batchSize, epoch)
-        if (data.windows.train.length === 0) throw new VideoBertError('InvalidInput', 'the training split is empty')
-      }
+    if ((o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0) || last) await this.#checkpoint(model, run, snapshot())
+    if (o.earlyStoppingPatience > 0 && state.badEvaluations >= o.earlyStoppingPatience) {
+      loop.stopped = 'early-stopping'
+      return true
     }
-    // The position after the micro-batches already trained on (the prefetched ones are not).
-    let consumed = { epoch, batchInEpoch }
-    const snapshot = (): TrainerState => ({ ...state, ...consumed })
-    // Prefetch: the next step's micro-batches are built while the native step runs on its own
-    // thread; the loop waits for data only when building takes longer than a step.
-    const prepare = () => {
-      const micro = Array.from({ length: o.gradientAccumulation }, nextBatch)
-      return { micro, position: { epoch, batchInEpoch } }
-    }
-    let next: ReturnType<typeof prepare> | null = null
+    return false
+  }
 
+  async #checkpoint(model: VideoBERT, run: Run, s: TrainerState): Promise<void> {
+    const path = await run.ckpt.save(model, s, run.files)
+    await this.#emit('onSaveCheckpoint', this, path, s)
+  }
+}
+
+/** What one `fit` call writes to: the checkpoints, the files they carry, the metrics log. */
+interface Run {
+  ckpt: CheckpointManager
+  files: Record<string, string>
+  metricsPath: string
+  log: (record: Record<string, unknown>) => void
+}
+
+/** The training loop's own state, beside the `TrainerState` a checkpoint saves. */
+interface Loop {
+  valData: TrainingData
+  line: ProgressLine | null
+  head: 'classify' | 'caption' | 'pretrain'
+  health: HealthMonitor | null
+  stream: BatchStream
+  /** The next step's micro-batches, built while the current step runs. */
+  next: ReturnType<BatchStream['prepare']> | null
+  /** The data position after the micro-batches already trained on. */
+  consumed: { epoch: number; batchInEpoch: number }
+  stopped: FitResult['stopped']
+  lastValidation: ValidationMetrics | null
+  t0: number
+  dataMs: number
+  startStep: number
+}
+
+/**
+ * What is trained: a task head's loss, or the pre-training losses (multiple-choice QA trains the
+ * classification loss over the choices on a model without a task head).
+ */
+function trainedHead(model: VideoBERT, data: TrainingData): Loop['head'] {
+  return model.config.numLabels > 0 || data.objective === 'classify' ? 'classify' : model.config.decoderLayers > 0 ? 'caption' : 'pretrain'
+}
+
+/** Metrics logged after the resumed checkpoint by the interrupted run are about to be redone (a line the kill cut short is one of them). */
+function truncateMetrics(metricsPath: string, step: number): void {
+  if (!existsSync(metricsPath)) return
+  const stepOf = (l: string) => {
     try {
-      await this.#emit('onFitStart', this, state)
-      while (state.step < o.steps) {
-        if (o.signal?.aborted) {
-          stopped = 'aborted'
-          break
-        }
-        if (!next) {
-          const tData = performance.now()
-          next = prepare()
-          dataMs += performance.now() - tData
-        }
-        const { micro, position } = next
-        const lr = learningRate(state.step, o.steps, o.schedule)
-        const pending = model.trainStep(micro, { lr, maxGradNorm: o.maxGradNorm })
-        next = null
-        if (state.step + 1 < o.steps) {
-          const tData = performance.now()
-          try {
-            next = prepare()
-          } catch (err) {
-            await pending.catch(() => {}) // never leave the native step unawaited
-            throw err
-          }
-          dataMs += performance.now() - tData
-        }
-        const m = await pending
-        consumed = position
-        state.step++
-        log({ step: state.step, split: 'train', lr, ...m })
-        await this.#emit('onTrainBatchEnd', this, state.step, { ...m, lr })
-        health?.observe(m)
-        if (health?.due(state.step)) {
-          const warnings = await health.check(state.step, model, micro[0]!)
-          if (warnings.length > 0) {
-            log({ step: state.step, split: 'health', warnings })
-            if (line) for (const w of warnings) process.stderr.write(`\n${w.kind === 'recovered' ? '✓' : '⚠'} step ${w.step}: ${w.message}\n`)
-          }
-        }
-        if (line) {
-          const rate = (state.step - startStep) / ((performance.now() - t0) / 1000)
-          const warn = health && health.active.length > 0 ? `  ⚠ ${health.active.join(', ')}` : ''
-          const parts = head === 'classify'
-            ? `(accuracy ${m.accuracy.toFixed(3)})`
-            : head === 'caption'
-              ? `(caption ${m.captionLoss.toFixed(3)} word accuracy ${m.accuracy.toFixed(3)})`
-              : `(mlm ${m.mlmLoss.toFixed(3)} video ${m.videoLoss.toFixed(3)} vtm ${m.vtmLoss.toFixed(3)})`
-          line.update(
-            `step ${state.step}/${o.steps}  loss ${m.loss.toFixed(3)} ${parts}` +
-              `  lr ${lr.toExponential(2)}  ${rate.toFixed(2)} steps/s  data ${((100 * dataMs) / (performance.now() - t0)).toFixed(1)}%  ETA ${((o.steps - state.step) / rate).toFixed(0)}s${warn}`,
-          )
-        }
-        const last = state.step === o.steps
-        if (canValidate && ((o.evalEvery > 0 && state.step % o.evalEvery === 0) || last)) {
-          lastValidation = await this.validate(model, valData)
-          log({ step: state.step, split: 'validation', ...lastValidation })
-          await this.#emit('onValidationEnd', this, state.step, lastValidation)
-          const value = lastValidation[o.monitor]
-          if (!state.best || value < state.best.value) {
-            state.best = { value, step: state.step }
-            state.badEvaluations = 0
-          } else {
-            state.badEvaluations++
-          }
-        }
-        if ((o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0) || last) {
-          const s = snapshot()
-          const path = await ckpt.save(model, s, files)
-          await this.#emit('onSaveCheckpoint', this, path, s)
-        }
-        if (o.earlyStoppingPatience > 0 && state.badEvaluations >= o.earlyStoppingPatience) {
-          stopped = 'early-stopping'
-          break
-        }
+      return (JSON.parse(l) as { step: number }).step
+    } catch {
+      return Infinity
+    }
+  }
+  const keep = readFileSync(metricsPath, 'utf8')
+    .split('\n')
+    .filter((l) => l && stepOf(l) <= step)
+  writeFileSync(metricsPath, keep.map((l) => `${l}\n`).join(''))
+}
+
+/** The training batches from a position in the seeded epochs (epochs are deterministic given the seed). */
+class BatchStream {
+  #iter: Iterator<Batch>
+  #epoch: number
+  #batchInEpoch: number
+
+  constructor(
+    private readonly data: TrainingData,
+    private readonly batchSize: number,
+    private readonly microBatches: number,
+    epoch: number,
+    batchInEpoch: number,
+  ) {
+    this.#epoch = epoch
+    this.#iter = data.batches('train', batchSize, epoch)
+    for (let i = 0; i < batchInEpoch; i++) this.#iter.next()
+    this.#batchInEpoch = batchInEpoch
+  }
+
+  /** One step's micro-batches, and the data position after them. */
+  prepare(): { micro: Batch[]; position: { epoch: number; batchInEpoch: number } } {
+    const micro = Array.from({ length: this.microBatches }, () => this.#nextBatch())
+    return { micro, position: { epoch: this.#epoch, batchInEpoch: this.#batchInEpoch } }
+  }
+
+  #nextBatch(): Batch {
+    for (;;) {
+      const r = this.#iter.next()
+      if (!r.done) {
+        this.#batchInEpoch++
+        return r.value
       }
-      if (stopped !== 'completed') {
-        const s = snapshot()
-        const path = await ckpt.save(model, s, files)
-        await this.#emit('onSaveCheckpoint', this, path, s)
-      }
-      line?.done()
-      writeLossCurve(o.out)
-      const final = snapshot()
-      await this.#emit('onFitEnd', this, final)
-      return { state: final, model, stopped, lastValidation, health: health?.warnings.slice() ?? [], dataWaitFraction: dataMs / Math.max(1e-9, performance.now() - t0), skipped: data.skipped.slice() }
-    } catch (err) {
-      line?.done()
-      await this.#emit('onException', this, err)
-      throw err
+      this.#epoch++
+      this.#batchInEpoch = 0
+      this.#iter = this.data.batches('train', this.batchSize, this.#epoch)
+      if (this.data.windows.train.length === 0) throw new VideoBertError('InvalidInput', 'the training split is empty')
     }
   }
 }

@@ -285,130 +285,20 @@ fn is_image_sequence(path: &Path) -> bool {
     })
 }
 
-/// Decode `path`, calling `on_frame(k, frame)` for every sampled frame k = 0, 1, … in order.
+/// Decode `path`, calling `on_frame(k, frame)` for every sampled frame k = 0, 1, … in order. The
+/// steps: check the options and the file, open the video stream and its decoder, feed the decoder
+/// packet by packet (skipping the disposable ones no sample needs), and hand every decoded frame to
+/// the sampler, which emits the sampled frames as the timestamps pass them; at the end the last
+/// frame is held for its own duration.
 pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mut on_frame: impl FnMut(usize, &RgbFrame) -> Result<()>) -> Result<VideoInfo> {
     init();
-    if !(opts.fps.is_finite() && opts.fps > 0.0) {
-        return Err(Error::config("fps", format!("must be > 0, got {}", opts.fps)));
-    }
-    check_max_duration(opts.max_duration)?;
-    match std::fs::metadata(path) {
-        Err(_) if is_image_sequence(path) => {} // FFmpeg's image2 demuxer finds the numbered files
-        Err(e) => return Err(Error::io(path, e)),
-        Ok(m) if m.is_dir() => return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a video file"))),
-        Ok(m) if m.len() == 0 => return Err(Error::decode(path, "empty file (0 bytes)")),
-        Ok(_) => {}
-    }
-    if let Some(reason) = formats::left_out_by_content(path) {
-        return Err(Error::decode(path, reason));
-    }
+    check_input(path, opts)?;
     let mut ictx = ff::format::input(&path).map_err(|e| Error::decode(path, formats::open_failure(&e)))?;
-    let (index, time_base, rotation, params) = {
-        let stream = ictx.streams().best(ff::media::Type::Video).ok_or_else(|| Error::NoVideoStream { path: path.into() })?;
-        (stream.index(), stream.time_base(), rotation_of(&stream), stream.parameters())
-    };
-    let disposable = {
-        // SAFETY: the parameters are valid; extradata is `extradata_size` bytes or null.
-        let extradata = unsafe {
-            let p = params.as_ptr();
-            if (*p).extradata.is_null() || (*p).extradata_size <= 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize)
-            }
-        };
-        Disposable::of(params.id(), extradata)
-    };
-    if ff::decoder::find(params.id()).is_none() {
-        return Err(Error::decode(path, formats::missing_decoder(params.id())));
-    }
-    let mut ctx = ff::codec::context::Context::from_parameters(params).map_err(|e| Error::decode(path, e.to_string()))?;
-    ctx.set_threading(ff::codec::threading::Config { kind: ff::codec::threading::Type::Frame, count: opts.threads, ..Default::default() });
-    let mut decoder = ctx.decoder().video().map_err(|e| Error::decode(path, format!("no decoder: {e}")))?;
-    let codec = decoder.codec().map(|c| c.name().to_string()).unwrap_or_default();
-    let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator()).max(1.0);
-
-    let mut scaler = Scaler { ctx: None, key: (ff::format::Pixel::None, 0, 0, 0, 0), out_w: opts.width, out_h: opts.height, rotation };
-    let mut info = VideoInfo {
-        duration: 0.0,
-        source_width: decoder.width(),
-        source_height: decoder.height(),
-        rotation,
-        codec,
-        decoded_frames: 0,
-        skipped_frames: 0,
-        sampled_frames: 0,
-    };
-    // The frame on screen now: (start seconds, raw frame, its scaled copy once needed).
-    let mut held: Option<(f64, ff::frame::Video, Option<RgbFrame>)> = None;
-    let mut t0: Option<f64> = None;
-    let mut last_delta = 0.0f64;
-    let mut k = 0usize;
-
-    let mut emit_until = |until: f64, held: &mut Option<(f64, ff::frame::Video, Option<RgbFrame>)>, k: &mut usize, info: &mut VideoInfo| -> Result<()> {
-        if let Some((_, raw, scaled)) = held.as_mut() {
-            while (*k as f64) / opts.fps < until - 1e-9 {
-                if scaled.is_none() {
-                    *scaled = Some(scaler.scale(raw, path)?);
-                }
-                on_frame(*k, scaled.as_ref().expect("scaled"))?;
-                *k += 1;
-                info.sampled_frames += 1;
-            }
-        }
-        Ok(())
-    };
-
-    let mut receive = |decoder: &mut ff::decoder::Video,
-                       held: &mut Option<(f64, ff::frame::Video, Option<RgbFrame>)>,
-                       t0: &mut Option<f64>,
-                       last_delta: &mut f64,
-                       k: &mut usize,
-                       info: &mut VideoInfo|
-     -> Result<()> {
-        let mut frame = ff::frame::Video::empty();
-        while decoder.receive_frame(&mut frame).is_ok() {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Cancelled);
-            }
-            info.decoded_frames += 1;
-            let ts = frame.timestamp().or(frame.pts());
-            let prev_start = held.as_ref().map(|h| h.0);
-            let abs = match ts {
-                Some(ts) => ts as f64 * tb,
-                // No timestamp (e.g. the last frame of an MPEG program stream): one frame interval after the
-                // previous frame, as FFmpeg's CLI guesses it; before any interval is known, one sample interval.
-                None => prev_start.map(|p| p + if *last_delta > 0.0 { *last_delta } else { 1.0 / opts.fps }).unwrap_or(0.0) + t0.unwrap_or(0.0),
-            };
-            let start = abs - *t0.get_or_insert(abs);
-            if start >= opts.max_duration {
-                return Err(too_long(path, start, opts.max_duration));
-            }
-            if let Some(p) = prev_start {
-                if start <= p {
-                    continue; // out-of-order or duplicate timestamp: keep the frame already held
-                }
-                *last_delta = start - p;
-            }
-            emit_until(start, held, k, info)?;
-            // Keep this frame by swapping buffers (a clone would deep-copy every decoded picture);
-            // the previous held frame's buffer is reused by the next receive_frame.
-            match held.as_mut() {
-                Some(h) => {
-                    std::mem::swap(&mut h.1, &mut frame);
-                    h.0 = start;
-                    h.2 = None;
-                }
-                None => *held = Some((start, std::mem::replace(&mut frame, ff::frame::Video::empty()), None)),
-            }
-        }
-        Ok(())
-    };
-
+    let stream = VideoStream::open(&ictx, path, opts)?;
+    let mut sampler = Sampler::new(path, opts, &stream);
+    let VideoStream { index, tb, disposable, mut decoder, .. } = stream;
+    let mut skip = Skipper { disposable, recent: std::collections::VecDeque::with_capacity(RECENT_PTS) };
     let mut consecutive_errors = 0;
-    // Recent packets' pts: a packet with none greater among them may be the last frame shown (its
-    // duration ends the video) and is never skipped.
-    let mut recent: std::collections::VecDeque<i64> = std::collections::VecDeque::with_capacity(RECENT_PTS);
     loop {
         // A fresh packet each time: `Packet::read` does not unref what the packet held, so reusing
         // one would leak every compressed packet of the file (memory growing with video length).
@@ -427,44 +317,217 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
         if packet.stream() != index {
             continue;
         }
-        if let Some(pts) = packet.pts() {
-            let next = recent.iter().copied().filter(|&p| p > pts).min();
-            if recent.len() == RECENT_PTS {
-                recent.pop_front();
-            }
-            recent.push_back(pts);
-            if let (true, Some(first), Some(next)) = (opts.skip_unsampled, t0, next) {
-                let (start, end) = (pts as f64 * tb - first, next as f64 * tb - first);
-                if start > 0.0 && never_sampled(start, end, opts.fps) && disposable.packet(&packet) {
-                    info.skipped_frames += 1;
-                    continue;
-                }
-            }
+        if skip.unsampled(&packet, opts, tb, sampler.t0) {
+            sampler.info.skipped_frames += 1;
+            continue;
         }
         // A corrupt packet is skipped, as FFmpeg's CLI does; a file with no decodable frame fails below.
         let _ = decoder.send_packet(&packet);
-        receive(&mut decoder, &mut held, &mut t0, &mut last_delta, &mut k, &mut info)?;
+        sampler.receive(&mut decoder, cancel, &mut on_frame)?;
     }
     let _ = decoder.send_eof();
-    receive(&mut decoder, &mut held, &mut t0, &mut last_delta, &mut k, &mut info)?;
+    sampler.receive(&mut decoder, cancel, &mut on_frame)?;
+    sampler.finish(&decoder, &mut on_frame)
+}
 
-    let Some((last_start, raw, _)) = held.as_ref() else {
-        return Err(Error::decode(path, "no decodable video frames"));
-    };
-    // The last frame lasts its own duration, else the previous frame interval, else the stream rate.
-    let own = raw.packet().duration as f64 * tb;
-    let rate = decoder.frame_rate().map(|r| f64::from(r.denominator()) / f64::from(r.numerator()).max(1.0));
-    let last_len = if own > 0.0 {
-        own
-    } else if last_delta > 0.0 {
-        last_delta
-    } else {
-        rate.filter(|r| *r > 0.0).unwrap_or(1.0 / opts.fps)
-    };
-    info.duration = last_start + last_len;
-    if info.duration > opts.max_duration {
-        return Err(too_long(path, info.duration, opts.max_duration));
+/// The options, and a path that is a non-empty file (or an image-sequence pattern) in a format this
+/// build reads.
+fn check_input(path: &Path, opts: &DecodeOptions) -> Result<()> {
+    if !(opts.fps.is_finite() && opts.fps > 0.0) {
+        return Err(Error::config("fps", format!("must be > 0, got {}", opts.fps)));
     }
-    emit_until(info.duration, &mut held, &mut k, &mut info)?;
-    Ok(info)
+    check_max_duration(opts.max_duration)?;
+    match std::fs::metadata(path) {
+        Err(_) if is_image_sequence(path) => {} // FFmpeg's image2 demuxer finds the numbered files
+        Err(e) => return Err(Error::io(path, e)),
+        Ok(m) if m.is_dir() => return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a video file"))),
+        Ok(m) if m.len() == 0 => return Err(Error::decode(path, "empty file (0 bytes)")),
+        Ok(_) => {}
+    }
+    match formats::left_out_by_content(path) {
+        Some(reason) => Err(Error::decode(path, reason)),
+        None => Ok(()),
+    }
+}
+
+/// The video stream FFmpeg picks as best, with its decoder opened (FFmpeg's frame threading).
+struct VideoStream {
+    index: usize,
+    /// Seconds per timestamp unit.
+    tb: f64,
+    rotation: u32,
+    disposable: Disposable,
+    decoder: ff::decoder::Video,
+}
+
+impl VideoStream {
+    fn open(ictx: &ff::format::context::Input, path: &Path, opts: &DecodeOptions) -> Result<Self> {
+        let stream = ictx.streams().best(ff::media::Type::Video).ok_or_else(|| Error::NoVideoStream { path: path.into() })?;
+        let (index, time_base, rotation, params) = (stream.index(), stream.time_base(), rotation_of(&stream), stream.parameters());
+        // SAFETY: the parameters are valid; extradata is `extradata_size` bytes or null.
+        let extradata = unsafe {
+            let p = params.as_ptr();
+            if (*p).extradata.is_null() || (*p).extradata_size <= 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize)
+            }
+        };
+        let disposable = Disposable::of(params.id(), extradata);
+        if ff::decoder::find(params.id()).is_none() {
+            return Err(Error::decode(path, formats::missing_decoder(params.id())));
+        }
+        let mut ctx = ff::codec::context::Context::from_parameters(params).map_err(|e| Error::decode(path, e.to_string()))?;
+        ctx.set_threading(ff::codec::threading::Config { kind: ff::codec::threading::Type::Frame, count: opts.threads, ..Default::default() });
+        let decoder = ctx.decoder().video().map_err(|e| Error::decode(path, format!("no decoder: {e}")))?;
+        let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator()).max(1.0);
+        Ok(Self { index, tb, rotation, disposable, decoder })
+    }
+}
+
+/// Which packets are dropped before decoding (see the module doc).
+struct Skipper {
+    disposable: Disposable,
+    /// Recent packets' pts: a packet with none greater among them may be the last frame shown (its
+    /// duration ends the video) and is never skipped.
+    recent: std::collections::VecDeque<i64>,
+}
+
+impl Skipper {
+    /// Whether `packet` is disposable and no sample time falls in its display interval.
+    fn unsampled(&mut self, packet: &ff::Packet, opts: &DecodeOptions, tb: f64, t0: Option<f64>) -> bool {
+        let Some(pts) = packet.pts() else { return false };
+        let next = self.recent.iter().copied().filter(|&p| p > pts).min();
+        if self.recent.len() == RECENT_PTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(pts);
+        let (true, Some(first), Some(next)) = (opts.skip_unsampled, t0, next) else { return false };
+        let (start, end) = (pts as f64 * tb - first, next as f64 * tb - first);
+        start > 0.0 && never_sampled(start, end, opts.fps) && self.disposable.packet(packet)
+    }
+}
+
+/// Sample-and-hold on presentation timestamps: holds the frame on screen and emits it for every
+/// sample time before the next frame's start.
+struct Sampler<'a> {
+    path: &'a Path,
+    opts: &'a DecodeOptions,
+    tb: f64,
+    scaler: Scaler,
+    info: VideoInfo,
+    /// The frame on screen now: (start seconds, raw frame, its scaled copy once needed).
+    held: Option<(f64, ff::frame::Video, Option<RgbFrame>)>,
+    /// The first frame's timestamp (seconds); times are relative to it.
+    t0: Option<f64>,
+    last_delta: f64,
+    /// The next sample to emit.
+    k: usize,
+}
+
+impl<'a> Sampler<'a> {
+    fn new(path: &'a Path, opts: &'a DecodeOptions, stream: &VideoStream) -> Self {
+        let (decoder, rotation) = (&stream.decoder, stream.rotation);
+        let codec = decoder.codec().map(|c| c.name().to_string()).unwrap_or_default();
+        Self {
+            path,
+            opts,
+            tb: stream.tb,
+            scaler: Scaler { ctx: None, key: (ff::format::Pixel::None, 0, 0, 0, 0), out_w: opts.width, out_h: opts.height, rotation },
+            info: VideoInfo {
+                duration: 0.0,
+                source_width: decoder.width(),
+                source_height: decoder.height(),
+                rotation,
+                codec,
+                decoded_frames: 0,
+                skipped_frames: 0,
+                sampled_frames: 0,
+            },
+            held: None,
+            t0: None,
+            last_delta: 0.0,
+            k: 0,
+        }
+    }
+
+    /// Emit the held frame for every sample time before `until`.
+    fn emit_until(&mut self, until: f64, on_frame: &mut impl FnMut(usize, &RgbFrame) -> Result<()>) -> Result<()> {
+        if let Some((_, raw, scaled)) = self.held.as_mut() {
+            while (self.k as f64) / self.opts.fps < until - 1e-9 {
+                if scaled.is_none() {
+                    *scaled = Some(self.scaler.scale(raw, self.path)?);
+                }
+                on_frame(self.k, scaled.as_ref().expect("scaled"))?;
+                self.k += 1;
+                self.info.sampled_frames += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Take every frame the decoder has ready.
+    fn receive(&mut self, decoder: &mut ff::decoder::Video, cancel: &AtomicBool, on_frame: &mut impl FnMut(usize, &RgbFrame) -> Result<()>) -> Result<()> {
+        let mut frame = ff::frame::Video::empty();
+        while decoder.receive_frame(&mut frame).is_ok() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            self.info.decoded_frames += 1;
+            let ts = frame.timestamp().or(frame.pts());
+            let prev_start = self.held.as_ref().map(|h| h.0);
+            let abs = match ts {
+                Some(ts) => ts as f64 * self.tb,
+                // No timestamp (e.g. the last frame of an MPEG program stream): one frame interval after the
+                // previous frame, as FFmpeg's CLI guesses it; before any interval is known, one sample interval.
+                None => {
+                    prev_start.map(|p| p + if self.last_delta > 0.0 { self.last_delta } else { 1.0 / self.opts.fps }).unwrap_or(0.0) + self.t0.unwrap_or(0.0)
+                }
+            };
+            let start = abs - *self.t0.get_or_insert(abs);
+            if start >= self.opts.max_duration {
+                return Err(too_long(self.path, start, self.opts.max_duration));
+            }
+            if let Some(p) = prev_start {
+                if start <= p {
+                    continue; // out-of-order or duplicate timestamp: keep the frame already held
+                }
+                self.last_delta = start - p;
+            }
+            self.emit_until(start, on_frame)?;
+            // Keep this frame by swapping buffers (a clone would deep-copy every decoded picture);
+            // the previous held frame's buffer is reused by the next receive_frame.
+            match self.held.as_mut() {
+                Some(h) => {
+                    std::mem::swap(&mut h.1, &mut frame);
+                    h.0 = start;
+                    h.2 = None;
+                }
+                None => self.held = Some((start, std::mem::replace(&mut frame, ff::frame::Video::empty()), None)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The last frame lasts its own duration, else the previous frame interval, else the stream rate.
+    fn finish(mut self, decoder: &ff::decoder::Video, on_frame: &mut impl FnMut(usize, &RgbFrame) -> Result<()>) -> Result<VideoInfo> {
+        let Some((last_start, raw, _)) = self.held.as_ref() else {
+            return Err(Error::decode(self.path, "no decodable video frames"));
+        };
+        let own = raw.packet().duration as f64 * self.tb;
+        let rate = decoder.frame_rate().map(|r| f64::from(r.denominator()) / f64::from(r.numerator()).max(1.0));
+        let last_len = if own > 0.0 {
+            own
+        } else if self.last_delta > 0.0 {
+            self.last_delta
+        } else {
+            rate.filter(|r| *r > 0.0).unwrap_or(1.0 / self.opts.fps)
+        };
+        self.info.duration = last_start + last_len;
+        if self.info.duration > self.opts.max_duration {
+            return Err(too_long(self.path, self.info.duration, self.opts.max_duration));
+        }
+        self.emit_until(self.info.duration, on_frame)?;
+        Ok(self.info)
+    }
 }

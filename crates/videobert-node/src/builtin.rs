@@ -1,0 +1,29 @@
+//! The builtin frame descriptor (videobert_video::builtin) for frames decoded elsewhere.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use videobert_video as video;
+
+use crate::{spawn_promise, to_napi_error};
+
+/// The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
+/// `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
+#[napi(ts_return_type = "Promise<Float32Array>")]
+pub fn builtin_features<'e>(
+    env: &'e Env,
+    rgb: Uint8Array,
+    num_frames: u32,
+    width: u32,
+    height: u32,
+    grid: Option<u32>,
+    feature_dim: Option<u32>,
+) -> Result<Object<'e>> {
+    // The typed array holds a reference to its buffer, so JS cannot free it while we read it on
+    // the worker thread (napi's typed arrays are Send); no copy of the frames is made.
+    let d = video::builtin::BuiltinOptions::default();
+    let opts =
+        video::builtin::BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width };
+    spawn_promise(env, move || {
+        Ok(Float32Array::new(video::builtin::features_of_frames(&rgb, num_frames as usize, width, height, opts).map_err(to_napi_error)?))
+    })
+}
