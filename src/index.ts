@@ -38,21 +38,10 @@ export {
   type TokenizeProgress,
   type TokenizeSummary,
   type TokenizeFailure,
-} from './tokenizer.js'
-export {
-  TokenShards,
-  Codebook,
-  TextTokenizer,
-  fitCodebookOnShards,
-  assignCodebookToShards,
-  trainVocabulary,
-  type VideoRecord,
-  type CaptionSpan,
-  type ShardParams,
-  type CodebookOptions,
-  type VocabOptions,
-  type CodebookInfo,
-} from './shards.js'
+} from './video-tokenizer.js'
+export { TokenShards, type VideoRecord, type CaptionSpan, type ShardParams } from './shards.js'
+export { Codebook, fitCodebookOnShards, assignCodebookToShards, type CodebookOptions, type CodebookInfo } from './codebook.js'
+export { TextTokenizer, trainVocabulary, type VocabOptions } from './vocab.js'
 export { videoFormats, formatsMarkdown, type VideoFormats, type VideoFormat, type LeftOutFormat } from './formats.js'
 export { writeVideo, type WriteVideoOptions, type WrittenVideo } from './video-writer.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'

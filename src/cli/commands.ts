@@ -7,8 +7,9 @@
  */
 import { VideoBertError } from '../errors.js'
 import { optionalInt, optionalPositive, parseCommand } from './args.js'
-import { assignCodebookToShards, fitCodebookOnShards, trainVocabulary } from '../shards.js'
-import { TOKENIZE_DEFAULTS as T, VideoTokenizer, type TokenizeProgress } from '../tokenizer.js'
+import { assignCodebookToShards, fitCodebookOnShards } from '../codebook.js'
+import { trainVocabulary } from '../vocab.js'
+import { TOKENIZE_DEFAULTS as T, VideoTokenizer, type TokenizeProgress } from '../video-tokenizer.js'
 import { bar, duration, ProgressLine } from '../progress.js'
 import { inspect, INSPECT_HELP } from './inspect.js'
 import { pretrainCommand, PRETRAIN_HELP } from './pretrain.js'
@@ -121,12 +122,9 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   if (v.help) return help('tokenize')
   if (!v.out) throw usage('tokenize: --out DIR is required')
   if (positionals.length === 0) throw usage('tokenize: give a manifest (.jsonl/.csv) or video files/directories')
-  if (v.extractor !== undefined && v.extractor !== 'builtin' && v.extractor !== 'backbone') {
-    throw usage(`--extractor expects builtin or backbone, got '${String(v.extractor)}'`)
-  }
+  // --extractor, --pool and --dtype are checked once, where they are defined (the tokenizer's
+  // options in the binding), before any video is read; this line only names the flag to add.
   if (v.extractor === 'backbone' && v['backbone-weights'] === undefined) throw usage('--extractor backbone needs --backbone-weights FILE')
-  if (v.pool !== undefined && v.pool !== 'mean' && v.pool !== 'max') throw usage(`--pool expects mean or max, got '${String(v.pool)}'`)
-  if (v.dtype !== undefined && v.dtype !== 'f16' && v.dtype !== 'f32') throw usage(`--dtype expects f16 or f32, got '${String(v.dtype)}'`)
   const tokenizer = new VideoTokenizer({
     fps: optionalPositive(v.fps, 'fps'),
     framesPerSegment: optionalInt(v['frames-per-segment'], 'frames-per-segment'),

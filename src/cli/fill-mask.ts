@@ -2,7 +2,7 @@
 import { VideoBertError } from '../errors.js'
 import { FILL_MASK_DEFAULTS, fillMask } from '../inference/fill-mask.js'
 import { loadPretrained } from '../pretrained.js'
-import { VideoTokenizer } from '../tokenizer.js'
+import { VideoTokenizer } from '../video-tokenizer.js'
 import { deviceFlag, parseCommand, positiveInt } from './args.js'
 
 export const FILL_MASK_HELP = `Usage: videobert fill-mask --checkpoint DIR --video FILE --prompt TEXT [options]

@@ -2,7 +2,7 @@
 import type { InferenceContext, VideoTokens } from '../inference/context.js'
 import { shardVideo } from '../inference/context.js'
 import { TokenShards } from '../shards.js'
-import { VideoTokenizer } from '../tokenizer.js'
+import { VideoTokenizer } from '../video-tokenizer.js'
 import { ProgressLine } from '../progress.js'
 import { VideoBertError } from '../errors.js'
 

@@ -5,7 +5,7 @@
  */
 import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
-import type { TextTokenizer } from '../shards.js'
+import type { TextTokenizer } from '../vocab.js'
 
 /** The blank of a prompt: each one becomes the model's `maskTokenId`. */
 export const MASK = '[MASK]'

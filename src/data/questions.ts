@@ -11,7 +11,8 @@
 import type { Batch } from '../batch.js'
 import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
-import type { TextTokenizer, TokenShards, VideoRecord } from '../shards.js'
+import type { TextTokenizer } from '../vocab.js'
+import type { TokenShards, VideoRecord } from '../shards.js'
 import type { DatasetOptions, Split, Window } from './dataset.js'
 import { WindowedDataset } from './windowed.js'
 

@@ -5,7 +5,8 @@
  */
 import type { VideoBertConfig } from '../config.js'
 import { rng, shuffle } from '../random.js'
-import type { TextTokenizer, TokenShards } from '../shards.js'
+import type { TextTokenizer } from '../vocab.js'
+import type { TokenShards } from '../shards.js'
 import { VideoTextDataset, type DatasetOptions, type Split, type Window } from './dataset.js'
 
 export abstract class WindowedDataset {

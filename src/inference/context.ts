@@ -10,8 +10,9 @@ import { VideoBertError } from '../errors.js'
 import type { FeatureNorm } from '../data/feature-norm.js'
 import { collate, windowsOf, type VideoWindow } from '../data/windows.js'
 import type { VideoBERT } from '../model.js'
-import type { TextTokenizer, TokenShards } from '../shards.js'
-import type { TokenizeOptions, TokenizedVideo } from '../tokenizer.js'
+import type { TextTokenizer } from '../vocab.js'
+import type { TokenShards } from '../shards.js'
+import type { TokenizeOptions, TokenizedVideo } from '../video-tokenizer.js'
 
 /** A model and what its data went through, as the inference functions read them (see the module notes). */
 export interface InferenceContext {

@@ -15,7 +15,8 @@ import { VideoBertError } from '../errors.js'
 import { evaluateClassifier, type ClassificationReport } from '../eval/classification.js'
 import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type Device, type StepResult } from '../model.js'
-import { TextTokenizer, TokenShards } from '../shards.js'
+import { TextTokenizer } from '../vocab.js'
+import { TokenShards } from '../shards.js'
 import { Trainer, type FitResult, type TrainingData } from './trainer.js'
 
 /** What the options of `finetuneClassifier` are when left out (the CLI's help shows these). */

@@ -12,7 +12,9 @@ import { VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { CODEBOOK_FILE, TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type Device } from '../model.js'
-import { Codebook, TextTokenizer, TokenShards } from '../shards.js'
+import { Codebook } from '../codebook.js'
+import { TextTokenizer } from '../vocab.js'
+import { TokenShards } from '../shards.js'
 import { Trainer, type FitResult } from './trainer.js'
 
 

@@ -105,14 +105,14 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
         (None | Some("backbone"), Some(w)) => Some((PathBuf::from(w), o.backbone_input)),
         (Some("backbone"), None) => return Err(video::Error::config("backboneWeights", "the backbone extractor needs a weights file")),
         (Some("builtin"), Some(_)) => return Err(video::Error::config("backboneWeights", "only used with extractor \"backbone\"")),
-        (Some(other), _) => return Err(video::Error::config("extractor", format!("must be \"builtin\" or \"backbone\", got {other:?}"))),
+        (Some(other), _) => return Err(video::Error::config("extractor", format!("must be builtin or backbone, got {other:?}"))),
     };
     let d = TokenizeOptions::default();
     let len = o.frames_per_segment.map(|v| v as usize).unwrap_or(d.frames_per_segment);
     let pool = match o.pool.as_deref() {
         None | Some("mean") => TemporalPool::Mean,
         Some("max") => TemporalPool::Max,
-        Some(other) => return Err(video::Error::config("pool", format!("must be \"mean\" or \"max\", got {other:?}"))),
+        Some(other) => return Err(video::Error::config("pool", format!("must be mean or max, got {other:?}"))),
     };
     let t = TokenizeOptions {
         fps: o.fps.unwrap_or(d.fps),
@@ -275,7 +275,7 @@ pub fn tokenize_manifest<'e>(
     let dtype = match options.dtype.as_deref() {
         None | Some("f16") => video::shards::FeatureDType::F16,
         Some("f32") => video::shards::FeatureDType::F32,
-        Some(o) => return Err(to_napi_error(video::Error::config("dtype", format!("must be \"f16\" or \"f32\", got {o:?}")))),
+        Some(o) => return Err(to_napi_error(video::Error::config("dtype", format!("must be f16 or f32, got {o:?}")))),
     };
     let planned = tokenize_options(options.tokenize).map_err(to_napi_error)?;
     let mut opts = video::tokenize::ManifestOptions {

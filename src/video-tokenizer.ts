@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events'
 
 import { withSignal } from './cancel.js'
 import { VideoBertError } from './errors.js'
-import { keepCodebook, type ShardParams } from './shards.js'
+import { keepCodebook } from './codebook.js'
+import { type ShardParams } from './shards.js'
 import {
   builtinFeatures,
   guard,
