@@ -57,8 +57,12 @@ describe('videoFormats() and `videobert formats`', () => {
     expect(f.leftOut.map((l) => l.name)).toContain('HAP')
   })
 
-  it('docs/formats.md is generated from this build (npm run docs:formats)', () => {
-    expect(readFileSync(join(root, 'docs/formats.md'), 'utf8')).toBe(formatsMarkdown(f))
+  it('docs/formats.md is generated from this build (npm run docs:formats), with no path of this machine in it', () => {
+    const page = formatsMarkdown(f)
+    expect(readFileSync(join(root, 'docs/formats.md'), 'utf8')).toBe(page)
+    const prefix = /--prefix=(\S+)/.exec(f.configuration)![1]!
+    expect(page).not.toContain(prefix)
+    expect(page).toContain('--prefix=$PREFIX')
   })
 
   it('`videobert formats --json` prints the same, and the plain form one line per format', () => {

@@ -15,6 +15,19 @@ export function videoFormats(): VideoFormats {
 
 const cell = (s: string) => s.replace(/\|/g, '\\|')
 
+/**
+ * The configure line with this machine's paths replaced by `$PREFIX` (the FFmpeg prefix) and
+ * `$TOOLCHAIN` (the compiler's root), so that the documented line is the same wherever it is built.
+ */
+export function portableConfiguration(configuration: string): string {
+  let out = configuration
+  const prefix = /--prefix=(\S+)/.exec(configuration)?.[1]
+  if (prefix) out = out.split(prefix).join('$PREFIX')
+  const toolchain = /--cc='?([^' ]+)\/bin\/[^/' ]+'?/.exec(out)?.[1]
+  if (toolchain && toolchain.startsWith('/')) out = out.split(toolchain).join('$TOOLCHAIN')
+  return out
+}
+
 /** `docs/formats.md`: the tables of containers and codecs, the formats left out, the configure line. */
 export function formatsMarkdown(f: VideoFormats): string {
   return [
@@ -47,8 +60,10 @@ export function formatsMarkdown(f: VideoFormats): string {
     '',
     '## The configure line',
     '',
+    'As FFmpeg reports it (`$PREFIX` is the prefix `scripts/build-ffmpeg.sh` builds into, `$TOOLCHAIN` the glibc-2.17 gcc):',
+    '',
     '```',
-    f.configuration.split(' --').join('\n  --'),
+    portableConfiguration(f.configuration).split(' --').join('\n  --'),
     '```',
     '',
   ].join('\n')
