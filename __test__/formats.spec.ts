@@ -65,6 +65,14 @@ describe('videoFormats() and `videobert formats`', () => {
     expect(page).toContain('--prefix=$PREFIX')
   })
 
+  it('the README and the install guide state the counts of this build', () => {
+    for (const page of ['README.md', 'docs/installing.md']) {
+      const m = /(\d+) video codecs from (\d+)\s+containers/.exec(readFileSync(join(root, page), 'utf8'))
+      expect(m, page).not.toBeNull()
+      expect([Number(m![1]), Number(m![2])], page).toEqual([f.videoCodecs.length, f.containers.length])
+    }
+  })
+
   it('`videobert formats --json` prints the same, and the plain form one line per format', () => {
     const json = cli('formats', '--json')
     expect(json.status, json.stderr).toBe(0)
