@@ -199,6 +199,9 @@ export interface GeneratedCaption {
   score: number
 }
 
+/** Whether `name` is a device name the core reads ("cpu", "cuda", "cuda:N"); opens nothing. */
+export declare function isDeviceName(name: string): boolean
+
 /** A format left out of the bundled FFmpeg on purpose. */
 export interface LeftOutFormat {
   name: string

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, stepDefaults, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, isDeviceName, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, stepDefaults, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -788,6 +788,7 @@ export { encodeVideo }
 export { ErrorCode }
 export { errorCodes }
 export { fitCodebook }
+export { isDeviceName }
 export { loadCodebook }
 export { loadForCaptioning }
 export { loadForClassification }

@@ -57,7 +57,11 @@ VideoBERT.create('tiny', { seed: 1 }).then(async (model) => {
   const m = await model.trainStep(randomBatch(presets.tiny, { batchSize: 4 }), { lr: 1e-3 })
   if (!Number.isFinite(m.loss) || model.step !== 1) throw new Error('bad step ' + JSON.stringify(m))
   if (!(new VideoBertError('Io', 'x') instanceof Error)) throw new Error('VideoBertError')
-  console.log(`require('videobert-native') ${version} in a CommonJS project: loss ${m.loss.toFixed(3)}, ${videoFormats().videoCodecs.length} video codecs`)
+  // The CLI's library entry point: main(argv) resolves to the exit code.
+  const { main } = require('videobert-native/cli')
+  const code = await main(['inspect', 'no-such-dir'])
+  if (code !== 1) throw new Error(`require('videobert-native/cli').main: exit ${code}`)
+  console.log(`require('videobert-native') ${version} and require('videobert-native/cli') in a CommonJS project: loss ${m.loss.toFixed(3)}, ${videoFormats().videoCodecs.length} video codecs`)
 })
 JS
 node smoke.cjs

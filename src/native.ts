@@ -69,6 +69,7 @@ export const {
   errorCodes,
   /** Whether this addon was built with CUDA support (`npm run build:cuda`, or the CUDA variant). */
   cudaBuilt,
+  isDeviceName,
   checkpointFileNames,
   createModel,
   loadModel,

@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
 import { VideoBertError } from '../errors.js'
+import { isDeviceName } from '../native.js'
 import type { Device } from '../model.js'
 
 type Options = NonNullable<ParseArgsConfig['options']>
@@ -24,7 +25,8 @@ export function parseCommand(args: string[], options: Options, allowPositionals 
 export function deviceFlag(value: unknown): Device | undefined {
   if (value === undefined) return undefined
   const d = String(value)
-  if (!/^(cpu|cuda(:\d+)?)$/.test(d)) throw new VideoBertError('InvalidConfig', `--device expects cpu, cuda or cuda:N, got '${d}'`)
+  // The names are the core's (device::parse_name); only the flag's wording is the CLI's.
+  if (!isDeviceName(d)) throw new VideoBertError('InvalidConfig', `--device expects cpu, cuda or cuda:N, got '${d}'`)
   return d as Device
 }
 

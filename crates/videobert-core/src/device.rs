@@ -10,15 +10,31 @@ use crate::error::{Error, Result};
 /// Whether this binary was built with CUDA support.
 pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
 
-/// The device a name stands for.
-pub fn parse(name: &str) -> Result<Device> {
+/// A device name as written, before any device is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceName {
+    Cpu,
+    /// `cuda` is ordinal 0.
+    Cuda(usize),
+}
+
+/// Read a device name: the one place the names are checked (the CLI asks it too).
+pub fn parse_name(name: &str) -> Result<DeviceName> {
     match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => cuda(0),
+        "cpu" => Ok(DeviceName::Cpu),
+        "cuda" => Ok(DeviceName::Cuda(0)),
         _ => match name.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(ordinal)) => cuda(ordinal),
+            Some(Ok(ordinal)) => Ok(DeviceName::Cuda(ordinal)),
             _ => Err(Error::config("device", format!("must be \"cpu\", \"cuda\" or \"cuda:N\" (N = 0, 1, …), got {name:?}"))),
         },
+    }
+}
+
+/// The device a name stands for.
+pub fn parse(name: &str) -> Result<Device> {
+    match parse_name(name)? {
+        DeviceName::Cpu => Ok(Device::Cpu),
+        DeviceName::Cuda(ordinal) => cuda(ordinal),
     }
 }
 
@@ -78,6 +94,16 @@ mod tests {
                 }
                 other => panic!("{spec}: expected DeviceUnavailable, got {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn names_are_read_without_opening_a_device() {
+        assert_eq!(parse_name("cpu").unwrap(), DeviceName::Cpu);
+        assert_eq!(parse_name("cuda").unwrap(), DeviceName::Cuda(0));
+        assert_eq!(parse_name("cuda:3").unwrap(), DeviceName::Cuda(3));
+        for bad in ["gpu", "cuda:", "cuda:x", "CPU", ""] {
+            assert!(matches!(parse_name(bad), Err(Error::Config { .. })), "{bad:?}");
         }
     }
 }

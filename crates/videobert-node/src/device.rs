@@ -8,3 +8,9 @@ use videobert_core as vb;
 pub fn cuda_built() -> bool {
     vb::device::CUDA_BUILT
 }
+
+/// Whether `name` is a device name the core reads ("cpu", "cuda", "cuda:N"); opens nothing.
+#[napi]
+pub fn is_device_name(name: String) -> bool {
+    vb::device::parse_name(&name).is_ok()
+}
