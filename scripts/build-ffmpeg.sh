@@ -45,7 +45,8 @@ ZLIB=(zlib 1:1.2.13.dfsg-1 z/zlib
 # ---- What FFmpeg contains ----------------------------------------------------------------------
 # Every LGPL video decoder of a format a user is likely to hold, with the demuxers and parsers that
 # find its streams; FFmpeg's own MPEG-4 Part 2 and MJPEG encoders (the demo, `writeVideo`); no GPL
-# parts, no external libraries but dav1d (BSD) and zlib. No audio: nothing here reads sound.
+# parts, no external libraries but dav1d (BSD) and zlib. No audio: nothing here reads sound. The text
+# subtitle decoders read captions from subtitle tracks (crates/videobert-video/src/subtitles/embedded.rs).
 # Left out on purpose (the decode error names them, crates/videobert-video/src/formats.rs): HAP
 # (its decoder needs the snappy library), animated WebP (FFmpeg 5.1 has no decoder for it), game
 # formats (Bink, Smacker, …).
@@ -61,6 +62,7 @@ DECODERS=(
   cinepak rpza smc qtrle eightbps svq1 svq3 msvideo1 msrle indeo2 indeo3 indeo4 indeo5 truemotion1 truemotion2  # QuickTime/AVI-era
   tscc tscc2 zmbv cscd flashsv flashsv2 fraps                                # screen and game capture
   gif apng png webp bmp tiff targa ppm pgm pgmyuv pbm pam qoi sgi            # images and animated images
+  subrip srt webvtt ass ssa movtext text                                     # text subtitle tracks in MKV/MP4/WebM (videobert's captions)
 )
 ENCODERS=(mpeg4 mjpeg)
 PARSERS=(h264 hevc vp8 vp9 av1 vp3 mpeg4video mpegvideo h261 h263 vc1 rv30 rv40 dnxhd mjpeg png gif webp bmp pnm)

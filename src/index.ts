@@ -41,7 +41,19 @@ export {
 } from './video-tokenizer.js'
 export { TokenShards, type VideoRecord, type CaptionSpan, type ShardParams } from './shards.js'
 export { Codebook, fitCodebookOnShards, assignCodebookToShards, type CodebookOptions, type CodebookInfo } from './codebook.js'
-export { TextTokenizer, trainVocabulary, type VocabOptions } from './vocab.js'
+export { TextTokenizer, trainVocabulary, type VocabOptions, type VocabSummary } from './vocab.js'
+export {
+  ALIGN_DEFAULTS,
+  buildManifest,
+  readSubtitles,
+  subtitleTracks,
+  type AlignOptions,
+  type AlignReport,
+  type ManifestBuildOptions,
+  type ManifestReport,
+  type SubtitleTrack,
+  type TimedCaption,
+} from './subtitles.js'
 export { videoFormats, formatsMarkdown, type VideoFormats, type VideoFormat, type LeftOutFormat } from './formats.js'
 export { writeVideo, type WriteVideoOptions, type WrittenVideo } from './video-writer.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'

@@ -96,6 +96,9 @@ export const {
   tokenizeDefaults,
   encodeVideo,
   videoFormats,
+  readSubtitles,
+  subtitleTracks,
+  buildManifest,
   NativeCodebook,
   NativeTokenShards,
 } = binding
@@ -127,6 +130,12 @@ export type {
   VideoFormats,
   VideoFormat,
   LeftOutFormat,
+  NativeAlignReport,
+  NativeCaption,
+  NativeSubtitleTrack,
+  NativeManifestReport,
+  NativeVocabSummary,
+  NativeSkippedVideo,
 } from '../index.js'
 
 /** Every error code, in the order of the native `ErrorCode` enum (read from the addon). */

@@ -103,6 +103,10 @@ export interface ManifestRunOptions {
   dtype?: 'f16' | 'f32'
   /** A codebook (from `fitCodebook`) to also store visual-word ids. */
   codebook?: string
+  /** Subtitle files → captions: the most words of one caption (docs/subtitles.md). @default 16 */
+  captionWords?: number
+  /** Subtitle files → captions: the longest silence, seconds, inside one merged caption. @default 1 */
+  captionGap?: number
   signal?: AbortSignal
   /** Called with progress (at most ~10 times a second, and at the end); also emitted as 'progress'. */
   onProgress?: (p: TokenizeProgress) => void
@@ -148,7 +152,7 @@ export class VideoTokenizer extends EventEmitter<VideoTokenizerEvents> {
    * shards under `options.out`. Failures are returned in the summary (and `failures.jsonl`), not thrown.
    */
   async tokenizeManifest(input: string | string[], options: ManifestRunOptions): Promise<TokenizeSummary> {
-    const { out, workers, videosPerShard, dtype, codebook, signal, onProgress } = options
+    const { out, workers, videosPerShard, dtype, codebook, captionWords, captionGap, signal, onProgress } = options
     const shard = parseShard(options.shard)
     const [manifest, paths] = typeof input === 'string' ? [input, undefined] : [undefined, input]
     const progress = (p: TokenizeProgress) => {
@@ -157,7 +161,7 @@ export class VideoTokenizer extends EventEmitter<VideoTokenizerEvents> {
     }
     const summary = await withSignal(signal, (token) =>
       guard(() =>
-        tokenizeManifest(manifest, paths, { out, tokenize: this.#native(), workers, shard, videosPerShard, dtype, codebook }, progress, token),
+        tokenizeManifest(manifest, paths, { out, tokenize: this.#native(), workers, shard, videosPerShard, dtype, codebook, captionWords, captionGap }, progress, token),
       ),
     )
     if (codebook) keepCodebook(out, codebook)

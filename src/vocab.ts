@@ -1,6 +1,6 @@
 /** The text vocabulary: training a WordPiece `tokenizer.json` from captions, and a loaded `TextTokenizer`. */
 import { supportUsing } from './disposable.js'
-import { guard, guardSync, loadTextTokenizer, trainVocab, type NativeTextTokenizer } from './native.js'
+import { guard, guardSync, loadTextTokenizer, trainVocab, type NativeTextTokenizer, type NativeVocabSummary } from './native.js'
 
 /** Options of `trainVocabulary`: the vocabulary's size bound, the minimum count of a piece, and lower-casing. */
 export interface VocabOptions {
@@ -9,8 +9,15 @@ export interface VocabOptions {
   /** @default true */ lowercase?: boolean
 }
 
-/** Train a WordPiece vocabulary on a manifest's captions and write `tokenizer.json`. Returns its size. */
-export async function trainVocabulary(manifest: string, out: string, options: VocabOptions = {}): Promise<number> {
+/** What `trainVocabulary` made: the vocabulary's size, the captions it read, and the videos whose subtitles did not read (left out). */
+export type VocabSummary = NativeVocabSummary
+
+/**
+ * Train a WordPiece vocabulary on a manifest's captions — its own and those of its subtitle sources,
+ * aligned as `tokenize` aligns them — and write `tokenizer.json`. A video whose subtitle file does not
+ * read is left out and listed in `skipped`.
+ */
+export async function trainVocabulary(manifest: string, out: string, options: VocabOptions = {}): Promise<VocabSummary> {
   return guard(() => trainVocab(manifest, out, options))
 }
 

@@ -59,6 +59,14 @@ export function optionalPositive(value: unknown, flag: string): number | undefin
   return n
 }
 
+/** A non-negative number flag, or undefined when absent (the library checks its range). */
+export function optionalNonNegative(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0) throw new VideoBertError('InvalidConfig', `--${flag} expects a non-negative number, got '${String(value)}'`)
+  return n
+}
+
 /** A finite number flag in [lo, hi], or `fallback` when absent. */
 export function number(value: unknown, flag: string, fallback: number, lo = -Infinity, hi = Infinity): number {
   if (value === undefined) return fallback

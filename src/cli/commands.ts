@@ -6,7 +6,7 @@
  * some videos failed (listed in OUT/failures.jsonl); 130 interrupted (re-run to resume).
  */
 import { VideoBertError } from '../errors.js'
-import { optionalInt, optionalPositive, parseCommand } from './args.js'
+import { optionalInt, optionalNonNegative, optionalPositive, parseCommand } from './args.js'
 import { assignCodebookToShards, fitCodebookOnShards } from '../codebook.js'
 import { trainVocabulary } from '../vocab.js'
 import { TOKENIZE_DEFAULTS as T, VideoTokenizer, type TokenizeProgress } from '../video-tokenizer.js'
@@ -21,6 +21,8 @@ import { CAPTION_HELP, captionCommand } from './caption.js'
 import { CLASSIFY_HELP, FINETUNE_HELP, classifyCommand, finetuneCommand } from './classify.js'
 import { ANSWER_HELP, answerCommand } from './qa.js'
 import { formatsText, videoFormats } from '../formats.js'
+import { ALIGN_DEFAULTS } from '../subtitles.js'
+import { MANIFEST_HELP, manifestCommand, subtitleLine } from './manifest.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
 
@@ -28,6 +30,7 @@ Usage: videobert <command> [options]
 
 Commands:
   demo       the whole pipeline on a synthetic captioned set, evaluated on held-out clips
+  manifest   pair a folder of videos with their subtitles/transcripts → a manifest (JSONL)
   tokenize   videos (a manifest, files or directories) → token shards
   codebook   fit | assign visual words (hierarchical k-means)
   vocab      train a WordPiece vocabulary from a manifest's captions
@@ -55,6 +58,7 @@ const HELPS: Record<string, string> = {
   classify: CLASSIFY_HELP,
   answer: ANSWER_HELP,
   inspect: INSPECT_HELP,
+  manifest: MANIFEST_HELP,
   formats: `Usage: videobert formats [--json]
 
 Lists what the addon's own FFmpeg decodes, asked of FFmpeg itself: its version and licence, every
@@ -84,6 +88,9 @@ Options:
   --max-duration SECONDS    longest video accepted; longer ones fail with a Decode error
                             (default ${T.maxDuration}, 4 hours)
   --codebook FILE           also store visual-word ids from this codebook
+  --caption-words N         subtitle files → captions: the most words of one caption; longer cues
+                            are split, short ones merged (default ${ALIGN_DEFAULTS.captionWords}; docs/subtitles.md)
+  --caption-gap SECONDS     the longest silence inside one merged caption (default ${ALIGN_DEFAULTS.captionGap})
   --workers N               videos decoded at once (default: all cores)
   --shard i/n               process part i of n (Slurm arrays, Kubernetes indexed jobs)
   --videos-per-shard N      videos per shard file (default ${T.videosPerShard})
@@ -118,6 +125,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   const { values: v, positionals } = parseCommand(args, {
     out: s, fps: s, 'frames-per-segment': s, stride: s, 'pad-last': { type: 'boolean' }, pool: s, grid: s, 'feature-dim': s,
     'frame-size': s, extractor: s, 'backbone-weights': s, 'backbone-input': s, 'max-duration': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
+    'caption-words': s, 'caption-gap': s,
   })
   if (v.help) return help('tokenize')
   if (!v.out) throw usage('tokenize: --out DIR is required')
@@ -159,6 +167,8 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
     videosPerShard: optionalInt(v['videos-per-shard'], 'videos-per-shard'),
     dtype: v.dtype as 'f16' | 'f32' | undefined,
     codebook: v.codebook as string | undefined,
+    captionWords: optionalInt(v['caption-words'], 'caption-words'),
+    captionGap: optionalNonNegative(v['caption-gap'], 'caption-gap'),
     signal,
     onProgress: (p) => show(p),
   })
@@ -172,6 +182,8 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
       `tokenized ${p.videosDone - p.videosFailed - p.videosSkipped} videos (${p.videosSkipped} already done, ${summary.failures.length} failed): ` +
         `${p.segments} segments, ${p.decodedFrames} decoded / ${p.frames} sampled frames in ${p.seconds.toFixed(1)} s → ${summary.out}\n`,
     )
+    const st = summary.subtitles
+    if (st.cues > 0) process.stderr.write(`subtitles: ${subtitleLine(st)}\n`)
     for (const f of summary.failures.slice(0, 20)) process.stderr.write(`  failed: ${f.path}: ${f.code}: ${f.message}\n`)
     if (summary.failures.length > 20) process.stderr.write(`  … and ${summary.failures.length - 20} more in failures.jsonl\n`)
   }
@@ -212,13 +224,16 @@ async function vocab(args: string[]): Promise<number> {
   const { values: v } = parseCommand(args, { manifest: s, out: s, 'vocab-size': s, 'min-frequency': s, 'no-lowercase': { type: 'boolean' } })
   if (v.help) return help('vocab')
   if (!v.manifest || !v.out) throw usage('vocab: --manifest FILE and --out FILE are required')
-  const size = await trainVocabulary(v.manifest as string, v.out as string, {
+  const r = await trainVocabulary(v.manifest as string, v.out as string, {
     vocabSize: optionalInt(v['vocab-size'], 'vocab-size'),
     minFrequency: optionalInt(v['min-frequency'], 'min-frequency'),
     lowercase: !v['no-lowercase'],
   })
-  if (v.json) process.stdout.write(`${JSON.stringify({ vocabSize: size, out: v.out })}\n`)
-  else process.stderr.write(`vocabulary: ${size} tokens → ${String(v.out)}\n`)
+  if (v.json) process.stdout.write(`${JSON.stringify({ vocabSize: r.size, captions: r.captions, skipped: r.skipped, out: v.out })}\n`)
+  else {
+    process.stderr.write(`vocabulary: ${r.size} tokens from ${r.captions} captions → ${String(v.out)}\n`)
+    for (const s of r.skipped) process.stderr.write(`  left out: ${s.id}: ${s.code}: ${s.message}\n`)
+  }
   return 0
 }
 
@@ -248,6 +263,8 @@ export async function main(argv: string[]): Promise<number> {
         return await codebook(rest)
       case 'vocab':
         return await vocab(rest)
+      case 'manifest':
+        return await manifestCommand(rest)
       case 'pretrain':
         return await pretrainCommand(rest, controller.signal)
       case 'demo':

@@ -26,7 +26,10 @@ Options:
   --eval-every N          validate every N steps (default ${D.evalEvery})
   --checkpoint-every N    checkpoint every N steps (default ${D.checkpointEvery})
   --keep-last N           checkpoints kept besides the best (default ${D.keepLast})
-  --validation-fraction X videos held out (default ${D.validationFraction})
+  --validation-fraction X videos held out (default ${D.validationFraction}), or with --split time the
+                          end of each video
+  --split video|time      hold out whole videos (default ${D.split}), or the last part of each video
+                          (one long video or a few)
   --seed N                (default ${D.seed})
   --threads N             threads for tensor math (default: physical cores)
   --device NAME           cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
@@ -52,7 +55,7 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
   const s = { type: 'string' } as const
   const { values: v } = parseCommand(args, {
     data: s, tokenizer: s, out: s, preset: s, config: s, steps: s, 'batch-size': s, 'grad-accum': s, lr: s, warmup: s, decay: s,
-    'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, seed: s, threads: s, device: s, resume: { type: 'boolean' },
+    'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, split: s, seed: s, threads: s, device: s, resume: { type: 'boolean' },
   }, false)
   if (v.help) {
     process.stdout.write(`${PRETRAIN_HELP}\n`)
@@ -76,6 +79,7 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
     checkpointEvery: optionalInt(v['checkpoint-every'], 'checkpoint-every'),
     keepLast: optionalInt(v['keep-last'], 'keep-last'),
     validationFraction: v['validation-fraction'] === undefined ? undefined : number(v['validation-fraction'], 'validation-fraction', D.validationFraction, 0),
+    split: choice(v.split, 'split', ['video', 'time'] as const, D.split),
     seed: optionalInt(v.seed, 'seed'),
     threads: optionalInt(v.threads, 'threads'),
     device: deviceFlag(v.device),
@@ -83,10 +87,10 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
     signal,
     progress: !v.json,
   })
-  const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, dataWaitFraction: r.dataWaitFraction, skipped: r.skipped.length, health: r.health, out }
+  const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, validationNote: r.validationNote, dataWaitFraction: r.dataWaitFraction, skipped: r.skipped.length, health: r.health, out }
   if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
   else {
-    process.stderr.write(`pretrain ${r.stopped} at step ${r.state.step}; best ${JSON.stringify(r.state.best)}; ${(100 * r.dataWaitFraction).toFixed(1)}% of the time preparing data; ${r.skipped.length} unreadable items skipped → ${out}\n`)
+    process.stderr.write(`pretrain ${r.stopped} at step ${r.state.step}; ${r.state.best ? `best validation ${r.state.best.value.toFixed(4)} at step ${r.state.best.step}` : r.validationNote ? 'no best checkpoint (no validation windows: see the note above)' : 'no validation ran (it runs every --eval-every steps)'}; ${(100 * r.dataWaitFraction).toFixed(1)}% of the time preparing data; ${r.skipped.length} unreadable items skipped → ${out}\n`)
     for (const w of r.health) process.stderr.write(`health (step ${w.step}): ${w.message}\n`)
   }
   return r.stopped === 'aborted' ? 130 : 0

@@ -15,8 +15,14 @@ import { collate, windowsOf, type VideoWindow } from './windows.js'
 
 /** How a `VideoTextDataset` splits, pairs, standardises and treats unreadable videos. */
 export interface DatasetOptions {
-  /** Fraction of videos held out for validation (1 = all: a test set to evaluate on). @default 0.1 */
+  /** Fraction held out for validation: of the videos (`split: 'video'`; 1 = all, a test set to evaluate on) or of each video's windows (`split: 'time'`). @default 0.1 */
   validationFraction?: number
+  /**
+   * How validation is held out: `'video'` keeps whole videos out of training (the honest test of
+   * generalisation, needs several videos); `'time'` holds out the last `validationFraction` of each
+   * video's windows (for one long video or a few). @default 'video'
+   */
+  split?: 'video' | 'time'
   /** Seeds the split, the negatives and the shuffling. @default 0 */
   seed?: number
   /** Fraction of video-text pairs whose text is taken from another video (label 0). @default 0.5 */
@@ -28,6 +34,30 @@ export interface DatasetOptions {
    * (a checkpoint's `feature_norm.json`, via `loadFeatureNorm`), or `'none'`. @default 'fit'
    */
   featureNorm?: FeatureNorm | 'fit' | 'none'
+}
+
+/** Windows of a video of `n` held out by a time split: its last `fraction`, at least one when it has two or more (and the fraction is not 0), never all of them unless the fraction is 1. */
+export function heldOutWindows(n: number, fraction: number): number {
+  if (fraction >= 1) return n
+  if (fraction <= 0 || n < 2) return 0
+  return Math.min(n - 1, Math.max(1, Math.round(n * fraction)))
+}
+
+/**
+ * Why a dataset has no validation windows, in plain words with what to do; null when it has some.
+ * (Without them there is no best checkpoint and no early stopping: the last checkpoint is the model.)
+ */
+export function noValidationNote(data: VideoTextDataset, validationFraction: number): string | null {
+  if (data.windows.validation.length > 0) return null
+  const n = data.shards.length
+  if (data.split === 'time') {
+    return `no validation: every video is a single window of ${data.config.maxSegments} segments or fewer, so there is no end to hold out; add videos and use --split video`
+  }
+  return (
+    `no validation: ${n} video${n === 1 ? '' : 's'} with --validation-fraction ${validationFraction} hold${n === 1 ? 's' : ''} out ${Math.round(n * validationFraction)} whole videos. ` +
+    `There is no best checkpoint and no early stopping; the last checkpoint is the model. ` +
+    (n < 10 ? `For one long video or a few, hold out the end of each with --split time; or add videos, or raise --validation-fraction.` : `Raise --validation-fraction.`)
+  )
 }
 
 /** One window: a video's segments `[first, first + count)` and the text of its overlapping captions. */
@@ -52,7 +82,9 @@ export class VideoTextDataset {
   readonly skipped: { video: number; reason: string }[] = []
   /** The standardisation applied to every batch's features (null: features as stored). */
   readonly featureNorm: FeatureNorm | null
-  readonly #opts: Required<Omit<DatasetOptions, 'featureNorm'>>
+  readonly #opts: Required<Omit<DatasetOptions, 'featureNorm' | 'split'>>
+  /** How validation was held out (`DatasetOptions.split`). */
+  readonly split: 'video' | 'time'
 
   constructor(
     readonly shards: TokenShards,
@@ -60,8 +92,10 @@ export class VideoTextDataset {
     readonly tokenizer: TextTokenizer,
     options: DatasetOptions = {},
   ) {
-    const { validationFraction = 0.1, seed = 0, negatives = 0.5, badItems = 'skip', featureNorm = 'fit' } = options
+    const { validationFraction = 0.1, seed = 0, negatives = 0.5, badItems = 'skip', featureNorm = 'fit', split = 'video' } = options
     this.#opts = { validationFraction, seed, negatives, badItems }
+    if (split !== 'video' && split !== 'time') throw new VideoBertError('InvalidConfig', `invalid config field \`split\`: 'video' or 'time', got '${String(split)}'`)
+    this.split = split
     const p = shards.params
     if (p.featureDim !== config.featureDim) {
       throw new VideoBertError('InvalidConfig', `shards have feature size ${p.featureDim}, the model config needs featureDim ${config.featureDim}`)
@@ -72,9 +106,13 @@ export class VideoTextDataset {
     if (!(validationFraction >= 0 && validationFraction <= 1)) {
       throw new VideoBertError('InvalidConfig', `invalid config field \`validationFraction\`: must be in [0, 1], got ${validationFraction}`)
     }
-    const order = shuffle(Array.from({ length: shards.length }, (_, i) => i), rng(seed ^ 0x51ee7))
+    const all = Array.from({ length: shards.length }, (_, i) => i)
+    const order = shuffle([...all], rng(seed ^ 0x51ee7))
     const nVal = Math.round(order.length * validationFraction)
-    this.videos = { validation: order.slice(0, nVal).sort((a, b) => a - b), train: order.slice(nVal).sort((a, b) => a - b) }
+    this.videos =
+      split === 'time'
+        ? { validation: all.filter((v) => heldOutWindows(windowsOf(v, shards.video(v).numSegments, config.maxSegments).length, validationFraction) > 0), train: all }
+        : { validation: order.slice(0, nVal).sort((a, b) => a - b), train: order.slice(nVal).sort((a, b) => a - b) }
     if (featureNorm === 'fit') {
       if (this.videos.train.length === 0) {
         throw new VideoBertError('InvalidConfig', "invalid config field `featureNorm`: 'fit' needs training videos; pass the checkpoint's statistics (loadFeatureNorm) or 'none'")
@@ -91,15 +129,25 @@ export class VideoTextDataset {
       }
       this.featureNorm = featureNorm
     }
-    for (const split of ['train', 'validation'] as const) {
-      for (const v of this.videos[split]) {
+    const withText = (rec: ReturnType<TokenShards['video']>, w: VideoWindow): Window => ({
+      ...w,
+      text: rec.captions
+        .filter((c) => c.segments && c.segments[1] >= w.first && c.segments[0] < w.first + w.count)
+        .map((c) => c.text)
+        .join(' '),
+    })
+    if (split === 'time') {
+      for (const v of all) {
         const rec = shards.video(v)
-        for (const w of windowsOf(v, rec.numSegments, config.maxSegments)) {
-          const text = rec.captions
-            .filter((c) => c.segments && c.segments[1] >= w.first && c.segments[0] < w.first + w.count)
-            .map((c) => c.text)
-            .join(' ')
-          this.windows[split].push({ ...w, text })
+        const ws = windowsOf(v, rec.numSegments, config.maxSegments)
+        const cut = ws.length - heldOutWindows(ws.length, validationFraction)
+        ws.forEach((w, i) => this.windows[i < cut ? 'train' : 'validation'].push(withText(rec, w)))
+      }
+    } else {
+      for (const part of ['train', 'validation'] as const) {
+        for (const v of this.videos[part]) {
+          const rec = shards.video(v)
+          for (const w of windowsOf(v, rec.numSegments, config.maxSegments)) this.windows[part].push(withText(rec, w))
         }
       }
     }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { PRESET_TRAINING, resolveConfig, type PresetName, type VideoBertConfig } from '../config.js'
-import { VideoTextDataset } from '../data/dataset.js'
+import { noValidationNote, VideoTextDataset } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
 import { CODEBOOK_FILE, TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type Device } from '../model.js'
@@ -32,6 +32,7 @@ export const PRETRAIN_DEFAULTS = {
   checkpointEvery: 100,
   keepLast: 3,
   validationFraction: 0.1,
+  split: 'video' as 'video' | 'time',
   seed: 0,
 }
 
@@ -59,6 +60,8 @@ export interface PretrainOptions {
   checkpointEvery?: number
   keepLast?: number
   validationFraction?: number
+  /** Hold out whole videos (`'video'`) or the end of each video (`'time'`, for one long video or a few; `DatasetOptions.split`). @default 'video' */
+  split?: 'video' | 'time'
   seed?: number
   /** Threads for tensor math. @default physical cores */
   threads?: number
@@ -71,8 +74,14 @@ export interface PretrainOptions {
   progress?: boolean
 }
 
-/** Pre-train a model of the preset (and `config`) on the shards with the Trainer (see the module notes), or resume the run in `out`; the Trainer's result. */
-export async function pretrain(o: PretrainOptions): Promise<FitResult> {
+/** What `pretrain` returns: the Trainer's result, and why there was no validation when there was none. */
+export interface PretrainResult extends FitResult {
+  /** Plain words on why no window was held out for validation and what to do; null when some were. */
+  validationNote: string | null
+}
+
+/** Pre-train a model of the preset (and `config`) on the shards with the Trainer (see the module notes), or resume the run in `out`. */
+export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const d = PRETRAIN_DEFAULTS
   const shards = await TokenShards.open(o.data)
   if (shards.length === 0) throw new VideoBertError('InvalidInput', `${o.data}: the shard directory has no videos`)
@@ -94,7 +103,10 @@ export async function pretrain(o: PretrainOptions): Promise<FitResult> {
   const seed = o.seed ?? d.seed
   const decay = o.decay ?? d.decay
   if (!['cosine', 'linear', 'constant'].includes(decay)) throw new VideoBertError('InvalidConfig', `invalid config field \`decay\`: cosine, linear or constant, got '${decay}'`)
-  const data = new VideoTextDataset(shards, config, tokenizer, { validationFraction: o.validationFraction ?? d.validationFraction, seed })
+  const validationFraction = o.validationFraction ?? d.validationFraction
+  const data = new VideoTextDataset(shards, config, tokenizer, { validationFraction, split: o.split ?? d.split, seed })
+  const validationNote = noValidationNote(data, validationFraction)
+  if (validationNote && (o.progress ?? true)) process.stderr.write(`pretrain: ${validationNote}\n`)
   const model = await VideoBERT.create(config, { seed, numThreads: o.threads, device: o.device })
   const trainer = new Trainer({
     out: o.out,
@@ -110,5 +122,5 @@ export async function pretrain(o: PretrainOptions): Promise<FitResult> {
     signal: o.signal,
     progress: o.progress ?? true,
   })
-  return trainer.fit(model, data)
+  return { ...(await trainer.fit(model, data)), validationNote }
 }

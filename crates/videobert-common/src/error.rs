@@ -29,6 +29,11 @@ pub enum Error {
     #[error("{path} has no video stream")]
     NoVideoStream { path: PathBuf },
 
+    /// A subtitle or transcript file that cannot be read as one: the file and the line (1-based) where
+    /// reading stopped.
+    #[error("subtitles {path}:{line}: {reason}")]
+    Subtitles { path: PathBuf, line: usize, reason: String },
+
     /// The caller cancelled the operation (AbortSignal).
     #[error("cancelled")]
     Cancelled,
@@ -76,6 +81,9 @@ impl Error {
     pub fn decode(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Error::Decode { path: path.into(), reason: reason.into() }
     }
+    pub fn subtitles(path: impl Into<PathBuf>, line: usize, reason: impl Into<String>) -> Self {
+        Error::Subtitles { path: path.into(), line, reason: reason.into() }
+    }
 }
 
 impl Error {
@@ -88,6 +96,7 @@ impl Error {
             Error::Checkpoint { .. } => "Checkpoint",
             Error::Decode { .. } => "Decode",
             Error::NoVideoStream { .. } => "NoVideoStream",
+            Error::Subtitles { .. } => "Subtitles",
             Error::Cancelled => "Cancelled",
             Error::DeviceUnavailable { .. } => "DeviceUnavailable",
             Error::Io { .. } => "Io",

@@ -28,6 +28,9 @@ pub enum ErrorCode {
     Decode,
     /// A readable media file without a video stream.
     NoVideoStream,
+    /// A subtitle or transcript file (SubRip, WebVTT, recogniser JSON, an embedded track) that cannot
+    /// be read: the message names the file and the line.
+    Subtitles,
     /// Cancelled through an AbortSignal.
     Cancelled,
     /// The requested device (`cuda`, `cuda:N`) cannot be used: a binary without CUDA, no driver,
@@ -44,7 +47,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order (what `errorCodes()` gives the TS layer).
-    const ALL: [ErrorCode; 13] = [
+    const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidConfig,
         ErrorCode::UnknownPreset,
         ErrorCode::InvalidInput,
@@ -53,6 +56,7 @@ impl ErrorCode {
         ErrorCode::Numerical,
         ErrorCode::Decode,
         ErrorCode::NoVideoStream,
+        ErrorCode::Subtitles,
         ErrorCode::Cancelled,
         ErrorCode::DeviceUnavailable,
         ErrorCode::Internal,

@@ -4,7 +4,8 @@
 //!
 //! - `errors` (the `ErrorCode`s, the one conversion point), `threads`, `dispose`: the glue itself;
 //! - `session` (the model), `config`, `checkpoint`, `device`: videobert-core;
-//! - `tokenize`, `shards`, `codebook`, `vocab`, `builtin`, `encode`, `formats`: videobert-video.
+//! - `tokenize`, `shards`, `codebook`, `vocab`, `builtin`, `encode`, `formats`, `subtitles`:
+//!   videobert-video.
 
 mod builtin;
 mod checkpoint;
@@ -17,6 +18,7 @@ mod errors;
 mod formats;
 mod session;
 mod shards;
+mod subtitles;
 mod threads;
 mod tokenize;
 mod vocab;

@@ -202,6 +202,10 @@ pub struct NativeManifestOptions {
     pub dtype: Option<String>,
     /// Codebook (safetensors) to assign visual words with.
     pub codebook: Option<String>,
+    /// Subtitle files → captions: the most words of one caption. @default 16
+    pub caption_words: Option<u32>,
+    /// Subtitle files → captions: the longest silence (seconds) inside one merged caption. @default 1
+    pub caption_gap: Option<f64>,
 }
 
 /// Counts of a `tokenizeManifest` run over this job's part of the manifest (`shard`): reported to
@@ -254,6 +258,8 @@ pub struct TokenizeSummary {
     pub progress: TokenizeProgress,
     pub failures: Vec<TokenizeFailure>,
     pub out: String,
+    /// What reading this run's subtitle sources did, summed over its videos.
+    pub subtitles: crate::subtitles::NativeAlignReport,
 }
 
 /// Tokenize a manifest (JSONL/CSV) or a list of files/directories into token shards.
@@ -286,6 +292,7 @@ pub fn tokenize_manifest<'e>(
         videos_per_shard: options.videos_per_shard.map(|v| v as usize).unwrap_or(d.videos_per_shard),
         dtype,
         codebook: options.codebook.map(PathBuf::from),
+        captions: crate::subtitles::align_options(options.caption_words, options.caption_gap),
     };
     let cancel = flag(cancel);
     spawn_promise(env, move || {
@@ -316,6 +323,7 @@ pub fn tokenize_manifest<'e>(
                 .map(|f| TokenizeFailure { id: f.id, path: f.path.display().to_string(), code: f.code, message: f.message })
                 .collect(),
             out: s.out.display().to_string(),
+            subtitles: s.subtitles.into(),
         })
     })
 }
@@ -341,6 +349,8 @@ pub struct NativeTokenizeDefaults {
     pub sample: u32,
     pub vocab_size: u32,
     pub min_frequency: u32,
+    pub caption_words: u32,
+    pub caption_gap: f64,
 }
 
 /// The name a unit enum has in JSON (its serde name, e.g. "mean", "f16").
@@ -371,5 +381,7 @@ pub fn tokenize_defaults() -> NativeTokenizeDefaults {
         sample: video::codebook::DEFAULT_SAMPLE as u32,
         vocab_size: v.vocab_size as u32,
         min_frequency: v.min_frequency as u32,
+        caption_words: m.captions.max_words as u32,
+        caption_gap: m.captions.max_gap,
     }
 }

@@ -17,8 +17,28 @@ pub struct NativeVocabOptions {
     pub lowercase: Option<bool>,
 }
 
-/// Train a WordPiece vocabulary on the captions of a manifest; writes `tokenizer.json` to `out`.
-#[napi(ts_return_type = "Promise<number>")]
+/// A video whose subtitle source could not be read, left out of the vocabulary's text.
+#[napi(object)]
+pub struct NativeSkippedVideo {
+    pub id: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// What `trainVocab` did.
+#[napi(object)]
+pub struct NativeVocabSummary {
+    /// Entries in the vocabulary.
+    pub size: u32,
+    /// Captions it was trained on (the manifest's own and those read from its subtitle sources).
+    pub captions: u32,
+    pub skipped: Vec<NativeSkippedVideo>,
+}
+
+/// Train a WordPiece vocabulary on the captions of a manifest (with its subtitle files, aligned as
+/// tokenization aligns them); writes `tokenizer.json` to `out`. A video whose subtitles cannot be
+/// read is skipped and listed.
+#[napi(ts_return_type = "Promise<NativeVocabSummary>")]
 pub fn train_vocab(env: &Env, manifest: String, out: String, options: Option<NativeVocabOptions>) -> Result<Object<'_>> {
     spawn_promise(env, move || {
         let d = video::vocab::VocabOptions::default();
@@ -29,13 +49,21 @@ pub fn train_vocab(env: &Env, manifest: String, out: String, options: Option<Nat
             lowercase: o.lowercase.unwrap_or(d.lowercase),
         };
         let entries = video::manifest::read_manifest(std::path::Path::new(&manifest)).map_err(to_napi_error)?;
-        let texts: Vec<String> = entries.iter().flat_map(|e| e.captions.iter().map(|c| c.text.clone())).collect();
+        let mut texts: Vec<String> = Vec::new();
+        let mut skipped = Vec::new();
+        for e in &entries {
+            match e.timed_captions(&video::subtitles::AlignOptions::default()) {
+                Ok((captions, _)) => texts.extend(captions.into_iter().map(|c| c.text)),
+                Err(err) => skipped.push(NativeSkippedVideo { id: e.id.clone(), code: err.code().into(), message: err.to_string() }),
+            }
+        }
         if texts.is_empty() {
-            return Err(to_napi_error(video::Error::input(manifest, "the manifest has no captions")));
+            let why = skipped.first().map(|s| format!(" (and {} video(s) whose subtitles do not read, the first: {})", skipped.len(), s.message)).unwrap_or_default();
+            return Err(to_napi_error(video::Error::input(manifest, format!("the manifest has no captions{why}"))));
         }
         let tok = video::vocab::TextTokenizer::train(texts.iter(), &opts).map_err(to_napi_error)?;
         tok.save(std::path::Path::new(&out)).map_err(to_napi_error)?;
-        Ok(tok.vocab_size() as u32)
+        Ok(NativeVocabSummary { size: tok.vocab_size() as u32, captions: texts.len() as u32, skipped })
     })
 }
 

@@ -8,6 +8,7 @@
 //! - [`segments`]: a video → segments of pooled region features.
 //! - [`manifest`] → [`tokenize`] → [`shards`]: a dataset into resumable, mmap-able token shards.
 //! - [`kmeans`] (hierarchical k-means) and [`codebook`] (fitting / assigning visual words on shards).
+//! - [`subtitles`]: SubRip, WebVTT and recogniser transcripts → timed captions (aligned by time).
 //! - [`vocab`]: the WordPiece text tokenizer.
 //!
 //! Module dependencies run one way: decode/encode ← features ← segments ← shards ← tokenize and
@@ -26,6 +27,7 @@ pub mod kmeans;
 pub mod manifest;
 pub mod segments;
 pub mod shards;
+pub mod subtitles;
 pub mod tokenize;
 pub mod vocab;
 

@@ -46,10 +46,13 @@ pub struct ShardParams {
     /// Hash of the codebook file, when visual words were assigned.
     pub codebook: Option<String>,
     pub videos_per_shard: usize,
+    /// How subtitle files became captions, when not the default (absent from older indexes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions: Option<crate::subtitles::AlignOptions>,
 }
 
 impl ShardParams {
-    pub fn new(t: &TokenizeOptions, dtype: FeatureDType, codebook: Option<String>, videos_per_shard: usize) -> Self {
+    pub fn new(t: &TokenizeOptions, dtype: FeatureDType, codebook: Option<String>, videos_per_shard: usize, captions: &crate::subtitles::AlignOptions) -> Self {
         Self {
             extractor: match &t.backbone {
                 Some(b) => format!("backbone:{}:{}", b.arch, b.weights_hash),
@@ -66,6 +69,7 @@ impl ShardParams {
             dtype,
             codebook,
             videos_per_shard,
+            captions: (*captions != crate::subtitles::AlignOptions::default()).then_some(*captions),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::fsio::fnv1a;
 use crate::kmeans::Codebook;
 use crate::manifest::ManifestEntry;
 use crate::segments::{tokenize_file, TokenizeOptions};
+use crate::subtitles::{clip_to_duration, AlignOptions, AlignReport};
 use crate::shards::{chunk_numbers, chunk_stem, read_chunk_index, write_chunk, ChunkIndex, Failure, FeatureDType, IndexFile, ShardParams};
 
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct ManifestOptions {
     pub videos_per_shard: usize,
     pub dtype: FeatureDType,
     pub codebook: Option<PathBuf>,
+    /// How the entries' subtitle files become captions (`subtitles::align`).
+    pub captions: AlignOptions,
 }
 
 impl Default for ManifestOptions {
@@ -39,6 +42,7 @@ impl Default for ManifestOptions {
             videos_per_shard: 256,
             dtype: FeatureDType::F16,
             codebook: None,
+            captions: AlignOptions::default(),
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct Summary {
     /// Every failure in the output directory (this run's and earlier runs').
     pub failures: Vec<Failure>,
     pub out: PathBuf,
+    /// What reading this run's subtitle sources did (summed over its videos; `subtitles::align`).
+    pub subtitles: AlignReport,
 }
 
 /// FFmpeg threads per decoder: the requested number, or (0 = auto) the cores split over the videos
@@ -94,6 +100,7 @@ fn other_manifest(out: &std::path::Path, chunk: usize) -> Error {
 
 pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, cancel: &AtomicBool, on_progress: &(dyn Fn(&Progress) + Sync)) -> Result<Summary> {
     opts.tokenize.validate()?;
+    opts.captions.validate()?;
     let (part, parts) = opts.shard;
     if parts == 0 || part >= parts {
         return Err(Error::config("shard", format!("expected i/n with i < n, got {part}/{parts}")));
@@ -114,7 +121,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
         }
         None => None,
     };
-    let params = ShardParams::new(&opts.tokenize, opts.dtype, codebook.as_ref().map(|c| c.1.clone()), opts.videos_per_shard);
+    let params = ShardParams::new(&opts.tokenize, opts.dtype, codebook.as_ref().map(|c| c.1.clone()), opts.videos_per_shard, &opts.captions);
     let hash = params.hash();
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
     let index_path = opts.out.join("index.json");
@@ -158,6 +165,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
         seconds: start.elapsed().as_secs_f64(),
     };
     let mut failures = Vec::new();
+    let mut subtitles = AlignReport::default();
     for chunk in chunks {
         let batch = &entries[chunk * opts.videos_per_shard..((chunk + 1) * opts.videos_per_shard).min(entries.len())];
         if let Some(existing) = read_chunk_index(&opts.out, chunk)? {
@@ -179,15 +187,22 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
                 .par_iter()
                 .map(|entry| {
                     if cancel.load(Ordering::Relaxed) {
-                        return (entry.clone(), Err(Error::Cancelled));
+                        return (entry.clone(), Err(Error::Cancelled), AlignReport::default());
                     }
-                    let mut last = 0;
-                    let r = tokenize_file(&entry.video, &tok, cancel, |n| {
-                        frames.fetch_add(n - last, Ordering::Relaxed);
-                        last = n;
+                    // The text first: a subtitle file that does not read fails this video before decoding.
+                    let mut entry = entry.clone();
+                    let mut report = AlignReport::default();
+                    let r = entry.timed_captions(&opts.captions).and_then(|(captions, rep)| {
+                        (entry.captions, report) = (captions, rep);
+                        let mut last = 0;
+                        tokenize_file(&entry.video, &tok, cancel, |n| {
+                            frames.fetch_add(n - last, Ordering::Relaxed);
+                            last = n;
+                        })
                     });
                     match &r {
                         Ok(v) => {
+                            clip_to_duration(&mut entry.captions, v.info.duration, &mut report);
                             segments.fetch_add(v.segments.len(), Ordering::Relaxed);
                             decoded.fetch_add(v.info.decoded_frames, Ordering::Relaxed);
                         }
@@ -197,13 +212,20 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
                     }
                     done.fetch_add(1, Ordering::Relaxed);
                     on_progress(&snapshot());
-                    (entry.clone(), r)
+                    (entry, r, report)
                 })
                 .collect()
         });
-        if cancel.load(Ordering::Relaxed) || results.iter().any(|(_, r)| matches!(r, Err(Error::Cancelled))) {
+        if cancel.load(Ordering::Relaxed) || results.iter().any(|(_, r, _)| matches!(r, Err(Error::Cancelled))) {
             return Err(Error::Cancelled); // the unfinished chunk is not written; a re-run redoes it
         }
+        let results: Vec<_> = results
+            .into_iter()
+            .map(|(e, r, rep)| {
+                subtitles.add(&rep);
+                (e, r)
+            })
+            .collect();
         let word = codebook.as_ref().map(|(cb, _)| move |x: &[f32]| cb.word(x));
         let index = write_chunk(&opts.out, chunk, &params, results, word.as_ref().map(|w| w as &dyn Fn(&[f32]) -> u32))?;
         failures.extend(index.failures);
@@ -220,7 +242,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
     std::fs::write(&path, jsonl).map_err(|e| Error::io(&path, e))?;
     let progress = snapshot();
     on_progress(&progress);
-    Ok(Summary { progress, failures, out: opts.out.clone() })
+    Ok(Summary { progress, failures, out: opts.out.clone(), subtitles })
 }
 
 #[cfg(test)]
