@@ -138,6 +138,12 @@ export declare class NativeVideoBert {
 export declare function assignCodebook(shards: string, codebook: string): Promise<number>
 
 /**
+ * Pair every video under `inputs` (directories, searched recursively, or video files) with its
+ * sidecar subtitles or an embedded text track, and write the JSONL manifest `out`.
+ */
+export declare function buildManifest(inputs: Array<string>, out: string, options?: NativeManifestBuildOptions | undefined | null): Promise<NativeManifestReport>
+
+/**
  * The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
  * `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
  */
@@ -181,7 +187,7 @@ export declare function cudaBuilt(): boolean
 export declare function encodeVideo(path: string, rgb: Uint8Array, options: NativeEncodeOptions): Promise<NativeEncodedVideo>
 
 /** Every error the native layer raises carries one of these codes. */
-export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Cancelled' | 'DeviceUnavailable' | 'Internal' | 'Disposed' | 'NativeBinding'
+export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Subtitles' | 'Cancelled' | 'DeviceUnavailable' | 'Internal' | 'Disposed' | 'NativeBinding'
 
 /** Every error code, in the order of the `ErrorCode` type: the TS layer's list (`ERROR_CODES`). */
 export declare function errorCodes(): Array<ErrorCode>
@@ -255,6 +261,32 @@ export interface MaskPrediction {
   probs: Float32Array
 }
 
+/** What turning cues into captions did, counted (the rule: docs/subtitles.md). */
+export interface NativeAlignReport {
+  /** Cues read. */
+  cues: number
+  /** Captions made. */
+  captions: number
+  /** Cues with no spoken text (empty, or only a sound annotation such as `[Music]`), dropped. */
+  empty: number
+  /** Cues out of time order in the file (sorted). */
+  reordered: number
+  /** Rolling cues whose repeated lines were removed. */
+  repeated: number
+  /** Cues overlapping the one before (kept). */
+  overlapping: number
+  /** Cues merged into the caption before. */
+  merged: number
+  /** Extra captions made by splitting long cues. */
+  split: number
+  /** Captions starting at or after the video's end (dropped). */
+  pastEnd: number
+  /** Captions running past the video's end (cut there). */
+  clipped: number
+  /** Lines read as Windows-1252 because they were not UTF-8. */
+  latinLines: number
+}
+
 /**
  * One micro-batch, `Batch` in the TS API. Shapes (row-major) come from the model config:
  * L = maxTextLen, T = maxSegments, R = numRegions, F = featureDim. `checkBatch` checks one
@@ -301,6 +333,12 @@ export interface NativeBatch {
    * trains (and evaluates) the cross-entropy of a softmax over each question's matching scores.
    */
   numChoices?: number
+}
+
+export interface NativeCaption {
+  start: number
+  end: number
+  text: string
 }
 
 export interface NativeCodebookOptions {
@@ -401,6 +439,16 @@ export interface NativeGenerateOptions {
   banned?: Uint32Array
 }
 
+/** Options of `buildManifest`. */
+export interface NativeManifestBuildOptions {
+  /** The language to pair (`en`, `de`, `pt-BR`). @default untagged files, else English, else any */
+  language?: string
+  /** Look inside a video for a text subtitle track when it has no sidecar. @default true */
+  embedded?: boolean
+  captionWords?: number
+  captionGap?: number
+}
+
 export interface NativeManifestOptions {
   /** Output directory for the shards. */
   out: string
@@ -415,6 +463,39 @@ export interface NativeManifestOptions {
   dtype?: string
   /** Codebook (safetensors) to assign visual words with. */
   codebook?: string
+  /** Subtitle files → captions: the most words of one caption. @default 16 */
+  captionWords?: number
+  /** Subtitle files → captions: the longest silence (seconds) inside one merged caption. @default 1 */
+  captionGap?: number
+}
+
+/** What `buildManifest` wrote and found. */
+export interface NativeManifestReport {
+  out: string
+  videos: number
+  paired: Array<NativePairedVideo>
+  /** Videos with no readable text (not written to the manifest). */
+  withoutText: Array<string>
+  /** Subtitle files or tracks that were tried and could not be read. */
+  unreadable: Array<NativeUnreadableSubtitles>
+}
+
+export interface NativePairedVideo {
+  video: string
+  /** The sidecar file, when the text is one. */
+  subtitles?: string
+  /** The subtitle track, when the text is inside the video. */
+  track?: number
+  language?: string
+  /** Captions its text gives. */
+  captions: number
+}
+
+/** A video whose subtitle source could not be read, left out of the vocabulary's text. */
+export interface NativeSkippedVideo {
+  id: string
+  code: string
+  message: string
 }
 
 export interface NativeStepOptions {
@@ -422,6 +503,31 @@ export interface NativeStepOptions {
   lr?: number
   /** Clip the global gradient norm to this value; 0 disables clipping. @default 1.0 */
   maxGradNorm?: number
+}
+
+/** Options of `readSubtitles`. */
+export interface NativeSubtitleOptions {
+  /** Read the video's n-th subtitle track instead of a sidecar file (`path` is then the video). */
+  track?: number
+  /** The most words of one caption. @default 16 */
+  captionWords?: number
+  /** The longest silence (seconds) inside one merged caption. @default 1 */
+  captionGap?: number
+}
+
+export interface NativeSubtitles {
+  captions: Array<NativeCaption>
+  report: NativeAlignReport
+}
+
+/** A subtitle stream of a video. */
+export interface NativeSubtitleTrack {
+  /** The n-th subtitle stream (a manifest's `{"track": n}`). */
+  track: number
+  codec: string
+  language?: string
+  /** Whether it holds text (bitmap tracks hold pictures of text and cannot be read). */
+  text: boolean
 }
 
 /**
@@ -446,6 +552,8 @@ export interface NativeTokenizeDefaults {
   sample: number
   vocabSize: number
   minFrequency: number
+  captionWords: number
+  captionGap: number
 }
 
 /** One tokenized video: segment times and features. */
@@ -505,6 +613,13 @@ export interface NativeTokenizeOptions {
   maxDuration?: number
 }
 
+export interface NativeUnreadableSubtitles {
+  video: string
+  source: string
+  code: string
+  message: string
+}
+
 export interface NativeVocabOptions {
   /** @default 8192 */
   vocabSize?: number
@@ -512,6 +627,15 @@ export interface NativeVocabOptions {
   minFrequency?: number
   /** @default true */
   lowercase?: boolean
+}
+
+/** What `trainVocab` did. */
+export interface NativeVocabSummary {
+  /** Entries in the vocabulary. */
+  size: number
+  /** Captions it was trained on (the manifest's own and those read from its subtitle sources). */
+  captions: number
+  skipped: Array<NativeSkippedVideo>
 }
 
 /** Validate a config JSON and return it with every field filled in. */
@@ -539,6 +663,9 @@ export interface PresetTraining {
   /** Samples per optimizer step. */
   batchSize: number
 }
+
+/** Read a SubRip, WebVTT or recogniser-JSON file (or a video's subtitle track) as aligned captions. */
+export declare function readSubtitles(path: string, options?: NativeSubtitleOptions | undefined | null): Promise<NativeSubtitles>
 
 /** The train step's defaults (the Trainer's `maxGradNorm` default reads it). */
 export declare function stepDefaults(): StepDefaults
@@ -569,6 +696,9 @@ export interface StepResult {
   /** Global gradient norm before clipping (0 for `evaluate`). */
   gradNorm: number
 }
+
+/** The subtitle streams of a video. */
+export declare function subtitleTracks(videoPath: string): Promise<NativeSubtitleTrack[]>
 
 export declare function tokenizeDefaults(): NativeTokenizeDefaults
 
@@ -615,10 +745,16 @@ export interface TokenizeSummary {
   progress: TokenizeProgress
   failures: Array<TokenizeFailure>
   out: string
+  /** What reading this run's subtitle sources did, summed over its videos. */
+  subtitles: NativeAlignReport
 }
 
-/** Train a WordPiece vocabulary on the captions of a manifest; writes `tokenizer.json` to `out`. */
-export declare function trainVocab(manifest: string, out: string, options?: NativeVocabOptions | undefined | null): Promise<number>
+/**
+ * Train a WordPiece vocabulary on the captions of a manifest (with its subtitle files, aligned as
+ * tokenization aligns them); writes `tokenizer.json` to `out`. A video whose subtitles cannot be
+ * read is skipped and listed.
+ */
+export declare function trainVocab(manifest: string, out: string, options?: NativeVocabOptions | undefined | null): Promise<NativeVocabSummary>
 
 /** A container (demuxer) or a video decoder of the addon's FFmpeg. */
 export interface VideoFormat {

@@ -773,13 +773,14 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, isDeviceName, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, stepDefaults, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, buildManifest, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, isDeviceName, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, readSubtitles, stepDefaults, subtitleTracks, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
 export { NativeTokenShards }
 export { NativeVideoBert }
 export { assignCodebook }
+export { buildManifest }
 export { builtinFeatures }
 export { checkpointFileNames }
 export { createModel }
@@ -801,7 +802,9 @@ export { presetConfig }
 export { PresetName }
 export { presetNames }
 export { presetTraining }
+export { readSubtitles }
 export { stepDefaults }
+export { subtitleTracks }
 export { tokenizeDefaults }
 export { tokenizeFile }
 export { tokenizeManifest }

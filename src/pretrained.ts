@@ -26,6 +26,15 @@ import { classifyVideos, type ClassPrediction } from './inference/classify.js'
 import { videoInput, type InferenceContext, type VideoTokens } from './inference/context.js'
 import { embedTexts, embedVideos, type EmbedOptions, type VideoEmbedding } from './inference/embed.js'
 import { fillMask, type FillMaskBlank, type FillMaskOptions } from './inference/fill-mask.js'
+import { retrieveMoments, shardMoments, timeRange, type Moment, type MomentOptions, type TimedTokens } from './inference/moments.js'
+
+/** A time range of a video, seconds from its first frame (`fillMask`, `caption`). */
+export interface TimeRange {
+  /** @default 0 */
+  start?: number
+  /** @default the video's end */
+  end?: number
+}
 
 /** A video for the verbs: a file path (tokenized as the checkpoint's data was) or its tokens. */
 export type VideoSource = string | VideoTokens
@@ -102,9 +111,41 @@ export class Pretrained implements InferenceContext {
     return out
   }
 
-  /** Predict every `[MASK]` of the prompt from the video (see `fillMask`). */
-  async fillMask(video: VideoSource, prompt: string, options: FillMaskOptions = {}): Promise<FillMaskBlank[]> {
-    return fillMask(this, await this.tokens(video), prompt, options)
+  /** A video's tokens with their segment times, cut to `range` when one is given. */
+  async #timed(video: string | TimedTokens, range?: TimeRange): Promise<TimedTokens> {
+    if (typeof video !== 'string' && !('starts' in video)) throw new VideoBertError('InvalidInput', "a time range or moments need the video's segment times: give its path, or a TokenizedVideo")
+    const t = typeof video === 'string' ? ((await this.tokens(video)) as TimedTokens) : video
+    return range && (range.start !== undefined || range.end !== undefined) ? timeRange(t, range.start, range.end) : t
+  }
+
+  /**
+   * Predict every `[MASK]` of the prompt from the video (see `fillMask`) — from the segments of
+   * `options.start`..`options.end` seconds only, when given.
+   */
+  async fillMask(video: VideoSource, prompt: string, options: FillMaskOptions & TimeRange = {}): Promise<FillMaskBlank[]> {
+    const tokens = options.start !== undefined || options.end !== undefined ? await this.#timed(video as string | TimedTokens, options) : await this.tokens(video)
+    return fillMask(this, tokens, prompt, options)
+  }
+
+  /**
+   * Where in long videos each query is said or shown: the best moments (video, start, end, score) of
+   * `videos` — files (tokenized as the checkpoint's data was), tokenized videos with segment times,
+   * or a shard set (see `retrieveMoments`). `id` is the file path, or the shard record's id.
+   */
+  async retrieveMoments(query: string | string[], videos: (string | TimedTokens)[] | TokenShards, options: MomentOptions = {}): Promise<{ query: string; moments: (Moment & { id: string })[] }[]> {
+    const queries = typeof query === 'string' ? [query] : query
+    let tokens: TimedTokens[]
+    let ids: string[]
+    if (videos instanceof TokenShards) {
+      tokens = Array.from({ length: videos.length }, (_, i) => shardMoments(videos, i))
+      ids = Array.from({ length: videos.length }, (_, i) => videos.video(i).id)
+    } else {
+      tokens = []
+      for (const v of videos) tokens.push(await this.#timed(v))
+      ids = videos.map((v, i) => (typeof v === 'string' ? v : String(i)))
+    }
+    const found = await retrieveMoments(this, queries, tokens, options)
+    return found.map((q) => ({ query: q.query, moments: q.moments.map((m) => ({ ...m, id: ids[m.video]! })) }))
   }
 
   /** Video embeddings (see `embedVideos`). */
@@ -117,9 +158,15 @@ export class Pretrained implements InferenceContext {
     return embedTexts(this, texts, options)
   }
 
-  /** One caption per video — of its first window — by the fine-tuned caption decoder when the checkpoint has one, else by iterative masked decoding (see `captionVideos`). */
-  async caption(videos: VideoSource[], options: CaptionOptions = {}): Promise<Caption[]> {
-    const tokens = await this.#allTokens(videos)
+  /**
+   * One caption per video — of its first window, or of `options.start`..`options.end` seconds — by
+   * the fine-tuned caption decoder when the checkpoint has one, else by iterative masked decoding
+   * (see `captionVideos`).
+   */
+  async caption(videos: VideoSource[], options: CaptionOptions & TimeRange = {}): Promise<Caption[]> {
+    const ranged = options.start !== undefined || options.end !== undefined
+    const tokens: VideoTokens[] = []
+    for (const v of videos) tokens.push(ranged ? await this.#timed(v as string | TimedTokens, options) : await this.tokens(v))
     return captionVideos(this, tokens.map((t) => videoInput(this, t)), options)
   }
 

@@ -2,17 +2,18 @@
 import { VideoBertError } from '../errors.js'
 import { CAPTION_DEFAULTS as C, captionVideos, SUPERVISED_DEFAULTS as S } from '../inference/caption.js'
 import { videoInput } from '../inference/context.js'
+import { timeRange } from '../inference/moments.js'
 import { loadPretrained } from '../pretrained.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { CAPTION_FINETUNE_DEFAULTS as CF, finetuneCaptioner } from '../training/finetune-caption.js'
-import { choice, deviceFlag, number, optionalInt, optionalPositiveInt, parseCommand, positiveInt, required } from './args.js'
+import { choice, deviceFlag, number, optionalInt, optionalNonNegative, optionalPositive, optionalPositiveInt, parseCommand, positiveInt, required } from './args.js'
 import { headFlags } from './finetune-flags.js'
 import { ProgressLine } from '../progress.js'
 import { readVideos } from './videos.js'
 
 export const CAPTION_HELP = `Usage: videobert caption --checkpoint DIR (VIDEO... | --shards DIR) [options]
 
-Writes a caption for each video (its first maxSegments segments). A checkpoint fine-tuned with
+Writes a caption for each video (its first maxSegments segments, or those of --start..--end). A checkpoint fine-tuned with
 'videobert finetune --task caption' has a caption decoder, which writes left to right (greedy or
 beam search). Any other checkpoint captions zero-shot with the masked-language-model head: start
 from [MASK] tokens and fill the surest one at each step; every length from --min-length to
@@ -21,6 +22,8 @@ from [MASK] tokens and fill the surest one at each step; every length from --min
 Options:
   --checkpoint DIR      a checkpoint directory
   --shards DIR          caption every video of a shard set instead of files
+  --start SECONDS       caption the segments from here (default: the start)
+  --end SECONDS         … to here (default: the end; at most maxSegments segments are read)
   --decoder D           auto (the caption decoder when the checkpoint has one), supervised (an error
                         without one) or masked (default ${C.decoder})
   --strategy S          greedy, beam or top-k (top-k: masked decoding only; default ${C.strategy})
@@ -93,7 +96,7 @@ export async function captionCommand(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
   const { values: v, positionals } = parseCommand(args, {
     device: s, checkpoint: s, shards: s, decoder: s, strategy: s, 'beam-size': s, 'length-penalty': s, 'no-repeat-ngram': s, 'top-k': s, temperature: s, seed: s,
-    'min-length': s, 'max-length': s, 'allow-repeat': { type: 'boolean' },
+    'min-length': s, 'max-length': s, 'allow-repeat': { type: 'boolean' }, start: s, end: s,
   })
   if (v.help) {
     process.stdout.write(`${CAPTION_HELP}\n`)
@@ -113,7 +116,10 @@ export async function captionCommand(args: string[]): Promise<number> {
     maxLength: optionalPositiveInt(v['max-length'], 'max-length'),
     noRepeat: !v['allow-repeat'],
   }
-  const videos = await readVideos(p, positionals, v.shards as string | undefined, 'caption')
+  const [from, to] = [optionalNonNegative(v.start, 'start'), optionalPositive(v.end, 'end')]
+  const videos = (await readVideos(p, positionals, v.shards as string | undefined, 'caption')).map((x) =>
+    from !== undefined || to !== undefined ? { ...x, tokens: timeRange(x.tokens, from, to) } : x,
+  )
   const line = new ProgressLine()
   const out: { id: string; caption: string; score: number }[] = []
   const chunk = 16

@@ -1,6 +1,6 @@
 /** The videos a model command reads: files (tokenized like the checkpoint's training data) or a shard set. */
-import type { InferenceContext, VideoTokens } from '../inference/context.js'
-import { shardVideo } from '../inference/context.js'
+import type { InferenceContext } from '../inference/context.js'
+import { shardMoments, type TimedTokens } from '../inference/moments.js'
 import { TokenShards } from '../shards.js'
 import { VideoTokenizer } from '../video-tokenizer.js'
 import { ProgressLine } from '../progress.js'
@@ -9,7 +9,8 @@ import { VideoBertError } from '../errors.js'
 export interface NamedVideo {
   /** The file path, or the shard set's video id. */
   id: string
-  tokens: VideoTokens
+  /** Its tokens, with segment times (for `--start/--end`). */
+  tokens: TimedTokens
 }
 
 /** Tokenize the files (with a progress line) or read every video of the shard set. */
@@ -17,7 +18,7 @@ export async function readVideos(p: InferenceContext, files: string[], shardsDir
   if (shardsDir && files.length > 0) throw new VideoBertError('InvalidConfig', `${command}: give video files or --shards DIR, not both`)
   if (shardsDir) {
     const shards = await TokenShards.open(shardsDir)
-    return Array.from({ length: shards.length }, (_, i) => ({ id: shards.video(i).id, tokens: shardVideo(shards, i) }))
+    return Array.from({ length: shards.length }, (_, i) => ({ id: shards.video(i).id, tokens: shardMoments(shards, i) }))
   }
   if (files.length === 0) throw new VideoBertError('InvalidConfig', `${command}: give video files or --shards DIR`)
   const tokenizer = new VideoTokenizer(p.videoTokenizer ?? {})

@@ -100,7 +100,7 @@ function collateAll<T extends { w: Window; text: string | Uint32Array; label: nu
 }
 
 /** Match probabilities of (window, text) pairs. */
-async function matchScores(model: VideoBERT, data: RetrievalSet, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
+export async function matchScores(model: VideoBERT, data: RetrievalSet, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
   const out = new Float32Array(pairs.length)
   for (let start = 0; start < pairs.length; start += batchSize) {
     const items = pairs.slice(start, start + batchSize).map((p) => ({ ...p, label: 1 }))
@@ -113,7 +113,7 @@ async function matchScores(model: VideoBERT, data: RetrievalSet, pairs: { w: Win
  * Sum over each pair's word pieces of log P(piece | video, the text with that piece masked): one
  * `[MASK]` per item, and only the answer's log-probability comes back (`maskLogProbs`).
  */
-async function likelihoods(model: VideoBERT, data: RetrievalSet, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
+export async function likelihoods(model: VideoBERT, data: RetrievalSet, pairs: { w: Window; text: string }[], batchSize: number): Promise<Float32Array> {
   const { maskTokenId, maxTextLen } = model.config
   const masked = pairs.flatMap((p, pi) => {
     const ids = data.tokenizer.encode(p.text, maxTextLen)
@@ -154,7 +154,7 @@ export async function wordProfiles(model: VideoBERT, data: RetrievalSet, windows
 }
 
 /** `'words'` scores of every text against every profile: `[texts][windows]`. */
-function wordScores(data: RetrievalSet, texts: string[], profiles: Float32Array[], maxTextLen: number): Float32Array[] {
+export function wordScores(data: RetrievalSet, texts: string[], profiles: Float32Array[], maxTextLen: number): Float32Array[] {
   return texts.map((t) => {
     const ids = data.tokenizer.encode(t, maxTextLen)
     const s = new Float32Array(profiles.length)
@@ -168,7 +168,7 @@ function wordScores(data: RetrievalSet, texts: string[], profiles: Float32Array[
 }
 
 /** The median length in word pieces of the texts (the number of `[MASK]` slots of the word profiles). */
-function typicalLength(data: RetrievalSet, texts: string[], maxTextLen: number): number {
+export function typicalLength(data: RetrievalSet, texts: string[], maxTextLen: number): number {
   return Math.round(median(texts.map((t) => data.tokenizer.encode(t, maxTextLen).length)))
 }
 

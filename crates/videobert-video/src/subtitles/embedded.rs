@@ -113,6 +113,9 @@ pub fn read_track(video: &Path, track: usize) -> Result<Vec<Cue>> {
         } else {
             None
         };
+        // microseconds: the time bases' products carry float noise (5.800000000000001)
+        let us = |t: f64| (t * 1e6).round() / 1e6;
+        let (start, end) = (us(start), end.map(us));
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         if end.is_none() {
             open_end.push(cues.len());

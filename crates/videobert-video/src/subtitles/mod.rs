@@ -68,6 +68,11 @@ impl SubtitleFormat {
     }
 }
 
+/// The line an error about the whole file names: its last line with text (1 when it has none).
+pub(crate) fn last_line(lines: &[String]) -> usize {
+    lines.iter().rposition(|l| !l.trim().is_empty()).map_or(1, |i| i + 1)
+}
+
 /// `start --> end[ settings]` of SubRip and WebVTT, checked.
 pub(crate) fn timing_line(path: &Path, line_no: usize, line: &str) -> Result<(f64, f64)> {
     let bad = |why: &str| Error::subtitles(path, line_no, format!("{why}: {:?}", srt::short(line.trim())));
@@ -94,7 +99,7 @@ pub fn parse(path: &Path, bytes: &[u8], format: SubtitleFormat) -> Result<(Vec<C
         SubtitleFormat::Json => transcript::parse(path, &lines.join("\n"))?,
     };
     if !cues.iter().any(|c| !c.text.trim().is_empty()) {
-        return Err(Error::subtitles(path, lines.len().max(1), "no spoken text in the file (every cue is empty or a sound annotation)"));
+        return Err(Error::subtitles(path, last_line(&lines), "no spoken text in the file (every cue is empty or a sound annotation)"));
     }
     Ok((cues, decoded.latin_lines))
 }

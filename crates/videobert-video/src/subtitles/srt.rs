@@ -56,7 +56,7 @@ pub fn parse(path: &Path, lines: &[String]) -> Result<Vec<Cue>> {
     }
     close(&mut open, &mut cues);
     if cues.is_empty() {
-        return Err(Error::subtitles(path, lines.len().max(1), "no cue in the file (empty, or not SubRip)"));
+        return Err(Error::subtitles(path, super::last_line(lines), "no cue in the file (empty, or not SubRip)"));
     }
     Ok(cues)
 }

@@ -115,7 +115,10 @@ fn strip_markup(line: &str) -> String {
         match c {
             '<' if tail.starts_with(|n: char| n == '/' || n.is_ascii_alphanumeric()) => match tail.find('>') {
                 Some(end) => {
-                    out.push(' ');
+                    // a tag is removed; a line break (`<br>`) stands for a space
+                    if tail[..end].eq_ignore_ascii_case("br") || tail[..end].eq_ignore_ascii_case("br/") || tail[..end].eq_ignore_ascii_case("br /") {
+                        out.push(' ');
+                    }
                     rest = &tail[end + 1..];
                     continue;
                 }
@@ -226,6 +229,7 @@ mod tests {
         assert_eq!(clean_cue(&["<v Roger Bingham>We are in <i>New York</i> City"]), "We are in New York City");
         assert_eq!(clean_cue(&["{\\an8}Top &amp; <c.yellow>bottom</c>", "two&nbsp;lines &#233;t&#xE9; &bogus; A&B"]), "Top & bottom\ntwo lines été &bogus; A&B");
         assert_eq!(clean_cue(&["<00:00:01.500>so<00:00:02.000> this"]), "so this");
+        assert_eq!(clean_cue(&["one<br>two <b>bold</b>."]), "one two bold.");
         assert_eq!(clean_cue(&["[Music]"]), "");
         assert_eq!(clean_cue(&["♪ ♪", "(applause)", "- yes"]), "- yes");
         assert_eq!(clean_cue(&["a < b and 3<4"]), "a < b and 3<4", "a `<` before a letter or digit starts a tag only when closed");

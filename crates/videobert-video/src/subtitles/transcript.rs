@@ -151,14 +151,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Cue>> {
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             Error::subtitles(path, line, if p == "." { msg } else { format!("{p}: {msg}") })
         };
-        let de = |s: &str| serde_json::Deserializer::from_str(s);
         let line_of_value = line0 + 1 + slice[..slice.len() - slice.trim_start().len()].matches('\n').count();
         let got: Vec<Cue> = match shape(&value) {
-            Some(Shape::Segments) => serde_path_to_error::deserialize::<_, Segments>(&mut de(slice)).map_err(at)?.segments.into_iter().map(|s| s.0).collect(),
-            Some(Shape::SegmentArray) => serde_path_to_error::deserialize::<_, Vec<Segment>>(&mut de(slice)).map_err(at)?.into_iter().map(|s| s.0).collect(),
-            Some(Shape::WordArray) => serde_path_to_error::deserialize::<_, Vec<Word>>(&mut de(slice)).map_err(at)?.into_iter().map(|w| w.0).collect(),
-            Some(Shape::Words) => serde_path_to_error::deserialize::<_, Words>(&mut de(slice)).map_err(at)?.words.into_iter().map(|w| w.0).collect(),
-            Some(Shape::Vosk) => serde_path_to_error::deserialize::<_, Vosk>(&mut de(slice)).map_err(at)?.result.into_iter().map(|w| w.0).collect(),
+            Some(Shape::Segments) => serde_path_to_error::deserialize::<_, Segments>(&mut serde_json::Deserializer::from_str(slice)).map_err(at)?.segments.into_iter().map(|s| s.0).collect(),
+            Some(Shape::SegmentArray) => serde_path_to_error::deserialize::<_, Vec<Segment>>(&mut serde_json::Deserializer::from_str(slice)).map_err(at)?.into_iter().map(|s| s.0).collect(),
+            Some(Shape::WordArray) => serde_path_to_error::deserialize::<_, Vec<Word>>(&mut serde_json::Deserializer::from_str(slice)).map_err(at)?.into_iter().map(|w| w.0).collect(),
+            Some(Shape::Words) => serde_path_to_error::deserialize::<_, Words>(&mut serde_json::Deserializer::from_str(slice)).map_err(at)?.words.into_iter().map(|w| w.0).collect(),
+            Some(Shape::Vosk) => serde_path_to_error::deserialize::<_, Vosk>(&mut serde_json::Deserializer::from_str(slice)).map_err(at)?.result.into_iter().map(|w| w.0).collect(),
             None => {
                 return Err(Error::subtitles(
                     path,

@@ -52,7 +52,7 @@ pub fn parse(path: &Path, lines: &[String]) -> Result<Vec<Cue>> {
         cues.push(Cue { start, end, line: t + 1, text: clean_cue(&text), words: vec![] });
     }
     if cues.is_empty() {
-        return Err(Error::subtitles(path, lines.len().max(1), "no cue in the file"));
+        return Err(Error::subtitles(path, super::last_line(lines), "no cue in the file"));
     }
     Ok(cues)
 }
