@@ -42,3 +42,12 @@ copyFileSync(join(work, 'shards', 'index.json'), join(corpus, 'shards-index.json
 
 for (const f of readdirSync(fixtures)) copyFileSync(join(fixtures, f), join(dir('decode'), f))
 console.log(`seeds in ${corpus}`)
+
+// Subtitles: the test matrix's kinds of file, and the subtitle-track fixtures.
+const subs = join(root, '__test__', 'fixtures', 'subtitles')
+copyFileSync(join(subs, 'talk.srt'), join(dir('subtitles_srt'), 'talk.srt'))
+writeFileSync(join(dir('subtitles_srt'), 'odd.srt'), '\ufeff00:01.000 --> 00:02.500 X1:1\r\n{\\an8}<i>a &amp; b</i>\r\n\r\nmore\r\n\r\n2\r\n00:00:00,000 --> 00:00:01,000\r\n[Music]\r\n')
+writeFileSync(join(dir('subtitles_vtt'), 'cues.vtt'), 'WEBVTT - t\n\nSTYLE\n::cue {}\n\nNOTE n\n\nid\n00:00.000 --> 00:02.000 align:start\n<v A>so <c.x>this</c><00:01.000> works.\n\n00:02.000 --> 00:02.010\nso this works.\nand more\n')
+writeFileSync(join(dir('subtitles_json'), 'whisper.json'), JSON.stringify({ text: 'Hello world.', segments: [{ start: 0, end: 2, text: ' Hello world.', words: [{ word: ' Hello', start: 0, end: 0.8 }, { word: ' world.' }] }] }))
+writeFileSync(join(dir('subtitles_json'), 'vosk.json'), `${JSON.stringify({ result: [{ word: 'one', start: 0.1, end: 0.4, conf: 1 }], text: 'one' })}\n${JSON.stringify([{ word: 'two', start: 1, end: 1.2 }])}\n`)
+for (const f of readdirSync(subs).filter((f) => /\.(mkv|mp4|webm)$/.test(f))) copyFileSync(join(subs, f), join(dir('subtitle_tracks'), f))

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config_json tokenizer_json manifest shards checkpoint decode)
+[ ${#targets[@]} -gt 0 ] || targets=(config_json tokenizer_json manifest shards checkpoint decode subtitles_srt subtitles_vtt subtitles_json subtitle_tracks)
 jobs="${FUZZ_JOBS:-1}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 source scripts/ffmpeg-env.sh

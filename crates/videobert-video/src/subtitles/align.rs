@@ -98,10 +98,18 @@ fn repeated_lines(prev: &str, next: &str) -> usize {
 /// A cue's words with times: its recogniser's where every word has them, else interpolated by
 /// character position over the cue's span.
 fn timed_words(c: &Cue) -> Vec<(String, f64, f64)> {
+    // a recogniser's "word" may hold spaces ("New York"): each part is a word with its times
     if !c.words.is_empty() && c.words.iter().all(|w| w.start.is_some() && w.end.is_some()) {
-        return c.words.iter().map(|w| (w.text.clone(), w.start.unwrap_or(c.start), w.end.unwrap_or(c.end).max(w.start.unwrap_or(c.start)))).collect();
+        return c
+            .words
+            .iter()
+            .flat_map(|w| {
+                let (s, e) = (w.start.unwrap_or(c.start), w.end.unwrap_or(c.end));
+                w.text.split_whitespace().map(move |part| (part.to_string(), s, e.max(s)))
+            })
+            .collect();
     }
-    let words: Vec<&str> = if c.words.is_empty() { c.text.split_whitespace().collect() } else { c.words.iter().map(|w: &TimedWord| w.text.as_str()).collect() };
+    let words: Vec<&str> = if c.words.is_empty() { c.text.split_whitespace().collect() } else { c.words.iter().flat_map(|w: &TimedWord| w.text.split_whitespace()).collect() };
     let total: usize = words.iter().map(|w| w.chars().count() + 1).sum::<usize>().max(1);
     let span = c.end - c.start;
     let mut at = 0usize;

@@ -163,15 +163,15 @@ pub fn build_manifest(dirs: &[PathBuf], out: &Path, opts: &ManifestBuild) -> Res
         }
         match found {
             Some((source, captions)) => {
-                let mut line = serde_json::json!({ "video": portable(&video, &base) });
                 let written = SubtitleSource { path: source.path.as_deref().map(|p| portable(p, &base)), ..source.clone() };
-                line["subtitles"] = if written.track.is_none() && written.language.is_none() {
+                let subtitles = if written.track.is_none() && written.language.is_none() {
                     serde_json::json!(written.path)
                 } else {
                     serde_json::to_value(&written).expect("a source serialises")
                 };
-                lines.push_str(&line.to_string());
-                lines.push('\n');
+                // `video` first, as a person writes a manifest line
+                let video_json = serde_json::to_string(&portable(&video, &base)).expect("a path serialises");
+                lines.push_str(&format!("{{\"video\":{video_json},\"subtitles\":{subtitles}}}\n"));
                 report.paired.push(Paired { video, source, captions });
             }
             None => report.without_text.push(video),
