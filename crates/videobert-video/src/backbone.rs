@@ -12,8 +12,13 @@
 //!   patch tokens whose patch centre lies in the cell. Feature size = the model width. Heads are
 //!   taken to be 64 wide (all CLIP models), or fewer when the width is < 64.
 //!
-//! Inputs are normalised with ImageNet (ResNet) or CLIP (ViT) mean and std. Region vectors are
-//! L2-normalised like the builtin descriptor's.
+//! - **MobileNetV2** (torchvision names: `features.0.0.weight`, `features.N.conv.*`, `classifier.1.*`;
+//!   `mobilenet.rs`): the frame is decoded at `input` pixels (default 224); each region is the mean of
+//!   the last feature map's positions whose centre lies in the cell. Feature size 1280.
+//!
+//! The file is safetensors, or a PyTorch `.pth` in its zip or legacy format (`torch_pth.rs`), read as
+//! distributed. Inputs are normalised with ImageNet (ResNet, MobileNetV2) or CLIP (ViT) mean and std,
+//! in RGB order, `[N, 3, H, W]`. Region vectors are L2-normalised like the builtin descriptor's.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,11 +35,17 @@ use crate::error::{Error, Result};
 
 /// A ResNet's input side per grid cell when none is given.
 pub const DEFAULT_INPUT: u32 = 112;
+/// MobileNetV2's input side when none is given (ImageNet's 224).
+pub const MOBILENET_INPUT: u32 = 224;
 
 enum Net {
     ResNet { func: Func<'static>, input: u32 },
     Clip { model: ClipVisionTransformer, image: u32, patch: u32 },
+    MobileNet { net: crate::mobilenet::MobileNetV2, input: u32 },
 }
+
+/// The architecture families a caller can require of a weights file (`extractor` names).
+pub const FAMILIES: &[&str] = &["resnet", "clip", "mobilenet_v2"];
 
 /// A loaded backbone, shared by all videos of a run.
 pub struct Backbone {
@@ -56,6 +67,28 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
     Error::input(format!("backboneWeights ({})", path.display()), reason.into())
 }
 
+/// torchvision's ImageNet normalisation (RGB).
+const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// `[g², d]` means of a `[d, h, w]` map's positions by the grid cell their centre lies in.
+fn cell_means(values: &[f32], d: usize, h: usize, w: usize, g: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    let mut counts = vec![0usize; g * g];
+    for y in 0..h {
+        for x in 0..w {
+            let r = (((2 * y + 1) * g) / (2 * h)) * g + ((2 * x + 1) * g) / (2 * w);
+            counts[r] += 1;
+            for c in 0..d {
+                out[r * d + c] += values[(c * h + y) * w + x];
+            }
+        }
+    }
+    for (r, &n) in counts.iter().enumerate() {
+        out[r * d..(r + 1) * d].iter_mut().for_each(|v| *v /= n.max(1) as f32);
+    }
+}
+
 fn count_indices(names: &[&str], prefix: &str) -> usize {
     let mut seen: Vec<usize> = names.iter().filter_map(|n| n.strip_prefix(prefix)?.split('.').next()?.parse().ok()).collect();
     seen.sort_unstable();
@@ -71,9 +104,16 @@ impl Backbone {
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let weights_hash = crate::fsio::fnv1a(&bytes);
-        let tensors: HashMap<String, Tensor> =
-            candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
+        let tensors: HashMap<String, Tensor> = if crate::torch_pth::is_torch_file(&bytes) {
+            crate::torch_pth::read(path, &bytes)?
+        } else {
+            candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| bad(path, format!("neither safetensors nor a PyTorch .pth file: {e}")))?
+        };
         drop(bytes);
+        if crate::mobilenet::MobileNetV2::recognises(&tensors) {
+            let net = crate::mobilenet::MobileNetV2::load(&tensors).map_err(|e| bad(path, e.to_string()))?;
+            return Ok(Arc::new(Self { net: Net::MobileNet { net, input: input.unwrap_or(MOBILENET_INPUT) }, arch: "mobilenet_v2".into(), dim: 1280, grid, weights_hash }));
+        }
         let names: Vec<&str> = tensors.keys().map(String::as_str).collect();
         let shape = |n: &str| tensors.get(n).map(|t| t.dims().to_vec());
         if tensors.contains_key("conv1.weight") && tensors.contains_key("layer1.0.conv1.weight") {
@@ -126,7 +166,31 @@ impl Backbone {
             let arch = format!("clip-vit-{layers}x{embed}-p{patch}-{}", side * patch);
             return Ok(Arc::new(Self { net: Net::Clip { model, image: (side * patch) as u32, patch: patch as u32 }, arch, dim: embed, grid, weights_hash }));
         }
-        Err(bad(path, "neither a ResNet (conv1.weight, layer1.0.conv1.weight) nor a CLIP vision tower (embeddings.class_embedding)"))
+        Err(bad(path, "not a ResNet (conv1.weight, layer1.0.conv1.weight), a CLIP vision tower (embeddings.class_embedding) or a MobileNetV2 (features.0.0.weight)"))
+    }
+
+    /// The family of this backbone (one of `FAMILIES`).
+    pub fn family(&self) -> &'static str {
+        match self.net {
+            Net::ResNet { .. } => "resnet",
+            Net::Clip { .. } => "clip",
+            Net::MobileNet { .. } => "mobilenet_v2",
+        }
+    }
+
+    /// For a MobileNetV2: each frame's (of `frame_size()` pixels, the whole frame) globally pooled
+    /// features `[N × 1280]` and, when the file has its classifier, ImageNet logits `[N × 1000]`,
+    /// preprocessed exactly as `frame_features` does. None for other backbones.
+    pub fn imagenet_forward(&self, frames: &[&RgbFrame]) -> Result<Option<(Vec<f32>, Option<Vec<f32>>)>> {
+        let Net::MobileNet { net, input } = &self.net else { return Ok(None) };
+        let side = *input as usize;
+        let x: Vec<f32> = frames.iter().flat_map(|f| Self::to_tensor(f, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD))).collect();
+        let out = net.forward(&Tensor::from_vec(x, (frames.len(), 3, side, side), &Device::Cpu)?)?;
+        let logits = match out.logits {
+            Some(l) => Some(l.flatten_all()?.to_vec1::<f32>()?),
+            None => None,
+        };
+        Ok(Some((out.pooled.flatten_all()?.to_vec1::<f32>()?, logits)))
     }
 
     /// The square frame size the decoder must produce.
@@ -134,6 +198,7 @@ impl Backbone {
         match &self.net {
             Net::ResNet { input, .. } => input * self.grid as u32,
             Net::Clip { image, .. } => *image,
+            Net::MobileNet { input, .. } => *input,
         }
     }
 
@@ -157,9 +222,17 @@ impl Backbone {
         let g = self.grid;
         assert_eq!(out.len(), g * g * self.dim, "output buffer size");
         match &self.net {
+            Net::MobileNet { net, input } => {
+                let side = *input as usize;
+                let x = Tensor::from_vec(Self::to_tensor(frame, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD)), (1, 3, side, side), &Device::Cpu)?;
+                let map = net.forward(&x)?.map.i(0)?; // [1280, h, w]
+                let (d, h, w) = map.dims3()?;
+                let values = map.flatten_all()?.to_vec1::<f32>()?;
+                cell_means(&values, d, h, w, g, out);
+            }
             Net::ResNet { func, input } => {
-                const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-                const STD: [f32; 3] = [0.229, 0.224, 0.225];
+                const MEAN: [f32; 3] = IMAGENET_MEAN;
+                const STD: [f32; 3] = IMAGENET_STD;
                 let side = *input as usize;
                 let mut batch = Vec::with_capacity(g * g * 3 * side * side);
                 for gy in 0..g {

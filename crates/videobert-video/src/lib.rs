@@ -4,7 +4,8 @@
 //! - [`decode`] / [`encode`]: FFmpeg in-process (frames by timestamp, scaled and turned upright;
 //!   RGB frames back into MPEG-4 or MJPEG files).
 //! - [`formats`]: what the linked FFmpeg decodes (asked of FFmpeg), and the formats left out by name.
-//! - [`builtin`] / [`backbone`]: frame features (a fixed descriptor, or a pretrained image network).
+//! - [`builtin`] / [`backbone`]: frame features (a fixed descriptor, or a pretrained image network:
+//!   ResNet, CLIP ViT, [`mobilenet`] V2, from safetensors or PyTorch files read by [`torch_pth`]).
 //! - [`segments`]: a video → segments of pooled region features.
 //! - [`manifest`] → [`tokenize`] → [`shards`]: a dataset into resumable, mmap-able token shards.
 //! - [`kmeans`] (hierarchical k-means) and [`codebook`] (fitting / assigning visual words on shards).
@@ -25,9 +26,11 @@ pub mod encode;
 pub mod formats;
 pub mod kmeans;
 pub mod manifest;
+pub mod mobilenet;
 pub mod segments;
 pub mod shards;
 pub mod subtitles;
+pub mod torch_pth;
 pub mod tokenize;
 pub mod vocab;
 
