@@ -600,11 +600,20 @@ export interface NativeTokenizeOptions {
   frameSize?: number
   /** Decoder threads per video, 0 = FFmpeg's choice. @default 0 */
   threads?: number
-  /** Feature extractor: "builtin" (no weights) or "backbone" (needs backboneWeights). @default "builtin" */
+  /**
+   * Feature extractor: "builtin" (no weights); "backbone" (any network backboneWeights holds); or
+   * the network the weights must be: "resnet", "clip", "mobilenet_v2". @default "builtin"
+   */
   extractor?: string
-  /** Local safetensors file of a ResNet (torchvision names) or CLIP vision tower (Hugging Face names). */
+  /**
+   * Local weights of a ResNet or MobileNetV2 (torchvision names) or a CLIP vision tower (Hugging
+   * Face / open_clip names): safetensors, or PyTorch `.pth` (zip or legacy format).
+   */
   backboneWeights?: string
-  /** ResNet input side per grid cell (the frame is decoded at grid × this). @default 112 */
+  /**
+   * ResNet: input side per grid cell (the frame is decoded at grid × this), @default 112;
+   * MobileNetV2: the frame's side, @default 224
+   */
   backboneInput?: number
   /**
    * The longest video accepted, in seconds from its first frame; a longer one (or one whose

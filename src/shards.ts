@@ -47,6 +47,11 @@ export interface ShardParams {
   dtype: 'f16' | 'f32'
   codebook: string | null
   videosPerShard: number
+  /** How subtitle files became captions, when not the default. */
+  captions?: { maxWords: number; maxGap: number }
+  /** A backbone's weights file (absolute, where it was when the shards were made) and input side. */
+  backboneWeights?: string
+  backboneInput?: number
 }
 
 /**

@@ -47,14 +47,19 @@ export interface TokenizeOptions {
   frameSize?: number
   /** Decoder threads per video (0 = FFmpeg's choice). @default 0 */
   threads?: number
-  /** `'builtin'` (deterministic descriptor, no weights) or `'backbone'` (a pretrained image network). @default 'builtin' */
-  extractor?: 'builtin' | 'backbone'
   /**
-   * Local safetensors weights for `extractor: 'backbone'`: a ResNet-18/34/50/101/152 with torchvision's
-   * tensor names, or a CLIP vision tower with Hugging Face's names. Nothing is downloaded.
+   * `'builtin'` (deterministic descriptor, no weights), `'backbone'` (the pretrained image network
+   * `backboneWeights` holds), or the network those weights must be: `'mobilenet_v2'`, `'resnet'`,
+   * `'clip'`. @default 'builtin'
+   */
+  extractor?: 'builtin' | 'backbone' | 'mobilenet_v2' | 'resnet' | 'clip'
+  /**
+   * Local weights for a pretrained extractor, as distributed: a PyTorch `.pth` (zip or legacy format)
+   * or safetensors — MobileNetV2 or ResNet-18/34/50/101/152 with torchvision's tensor names, or a
+   * CLIP vision tower with Hugging Face's / open_clip's names. Nothing is downloaded.
    */
   backboneWeights?: string
-  /** ResNet input side per grid cell (frames are decoded at grid × this). @default 112 */
+  /** ResNet: input side per grid cell (frames are decoded at grid × this), default 112; MobileNetV2: the frame's side, default 224. */
   backboneInput?: number
   /**
    * The longest video accepted, in seconds from its first frame. A longer video — or a file whose
@@ -85,7 +90,10 @@ export function tokenizeOptionsOf(p: ShardParams): TokenizeOptions {
     grid: p.grid,
     featureDim: p.featureDim,
     frameSize: p.frameSize,
-    extractor: p.extractor as TokenizeOptions['extractor'],
+    // a backbone's shards record "backbone:<arch>:<hash>" and where the weights were
+    ...(p.extractor.startsWith('backbone:')
+      ? { extractor: 'backbone' as const, backboneWeights: p.backboneWeights, backboneInput: p.backboneInput }
+      : { extractor: p.extractor as TokenizeOptions['extractor'] }),
   }
 }
 

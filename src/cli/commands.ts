@@ -9,7 +9,7 @@ import { VideoBertError } from '../errors.js'
 import { optionalInt, optionalNonNegative, optionalPositive, parseCommand } from './args.js'
 import { assignCodebookToShards, fitCodebookOnShards } from '../codebook.js'
 import { trainVocabulary } from '../vocab.js'
-import { TOKENIZE_DEFAULTS as T, VideoTokenizer, type TokenizeProgress } from '../video-tokenizer.js'
+import { TOKENIZE_DEFAULTS as T, VideoTokenizer, type TokenizeOptions, type TokenizeProgress } from '../video-tokenizer.js'
 import { bar, duration, ProgressLine } from '../progress.js'
 import { inspect, INSPECT_HELP } from './inspect.js'
 import { pretrainCommand, PRETRAIN_HELP } from './pretrain.js'
@@ -81,10 +81,13 @@ Options:
   --grid N                  regions per side, R = N² (default ${T.grid})
   --feature-dim N           feature size F (default ${T.featureDim}, the raw builtin descriptor)
   --frame-size N            side of the square frame the extractor sees (default ${T.frameSize})
-  --extractor NAME          builtin (default, no weights) or backbone
-  --backbone-weights FILE   safetensors of a ResNet (torchvision names) or CLIP vision tower
-                            (Hugging Face names), for --extractor backbone
-  --backbone-input N        ResNet input side per grid cell (default ${T.backboneInput})
+  --extractor NAME          builtin (default, no weights); mobilenet_v2, resnet or clip (a pretrained
+                            network, from --weights); backbone (whichever network --weights holds)
+  --weights FILE            the network's weights as distributed: PyTorch .pth (zip or legacy) or
+                            safetensors — torchvision's MobileNetV2 / ResNet names, or a CLIP vision
+                            tower's (Hugging Face, open_clip). --backbone-weights is the same flag
+  --backbone-input N        ResNet input side per grid cell (default ${T.backboneInput}); MobileNetV2's
+                            frame side (default 224)
   --max-duration SECONDS    longest video accepted; longer ones fail with a Decode error
                             (default ${T.maxDuration}, 4 hours)
   --codebook FILE           also store visual-word ids from this codebook
@@ -124,7 +127,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
   const { values: v, positionals } = parseCommand(args, {
     out: s, fps: s, 'frames-per-segment': s, stride: s, 'pad-last': { type: 'boolean' }, pool: s, grid: s, 'feature-dim': s,
-    'frame-size': s, extractor: s, 'backbone-weights': s, 'backbone-input': s, 'max-duration': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
+    'frame-size': s, extractor: s, weights: s, 'backbone-weights': s, 'backbone-input': s, 'max-duration': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
     'caption-words': s, 'caption-gap': s,
   })
   if (v.help) return help('tokenize')
@@ -132,7 +135,9 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   if (positionals.length === 0) throw usage('tokenize: give a manifest (.jsonl/.csv) or video files/directories')
   // --extractor, --pool and --dtype are checked once, where they are defined (the tokenizer's
   // options in the binding), before any video is read; this line only names the flag to add.
-  if (v.extractor === 'backbone' && v['backbone-weights'] === undefined) throw usage('--extractor backbone needs --backbone-weights FILE')
+  if (v.weights !== undefined && v['backbone-weights'] !== undefined) throw usage('--weights and --backbone-weights are the same flag: give one')
+  const weights = (v.weights ?? v['backbone-weights']) as string | undefined
+  if (['backbone', 'mobilenet_v2', 'resnet', 'clip'].includes(v.extractor as string) && weights === undefined) throw usage(`--extractor ${String(v.extractor)} needs --weights FILE`)
   const tokenizer = new VideoTokenizer({
     fps: optionalPositive(v.fps, 'fps'),
     framesPerSegment: optionalInt(v['frames-per-segment'], 'frames-per-segment'),
@@ -142,8 +147,8 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
     grid: optionalInt(v.grid, 'grid'),
     featureDim: optionalInt(v['feature-dim'], 'feature-dim'),
     frameSize: optionalInt(v['frame-size'], 'frame-size'),
-    extractor: v.extractor as 'builtin' | 'backbone' | undefined,
-    backboneWeights: v['backbone-weights'] as string | undefined,
+    extractor: v.extractor as TokenizeOptions['extractor'],
+    backboneWeights: weights,
     backboneInput: optionalInt(v['backbone-input'], 'backbone-input'),
     maxDuration: optionalPositive(v['max-duration'], 'max-duration'),
   })

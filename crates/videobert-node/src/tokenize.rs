@@ -70,11 +70,14 @@ pub struct NativeTokenizeOptions {
     pub frame_size: Option<u32>,
     /// Decoder threads per video, 0 = FFmpeg's choice. @default 0
     pub threads: Option<u32>,
-    /// Feature extractor: "builtin" (no weights) or "backbone" (needs backboneWeights). @default "builtin"
+    /// Feature extractor: "builtin" (no weights); "backbone" (any network backboneWeights holds); or
+    /// the network the weights must be: "resnet", "clip", "mobilenet_v2". @default "builtin"
     pub extractor: Option<String>,
-    /// Local safetensors file of a ResNet (torchvision names) or CLIP vision tower (Hugging Face names).
+    /// Local weights of a ResNet or MobileNetV2 (torchvision names) or a CLIP vision tower (Hugging
+    /// Face / open_clip names): safetensors, or PyTorch `.pth` (zip or legacy format).
     pub backbone_weights: Option<String>,
-    /// ResNet input side per grid cell (the frame is decoded at grid × this). @default 112
+    /// ResNet: input side per grid cell (the frame is decoded at grid × this), @default 112;
+    /// MobileNetV2: the frame's side, @default 224
     pub backbone_input: Option<u32>,
     /// The longest video accepted, in seconds from its first frame; a longer one (or one whose
     /// timestamps jump past it) is a Decode error. Infinity: no limit. @default 14400 (4 hours)
@@ -84,14 +87,19 @@ pub struct NativeTokenizeOptions {
 /// Options plus the backbone to load (loading reads the weights: done on the worker thread).
 struct Planned {
     opts: TokenizeOptions,
-    backbone: Option<(PathBuf, Option<u32>)>,
+    /// The weights, the input side, and the network family the extractor named (None: any).
+    backbone: Option<(PathBuf, Option<u32>, Option<String>)>,
 }
 
 impl Planned {
     fn load(self) -> video::Result<TokenizeOptions> {
         let mut opts = self.opts;
-        if let Some((path, input)) = self.backbone {
-            opts.backbone = Some(video::backbone::Backbone::load(&path, opts.builtin.grid, input)?);
+        if let Some((path, input, family)) = self.backbone {
+            let b = video::backbone::Backbone::load(&path, opts.builtin.grid, input)?;
+            if let Some(f) = family.filter(|f| f != b.family()) {
+                return Err(video::Error::config("extractor", format!("{f} asked for, but {} holds a {} ({})", path.display(), b.family(), b.arch)));
+            }
+            opts.backbone = Some(b);
         }
         opts.validate()?;
         Ok(opts)
@@ -100,12 +108,14 @@ impl Planned {
 
 fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> {
     let o = o.unwrap_or_default();
+    let families = video::backbone::FAMILIES;
     let backbone = match (o.extractor.as_deref(), o.backbone_weights) {
         (None | Some("builtin"), None) => None,
-        (None | Some("backbone"), Some(w)) => Some((PathBuf::from(w), o.backbone_input)),
-        (Some("backbone"), None) => return Err(video::Error::config("backboneWeights", "the backbone extractor needs a weights file")),
-        (Some("builtin"), Some(_)) => return Err(video::Error::config("backboneWeights", "only used with extractor \"backbone\"")),
-        (Some(other), _) => return Err(video::Error::config("extractor", format!("must be builtin or backbone, got {other:?}"))),
+        (None | Some("backbone"), Some(w)) => Some((PathBuf::from(w), o.backbone_input, None)),
+        (Some(f), Some(w)) if families.contains(&f) => Some((PathBuf::from(w), o.backbone_input, Some(f.to_string()))),
+        (Some(e), None) if e == "backbone" || families.contains(&e) => return Err(video::Error::config("backboneWeights", format!("the {e} extractor needs a weights file"))),
+        (Some("builtin"), Some(_)) => return Err(video::Error::config("backboneWeights", "only used with a pretrained extractor (backbone, resnet, clip, mobilenet_v2)")),
+        (Some(other), _) => return Err(video::Error::config("extractor", format!("must be builtin, backbone, {}, got {other:?}", families.join(", ")))),
     };
     let d = TokenizeOptions::default();
     let len = o.frames_per_segment.map(|v| v as usize).unwrap_or(d.frames_per_segment);

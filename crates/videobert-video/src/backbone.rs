@@ -55,6 +55,10 @@ pub struct Backbone {
     pub grid: usize,
     /// FNV-1a of the weights file: part of the shard parameters.
     pub weights_hash: String,
+    /// The weights file, absolute.
+    pub path: std::path::PathBuf,
+    /// The input side it was loaded with (ResNet: per grid cell; MobileNetV2: the frame; CLIP: its image size).
+    pub input: u32,
 }
 
 impl std::fmt::Debug for Backbone {
@@ -104,6 +108,7 @@ impl Backbone {
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let weights_hash = crate::fsio::fnv1a(&bytes);
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let tensors: HashMap<String, Tensor> = if crate::torch_pth::is_torch_file(&bytes) {
             crate::torch_pth::read(path, &bytes)?
         } else {
@@ -112,7 +117,7 @@ impl Backbone {
         drop(bytes);
         if crate::mobilenet::MobileNetV2::recognises(&tensors) {
             let net = crate::mobilenet::MobileNetV2::load(&tensors).map_err(|e| bad(path, e.to_string()))?;
-            return Ok(Arc::new(Self { net: Net::MobileNet { net, input: input.unwrap_or(MOBILENET_INPUT) }, arch: "mobilenet_v2".into(), dim: 1280, grid, weights_hash }));
+            return Ok(Arc::new(Self { net: Net::MobileNet { net, input: input.unwrap_or(MOBILENET_INPUT) }, arch: "mobilenet_v2".into(), dim: 1280, grid, weights_hash, path: abs, input: input.unwrap_or(MOBILENET_INPUT) }));
         }
         let names: Vec<&str> = tensors.keys().map(String::as_str).collect();
         let shape = |n: &str| tensors.get(n).map(|t| t.dims().to_vec());
@@ -130,7 +135,7 @@ impl Backbone {
             };
             let func = func.map_err(|e| bad(path, format!("{arch}: {e}")))?;
             let dim = if bottleneck { 2048 } else { 512 };
-            return Ok(Arc::new(Self { net: Net::ResNet { func, input: input.unwrap_or(DEFAULT_INPUT) }, arch: arch.into(), dim, grid, weights_hash }));
+            return Ok(Arc::new(Self { net: Net::ResNet { func, input: input.unwrap_or(DEFAULT_INPUT) }, arch: arch.into(), dim, grid, weights_hash, path: abs, input: input.unwrap_or(DEFAULT_INPUT) }));
         }
         let prefix = if tensors.contains_key("vision_model.embeddings.class_embedding") { "vision_model." } else { "" };
         if let Some([embed]) = shape(&format!("{prefix}embeddings.class_embedding")).as_deref() {
@@ -164,7 +169,7 @@ impl Backbone {
             let vb = if prefix.is_empty() { vb } else { vb.pp("vision_model") };
             let model = ClipVisionTransformer::new(vb, &cfg).map_err(|e| bad(path, format!("CLIP vision tower: {e}")))?;
             let arch = format!("clip-vit-{layers}x{embed}-p{patch}-{}", side * patch);
-            return Ok(Arc::new(Self { net: Net::Clip { model, image: (side * patch) as u32, patch: patch as u32 }, arch, dim: embed, grid, weights_hash }));
+            return Ok(Arc::new(Self { net: Net::Clip { model, image: (side * patch) as u32, patch: patch as u32 }, arch, dim: embed, grid, weights_hash, path: abs, input: (side * patch) as u32 }));
         }
         Err(bad(path, "not a ResNet (conv1.weight, layer1.0.conv1.weight), a CLIP vision tower (embeddings.class_embedding) or a MobileNetV2 (features.0.0.weight)"))
     }

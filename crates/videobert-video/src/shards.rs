@@ -49,6 +49,13 @@ pub struct ShardParams {
     /// How subtitle files became captions, when not the default (absent from older indexes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captions: Option<crate::subtitles::AlignOptions>,
+    /// A backbone's weights file (absolute, where it was when the shards were made) and input side:
+    /// what a checkpoint needs to tokenize new videos as its data was. Not part of `hash` (the
+    /// weights' own hash is, in `extractor`), so moving the file does not invalidate the shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backbone_weights: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backbone_input: Option<u32>,
 }
 
 impl ShardParams {
@@ -70,6 +77,8 @@ impl ShardParams {
             codebook,
             videos_per_shard,
             captions: (*captions != crate::subtitles::AlignOptions::default()).then_some(*captions),
+            backbone_weights: t.backbone.as_ref().map(|b| b.path.clone()),
+            backbone_input: t.backbone.as_ref().map(|b| b.input),
         }
     }
 
@@ -79,7 +88,8 @@ impl ShardParams {
 
     /// FNV-1a 64 of the canonical JSON.
     pub fn hash(&self) -> String {
-        fnv1a(serde_json::to_string(self).expect("params serialise").as_bytes())
+        let hashed = Self { backbone_weights: None, backbone_input: None, ..self.clone() };
+        fnv1a(serde_json::to_string(&hashed).expect("params serialise").as_bytes())
     }
 }
 
