@@ -75,18 +75,15 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-/// `[g², d]` means of a `[d, h, w]` map's positions by the grid cell their centre lies in.
+/// `[g², d]` means of a channels-last `[h, w, d]` map's positions by the grid cell their centre lies in.
 fn cell_means(values: &[f32], d: usize, h: usize, w: usize, g: usize, out: &mut [f32]) {
     out.fill(0.0);
     let mut counts = vec![0usize; g * g];
-    for y in 0..h {
-        for x in 0..w {
-            let r = (((2 * y + 1) * g) / (2 * h)) * g + ((2 * x + 1) * g) / (2 * w);
-            counts[r] += 1;
-            for c in 0..d {
-                out[r * d + c] += values[(c * h + y) * w + x];
-            }
-        }
+    for (p, px) in values.chunks(d).take(h * w).enumerate() {
+        let (y, x) = (p / w, p % w);
+        let r = (((2 * y + 1) * g) / (2 * h)) * g + ((2 * x + 1) * g) / (2 * w);
+        counts[r] += 1;
+        out[r * d..(r + 1) * d].iter_mut().zip(px).for_each(|(o, v)| *o += v);
     }
     for (r, &n) in counts.iter().enumerate() {
         out[r * d..(r + 1) * d].iter_mut().for_each(|v| *v /= n.max(1) as f32);
@@ -190,12 +187,8 @@ impl Backbone {
         let Net::MobileNet { net, input } = &self.net else { return Ok(None) };
         let side = *input as usize;
         let x: Vec<f32> = frames.iter().flat_map(|f| Self::to_tensor(f, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD))).collect();
-        let out = net.forward(&Tensor::from_vec(x, (frames.len(), 3, side, side), &Device::Cpu)?)?;
-        let logits = match out.logits {
-            Some(l) => Some(l.flatten_all()?.to_vec1::<f32>()?),
-            None => None,
-        };
-        Ok(Some((out.pooled.flatten_all()?.to_vec1::<f32>()?, logits)))
+        let out = net.forward(&x, frames.len(), side, side)?;
+        Ok(Some((out.pooled, out.logits)))
     }
 
     /// The square frame size the decoder must produce.
@@ -229,11 +222,8 @@ impl Backbone {
         match &self.net {
             Net::MobileNet { net, input } => {
                 let side = *input as usize;
-                let x = Tensor::from_vec(Self::to_tensor(frame, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD)), (1, 3, side, side), &Device::Cpu)?;
-                let map = net.forward(&x)?.map.i(0)?; // [1280, h, w]
-                let (d, h, w) = map.dims3()?;
-                let values = map.flatten_all()?.to_vec1::<f32>()?;
-                cell_means(&values, d, h, w, g, out);
+                let map = net.forward(&Self::to_tensor(frame, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD)), 1, side, side)?.map;
+                cell_means(&map.data, map.c, map.h, map.w, g, out);
             }
             Net::ResNet { func, input } => {
                 const MEAN: [f32; 3] = IMAGENET_MEAN;
@@ -261,22 +251,8 @@ impl Backbone {
                 // The last encoder layer's output (the final entry is the pooled [CLS]).
                 let last = &states[states.len() - 2];
                 let n = side / *patch as usize; // patches per side
-                let tokens = last.i((0, 1.., ..))?.to_vec2::<f32>()?; // [n², D]
-                out.fill(0.0);
-                let mut counts = vec![0usize; g * g];
-                for (p, tok) in tokens.iter().enumerate() {
-                    let (py, px) = (p / n, p % n);
-                    // The cell containing the patch centre.
-                    let (cy, cx) = (((2 * py + 1) * g) / (2 * n), ((2 * px + 1) * g) / (2 * n));
-                    let r = cy * g + cx;
-                    counts[r] += 1;
-                    for (o, v) in out[r * self.dim..(r + 1) * self.dim].iter_mut().zip(tok) {
-                        *o += v;
-                    }
-                }
-                for (r, &c) in counts.iter().enumerate() {
-                    out[r * self.dim..(r + 1) * self.dim].iter_mut().for_each(|v| *v /= c.max(1) as f32);
-                }
+                let tokens = last.i((0, 1.., ..))?.flatten_all()?.to_vec1::<f32>()?; // [n, n, D]
+                cell_means(&tokens, self.dim, n, n, g, out);
             }
         }
         for region in out.chunks_mut(self.dim) {

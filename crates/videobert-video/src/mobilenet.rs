@@ -1,8 +1,8 @@
 //! MobileNetV2 (Sandler et al., 2018) as torchvision builds it, for ImageNet weights read from the
 //! files users have (`mobilenet_v2-b0353104.pth`: `features.N…`, `classifier.1.*`). Inference only:
 //! every batch norm is folded into the convolution before it at load time; the 1×1 convolutions are
-//! matrix products (candle's gemm), the 3×3 depthwise ones a direct kernel here (candle runs a
-//! grouped convolution as one convolution per channel, which is the slow part of this network).
+//! matrix products (the gemm crate, which candle uses too), the stem an im2col and one product, the 3×3
+//! depthwise ones a direct kernel vectorised across channels. Activations stay channels-last (NHWC).
 //!
 //! Layout, as torchvision's `mobilenet_v2()`: a 3×3/2 convolution to 32 channels; 17 inverted
 //! residual blocks (expansion t, channels c, repeats n, first stride s) = (1,16,1,1), (6,24,2,2),
@@ -13,42 +13,74 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::Tensor;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-const BN_EPS: f64 = 1e-5;
+const BN_EPS: f32 = 1e-5;
 
-/// A convolution with its batch norm folded in: weights `[out, in/groups, k, k]`, bias `[out]`.
+/// A convolution with its batch norm folded in, laid out for its kernel (see each layer).
 struct Folded {
-    weight: Tensor,
-    bias: Tensor,
-    /// The same, as plain numbers (the depthwise kernel reads these).
-    weight_v: Vec<f32>,
-    bias_v: Vec<f32>,
+    /// Stem: `[27, 32]` ((ky·3 + kx)·3 + cin, out). Pointwise: `[out, in]`. Depthwise: `[9, C]`.
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    out: usize,
 }
 
-fn get(t: &HashMap<String, Tensor>, name: &str) -> Result<Tensor> {
-    t.get(name).cloned().ok_or_else(|| Error::input("weights", format!("MobileNetV2: tensor `{name}` is missing")))
+fn get(t: &HashMap<String, Tensor>, name: &str) -> Result<Vec<f32>> {
+    let x = t.get(name).ok_or_else(|| Error::input("weights", format!("MobileNetV2: tensor `{name}` is missing")))?;
+    Ok(x.flatten_all()?.to_vec1::<f32>()?)
 }
 
-/// `conv` (no bias) followed by the batch norm `bn`, folded: w·γ/σ, β − μ·γ/σ.
-fn fold(t: &HashMap<String, Tensor>, conv: &str, bn: &str) -> Result<Folded> {
+fn dims(t: &HashMap<String, Tensor>, name: &str) -> Result<Vec<usize>> {
+    Ok(t.get(name).ok_or_else(|| Error::input("weights", format!("MobileNetV2: tensor `{name}` is missing")))?.dims().to_vec())
+}
+
+/// `conv` (no bias, weights `[out, in/groups, k, k]`) followed by the batch norm `bn`, folded
+/// (w·γ/σ, β − μ·γ/σ) and laid out by `layout(out, per_out, w) → weights`.
+fn fold(t: &HashMap<String, Tensor>, conv: &str, bn: &str, expect: &[usize], layout: impl Fn(usize, usize, &[f32]) -> Vec<f32>) -> Result<Folded> {
+    let shape = dims(t, &format!("{conv}.weight"))?;
+    if shape.len() != 4 || shape[1..] != expect[1..] || (expect[0] != 0 && shape[0] != expect[0]) {
+        return Err(Error::input("weights", format!("MobileNetV2: `{conv}.weight` is {shape:?}, expected {expect:?} (0 = any)")));
+    }
+    let out = shape[0];
     let w = get(t, &format!("{conv}.weight"))?;
     let (gamma, beta, mean, var) = (get(t, &format!("{bn}.weight"))?, get(t, &format!("{bn}.bias"))?, get(t, &format!("{bn}.running_mean"))?, get(t, &format!("{bn}.running_var"))?);
-    let scale = (gamma / (var + BN_EPS)?.sqrt()?)?;
-    let out = w.dim(0)?;
-    if scale.dims() != [out] {
-        return Err(Error::input("weights", format!("MobileNetV2: `{bn}` has {:?} channels, `{conv}` {out}", scale.dims())));
+    if [gamma.len(), beta.len(), mean.len(), var.len()] != [out; 4] {
+        return Err(Error::input("weights", format!("MobileNetV2: `{bn}` does not have the {out} channels of `{conv}`")));
     }
-    let weight = w.broadcast_mul(&scale.reshape((out, 1, 1, 1))?)?;
-    let bias = (beta - (mean * &scale)?)?;
-    Ok(Folded { weight_v: weight.flatten_all()?.to_vec1()?, bias_v: bias.to_vec1()?, weight, bias })
+    let per_out = w.len() / out;
+    let scale: Vec<f32> = (0..out).map(|o| gamma[o] / (var[o] + BN_EPS).sqrt()).collect();
+    let scaled: Vec<f32> = w.iter().enumerate().map(|(i, v)| v * scale[i / per_out]).collect();
+    let bias = (0..out).map(|o| beta[o] - mean[o] * scale[o]).collect();
+    Ok(Folded { weight: layout(out, per_out, &scaled), bias, out })
+}
+
+fn as_is(_: usize, _: usize, w: &[f32]) -> Vec<f32> {
+    w.to_vec()
+}
+
+/// `[C, 1, 3, 3]` → `[9, C]`.
+fn depthwise_layout(c: usize, _: usize, w: &[f32]) -> Vec<f32> {
+    (0..9).flat_map(|k| (0..c).map(move |ch| w[ch * 9 + k])).collect()
+}
+
+/// `[32, 3, 3, 3]` (out, cin, ky, kx) → `[27, 32]` ((ky·3 + kx)·3 + cin, out).
+fn stem_layout(out: usize, _: usize, w: &[f32]) -> Vec<f32> {
+    let mut r = vec![0f32; 27 * out];
+    for o in 0..out {
+        for cin in 0..3 {
+            for k in 0..9 {
+                r[(k * 3 + cin) * out + o] = w[(o * 3 + cin) * 9 + k];
+            }
+        }
+    }
+    r
 }
 
 enum Layer {
-    /// A full 3×3 convolution (the stem), stride 2.
+    /// The 3×3/2 convolution from RGB, ReLU6.
     Stem(Folded),
     /// 1×1 convolution, optionally ReLU6.
     Pointwise(Folded, bool),
@@ -61,19 +93,29 @@ struct Block {
     residual: bool,
 }
 
+/// Activations of a batch: `[n, h, w, c]`, channels last.
+pub struct Nhwc {
+    pub data: Vec<f32>,
+    pub n: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+}
+
 /// What one forward pass gives: the last feature map, its global average, and the ImageNet logits.
 pub struct MobileNetOutput {
-    /// `[N, 1280, h, w]` (h = w = input / 32).
-    pub map: Tensor,
+    /// `[N, h, w, 1280]` (h = w = input / 32, rounded up).
+    pub map: Nhwc,
     /// `[N, 1280]`.
-    pub pooled: Tensor,
+    pub pooled: Vec<f32>,
     /// `[N, 1000]` (absent when the file has no classifier).
-    pub logits: Option<Tensor>,
+    pub logits: Option<Vec<f32>>,
 }
 
 pub struct MobileNetV2 {
     blocks: Vec<Block>,
-    classifier: Option<(Tensor, Tensor)>,
+    /// `[1000, 1280]` and `[1000]`.
+    classifier: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 /// torchvision's block settings (t, c, n, s).
@@ -86,137 +128,215 @@ impl MobileNetV2 {
     }
 
     pub fn load(t: &HashMap<String, Tensor>) -> Result<Self> {
-        let mut blocks = vec![Block { layers: vec![Layer::Stem(fold(t, "features.0.0", "features.0.1")?)], residual: false }];
+        let mut blocks = vec![Block { layers: vec![Layer::Stem(fold(t, "features.0.0", "features.0.1", &[32, 3, 3, 3], stem_layout)?)], residual: false }];
         let mut index = 1;
         let mut channels = 32;
         for (expand, out, repeats, first_stride) in SETTINGS {
             for r in 0..repeats {
                 let stride = if r == 0 { first_stride } else { 1 };
+                let hidden = channels * expand;
                 let p = format!("features.{index}.conv");
                 let mut layers = Vec::new();
                 let mut at = 0;
                 if expand != 1 {
-                    layers.push(Layer::Pointwise(fold(t, &format!("{p}.0.0"), &format!("{p}.0.1"))?, true));
+                    layers.push(Layer::Pointwise(fold(t, &format!("{p}.0.0"), &format!("{p}.0.1"), &[hidden, channels, 1, 1], as_is)?, true));
                     at = 1;
                 }
-                layers.push(Layer::Depthwise(fold(t, &format!("{p}.{at}.0"), &format!("{p}.{at}.1"))?, stride));
-                layers.push(Layer::Pointwise(fold(t, &format!("{p}.{}", at + 1), &format!("{p}.{}", at + 2))?, false));
+                layers.push(Layer::Depthwise(fold(t, &format!("{p}.{at}.0"), &format!("{p}.{at}.1"), &[hidden, 1, 3, 3], depthwise_layout)?, stride));
+                layers.push(Layer::Pointwise(fold(t, &format!("{p}.{}", at + 1), &format!("{p}.{}", at + 2), &[out, hidden, 1, 1], as_is)?, false));
                 blocks.push(Block { layers, residual: stride == 1 && channels == out });
                 channels = out;
                 index += 1;
             }
         }
-        blocks.push(Block { layers: vec![Layer::Pointwise(fold(t, &format!("features.{index}.0"), &format!("features.{index}.1"))?, true)], residual: false });
+        blocks.push(Block { layers: vec![Layer::Pointwise(fold(t, &format!("features.{index}.0"), &format!("features.{index}.1"), &[1280, channels, 1, 1], as_is)?, true)], residual: false });
         let classifier = match (t.get("classifier.1.weight"), t.get("classifier.1.bias")) {
-            (Some(w), Some(b)) => Some((w.t()?.contiguous()?, b.clone())),
+            (Some(w), Some(_)) if w.dims() == [1000, 1280] => Some((get(t, "classifier.1.weight")?, get(t, "classifier.1.bias")?)),
+            (Some(w), _) => return Err(Error::input("weights", format!("MobileNetV2: `classifier.1.weight` is {:?}, expected [1000, 1280]", w.dims()))),
             _ => None,
         };
         Ok(Self { blocks, classifier })
     }
 
-    /// `x`: `[N, 3, H, W]`, normalised with ImageNet's mean and std.
-    pub fn forward(&self, x: &Tensor) -> Result<MobileNetOutput> {
-        let mut x = x.clone();
+    /// `x`: `[N, 3, H, W]` (NCHW, as PyTorch takes it), normalised with ImageNet's mean and std.
+    pub fn forward(&self, x: &[f32], n: usize, h: usize, w: usize) -> Result<MobileNetOutput> {
+        if x.len() != n * 3 * h * w || n == 0 || h == 0 || w == 0 {
+            return Err(Error::input("frames", format!("MobileNetV2: {} values for {n} × 3 × {h} × {w}", x.len())));
+        }
+        // NCHW → NHWC
+        let mut data = vec![0f32; x.len()];
+        data.par_chunks_mut(h * w * 3).enumerate().for_each(|(i, img)| {
+            for c in 0..3 {
+                for p in 0..h * w {
+                    img[p * 3 + c] = x[(i * 3 + c) * h * w + p];
+                }
+            }
+        });
+        let mut a = Nhwc { data, n, h, w, c: 3 };
         for b in &self.blocks {
-            let input = x.clone();
+            let input = if b.residual { Some(a.data.clone()) } else { None };
             for l in &b.layers {
-                x = match l {
-                    Layer::Stem(f) => {
-                        let y = x.conv2d(&f.weight, 1, 2, 1, 1)?;
-                        relu6(&y.broadcast_add(&f.bias.reshape((1, (), 1, 1))?)?)?
-                    }
-                    Layer::Pointwise(f, act) => {
-                        let (n, c, h, w) = x.dims4()?;
-                        let out = f.weight.dim(0)?;
-                        let wm = f.weight.reshape((out, c))?;
-                        let y = wm.broadcast_matmul(&x.reshape((n, c, h * w))?)?.broadcast_add(&f.bias.reshape((1, out, 1))?)?.reshape((n, out, h, w))?;
-                        if *act {
-                            relu6(&y)?
-                        } else {
-                            y
-                        }
-                    }
-                    Layer::Depthwise(f, stride) => depthwise3x3(&x, f, *stride)?,
+                a = match l {
+                    Layer::Stem(f) => stem(&a, f),
+                    Layer::Pointwise(f, relu) => pointwise(&a, f, *relu),
+                    Layer::Depthwise(f, stride) => depthwise(&a, f, *stride),
                 };
             }
-            if b.residual {
-                x = (x + input)?;
+            if let Some(input) = input {
+                a.data.par_chunks_mut(4096).zip(input.par_chunks(4096)).for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, x)| *y += x));
             }
         }
-        let pooled = x.mean(D::Minus1)?.mean(D::Minus1)?;
-        let logits = match &self.classifier {
-            Some((w, b)) => Some(pooled.matmul(w)?.broadcast_add(b)?),
-            None => None,
-        };
-        Ok(MobileNetOutput { map: x, pooled, logits })
+        let (hw, c) = (a.h * a.w, a.c);
+        let mut pooled = vec![0f32; a.n * c];
+        for (i, p) in pooled.chunks_mut(c).enumerate() {
+            for px in a.data[i * hw * c..(i + 1) * hw * c].chunks(c) {
+                p.iter_mut().zip(px).for_each(|(s, v)| *s += v);
+            }
+            p.iter_mut().for_each(|s| *s /= hw as f32);
+        }
+        let logits = self.classifier.as_ref().map(|(wt, bias)| {
+            let mut y: Vec<f32> = (0..a.n).flat_map(|_| bias.iter().copied()).collect();
+            gemm_rows(a.n, bias.len(), c, &mut y, &pooled, wt);
+            y
+        });
+        Ok(MobileNetOutput { map: a, pooled, logits })
     }
 }
 
-fn relu6(x: &Tensor) -> Result<Tensor> {
-    Ok(x.clamp(0f32, 6f32)?)
+/// `dst [m, n] += lhs [m, k] · wᵀ` for `w [n, k]` (row-major), on the calling pool's threads.
+fn gemm_rows(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: &[f32], w: &[f32]) {
+    assert!(dst.len() == m * n && lhs.len() == m * k && w.len() == n * k);
+    let threads = rayon::current_num_threads();
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: the assert keeps every index the strides reach inside the slices; dst is written only
+    // through its exclusive borrow. rhs = wᵀ: element (k, n) is w[n·K + k].
+    unsafe {
+        gemm::gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, true, lhs.as_ptr(), 1, k as isize, w.as_ptr(), k as isize, 1, 1.0, 1.0, false, false, false, parallelism);
+    }
 }
 
-/// 3×3 depthwise convolution, padding 1, with bias and ReLU6, one plane per task.
-fn depthwise3x3(x: &Tensor, f: &Folded, stride: usize) -> Result<Tensor> {
-    let (n, c, h, w) = x.dims4()?;
-    let (oh, ow) = ((h - 1) / stride + 1, (w - 1) / stride + 1);
-    let input: Vec<f32> = x.flatten_all()?.to_vec1()?;
-    let mut out = vec![0f32; n * c * oh * ow];
-    out.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, o)| {
-        let ch = plane % c;
-        let src = &input[plane * h * w..(plane + 1) * h * w];
-        let k = &f.weight_v[ch * 9..ch * 9 + 9];
-        let bias = f.bias_v[ch];
-        for oy in 0..oh {
-            let row = &mut o[oy * ow..(oy + 1) * ow];
-            row.fill(bias);
+fn relu6(x: &mut [f32]) {
+    x.par_chunks_mut(4096).for_each(|c| c.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)));
+}
+
+/// Rows of `bias`, one per pixel: the initial value of a convolution's output.
+fn biased(rows: usize, bias: &[f32]) -> Vec<f32> {
+    let mut y = vec![0f32; rows * bias.len()];
+    y.par_chunks_mut(bias.len()).for_each(|r| r.copy_from_slice(bias));
+    y
+}
+
+fn pointwise(a: &Nhwc, f: &Folded, relu: bool) -> Nhwc {
+    let rows = a.n * a.h * a.w;
+    let mut y = biased(rows, &f.bias);
+    gemm_rows(rows, f.out, a.c, &mut y, &a.data, &f.weight);
+    if relu {
+        relu6(&mut y);
+    }
+    Nhwc { data: y, n: a.n, h: a.h, w: a.w, c: f.out }
+}
+
+/// Output side of a 3×3 convolution with padding 1.
+fn out_side(side: usize, stride: usize) -> usize {
+    (side - 1) / stride + 1
+}
+
+/// The stem: im2col of 3×3/2 patches (padding 1) and one product with `[27, 32]`, ReLU6.
+fn stem(a: &Nhwc, f: &Folded) -> Nhwc {
+    let (oh, ow) = (out_side(a.h, 2), out_side(a.w, 2));
+    let rows = a.n * oh * ow;
+    let mut cols = vec![0f32; rows * 27];
+    cols.par_chunks_mut(ow * 27).enumerate().for_each(|(row, line)| {
+        let (i, oy) = (row / oh, row % oh);
+        let img = &a.data[i * a.h * a.w * 3..(i + 1) * a.h * a.w * 3];
+        for ox in 0..ow {
+            let patch = &mut line[ox * 27..(ox + 1) * 27];
             for ky in 0..3 {
-                let iy = (oy * stride + ky) as isize - 1;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                let line = &src[iy as usize * w..(iy as usize + 1) * w];
+                let iy = (oy * 2 + ky) as isize - 1;
                 for kx in 0..3 {
-                    let wk = k[ky * 3 + kx];
-                    // ox whose input column ox·stride + kx − 1 is inside the row
-                    let lo = if kx == 0 { 1 } else { 0 };
-                    let hi = ((w + 1 - kx) / stride + usize::from((w + 1 - kx) % stride != 0)).min(ow);
-                    if stride == 1 {
-                        let off = kx as isize - 1;
-                        for ox in lo..hi {
-                            row[ox] += wk * line[(ox as isize + off) as usize];
-                        }
-                    } else {
-                        for ox in lo..hi {
-                            row[ox] += wk * line[ox * stride + kx - 1];
-                        }
+                    let ix = (ox * 2 + kx) as isize - 1;
+                    if iy >= 0 && (iy as usize) < a.h && ix >= 0 && (ix as usize) < a.w {
+                        let src = (iy as usize * a.w + ix as usize) * 3;
+                        patch[(ky * 3 + kx) * 3..(ky * 3 + kx) * 3 + 3].copy_from_slice(&img[src..src + 3]);
                     }
                 }
             }
-            row.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
         }
     });
-    Ok(Tensor::from_vec(out, (n, c, oh, ow), &Device::Cpu)?.to_dtype(DType::F32)?)
+    let mut y = biased(rows, &f.bias);
+    // cols [rows, 27] · weight [27, out]: the weight is stored k-major, so it is wᵀ of a [out, 27]
+    let wt: Vec<f32> = (0..f.out).flat_map(|o| (0..27).map(move |k| (o, k))).map(|(o, k)| f.weight[k * f.out + o]).collect();
+    gemm_rows(rows, f.out, 27, &mut y, &cols, &wt);
+    relu6(&mut y);
+    Nhwc { data: y, n: a.n, h: oh, w: ow, c: f.out }
+}
+
+/// 3×3 depthwise convolution (padding 1) with bias and ReLU6, vectorised across channels; one
+/// output row per task.
+fn depthwise(a: &Nhwc, f: &Folded, stride: usize) -> Nhwc {
+    let (oh, ow, c) = (out_side(a.h, stride), out_side(a.w, stride), a.c);
+    let mut y = vec![0f32; a.n * oh * ow * c];
+    y.par_chunks_mut(ow * c).enumerate().for_each(|(row, line)| {
+        let (i, oy) = (row / oh, row % oh);
+        let img = &a.data[i * a.h * a.w * c..(i + 1) * a.h * a.w * c];
+        for ox in 0..ow {
+            let acc = &mut line[ox * c..(ox + 1) * c];
+            acc.copy_from_slice(&f.bias);
+            for ky in 0..3 {
+                let iy = (oy * stride + ky) as isize - 1;
+                if iy < 0 || iy as usize >= a.h {
+                    continue;
+                }
+                for kx in 0..3 {
+                    let ix = (ox * stride + kx) as isize - 1;
+                    if ix < 0 || ix as usize >= a.w {
+                        continue;
+                    }
+                    let src = &img[(iy as usize * a.w + ix as usize) * c..][..c];
+                    let k = &f.weight[(ky * 3 + kx) * c..][..c];
+                    acc.iter_mut().zip(src).zip(k).for_each(|((o, x), w)| *o += x * w);
+                }
+            }
+            acc.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
+        }
+    });
+    Nhwc { data: y, n: a.n, h: oh, w: ow, c }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
-    /// The direct kernel against candle's grouped convolution (the reference it replaces).
+    fn close(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    fn nhwc(t: &Tensor) -> Vec<f32> {
+        t.permute((0, 2, 3, 1)).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    /// The direct kernels against candle's convolutions (the references they replace).
     #[test]
-    fn depthwise_kernel_equals_a_grouped_convolution() {
+    fn kernels_equal_candle_convolutions() {
+        let dev = Device::Cpu;
         for (h, w, stride) in [(7, 7, 1), (8, 9, 2), (5, 4, 2), (1, 1, 1), (2, 3, 2)] {
-            let c = 3;
-            let x = Tensor::randn(0f32, 1f32, (2, c, h, w), &Device::Cpu).unwrap();
-            let weight = Tensor::randn(0f32, 1f32, (c, 1, 3, 3), &Device::Cpu).unwrap();
-            let bias = Tensor::randn(0f32, 1f32, c, &Device::Cpu).unwrap();
-            let f = Folded { weight_v: weight.flatten_all().unwrap().to_vec1().unwrap(), bias_v: bias.to_vec1().unwrap(), weight: weight.clone(), bias: bias.clone() };
-            let got = depthwise3x3(&x, &f, stride).unwrap();
-            let want = relu6(&x.conv2d(&weight, 1, stride, 1, c).unwrap().broadcast_add(&bias.reshape((1, c, 1, 1)).unwrap()).unwrap()).unwrap();
-            assert_eq!(got.dims(), want.dims(), "{h}×{w} stride {stride}");
-            let diff = (got - want).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
-            assert!(diff < 1e-5, "{h}×{w} stride {stride}: {diff}");
+            let c = 5;
+            let x = Tensor::randn(0f32, 1f32, (2, c, h, w), &dev).unwrap();
+            let weight = Tensor::randn(0f32, 1f32, (c, 1, 3, 3), &dev).unwrap();
+            let bias = Tensor::randn(0f32, 1f32, c, &dev).unwrap();
+            let f = Folded { weight: depthwise_layout(c, 9, &weight.flatten_all().unwrap().to_vec1().unwrap()), bias: bias.to_vec1().unwrap(), out: c };
+            let got = depthwise(&Nhwc { data: nhwc(&x), n: 2, h, w, c }, &f, stride);
+            let want = x.conv2d(&weight, 1, stride, 1, c).unwrap().broadcast_add(&bias.reshape((1, c, 1, 1)).unwrap()).unwrap().clamp(0f32, 6f32).unwrap();
+            assert_eq!((got.h, got.w), (want.dim(2).unwrap(), want.dim(3).unwrap()), "{h}×{w} stride {stride}");
+            assert!(close(&got.data, &nhwc(&want)) < 1e-5, "depthwise {h}×{w} stride {stride}");
+
+            let sw = Tensor::randn(0f32, 1f32, (4, 3, 3, 3), &dev).unwrap();
+            let x3 = Tensor::randn(0f32, 1f32, (2, 3, h, w), &dev).unwrap();
+            let f = Folded { weight: stem_layout(4, 27, &sw.flatten_all().unwrap().to_vec1().unwrap()), bias: vec![0.5; 4], out: 4 };
+            let got = stem(&Nhwc { data: nhwc(&x3), n: 2, h, w, c: 3 }, &f);
+            let want = (x3.conv2d(&sw, 1, 2, 1, 1).unwrap() + 0.5).unwrap().clamp(0f32, 6f32).unwrap();
+            assert!(close(&got.data, &nhwc(&want)) < 1e-4, "stem {h}×{w}");
         }
     }
 }

@@ -62,7 +62,8 @@ fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
     let (footage, weights) = (PathBuf::from(footage), PathBuf::from(weights));
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let python = std::env::var_os("VIDEOBERT_TORCH_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join(".venv-torch/bin/python"));
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // ours on rayon's pool (RAYON_NUM_THREADS sets it), PyTorch at the same count
+    let threads = rayon::current_num_threads();
 
     let backbone = Backbone::load(&weights, 1, None).unwrap();
     assert_eq!((backbone.arch.as_str(), backbone.dim, backbone.frame_size()), ("mobilenet_v2", 1280, SIDE));
