@@ -113,7 +113,7 @@ fn bad_weights_are_coded_errors() {
     match Backbone::load(&other, 2, None) {
         Err(Error::InvalidInput { field, reason }) => {
             assert!(field.starts_with("backboneWeights"), "{field}");
-            assert!(reason.contains("neither a ResNet"), "{reason}");
+            assert!(reason.contains("not a ResNet") && reason.contains("MobileNetV2"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
