@@ -16,7 +16,7 @@ describe('VideoTextDataset', () => {
 
   it('splits by video, windows T segments with their overlapping captions, and batches to the native layout', async () => {
     const cfg = config()
-    const ds = new VideoTextDataset(shards, cfg, tokenizer, { validationFraction: 0.2, seed: 3 })
+    const ds = new VideoTextDataset(shards, cfg, tokenizer, { validationFraction: 0.2, seed: 3, windows: 'tiles' })
     expect(ds.videos.validation).toHaveLength(2)
     expect(ds.videos.train).toHaveLength(8)
     expect(ds.videos.train.filter((v) => ds.videos.validation.includes(v))).toEqual([])
@@ -41,6 +41,25 @@ describe('VideoTextDataset', () => {
     const model = await VideoBERT.create(cfg, { seed: 1 })
     const m = await model.trainStep(batches[0]!, { lr: 1e-3 })
     expect(Number.isFinite(m.loss)).toBe(true)
+  })
+
+  it('caption windows: one per caption, its own segments and text (the default for videos with two or more captions); negatives from other times of the video', () => {
+    const cfg = config()
+    const ds = new VideoTextDataset(shards, cfg, tokenizer, { validationFraction: 0, seed: 3, negatives: 1 })
+    expect(ds.captionWindowed.size).toBe(shards.length)
+    const h264 = ds.windows.train.filter((w) => w.video === 0)
+    // [0, 0.8] s → segments 0–1; [1.7, 3] s → segments 4–7 (0.4 s segments)
+    expect(h264.map((w) => [w.first, w.count, w.text])).toEqual([[0, 2, 'a red circle'], [4, 4, 'moves left']])
+    // every pair is a negative (negatives: 1), its text another caption of the set
+    const encoded = (t: string) => [...tokenizer.encode(t, cfg.maxTextLen)].join(',')
+    const batch = [...ds.batches('train', ds.windows.train.length, 0)][0]!
+    const L = cfg.maxTextLen
+    expect([...batch.vtmLabels!].every((l) => l === 0)).toBe(true)
+    const order = [...ds.windows.train].map((w) => encoded(w.text))
+    for (let b = 0; b < batch.batchSize; b++) expect(order).toContain([...batch.textIds.subarray(b * L, (b + 1) * L)].filter((id) => id !== cfg.padTokenId).join(','))
+    // tiles when asked; a bad value is a coded error
+    expect(new VideoTextDataset(shards, cfg, tokenizer, { windows: 'tiles' }).captionWindowed.size).toBe(0)
+    expect(() => new VideoTextDataset(shards, cfg, tokenizer, { windows: 'sentences' as never })).toThrow(/`windows`: 'auto', 'tiles' or 'captions'/)
   })
 
   it('refuses shards made with another feature size or region count', () => {

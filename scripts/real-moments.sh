@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Moment retrieval on real footage, measured as the walk-through (docs/subtitles.md) runs it: the
-# four clips of scripts/fetch-real-footage.sh with their subtitles → manifest → vocab → tokenize →
-# pretrain (defaults, --split time) for seeds 0, 1, 2 → `retrieve --segments`: each cue's own text
-# as a query over its video's moments, R@1 and R@5 against chance, mean ± sd over the seeds.
+# four clips of scripts/fetch-real-footage.sh with their subtitles → manifest → vocab → tokenize with
+# torchvision's ImageNet MobileNetV2 (scripts/fetch-backbone-weights.sh) → pretrain (defaults,
+# --split time) for seeds 0, 1, 2 → `retrieve --segments` (defaults): each cue's own text as a query
+# over its video's moments, R@1 and R@5 against chance, mean ± sd over the seeds.
 #   bash scripts/real-moments.sh [WORK_DIR]        (default /tmp/videobert-real-moments)
 # Needs the built package (npm run build) and the network once (the packages are cached).
 set -euo pipefail
@@ -13,7 +14,8 @@ mkdir -p "$work" && cd "$work"
 bash "$here/scripts/fetch-real-footage.sh" footage
 "${V[@]}" manifest footage --out set.jsonl
 "${V[@]}" vocab --manifest set.jsonl --out tokenizer.json
-"${V[@]}" tokenize set.jsonl --out shards
+bash "$here/scripts/fetch-backbone-weights.sh" weights
+"${V[@]}" tokenize set.jsonl --out shards --extractor mobilenet_v2 --weights weights/mobilenet_v2-b0353104.pth
 for seed in 0 1 2; do
   [ -d "run-$seed/checkpoints/step-1000" ] || "${V[@]}" pretrain --data shards --tokenizer tokenizer.json --out "run-$seed" --split time --seed "$seed" 2>&1 | tail -1
   "${V[@]}" retrieve --checkpoint "run-$seed/checkpoints/step-1000" --shards shards --segments --json >"moments-$seed.json"

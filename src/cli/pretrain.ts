@@ -30,6 +30,10 @@ Options:
                           end of each video
   --split video|time      hold out whole videos (default ${D.split}), or the last part of each video
                           (one long video or a few)
+  --windows auto|tiles|captions   what a training window is (default ${D.windows}): tiles, runs of
+                          maxSegments segments with every caption they overlap; captions, one per
+                          caption with its own segments (the paper's alignment); auto, captions for
+                          a video with two or more timed captions (subtitles), tiles otherwise
   --seed N                (default ${D.seed})
   --threads N             threads for tensor math (default: physical cores)
   --device NAME           cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
@@ -55,7 +59,7 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
   const s = { type: 'string' } as const
   const { values: v } = parseCommand(args, {
     data: s, tokenizer: s, out: s, preset: s, config: s, steps: s, 'batch-size': s, 'grad-accum': s, lr: s, warmup: s, decay: s,
-    'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, split: s, seed: s, threads: s, device: s, resume: { type: 'boolean' },
+    'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, split: s, windows: s, seed: s, threads: s, device: s, resume: { type: 'boolean' },
   }, false)
   if (v.help) {
     process.stdout.write(`${PRETRAIN_HELP}\n`)
@@ -80,6 +84,7 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
     keepLast: optionalInt(v['keep-last'], 'keep-last'),
     validationFraction: v['validation-fraction'] === undefined ? undefined : number(v['validation-fraction'], 'validation-fraction', D.validationFraction, 0),
     split: choice(v.split, 'split', ['video', 'time'] as const, D.split),
+    windows: choice(v.windows, 'windows', ['auto', 'tiles', 'captions'] as const, D.windows),
     seed: optionalInt(v.seed, 'seed'),
     threads: optionalInt(v.threads, 'threads'),
     device: deviceFlag(v.device),

@@ -30,7 +30,8 @@ Options:
   --shards DIR              the tokenized set (videobert tokenize)
   --direction D             text-to-video (default) or video-to-text
   --first-stage S           words, match or likelihood: scores every pair (default ${RETRIEVAL_DEFAULTS.scorer})
-  --rerank S                match or likelihood: re-score each query's top --rerank-top candidates
+  --rerank S                match, likelihood or none: re-score each query's top --rerank-top candidates
+                            (default none; with --segments ${MOMENT_DEFAULTS.rerank})
   --rerank-top N            candidates re-scored per query (default ${RETRIEVAL_DEFAULTS.rerankTop})
   --query TEXT              rank the set's windows for this text (repeatable; text-to-video)
   --top N                   results listed per query with --query (default 5)
@@ -54,7 +55,8 @@ export async function retrieveCommand(args: string[]): Promise<number> {
   const shardsDir = required(v.shards, '--shards DIR', 'retrieve')
   const direction = choice<Direction>(v.direction, 'direction', ['text-to-video', 'video-to-text'], 'text-to-video')
   const scorer = choice<Scorer>(v['first-stage'], 'first-stage', ['words', 'match', 'likelihood'], RETRIEVAL_DEFAULTS.scorer)
-  const rerank = v.rerank === undefined ? undefined : choice(v.rerank, 'rerank', ['match', 'likelihood'] as const, 'match')
+  const rerankFlag = v.rerank === undefined ? undefined : choice(v.rerank, 'rerank', ['match', 'likelihood', 'none'] as const, 'none')
+  const rerank = rerankFlag === 'none' ? undefined : rerankFlag
   const rerankTop = positiveInt(v['rerank-top'], 'rerank-top', RETRIEVAL_DEFAULTS.rerankTop)
   const top = positiveInt(v.top, 'top', 5)
   const queries = v.query as string[] | undefined
@@ -67,7 +69,7 @@ export async function retrieveCommand(args: string[]): Promise<number> {
     const moments = {
       windowSegments: v['window-segments'] === undefined ? undefined : positiveInt(v['window-segments'], 'window-segments', MOMENT_DEFAULTS.windowSegments),
       strideSegments: v['stride-segments'] === undefined ? undefined : positiveInt(v['stride-segments'], 'stride-segments', 1),
-      rerank, rerankTop, top,
+      rerank: rerankFlag, rerankTop, top,
     }
     return momentsCommand(p, shards, queries, moments, Boolean(v.json))
   }
@@ -104,10 +106,11 @@ export async function retrieveCommand(args: string[]): Promise<number> {
 
 async function momentsCommand(p: Pretrained, shards: TokenShards, queries: string[] | undefined, options: Parameters<Pretrained['retrieveMoments']>[2], json: boolean): Promise<number> {
   const t0 = performance.now()
+  const rerank = options?.rerank ?? MOMENT_DEFAULTS.rerank
   if (queries) {
     const found = await p.retrieveMoments(queries, shards, options)
     const seconds = (performance.now() - t0) / 1000
-    if (json) process.stdout.write(`${JSON.stringify({ results: found, seconds })}\n`)
+    if (json) process.stdout.write(`${JSON.stringify({ rerank, results: found, seconds })}\n`)
     else {
       for (const q of found) {
         process.stdout.write(`${q.query}\n${q.moments.map((m, i) => `  ${i + 1}. ${m.id} ${m.start.toFixed(2)}–${m.end.toFixed(2)} s  ${m.score.toFixed(3)}`).join('\n')}\n`)
@@ -118,10 +121,10 @@ async function momentsCommand(p: Pretrained, shards: TokenShards, queries: strin
   const videos = Array.from({ length: shards.length }, (_, i) => ({ ...shardMoments(shards, i), captions: shards.video(i).captions }))
   const m = await evaluateMoments(p, videos, options)
   const seconds = (performance.now() - t0) / 1000
-  if (json) process.stdout.write(`${JSON.stringify({ ...m, seconds })}\n`)
+  if (json) process.stdout.write(`${JSON.stringify({ ...m, rerank, seconds })}\n`)
   else {
     process.stdout.write(
-      `moments: ${m.queries} captions as queries over ${m.momentsPerVideo.toFixed(1)} moments per video (${seconds.toFixed(1)} s)\n` +
+      `moments: ${m.queries} captions as queries over ${m.momentsPerVideo.toFixed(1)} moments per video, words scorer${rerank === 'none' ? '' : ` + ${rerank} re-ranking`} (${seconds.toFixed(1)} s)\n` +
         `  R@1 ${m.recall[1].toFixed(3)} (chance ${m.chance[1].toFixed(3)})\n  R@5 ${m.recall[5].toFixed(3)} (chance ${m.chance[5].toFixed(3)})\n`,
     )
   }

@@ -11,7 +11,7 @@ import { rng, shuffle } from '../random.js'
 import type { TextTokenizer } from '../vocab.js'
 import type { TokenShards } from '../shards.js'
 import { fitFeatureNorm, type FeatureNorm } from './feature-norm.js'
-import { collate, windowsOf, type VideoWindow } from './windows.js'
+import { captionWindowsOf, collate, windowsOf, type VideoWindow } from './windows.js'
 
 /** How a `VideoTextDataset` splits, pairs, standardises and treats unreadable videos. */
 export interface DatasetOptions {
@@ -23,6 +23,14 @@ export interface DatasetOptions {
    * video's windows (for one long video or a few). @default 'video'
    */
   split?: 'video' | 'time'
+  /**
+   * What a training window is: `'tiles'`, consecutive runs of `maxSegments` segments with the text of
+   * every caption they overlap; `'captions'`, one window per caption, its own segments with its own
+   * text (the paper's alignment of timed sentences, for subtitled videos; negatives may then come from
+   * other times of the same video); `'auto'`, captions for a video with two or more timed captions,
+   * tiles otherwise. @default 'auto'
+   */
+  windows?: 'auto' | 'tiles' | 'captions'
   /** Seeds the split, the negatives and the shuffling. @default 0 */
   seed?: number
   /** Fraction of video-text pairs whose text is taken from another video (label 0). @default 0.5 */
@@ -51,7 +59,7 @@ export function noValidationNote(data: VideoTextDataset, validationFraction: num
   if (data.windows.validation.length > 0) return null
   const n = data.shards.length
   if (data.split === 'time') {
-    return `no validation: every video is a single window of ${data.config.maxSegments} segments or fewer, so there is no end to hold out; add videos and use --split video`
+    return `no validation: every video has one window only (its segments fit one window of ${data.config.maxSegments}, or it has one caption), so there is no end to hold out; add videos and use --split video`
   }
   return (
     `no validation: ${n} video${n === 1 ? '' : 's'} with --validation-fraction ${validationFraction} hold${n === 1 ? 's' : ''} out ${Math.round(n * validationFraction)} whole videos. ` +
@@ -60,9 +68,18 @@ export function noValidationNote(data: VideoTextDataset, validationFraction: num
   )
 }
 
-/** One window: a video's segments `[first, first + count)` and the text of its overlapping captions. */
+/** One window: a video's segments `[first, first + count)` and its text (see `DatasetOptions.windows`). */
 export interface Window extends VideoWindow {
   text: string
+}
+
+/** A tile with the text of every caption it overlaps. */
+function withText(rec: ReturnType<TokenShards['video']>, w: VideoWindow): Window {
+  const text = rec.captions
+    .filter((c) => c.segments && c.segments[1] >= w.first && c.segments[0] < w.first + w.count)
+    .map((c) => c.text)
+    .join(' ')
+  return { ...w, text }
 }
 
 /** The two parts of a dataset: its videos are split between them by video (seeded). */
@@ -82,7 +99,9 @@ export class VideoTextDataset {
   readonly skipped: { video: number; reason: string }[] = []
   /** The standardisation applied to every batch's features (null: features as stored). */
   readonly featureNorm: FeatureNorm | null
-  readonly #opts: Required<Omit<DatasetOptions, 'featureNorm' | 'split'>>
+  readonly #opts: Required<Omit<DatasetOptions, 'featureNorm' | 'split' | 'windows'>>
+  /** Videos whose windows are their captions (`DatasetOptions.windows`). */
+  readonly captionWindowed: Set<number>
   /** How validation was held out (`DatasetOptions.split`). */
   readonly split: 'video' | 'time'
 
@@ -92,9 +111,10 @@ export class VideoTextDataset {
     readonly tokenizer: TextTokenizer,
     options: DatasetOptions = {},
   ) {
-    const { validationFraction = 0.1, seed = 0, negatives = 0.5, badItems = 'skip', featureNorm = 'fit', split = 'video' } = options
+    const { validationFraction = 0.1, seed = 0, negatives = 0.5, badItems = 'skip', featureNorm = 'fit', split = 'video', windows = 'auto' } = options
     this.#opts = { validationFraction, seed, negatives, badItems }
     if (split !== 'video' && split !== 'time') throw new VideoBertError('InvalidConfig', `invalid config field \`split\`: 'video' or 'time', got '${String(split)}'`)
+    if (!['auto', 'tiles', 'captions'].includes(windows)) throw new VideoBertError('InvalidConfig', `invalid config field \`windows\`: 'auto', 'tiles' or 'captions', got '${String(windows)}'`)
     this.split = split
     const p = shards.params
     if (p.featureDim !== config.featureDim) {
@@ -107,11 +127,18 @@ export class VideoTextDataset {
       throw new VideoBertError('InvalidConfig', `invalid config field \`validationFraction\`: must be in [0, 1], got ${validationFraction}`)
     }
     const all = Array.from({ length: shards.length }, (_, i) => i)
+    const timed = (v: number) => shards.video(v).captions.filter((c) => c.segments).length
+    this.captionWindowed = new Set(all.filter((v) => windows === 'captions' || (windows === 'auto' && timed(v) >= 2)))
+    const windowsOfVideo = (v: number): Window[] => {
+      const rec = shards.video(v)
+      if (this.captionWindowed.has(v)) return captionWindowsOf(v, rec.captions, config.maxSegments)
+      return windowsOf(v, rec.numSegments, config.maxSegments).map((w) => withText(rec, w))
+    }
     const order = shuffle([...all], rng(seed ^ 0x51ee7))
     const nVal = Math.round(order.length * validationFraction)
     this.videos =
       split === 'time'
-        ? { validation: all.filter((v) => heldOutWindows(windowsOf(v, shards.video(v).numSegments, config.maxSegments).length, validationFraction) > 0), train: all }
+        ? { validation: all.filter((v) => heldOutWindows(windowsOfVideo(v).length, validationFraction) > 0), train: all }
         : { validation: order.slice(0, nVal).sort((a, b) => a - b), train: order.slice(nVal).sort((a, b) => a - b) }
     if (featureNorm === 'fit') {
       if (this.videos.train.length === 0) {
@@ -129,25 +156,16 @@ export class VideoTextDataset {
       }
       this.featureNorm = featureNorm
     }
-    const withText = (rec: ReturnType<TokenShards['video']>, w: VideoWindow): Window => ({
-      ...w,
-      text: rec.captions
-        .filter((c) => c.segments && c.segments[1] >= w.first && c.segments[0] < w.first + w.count)
-        .map((c) => c.text)
-        .join(' '),
-    })
     if (split === 'time') {
       for (const v of all) {
-        const rec = shards.video(v)
-        const ws = windowsOf(v, rec.numSegments, config.maxSegments)
+        const ws = windowsOfVideo(v)
         const cut = ws.length - heldOutWindows(ws.length, validationFraction)
-        ws.forEach((w, i) => this.windows[i < cut ? 'train' : 'validation'].push(withText(rec, w)))
+        ws.forEach((w, i) => this.windows[i < cut ? 'train' : 'validation'].push(w))
       }
     } else {
       for (const part of ['train', 'validation'] as const) {
         for (const v of this.videos[part]) {
-          const rec = shards.video(v)
-          for (const w of windowsOf(v, rec.numSegments, config.maxSegments)) this.windows[part].push(withText(rec, w))
+          this.windows[part].push(...windowsOfVideo(v))
         }
       }
     }
@@ -167,8 +185,8 @@ export class VideoTextDataset {
         let label = 1
         if (windows.length > 1 && next() < this.#opts.negatives) {
           let other = windows[Math.floor(next() * windows.length)]!
-          for (let tries = 0; other.video === w.video && tries < 10; tries++) other = windows[Math.floor(next() * windows.length)]!
-          if (other.video !== w.video) {
+          for (let tries = 0; !this.#unrelated(w, other) && tries < 10; tries++) other = windows[Math.floor(next() * windows.length)]!
+          if (this.#unrelated(w, other)) {
             text = other.text
             label = 0
           }
@@ -178,6 +196,16 @@ export class VideoTextDataset {
       const batch = this.collate(items)
       if (batch) yield batch
     }
+  }
+
+  /**
+   * Whether `other`'s text can be `w`'s negative: another video's, or for caption windows another
+   * caption of the same video whose segments do not overlap `w`'s.
+   */
+  #unrelated(w: Window, other: Window): boolean {
+    if (other.video !== w.video) return true
+    if (!this.captionWindowed.has(w.video) || other.text === w.text) return false
+    return other.first >= w.first + w.count || other.first + other.count <= w.first
   }
 
   /**

@@ -24,6 +24,21 @@ export function windowsOf(video: number, numSegments: number, maxSegments: numbe
   return out
 }
 
+/**
+ * The VideoBERT paper's alignment: one window per timed caption, its segments `[a, b]` (those the
+ * caption overlaps), cut into pieces of at most `maxSegments` when it is longer; captions without
+ * segments give none. `text` is the caption's own.
+ */
+export function captionWindowsOf(video: number, captions: { segments: [number, number] | null; text: string }[], maxSegments: number): (VideoWindow & { text: string })[] {
+  const out: (VideoWindow & { text: string })[] = []
+  for (const c of captions) {
+    if (!c.segments) continue
+    const [a, b] = c.segments
+    for (let first = a; first <= b; first += maxSegments) out.push({ video, first, count: Math.min(maxSegments, b + 1 - first), text: c.text })
+  }
+  return out
+}
+
 /** What one row of a batch reads. */
 export interface BatchItem {
   window: VideoWindow

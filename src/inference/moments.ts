@@ -25,7 +25,7 @@ export type TimedTokens = VideoTokens & {
 }
 
 /** What the options of `retrieveMoments` are when left out. */
-export const MOMENT_DEFAULTS = { windowSegments: 4, top: 5, rerankTop: 10, batchSize: 128 } as const
+export const MOMENT_DEFAULTS = { windowSegments: 4, top: 5, rerank: 'match', rerankTop: 10, batchSize: 128 } as const
 
 /** How videos are cut into moments and how moments are ranked. */
 export interface MomentOptions {
@@ -35,8 +35,13 @@ export interface MomentOptions {
   strideSegments?: number
   /** Moments returned per query. @default 5 */
   top?: number
-  /** Re-score each query's top `rerankTop` moments with the matching head or the caption likelihood. @default none */
-  rerank?: 'match' | 'likelihood'
+  /**
+   * Re-score each query's top `rerankTop` moments with the matching head, the caption likelihood, or
+   * not. The matching head is the default: the words scorer alone tells a video's moments apart
+   * poorly (on the real clips of docs/subtitles.md it is near chance), the head was trained on
+   * exactly this — a caption against other times of its video. @default 'match'
+   */
+  rerank?: 'match' | 'likelihood' | 'none'
   /** @default 10 */
   rerankTop?: number
   /** Moments per native call. @default 128 */
@@ -98,6 +103,7 @@ function resolve(p: InferenceContext, videos: TimedTokens[], options: MomentOpti
   check('strideSegments', options.strideSegments, 1)
   check('top', options.top, 1)
   check('rerankTop', options.rerankTop, 1)
+  rerankOf(options)
   const { maxSegments, featureDim, numRegions } = p.model.config
   videos.forEach((v, i) => {
     if (v.featureDim !== featureDim || (numRegions > 0 && v.numRegions !== numRegions)) {
@@ -116,11 +122,18 @@ function toMoment(videos: TimedTokens[], w: Window, score: number): Moment {
   return { video: w.video, start: v.starts[w.first]!, end: v.ends[w.first + w.count - 1]!, first: w.first, count: w.count, score }
 }
 
+/** The re-ranking scorer `options` ask for, or null for none. */
+function rerankOf(options: MomentOptions): 'match' | 'likelihood' | null {
+  const r = options.rerank ?? MOMENT_DEFAULTS.rerank
+  if (r !== 'match' && r !== 'likelihood' && r !== 'none') throw new VideoBertError('InvalidInput', `invalid input \`rerank\`: 'match', 'likelihood' or 'none', got '${String(r)}'`)
+  return r === 'none' ? null : r
+}
+
 /** `order` (candidate indices, best first) re-ranked in its top `k` by a second scorer. */
 async function rerankTop(p: InferenceContext, set: RetrievalSet, moments: Window[], query: string, order: number[], scores: Float32Array, options: MomentOptions, batchSize: number) {
   const k = options.rerankTop ?? MOMENT_DEFAULTS.rerankTop
   const top = order.slice(0, k)
-  const score = options.rerank === 'likelihood' ? likelihoods : matchScores
+  const score = rerankOf(options) === 'likelihood' ? likelihoods : matchScores
   const s2 = await score(p.model, set, top.map((c) => ({ w: moments[c]!, text: query })), batchSize)
   const reordered = [...top.keys()].sort((a, b) => s2[b]! - s2[a]! || a - b)
   return { order: [...reordered.map((i) => top[i]!), ...order.slice(k)], scores: [...reordered.map((i) => s2[i]!), ...order.slice(k).map((c) => scores[c]!)] }
@@ -143,7 +156,7 @@ export async function retrieveMoments(p: InferenceContext, queries: string[], vi
     const s = byQuery[qi]!
     let ranked = { order: [...s.keys()].sort((a, b) => s[b]! - s[a]! || a - b), scores: [] as number[] }
     ranked.scores = ranked.order.map((c) => s[c]!)
-    if (options.rerank) ranked = await rerankTop(p, set, moments, query, ranked.order, s, options, batchSize)
+    if (rerankOf(options)) ranked = await rerankTop(p, set, moments, query, ranked.order, s, options, batchSize)
     out.push({ query, moments: ranked.order.slice(0, top).map((c, i) => toMoment(videos, moments[c]!, ranked.scores[i]!)) })
   }
   return out
@@ -221,7 +234,7 @@ export async function evaluateMoments(p: InferenceContext, videos: (TimedTokens 
     if (right === 0) continue
     const [s] = wordScores(set, [c.text], own.map((i) => profiles[i]!), maxTextLen)
     let order = [...own.keys()].sort((a, b) => s![b]! - s![a]! || a - b)
-    if (options.rerank) order = (await rerankTop(p, set, own.map((i) => moments[i]!), c.text, order, s!, options, batchSize)).order
+    if (rerankOf(options)) order = (await rerankTop(p, set, own.map((i) => moments[i]!), c.text, order, s!, options, batchSize)).order
     queries++
     searched += own.length
     for (const k of [1, 5] as const) {

@@ -33,6 +33,7 @@ export const PRETRAIN_DEFAULTS = {
   keepLast: 3,
   validationFraction: 0.1,
   split: 'video' as 'video' | 'time',
+  windows: 'auto' as 'auto' | 'tiles' | 'captions',
   seed: 0,
 }
 
@@ -62,6 +63,8 @@ export interface PretrainOptions {
   validationFraction?: number
   /** Hold out whole videos (`'video'`) or the end of each video (`'time'`, for one long video or a few; `DatasetOptions.split`). @default 'video' */
   split?: 'video' | 'time'
+  /** What a training window is (`DatasetOptions.windows`). @default 'auto' */
+  windows?: 'auto' | 'tiles' | 'captions'
   seed?: number
   /** Threads for tensor math. @default physical cores */
   threads?: number
@@ -104,7 +107,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const decay = o.decay ?? d.decay
   if (!['cosine', 'linear', 'constant'].includes(decay)) throw new VideoBertError('InvalidConfig', `invalid config field \`decay\`: cosine, linear or constant, got '${decay}'`)
   const validationFraction = o.validationFraction ?? d.validationFraction
-  const data = new VideoTextDataset(shards, config, tokenizer, { validationFraction, split: o.split ?? d.split, seed })
+  const data = new VideoTextDataset(shards, config, tokenizer, { validationFraction, split: o.split ?? d.split, windows: o.windows ?? d.windows, seed })
   const validationNote = noValidationNote(data, validationFraction)
   if (validationNote && (o.progress ?? true)) process.stderr.write(`pretrain: ${validationNote}\n`)
   const model = await VideoBERT.create(config, { seed, numThreads: o.threads, device: o.device })
