@@ -285,6 +285,42 @@ fn is_image_sequence(path: &Path) -> bool {
     })
 }
 
+/// The packets of a demuxer, read one by one. A read error is skipped (as FFmpeg's CLI does) up to
+/// 64 in a row, then is the file's error: ffmpeg-next's `packets()` iterator retries forever, and a
+/// damaged MP4 whose sample table points past the file's end returns the same error on every read.
+pub(crate) struct Packets<'a> {
+    path: &'a Path,
+    consecutive_errors: usize,
+}
+
+impl<'a> Packets<'a> {
+    pub(crate) fn new(path: &'a Path) -> Self {
+        Self { path, consecutive_errors: 0 }
+    }
+
+    /// The next packet, None at the end of the file.
+    pub(crate) fn next(&mut self, ictx: &mut ff::format::context::Input) -> Result<Option<ff::Packet>> {
+        loop {
+            // A fresh packet each time: `Packet::read` does not unref what the packet held, so reusing
+            // one would leak every compressed packet of the file (memory growing with video length).
+            let mut packet = ff::Packet::empty();
+            match packet.read(ictx) {
+                Ok(()) => {
+                    self.consecutive_errors = 0;
+                    return Ok(Some(packet));
+                }
+                Err(ff::Error::Eof) => return Ok(None),
+                Err(e) => {
+                    self.consecutive_errors += 1;
+                    if self.consecutive_errors > 64 {
+                        return Err(Error::decode(self.path, format!("read error: {e}")));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Decode `path`, calling `on_frame(k, frame)` for every sampled frame k = 0, 1, … in order. The
 /// steps: check the options and the file, open the video stream and its decoder, feed the decoder
 /// packet by packet (skipping the disposable ones no sample needs), and hand every decoded frame to
@@ -298,22 +334,8 @@ pub fn decode_sampled(path: &Path, opts: &DecodeOptions, cancel: &AtomicBool, mu
     let mut sampler = Sampler::new(path, opts, &stream);
     let VideoStream { index, tb, disposable, mut decoder, .. } = stream;
     let mut skip = Skipper { disposable, recent: std::collections::VecDeque::with_capacity(RECENT_PTS) };
-    let mut consecutive_errors = 0;
-    loop {
-        // A fresh packet each time: `Packet::read` does not unref what the packet held, so reusing
-        // one would leak every compressed packet of the file (memory growing with video length).
-        let mut packet = ff::Packet::empty();
-        match packet.read(&mut ictx) {
-            Ok(()) => consecutive_errors = 0,
-            Err(ff::Error::Eof) => break,
-            Err(e) => {
-                consecutive_errors += 1;
-                if consecutive_errors > 64 {
-                    return Err(Error::decode(path, format!("read error: {e}")));
-                }
-                continue;
-            }
-        }
+    let mut packets = Packets::new(path);
+    while let Some(packet) = packets.next(&mut ictx)? {
         if packet.stream() != index {
             continue;
         }

@@ -168,3 +168,21 @@ fn times_are_kept_and_the_format_is_sniffed_without_an_extension() {
     assert_eq!(missing.code(), "Io");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Found by the `subtitle_tracks` fuzz target: an MP4 with a mov_text track whose demuxer returns a
+/// read error on every call. ffmpeg-next's packet iterator retried it forever; it is now a decode
+/// error after 64 in a row (or the cues before it), within a second.
+#[test]
+fn a_track_whose_every_read_fails_ends() {
+    use videobert_video::subtitles::embedded::{read_track, tracks};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/subtitle-track-read-errors.mp4");
+    let t0 = std::time::Instant::now();
+    let listed = tracks(&path).unwrap();
+    assert_eq!(listed.iter().map(|t| (t.codec.as_str(), t.text)).collect::<Vec<_>>(), [("mov_text", true)]);
+    let read = read_track(&path, 0);
+    assert!(t0.elapsed().as_secs_f64() < 5.0, "took {:?}", t0.elapsed());
+    match read {
+        Ok(cues) => assert!(cues.iter().all(|c| c.start >= 0.0 && c.end >= c.start), "{cues:?}"),
+        Err(e) => assert!(matches!(e, Error::Decode { .. } | Error::Subtitles { .. }), "{e:?}"),
+    }
+}

@@ -78,8 +78,11 @@ pub fn read_track(video: &Path, track: usize) -> Result<Vec<Cue>> {
     let mut decoder = ctx.decoder().subtitle().map_err(|e| Error::subtitles(video, 1, format!("subtitle track {track} ({}): no decoder in this build: {e}", id.name())))?;
     let mut cues: Vec<Cue> = Vec::new();
     let mut open_end: Vec<usize> = Vec::new(); // cues whose end the next cue's start gives
-    for (n, (s, packet)) in ictx.packets().enumerate() {
-        if s.index() != index {
+    let mut packets = crate::decode::Packets::new(video);
+    let mut n = 0;
+    while let Some(packet) = packets.next(&mut ictx)? {
+        n += 1;
+        if packet.stream() != index {
             continue;
         }
         let Some(pts) = packet.pts().or(packet.dts()) else { continue };
