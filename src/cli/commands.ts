@@ -85,7 +85,7 @@ Options:
                             network, from --weights); backbone (whichever network --weights holds)
   --weights FILE            the network's weights as distributed: PyTorch .pth (zip or legacy) or
                             safetensors — torchvision's MobileNetV2 / ResNet names, or a CLIP vision
-                            tower's (Hugging Face, open_clip). --backbone-weights is the same flag
+                            tower's (Hugging Face names; docs/backbones.md). --backbone-weights is the same flag
   --backbone-input N        ResNet input side per grid cell (default ${T.backboneInput}); MobileNetV2's
                             frame side (default 224)
   --max-duration SECONDS    longest video accepted; longer ones fail with a Decode error
