@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use videobert_video as video;
 use video::subtitles::{AlignOptions, AlignReport};
+use videobert_video as video;
 
 use crate::{spawn_promise, to_napi_error};
 
@@ -98,7 +98,10 @@ pub fn read_subtitles(env: &Env, path: String, options: Option<NativeSubtitleOpt
     };
     spawn_promise(env, move || {
         let (captions, report) = video::subtitles::read_source(Path::new(&path), &source, &align).map_err(to_napi_error)?;
-        Ok(NativeSubtitles { captions: captions.into_iter().map(|c| NativeCaption { start: c.start, end: c.end, text: c.text }).collect(), report: report.into() })
+        Ok(NativeSubtitles {
+            captions: captions.into_iter().map(|c| NativeCaption { start: c.start, end: c.end, text: c.text }).collect(),
+            report: report.into(),
+        })
     })
 }
 
@@ -170,7 +173,11 @@ pub struct NativeManifestReport {
 #[napi(ts_return_type = "Promise<NativeManifestReport>")]
 pub fn build_manifest(env: &Env, inputs: Vec<String>, out: String, options: Option<NativeManifestBuildOptions>) -> Result<Object<'_>> {
     let o = options.unwrap_or(NativeManifestBuildOptions { language: None, embedded: None, caption_words: None, caption_gap: None });
-    let opts = video::subtitles::sidecar::ManifestBuild { language: o.language, embedded: o.embedded.unwrap_or(true), align: align_options(o.caption_words, o.caption_gap) };
+    let opts = video::subtitles::sidecar::ManifestBuild {
+        language: o.language,
+        embedded: o.embedded.unwrap_or(true),
+        align: align_options(o.caption_words, o.caption_gap),
+    };
     spawn_promise(env, move || {
         let dirs: Vec<PathBuf> = inputs.into_iter().map(PathBuf::from).collect();
         let r = video::subtitles::sidecar::build_manifest(&dirs, Path::new(&out), &opts).map_err(to_napi_error)?;
@@ -190,7 +197,11 @@ pub fn build_manifest(env: &Env, inputs: Vec<String>, out: String, options: Opti
                 })
                 .collect(),
             without_text: r.without_text.iter().map(|p| s(p)).collect(),
-            unreadable: r.unreadable.into_iter().map(|u| NativeUnreadableSubtitles { video: s(&u.video), source: u.source, code: u.code, message: u.message }).collect(),
+            unreadable: r
+                .unreadable
+                .into_iter()
+                .map(|u| NativeUnreadableSubtitles { video: s(&u.video), source: u.source, code: u.code, message: u.message })
+                .collect(),
         })
     })
 }

@@ -113,8 +113,12 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
         (None | Some("builtin"), None) => None,
         (None | Some("backbone"), Some(w)) => Some((PathBuf::from(w), o.backbone_input, None)),
         (Some(f), Some(w)) if families.contains(&f) => Some((PathBuf::from(w), o.backbone_input, Some(f.to_string()))),
-        (Some(e), None) if e == "backbone" || families.contains(&e) => return Err(video::Error::config("backboneWeights", format!("the {e} extractor needs a weights file"))),
-        (Some("builtin"), Some(_)) => return Err(video::Error::config("backboneWeights", "only used with a pretrained extractor (backbone, resnet, clip, mobilenet_v2)")),
+        (Some(e), None) if e == "backbone" || families.contains(&e) => {
+            return Err(video::Error::config("backboneWeights", format!("the {e} extractor needs a weights file")))
+        }
+        (Some("builtin"), Some(_)) => {
+            return Err(video::Error::config("backboneWeights", "only used with a pretrained extractor (backbone, resnet, clip, mobilenet_v2)"))
+        }
         (Some(other), _) => return Err(video::Error::config("extractor", format!("must be builtin, backbone, {}, got {other:?}", families.join(", ")))),
     };
     let d = TokenizeOptions::default();

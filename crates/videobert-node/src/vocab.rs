@@ -58,7 +58,8 @@ pub fn train_vocab(env: &Env, manifest: String, out: String, options: Option<Nat
             }
         }
         if texts.is_empty() {
-            let why = skipped.first().map(|s| format!(" (and {} video(s) whose subtitles do not read, the first: {})", skipped.len(), s.message)).unwrap_or_default();
+            let why =
+                skipped.first().map(|s| format!(" (and {} video(s) whose subtitles do not read, the first: {})", skipped.len(), s.message)).unwrap_or_default();
             return Err(to_napi_error(video::Error::input(manifest, format!("the manifest has no captions{why}"))));
         }
         let tok = video::vocab::TextTokenizer::train(texts.iter(), &opts).map_err(to_napi_error)?;

@@ -38,7 +38,7 @@ pub const DEFAULT_INPUT: u32 = 112;
 /// MobileNetV2's input side when none is given (ImageNet's 224).
 pub const MOBILENET_INPUT: u32 = 224;
 
-enum Net {
+enum Arch {
     ResNet { func: Func<'static>, input: u32 },
     Clip { model: ClipVisionTransformer, image: u32, patch: u32 },
     MobileNet { net: crate::mobilenet::MobileNetV2, input: u32 },
@@ -47,9 +47,17 @@ enum Net {
 /// The architecture families a caller can require of a weights file (`extractor` names).
 pub const FAMILIES: &[&str] = &["resnet", "clip", "mobilenet_v2"];
 
+/// What `Backbone::imagenet_forward` gives for N frames.
+pub struct ImageNetOutput {
+    /// `[N × 1280]` globally pooled features.
+    pub pooled: Vec<f32>,
+    /// `[N × 1000]` ImageNet logits, when the file has its classifier.
+    pub logits: Option<Vec<f32>>,
+}
+
 /// A loaded backbone, shared by all videos of a run.
 pub struct Backbone {
-    net: Net,
+    net: Arch,
     pub arch: String,
     pub dim: usize,
     pub grid: usize,
@@ -114,7 +122,15 @@ impl Backbone {
         drop(bytes);
         if crate::mobilenet::MobileNetV2::recognises(&tensors) {
             let net = crate::mobilenet::MobileNetV2::load(&tensors).map_err(|e| bad(path, e.to_string()))?;
-            return Ok(Arc::new(Self { net: Net::MobileNet { net, input: input.unwrap_or(MOBILENET_INPUT) }, arch: "mobilenet_v2".into(), dim: 1280, grid, weights_hash, path: abs, input: input.unwrap_or(MOBILENET_INPUT) }));
+            return Ok(Arc::new(Self {
+                net: Arch::MobileNet { net, input: input.unwrap_or(MOBILENET_INPUT) },
+                arch: "mobilenet_v2".into(),
+                dim: 1280,
+                grid,
+                weights_hash,
+                path: abs,
+                input: input.unwrap_or(MOBILENET_INPUT),
+            }));
         }
         let names: Vec<&str> = tensors.keys().map(String::as_str).collect();
         let shape = |n: &str| tensors.get(n).map(|t| t.dims().to_vec());
@@ -132,7 +148,15 @@ impl Backbone {
             };
             let func = func.map_err(|e| bad(path, format!("{arch}: {e}")))?;
             let dim = if bottleneck { 2048 } else { 512 };
-            return Ok(Arc::new(Self { net: Net::ResNet { func, input: input.unwrap_or(DEFAULT_INPUT) }, arch: arch.into(), dim, grid, weights_hash, path: abs, input: input.unwrap_or(DEFAULT_INPUT) }));
+            return Ok(Arc::new(Self {
+                net: Arch::ResNet { func, input: input.unwrap_or(DEFAULT_INPUT) },
+                arch: arch.into(),
+                dim,
+                grid,
+                weights_hash,
+                path: abs,
+                input: input.unwrap_or(DEFAULT_INPUT),
+            }));
         }
         let prefix = if tensors.contains_key("vision_model.embeddings.class_embedding") { "vision_model." } else { "" };
         if let Some([embed]) = shape(&format!("{prefix}embeddings.class_embedding")).as_deref() {
@@ -166,37 +190,48 @@ impl Backbone {
             let vb = if prefix.is_empty() { vb } else { vb.pp("vision_model") };
             let model = ClipVisionTransformer::new(vb, &cfg).map_err(|e| bad(path, format!("CLIP vision tower: {e}")))?;
             let arch = format!("clip-vit-{layers}x{embed}-p{patch}-{}", side * patch);
-            return Ok(Arc::new(Self { net: Net::Clip { model, image: (side * patch) as u32, patch: patch as u32 }, arch, dim: embed, grid, weights_hash, path: abs, input: (side * patch) as u32 }));
+            return Ok(Arc::new(Self {
+                net: Arch::Clip { model, image: (side * patch) as u32, patch: patch as u32 },
+                arch,
+                dim: embed,
+                grid,
+                weights_hash,
+                path: abs,
+                input: (side * patch) as u32,
+            }));
         }
-        Err(bad(path, "not a ResNet (conv1.weight, layer1.0.conv1.weight), a CLIP vision tower (embeddings.class_embedding) or a MobileNetV2 (features.0.0.weight)"))
+        Err(bad(
+            path,
+            "not a ResNet (conv1.weight, layer1.0.conv1.weight), a CLIP vision tower (embeddings.class_embedding) or a MobileNetV2 (features.0.0.weight)",
+        ))
     }
 
     /// The family of this backbone (one of `FAMILIES`).
     pub fn family(&self) -> &'static str {
         match self.net {
-            Net::ResNet { .. } => "resnet",
-            Net::Clip { .. } => "clip",
-            Net::MobileNet { .. } => "mobilenet_v2",
+            Arch::ResNet { .. } => "resnet",
+            Arch::Clip { .. } => "clip",
+            Arch::MobileNet { .. } => "mobilenet_v2",
         }
     }
 
     /// For a MobileNetV2: each frame's (of `frame_size()` pixels, the whole frame) globally pooled
     /// features `[N × 1280]` and, when the file has its classifier, ImageNet logits `[N × 1000]`,
     /// preprocessed exactly as `frame_features` does. None for other backbones.
-    pub fn imagenet_forward(&self, frames: &[&RgbFrame]) -> Result<Option<(Vec<f32>, Option<Vec<f32>>)>> {
-        let Net::MobileNet { net, input } = &self.net else { return Ok(None) };
+    pub fn imagenet_forward(&self, frames: &[&RgbFrame]) -> Result<Option<ImageNetOutput>> {
+        let Arch::MobileNet { net, input } = &self.net else { return Ok(None) };
         let side = *input as usize;
         let x: Vec<f32> = frames.iter().flat_map(|f| Self::to_tensor(f, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD))).collect();
         let out = net.forward(&x, frames.len(), side, side)?;
-        Ok(Some((out.pooled, out.logits)))
+        Ok(Some(ImageNetOutput { pooled: out.pooled, logits: out.logits }))
     }
 
     /// The square frame size the decoder must produce.
     pub fn frame_size(&self) -> u32 {
         match &self.net {
-            Net::ResNet { input, .. } => input * self.grid as u32,
-            Net::Clip { image, .. } => *image,
-            Net::MobileNet { input, .. } => *input,
+            Arch::ResNet { input, .. } => input * self.grid as u32,
+            Arch::Clip { image, .. } => *image,
+            Arch::MobileNet { input, .. } => *input,
         }
     }
 
@@ -220,12 +255,12 @@ impl Backbone {
         let g = self.grid;
         assert_eq!(out.len(), g * g * self.dim, "output buffer size");
         match &self.net {
-            Net::MobileNet { net, input } => {
+            Arch::MobileNet { net, input } => {
                 let side = *input as usize;
                 let map = net.forward(&Self::to_tensor(frame, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD)), 1, side, side)?.map;
                 cell_means(&map.data, map.c, map.h, map.w, g, out);
             }
-            Net::ResNet { func, input } => {
+            Arch::ResNet { func, input } => {
                 const MEAN: [f32; 3] = IMAGENET_MEAN;
                 const STD: [f32; 3] = IMAGENET_STD;
                 let side = *input as usize;
@@ -239,7 +274,7 @@ impl Backbone {
                 let y = func.forward(&x)?; // [R, C]
                 out.copy_from_slice(&y.flatten_all()?.to_vec1::<f32>()?);
             }
-            Net::Clip { model, image, patch } => {
+            Arch::Clip { model, image, patch } => {
                 // CLIP's published normalisation constants, digit for digit.
                 #[allow(clippy::excessive_precision)]
                 const MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];

@@ -30,8 +30,8 @@ pub mod mobilenet;
 pub mod segments;
 pub mod shards;
 pub mod subtitles;
-pub mod torch_pth;
 pub mod tokenize;
+pub mod torch_pth;
 pub mod vocab;
 
 pub use decode::{decode_sampled, DecodeOptions, RgbFrame, VideoInfo};

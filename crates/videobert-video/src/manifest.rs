@@ -72,7 +72,10 @@ impl SubtitleSpec {
 
 fn check_source(src: &Path, line: usize, s: &SubtitleSource) -> Result<()> {
     if s.path.is_some() == s.track.is_some() {
-        return Err(Error::input(format!("{}:{line}", src.display()), "a subtitle source has either `path` (a sidecar file) or `track` (a stream of the video), not both or neither"));
+        return Err(Error::input(
+            format!("{}:{line}", src.display()),
+            "a subtitle source has either `path` (a sidecar file) or `track` (a stream of the video), not both or neither",
+        ));
     }
     Ok(())
 }
@@ -153,7 +156,10 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
                         id: get(id).map(String::from).unwrap_or_else(|| written.to_string()),
                         video: video.clone(),
                         captions: vec![],
-                        subtitles: get(subs).map(|p| SubtitleSource { path: Some(resolve(base, Path::new(p))), track: None, language: None }).into_iter().collect(),
+                        subtitles: get(subs)
+                            .map(|p| SubtitleSource { path: Some(resolve(base, Path::new(p))), track: None, language: None })
+                            .into_iter()
+                            .collect(),
                         label: get(label).map(|l| serde_json::Value::String(l.to_string())),
                         metadata: extra.iter().filter_map(|(i, h)| Some((h.clone(), serde_json::Value::String(get(Some(*i))?.to_string())))).collect(),
                     });

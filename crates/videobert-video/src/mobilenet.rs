@@ -46,7 +46,8 @@ fn fold(t: &HashMap<String, Tensor>, conv: &str, bn: &str, expect: &[usize], lay
     }
     let out = shape[0];
     let w = get(t, &format!("{conv}.weight"))?;
-    let (gamma, beta, mean, var) = (get(t, &format!("{bn}.weight"))?, get(t, &format!("{bn}.bias"))?, get(t, &format!("{bn}.running_mean"))?, get(t, &format!("{bn}.running_var"))?);
+    let (gamma, beta, mean, var) =
+        (get(t, &format!("{bn}.weight"))?, get(t, &format!("{bn}.bias"))?, get(t, &format!("{bn}.running_mean"))?, get(t, &format!("{bn}.running_var"))?);
     if [gamma.len(), beta.len(), mean.len(), var.len()] != [out; 4] {
         return Err(Error::input("weights", format!("MobileNetV2: `{bn}` does not have the {out} channels of `{conv}`")));
     }
@@ -149,7 +150,10 @@ impl MobileNetV2 {
                 index += 1;
             }
         }
-        blocks.push(Block { layers: vec![Layer::Pointwise(fold(t, &format!("features.{index}.0"), &format!("features.{index}.1"), &[1280, channels, 1, 1], as_is)?, true)], residual: false });
+        blocks.push(Block {
+            layers: vec![Layer::Pointwise(fold(t, &format!("features.{index}.0"), &format!("features.{index}.1"), &[1280, channels, 1, 1], as_is)?, true)],
+            residual: false,
+        });
         let classifier = match (t.get("classifier.1.weight"), t.get("classifier.1.bias")) {
             (Some(w), Some(_)) if w.dims() == [1000, 1280] => Some((get(t, "classifier.1.weight")?, get(t, "classifier.1.bias")?)),
             (Some(w), _) => return Err(Error::input("weights", format!("MobileNetV2: `classifier.1.weight` is {:?}, expected [1000, 1280]", w.dims()))),
@@ -211,7 +215,27 @@ fn gemm_rows(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: &[f32], w: &[f3
     // SAFETY: the assert keeps every index the strides reach inside the slices; dst is written only
     // through its exclusive borrow. rhs = wᵀ: element (k, n) is w[n·K + k].
     unsafe {
-        gemm::gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, true, lhs.as_ptr(), 1, k as isize, w.as_ptr(), k as isize, 1, 1.0, 1.0, false, false, false, parallelism);
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            w.as_ptr(),
+            k as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
 }
 

@@ -14,8 +14,8 @@ use crate::fsio::fnv1a;
 use crate::kmeans::Codebook;
 use crate::manifest::ManifestEntry;
 use crate::segments::{tokenize_file, TokenizeOptions};
-use crate::subtitles::{clip_to_duration, AlignOptions, AlignReport};
 use crate::shards::{chunk_numbers, chunk_stem, read_chunk_index, write_chunk, ChunkIndex, Failure, FeatureDType, IndexFile, ShardParams};
+use crate::subtitles::{clip_to_duration, AlignOptions, AlignReport};
 
 #[derive(Debug, Clone)]
 pub struct ManifestOptions {

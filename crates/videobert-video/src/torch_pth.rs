@@ -177,7 +177,8 @@ fn read_legacy(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
         let es = v.dtype.size_in_bytes();
         let n_storage = data.len() / es;
         // the last element the view reads must lie in the storage
-        let reach = v.size.iter().zip(&v.stride).try_fold(v.offset, |acc, (&s, &st)| if s == 0 { Some(acc) } else { acc.checked_add((s - 1).checked_mul(st)?) });
+        let reach =
+            v.size.iter().zip(&v.stride).try_fold(v.offset, |acc, (&s, &st)| if s == 0 { Some(acc) } else { acc.checked_add((s - 1).checked_mul(st)?) });
         let numel: usize = v.size.iter().product();
         match reach {
             Some(last) if numel == 0 || last < n_storage => {}

@@ -77,8 +77,8 @@ fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
     }
     let n = all.len();
     let refs: Vec<&RgbFrame> = all.iter().collect();
-    let (pooled, logits) = backbone.imagenet_forward(&refs).unwrap().expect("a MobileNetV2");
-    let logits = logits.expect("the file has its classifier");
+    let out = backbone.imagenet_forward(&refs).unwrap().expect("a MobileNetV2");
+    let (pooled, logits) = (out.pooled, out.logits.expect("the file has its classifier"));
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let t0 = Instant::now();
@@ -103,7 +103,12 @@ fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
     let (rp, rl) = (relative(&pooled, &t_pooled), relative(&logits, &t_logits));
     println!("backbone_real: {n} frames of {SIDE}×{SIDE} from 4 real clips, {threads} threads");
     println!("  parity: pooled features max rel. error {rp:.2e}, logits {rl:.2e}");
-    println!("  speed: videobert {ours:.1} frames/s, PyTorch {} / torchvision {} {theirs:.1} frames/s → {:.2}×", info["torch"], info["torchvision"], ours / theirs);
+    println!(
+        "  speed: videobert {ours:.1} frames/s, PyTorch {} / torchvision {} {theirs:.1} frames/s → {:.2}×",
+        info["torch"],
+        info["torchvision"],
+        ours / theirs
+    );
     let mut agree = 0;
     for (i, clip) in which.iter().enumerate() {
         let (a, b) = (top5(&logits[i * 1000..(i + 1) * 1000]), top5(&t_logits[i * 1000..(i + 1) * 1000]));

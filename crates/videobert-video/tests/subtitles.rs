@@ -138,7 +138,9 @@ fn every_file_of_the_matrix_is_read_or_a_coded_error_on_its_line() {
         let ok = match (want, &got) {
             (Texts(texts, check), Ok((c, r))) => c.iter().map(|c| c.text.as_str()).collect::<Vec<_>>() == *texts && check(r),
             (Check(check), Ok((c, r))) => check(c, r),
-            (Error(line, needle), Err(e @ Error::Subtitles { path: p, line: l, reason })) => p == &path && l == line && reason.contains(needle) && e.code() == "Subtitles",
+            (Error(line, needle), Err(e @ Error::Subtitles { path: p, line: l, reason })) => {
+                p == &path && l == line && reason.contains(needle) && e.code() == "Subtitles"
+            }
             _ => false,
         };
         if !ok {

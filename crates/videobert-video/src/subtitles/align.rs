@@ -109,7 +109,8 @@ fn timed_words(c: &Cue) -> Vec<(String, f64, f64)> {
             })
             .collect();
     }
-    let words: Vec<&str> = if c.words.is_empty() { c.text.split_whitespace().collect() } else { c.words.iter().flat_map(|w: &TimedWord| w.text.split_whitespace()).collect() };
+    let words: Vec<&str> =
+        if c.words.is_empty() { c.text.split_whitespace().collect() } else { c.words.iter().flat_map(|w: &TimedWord| w.text.split_whitespace()).collect() };
     let total: usize = words.iter().map(|w| w.chars().count() + 1).sum::<usize>().max(1);
     let span = c.end - c.start;
     let mut at = 0usize;
@@ -240,7 +241,8 @@ mod tests {
 
     #[test]
     fn short_cues_merge_into_sentences() {
-        let (c, r) = align(vec![cue(0.0, 1.0, "so today we"), cue(1.2, 2.0, "make bread."), cue(2.1, 3.0, "First"), cue(5.0, 6.0, "flour")], &AlignOptions::default());
+        let (c, r) =
+            align(vec![cue(0.0, 1.0, "so today we"), cue(1.2, 2.0, "make bread."), cue(2.1, 3.0, "First"), cue(5.0, 6.0, "flour")], &AlignOptions::default());
         assert_eq!(texts(&c), ["so today we make bread.", "First", "flour"], "a sentence end and a 2 s gap both end a caption");
         assert_eq!((c[0].start, c[0].end), (0.0, 2.0));
         assert_eq!(r.merged, 1);
@@ -260,7 +262,8 @@ mod tests {
 
     #[test]
     fn rolling_captions_lose_their_repeated_lines() {
-        let (c, r) = align(vec![cue(0.0, 2.0, "hello world"), cue(2.0, 2.01, "hello world"), cue(2.01, 4.0, "hello world\nhow are you.")], &AlignOptions::default());
+        let (c, r) =
+            align(vec![cue(0.0, 2.0, "hello world"), cue(2.0, 2.01, "hello world"), cue(2.01, 4.0, "hello world\nhow are you.")], &AlignOptions::default());
         assert_eq!(texts(&c), ["hello world how are you."]);
         assert_eq!(r.repeated, 2);
     }
@@ -277,7 +280,11 @@ mod tests {
 
     #[test]
     fn recogniser_word_times_are_used() {
-        let words = ["one", "two.", "three", "four"].iter().enumerate().map(|(i, w)| TimedWord { text: w.to_string(), start: Some(i as f64 * 10.0), end: Some(i as f64 * 10.0 + 1.0) }).collect();
+        let words = ["one", "two.", "three", "four"]
+            .iter()
+            .enumerate()
+            .map(|(i, w)| TimedWord { text: w.to_string(), start: Some(i as f64 * 10.0), end: Some(i as f64 * 10.0 + 1.0) })
+            .collect();
         let c = Cue { start: 0.0, end: 31.0, text: "one two. three four".into(), line: 0, words };
         let (c, _) = align(vec![c], &AlignOptions { max_words: 3, max_gap: 1.0 });
         assert_eq!(texts(&c), ["one two.", "three four"]);

@@ -24,7 +24,8 @@ pub struct Track {
     pub text: bool,
 }
 
-const TEXT_CODECS: &[ff::codec::Id] = &[ff::codec::Id::SUBRIP, ff::codec::Id::SRT, ff::codec::Id::WEBVTT, ff::codec::Id::ASS, ff::codec::Id::SSA, ff::codec::Id::MOV_TEXT, ff::codec::Id::TEXT];
+const TEXT_CODECS: &[ff::codec::Id] =
+    &[ff::codec::Id::SUBRIP, ff::codec::Id::SRT, ff::codec::Id::WEBVTT, ff::codec::Id::ASS, ff::codec::Id::SSA, ff::codec::Id::MOV_TEXT, ff::codec::Id::TEXT];
 
 fn open(video: &Path) -> Result<ff::format::context::Input> {
     crate::decode::init();
@@ -65,7 +66,11 @@ pub fn read_track(video: &Path, track: usize) -> Result<Vec<Cue>> {
     let (index, params) = (stream.index(), stream.parameters());
     let id = params.id();
     if !TEXT_CODECS.contains(&id) {
-        return Err(Error::subtitles(video, 1, format!("subtitle track {track} is {} (pictures of text, not text); give its text as a .srt/.vtt sidecar", id.name())));
+        return Err(Error::subtitles(
+            video,
+            1,
+            format!("subtitle track {track} is {} (pictures of text, not text); give its text as a .srt/.vtt sidecar", id.name()),
+        ));
     }
     let tb = f64::from(stream.time_base());
     let origin = ictx
@@ -75,7 +80,8 @@ pub fn read_track(video: &Path, track: usize) -> Result<Vec<Cue>> {
         .unwrap_or(0.0);
     drop(streams);
     let ctx = ff::codec::context::Context::from_parameters(params).map_err(|e| Error::decode(video, e.to_string()))?;
-    let mut decoder = ctx.decoder().subtitle().map_err(|e| Error::subtitles(video, 1, format!("subtitle track {track} ({}): no decoder in this build: {e}", id.name())))?;
+    let mut decoder =
+        ctx.decoder().subtitle().map_err(|e| Error::subtitles(video, 1, format!("subtitle track {track} ({}): no decoder in this build: {e}", id.name())))?;
     let mut cues: Vec<Cue> = Vec::new();
     let mut open_end: Vec<usize> = Vec::new(); // cues whose end the next cue's start gives
     let mut packets = crate::decode::Packets::new(video);

@@ -27,7 +27,10 @@ pub struct Sidecar {
 
 /// The language tag of a sidecar name's middle part (`en`, `pt-BR`, `eng`), if it is one.
 fn language_tag(s: &str) -> Option<&str> {
-    let ok = !s.is_empty() && s.len() <= 12 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    let ok = !s.is_empty()
+        && s.len() <= 12
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     (ok && !s.eq_ignore_ascii_case("info")).then_some(s)
 }
 
@@ -155,7 +158,12 @@ pub fn build_manifest(dirs: &[PathBuf], out: &Path, opts: &ManifestBuild) -> Res
                     found = Some((SubtitleSource { path: Some(s.path), track: None, language: s.language }, c.len()));
                     break;
                 }
-                Err(e) => report.unreadable.push(Unreadable { video: video.clone(), source: s.path.display().to_string(), code: e.code().into(), message: e.to_string() }),
+                Err(e) => report.unreadable.push(Unreadable {
+                    video: video.clone(),
+                    source: s.path.display().to_string(),
+                    code: e.code().into(),
+                    message: e.to_string(),
+                }),
             }
         }
         if found.is_none() && opts.embedded {
@@ -192,14 +200,16 @@ fn embedded_track(video: &Path, opts: &ManifestBuild, report: &mut ManifestRepor
     };
     for t in tracks.into_iter().filter(|t| t.text) {
         if let (Some(w), Some(l)) = (opts.language.as_deref(), t.language.as_deref()) {
-            if !matches(l, w) && !(w.len() == 2 && l.len() == 3 && l.starts_with(w)) {
+            if !(matches(l, w) || (w.len() == 2 && l.len() == 3 && l.starts_with(w))) {
                 continue;
             }
         }
         match embedded::read_track(video, t.track).map(|c| super::align(c, &opts.align)) {
             Ok((c, _)) if !c.is_empty() => return Some((SubtitleSource { path: None, track: Some(t.track), language: t.language }, c.len())),
             Ok(_) => {}
-            Err(e) => report.unreadable.push(Unreadable { video: video.into(), source: format!("track {}", t.track), code: e.code().into(), message: e.to_string() }),
+            Err(e) => {
+                report.unreadable.push(Unreadable { video: video.into(), source: format!("track {}", t.track), code: e.code().into(), message: e.to_string() })
+            }
         }
     }
     None

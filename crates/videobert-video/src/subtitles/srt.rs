@@ -51,7 +51,13 @@ pub fn parse(path: &Path, lines: &[String]) -> Result<Vec<Cue>> {
                     i += 1;
                 }
             }
-            None => return Err(Error::subtitles(path, i + 1, format!("expected a cue number or a timing line (`00:00:01,000 --> 00:00:02,000`), found {:?}", short(line)))),
+            None => {
+                return Err(Error::subtitles(
+                    path,
+                    i + 1,
+                    format!("expected a cue number or a timing line (`00:00:01,000 --> 00:00:02,000`), found {:?}", short(line)),
+                ))
+            }
         }
     }
     close(&mut open, &mut cues);

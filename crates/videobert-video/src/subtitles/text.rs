@@ -76,8 +76,8 @@ fn decode_mixed(path: &Path, bytes: &[u8], info: &mut Decoded) -> Result<String>
 /// Windows-1252 (a superset of Latin-1's printable range); the five unassigned bytes map to U+FFFD.
 fn windows_1252(b: u8) -> char {
     const HIGH: [char; 32] = [
-        '€', '\u{FFFD}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{FFFD}', 'Ž', '\u{FFFD}', '\u{FFFD}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™',
-        'š', '›', 'œ', '\u{FFFD}', 'ž', 'Ÿ',
+        '€', '\u{FFFD}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{FFFD}', 'Ž', '\u{FFFD}', '\u{FFFD}', '‘', '’', '“', '”', '•', '–', '—',
+        '˜', '™', 'š', '›', 'œ', '\u{FFFD}', 'ž', 'Ÿ',
     ];
     match b {
         0x80..=0x9F => HIGH[(b - 0x80) as usize],
@@ -103,7 +103,8 @@ pub fn clean_cue(lines: &[&str]) -> String {
 /// `[Music]`, `(applause)`, `♪ ♪`: a line with no speech.
 fn is_annotation(line: &str) -> bool {
     let only_notes = line.chars().all(|c| matches!(c, '♪' | '♫' | '#' | ' ' | '-'));
-    let bracketed = |open: char, close: char| line.starts_with(open) && line.ends_with(close) && line[1..line.len() - close.len_utf8()].find([open, close]).is_none();
+    let bracketed =
+        |open: char, close: char| line.starts_with(open) && line.ends_with(close) && line[1..line.len() - close.len_utf8()].find([open, close]).is_none();
     only_notes || bracketed('[', ']') || bracketed('(', ')')
 }
 
@@ -227,7 +228,10 @@ mod tests {
     #[test]
     fn markup_and_entities_become_plain_words() {
         assert_eq!(clean_cue(&["<v Roger Bingham>We are in <i>New York</i> City"]), "We are in New York City");
-        assert_eq!(clean_cue(&["{\\an8}Top &amp; <c.yellow>bottom</c>", "two&nbsp;lines &#233;t&#xE9; &bogus; A&B"]), "Top & bottom\ntwo lines été &bogus; A&B");
+        assert_eq!(
+            clean_cue(&["{\\an8}Top &amp; <c.yellow>bottom</c>", "two&nbsp;lines &#233;t&#xE9; &bogus; A&B"]),
+            "Top & bottom\ntwo lines été &bogus; A&B"
+        );
         assert_eq!(clean_cue(&["<00:00:01.500>so<00:00:02.000> this"]), "so this");
         assert_eq!(clean_cue(&["one<br>two <b>bold</b>."]), "one two bold.");
         assert_eq!(clean_cue(&["[Music]"]), "");

@@ -92,7 +92,13 @@ impl TryFrom<RawTimedWord> for Word {
     fn try_from(r: RawTimedWord) -> std::result::Result<Self, String> {
         span(r.start.0, r.end.0).map_err(|m| format!("word {:?}: {m}", r.word.trim()))?;
         let text = r.word.trim().to_string();
-        Ok(Word(Cue { start: r.start.0, end: r.end.0, line: 0, words: vec![TimedWord { text: text.clone(), start: Some(r.start.0), end: Some(r.end.0) }], text }))
+        Ok(Word(Cue {
+            start: r.start.0,
+            end: r.end.0,
+            line: 0,
+            words: vec![TimedWord { text: text.clone(), start: Some(r.start.0), end: Some(r.end.0) }],
+            text,
+        }))
     }
 }
 

@@ -40,7 +40,11 @@ pub fn parse(path: &Path, lines: &[String]) -> Result<Vec<Cue>> {
         }
         let t = if line.contains("-->") { i } else { i + 1 };
         if !lines.get(t).is_some_and(|l| l.contains("-->")) {
-            return Err(Error::subtitles(path, t.min(lines.len() - 1) + 1, format!("cue {:?} has no timing line (`00:01.000 --> 00:02.000`) after it", short(line))));
+            return Err(Error::subtitles(
+                path,
+                t.min(lines.len() - 1) + 1,
+                format!("cue {:?} has no timing line (`00:01.000 --> 00:02.000`) after it", short(line)),
+            ));
         }
         let (start, end) = timing_line(path, t + 1, &lines[t])?;
         let mut text = Vec::new();
