@@ -335,6 +335,7 @@ export interface NativeBatch {
   numChoices?: number
 }
 
+/** A caption: seconds from the video's first frame, and its text. */
 export interface NativeCaption {
   start: number
   end: number
@@ -480,6 +481,7 @@ export interface NativeManifestReport {
   unreadable: Array<NativeUnreadableSubtitles>
 }
 
+/** A video `buildManifest` paired with text: its sidecar file or its subtitle track. */
 export interface NativePairedVideo {
   video: string
   /** The sidecar file, when the text is one. */
@@ -622,6 +624,7 @@ export interface NativeTokenizeOptions {
   maxDuration?: number
 }
 
+/** A video whose subtitles did not read: the source tried, the error code and message. */
 export interface NativeUnreadableSubtitles {
   video: string
   source: string

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-import { buildManifest, loadPretrained, pretrain, readSubtitles, subtitleTracks, TokenShards, trainVocabulary, VideoTokenizer } from '../src/index.js'
+import { buildManifest, loadPretrained, readSubtitles, subtitleTracks, TokenShards, trainVocabulary, VideoTokenizer } from '../src/index.js'
 import { expectCode, tempDir } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))

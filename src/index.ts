@@ -41,7 +41,7 @@ export {
 } from './video-tokenizer.js'
 export { TokenShards, type VideoRecord, type CaptionSpan, type ShardParams } from './shards.js'
 export { Codebook, fitCodebookOnShards, assignCodebookToShards, type CodebookOptions, type CodebookInfo } from './codebook.js'
-export { TextTokenizer, trainVocabulary, type VocabOptions, type VocabSummary } from './vocab.js'
+export { TextTokenizer, trainVocabulary, type VocabOptions, type VocabSummary, type NativeVocabSummary, type NativeSkippedVideo } from './vocab.js'
 export {
   ALIGN_DEFAULTS,
   buildManifest,
@@ -53,12 +53,18 @@ export {
   type ManifestReport,
   type SubtitleTrack,
   type TimedCaption,
+  type NativeAlignReport,
+  type NativeCaption,
+  type NativeManifestReport,
+  type NativePairedVideo,
+  type NativeSubtitleTrack,
+  type NativeUnreadableSubtitles,
 } from './subtitles.js'
 export { videoFormats, formatsMarkdown, type VideoFormats, type VideoFormat, type LeftOutFormat } from './formats.js'
 export { writeVideo, type WriteVideoOptions, type WrittenVideo } from './video-writer.js'
 export { VideoTextDataset, type DatasetOptions, type Window, type Split } from './data/dataset.js'
 export { fitFeatureNorm, applyFeatureNorm, loadFeatureNorm, saveFeatureNorm, type FeatureNorm } from './data/feature-norm.js'
-export { collate, windowsOf, type VideoWindow, type BatchItem } from './data/windows.js'
+export { collate, windowsOf, captionWindowsOf, type VideoWindow, type BatchItem } from './data/windows.js'
 export * from './files.js'
 export {
   textToVideoRetrieval,
@@ -91,7 +97,7 @@ export { finetuneQA, type FinetuneQAOptions, type FinetuneQAResult } from './tra
 export { CaptionDataset } from './data/captions.js'
 export { finetuneCaptioner, CAPTION_FINETUNE_DEFAULTS, type FinetuneCaptionOptions, type FinetuneCaptionResult } from './training/finetune-caption.js'
 export { finetuneClassifier, trainTask, FINETUNE_DEFAULTS, type FinetuneOptions, type FinetuneResult, type HeadOptions } from './training/finetune.js'
-export { pretrain, PRESET_TRAINING, PRETRAIN_DEFAULTS, type PretrainOptions } from './training/pretrain.js'
+export { pretrain, PRESET_TRAINING, PRETRAIN_DEFAULTS, type PretrainOptions, type PretrainResult } from './training/pretrain.js'
 export { Pretrained, loadPretrained, type TimeRange, type VideoSource } from './pretrained.js'
 export { evaluateMoments, momentsOf, retrieveMoments, shardMoments, timeRange, MOMENT_DEFAULTS, type Moment, type MomentMetrics, type MomentOptions, type TimedTokens } from './inference/moments.js'
 export { videoInput, videoWindows, windowBatch, shardVideo, type InferenceContext, type VideoTokens } from './inference/context.js'

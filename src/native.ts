@@ -136,6 +136,8 @@ export type {
   NativeManifestReport,
   NativeVocabSummary,
   NativeSkippedVideo,
+  NativePairedVideo,
+  NativeUnreadableSubtitles,
 } from '../index.js'
 
 /** Every error code, in the order of the native `ErrorCode` enum (read from the addon). */

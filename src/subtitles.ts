@@ -13,8 +13,12 @@ import {
   type NativeAlignReport,
   type NativeCaption,
   type NativeManifestReport,
+  type NativePairedVideo,
   type NativeSubtitleTrack,
+  type NativeUnreadableSubtitles,
 } from './native.js'
+
+export type { NativeAlignReport, NativeCaption, NativeManifestReport, NativePairedVideo, NativeSubtitleTrack, NativeUnreadableSubtitles }
 
 /** A caption: seconds from the video's first frame, and its text. */
 export type TimedCaption = NativeCaption

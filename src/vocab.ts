@@ -1,6 +1,6 @@
 /** The text vocabulary: training a WordPiece `tokenizer.json` from captions, and a loaded `TextTokenizer`. */
 import { supportUsing } from './disposable.js'
-import { guard, guardSync, loadTextTokenizer, trainVocab, type NativeTextTokenizer, type NativeVocabSummary } from './native.js'
+import { guard, guardSync, loadTextTokenizer, trainVocab, type NativeSkippedVideo, type NativeTextTokenizer, type NativeVocabSummary } from './native.js'
 
 /** Options of `trainVocabulary`: the vocabulary's size bound, the minimum count of a piece, and lower-casing. */
 export interface VocabOptions {
@@ -9,6 +9,7 @@ export interface VocabOptions {
   /** @default true */ lowercase?: boolean
 }
 
+export type { NativeVocabSummary, NativeSkippedVideo }
 /** What `trainVocabulary` made: the vocabulary's size, the captions it read, and the videos whose subtitles did not read (left out). */
 export type VocabSummary = NativeVocabSummary
 

@@ -62,6 +62,7 @@ impl From<AlignReport> for NativeAlignReport {
     }
 }
 
+/// A caption: seconds from the video's first frame, and its text.
 #[napi(object)]
 pub struct NativeCaption {
     pub start: f64,
@@ -136,6 +137,7 @@ pub struct NativeManifestBuildOptions {
     pub caption_gap: Option<f64>,
 }
 
+/// A video `buildManifest` paired with text: its sidecar file or its subtitle track.
 #[napi(object)]
 pub struct NativePairedVideo {
     pub video: String,
@@ -148,6 +150,7 @@ pub struct NativePairedVideo {
     pub captions: u32,
 }
 
+/// A video whose subtitles did not read: the source tried, the error code and message.
 #[napi(object)]
 pub struct NativeUnreadableSubtitles {
     pub video: String,

@@ -7,7 +7,7 @@
 //!   bash scripts/fetch-real-footage.sh /tmp/footage && bash scripts/reference/setup-torch.sh
 //!   VIDEOBERT_REAL_FOOTAGE=/tmp/footage VIDEOBERT_MOBILENET_PTH=…/mobilenet_v2-b0353104.pth \
 //!     cargo test --release -p videobert-video --test backbone_real -- --nocapture
-//! (`bash scripts/backbone-parity.sh` does all of it.) Unset, it prints how to run it and checks nothing.
+//! (docs/backbones.md has the commands.) Unset, it prints how to run it and checks nothing.
 //!
 //! What it asserts: pooled features and logits within 1e-4 of PyTorch's, relative to the largest
 //! magnitude of each (the same preprocessing: RGB, /255, ImageNet mean and std); ImageNet's top-5 of
@@ -56,7 +56,7 @@ fn relative(a: &[f32], b: &[f32]) -> f64 {
 #[test]
 fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
     let (Some(footage), Some(weights)) = (std::env::var_os("VIDEOBERT_REAL_FOOTAGE"), std::env::var_os("VIDEOBERT_MOBILENET_PTH")) else {
-        eprintln!("backbone_real: set VIDEOBERT_REAL_FOOTAGE and VIDEOBERT_MOBILENET_PTH to run it (bash scripts/backbone-parity.sh)");
+        eprintln!("backbone_real: set VIDEOBERT_REAL_FOOTAGE and VIDEOBERT_MOBILENET_PTH to run it (docs/backbones.md)");
         return;
     };
     let (footage, weights) = (PathBuf::from(footage), PathBuf::from(weights));
