@@ -56,6 +56,19 @@ fn event_text(ass: &str) -> &str {
     line.splitn(9, ',').nth(8).unwrap_or(line)
 }
 
+/// A subtitle the decoder filled, freed when dropped: ffmpeg-next's `Subtitle` has no `Drop`, so
+/// without this every decoded cue's rects and strings would leak (found by the `subtitle_tracks`
+/// fuzz target, whose memory grew run after run).
+struct DecodedSubtitle(ff::Subtitle);
+
+impl Drop for DecodedSubtitle {
+    fn drop(&mut self) {
+        // SAFETY: the AVSubtitle is zeroed or filled by avcodec_decode_subtitle2; avsubtitle_free
+        // frees what it holds and zeroes it, and nothing else refers to it.
+        unsafe { ff::ffi::avsubtitle_free(self.0.as_mut_ptr()) }
+    }
+}
+
 /// The cues of subtitle track `track` of `video`.
 pub fn read_track(video: &Path, track: usize) -> Result<Vec<Cue>> {
     let mut ictx = open(video)?;
@@ -92,13 +105,13 @@ pub fn read_track(video: &Path, track: usize) -> Result<Vec<Cue>> {
             continue;
         }
         let Some(pts) = packet.pts().or(packet.dts()) else { continue };
-        let mut sub = ff::Subtitle::new();
-        let got = decoder.decode(&packet, &mut sub).map_err(|e| Error::subtitles(video, cues.len() + 1, format!("subtitle track {track}, packet {n}: {e}")))?;
+        let mut sub = DecodedSubtitle(ff::Subtitle::new());
+        let got = decoder.decode(&packet, &mut sub.0).map_err(|e| Error::subtitles(video, cues.len() + 1, format!("subtitle track {track}, packet {n}: {e}")))?;
         if !got {
             continue;
         }
         let mut lines: Vec<String> = Vec::new();
-        for rect in sub.rects() {
+        for rect in sub.0.rects() {
             // SAFETY: the rect's text/ass fields are null or NUL-terminated strings owned by `sub`.
             let raw = unsafe {
                 let p = rect.as_ptr();
@@ -114,11 +127,11 @@ pub fn read_track(video: &Path, track: usize) -> Result<Vec<Cue>> {
             };
             lines.push(event_text(&raw).to_string());
         }
-        let start = (pts as f64 * tb + f64::from(sub.start()) / 1000.0 - origin).max(0.0);
+        let start = (pts as f64 * tb + f64::from(sub.0.start()) / 1000.0 - origin).max(0.0);
         let end = if packet.duration() > 0 {
             Some(start + packet.duration() as f64 * tb)
-        } else if sub.end() > sub.start() && sub.end() != u32::MAX {
-            Some(start + f64::from(sub.end() - sub.start()) / 1000.0)
+        } else if sub.0.end() > sub.0.start() && sub.0.end() != u32::MAX {
+            Some(start + f64::from(sub.0.end() - sub.0.start()) / 1000.0)
         } else {
             None
         };
