@@ -19,7 +19,7 @@ import { WindowedDataset } from './windowed.js'
 export type LabelSource = string | Map<string, string>
 
 /** Where a `LabelledDataset`'s labels come from, its classes, the share of training labels used and the prompt; the rest as `DatasetOptions`. */
-export interface LabelledDatasetOptions extends Omit<DatasetOptions, 'negatives'> {
+export interface LabelledDatasetOptions extends Omit<DatasetOptions, 'negatives' | 'windows'> {
   /** The labels: a key of each manifest record's `label` object (e.g. `'direction'`), or id → label. */
   labels: LabelSource
   /**

@@ -92,7 +92,7 @@ export interface QuestionSample {
 export type QAFormat = 'open' | 'multiple-choice'
 
 /** The answer vocabulary and the format of a `QuestionDataset`; the rest as `DatasetOptions`. */
-export interface QuestionDatasetOptions extends Omit<DatasetOptions, 'negatives'> {
+export interface QuestionDatasetOptions extends Omit<DatasetOptions, 'negatives' | 'windows'> {
   /** The answer vocabulary in head order (a fine-tuned model's; open answers). @default the sorted distinct training answers */
   answers?: string[]
   /** @default 'open' */

@@ -15,8 +15,9 @@ export abstract class WindowedDataset {
   protected readonly base: VideoTextDataset
   protected readonly seed: number
 
-  protected constructor(shards: TokenShards, config: VideoBertConfig, tokenizer: TextTokenizer, options: Omit<DatasetOptions, 'negatives'>) {
-    this.base = new VideoTextDataset(shards, config, tokenizer, { ...options, negatives: 0 })
+  protected constructor(shards: TokenShards, config: VideoBertConfig, tokenizer: TextTokenizer, options: Omit<DatasetOptions, 'negatives' | 'windows'>) {
+    // a label or a question belongs to the whole video: its windows are tiles, never captions
+    this.base = new VideoTextDataset(shards, config, tokenizer, { ...options, negatives: 0, windows: 'tiles' })
     this.seed = options.seed ?? 0
   }
 
