@@ -106,7 +106,8 @@ pub fn read_track(video: &Path, track: usize) -> Result<Vec<Cue>> {
         }
         let Some(pts) = packet.pts().or(packet.dts()) else { continue };
         let mut sub = DecodedSubtitle(ff::Subtitle::new());
-        let got = decoder.decode(&packet, &mut sub.0).map_err(|e| Error::subtitles(video, cues.len() + 1, format!("subtitle track {track}, packet {n}: {e}")))?;
+        let got =
+            decoder.decode(&packet, &mut sub.0).map_err(|e| Error::subtitles(video, cues.len() + 1, format!("subtitle track {track}, packet {n}: {e}")))?;
         if !got {
             continue;
         }
