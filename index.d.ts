@@ -604,19 +604,27 @@ export interface NativeTokenizeOptions {
   threads?: number
   /**
    * Feature extractor: "builtin" (no weights); "backbone" (any network backboneWeights holds); or
-   * the network the weights must be: "resnet", "clip", "mobilenet_v2". @default "builtin"
+   * the network the weights must be: "resnet", "clip", "mobilenet_v2", "efficientnet_lite0". @default "builtin"
    */
   extractor?: string
   /**
-   * Local weights of a ResNet or MobileNetV2 (torchvision names) or a CLIP vision tower (Hugging
-   * Face / open_clip names): safetensors, or PyTorch `.pth` (zip or legacy format).
+   * Local weights of a ResNet or MobileNetV2 (torchvision names), an EfficientNet-Lite0
+   * (efficientnet_pytorch names) or a CLIP vision tower (Hugging Face / open_clip names):
+   * safetensors, or PyTorch `.pth` (zip or legacy format).
    */
   backboneWeights?: string
   /**
    * ResNet: input side per grid cell (the frame is decoded at grid × this), @default 112;
-   * MobileNetV2: the frame's side, @default 224
+   * MobileNetV2 and EfficientNet-Lite0: the frame's side, @default 224
    */
   backboneInput?: number
+  /**
+   * The FNV-1a hash (16 hex digits) the weights file must have: a checkpoint's
+   * `video_tokenizer.json` records it, so new videos are tokenized by the very network its
+   * training data was; a file with another hash (retrained, re-downloaded under the same name) is
+   * an InvalidConfig error. Unset: any file.
+   */
+  backboneHash?: string
   /**
    * The longest video accepted, in seconds from its first frame; a longer one (or one whose
    * timestamps jump past it) is a Decode error. Infinity: no limit. @default 14400 (4 hours)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-import { computeBuiltinFeatures, TokenShards, VideoTokenizer, writeVideo, type TokenizeProgress } from '../src/index.js'
+import { computeBuiltinFeatures, TokenShards, tokenizeOptionsOf, VideoTokenizer, writeVideo, type TokenizeProgress } from '../src/index.js'
 import { expectCode, tempDir, writeTinyClip } from './helpers.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
@@ -180,6 +180,17 @@ describe('backbone extractor', () => {
     expect(shards.params.extractor).toMatch(/^backbone:clip-vit-2x32-p8-32:[0-9a-f]{16}$/)
     expect(shards.params.featureDim).toBe(32)
     expect(shards.regions(0)).toEqual(v.regions)
+
+    // What a checkpoint records (video_tokenizer.json) tokenizes new videos by the same network, and
+    // only by it: the same path holding other weights is refused, naming both hashes.
+    const recorded = tokenizeOptionsOf(shards.params)
+    const hash = shards.params.extractor.split(':')[2]!
+    expect(recorded).toMatchObject({ extractor: 'backbone', backboneWeights: weights, backboneHash: hash })
+    expect((await new VideoTokenizer(recorded).tokenizeFile(video('h264.mp4'))).regions).toEqual(v.regions)
+    shards.dispose()
+    writeTinyClip(weights, 2)
+    await expectCode(() => new VideoTokenizer(recorded).tokenizeFile(video('h264.mp4')), 'InvalidConfig', new RegExp(`backboneHash.*but ${hash} was asked for`))
+    await expectCode(() => new VideoTokenizer({ backboneHash: hash }).tokenizeFile(video('h264.mp4')), 'InvalidConfig', /backboneHash.*only used with a pretrained extractor/)
 
     await expectCode(() => new VideoTokenizer({ extractor: 'backbone' }).tokenizeFile(video('h264.mp4')), 'InvalidConfig', /backboneWeights/)
     await expectCode(() => new VideoTokenizer({ extractor: 'backbone', backboneWeights: video('h264.mp4') }).tokenizeFile(video('h264.mp4')), 'InvalidInput', /backboneWeights/)

@@ -49,18 +49,25 @@ export interface TokenizeOptions {
   threads?: number
   /**
    * `'builtin'` (deterministic descriptor, no weights), `'backbone'` (the pretrained image network
-   * `backboneWeights` holds), or the network those weights must be: `'mobilenet_v2'`, `'resnet'`,
-   * `'clip'`. @default 'builtin'
+   * `backboneWeights` holds), or the network those weights must be: `'mobilenet_v2'`,
+   * `'efficientnet_lite0'`, `'resnet'`, `'clip'`. @default 'builtin'
    */
-  extractor?: 'builtin' | 'backbone' | 'mobilenet_v2' | 'resnet' | 'clip'
+  extractor?: 'builtin' | 'backbone' | 'mobilenet_v2' | 'efficientnet_lite0' | 'resnet' | 'clip'
   /**
    * Local weights for a pretrained extractor, as distributed: a PyTorch `.pth` (zip or legacy format)
-   * or safetensors — MobileNetV2 or ResNet-18/34/50/101/152 with torchvision's tensor names, or a
-   * CLIP vision tower with Hugging Face's / open_clip's names. Nothing is downloaded.
+   * or safetensors — MobileNetV2 or ResNet-18/34/50/101/152 with torchvision's tensor names,
+   * EfficientNet-Lite0 with efficientnet_pytorch's, or a CLIP vision tower with Hugging Face's /
+   * open_clip's names (docs/backbones.md). Nothing is downloaded.
    */
   backboneWeights?: string
-  /** ResNet: input side per grid cell (frames are decoded at grid × this), default 112; MobileNetV2: the frame's side, default 224. */
+  /** ResNet: input side per grid cell (frames are decoded at grid × this), default 112; MobileNetV2 and EfficientNet-Lite0: the frame's side, default 224. */
   backboneInput?: number
+  /**
+   * The FNV-1a hash (16 hex digits) `backboneWeights` must have. A checkpoint's `video_tokenizer.json`
+   * records it, so new videos are tokenized by the very network its training data was; a file with
+   * another hash (retrained, or replaced under the same name) is an `InvalidConfig` error. Unset: any file.
+   */
+  backboneHash?: string
   /**
    * The longest video accepted, in seconds from its first frame. A longer video — or a file whose
    * timestamps jump past this, which sample-and-hold would turn into hours of repeated frames — is a
@@ -90,9 +97,10 @@ export function tokenizeOptionsOf(p: ShardParams): TokenizeOptions {
     grid: p.grid,
     featureDim: p.featureDim,
     frameSize: p.frameSize,
-    // a backbone's shards record "backbone:<arch>:<hash>" and where the weights were
+    // a backbone's shards record "backbone:<arch>:<hash>" and where the weights were: the hash
+    // makes a checkpoint refuse a different file at that path
     ...(p.extractor.startsWith('backbone:')
-      ? { extractor: 'backbone' as const, backboneWeights: p.backboneWeights, backboneInput: p.backboneInput }
+      ? { extractor: 'backbone' as const, backboneWeights: p.backboneWeights, backboneInput: p.backboneInput, backboneHash: p.extractor.split(':')[2] }
       : { extractor: p.extractor as TokenizeOptions['extractor'] }),
   }
 }

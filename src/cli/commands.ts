@@ -81,13 +81,16 @@ Options:
   --grid N                  regions per side, R = N² (default ${T.grid})
   --feature-dim N           feature size F (default ${T.featureDim}, the raw builtin descriptor)
   --frame-size N            side of the square frame the extractor sees (default ${T.frameSize})
-  --extractor NAME          builtin (default, no weights); mobilenet_v2, resnet or clip (a pretrained
-                            network, from --weights); backbone (whichever network --weights holds)
+  --extractor NAME          builtin (default, no weights); mobilenet_v2, efficientnet_lite0, resnet or
+                            clip (a pretrained network, from --weights); backbone (whichever
+                            network --weights holds)
   --weights FILE            the network's weights as distributed: PyTorch .pth (zip or legacy) or
-                            safetensors — torchvision's MobileNetV2 / ResNet names, or a CLIP vision
-                            tower's (Hugging Face names; docs/backbones.md). --backbone-weights is the same flag
-  --backbone-input N        ResNet input side per grid cell (default ${T.backboneInput}); MobileNetV2's
-                            frame side (default 224)
+                            safetensors — torchvision's MobileNetV2 / ResNet names,
+                            efficientnet_pytorch's EfficientNet-Lite0, or a CLIP vision tower's
+                            (Hugging Face / open_clip names; docs/backbones.md). --backbone-weights
+                            is the same flag
+  --backbone-input N        ResNet input side per grid cell (default ${T.backboneInput}); MobileNetV2's and
+                            EfficientNet-Lite0's frame side (default 224)
   --max-duration SECONDS    longest video accepted; longer ones fail with a Decode error
                             (default ${T.maxDuration}, 4 hours)
   --codebook FILE           also store visual-word ids from this codebook
@@ -137,7 +140,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   // options in the binding), before any video is read; this line only names the flag to add.
   if (v.weights !== undefined && v['backbone-weights'] !== undefined) throw usage('--weights and --backbone-weights are the same flag: give one')
   const weights = (v.weights ?? v['backbone-weights']) as string | undefined
-  if (['backbone', 'mobilenet_v2', 'resnet', 'clip'].includes(v.extractor as string) && weights === undefined) throw usage(`--extractor ${String(v.extractor)} needs --weights FILE`)
+  if (['backbone', 'mobilenet_v2', 'efficientnet_lite0', 'resnet', 'clip'].includes(v.extractor as string) && weights === undefined) throw usage(`--extractor ${String(v.extractor)} needs --weights FILE`)
   const tokenizer = new VideoTokenizer({
     fps: optionalPositive(v.fps, 'fps'),
     framesPerSegment: optionalInt(v['frames-per-segment'], 'frames-per-segment'),

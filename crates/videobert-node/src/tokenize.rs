@@ -71,14 +71,20 @@ pub struct NativeTokenizeOptions {
     /// Decoder threads per video, 0 = FFmpeg's choice. @default 0
     pub threads: Option<u32>,
     /// Feature extractor: "builtin" (no weights); "backbone" (any network backboneWeights holds); or
-    /// the network the weights must be: "resnet", "clip", "mobilenet_v2". @default "builtin"
+    /// the network the weights must be: "resnet", "clip", "mobilenet_v2", "efficientnet_lite0". @default "builtin"
     pub extractor: Option<String>,
-    /// Local weights of a ResNet or MobileNetV2 (torchvision names) or a CLIP vision tower (Hugging
-    /// Face / open_clip names): safetensors, or PyTorch `.pth` (zip or legacy format).
+    /// Local weights of a ResNet or MobileNetV2 (torchvision names), an EfficientNet-Lite0
+    /// (efficientnet_pytorch names) or a CLIP vision tower (Hugging Face / open_clip names):
+    /// safetensors, or PyTorch `.pth` (zip or legacy format).
     pub backbone_weights: Option<String>,
     /// ResNet: input side per grid cell (the frame is decoded at grid × this), @default 112;
-    /// MobileNetV2: the frame's side, @default 224
+    /// MobileNetV2 and EfficientNet-Lite0: the frame's side, @default 224
     pub backbone_input: Option<u32>,
+    /// The FNV-1a hash (16 hex digits) the weights file must have: a checkpoint's
+    /// `video_tokenizer.json` records it, so new videos are tokenized by the very network its
+    /// training data was; a file with another hash (retrained, re-downloaded under the same name) is
+    /// an InvalidConfig error. Unset: any file.
+    pub backbone_hash: Option<String>,
     /// The longest video accepted, in seconds from its first frame; a longer one (or one whose
     /// timestamps jump past it) is a Decode error. Infinity: no limit. @default 14400 (4 hours)
     pub max_duration: Option<f64>,
@@ -89,6 +95,8 @@ struct Planned {
     opts: TokenizeOptions,
     /// The weights, the input side, and the network family the extractor named (None: any).
     backbone: Option<(PathBuf, Option<u32>, Option<String>)>,
+    /// The hash the weights must have (None: any).
+    backbone_hash: Option<String>,
 }
 
 impl Planned {
@@ -97,7 +105,17 @@ impl Planned {
         if let Some((path, input, family)) = self.backbone {
             let b = video::backbone::Backbone::load(&path, opts.builtin.grid, input)?;
             if let Some(f) = family.filter(|f| f != b.family()) {
-                return Err(video::Error::config("extractor", format!("{f} asked for, but {} holds a {} ({})", path.display(), b.family(), b.arch)));
+                return Err(video::Error::config("extractor", format!("{f} asked for, but {} holds {} weights ({})", path.display(), b.family(), b.arch)));
+            }
+            if let Some(h) = self.backbone_hash.filter(|h| *h != b.weights_hash) {
+                return Err(video::Error::config(
+                    "backboneHash",
+                    format!(
+                        "{} has hash {}, but {h} was asked for (the weights this model's training data was tokenized with): give that file",
+                        path.display(),
+                        b.weights_hash
+                    ),
+                ));
             }
             opts.backbone = Some(b);
         }
@@ -117,7 +135,7 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
             return Err(video::Error::config("backboneWeights", format!("the {e} extractor needs a weights file")))
         }
         (Some("builtin"), Some(_)) => {
-            return Err(video::Error::config("backboneWeights", "only used with a pretrained extractor (backbone, resnet, clip, mobilenet_v2)"))
+            return Err(video::Error::config("backboneWeights", format!("only used with a pretrained extractor (backbone, {})", families.join(", "))))
         }
         (Some(other), _) => return Err(video::Error::config("extractor", format!("must be builtin, backbone, {}, got {other:?}", families.join(", ")))),
     };
@@ -144,7 +162,10 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
         max_duration: o.max_duration.unwrap_or(d.max_duration),
     };
     t.validate()?;
-    Ok(Planned { opts: t, backbone })
+    if o.backbone_hash.is_some() && backbone.is_none() {
+        return Err(video::Error::config("backboneHash", "only used with a pretrained extractor and its backboneWeights"));
+    }
+    Ok(Planned { opts: t, backbone, backbone_hash: o.backbone_hash })
 }
 
 /// One tokenized video: segment times and features.

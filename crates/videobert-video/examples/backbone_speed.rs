@@ -1,4 +1,4 @@
-//! Features/s of torchvision's ImageNet MobileNetV2 in the addon on real frames, for `npm run bench`
+//! Features/s of an ImageNet backbone (MobileNetV2, EfficientNet-Lite0) in the addon on real frames, for `npm run bench`
 //! (`benches/backbone.bench.ts` runs PyTorch on the same frames beside it).
 //!   cargo run --release -p videobert-video --example backbone_speed -- WEIGHTS.pth FOOTAGE_DIR OUT_DIR
 //! Decodes the clips of `scripts/fetch-real-footage.sh` at 224² (the frames the parity test uses,

@@ -13,12 +13,16 @@
 //!   taken to be 64 wide (all CLIP models), or fewer when the width is < 64.
 //!
 //! - **MobileNetV2** (torchvision names: `features.0.0.weight`, `features.N.conv.*`, `classifier.1.*`;
-//!   `mobilenet.rs`): the frame is decoded at `input` pixels (default 224); each region is the mean of
-//!   the last feature map's positions whose centre lies in the cell. Feature size 1280.
+//!   `mobilenet.rs`) and **EfficientNet-Lite0** (`efficientnet_pytorch` names: `_conv_stem.weight`,
+//!   `_blocks.N.*`, `_fc.*`; `efficientnet_lite.rs`): the frame is decoded at `input` pixels (default
+//!   224); each region is the mean of the last feature map's positions whose centre lies in the cell.
+//!   Feature size 1280.
 //!
 //! The file is safetensors, or a PyTorch `.pth` in its zip or legacy format (`torch_pth.rs`), read as
-//! distributed. Inputs are normalised with ImageNet (ResNet, MobileNetV2) or CLIP (ViT) mean and std,
-//! in RGB order, `[N, 3, H, W]`. Region vectors are L2-normalised like the builtin descriptor's.
+//! distributed. Inputs are in RGB order, `[N, 3, H, W]`, normalised as each network was trained:
+//! ImageNet's mean and std (ResNet, MobileNetV2), CLIP's (ViT), or (v − 127) / 128 on 0–255 values
+//! (EfficientNet-Lite, as TensorFlow's Lite preprocessing). Region vectors are L2-normalised like the
+//! builtin descriptor's.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,17 +39,17 @@ use crate::error::{Error, Result};
 
 /// A ResNet's input side per grid cell when none is given.
 pub const DEFAULT_INPUT: u32 = 112;
-/// MobileNetV2's input side when none is given (ImageNet's 224).
+/// MobileNetV2's and EfficientNet-Lite0's input side when none is given (ImageNet's 224).
 pub const MOBILENET_INPUT: u32 = 224;
 
 enum Arch {
     ResNet { func: Func<'static>, input: u32 },
     Clip { model: ClipVisionTransformer, image: u32, patch: u32 },
-    MobileNet { net: crate::mobilenet::MobileNetV2, input: u32 },
+    MobileNet { net: crate::mobilenet::MobileNet, input: u32 },
 }
 
 /// The architecture families a caller can require of a weights file (`extractor` names).
-pub const FAMILIES: &[&str] = &["resnet", "clip", "mobilenet_v2"];
+pub const FAMILIES: &[&str] = &["resnet", "clip", "mobilenet_v2", "efficientnet_lite0"];
 
 /// What `Backbone::imagenet_forward` gives for N frames.
 pub struct ImageNetOutput {
@@ -65,7 +69,7 @@ pub struct Backbone {
     pub weights_hash: String,
     /// The weights file, absolute.
     pub path: std::path::PathBuf,
-    /// The input side it was loaded with (ResNet: per grid cell; MobileNetV2: the frame; CLIP: its image size).
+    /// The input side it was loaded with (ResNet: per grid cell; MobileNetV2 / EfficientNet-Lite0: the frame; CLIP: its image size).
     pub input: u32,
 }
 
@@ -82,6 +86,9 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
 /// torchvision's ImageNet normalisation (RGB).
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// TensorFlow's EfficientNet-Lite normalisation, (v − 127) / 128 on 0–255 values, as mean and std of /255 values.
+const LITE_MEAN: [f32; 3] = [127.0 / 255.0; 3];
+const LITE_STD: [f32; 3] = [128.0 / 255.0; 3];
 
 /// `[g², d]` means of a channels-last `[h, w, d]` map's positions by the grid cell their centre lies in.
 fn cell_means(values: &[f32], d: usize, h: usize, w: usize, g: usize, out: &mut [f32]) {
@@ -105,6 +112,76 @@ fn count_indices(names: &[&str], prefix: &str) -> usize {
     seen.len()
 }
 
+/// An open_clip state dict's image tower (`visual.conv1.weight`, `visual.transformer.resblocks.N.*`,
+/// `attn.in_proj_weight` holding q, k and v) under Hugging Face's names, which the CLIP model reads;
+/// the text tower and `visual.proj` (the joint-space projection, unused for region features) are
+/// dropped.
+fn open_clip_vision(t: HashMap<String, Tensor>) -> Result<HashMap<String, Tensor>> {
+    let mut out = HashMap::new();
+    for (name, x) in t {
+        let Some(rest) = name.strip_prefix("visual.") else { continue };
+        let renamed = match rest {
+            "class_embedding" => "embeddings.class_embedding".to_string(),
+            "conv1.weight" => "embeddings.patch_embedding.weight".to_string(),
+            "positional_embedding" => "embeddings.position_embedding.weight".to_string(),
+            "proj" => continue,
+            _ => {
+                let (head, tail) = if let Some(r) = rest.strip_prefix("transformer.resblocks.") {
+                    let (layer, tail) = r.split_once('.').unwrap_or((r, ""));
+                    (format!("encoder.layers.{layer}."), tail)
+                } else {
+                    (String::new(), rest)
+                };
+                if let Some(kind) = tail.strip_prefix("attn.in_proj_") {
+                    // [3D, D] / [3D]: q, k, v one after another
+                    let d = x.dim(0)? / 3;
+                    for (i, part) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
+                        out.insert(format!("{head}self_attn.{part}.{kind}"), x.narrow(0, i * d, d)?.contiguous()?);
+                    }
+                    continue;
+                }
+                let tail = [
+                    ("ln_pre.", "pre_layrnorm."),
+                    ("ln_post.", "post_layernorm."),
+                    ("ln_1.", "layer_norm1."),
+                    ("ln_2.", "layer_norm2."),
+                    ("attn.out_proj.", "self_attn.out_proj."),
+                    ("mlp.c_fc.", "mlp.fc1."),
+                    ("mlp.c_proj.", "mlp.fc2."),
+                ]
+                .iter()
+                .find_map(|(from, to)| tail.strip_prefix(from).map(|t| format!("{to}{t}")))
+                .unwrap_or_else(|| tail.to_string());
+                format!("{head}{tail}")
+            }
+        };
+        out.insert(renamed, x);
+    }
+    Ok(out)
+}
+
+/// candle's CLIP vision tower computes QuickGELU, the activation of OpenAI's CLIP weights. Models
+/// trained with GELU (most of open_clip's LAION models, their Hugging Face conversions) say so in the
+/// config beside the weights: Hugging Face's `config.json` (`hidden_act`) or open_clip's
+/// `open_clip_config.json` (`quick_gelu`, false when absent). Such a file is refused rather than run
+/// with the wrong activation; with no config beside it, QuickGELU (OpenAI's) is assumed.
+fn check_quick_gelu(weights: &Path) -> Result<()> {
+    let dir = weights.parent().unwrap_or(Path::new("."));
+    let read = |name: &str| -> Option<serde_json::Value> { serde_json::from_str(&std::fs::read_to_string(dir.join(name)).ok()?).ok() };
+    let gelu = if let Some(c) = read("open_clip_config.json") {
+        !c.pointer("/model_cfg/quick_gelu").and_then(|v| v.as_bool()).unwrap_or(false)
+    } else if let Some(c) = read("config.json") {
+        let act = c.pointer("/vision_config/hidden_act").or_else(|| c.get("hidden_act")).and_then(|v| v.as_str()).unwrap_or("quick_gelu");
+        act != "quick_gelu"
+    } else {
+        false
+    };
+    if gelu {
+        return Err(bad(weights, "a CLIP trained with GELU (its config beside the file says so); only QuickGELU models — OpenAI's CLIP weights, in Hugging Face's or open_clip's layout — are supported"));
+    }
+    Ok(())
+}
+
 impl Backbone {
     /// Load `path`; `grid` regions per side; `input` = ResNet input side per cell (default 112).
     pub fn load(path: &Path, grid: usize, input: Option<u32>) -> Result<Arc<Self>> {
@@ -120,11 +197,19 @@ impl Backbone {
             candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| bad(path, format!("neither safetensors nor a PyTorch .pth file: {e}")))?
         };
         drop(bytes);
-        if crate::mobilenet::MobileNetV2::recognises(&tensors) {
-            let net = crate::mobilenet::MobileNetV2::load(&tensors).map_err(|e| bad(path, e.to_string()))?;
+        let tensors = if tensors.contains_key("visual.class_embedding") { open_clip_vision(tensors).map_err(|e| bad(path, e.to_string()))? } else { tensors };
+        let mobile = if crate::mobilenet::is_mobilenet_v2(&tensors) {
+            Some(crate::mobilenet::load_mobilenet_v2(&tensors))
+        } else if crate::efficientnet_lite::is_efficientnet(&tensors) {
+            Some(crate::efficientnet_lite::load_efficientnet_lite0(&tensors))
+        } else {
+            None
+        };
+        if let Some(net) = mobile {
+            let net = net.map_err(|e| bad(path, e.to_string()))?;
             return Ok(Arc::new(Self {
+                arch: net.arch.into(),
                 net: Arch::MobileNet { net, input: input.unwrap_or(MOBILENET_INPUT) },
-                arch: "mobilenet_v2".into(),
                 dim: 1280,
                 grid,
                 weights_hash,
@@ -161,6 +246,7 @@ impl Backbone {
         let prefix = if tensors.contains_key("vision_model.embeddings.class_embedding") { "vision_model." } else { "" };
         if let Some([embed]) = shape(&format!("{prefix}embeddings.class_embedding")).as_deref() {
             let embed = *embed;
+            check_quick_gelu(path)?;
             let patch = match shape(&format!("{prefix}embeddings.patch_embedding.weight")).as_deref() {
                 Some(&[_, 3, p, _]) => p,
                 other => return Err(bad(path, format!("unexpected patch_embedding shape {other:?}"))),
@@ -202,28 +288,38 @@ impl Backbone {
         }
         Err(bad(
             path,
-            "not a ResNet (conv1.weight, layer1.0.conv1.weight), a CLIP vision tower (embeddings.class_embedding) or a MobileNetV2 (features.0.0.weight)",
+            "not a ResNet (conv1.weight, layer1.0.conv1.weight), a CLIP vision tower (embeddings.class_embedding), a MobileNetV2 (features.0.0.weight) or an EfficientNet-Lite0 (_conv_stem.weight)",
         ))
     }
 
     /// The family of this backbone (one of `FAMILIES`).
     pub fn family(&self) -> &'static str {
-        match self.net {
+        match &self.net {
             Arch::ResNet { .. } => "resnet",
             Arch::Clip { .. } => "clip",
-            Arch::MobileNet { .. } => "mobilenet_v2",
+            Arch::MobileNet { net, .. } => net.arch,
         }
     }
 
-    /// For a MobileNetV2: each frame's (of `frame_size()` pixels, the whole frame) globally pooled
+    /// For a MobileNetV2 or EfficientNet-Lite0: each frame's (of `frame_size()` pixels, the whole frame) globally pooled
     /// features `[N × 1280]` and, when the file has its classifier, ImageNet logits `[N × 1000]`,
     /// preprocessed exactly as `frame_features` does. None for other backbones.
     pub fn imagenet_forward(&self, frames: &[&RgbFrame]) -> Result<Option<ImageNetOutput>> {
         let Arch::MobileNet { net, input } = &self.net else { return Ok(None) };
         let side = *input as usize;
-        let x: Vec<f32> = frames.iter().flat_map(|f| Self::to_tensor(f, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD))).collect();
+        let norm = Self::normalisation(net);
+        let x: Vec<f32> = frames.iter().flat_map(|f| Self::to_tensor(f, 0, 0, side, norm)).collect();
         let out = net.forward(&x, frames.len(), side, side)?;
         Ok(Some(ImageNetOutput { pooled: out.pooled, logits: out.logits }))
+    }
+
+    /// Mean and std (of /255 values) the network was trained with.
+    fn normalisation(net: &crate::mobilenet::MobileNet) -> ([f32; 3], [f32; 3]) {
+        if net.arch == "efficientnet_lite0" {
+            (LITE_MEAN, LITE_STD)
+        } else {
+            (IMAGENET_MEAN, IMAGENET_STD)
+        }
     }
 
     /// The square frame size the decoder must produce.
@@ -257,7 +353,7 @@ impl Backbone {
         match &self.net {
             Arch::MobileNet { net, input } => {
                 let side = *input as usize;
-                let map = net.forward(&Self::to_tensor(frame, 0, 0, side, (IMAGENET_MEAN, IMAGENET_STD)), 1, side, side)?.map;
+                let map = net.forward(&Self::to_tensor(frame, 0, 0, side, Self::normalisation(net)), 1, side, side)?.map;
                 cell_means(&map.data, map.c, map.h, map.w, g, out);
             }
             Arch::ResNet { func, input } => {

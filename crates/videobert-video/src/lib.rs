@@ -5,7 +5,8 @@
 //!   RGB frames back into MPEG-4 or MJPEG files).
 //! - [`formats`]: what the linked FFmpeg decodes (asked of FFmpeg), and the formats left out by name.
 //! - [`builtin`] / [`backbone`]: frame features (a fixed descriptor, or a pretrained image network:
-//!   ResNet, CLIP ViT, [`mobilenet`] V2, from safetensors or PyTorch files read by [`torch_pth`]).
+//!   ResNet, CLIP ViT, [`mobilenet`] V2, [`efficientnet_lite`] Lite0, from safetensors or PyTorch
+//!   files read by [`torch_pth`]).
 //! - [`segments`]: a video → segments of pooled region features.
 //! - [`manifest`] → [`tokenize`] → [`shards`]: a dataset into resumable, mmap-able token shards.
 //! - [`kmeans`] (hierarchical k-means) and [`codebook`] (fitting / assigning visual words on shards).
@@ -22,6 +23,7 @@ pub mod backbone;
 pub mod builtin;
 pub mod codebook;
 pub mod decode;
+pub mod efficientnet_lite;
 pub mod encode;
 pub mod formats;
 pub mod kmeans;

@@ -1,15 +1,17 @@
-//! MobileNetV2 (Sandler et al., 2018) as torchvision builds it, for ImageNet weights read from the
-//! files users have (`mobilenet_v2-b0353104.pth`: `features.N…`, `classifier.1.*`). Inference only:
-//! every batch norm is folded into the convolution before it at load time; the 1×1 convolutions are
-//! matrix products (the gemm crate, which candle uses too), the stem an im2col and one product, the 3×3
+//! Inverted-residual networks for ImageNet weights read from the files users have, inference only:
+//! MobileNetV2 (Sandler et al., 2018) as torchvision builds it (`mobilenet_v2-b0353104.pth`:
+//! `features.N…`, `classifier.1.*`) and EfficientNet-Lite0 (`efficientnet_lite.rs`). Every batch
+//! norm is folded into the convolution before it at load time; the 1×1 convolutions are matrix
+//! products (the gemm crate, which candle uses too), the stem an im2col and one product, the k×k
 //! depthwise ones a direct kernel vectorised across channels. Activations stay channels-last (NHWC).
 //!
-//! Layout, as torchvision's `mobilenet_v2()`: a 3×3/2 convolution to 32 channels; 17 inverted
-//! residual blocks (expansion t, channels c, repeats n, first stride s) = (1,16,1,1), (6,24,2,2),
-//! (6,32,3,2), (6,64,4,2), (6,96,3,1), (6,160,3,2), (6,320,1,1), each a 1×1 expansion (absent when
-//! t = 1), a 3×3 depthwise convolution and a linear 1×1 projection, with a residual connection when
-//! the stride is 1 and the channels are kept; a 1×1 convolution to 1280; ReLU6 throughout; global
-//! average pooling; a linear classifier to 1000 classes.
+//! MobileNetV2's layout, as torchvision's `mobilenet_v2()`: a 3×3/2 convolution to 32 channels; 17
+//! inverted residual blocks (expansion t, channels c, repeats n, first stride s) = (1,16,1,1),
+//! (6,24,2,2), (6,32,3,2), (6,64,4,2), (6,96,3,1), (6,160,3,2), (6,320,1,1), each a 1×1 expansion
+//! (absent when t = 1), a 3×3 depthwise convolution and a linear 1×1 projection, with a residual
+//! connection when the stride is 1 and the channels are kept; a 1×1 convolution to 1280; ReLU6
+//! throughout; global average pooling; a linear classifier to 1000 classes. Padding is PyTorch's
+//! (k − 1)/2 on every side; batch-norm ε 1e-5.
 
 use std::collections::HashMap;
 
@@ -18,56 +20,128 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-const BN_EPS: f32 = 1e-5;
+/// How a convolution pads its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Padding {
+    /// PyTorch's `padding = (k − 1) / 2` on all four sides (torchvision's models).
+    Symmetric,
+    /// TensorFlow's `SAME`: the output side is ⌈side / stride⌉ and the padding it needs goes half
+    /// before (rounded down), the rest after (networks converted from TensorFlow checkpoints).
+    TfSame,
+}
+
+impl Padding {
+    /// Padding before the first row (or column) of an input of `side` for a k×k/`stride` convolution.
+    fn before(self, side: usize, k: usize, stride: usize) -> usize {
+        match self {
+            Padding::Symmetric => (k - 1) / 2,
+            Padding::TfSame => ((out_side(side, stride) - 1) * stride + k).saturating_sub(side) / 2,
+        }
+    }
+}
+
+/// Output side of a k×k/`stride` convolution, odd k, under either padding: ⌈side / stride⌉.
+fn out_side(side: usize, stride: usize) -> usize {
+    (side - 1) / stride + 1
+}
 
 /// A convolution with its batch norm folded in, laid out for its kernel (see each layer).
-struct Folded {
-    /// Stem: `[27, 32]` ((ky·3 + kx)·3 + cin, out). Pointwise: `[out, in]`. Depthwise: `[9, C]`.
+pub(crate) struct Folded {
+    /// Stem: `[27, out]` ((ky·3 + kx)·3 + cin, out). Pointwise: `[out, in]`. Depthwise: `[k², C]`.
     weight: Vec<f32>,
     bias: Vec<f32>,
     out: usize,
+    /// Kernel side (1 for pointwise).
+    k: usize,
 }
 
-fn get(t: &HashMap<String, Tensor>, name: &str) -> Result<Vec<f32>> {
-    let x = t.get(name).ok_or_else(|| Error::input("weights", format!("MobileNetV2: tensor `{name}` is missing")))?;
-    Ok(x.flatten_all()?.to_vec1::<f32>()?)
+/// A state dict being read into one network: its name for errors and its batch norms' ε.
+pub(crate) struct Weights<'a> {
+    pub tensors: &'a HashMap<String, Tensor>,
+    pub net: &'static str,
+    pub bn_eps: f32,
 }
 
-fn dims(t: &HashMap<String, Tensor>, name: &str) -> Result<Vec<usize>> {
-    Ok(t.get(name).ok_or_else(|| Error::input("weights", format!("MobileNetV2: tensor `{name}` is missing")))?.dims().to_vec())
-}
-
-/// `conv` (no bias, weights `[out, in/groups, k, k]`) followed by the batch norm `bn`, folded
-/// (w·γ/σ, β − μ·γ/σ) and laid out by `layout(out, per_out, w) → weights`.
-fn fold(t: &HashMap<String, Tensor>, conv: &str, bn: &str, expect: &[usize], layout: impl Fn(usize, usize, &[f32]) -> Vec<f32>) -> Result<Folded> {
-    let shape = dims(t, &format!("{conv}.weight"))?;
-    if shape.len() != 4 || shape[1..] != expect[1..] || (expect[0] != 0 && shape[0] != expect[0]) {
-        return Err(Error::input("weights", format!("MobileNetV2: `{conv}.weight` is {shape:?}, expected {expect:?} (0 = any)")));
+impl Weights<'_> {
+    fn missing(&self, name: &str) -> Error {
+        Error::input("weights", format!("{}: tensor `{name}` is missing", self.net))
     }
-    let out = shape[0];
-    let w = get(t, &format!("{conv}.weight"))?;
-    let (gamma, beta, mean, var) =
-        (get(t, &format!("{bn}.weight"))?, get(t, &format!("{bn}.bias"))?, get(t, &format!("{bn}.running_mean"))?, get(t, &format!("{bn}.running_var"))?);
-    if [gamma.len(), beta.len(), mean.len(), var.len()] != [out; 4] {
-        return Err(Error::input("weights", format!("MobileNetV2: `{bn}` does not have the {out} channels of `{conv}`")));
+
+    pub fn get(&self, name: &str) -> Result<Vec<f32>> {
+        Ok(self.tensors.get(name).ok_or_else(|| self.missing(name))?.flatten_all()?.to_vec1::<f32>()?)
     }
-    let per_out = w.len() / out;
-    let scale: Vec<f32> = (0..out).map(|o| gamma[o] / (var[o] + BN_EPS).sqrt()).collect();
-    let scaled: Vec<f32> = w.iter().enumerate().map(|(i, v)| v * scale[i / per_out]).collect();
-    let bias = (0..out).map(|o| beta[o] - mean[o] * scale[o]).collect();
-    Ok(Folded { weight: layout(out, per_out, &scaled), bias, out })
+
+    pub fn dims(&self, name: &str) -> Result<Vec<usize>> {
+        Ok(self.tensors.get(name).ok_or_else(|| self.missing(name))?.dims().to_vec())
+    }
+
+    /// `conv` (no bias, weights `[out, in/groups, k, k]`) followed by the batch norm `bn`, folded
+    /// (w·γ/σ, β − μ·γ/σ) and laid out for its kernel. `expect`: the weight's shape, 0 = any.
+    fn fold(&self, conv: &str, bn: &str, expect: [usize; 4], layout: fn(usize, usize, &[f32]) -> Vec<f32>) -> Result<Folded> {
+        let shape = self.dims(&format!("{conv}.weight"))?;
+        let fits = shape.len() == 4 && shape.iter().zip(expect).all(|(&s, e)| e == 0 || s == e);
+        if !fits {
+            return Err(Error::input("weights", format!("{}: `{conv}.weight` is {shape:?}, expected {expect:?} (0 = any)", self.net)));
+        }
+        let out = shape[0];
+        let w = self.get(&format!("{conv}.weight"))?;
+        let (gamma, beta, mean, var) = (
+            self.get(&format!("{bn}.weight"))?,
+            self.get(&format!("{bn}.bias"))?,
+            self.get(&format!("{bn}.running_mean"))?,
+            self.get(&format!("{bn}.running_var"))?,
+        );
+        if [gamma.len(), beta.len(), mean.len(), var.len()] != [out; 4] {
+            return Err(Error::input("weights", format!("{}: `{bn}` does not have the {out} channels of `{conv}`", self.net)));
+        }
+        let per_out = w.len() / out;
+        let scale: Vec<f32> = (0..out).map(|o| gamma[o] / (var[o] + self.bn_eps).sqrt()).collect();
+        let scaled: Vec<f32> = w.iter().enumerate().map(|(i, v)| v * scale[i / per_out]).collect();
+        let bias = (0..out).map(|o| beta[o] - mean[o] * scale[o]).collect();
+        Ok(Folded { weight: layout(out, per_out, &scaled), bias, out, k: shape[3] })
+    }
+
+    /// The 3×3/2 stem from RGB to `out` channels (0 = any), ReLU6.
+    pub fn stem(&self, conv: &str, bn: &str, out: usize) -> Result<Layer> {
+        Ok(Layer::Stem(self.fold(conv, bn, [out, 3, 3, 3], stem_layout)?))
+    }
+
+    /// A 1×1 convolution `input → out` channels, ReLU6 when `relu`.
+    pub fn pointwise(&self, conv: &str, bn: &str, input: usize, out: usize, relu: bool) -> Result<Layer> {
+        Ok(Layer::Pointwise(self.fold(conv, bn, [out, input, 1, 1], as_is)?, relu))
+    }
+
+    /// A k×k depthwise convolution over `channels` (k odd: 3 or 5, read off the file), ReLU6.
+    pub fn depthwise(&self, conv: &str, bn: &str, channels: usize, stride: usize) -> Result<Layer> {
+        let f = self.fold(conv, bn, [channels, 1, 0, 0], depthwise_layout)?;
+        let shape = self.dims(&format!("{conv}.weight"))?;
+        if shape[2] != shape[3] || shape[2] % 2 == 0 {
+            return Err(Error::input("weights", format!("{}: `{conv}.weight` is {shape:?}: a depthwise kernel must be square and odd", self.net)));
+        }
+        Ok(Layer::Depthwise(f, stride))
+    }
+
+    /// The `[classes, features]` linear classifier `name`, if the file has it.
+    pub fn classifier(&self, name: &str, features: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
+        let (w, b) = (format!("{name}.weight"), format!("{name}.bias"));
+        match (self.tensors.get(&w), self.tensors.get(&b)) {
+            (Some(t), Some(_)) if t.dims() == [1000, features] => Ok(Some((self.get(&w)?, self.get(&b)?))),
+            (Some(t), _) => Err(Error::input("weights", format!("{}: `{w}` is {:?}, expected [1000, {features}]", self.net, t.dims()))),
+            _ => Ok(None),
+        }
+    }
 }
 
 fn as_is(_: usize, _: usize, w: &[f32]) -> Vec<f32> {
     w.to_vec()
 }
 
-/// `[C, 1, 3, 3]` → `[9, C]`.
-fn depthwise_layout(c: usize, _: usize, w: &[f32]) -> Vec<f32> {
-    (0..9).flat_map(|k| (0..c).map(move |ch| w[ch * 9 + k])).collect()
+/// `[C, 1, k, k]` → `[k², C]`.
+fn depthwise_layout(c: usize, kk: usize, w: &[f32]) -> Vec<f32> {
+    (0..kk).flat_map(|k| (0..c).map(move |ch| w[ch * kk + k])).collect()
 }
 
-/// `[32, 3, 3, 3]` (out, cin, ky, kx) → `[27, 32]` ((ky·3 + kx)·3 + cin, out).
+/// `[out, 3, 3, 3]` (out, cin, ky, kx) → `[27, out]` ((ky·3 + kx)·3 + cin, out).
 fn stem_layout(out: usize, _: usize, w: &[f32]) -> Vec<f32> {
     let mut r = vec![0f32; 27 * out];
     for o in 0..out {
@@ -80,18 +154,18 @@ fn stem_layout(out: usize, _: usize, w: &[f32]) -> Vec<f32> {
     r
 }
 
-enum Layer {
+pub(crate) enum Layer {
     /// The 3×3/2 convolution from RGB, ReLU6.
     Stem(Folded),
     /// 1×1 convolution, optionally ReLU6.
     Pointwise(Folded, bool),
-    /// 3×3 depthwise convolution with this stride, ReLU6.
+    /// k×k depthwise convolution with this stride, ReLU6.
     Depthwise(Folded, usize),
 }
 
-struct Block {
-    layers: Vec<Layer>,
-    residual: bool,
+pub(crate) struct Block {
+    pub layers: Vec<Layer>,
+    pub residual: bool,
 }
 
 /// Activations of a batch: `[n, h, w, c]`, channels last.
@@ -113,59 +187,58 @@ pub struct MobileNetOutput {
     pub logits: Option<Vec<f32>>,
 }
 
-pub struct MobileNetV2 {
-    blocks: Vec<Block>,
+/// A loaded inverted-residual network (MobileNetV2 or EfficientNet-Lite0).
+pub struct MobileNet {
+    /// `"mobilenet_v2"` or `"efficientnet_lite0"`.
+    pub arch: &'static str,
+    pub(crate) padding: Padding,
+    pub(crate) blocks: Vec<Block>,
     /// `[1000, 1280]` and `[1000]`.
-    classifier: Option<(Vec<f32>, Vec<f32>)>,
+    pub(crate) classifier: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 /// torchvision's block settings (t, c, n, s).
 const SETTINGS: [(usize, usize, usize, usize); 7] = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
 
-impl MobileNetV2 {
-    /// Whether these tensor names are a torchvision MobileNetV2's.
-    pub fn recognises(t: &HashMap<String, Tensor>) -> bool {
-        t.contains_key("features.0.0.weight") && t.contains_key("features.1.conv.0.0.weight") && t.contains_key("features.18.0.weight")
-    }
+/// Whether these tensor names are a torchvision MobileNetV2's.
+pub fn is_mobilenet_v2(t: &HashMap<String, Tensor>) -> bool {
+    t.contains_key("features.0.0.weight") && t.contains_key("features.1.conv.0.0.weight") && t.contains_key("features.18.0.weight")
+}
 
-    pub fn load(t: &HashMap<String, Tensor>) -> Result<Self> {
-        let mut blocks = vec![Block { layers: vec![Layer::Stem(fold(t, "features.0.0", "features.0.1", &[32, 3, 3, 3], stem_layout)?)], residual: false }];
-        let mut index = 1;
-        let mut channels = 32;
-        for (expand, out, repeats, first_stride) in SETTINGS {
-            for r in 0..repeats {
-                let stride = if r == 0 { first_stride } else { 1 };
-                let hidden = channels * expand;
-                let p = format!("features.{index}.conv");
-                let mut layers = Vec::new();
-                let mut at = 0;
-                if expand != 1 {
-                    layers.push(Layer::Pointwise(fold(t, &format!("{p}.0.0"), &format!("{p}.0.1"), &[hidden, channels, 1, 1], as_is)?, true));
-                    at = 1;
-                }
-                layers.push(Layer::Depthwise(fold(t, &format!("{p}.{at}.0"), &format!("{p}.{at}.1"), &[hidden, 1, 3, 3], depthwise_layout)?, stride));
-                layers.push(Layer::Pointwise(fold(t, &format!("{p}.{}", at + 1), &format!("{p}.{}", at + 2), &[out, hidden, 1, 1], as_is)?, false));
-                blocks.push(Block { layers, residual: stride == 1 && channels == out });
-                channels = out;
-                index += 1;
+/// torchvision's MobileNetV2 from its state dict.
+pub fn load_mobilenet_v2(t: &HashMap<String, Tensor>) -> Result<MobileNet> {
+    let wt = Weights { tensors: t, net: "MobileNetV2", bn_eps: 1e-5 };
+    let mut blocks = vec![Block { layers: vec![wt.stem("features.0.0", "features.0.1", 32)?], residual: false }];
+    let mut index = 1;
+    let mut channels = 32;
+    for (expand, out, repeats, first_stride) in SETTINGS {
+        for r in 0..repeats {
+            let stride = if r == 0 { first_stride } else { 1 };
+            let hidden = channels * expand;
+            let p = format!("features.{index}.conv");
+            let mut layers = Vec::new();
+            let mut at = 0;
+            if expand != 1 {
+                layers.push(wt.pointwise(&format!("{p}.0.0"), &format!("{p}.0.1"), channels, hidden, true)?);
+                at = 1;
             }
+            layers.push(wt.depthwise(&format!("{p}.{at}.0"), &format!("{p}.{at}.1"), hidden, stride)?);
+            layers.push(wt.pointwise(&format!("{p}.{}", at + 1), &format!("{p}.{}", at + 2), hidden, out, false)?);
+            blocks.push(Block { layers, residual: stride == 1 && channels == out });
+            channels = out;
+            index += 1;
         }
-        blocks.push(Block {
-            layers: vec![Layer::Pointwise(fold(t, &format!("features.{index}.0"), &format!("features.{index}.1"), &[1280, channels, 1, 1], as_is)?, true)],
-            residual: false,
-        });
-        let classifier = match (t.get("classifier.1.weight"), t.get("classifier.1.bias")) {
-            (Some(w), Some(_)) if w.dims() == [1000, 1280] => Some((get(t, "classifier.1.weight")?, get(t, "classifier.1.bias")?)),
-            (Some(w), _) => return Err(Error::input("weights", format!("MobileNetV2: `classifier.1.weight` is {:?}, expected [1000, 1280]", w.dims()))),
-            _ => None,
-        };
-        Ok(Self { blocks, classifier })
     }
+    blocks.push(Block { layers: vec![wt.pointwise(&format!("features.{index}.0"), &format!("features.{index}.1"), channels, 1280, true)?], residual: false });
+    let classifier = wt.classifier("classifier.1", 1280)?;
+    Ok(MobileNet { arch: "mobilenet_v2", padding: Padding::Symmetric, blocks, classifier })
+}
 
-    /// `x`: `[N, 3, H, W]` (NCHW, as PyTorch takes it), normalised with ImageNet's mean and std.
+impl MobileNet {
+    /// `x`: `[N, 3, H, W]` (NCHW, as PyTorch takes it), normalised as the network was trained.
     pub fn forward(&self, x: &[f32], n: usize, h: usize, w: usize) -> Result<MobileNetOutput> {
         if x.len() != n * 3 * h * w || n == 0 || h == 0 || w == 0 {
-            return Err(Error::input("frames", format!("MobileNetV2: {} values for {n} × 3 × {h} × {w}", x.len())));
+            return Err(Error::input("frames", format!("{}: {} values for {n} × 3 × {h} × {w}", self.arch, x.len())));
         }
         // NCHW → NHWC
         let mut data = vec![0f32; x.len()];
@@ -181,9 +254,9 @@ impl MobileNetV2 {
             let input = if b.residual { Some(a.data.clone()) } else { None };
             for l in &b.layers {
                 a = match l {
-                    Layer::Stem(f) => stem(&a, f),
+                    Layer::Stem(f) => stem(&a, f, self.padding),
                     Layer::Pointwise(f, relu) => pointwise(&a, f, *relu),
-                    Layer::Depthwise(f, stride) => depthwise(&a, f, *stride),
+                    Layer::Depthwise(f, stride) => depthwise(&a, f, *stride, self.padding),
                 };
             }
             if let Some(input) = input {
@@ -260,14 +333,10 @@ fn pointwise(a: &Nhwc, f: &Folded, relu: bool) -> Nhwc {
     Nhwc { data: y, n: a.n, h: a.h, w: a.w, c: f.out }
 }
 
-/// Output side of a 3×3 convolution with padding 1.
-fn out_side(side: usize, stride: usize) -> usize {
-    (side - 1) / stride + 1
-}
-
-/// The stem: im2col of 3×3/2 patches (padding 1) and one product with `[27, 32]`, ReLU6.
-fn stem(a: &Nhwc, f: &Folded) -> Nhwc {
+/// The stem: im2col of 3×3/2 patches and one product with `[27, out]`, ReLU6.
+fn stem(a: &Nhwc, f: &Folded, padding: Padding) -> Nhwc {
     let (oh, ow) = (out_side(a.h, 2), out_side(a.w, 2));
+    let (py, px) = (padding.before(a.h, 3, 2) as isize, padding.before(a.w, 3, 2) as isize);
     let rows = a.n * oh * ow;
     let mut cols = vec![0f32; rows * 27];
     cols.par_chunks_mut(ow * 27).enumerate().for_each(|(row, line)| {
@@ -276,9 +345,9 @@ fn stem(a: &Nhwc, f: &Folded) -> Nhwc {
         for ox in 0..ow {
             let patch = &mut line[ox * 27..(ox + 1) * 27];
             for ky in 0..3 {
-                let iy = (oy * 2 + ky) as isize - 1;
+                let iy = (oy * 2 + ky) as isize - py;
                 for kx in 0..3 {
-                    let ix = (ox * 2 + kx) as isize - 1;
+                    let ix = (ox * 2 + kx) as isize - px;
                     if iy >= 0 && (iy as usize) < a.h && ix >= 0 && (ix as usize) < a.w {
                         let src = (iy as usize * a.w + ix as usize) * 3;
                         patch[(ky * 3 + kx) * 3..(ky * 3 + kx) * 3 + 3].copy_from_slice(&img[src..src + 3]);
@@ -295,10 +364,11 @@ fn stem(a: &Nhwc, f: &Folded) -> Nhwc {
     Nhwc { data: y, n: a.n, h: oh, w: ow, c: f.out }
 }
 
-/// 3×3 depthwise convolution (padding 1) with bias and ReLU6, vectorised across channels; one
-/// output row per task.
-fn depthwise(a: &Nhwc, f: &Folded, stride: usize) -> Nhwc {
-    let (oh, ow, c) = (out_side(a.h, stride), out_side(a.w, stride), a.c);
+/// k×k depthwise convolution with bias and ReLU6, vectorised across channels; one output row per
+/// task.
+fn depthwise(a: &Nhwc, f: &Folded, stride: usize, padding: Padding) -> Nhwc {
+    let (oh, ow, c, k) = (out_side(a.h, stride), out_side(a.w, stride), a.c, f.k);
+    let (py, px) = (padding.before(a.h, k, stride) as isize, padding.before(a.w, k, stride) as isize);
     let mut y = vec![0f32; a.n * oh * ow * c];
     y.par_chunks_mut(ow * c).enumerate().for_each(|(row, line)| {
         let (i, oy) = (row / oh, row % oh);
@@ -306,19 +376,19 @@ fn depthwise(a: &Nhwc, f: &Folded, stride: usize) -> Nhwc {
         for ox in 0..ow {
             let acc = &mut line[ox * c..(ox + 1) * c];
             acc.copy_from_slice(&f.bias);
-            for ky in 0..3 {
-                let iy = (oy * stride + ky) as isize - 1;
+            for ky in 0..k {
+                let iy = (oy * stride + ky) as isize - py;
                 if iy < 0 || iy as usize >= a.h {
                     continue;
                 }
-                for kx in 0..3 {
-                    let ix = (ox * stride + kx) as isize - 1;
+                for kx in 0..k {
+                    let ix = (ox * stride + kx) as isize - px;
                     if ix < 0 || ix as usize >= a.w {
                         continue;
                     }
                     let src = &img[(iy as usize * a.w + ix as usize) * c..][..c];
-                    let k = &f.weight[(ky * 3 + kx) * c..][..c];
-                    acc.iter_mut().zip(src).zip(k).for_each(|((o, x), w)| *o += x * w);
+                    let wk = &f.weight[(ky * k + kx) * c..][..c];
+                    acc.iter_mut().zip(src).zip(wk).for_each(|((o, x), w)| *o += x * w);
                 }
             }
             acc.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
@@ -340,27 +410,58 @@ mod tests {
         t.permute((0, 2, 3, 1)).unwrap().flatten_all().unwrap().to_vec1().unwrap()
     }
 
-    /// The direct kernels against candle's convolutions (the references they replace).
+    /// `x` `[N, C, H, W]` zero-padded as `padding` pads it for a k×k/`stride` convolution.
+    fn padded(x: &Tensor, k: usize, stride: usize, padding: Padding) -> Tensor {
+        let (h, w) = (x.dim(2).unwrap(), x.dim(3).unwrap());
+        let total = |side: usize| ((out_side(side, stride) - 1) * stride + k).saturating_sub(side);
+        let (ty, tx) = (padding.before(h, k, stride), padding.before(w, k, stride));
+        // PyTorch's symmetric padding pads (k−1)/2 after too (the last partial window is dropped)
+        let after = |side: usize, before: usize| if padding == Padding::Symmetric { before } else { total(side) - before };
+        x.pad_with_zeros(2, ty, after(h, ty)).unwrap().pad_with_zeros(3, tx, after(w, tx)).unwrap()
+    }
+
+    /// The direct kernels against candle's convolutions (the references they replace), under both
+    /// padding rules and both kernel sizes the networks use.
     #[test]
     fn kernels_equal_candle_convolutions() {
         let dev = Device::Cpu;
-        for (h, w, stride) in [(7, 7, 1), (8, 9, 2), (5, 4, 2), (1, 1, 1), (2, 3, 2)] {
-            let c = 5;
-            let x = Tensor::randn(0f32, 1f32, (2, c, h, w), &dev).unwrap();
-            let weight = Tensor::randn(0f32, 1f32, (c, 1, 3, 3), &dev).unwrap();
-            let bias = Tensor::randn(0f32, 1f32, c, &dev).unwrap();
-            let f = Folded { weight: depthwise_layout(c, 9, &weight.flatten_all().unwrap().to_vec1().unwrap()), bias: bias.to_vec1().unwrap(), out: c };
-            let got = depthwise(&Nhwc { data: nhwc(&x), n: 2, h, w, c }, &f, stride);
-            let want = x.conv2d(&weight, 1, stride, 1, c).unwrap().broadcast_add(&bias.reshape((1, c, 1, 1)).unwrap()).unwrap().clamp(0f32, 6f32).unwrap();
-            assert_eq!((got.h, got.w), (want.dim(2).unwrap(), want.dim(3).unwrap()), "{h}×{w} stride {stride}");
-            assert!(close(&got.data, &nhwc(&want)) < 1e-5, "depthwise {h}×{w} stride {stride}");
-
-            let sw = Tensor::randn(0f32, 1f32, (4, 3, 3, 3), &dev).unwrap();
-            let x3 = Tensor::randn(0f32, 1f32, (2, 3, h, w), &dev).unwrap();
-            let f = Folded { weight: stem_layout(4, 27, &sw.flatten_all().unwrap().to_vec1().unwrap()), bias: vec![0.5; 4], out: 4 };
-            let got = stem(&Nhwc { data: nhwc(&x3), n: 2, h, w, c: 3 }, &f);
-            let want = (x3.conv2d(&sw, 1, 2, 1, 1).unwrap() + 0.5).unwrap().clamp(0f32, 6f32).unwrap();
-            assert!(close(&got.data, &nhwc(&want)) < 1e-4, "stem {h}×{w}");
+        for padding in [Padding::Symmetric, Padding::TfSame] {
+            for (h, w, stride, k) in
+                [(7, 7, 1, 3), (8, 9, 2, 3), (5, 4, 2, 3), (1, 1, 1, 3), (2, 3, 2, 3), (8, 8, 2, 5), (7, 6, 1, 5), (9, 7, 2, 5), (3, 2, 2, 5)]
+            {
+                let c = 5;
+                let x = Tensor::randn(0f32, 1f32, (2, c, h, w), &dev).unwrap();
+                let weight = Tensor::randn(0f32, 1f32, (c, 1, k, k), &dev).unwrap();
+                let bias = Tensor::randn(0f32, 1f32, c, &dev).unwrap();
+                let f =
+                    Folded { weight: depthwise_layout(c, k * k, &weight.flatten_all().unwrap().to_vec1().unwrap()), bias: bias.to_vec1().unwrap(), out: c, k };
+                let got = depthwise(&Nhwc { data: nhwc(&x), n: 2, h, w, c }, &f, stride, padding);
+                let want = padded(&x, k, stride, padding).conv2d(&weight, 0, stride, 1, c).unwrap();
+                let want = want.broadcast_add(&bias.reshape((1, c, 1, 1)).unwrap()).unwrap().clamp(0f32, 6f32).unwrap();
+                let case = format!("{padding:?} {h}×{w} k{k} stride {stride}");
+                assert_eq!((got.h, got.w), (want.dim(2).unwrap(), want.dim(3).unwrap()), "{case}");
+                assert!(close(&got.data, &nhwc(&want)) < 1e-5, "depthwise {case}");
+            }
+            for (h, w) in [(7, 7), (8, 9), (5, 4), (1, 1), (2, 3), (224, 224)] {
+                let sw = Tensor::randn(0f32, 1f32, (4, 3, 3, 3), &dev).unwrap();
+                let x3 = Tensor::randn(0f32, 1f32, (2, 3, h, w), &dev).unwrap();
+                let f = Folded { weight: stem_layout(4, 27, &sw.flatten_all().unwrap().to_vec1().unwrap()), bias: vec![0.5; 4], out: 4, k: 3 };
+                let got = stem(&Nhwc { data: nhwc(&x3), n: 2, h, w, c: 3 }, &f, padding);
+                let want = (padded(&x3, 3, 2, padding).conv2d(&sw, 0, 2, 1, 1).unwrap() + 0.5).unwrap().clamp(0f32, 6f32).unwrap();
+                assert!(close(&got.data, &nhwc(&want)) < 1e-4, "stem {padding:?} {h}×{w}");
+            }
         }
+    }
+
+    /// TensorFlow's SAME padding at the sides EfficientNet-Lite0 sees at 224²: odd totals put the
+    /// extra row after.
+    #[test]
+    fn tf_same_padding_puts_the_odd_row_after() {
+        assert_eq!(Padding::TfSame.before(224, 3, 2), 0); // total 1
+        assert_eq!(Padding::TfSame.before(56, 5, 2), 1); // total 3
+        assert_eq!(Padding::TfSame.before(14, 5, 1), 2); // total 4
+        assert_eq!(Padding::TfSame.before(112, 3, 1), 1);
+        assert_eq!(Padding::Symmetric.before(224, 3, 2), 1);
+        assert_eq!(Padding::Symmetric.before(56, 5, 2), 2);
     }
 }

@@ -98,6 +98,115 @@ fn clip_vision_tower_from_hugging_face_names() {
     check_tokens(b, 32);
 }
 
+/// A random CLIP vision tower saved under Hugging Face's names (the test above) and under
+/// open_clip's (`visual.conv1.weight`, `visual.transformer.resblocks.N.attn.in_proj_weight` holding q,
+/// k and v, plus a text tower and `visual.proj` that are not used) gives the same region features.
+#[test]
+fn clip_vision_tower_from_open_clip_names() {
+    let cfg = ClipVisionConfig {
+        embed_dim: 32,
+        activation: Activation::QuickGelu,
+        intermediate_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 1,
+        projection_dim: 32,
+        num_channels: 3,
+        image_size: 32,
+        patch_size: 8,
+    };
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    vb.pp("embeddings").get_with_hints(32, "class_embedding", candle_nn::Init::Randn { mean: 0.0, stdev: 1.0 }).unwrap();
+    ClipVisionTransformer::new(vb, &cfg).unwrap();
+    let dir = tmp("open-clip");
+    let hf = dir.join("hf.safetensors");
+    varmap.save(&hf).unwrap();
+    let data = varmap.data().lock().unwrap();
+    let hf_tensor = |n: &str| data.get(n).unwrap_or_else(|| panic!("{n}")).as_tensor().clone();
+    let mut oc: std::collections::HashMap<String, candle_core::Tensor> = std::collections::HashMap::new();
+    let renames = [
+        ("embeddings.class_embedding", "visual.class_embedding"),
+        ("embeddings.patch_embedding.weight", "visual.conv1.weight"),
+        ("embeddings.position_embedding.weight", "visual.positional_embedding"),
+        ("pre_layrnorm.weight", "visual.ln_pre.weight"),
+        ("pre_layrnorm.bias", "visual.ln_pre.bias"),
+        ("post_layernorm.weight", "visual.ln_post.weight"),
+        ("post_layernorm.bias", "visual.ln_post.bias"),
+    ];
+    for (from, to) in renames {
+        oc.insert(to.into(), hf_tensor(from));
+    }
+    for l in 0..2 {
+        let (h, o) = (format!("encoder.layers.{l}"), format!("visual.transformer.resblocks.{l}"));
+        for (from, to) in
+            [("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"), ("self_attn.out_proj", "attn.out_proj"), ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj")]
+        {
+            for p in ["weight", "bias"] {
+                oc.insert(format!("{o}.{to}.{p}"), hf_tensor(&format!("{h}.{from}.{p}")));
+            }
+        }
+        for p in ["weight", "bias"] {
+            let parts: Vec<_> = ["q_proj", "k_proj", "v_proj"].iter().map(|q| hf_tensor(&format!("{h}.self_attn.{q}.{p}"))).collect();
+            oc.insert(format!("{o}.attn.in_proj_{p}"), candle_core::Tensor::cat(&parts, 0).unwrap());
+        }
+    }
+    let extra = candle_core::Tensor::zeros((32, 16), DType::F32, &Device::Cpu).unwrap();
+    for name in ["visual.proj", "text_projection", "transformer.resblocks.0.attn.in_proj_weight", "token_embedding.weight"] {
+        oc.insert(name.into(), extra.clone());
+    }
+    drop(data);
+    let open_clip = dir.join("open_clip_model.safetensors");
+    candle_core::safetensors::save(&oc, &open_clip).unwrap();
+
+    let (a, b) = (Backbone::load(&hf, 2, None).unwrap(), Backbone::load(&open_clip, 2, None).unwrap());
+    assert_eq!((a.arch.as_str(), a.dim), (b.arch.as_str(), b.dim));
+    let frame = videobert_video::RgbFrame { width: 32, height: 32, data: (0..32 * 32 * 3).map(|i| (i * 37 % 251) as u8).collect() };
+    let (mut fa, mut fb) = (vec![0f32; 4 * 32], vec![0f32; 4 * 32]);
+    a.frame_features(&frame, &mut fa).unwrap();
+    b.frame_features(&frame, &mut fb).unwrap();
+    let diff = fa.iter().zip(&fb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(diff < 1e-6, "open_clip and Hugging Face layouts differ by {diff}");
+    assert!(fa.iter().any(|v| v.abs() > 1e-3));
+
+    // A GELU model (open_clip's LAION weights) says so in its config: refused, not run wrongly.
+    std::fs::write(dir.join("open_clip_config.json"), r#"{"model_cfg": {"embed_dim": 512}}"#).unwrap();
+    match Backbone::load(&open_clip, 2, None) {
+        Err(Error::InvalidInput { reason, .. }) => assert!(reason.contains("GELU"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    std::fs::write(dir.join("open_clip_config.json"), r#"{"model_cfg": {"quick_gelu": true}}"#).unwrap();
+    assert!(Backbone::load(&open_clip, 2, None).is_ok());
+    std::fs::remove_file(dir.join("open_clip_config.json")).unwrap();
+    std::fs::write(dir.join("config.json"), r#"{"vision_config": {"hidden_act": "gelu"}}"#).unwrap();
+    assert!(matches!(Backbone::load(&hf, 2, None), Err(Error::InvalidInput { .. })));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// EfficientNets that are not Lite0 are named, not misread.
+#[test]
+fn efficientnet_other_than_lite0_is_refused() {
+    let dir = tmp("effnet");
+    let z = |shape: &[usize]| candle_core::Tensor::zeros(shape, DType::F32, &Device::Cpu).unwrap();
+    let mut t = std::collections::HashMap::new();
+    t.insert("_conv_stem.weight".to_string(), z(&[32, 3, 3, 3]));
+    t.insert("_blocks.0._depthwise_conv.weight".to_string(), z(&[32, 1, 3, 3]));
+    t.insert("_blocks.0._se_reduce.weight".to_string(), z(&[8, 32, 1, 1]));
+    let b0 = dir.join("b0.safetensors");
+    candle_core::safetensors::save(&t, &b0).unwrap();
+    match Backbone::load(&b0, 2, None) {
+        Err(Error::InvalidInput { reason, .. }) => assert!(reason.contains("squeeze-and-excitation"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    t.remove("_blocks.0._se_reduce.weight");
+    let lite = dir.join("lite-broken.safetensors");
+    candle_core::safetensors::save(&t, &lite).unwrap();
+    match Backbone::load(&lite, 2, None) {
+        Err(Error::InvalidInput { reason, .. }) => assert!(reason.contains("EfficientNet-Lite0") && reason.contains("_bn0"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn bad_weights_are_coded_errors() {
     let dir = tmp("bad");

