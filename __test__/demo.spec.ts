@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
+import { aggregateFigures, meanSd } from '../src/demo/seeds.js'
 import { planClips, renderClip, ATTRIBUTE_WORDS, COLOURS, FRAME_SIZE } from '../src/demo/synthetic.js'
 import { fillMask, loadPretrained, VideoTokenizer } from '../src/index.js'
 import { expectCode, tempDir } from './helpers.js'
@@ -138,7 +139,12 @@ describe('videobert demo --quick', () => {
     const lik = run('retrieve', '--checkpoint', ckpt, '--shards', test, '--rerank', 'likelihood', '--rerank-top', '96')
     expect(lik.recall).toEqual(demoResult!.retrieval.likelihood!.recall)
     expect(lik.medianRank).toBe(demoResult!.retrieval.likelihood!.medianRank)
-    const words = run('retrieve', '--checkpoint', ckpt, '--shards', test)
+    // The default ranking (words, likelihood on the top 10) and the words scorer alone, as the demo scored them.
+    const ranked = run('retrieve', '--checkpoint', ckpt, '--shards', test)
+    expect(ranked).toMatchObject({ scorer: 'words', rerank: 'likelihood', rerankTop: 10 })
+    expect(ranked.recall).toEqual(demoResult!.retrieval.wordsThenLikelihood!.recall)
+    const words = run('retrieve', '--checkpoint', ckpt, '--shards', test, '--rerank', 'none')
+    expect(words).toMatchObject({ rerank: null, rerankTop: null })
     expect(words.recall).toEqual(demoResult!.retrieval.words!.recall)
     const v2t = run('retrieve', '--checkpoint', ckpt, '--shards', test, '--direction', 'video-to-text')
     expect(v2t.recall['1']).toBeGreaterThanOrEqual(5 / 96)
@@ -202,6 +208,29 @@ describe('videobert demo --quick', () => {
     const badInput = spawnSync(process.execPath, [cli, 'demo', '--video-input', 'pixels'], { encoding: 'utf8' })
     expect(badInput.status).toBe(1)
     expect(badInput.stderr).toMatch(/--video-input/)
+    expect(help.stdout).toMatch(/--seeds LIST/)
+    for (const [args, why] of [[['--seeds', '0,x'], /distinct non-negative integers/], [['--seeds', '1,1'], /distinct/], [['--seeds', '0,1', '--seed', '2'], /not both/]] as const) {
+      const r = spawnSync(process.execPath, [cli, 'demo', ...args], { encoding: 'utf8' })
+      expect(r.status, r.stderr).toBe(1)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toMatch(why)
+    }
+  })
+})
+
+describe('demo figures over seeds', () => {
+  it('mean and sample standard deviation per figure; runs whose figures differ are refused', () => {
+    expect(meanSd([0.854, 0.781, 0.781])).toEqual({ mean: expect.closeTo(0.80533, 4), sd: expect.closeTo(0.04215, 4) })
+    expect(meanSd([0.5])).toEqual({ mean: 0.5, sd: 0 })
+    const run = (r1: number, blank: number) => [
+      { name: 'retrieval R@1 (likelihood)', value: r1, chance: 1 / 96 },
+      { name: 'fill-in-the-blank shape', value: blank, chance: 0.25 },
+    ]
+    const agg = aggregateFigures([run(0.9, 0.5), run(0.7, 0.7), run(0.8, 0.9)])
+    expect(agg.map((f) => f.name)).toEqual(['retrieval R@1 (likelihood)', 'fill-in-the-blank shape'])
+    expect(agg[0]).toMatchObject({ mean: expect.closeTo(0.8, 9), sd: expect.closeTo(0.1, 9), values: [0.9, 0.7, 0.8], chance: 1 / 96 })
+    expect(agg[1]).toMatchObject({ mean: expect.closeTo(0.7, 9), sd: expect.closeTo(0.2, 9) })
+    expect(() => aggregateFigures([run(0.9, 0.5), run(0.9, 0.5).reverse()])).toThrow(/figure 0/)
   })
 })
 

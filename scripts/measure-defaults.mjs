@@ -79,8 +79,8 @@ const scored =
     ? new lib.VideoTextDataset(await lib.TokenShards.open(shards.train), config, tokenizer, { validationFraction: 0.1, seed })
     : new lib.VideoTextDataset(await lib.TokenShards.open(shards[v.split]), config, tokenizer, { validationFraction: 1, featureNorm: lib.loadFeatureNorm(join(run, 'feature_norm.json')) })
 const blanks = await lib.fillInTheBlank(fit.model, scored, 'validation', set.words)
-const words = await lib.textToVideoRetrieval(fit.model, scored, 'validation', { scorer: 'words' })
-const match = await lib.textToVideoRetrieval(fit.model, scored, 'validation', { scorer: 'match' })
+const words = await lib.textToVideoRetrieval(fit.model, scored, 'validation', { scorer: 'words', rerank: 'none' })
+const match = await lib.textToVideoRetrieval(fit.model, scored, 'validation', { scorer: 'match', rerank: 'none' })
 const val = fit.lastValidation
 console.log(
   JSON.stringify({

@@ -1,5 +1,7 @@
 /** `videobert demo`: the embedded default — synthetic captioned clips → pre-training → held-out evaluation. */
-import { DEMO_CODEBOOK, DEMO_DEFAULTS as D, runDemo, type DemoResult } from '../demo/run.js'
+import { DEMO_CODEBOOK, DEMO_DEFAULTS as D, runDemo, type DemoOptions, type DemoResult } from '../demo/run.js'
+import { DEMO_RETRIEVAL_LABELS, meanSd, runDemoSeeds, type DemoSeedsResult } from '../demo/seeds.js'
+import { VideoBertError } from '../errors.js'
 import type { CaptionScores } from '../eval/caption-metrics.js'
 import type { RetrievalMetrics } from '../eval/retrieval.js'
 import { choice, deviceFlag, optionalInt, optionalPositive, optionalPositiveInt, parseCommand } from './args.js'
@@ -38,6 +40,8 @@ Options:
   --lr X            peak learning rate (default ${D.lr}, the tiny preset's)
   --batch-size N    samples per step (default ${D.batchSize}, the tiny preset's)
   --seed N          seeds the clips, split, initialisation and masking (default ${D.seed})
+  --seeds LIST      run the demo once per seed (e.g. 0,1,2; each in OUT/seed-N) and report every
+                    figure as mean ± standard deviation over them, goals judged on the means
   --threads N       threads for tensor math (default: physical cores)
   --device NAME     cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --json            print the result as JSON on stdout
@@ -50,21 +54,32 @@ Relative paths (--out) are relative to the working directory.`
  * from-scratch mean). Shape is reported beside it: from scratch it is already learned from 10 % of the
  * labels (the builtin features separate shapes almost linearly), so there is little left to add.
  */
-export function demoGoals(r: DemoResult): { name: string; value: number; chance: number; factor: number; met: boolean }[] {
+export interface DemoGoal {
+  name: string
+  value: number
+  chance: number
+  /** Ratio goals: value ≥ factor × chance. */
+  factor: number
+  /** Gain goals (label efficiency): value − chance ≥ this many points / 100. */
+  minGainPoints?: number
+  met: boolean
+}
+
+export function demoGoals(r: DemoResult): DemoGoal[] {
   const rows = [{ name: 'retrieval R@1 (likelihood)', value: r.retrieval.likelihood.recall[1], chance: r.retrieval.likelihood.chance[1], factor: 10 }]
   for (const [attr, m] of Object.entries(r.fillInTheBlank)) rows.push({ name: `fill-in-the-blank ${attr}`, value: m.accuracy, chance: m.chance, factor: 3 })
   for (const [attr, m] of Object.entries(r.captions.perGroup)) rows.push({ name: `caption names the ${attr}`, value: m.accuracy, chance: m.chance, factor: 1.5 })
-  const goals = rows.map((g) => ({ ...g, met: g.value >= g.factor * g.chance }))
+  const goals: DemoGoal[] = rows.map((g) => ({ ...g, met: g.value >= g.factor * g.chance }))
   for (const [label, s] of Object.entries(r.labelEfficiency?.summary ?? {})) {
     if (label !== 'direction') continue
-    goals.push({ name: `10 % labels, ${label}: pre-trained − scratch ≥ 10 points`, value: s.pretrained, chance: s.scratch, factor: 1, met: s.gainPoints >= 10 })
+    goals.push({ name: `10 % labels, ${label}: pre-trained − scratch ≥ 10 points`, value: s.pretrained, chance: s.scratch, factor: 1, minGainPoints: 10, met: s.gainPoints >= 10 })
   }
   return goals
 }
 
 function table(r: DemoResult): string {
   const row = (name: string, value: number, chance: number, goal = '') =>
-    `${name.padEnd(34)}${value.toFixed(3).padStart(8)}${chance.toFixed(3).padStart(9)}${`${(value / chance).toFixed(1)}×`.padStart(9)}  ${goal}`
+    `${name.padEnd(44)}${value.toFixed(3).padStart(8)}${chance.toFixed(3).padStart(9)}${`${(value / chance).toFixed(1)}×`.padStart(9)}  ${goal}`
   const goals = new Map(demoGoals(r).map((g) => [g.name, g]))
   const mark = (name: string) => {
     const g = goals.get(name)
@@ -72,15 +87,17 @@ function table(r: DemoResult): string {
   }
   const retrieval = (label: string, m: RetrievalMetrics) =>
     ([1, 5, 10] as const).map((k) => row(`retrieval R@${k} (${label})`, m.recall[k], m.chance[k], k === 1 ? mark(`retrieval R@1 (${label})`) : ''))
+  const L = DEMO_RETRIEVAL_LABELS
   const lines = [
     `Held-out test clips: ${r.clips.test} (one per colour × shape × direction; trained on ${r.clips.train} other clips)`,
     `Model: tiny preset, ${r.numParameters.toLocaleString()} parameters, reading ${r.codebook ? `visual words (${r.codebook.words}-word codebook)` : 'region features'}, ${r.train.steps} steps in ${r.train.seconds.toFixed(0)} s (${r.train.stepsPerSecond.toFixed(1)} steps/s)`,
     '',
-    `${'metric'.padEnd(34)}${'model'.padStart(8)}${'chance'.padStart(9)}${'ratio'.padStart(9)}`,
-    ...retrieval('likelihood', r.retrieval.likelihood),
-    ...retrieval('match head', r.retrieval.match),
+    `${'metric'.padEnd(44)}${'model'.padStart(8)}${'chance'.padStart(9)}${'ratio'.padStart(9)}`,
+    ...retrieval(L.likelihood, r.retrieval.likelihood),
+    ...retrieval(L.match, r.retrieval.match),
     row('retrieval median rank (likelihood)', r.retrieval.likelihood.medianRank, (r.retrieval.likelihood.candidates + 1) / 2),
-    ...retrieval('word profile', r.retrieval.words),
+    ...retrieval(L.words, r.retrieval.words),
+    ...retrieval(L.wordsThenLikelihood, r.retrieval.wordsThenLikelihood),
     ...Object.entries(r.fillInTheBlank).map(([attr, m]) => row(`fill-in-the-blank ${attr}`, m.accuracy, m.chance, mark(`fill-in-the-blank ${attr}`))),
     ...Object.entries(r.captions.perGroup).map(([attr, m]) => row(`caption names the ${attr}`, m.accuracy, m.chance, mark(`caption names the ${attr}`))),
     '',
@@ -134,14 +151,57 @@ function labelEfficiencyLines(r: DemoResult): string[] {
   ]
 }
 
+/** The goals of runs that differ only by seed, judged on the means of their values and chances. */
+export function seedGoals(runs: DemoResult[]): DemoGoal[] {
+  const per = runs.map(demoGoals)
+  return per[0]!.map((g, i) => {
+    const value = meanSd(per.map((p) => p[i]!.value)).mean
+    const chance = meanSd(per.map((p) => p[i]!.chance)).mean
+    const met = g.minGainPoints !== undefined ? 100 * (value - chance) >= g.minGainPoints : value >= g.factor * chance
+    return { ...g, value, chance, met }
+  })
+}
+
+function seedsTable(r: DemoSeedsResult): string {
+  const goals = new Map(seedGoals(r.runs).map((g) => [g.name, g]))
+  const first = r.runs[0]!
+  const lines = [
+    `Held-out test clips per seed: ${first.clips.test} (trained on ${first.clips.train} other clips); tiny preset, ${first.train.steps} steps; seeds ${r.seeds.join(', ')}`,
+    `Each figure: mean ± standard deviation over the seeds (n − 1), then each seed's value; goals are judged on the means.`,
+    '',
+    `${'metric'.padEnd(44)}${'mean ± sd'.padStart(16)}  ${'per seed'.padEnd(8 * r.seeds.length)}${'chance'.padStart(7)}${'ratio'.padStart(8)}`,
+    ...r.figures.map((f) => {
+      const g = goals.get(f.name)
+      const mark = g ? `  ${g.met ? 'ok' : 'MISSED'} (goal ≥ ${g.factor}× chance)` : ''
+      return `${f.name.padEnd(44)}${`${f.mean.toFixed(3)} ± ${f.sd.toFixed(3)}`.padStart(16)}  ${f.values.map((v) => v.toFixed(3).padEnd(8)).join('')}${f.chance.toFixed(3).padStart(7)}${`${(f.mean / f.chance).toFixed(1)}×`.padStart(8)}${mark}`
+    }),
+    ...[...goals.values()].filter((g) => g.minGainPoints !== undefined).map((g) => `${g.name}: ${(100 * (g.value - g.chance)).toFixed(1)} points on the means — ${g.met ? 'ok' : 'MISSED'}`),
+    '',
+    `Time: ${r.runs.map((x) => x.seconds.total.toFixed(0)).join(' + ')} s. Run directories: ${r.runs.map((x) => x.out).join(', ')}`,
+  ]
+  return lines.join('\n')
+}
+
+/** `--seeds 0,1,2` → [0, 1, 2]: distinct non-negative integers. */
+function seedList(v: unknown): number[] | undefined {
+  if (v === undefined) return undefined
+  const seeds = String(v).split(',').map((x) => x.trim())
+  if (seeds.some((x) => !/^\d+$/.test(x)) || new Set(seeds).size !== seeds.length) {
+    throw new VideoBertError('InvalidConfig', `invalid config field \`seeds\`: expected distinct non-negative integers separated by commas (e.g. 0,1,2), got ${JSON.stringify(v)}`)
+  }
+  return seeds.map(Number)
+}
+
 export async function demo(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
-  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, downstream: { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, threads: s, device: s, 'video-input': s }, false)
+  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, downstream: { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, seeds: s, threads: s, device: s, 'video-input': s }, false)
   if (v.help) {
     process.stdout.write(`${DEMO_HELP}\n`)
     return 0
   }
-  const result = await runDemo({
+  const seeds = seedList(v.seeds)
+  if (seeds && v.seed !== undefined) throw new VideoBertError('InvalidConfig', 'invalid config field `seeds`: give --seed N or --seeds LIST, not both')
+  const options: DemoOptions = {
     out: typeof v.out === 'string' ? v.out : D.out,
     quick: Boolean(v.quick),
     videoInput: choice(v['video-input'], 'video-input', ['features', 'visual_words'] as const, 'features'),
@@ -156,7 +216,14 @@ export async function demo(args: string[], signal: AbortSignal): Promise<number>
     progress: !v.json,
     labelEfficiency: Boolean(v['label-efficiency']),
     downstream: Boolean(v.downstream),
-  })
+  }
+  if (seeds) {
+    const r = await runDemoSeeds(options, seeds)
+    if (v.json) process.stdout.write(`${JSON.stringify({ seeds: r.seeds, figures: r.figures, goals: seedGoals(r.runs), runs: r.runs.map((x) => ({ ...x, goals: demoGoals(x) })) })}\n`)
+    else process.stdout.write(`${seedsTable(r)}\n`)
+    return r.runs.some((x) => x.train.stopped === 'aborted') ? 130 : 0
+  }
+  const result = await runDemo(options)
   if (v.json) process.stdout.write(`${JSON.stringify({ ...result, goals: demoGoals(result) })}\n`)
   else process.stdout.write(`${table(result)}\n`)
   return result.train.stopped === 'aborted' ? 130 : 0

@@ -31,7 +31,8 @@ Options:
   --direction D             text-to-video (default) or video-to-text
   --first-stage S           words, match or likelihood: scores every pair (default ${RETRIEVAL_DEFAULTS.scorer})
   --rerank S                match, likelihood or none: re-score each query's top --rerank-top candidates
-                            (default none; with --segments ${MOMENT_DEFAULTS.rerank})
+                            (default ${RETRIEVAL_DEFAULTS.rerank}, skipped when it is the first stage's own
+                            scorer; with --segments ${MOMENT_DEFAULTS.rerank})
   --rerank-top N            candidates re-scored per query (default ${RETRIEVAL_DEFAULTS.rerankTop})
   --query TEXT              rank the set's windows for this text (repeatable; text-to-video)
   --top N                   results listed per query with --query (default 5)
@@ -56,7 +57,9 @@ export async function retrieveCommand(args: string[]): Promise<number> {
   const direction = choice<Direction>(v.direction, 'direction', ['text-to-video', 'video-to-text'], 'text-to-video')
   const scorer = choice<Scorer>(v['first-stage'], 'first-stage', ['words', 'match', 'likelihood'], RETRIEVAL_DEFAULTS.scorer)
   const rerankFlag = v.rerank === undefined ? undefined : choice(v.rerank, 'rerank', ['match', 'likelihood', 'none'] as const, 'none')
-  const rerank = rerankFlag === 'none' ? undefined : rerankFlag
+  const requested = rerankFlag ?? RETRIEVAL_DEFAULTS.rerank
+  // what the ranking does (retrieve skips a re-ranking by the first stage's own scorer)
+  const rerank = requested === 'none' || requested === scorer ? undefined : requested
   const rerankTop = positiveInt(v['rerank-top'], 'rerank-top', RETRIEVAL_DEFAULTS.rerankTop)
   const top = positiveInt(v.top, 'top', 5)
   const queries = v.query as string[] | undefined
@@ -77,7 +80,7 @@ export async function retrieveCommand(args: string[]): Promise<number> {
   const line = new ProgressLine()
   const t0 = performance.now()
   const r = await retrieve(p.model, data, 'validation', direction, {
-    scorer, rerank, rerankTop, queries,
+    scorer, rerank: rerank ?? 'none', rerankTop, queries,
     onProgress: (d, n) => line.update(`retrieve: ${d}/${n} queries`),
   })
   line.done()

@@ -78,9 +78,11 @@ export interface DemoResult {
   train: { steps: number; stopped: FitResult['stopped']; seconds: number; stepsPerSecond: number; dataWaitFraction: number; validation: FitResult['lastValidation'] }
   /**
    * Text→video retrieval among the test clips (each test caption names exactly one clip), ranked by
-   * the caption's likelihood given the clip (MLM head) and by the video-text matching head.
+   * the caption's likelihood given the clip (MLM head), by the video-text matching head, by the word
+   * profile (one forward pass per clip), and by the word profile with each query's top
+   * `RETRIEVAL_DEFAULTS.rerankTop` re-scored by likelihood (the default of `retrieve`).
    */
-  retrieval: { likelihood: RetrievalMetrics; match: RetrievalMetrics; words: RetrievalMetrics }
+  retrieval: { likelihood: RetrievalMetrics; match: RetrievalMetrics; words: RetrievalMetrics; wordsThenLikelihood: RetrievalMetrics }
   /** Greedy captions of the test clips: per attribute, how often the caption names it right. */
   captions: Omit<CaptionEvaluation, 'captions'>
   /** The label-efficiency experiment (null unless asked for). */
@@ -242,9 +244,10 @@ async function pretrainDemo(out: string, model: VideoBERT, t: DemoTokens, steps:
 async function evaluateDemo(model: VideoBERT, t: DemoTokens, data: VideoTextDataset, seed: number) {
   const test = new VideoTextDataset(t.testShards, model.config, t.tokenizer, { validationFraction: 1, seed, featureNorm: data.featureNorm ?? 'none' })
   const retrieval = {
-    likelihood: await textToVideoRetrieval(model, test, 'validation', { scorer: 'likelihood' }),
-    match: await textToVideoRetrieval(model, test, 'validation', { scorer: 'match' }),
-    words: await textToVideoRetrieval(model, test, 'validation', { scorer: 'words' }),
+    likelihood: await textToVideoRetrieval(model, test, 'validation', { scorer: 'likelihood', rerank: 'none' }),
+    match: await textToVideoRetrieval(model, test, 'validation', { scorer: 'match', rerank: 'none' }),
+    words: await textToVideoRetrieval(model, test, 'validation', { scorer: 'words', rerank: 'none' }),
+    wordsThenLikelihood: await textToVideoRetrieval(model, test, 'validation', { scorer: 'words', rerank: 'likelihood' }),
   }
   const pretrained = { model, tokenizer: t.tokenizer, featureNorm: data.featureNorm, videoTokenizer: DEMO_TOKENIZE, classes: null, prompt: null }
   const { captions: written, ...captions } = await evaluateCaptions(pretrained, test, 'validation', ATTRIBUTE_WORDS, { strategy: 'greedy' })

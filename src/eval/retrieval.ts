@@ -12,7 +12,10 @@
  * - `'likelihood'`: the caption's pseudo-log-likelihood given the video — each word piece masked in
  *   turn and predicted by the MLM head, log-probabilities summed (one forward pass per piece per pair).
  * `rerank` re-scores the first stage's top `rerankTop` candidates of every query with `'match'` or
- * `'likelihood'`; the others keep their first-stage order behind them.
+ * `'likelihood'`; the others keep their first-stage order behind them. The default — the words
+ * first stage, its top 10 re-scored by likelihood — was chosen on `videobert demo --seeds 0,1,2`
+ * (2026-12-07): R@1 0.823 ± 0.038 against 0.792 ± 0.079 for the words scorer alone and
+ * 0.826 ± 0.033 for likelihood over every pair (10× the forward passes of the re-ranking at 96 candidates).
  */
 import type { VideoTextDataset, Split, Window } from '../data/dataset.js'
 import { VideoBertError } from '../errors.js'
@@ -40,14 +43,18 @@ export interface RetrievalMetrics {
 }
 
 /** The defaults of `retrieve` (the CLI reads them too). */
-export const RETRIEVAL_DEFAULTS = { scorer: 'words', rerankTop: 10, batchSize: 128 } as const satisfies Partial<RetrievalOptions>
+export const RETRIEVAL_DEFAULTS = { scorer: 'words', rerank: 'likelihood', rerankTop: 10, batchSize: 128 } as const satisfies Partial<RetrievalOptions>
 
 /** How `retrieve` scores and ranks: the first-stage scorer, the optional re-ranking, the candidate limit, the batch size and custom queries. */
 export interface RetrievalOptions {
   /** First-stage scorer, applied to every pair. @default 'words' */
   scorer?: Scorer
-  /** Re-score each query's top `rerankTop` first-stage candidates with this scorer. @default none */
-  rerank?: 'match' | 'likelihood'
+  /**
+   * Re-score each query's top `rerankTop` first-stage candidates with this scorer; `'none'` keeps
+   * the first stage's ranking, and a re-ranking by the first stage's own scorer is skipped.
+   * @default 'likelihood'
+   */
+  rerank?: 'match' | 'likelihood' | 'none'
   /** Candidates re-scored per query. @default 10 */
   rerankTop?: number
   /** Use at most this many candidate windows (the first of the split, in order). @default all */
@@ -195,6 +202,8 @@ export async function retrieve(model: VideoBERT, data: RetrievalSet, split: Spli
   const batchSize = options.batchSize ?? RETRIEVAL_DEFAULTS.batchSize
   const scorer = options.scorer ?? RETRIEVAL_DEFAULTS.scorer
   const rerankTop = options.rerankTop ?? RETRIEVAL_DEFAULTS.rerankTop
+  const requested = options.rerank ?? RETRIEVAL_DEFAULTS.rerank
+  const rerank = requested === 'none' || requested === scorer ? undefined : requested
   if (!Number.isInteger(rerankTop) || rerankTop <= 0) throw new VideoBertError('InvalidInput', `invalid input \`rerankTop\`: must be a positive integer, got ${rerankTop}`)
   const windows = data.windows[split].slice(0, options.maxCandidates ?? Infinity)
   const t2v = direction === 'text-to-video'
@@ -228,10 +237,10 @@ export async function retrieve(model: VideoBERT, data: RetrievalSet, split: Spli
     const relevant = relevantTo(q)
     let ranked: RankedList = { order, scores: order.map((c) => s1[c]!) }
     let rank = bestRelevantRank(s1, relevant)
-    if (options.rerank) {
+    if (rerank) {
       const top = order.slice(0, rerankTop)
       const rest = order.slice(rerankTop)
-      const score = options.rerank === 'match' ? matchScores : likelihoods
+      const score = rerank === 'match' ? matchScores : likelihoods
       const s2 = await score(model, data, top.map((c) => pairOf(q, c)), batchSize)
       const reordered = [...top.keys()].sort((a, b) => s2[b]! - s2[a]! || a - b)
       ranked = { order: [...reordered.map((i) => top[i]!), ...rest], scores: [...reordered.map((i) => s2[i]!), ...rest.map((c) => s1[c]!)] }

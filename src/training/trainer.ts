@@ -196,7 +196,7 @@ export class Trainer {
     const opt = this.options.validationRetrieval
     const captioned = data.windows.validation.filter((w) => w.text).length
     if (opt !== false && data.objective === 'pretrain' && captioned >= 2) {
-      const r = await textToVideoRetrieval(model, data, 'validation', { scorer: 'words', maxCandidates: opt.candidates ?? 200 })
+      const r = await textToVideoRetrieval(model, data, 'validation', { scorer: 'words', rerank: 'none', maxCandidates: opt.candidates ?? 200 })
       return { ...sums, retrievalR1: r.recall[1], retrievalR5: r.recall[5], retrievalChanceR1: r.chance[1], retrievalChanceR5: r.chance[5], retrievalCandidates: r.candidates }
     }
     return sums
