@@ -353,6 +353,12 @@ export interface NativeCodebookOptions {
   seed?: number
   /** Segments sampled from the shards for fitting (all if fewer). @default 200000 */
   sample?: number
+  /**
+   * Fit on per-dimension standardised features ((x − mean) / std of the sample, stored in the
+   * codebook and applied when assigning), so that no feature dominates the distances by its
+   * scale alone; false fits on the raw features (codebooks before 2026-12-07). @default true
+   */
+  standardize?: boolean
 }
 
 /** Options for `createModel` / `loadModel`. */
@@ -552,6 +558,7 @@ export interface NativeTokenizeDefaults {
   depth: number
   iterations: number
   sample: number
+  standardize: boolean
   vocabSize: number
   minFrequency: number
   captionWords: number

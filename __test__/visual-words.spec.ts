@@ -4,7 +4,8 @@
  * codebook carried in the checkpoint, and new video files given the same words at inference.
  * Also: a manifest's extra fields reach the dataset as per-video metadata.
  */
-import { cpSync, existsSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -14,6 +15,7 @@ import { buildCorpus, CORPUS } from './corpus.js'
 import { expectCode, tempDir } from './helpers.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
+const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js')
 let dir: string
 
 beforeAll(async () => {
@@ -33,6 +35,15 @@ describe('visual words', () => {
     const shards = await TokenShards.open(shardsDir)
     const words = Array.from({ length: shards.length }, (_, i) => Array.from(shards.visualWords(i)!))
     expect(new Set(words.flat()).size).toBeGreaterThan(3) // the segments are spread over the words
+    // Standardised by default: the codebook carries the mean and 1/std it assigns with; --raw does not.
+    const header = (file: string) => {
+      const bytes = readFileSync(file)
+      return JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape: number[] }>
+    }
+    expect(header(join(dir, 'codebook.safetensors'))).toMatchObject({ standardize_mean: { shape: [44] }, standardize_inv_std: { shape: [44] } })
+    const raw = spawnSync(process.execPath, [cli, 'codebook', 'fit', '--data', shardsDir, '--out', join(dir, 'raw.safetensors'), '--branching', '3', '--depth', '2', '--raw'], { encoding: 'utf8' })
+    expect(raw.status, raw.stderr).toBe(0)
+    expect(Object.keys(header(join(dir, 'raw.safetensors'))).sort()).toEqual(['__metadata__', 'level_1', 'level_2'])
 
     const fit = await pretrain({
       data: shardsDir,

@@ -16,6 +16,12 @@ export interface CodebookOptions {
   /** Lloyd iterations per node. @default 20 */ iterations?: number
   /** @default 0 */ seed?: number
   /** Segments sampled for fitting. @default 200000 */ sample?: number
+  /**
+   * Fit on per-dimension standardised segment features ((x − mean) / std of the fitting sample,
+   * stored in the codebook and applied when assigning), so no feature dominates the distances by its
+   * scale alone; `false` fits on the raw features (as codebooks before 2026-12-07). @default true
+   */
+  standardize?: boolean
 }
 
 /** Fit a hierarchical k-means codebook on a shard directory's segment features; saves it to `out`. */

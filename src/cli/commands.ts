@@ -111,6 +111,9 @@ fit: hierarchical k-means on (a sample of) the shards' segment features.
   --depth N       levels (default ${T.depth}: ${T.branching}^${T.depth} = ${(T.branching ** T.depth).toLocaleString('en-US')} words)
   --iterations N  Lloyd iterations per node (default ${T.iterations})
   --sample N      segments sampled for fitting (default ${T.sample})
+  --raw           fit on the raw features; by default they are standardised per dimension
+                  (mean and std stored in the codebook, applied when assigning) so that no
+                  feature dominates the distances by its scale alone
   --seed N        (default 0)
 assign: add visual-word ids to every segment of SHARDS, in place (idempotent).
   --json          print the result as JSON on stdout`,
@@ -201,7 +204,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
 async function codebook(args: string[]): Promise<number> {
   const s = { type: 'string' } as const
   const [sub, ...rest] = args
-  const { values: v } = parseCommand(rest, { data: s, out: s, codebook: s, branching: s, depth: s, iterations: s, sample: s, seed: s })
+  const { values: v } = parseCommand(rest, { data: s, out: s, codebook: s, branching: s, depth: s, iterations: s, sample: s, seed: s, raw: { type: 'boolean' } })
   if (v.help || sub === '--help' || sub === '-h' || sub === undefined) return help('codebook')
   if (!v.data) throw usage(`codebook ${sub}: --data SHARDS is required`)
   if (sub === 'fit') {
@@ -212,6 +215,7 @@ async function codebook(args: string[]): Promise<number> {
       iterations: optionalInt(v.iterations, 'iterations'),
       sample: optionalInt(v.sample, 'sample'),
       seed: optionalInt(v.seed, 'seed'),
+      standardize: v.raw ? false : undefined,
     })
     if (v.json) process.stdout.write(`${JSON.stringify(info)}\n`)
     else process.stderr.write(`codebook: ${info.words} words of dim ${info.dim}, fitted on ${info.fittedOn} segments → ${String(v.out)}\n`)

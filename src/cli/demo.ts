@@ -35,7 +35,7 @@ Options:
   --video-input features|visual_words
                     what the model reads of a segment: the builtin region features (default), or
                     one visual word (the VideoBERT paper: a ${DEMO_CODEBOOK.branching}^${DEMO_CODEBOOK.depth}-word hierarchical k-means codebook
-                    fitted on the training segments, softmax video loss)
+                    fitted on the training segments' standardised features, softmax video loss)
   --steps N         optimizer steps (default ${D.steps}; quick ${D.quickSteps})
   --lr X            peak learning rate (default ${D.lr}, the tiny preset's)
   --batch-size N    samples per step (default ${D.batchSize}, the tiny preset's)

@@ -19,6 +19,10 @@ pub struct NativeCodebookOptions {
     pub seed: Option<u32>,
     /// Segments sampled from the shards for fitting (all if fewer). @default 200000
     pub sample: Option<u32>,
+    /// Fit on per-dimension standardised features ((x − mean) / std of the sample, stored in the
+    /// codebook and applied when assigning), so that no feature dominates the distances by its
+    /// scale alone; false fits on the raw features (codebooks before 2026-12-07). @default true
+    pub standardize: Option<bool>,
 }
 
 /// A codebook `fitCodebook` fitted and saved: its number of visual words, the size of its vectors,
@@ -34,13 +38,14 @@ pub struct CodebookInfo {
 #[napi(ts_return_type = "Promise<CodebookInfo>")]
 pub fn fit_codebook(env: &Env, shards: String, out: String, options: Option<NativeCodebookOptions>) -> Result<Object<'_>> {
     spawn_promise(env, move || {
-        let o = options.unwrap_or(NativeCodebookOptions { branching: None, depth: None, iterations: None, seed: None, sample: None });
+        let o = options.unwrap_or(NativeCodebookOptions { branching: None, depth: None, iterations: None, seed: None, sample: None, standardize: None });
         let d = video::kmeans::KMeansOptions::default();
         let k = video::kmeans::KMeansOptions {
             branching: o.branching.map(|v| v as usize).unwrap_or(d.branching),
             depth: o.depth.map(|v| v as usize).unwrap_or(d.depth),
             iterations: o.iterations.map(|v| v as usize).unwrap_or(d.iterations),
             seed: o.seed.map(u64::from).unwrap_or(d.seed),
+            standardize: o.standardize.unwrap_or(d.standardize),
         };
         let (cb, n) =
             video::codebook::fit_on_shards(std::path::Path::new(&shards), o.sample.map(|s| s as usize).unwrap_or(video::codebook::DEFAULT_SAMPLE), &k)

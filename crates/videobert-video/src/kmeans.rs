@@ -21,11 +21,16 @@ pub struct KMeansOptions {
     /// Lloyd iterations per node.
     pub iterations: usize,
     pub seed: u64,
+    /// Fit (and assign) on per-dimension standardised vectors — (x − mean) / std of the fitting
+    /// sample, stored with the codebook — so no dimension dominates the distances by its scale alone.
+    /// On by default since 2026-12-07: on the demo it took the visual-word model's held-out R@1 from
+    /// 0.115 to 0.292 and shape fill-in-the-blank from 0.354 to 0.844 (docs/demo.md).
+    pub standardize: bool,
 }
 
 impl Default for KMeansOptions {
     fn default() -> Self {
-        Self { branching: 12, depth: 4, iterations: 20, seed: 0 }
+        Self { branching: 12, depth: 4, iterations: 20, seed: 0, standardize: true }
     }
 }
 
@@ -38,12 +43,31 @@ pub struct Codebook {
     pub levels: Vec<Vec<f32>>,
     /// Squared norms of the rows of each level (derived from `levels`).
     norms: Vec<Vec<f32>>,
+    /// Standardisation applied to a vector before its word is looked up: `(x − mean) · inv_std`
+    /// (both `[dim]`), or None for a codebook fitted on the raw vectors.
+    pub standardization: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl PartialEq for Codebook {
     fn eq(&self, o: &Self) -> bool {
-        (self.branching, self.depth, self.dim) == (o.branching, o.depth, o.dim) && self.levels == o.levels
+        (self.branching, self.depth, self.dim) == (o.branching, o.depth, o.dim) && self.levels == o.levels && self.standardization == o.standardization
     }
+}
+
+/// Per-dimension mean and 1 / std (std floored at 1e-6) of `[n, dim]` data, in f64 sums.
+fn mean_inv_std(data: &[f32], dim: usize) -> (Vec<f32>, Vec<f32>) {
+    let n = (data.len() / dim) as f64;
+    let mut mean = vec![0f64; dim];
+    for row in data.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, &x)| *m += x as f64);
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    let mut var = vec![0f64; dim];
+    for row in data.chunks_exact(dim) {
+        var.iter_mut().zip(row).zip(&mean).for_each(|((v, &x), m)| *v += (x as f64 - m).powi(2));
+    }
+    let inv = var.iter().map(|v| (1.0 / (v / n).sqrt().max(1e-6)) as f32).collect();
+    (mean.into_iter().map(|m| m as f32).collect(), inv)
 }
 
 fn dist2(a: &[f32], b: &[f32]) -> f32 {
@@ -141,9 +165,21 @@ fn kmeans(data: &[f32], dim: usize, points: &[usize], k: usize, iterations: usiz
 }
 
 impl Codebook {
-    fn from_levels(branching: usize, depth: usize, dim: usize, levels: Vec<Vec<f32>>) -> Self {
+    fn from_levels(branching: usize, depth: usize, dim: usize, levels: Vec<Vec<f32>>, standardization: Option<(Vec<f32>, Vec<f32>)>) -> Self {
         let norms = levels.iter().map(|l| norms(l, dim)).collect();
-        Self { branching, depth, dim, levels, norms }
+        Self { branching, depth, dim, levels, norms, standardization }
+    }
+
+    /// `x` as the codebook's centroids see it (standardised when it was fitted so).
+    fn standardized<'a>(&self, x: &'a [f32], buf: &'a mut Vec<f32>) -> &'a [f32] {
+        match &self.standardization {
+            None => x,
+            Some((mean, inv)) => {
+                buf.clear();
+                buf.extend(x.iter().zip(mean).zip(inv).map(|((v, m), s)| (v - m) * s));
+                buf
+            }
+        }
     }
 
     pub fn num_words(&self) -> usize {
@@ -161,6 +197,15 @@ impl Codebook {
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(Error::input("data", format!("non-finite value at index {i}")));
         }
+        let standardization = opts.standardize.then(|| mean_inv_std(data, dim));
+        let scaled: Vec<f32>;
+        let data = match &standardization {
+            None => data,
+            Some((mean, inv)) => {
+                scaled = data.chunks_exact(dim).flat_map(|row| row.iter().zip(mean).zip(inv).map(|((v, m), s)| (v - m) * s)).collect();
+                &scaled
+            }
+        };
         let n = data.len() / dim;
         let k = opts.branching;
         let mut rng = Rng::derive(opts.seed, &[0xC0DE]);
@@ -182,11 +227,17 @@ impl Codebook {
             levels.push(level);
             groups = next;
         }
-        Ok(Self::from_levels(k, opts.depth, dim, levels))
+        Ok(Self::from_levels(k, opts.depth, dim, levels, standardization))
     }
 
     /// Word id of one vector.
     pub fn word(&self, x: &[f32]) -> u32 {
+        let mut buf = Vec::new();
+        self.word_with(x, &mut buf)
+    }
+
+    fn word_with(&self, x: &[f32], buf: &mut Vec<f32>) -> u32 {
+        let x = self.standardized(x, buf);
         let (k, dim) = (self.branching, self.dim);
         let mut node = 0usize;
         for (level, norms) in self.levels.iter().zip(&self.norms) {
@@ -204,8 +255,9 @@ impl Codebook {
         // Blocks of 1024 vectors per task: enough work per task, little scheduling overhead.
         let mut out = vec![0u32; data.len() / self.dim];
         out.par_chunks_mut(1024).zip(data.par_chunks(1024 * self.dim)).for_each(|(o, block)| {
+            let mut buf = Vec::with_capacity(self.dim);
             for (w, x) in o.iter_mut().zip(block.chunks_exact(self.dim)) {
-                *w = self.word(x);
+                *w = self.word_with(x, &mut buf);
             }
         });
         Ok(out)
@@ -213,12 +265,16 @@ impl Codebook {
 
     pub fn save(&self, path: &Path) -> Result<()> {
         use candle_core::{Device, Tensor};
-        let tensors: Vec<(String, Tensor)> = self
+        let mut tensors: Vec<(String, Tensor)> = self
             .levels
             .iter()
             .enumerate()
             .map(|(l, c)| Ok((format!("level_{}", l + 1), Tensor::from_slice(c, (c.len() / self.dim, self.dim), &Device::Cpu)?)))
             .collect::<Result<_>>()?;
+        if let Some((mean, inv)) = &self.standardization {
+            tensors.push(("standardize_mean".into(), Tensor::from_slice(mean, self.dim, &Device::Cpu)?));
+            tensors.push(("standardize_inv_std".into(), Tensor::from_slice(inv, self.dim, &Device::Cpu)?));
+        }
         let meta = [("branching", self.branching), ("depth", self.depth), ("dim", self.dim)].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         crate::fsio::write_atomic_with(path, |tmp| {
             safetensors::serialize_to_file(tensors, Some(meta), tmp).map_err(|e| Error::io(tmp, std::io::Error::other(e.to_string())))
@@ -241,7 +297,19 @@ impl Codebook {
             }
             levels.push(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect());
         }
-        Ok(Self::from_levels(branching, depth, dim, levels))
+        let vector = |name: &str| -> Result<Option<Vec<f32>>> {
+            let Ok(t) = st.tensor(name) else { return Ok(None) };
+            if t.dtype() != safetensors::Dtype::F32 || t.shape() != [dim] {
+                return Err(bad(format!("tensor {name} has {:?} {:?}, expected F32 [{dim}]", t.dtype(), t.shape())));
+            }
+            Ok(Some(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()))
+        };
+        let standardization = match (vector("standardize_mean")?, vector("standardize_inv_std")?) {
+            (Some(m), Some(s)) => Some((m, s)),
+            (None, None) => None,
+            _ => return Err(bad("standardize_mean and standardize_inv_std go together".into())),
+        };
+        Ok(Self::from_levels(branching, depth, dim, levels, standardization))
     }
 }
 
@@ -265,7 +333,7 @@ mod tests {
                 truth.push(blob);
             }
         }
-        let cb = Codebook::fit(&data, dim, &KMeansOptions { branching: 3, depth: 2, iterations: 30, seed: 7 }).unwrap();
+        let cb = Codebook::fit(&data, dim, &KMeansOptions { branching: 3, depth: 2, iterations: 30, seed: 7, standardize: false }).unwrap();
         assert_eq!(cb.num_words(), 9);
         let words = cb.assign(&data).unwrap();
         // Same blob ↔ same word, and 9 distinct words.
@@ -278,10 +346,43 @@ mod tests {
         distinct.dedup();
         assert_eq!(distinct.len(), 9);
         // Deterministic for a seed; saved and loaded bit for bit.
-        assert_eq!(Codebook::fit(&data, dim, &KMeansOptions { branching: 3, depth: 2, iterations: 30, seed: 7 }).unwrap(), cb);
+        assert_eq!(Codebook::fit(&data, dim, &KMeansOptions { branching: 3, depth: 2, iterations: 30, seed: 7, standardize: false }).unwrap(), cb);
         let path = std::env::temp_dir().join(format!("codebook-{}.safetensors", std::process::id()));
         cb.save(&path).unwrap();
         assert_eq!(Codebook::load(&path).unwrap(), cb);
         let _ = truth;
+    }
+
+    /// A dimension 1000× larger than the others decides a raw codebook's words alone; standardised,
+    /// the small dimension that carries the clusters is seen, and the standardisation survives a
+    /// save and load.
+    #[test]
+    fn standardization_lets_small_dimensions_count() {
+        let mut rng = Rng::new(3);
+        let mut data = Vec::new();
+        for blob in 0..2 {
+            for _ in 0..100 {
+                data.push(1000.0 * rng.normal() as f32); // big, uninformative
+                data.push(blob as f32 + 0.05 * rng.normal() as f32); // small, the two clusters
+            }
+        }
+        let words = |standardize: bool| {
+            let cb = Codebook::fit(&data, 2, &KMeansOptions { branching: 2, depth: 1, iterations: 30, seed: 1, standardize }).unwrap();
+            (cb.assign(&data).unwrap(), cb)
+        };
+        let purity = |w: &[u32]| {
+            let first = w[..100].iter().filter(|&&x| x == w[0]).count() + w[100..].iter().filter(|&&x| x != w[0]).count();
+            first.max(200 - first) as f64 / 200.0
+        };
+        let (raw, _) = words(false);
+        let (std, cb) = words(true);
+        assert!(purity(&raw) < 0.8, "raw purity {}", purity(&raw));
+        assert_eq!(purity(&std), 1.0);
+        let path = std::env::temp_dir().join(format!("codebook-std-{}.safetensors", std::process::id()));
+        cb.save(&path).unwrap();
+        let back = Codebook::load(&path).unwrap();
+        assert_eq!(back, cb);
+        assert_eq!(back.assign(&data).unwrap(), std);
+        let _ = std::fs::remove_file(&path);
     }
 }

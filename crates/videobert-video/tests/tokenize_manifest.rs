@@ -148,7 +148,7 @@ fn visual_words_are_assigned_with_a_codebook() {
     run(&entries, &dir.join("plain"), 2, (0, 1), FeatureDType::F32, None);
     let plain = TokenShards::open(dir.join("plain")).unwrap();
     let sample: Vec<f32> = (0..plain.len()).flat_map(|i| plain.pooled(i).unwrap()).collect();
-    let cb = Codebook::fit(&sample, 44, &KMeansOptions { branching: 2, depth: 2, iterations: 10, seed: 1 }).unwrap();
+    let cb = Codebook::fit(&sample, 44, &KMeansOptions { branching: 2, depth: 2, iterations: 10, seed: 1, standardize: false }).unwrap();
     let cb_path = dir.join("codebook.safetensors");
     cb.save(&cb_path).unwrap();
     run(&entries, &dir.join("words"), 2, (0, 1), FeatureDType::F32, Some(cb_path));
@@ -171,11 +171,15 @@ fn visual_words_are_assigned_with_a_codebook() {
     videobert_video::codebook::assign_visual_words(&dir.join("plain"), &cb_path).unwrap();
     assert_eq!(shard_bytes(&dir.join("plain")), shard_bytes(&dir.join("words")));
     // fit_on_shards samples deterministically.
-    let (a, used) = videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap();
+    let (a, used) =
+        videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3, standardize: false })
+            .unwrap();
     assert_eq!(used, 5);
     assert_eq!(
         a,
-        videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3 }).unwrap().0
+        videobert_video::codebook::fit_on_shards(&dir.join("words"), 5, &KMeansOptions { branching: 2, depth: 1, iterations: 5, seed: 3, standardize: false })
+            .unwrap()
+            .0
     );
 }
 
