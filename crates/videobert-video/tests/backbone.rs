@@ -29,6 +29,21 @@ fn names(path: &Path) -> Vec<String> {
     st.names().into_iter().map(String::from).collect()
 }
 
+/// A 2-layer, 32-wide CLIP vision tower on 32² images of 8² patches.
+fn tiny_clip_config() -> ClipVisionConfig {
+    ClipVisionConfig {
+        embed_dim: 32,
+        activation: Activation::QuickGelu,
+        intermediate_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 1,
+        projection_dim: 32,
+        num_channels: 3,
+        image_size: 32,
+        patch_size: 8,
+    }
+}
+
 fn check_tokens(backbone: std::sync::Arc<Backbone>, dim: usize) {
     let opts = TokenizeOptions { backbone: Some(backbone), ..Default::default() };
     let run = || tokenize_file(&clip_fixture(), &opts, &AtomicBool::new(false), |_| {}).unwrap();
@@ -65,17 +80,7 @@ fn resnet18_from_torchvision_names() {
 
 #[test]
 fn clip_vision_tower_from_hugging_face_names() {
-    let cfg = ClipVisionConfig {
-        embed_dim: 32,
-        activation: Activation::QuickGelu,
-        intermediate_size: 64,
-        num_hidden_layers: 2,
-        num_attention_heads: 1,
-        projection_dim: 32,
-        num_channels: 3,
-        image_size: 32,
-        patch_size: 8,
-    };
+    let cfg = tiny_clip_config();
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     // candle creates `class_embedding` only when the weights have it: create it first.
@@ -103,17 +108,7 @@ fn clip_vision_tower_from_hugging_face_names() {
 /// k and v, plus a text tower and `visual.proj` that are not used) gives the same region features.
 #[test]
 fn clip_vision_tower_from_open_clip_names() {
-    let cfg = ClipVisionConfig {
-        embed_dim: 32,
-        activation: Activation::QuickGelu,
-        intermediate_size: 64,
-        num_hidden_layers: 2,
-        num_attention_heads: 1,
-        projection_dim: 32,
-        num_channels: 3,
-        image_size: 32,
-        patch_size: 8,
-    };
+    let cfg = tiny_clip_config();
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     vb.pp("embeddings").get_with_hints(32, "class_embedding", candle_nn::Init::Randn { mean: 0.0, stdev: 1.0 }).unwrap();
