@@ -1,4 +1,6 @@
 /** `videobert demo`: the embedded default — synthetic captioned clips → pre-training → held-out evaluation. */
+import { resolve } from 'node:path'
+
 import { DEMO_CODEBOOK, DEMO_DEFAULTS as D, runDemo, type DemoOptions, type DemoResult } from '../demo/run.js'
 import { DEMO_RETRIEVAL_LABELS, meanSd, runDemoSeeds, type DemoSeedsResult } from '../demo/seeds.js'
 import { VideoBertError } from '../errors.js'
@@ -40,6 +42,9 @@ Options:
   --lr X            peak learning rate (default ${D.lr}, the tiny preset's)
   --batch-size N    samples per step (default ${D.batchSize}, the tiny preset's)
   --seed N          seeds the clips, split, initialisation and masking (default ${D.seed})
+  --weights FILE    tokenize the clips with this pretrained image network (a tokenize --weights
+                    file: MobileNetV2, EfficientNet-Lite0, ResNet, CLIP; docs/backbones.md)
+                    instead of the builtin extractor
   --seeds LIST      run the demo once per seed (e.g. 0,1,2; each in OUT/seed-N) and report every
                     figure as mean ± standard deviation over them, goals judged on the means
   --threads N       threads for tensor math (default: physical cores)
@@ -90,7 +95,7 @@ function table(r: DemoResult): string {
   const L = DEMO_RETRIEVAL_LABELS
   const lines = [
     `Held-out test clips: ${r.clips.test} (one per colour × shape × direction; trained on ${r.clips.train} other clips)`,
-    `Model: tiny preset, ${r.numParameters.toLocaleString()} parameters, reading ${r.codebook ? `visual words (${r.codebook.words}-word codebook)` : 'region features'}, ${r.train.steps} steps in ${r.train.seconds.toFixed(0)} s (${r.train.stepsPerSecond.toFixed(1)} steps/s)`,
+    `Model: tiny preset, ${r.numParameters.toLocaleString()} parameters, reading ${r.codebook ? `visual words (${r.codebook.words}-word codebook)` : 'region features'} of the ${r.extractor.split(':').slice(0, 2).join(' ')} extractor, ${r.train.steps} steps in ${r.train.seconds.toFixed(0)} s (${r.train.stepsPerSecond.toFixed(1)} steps/s)`,
     '',
     `${'metric'.padEnd(44)}${'model'.padStart(8)}${'chance'.padStart(9)}${'ratio'.padStart(9)}`,
     ...retrieval(L.likelihood, r.retrieval.likelihood),
@@ -194,7 +199,7 @@ function seedList(v: unknown): number[] | undefined {
 
 export async function demo(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
-  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, downstream: { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, seeds: s, threads: s, device: s, 'video-input': s }, false)
+  const { values: v } = parseCommand(args, { out: s, quick: { type: 'boolean' }, 'label-efficiency': { type: 'boolean' }, downstream: { type: 'boolean' }, steps: s, lr: s, 'batch-size': s, seed: s, seeds: s, weights: s, threads: s, device: s, 'video-input': s }, false)
   if (v.help) {
     process.stdout.write(`${DEMO_HELP}\n`)
     return 0
@@ -209,6 +214,7 @@ export async function demo(args: string[], signal: AbortSignal): Promise<number>
     lr: optionalPositive(v.lr, 'lr'),
     batchSize: optionalPositiveInt(v['batch-size'], 'batch-size'),
     seed: optionalInt(v.seed, 'seed'),
+    weights: typeof v.weights === 'string' ? resolve(v.weights) : undefined,
     threads: optionalPositiveInt(v.threads, 'threads'),
     device: deviceFlag(v.device),
     signal,

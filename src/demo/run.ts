@@ -19,7 +19,7 @@ import { VideoBERT, type Device } from '../model.js'
 import { assignCodebookToShards, fitCodebookOnShards } from '../codebook.js'
 import { TextTokenizer, trainVocabulary } from '../vocab.js'
 import { TokenShards } from '../shards.js'
-import { VideoTokenizer } from '../video-tokenizer.js'
+import { VideoTokenizer, type TokenizeOptions } from '../video-tokenizer.js'
 import { PRESET_TRAINING, PRETRAIN_DEFAULTS } from '../training/pretrain.js'
 import { Trainer, type FitResult } from '../training/trainer.js'
 import { ATTRIBUTE_WORDS, writeSyntheticSet } from './synthetic.js'
@@ -44,6 +44,12 @@ export interface DemoOptions {
   videoInput?: 'features' | 'visual_words'
   /** Seeds the clips, the split, initialisation and masking. @default 0 */
   seed?: number
+  /**
+   * A pretrained image network's weights file (what `tokenize --weights` takes: MobileNetV2,
+   * EfficientNet-Lite0, ResNet, CLIP; docs/backbones.md): the clips are tokenized with it instead
+   * of the builtin extractor. @default none (the builtin extractor)
+   */
+  weights?: string
   /** Threads for tensor math. @default physical cores */
   threads?: number
   /** Where the model computes: `'cpu'`, `'cuda'` or `'cuda:N'` (`CreateOptions.device`). @default 'cpu' */
@@ -71,6 +77,8 @@ export interface DemoOptions {
 export interface DemoResult {
   clips: { train: number; test: number }
   videoInput: 'features' | 'visual_words'
+  /** The extractor of the clips' features, as the shards record it (`builtin`, `backbone:<arch>:<hash>`). */
+  extractor: string
   /** The visual-word codebook (null for `features`). */
   codebook: { words: number; fittedOn: number } | null
   config: VideoBertConfig
@@ -110,6 +118,11 @@ export const DEMO_CODEBOOK = { branching: 12, depth: 2, standardize: true } as c
 /** Tokenizer settings of the demo: 10 fps, 8-frame segments (0.8 s), 2×2 regions, builtin features. */
 export const DEMO_TOKENIZE = { fps: 10, framesPerSegment: 8, grid: 2, extractor: 'builtin' } as const
 
+/** The demo's tokenizer options: `DEMO_TOKENIZE`, or the same with a pretrained network's weights. */
+function demoTokenize(weights: string | undefined): TokenizeOptions {
+  return weights === undefined ? DEMO_TOKENIZE : { ...DEMO_TOKENIZE, extractor: 'backbone', backboneWeights: weights }
+}
+
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { out, quick = false, seed = DEMO_DEFAULTS.seed, signal } = options
   const steps = options.steps ?? (quick ? DEMO_DEFAULTS.quickSteps : DEMO_DEFAULTS.steps)
@@ -124,7 +137,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   log(`2/5 vocabulary and tokenization (${counts.train} train + ${counts.test} test clips)`)
   const t1 = performance.now()
-  const tokens = await tokenizeDemo(out, set.manifests, options.videoInput ?? 'features', seed, log, signal)
+  const tokens = await tokenizeDemo(out, set.manifests, options.videoInput ?? 'features', seed, log, signal, options.weights)
   const tTokenize = since(t1)
 
   const config = demoConfig(tokens)
@@ -155,6 +168,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   return {
     clips: counts,
     videoInput: tokens.videoInput,
+    extractor: tokens.trainShards.params.extractor,
     codebook: tokens.codebook,
     config,
     numParameters: model.numParameters,
@@ -180,14 +194,16 @@ interface DemoTokens {
   testShards: TokenShards
   videoInput: DemoResult['videoInput']
   codebook: DemoResult['codebook']
+  /** How the clips were tokenized (new files at inference the same way). */
+  videoTokenizer: Readonly<TokenizeOptions>
 }
 
 /** Step 2: the WordPiece vocabulary from the training captions, both splits tokenized afresh, visual words when asked for. */
-async function tokenizeDemo(out: string, manifests: { train: string; test: string }, videoInput: DemoResult['videoInput'], seed: number, log: (line: string) => void, signal?: AbortSignal): Promise<DemoTokens> {
+async function tokenizeDemo(out: string, manifests: { train: string; test: string }, videoInput: DemoResult['videoInput'], seed: number, log: (line: string) => void, signal?: AbortSignal, weights?: string): Promise<DemoTokens> {
   const tokenizerPath = join(out, 'tokenizer.json')
   await trainVocabulary(manifests.train, tokenizerPath, { vocabSize: 256, minFrequency: 1 })
   const tokenizer = TextTokenizer.load(tokenizerPath)
-  const videoTokenizer = new VideoTokenizer(DEMO_TOKENIZE)
+  const videoTokenizer = new VideoTokenizer(demoTokenize(weights))
   const shardDirs = { train: join(out, 'shards', 'train'), test: join(out, 'shards', 'test') }
   // Always tokenized afresh (2 s): shards left by an earlier run (say --quick) hold other clips.
   rmSync(join(out, 'shards'), { recursive: true, force: true })
@@ -203,7 +219,7 @@ async function tokenizeDemo(out: string, manifests: { train: string; test: strin
     codebook = { words: info.words, fittedOn: info.fittedOn }
     log(`    visual words: a ${DEMO_CODEBOOK.branching}^${DEMO_CODEBOOK.depth} = ${info.words}-word codebook fitted on ${info.fittedOn} training segments`)
   }
-  return { tokenizer, tokenizerPath, shardDirs, trainShards: await TokenShards.open(shardDirs.train), testShards: await TokenShards.open(shardDirs.test), videoInput, codebook }
+  return { tokenizer, tokenizerPath, shardDirs, trainShards: await TokenShards.open(shardDirs.train), testShards: await TokenShards.open(shardDirs.test), videoInput, codebook, videoTokenizer: videoTokenizer.options }
 }
 
 /**
@@ -252,7 +268,7 @@ async function evaluateDemo(model: VideoBERT, t: DemoTokens, data: VideoTextData
     words: await textToVideoRetrieval(model, test, 'validation', { scorer: 'words', rerank: 'none' }),
     wordsThenLikelihood: await textToVideoRetrieval(model, test, 'validation', { scorer: 'words', rerank: 'likelihood' }),
   }
-  const pretrained = { model, tokenizer: t.tokenizer, featureNorm: data.featureNorm, videoTokenizer: DEMO_TOKENIZE, classes: null, prompt: null }
+  const pretrained = { model, tokenizer: t.tokenizer, featureNorm: data.featureNorm, videoTokenizer: t.videoTokenizer, classes: null, prompt: null }
   const { captions: written, ...captions } = await evaluateCaptions(pretrained, test, 'validation', ATTRIBUTE_WORDS, { strategy: 'greedy' })
   const blanks = (await fillInTheBlank(model, test, 'validation', ATTRIBUTE_WORDS)) as DemoResult['fillInTheBlank']
   return { retrieval, pretrained, written, captions, blanks }
