@@ -146,8 +146,9 @@ export declare function buildManifest(inputs: Array<string>, out: string, option
 /**
  * The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
  * `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
+ * `extractor`: "builtin_v2" (default) or "builtin" (version 1).
  */
-export declare function builtinFeatures(rgb: Uint8Array, numFrames: number, width: number, height: number, grid?: number | undefined | null, featureDim?: number | undefined | null): Promise<Float32Array>
+export declare function builtinFeatures(rgb: Uint8Array, numFrames: number, width: number, height: number, grid?: number | undefined | null, featureDim?: number | undefined | null, extractor?: string | undefined | null): Promise<Float32Array>
 
 export declare function checkpointFileNames(): CheckpointFileNames
 
@@ -603,15 +604,20 @@ export interface NativeTokenizeOptions {
   pool?: string
   /** Regions per side (R = grid²). @default 2 */
   grid?: number
-  /** Feature size F (44 = the raw builtin descriptor; other sizes use a fixed random projection). @default 44 */
+  /**
+   * Feature size F; the builtin descriptor's own size (98 for builtin_v2, 44 for builtin) or, for
+   * other sizes, a fixed random projection of it. Ignored by pretrained extractors (their width). @default the extractor's size
+   */
   featureDim?: number
   /** Side of the square frame fed to the extractor. @default 112 */
   frameSize?: number
   /** Decoder threads per video, 0 = FFmpeg's choice. @default 0 */
   threads?: number
   /**
-   * Feature extractor: "builtin" (no weights); "backbone" (any network backboneWeights holds); or
-   * the network the weights must be: "resnet", "clip", "mobilenet_v2", "efficientnet_lite0". @default "builtin"
+   * Feature extractor: "builtin_v2" (no weights: colour, shape, motion and an object-centred
+   * glimpse per region), "builtin" (the descriptor before 2026-12, without the glimpse), "backbone"
+   * (any network backboneWeights holds), or the network the weights must be: "resnet", "clip",
+   * "mobilenet_v2", "efficientnet_lite0". @default "builtin_v2"
    */
   extractor?: string
   /**

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 import { computeBuiltinFeatures, TokenShards, tokenizeOptionsOf, VideoTokenizer, writeVideo, type TokenizeProgress } from '../src/index.js'
+import { GLYPH_FRAME, planGlyphClips, renderGlyphClip, type GlyphClip } from '../src/demo/glyphs.js'
 import { expectCode, tempDir, writeTinyClip } from './helpers.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/video/', import.meta.url))
@@ -13,11 +14,11 @@ describe('VideoTokenizer.tokenizeFile', () => {
   it('tokenizes H.264 into segments whose count and times follow from duration and fps', async () => {
     const tok = new VideoTokenizer()
     const v = await tok.tokenizeFile(video('h264.mp4'))
-    expect(v).toMatchObject({ duration: 4, codec: 'h264', sourceWidth: 96, sourceHeight: 64, sampledFrames: 40, numSegments: 2, numRegions: 4, featureDim: 44 })
+    expect(v).toMatchObject({ duration: 4, codec: 'h264', sourceWidth: 96, sourceHeight: 64, sampledFrames: 40, numSegments: 2, numRegions: 4, featureDim: 68 })
     expect([...v.starts]).toEqual([0, 1.6])
     expect([...v.ends]).toEqual([1.6, 3.2])
-    expect(v.regions.length).toBe(2 * 4 * 44)
-    expect(v.pooled.length).toBe(2 * 44)
+    expect(v.regions.length).toBe(2 * 4 * 68)
+    expect(v.pooled.length).toBe(2 * 68)
     const again = await new VideoTokenizer({ threads: 1 }).tokenizeFile(video('h264.mp4'))
     expect(again.regions).toEqual(v.regions)
 
@@ -92,7 +93,7 @@ describe('VideoTokenizer.tokenizeManifest', () => {
 
     const shards = await TokenShards.open(out)
     expect(shards.length).toBe(3)
-    expect(shards.params).toMatchObject({ fps: 10, framesPerSegment: 16, grid: 2, featureDim: 44, dtype: 'f32', extractor: 'builtin' })
+    expect(shards.params).toMatchObject({ fps: 10, framesPerSegment: 16, grid: 2, featureDim: 68, dtype: 'f32', extractor: 'builtin_v2' })
     const rec = shards.video(0)
     expect(rec).toMatchObject({ id: 'v0', numSegments: 2, duration: 4, label: 0 })
     expect(rec.captions[0]).toEqual({ start: 0.2, end: 1.0, text: 'clip number 0', segments: [0, 0] })
@@ -145,7 +146,7 @@ describe('computeBuiltinFeatures', () => {
       return f
     }
     const rgb = new Uint8Array([...frame(230, 30, 30, 0), ...frame(230, 30, 30, 2), ...frame(30, 30, 230, 4)])
-    const f = await computeBuiltinFeatures(rgb, { numFrames: 3, width: w, height: h, grid: 1 })
+    const f = await computeBuiltinFeatures(rgb, { numFrames: 3, width: w, height: h, grid: 1, extractor: 'builtin' })
     expect(f.length).toBe(3 * 44)
     const motion = (i: number) => f.subarray(i * 44 + 33, i * 44 + 41).reduce((a, b) => a + Math.abs(b), 0)
     expect(motion(0)).toBe(0)
@@ -159,6 +160,42 @@ describe('computeBuiltinFeatures', () => {
     const projected = await computeBuiltinFeatures(rgb, { numFrames: 3, width: w, height: h, grid: 2, featureDim: 16 })
     expect(projected.length).toBe(3 * 4 * 16)
     await expectCode(() => computeBuiltinFeatures(rgb.subarray(1), { numFrames: 3, width: w, height: h }), 'InvalidInput', /expected 9216 bytes/)
+  })
+})
+
+describe('builtin_v2: the glimpse of what moves', () => {
+  const S = GLYPH_FRAME
+  /** builtin_v2 features (grid 1) of a clip's second frame (the first with motion). */
+  const glimpseOf = async (clip: GlyphClip, extractor: 'builtin_v2' | 'builtin' = 'builtin_v2') => {
+    const rgb = renderGlyphClip({ ...clip, duration: 0.1 }, 20) // 2 frames
+    return computeBuiltinFeatures(rgb, { numFrames: 2, width: S, height: S, grid: 1, extractor })
+  }
+  const cosine = (a: Float32Array, b: Float32Array) => {
+    let [ab, aa, bb] = [0, 0, 0]
+    for (let i = 0; i < a.length; i++) [ab, aa, bb] = [ab + a[i]! * b[i]!, aa + a[i]! ** 2, bb + b[i]! ** 2]
+    return ab / Math.sqrt(aa * bb)
+  }
+  const clips = [0, 1, 2].flatMap((seed) => planGlyphClips({ seed })).filter((c) => c.colour === 'white' && c.direction === 'right')
+
+  it('sees the same glyph alike wherever it is, and other glyphs differently; its first 44 values are builtin', async () => {
+    const glimpse = async (c: GlyphClip) => (await glimpseOf(c)).subarray(2 * 68 - 24, 2 * 68)
+    const stars = clips.filter((c) => c.glyph === 'star')
+    const starA = stars[0]!
+    const starB = stars.find((c) => Math.hypot(starA.x0 - c.x0, starA.y0 - c.y0) > 20)
+    expect(Math.hypot(starA!.x0 - starB!.x0, starA!.y0 - starB!.y0)).toBeGreaterThan(20) // two places, two backgrounds
+    const star = [await glimpse(starA!), await glimpse(starB!)]
+    const same = cosine(star[0]!, star[1]!)
+    for (const other of ['plus', 'ring', 'tee', 'bowtie'] as const) {
+      const c = clips.find((c) => c.glyph === other)!
+      const g = await glimpse(c)
+      expect(same, other).toBeGreaterThan(cosine(star[0]!, g) + 0.1)
+    }
+    // builtin_v2 = [builtin's 44 values | glimpse], normalised together: the first 44 are builtin's, scaled.
+    const v2 = await glimpseOf(starA!)
+    const v1 = await glimpseOf(starA!, 'builtin')
+    expect([v1.length, v2.length]).toEqual([2 * 44, 2 * 68])
+    expect(cosine(v2.subarray(68, 68 + 44), v1.subarray(44, 88))).toBeGreaterThan(0.99999)
+    await expectCode(() => computeBuiltinFeatures(new Uint8Array(12), { numFrames: 1, width: 2, height: 2, extractor: 'builtin_v3' as 'builtin' }), 'InvalidConfig', /builtin_v2 or builtin/)
   })
 })
 

@@ -3,8 +3,9 @@
 // set → vocabulary → tokens → `pretrain()` (library defaults unless a setting is given) → held-out
 // fill-in-the-blank per attribute and text→video retrieval. One JSON line per run on stdout.
 //
-//   node scripts/measure-defaults.mjs --set patterns|shapes [--steps N] [--split validation|test]
+//   node scripts/measure-defaults.mjs --set patterns|shapes|glyphs [--steps N] [--split validation|test]
 //        [--preset tiny] [--lr X] [--batch-size N] [--config '{"videoWeight":0.1}'] [--seed N]
+//        [--tokenize '{"extractor":"builtin_v1"}']
 //
 // `--split dev` (default) scores a development set: one clip per combination drawn with another seed
 // (never the test clips) — what settings are chosen on. `--split validation` scores the held-out tenth
@@ -18,6 +19,7 @@ const root = resolve(import.meta.dirname, '..')
 const lib = await import(join(root, 'dist', 'index.js'))
 const { writeSyntheticSet, ATTRIBUTE_WORDS } = await import(join(root, 'dist', 'demo', 'synthetic.js'))
 const { writePatternSet, PATTERN_WORDS } = await import(join(root, 'dist', 'demo', 'patterns.js'))
+const { writeGlyphSet, GLYPH_WORDS } = await import(join(root, 'dist', 'demo', 'glyphs.js'))
 const { DEMO_TOKENIZE } = await import(join(root, 'dist', 'demo', 'run.js'))
 
 const { values: v } = parseArgs({
@@ -31,11 +33,13 @@ const { values: v } = parseArgs({
     config: { type: 'string' },
     seed: { type: 'string', default: '0' },
     threads: { type: 'string' },
+    tokenize: { type: 'string' },
   },
 })
 const SETS = {
   patterns: { write: writePatternSet, words: PATTERN_WORDS, tokenize: {} },
   shapes: { write: (dir, o) => writeSyntheticSet(dir, { ...o, trainPerCombination: 3 }), words: ATTRIBUTE_WORDS, tokenize: DEMO_TOKENIZE },
+  glyphs: { write: writeGlyphSet, words: GLYPH_WORDS, tokenize: {} },
 }
 const set = SETS[v.set]
 if (!set) throw new Error(`--set patterns|shapes, got ${v.set}`)
@@ -51,7 +55,7 @@ const manifests = { train: data.manifests.train, test: data.manifests.test, dev:
 for (const split of ['train', 'test', 'dev']) {
   shards[split] = join(work, 'shards', split)
   rmSync(shards[split], { recursive: true, force: true })
-  const s = await new lib.VideoTokenizer(set.tokenize).tokenizeManifest(manifests[split], { out: shards[split] })
+  const s = await new lib.VideoTokenizer({ ...set.tokenize, ...(v.tokenize ? JSON.parse(v.tokenize) : {}) }).tokenizeManifest(manifests[split], { out: shards[split] })
   if (s.failures.length) throw new Error(`${s.failures.length} clips failed to tokenize`)
 }
 const run = join(work, 'run')
@@ -88,6 +92,7 @@ console.log(
     split: v.split,
     preset: v.preset,
     steps: fit.state.step,
+    tokenize: v.tokenize ? JSON.parse(v.tokenize) : null,
     settings: { lr: v.lr ?? null, batchSize: v['batch-size'] ?? null, config: v.config ? JSON.parse(v.config) : null },
     blanks: Object.fromEntries(Object.entries(blanks).map(([k, m]) => [k, { accuracy: +m.accuracy.toFixed(3), chance: +m.chance.toFixed(3), ratio: +(m.accuracy / m.chance).toFixed(2) }])),
     retrieval: { words: { r1: +words.recall[1].toFixed(3), chance: +words.chance[1].toFixed(4), ratio: +(words.recall[1] / words.chance[1]).toFixed(1) }, match: { r1: +match.recall[1].toFixed(3), ratio: +(match.recall[1] / match.chance[1]).toFixed(1) } },

@@ -8,6 +8,7 @@ use crate::{spawn_promise, to_napi_error};
 
 /// The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
 /// `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
+/// `extractor`: "builtin_v2" (default) or "builtin" (version 1).
 #[napi(ts_return_type = "Promise<Float32Array>")]
 pub fn builtin_features<'e>(
     env: &'e Env,
@@ -17,12 +18,18 @@ pub fn builtin_features<'e>(
     height: u32,
     grid: Option<u32>,
     feature_dim: Option<u32>,
+    extractor: Option<String>,
 ) -> Result<Object<'e>> {
     // The typed array holds a reference to its buffer, so JS cannot free it while we read it on
     // the worker thread (napi's typed arrays are Send); no copy of the frames is made.
-    let d = video::builtin::BuiltinOptions::default();
-    let opts =
-        video::builtin::BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width };
+    use video::builtin::{BuiltinOptions, BuiltinVersion};
+    let version = match extractor.as_deref() {
+        None => BuiltinVersion::V2,
+        Some(name) => BuiltinVersion::from_name(name)
+            .ok_or_else(|| to_napi_error(video::Error::config("extractor", format!("must be builtin_v2 or builtin, got {name:?}"))))?,
+    };
+    let d = BuiltinOptions::of(version);
+    let opts = BuiltinOptions { grid: grid.map(|g| g as usize).unwrap_or(d.grid), dim: feature_dim.map(|f| f as usize).unwrap_or(d.dim), size: width, version };
     spawn_promise(env, move || {
         Ok(Float32Array::new(video::builtin::features_of_frames(&rgb, num_frames as usize, width, height, opts).map_err(to_napi_error)?))
     })

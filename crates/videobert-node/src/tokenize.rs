@@ -8,6 +8,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use video::builtin::{BuiltinOptions, BuiltinVersion};
 use video::segments::{TemporalPool, TokenizeOptions};
 use videobert_video as video;
 
@@ -64,14 +65,17 @@ pub struct NativeTokenizeOptions {
     pub pool: Option<String>,
     /// Regions per side (R = grid²). @default 2
     pub grid: Option<u32>,
-    /// Feature size F (44 = the raw builtin descriptor; other sizes use a fixed random projection). @default 44
+    /// Feature size F; the builtin descriptor's own size (68 for builtin_v2, 44 for builtin) or, for
+    /// other sizes, a fixed random projection of it. Ignored by pretrained extractors (their width). @default the extractor's size
     pub feature_dim: Option<u32>,
     /// Side of the square frame fed to the extractor. @default 112
     pub frame_size: Option<u32>,
     /// Decoder threads per video, 0 = FFmpeg's choice. @default 0
     pub threads: Option<u32>,
-    /// Feature extractor: "builtin" (no weights); "backbone" (any network backboneWeights holds); or
-    /// the network the weights must be: "resnet", "clip", "mobilenet_v2", "efficientnet_lite0". @default "builtin"
+    /// Feature extractor: "builtin_v2" (no weights: colour, shape, motion and an object-centred
+    /// glimpse per region), "builtin" (the descriptor before 2026-12, without the glimpse), "backbone"
+    /// (any network backboneWeights holds), or the network the weights must be: "resnet", "clip",
+    /// "mobilenet_v2", "efficientnet_lite0". @default "builtin_v2"
     pub extractor: Option<String>,
     /// Local weights of a ResNet or MobileNetV2 (torchvision names), an EfficientNet-Lite0
     /// (efficientnet_pytorch names) or a CLIP vision tower (Hugging Face / open_clip names):
@@ -127,17 +131,22 @@ impl Planned {
 fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> {
     let o = o.unwrap_or_default();
     let families = video::backbone::FAMILIES;
+    // the builtin descriptor named, or none (None: a pretrained extractor, or a name to refuse)
+    let builtin = o.extractor.as_deref().and_then(BuiltinVersion::from_name);
     let backbone = match (o.extractor.as_deref(), o.backbone_weights) {
-        (None | Some("builtin"), None) => None,
+        (None, None) => None,
+        (Some(_), None) if builtin.is_some() => None,
         (None | Some("backbone"), Some(w)) => Some((PathBuf::from(w), o.backbone_input, None)),
         (Some(f), Some(w)) if families.contains(&f) => Some((PathBuf::from(w), o.backbone_input, Some(f.to_string()))),
         (Some(e), None) if e == "backbone" || families.contains(&e) => {
             return Err(video::Error::config("backboneWeights", format!("the {e} extractor needs a weights file")))
         }
-        (Some("builtin"), Some(_)) => {
+        (Some(_), Some(_)) if builtin.is_some() => {
             return Err(video::Error::config("backboneWeights", format!("only used with a pretrained extractor (backbone, {})", families.join(", "))))
         }
-        (Some(other), _) => return Err(video::Error::config("extractor", format!("must be builtin, backbone, {}, got {other:?}", families.join(", ")))),
+        (Some(other), _) => {
+            return Err(video::Error::config("extractor", format!("must be builtin_v2, builtin, backbone, {}, got {other:?}", families.join(", "))))
+        }
     };
     let d = TokenizeOptions::default();
     let len = o.frames_per_segment.map(|v| v as usize).unwrap_or(d.frames_per_segment);
@@ -152,10 +161,15 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
         stride: o.stride.map(|v| v as usize).unwrap_or(len),
         pad_last: o.pad_last.unwrap_or(d.pad_last),
         pool,
-        builtin: video::builtin::BuiltinOptions {
-            grid: o.grid.map(|v| v as usize).unwrap_or(d.builtin.grid),
-            dim: o.feature_dim.map(|v| v as usize).unwrap_or(d.builtin.dim),
-            size: o.frame_size.unwrap_or(d.builtin.size),
+        builtin: {
+            // a pretrained extractor keeps the default descriptor's options (its width replaces `dim`)
+            let version = builtin.unwrap_or(BuiltinVersion::V2);
+            BuiltinOptions {
+                grid: o.grid.map(|v| v as usize).unwrap_or(d.builtin.grid),
+                dim: o.feature_dim.map(|v| v as usize).unwrap_or(version.raw_dim()),
+                size: o.frame_size.unwrap_or(d.builtin.size),
+                version,
+            }
         },
         threads: o.threads.map(|v| v as usize).unwrap_or(0),
         backbone: None,

@@ -1,4 +1,5 @@
-//! Speed of the builtin descriptor on 200 frames of 112×112, single thread and all cores.
+//! Speed of the builtin descriptors (`builtin_v2`, the default, and `builtin`, version 1) on 200
+//! frames of 112×112, single thread and all cores.
 //! `cargo run --release -p videobert-video --example features_speed [-- FRAMES.rgb]`
 //!
 //! Two (or three) kinds of frames, because the histogram loops behave very differently on them:
@@ -12,7 +13,7 @@
 //! two implementations).
 use std::time::Instant;
 
-use videobert_video::builtin::{features_of_frames, padded_luma, BuiltinExtractor, BuiltinOptions};
+use videobert_video::builtin::{features_of_frames, padded_luma, BuiltinExtractor, BuiltinOptions, BuiltinVersion};
 use videobert_video::decode::RgbFrame;
 use videobert_video::rng::Rng;
 
@@ -67,19 +68,20 @@ fn file_frames(path: &str) -> Vec<RgbFrame> {
     bytes.chunks_exact(frame_len).cycle().take(FRAMES).map(|data| RgbFrame { width: SIZE as u32, height: SIZE as u32, data: data.to_vec() }).collect()
 }
 
-fn bench(name: &str, frames: &[RgbFrame]) {
-    let ex = BuiltinExtractor::new(BuiltinOptions::default());
-    let mut out = vec![0f32; 4 * 44];
+fn bench(name: &str, frames: &[RgbFrame], version: BuiltinVersion) {
+    let opts = BuiltinOptions::of(version);
+    let ex = BuiltinExtractor::new(opts);
+    let mut out = vec![0f32; 4 * opts.dim];
     let flat: Vec<u8> = frames.iter().flat_map(|f| f.data.iter().copied()).collect();
     let (mut best_all, mut best_one) = (f64::MAX, f64::MAX);
     for _ in 0..5 {
         let t0 = Instant::now();
-        let feats = features_of_frames(&flat, frames.len(), SIZE as u32, SIZE as u32, BuiltinOptions::default()).unwrap();
+        let feats = features_of_frames(&flat, frames.len(), SIZE as u32, SIZE as u32, opts).unwrap();
         best_all = best_all.min(t0.elapsed().as_secs_f64());
         if let Some(dir) = std::env::var_os("FEATURES_DUMP") {
             // For comparing implementations: the features as little-endian f32, one file per kind.
             let bytes: Vec<u8> = feats.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.f32")), bytes).unwrap();
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}-{}.f32", version.name())), bytes).unwrap();
         }
         std::hint::black_box(feats);
     }
@@ -94,7 +96,8 @@ fn bench(name: &str, frames: &[RgbFrame]) {
     }
     let pixels = (frames.len() * SIZE * SIZE) as f64;
     println!(
-        "{name:>8}: one thread {:.2} ns/pixel ({:.0} frames/s); features_of_frames (all cores) {:.2} ms for {} frames (best of 5)",
+        "{:>10} {name:>6}: one thread {:.2} ns/pixel ({:.0} frames/s); features_of_frames (all cores) {:.2} ms for {} frames (best of 5)",
+        version.name(),
         best_one * 1e9 / pixels,
         frames.len() as f64 / best_one,
         best_all * 1e3,
@@ -103,9 +106,12 @@ fn bench(name: &str, frames: &[RgbFrame]) {
 }
 
 fn main() {
-    bench("random", &random_frames());
-    bench("scene", &scene_frames());
-    if let Some(path) = std::env::args().nth(1) {
-        bench("file", &file_frames(&path));
+    let file = std::env::args().nth(1).map(|p| file_frames(&p));
+    for version in BuiltinVersion::ALL {
+        bench("random", &random_frames(), version);
+        bench("scene", &scene_frames(), version);
+        if let Some(frames) = &file {
+            bench("file", frames, version);
+        }
     }
 }

@@ -13,7 +13,13 @@
 //! Bins are found by comparisons with precomputed tangents instead of atan2 (identical except for
 //! float ties at bin edges; see the unit test). Colour is L2-normalised; shape and motion are divided by max(norm, floor) (floors 0.05 and 0.002)
 //! so that flat or static regions stay near zero instead of amplifying noise. The 44 values are
-//! concatenated and L2-normalised. When `dim != 44` a fixed Gaussian random projection (seed 0x5eed,
+//! concatenated and L2-normalised.
+//!
+//! Two versions, chosen by name and recorded in the shards: `builtin` (the 44 values above, the
+//! descriptor every shard set made before 2026-12 holds) and `builtin_v2` (the default: those 44,
+//! then a 24-value object-centred shape block, [`crate::glimpse`] — 2×2 cells of orientation
+//! histograms around what moves — soft-normalised with the shape floor; 68 in all, L2-normalised).
+//! When `dim` differs from the version's size a fixed Gaussian random projection (seed 0x5eed,
 //! Johnson–Lindenstrauss) maps them to `dim` values, L2-normalised again.
 //!
 //! Speed: every per-pixel pass is a straight vectorisable loop over a row, histograms included
@@ -21,13 +27,51 @@
 //! compiled twice, for baseline x86-64 and for AVX2, chosen at run time with identical results.
 
 use crate::decode::{RgbFrame, RgbView};
+use crate::glimpse::{ChangeMoments, GLIMPSE_DIM};
 use crate::rng::Rng;
 
+/// Size of the `builtin` (version 1) descriptor: colour, shape and motion of a region.
 pub const RAW_DIM: usize = 44;
+/// Size of the `builtin_v2` descriptor: version 1's 44 values and the glimpse.
+pub const RAW_DIM_V2: usize = RAW_DIM + GLIMPSE_DIM;
 const HUE_BINS: usize = 12;
 const SV_BINS: usize = 4;
 const ORIENT_BINS: usize = 12;
 const MOTION_BINS: usize = 8;
+
+/// Which builtin descriptor (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinVersion {
+    /// `builtin`: colour, shape and motion histograms of each region (44 values).
+    V1,
+    /// `builtin_v2`: those and the region's object-centred glimpse (68 values).
+    V2,
+}
+
+impl BuiltinVersion {
+    /// Every version, newest (the default) first.
+    pub const ALL: [Self; 2] = [Self::V2, Self::V1];
+
+    /// The extractor name users give and shard sets record.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V1 => "builtin",
+            Self::V2 => "builtin_v2",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// The descriptor's own size (the default feature size).
+    pub fn raw_dim(self) -> usize {
+        match self {
+            Self::V1 => RAW_DIM,
+            Self::V2 => RAW_DIM_V2,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BuiltinOptions {
@@ -37,17 +81,25 @@ pub struct BuiltinOptions {
     pub dim: usize,
     /// Input frame size (square).
     pub size: u32,
+    pub version: BuiltinVersion,
 }
 
 impl Default for BuiltinOptions {
     fn default() -> Self {
-        Self { grid: 2, dim: RAW_DIM, size: 112 }
+        Self::of(BuiltinVersion::V2)
+    }
+}
+
+impl BuiltinOptions {
+    /// The defaults for one version (2×2 regions, its own size, 112² frames).
+    pub fn of(version: BuiltinVersion) -> Self {
+        Self { grid: 2, dim: version.raw_dim(), size: 112, version }
     }
 }
 
 pub struct BuiltinExtractor {
     opts: BuiltinOptions,
-    projection: Option<Vec<f32>>, // [dim, RAW_DIM]
+    projection: Option<Vec<f32>>, // [dim, raw_dim]
     prev_luma: Option<Vec<f32>>,
 }
 
@@ -90,10 +142,11 @@ fn padded_luma_generic(frame: RgbView<'_>) -> Vec<f32> {
 
 impl BuiltinExtractor {
     pub fn new(opts: BuiltinOptions) -> Self {
-        let projection = (opts.dim != RAW_DIM).then(|| {
+        let raw = opts.version.raw_dim();
+        let projection = (opts.dim != raw).then(|| {
             let mut rng = Rng::new(0x5eed);
             let s = 1.0 / (opts.dim as f64).sqrt();
-            (0..opts.dim * RAW_DIM).map(|_| (rng.normal() * s) as f32).collect()
+            (0..opts.dim * raw).map(|_| (rng.normal() * s) as f32).collect()
         });
         Self { opts, projection, prev_luma: None }
     }
@@ -120,17 +173,28 @@ impl BuiltinExtractor {
         let g = self.opts.grid;
         assert_eq!(out.len(), g * g * self.opts.dim, "output buffer size");
         let mut rows = Rows::new(w.div_ceil(g));
+        let v2 = self.opts.version == BuiltinVersion::V2;
+        let change = if v2 { prev.map(|p| ChangeMoments::new(w, h, luma, p)) } else { None };
+        let raw_dim = self.opts.version.raw_dim();
+        let mut raw = [0f32; RAW_DIM_V2];
         for gy in 0..g {
             for gx in 0..g {
                 let rect = (gx * w / g, (gx + 1) * w / g, gy * h / g, (gy + 1) * h / g);
-                let raw = region_descriptor(frame, luma, prev, rect, &mut rows);
+                raw[..RAW_DIM].copy_from_slice(&region_descriptor(frame, luma, prev, rect, &mut rows));
+                if v2 {
+                    let mut glimpse = crate::glimpse::describe(w, luma, crate::glimpse::window(w, h, rect, change.as_ref()));
+                    soft_normalize(&mut glimpse, SHAPE_FLOOR);
+                    raw[RAW_DIM..].copy_from_slice(&glimpse);
+                    l2_normalize(&mut raw);
+                }
+                let raw = &raw[..raw_dim];
                 let r = gy * g + gx;
                 let dst = &mut out[r * self.opts.dim..(r + 1) * self.opts.dim];
                 match &self.projection {
-                    None => dst.copy_from_slice(&raw),
+                    None => dst.copy_from_slice(raw),
                     Some(p) => {
                         for (i, d) in dst.iter_mut().enumerate() {
-                            *d = p[i * RAW_DIM..(i + 1) * RAW_DIM].iter().zip(&raw).map(|(a, b)| a * b).sum();
+                            *d = p[i * raw_dim..(i + 1) * raw_dim].iter().zip(raw).map(|(a, b)| a * b).sum();
                         }
                         l2_normalize(dst);
                     }
@@ -197,7 +261,7 @@ fn hue_bin_f32(r: f32, g: f32, b: f32, max: f32, d: f32) -> u32 {
 
 /// `orientation_bin` as branch-free arithmetic on u32, for the vectorised row loop.
 #[inline]
-fn orientation_bin_u32(gx: f32, gy: f32) -> u32 {
+pub(crate) fn orientation_bin_u32(gx: f32, gy: f32) -> u32 {
     let s = if gy < 0.0 { -1.0 } else { 1.0 };
     let (fx, fy) = (gx * s, gy * s);
     let a = fx.abs();
@@ -238,7 +302,7 @@ fn direction_bin(vx: f32, vy: f32) -> usize {
     h * 4 * sx + v * (2 + 4 * sy) + (1 - h) * (1 - v) * diagonal
 }
 
-const SOBEL_SCALE: f32 = 1.0 / (8.0 * 255.0);
+pub(crate) const SOBEL_SCALE: f32 = 1.0 / (8.0 * 255.0);
 
 /// An integer-valued f32 in [0, 2²³) as u32, by the magic-number trick: adding 2²³ puts the
 /// integer in the low mantissa bits. An add and an integer subtract, in vectors on any x86-64

@@ -4,7 +4,7 @@
 //! - [`decode`] / [`encode`]: FFmpeg in-process (frames by timestamp, scaled and turned upright;
 //!   RGB frames back into MPEG-4 or MJPEG files).
 //! - [`formats`]: what the linked FFmpeg decodes (asked of FFmpeg), and the formats left out by name.
-//! - [`builtin`] / [`backbone`]: frame features (a fixed descriptor, or a pretrained image network:
+//! - [`builtin`] (with its object-centred shape block, [`glimpse`]) / [`backbone`]: frame features (a fixed descriptor, or a pretrained image network:
 //!   ResNet, CLIP ViT, [`mobilenet`] V2, [`efficientnet_lite`] Lite0, from safetensors or PyTorch
 //!   files read by [`torch_pth`]).
 //! - [`segments`]: a video → segments of pooled region features.
@@ -26,6 +26,7 @@ pub mod decode;
 pub mod efficientnet_lite;
 pub mod encode;
 pub mod formats;
+pub mod glimpse;
 pub mod kmeans;
 pub mod manifest;
 pub mod mobilenet;

@@ -63,7 +63,7 @@ impl ShardParams {
         Self {
             extractor: match &t.backbone {
                 Some(b) => format!("backbone:{}:{}", b.arch, b.weights_hash),
-                None => "builtin".into(),
+                None => t.builtin.version.name().into(),
             },
             fps: t.fps,
             frames_per_segment: t.frames_per_segment,
