@@ -148,7 +148,7 @@ fn visual_words_are_assigned_with_a_codebook() {
     run(&entries, &dir.join("plain"), 2, (0, 1), FeatureDType::F32, None);
     let plain = TokenShards::open(dir.join("plain")).unwrap();
     let sample: Vec<f32> = (0..plain.len()).flat_map(|i| plain.pooled(i).unwrap()).collect();
-    let cb = Codebook::fit(&sample, 44, &KMeansOptions { branching: 2, depth: 2, iterations: 10, seed: 1, standardize: false }).unwrap();
+    let cb = Codebook::fit(&sample, plain.params.feature_dim, &KMeansOptions { branching: 2, depth: 2, iterations: 10, seed: 1, standardize: false }).unwrap();
     let cb_path = dir.join("codebook.safetensors");
     cb.save(&cb_path).unwrap();
     run(&entries, &dir.join("words"), 2, (0, 1), FeatureDType::F32, Some(cb_path));
