@@ -146,9 +146,8 @@ export declare function buildManifest(inputs: Array<string>, out: string, option
 /**
  * The builtin descriptor of consecutive RGB frames (`[n, height, width, 3]` bytes, packed) →
  * `[n, grid², featureDim]`. For frames you decoded yourself; motion uses the previous frame.
- * `extractor`: "builtin_v2" (default) or "builtin" (version 1).
  */
-export declare function builtinFeatures(rgb: Uint8Array, numFrames: number, width: number, height: number, grid?: number | undefined | null, featureDim?: number | undefined | null, extractor?: string | undefined | null): Promise<Float32Array>
+export declare function builtinFeatures(rgb: Uint8Array, numFrames: number, width: number, height: number, options?: NativeBuiltinOptions | undefined | null): Promise<Float32Array>
 
 export declare function checkpointFileNames(): CheckpointFileNames
 
@@ -334,6 +333,16 @@ export interface NativeBatch {
    * trains (and evaluates) the cross-entropy of a softmax over each question's matching scores.
    */
   numChoices?: number
+}
+
+/** Which builtin descriptor, and its grid and size. */
+export interface NativeBuiltinOptions {
+  /** Regions per side. @default 2 */
+  grid?: number
+  /** Feature size. @default the descriptor's own (44 for builtin, 68 for builtin_v2) */
+  featureDim?: number
+  /** "builtin" or "builtin_v2" (with the glimpse). @default "builtin" */
+  extractor?: string
 }
 
 /** A caption: seconds from the video's first frame, and its text. */
@@ -605,7 +614,7 @@ export interface NativeTokenizeOptions {
   /** Regions per side (R = grid²). @default 2 */
   grid?: number
   /**
-   * Feature size F; the builtin descriptor's own size (98 for builtin_v2, 44 for builtin) or, for
+   * Feature size F; the builtin descriptor's own size (44 for builtin, 68 for builtin_v2) or, for
    * other sizes, a fixed random projection of it. Ignored by pretrained extractors (their width). @default the extractor's size
    */
   featureDim?: number
@@ -614,10 +623,10 @@ export interface NativeTokenizeOptions {
   /** Decoder threads per video, 0 = FFmpeg's choice. @default 0 */
   threads?: number
   /**
-   * Feature extractor: "builtin_v2" (no weights: colour, shape, motion and an object-centred
-   * glimpse per region), "builtin" (the descriptor before 2026-12, without the glimpse), "backbone"
+   * Feature extractor: "builtin" (no weights: colour, shape and motion histograms per region),
+   * "builtin_v2" (the same and an object-centred glimpse of the moving object's shape), "backbone"
    * (any network backboneWeights holds), or the network the weights must be: "resnet", "clip",
-   * "mobilenet_v2", "efficientnet_lite0". @default "builtin_v2"
+   * "mobilenet_v2", "efficientnet_lite0". @default "builtin"
    */
   extractor?: string
   /**

@@ -36,7 +36,7 @@ describe('videobert CLI', () => {
     expect(noOut.code).toBe(1)
     expect(noOut.stderr).toMatch(/--out DIR is required/)
     expect(cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'backbone').stderr).toMatch(/--extractor backbone needs --weights FILE/)
-    expect(cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'alexnet').stderr).toMatch(/must be builtin, backbone, resnet, clip, mobilenet_v2, efficientnet_lite0, got "alexnet"/)
+    expect(cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'alexnet').stderr).toMatch(/must be builtin, builtin_v2, backbone, resnet, clip, mobilenet_v2, efficientnet_lite0, got "alexnet"/)
     const missing = cli('tokenize', join(fixtures, 'h264.mp4'), '--out', tempDir('x'), '--extractor', 'backbone', '--backbone-weights', '/nope.safetensors')
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/^videobert: Io: .*nope\.safetensors/)

@@ -25,9 +25,7 @@ export async function buildCorpus(dir: string, extra: (i: number) => Record<stri
       }),
     ).join('\n'),
   )
-  // version 1 of the builtin descriptor (44 values): the configs of the tests that use this corpus are
-  // sized for it (the default, builtin_v2, is tested in tokenizer.spec.ts)
-  await new VideoTokenizer({ fps: 10, framesPerSegment: 4, extractor: 'builtin' }).tokenizeManifest(manifest, { out: join(dir, 'shards'), workers: 2 })
+  await new VideoTokenizer({ fps: 10, framesPerSegment: 4 }).tokenizeManifest(manifest, { out: join(dir, 'shards'), workers: 2 })
   await trainVocabulary(manifest, join(dir, 'tokenizer.json'), { vocabSize: 100, minFrequency: 1 })
   return { shards: await TokenShards.open(join(dir, 'shards')), tokenizer: TextTokenizer.load(join(dir, 'tokenizer.json')) }
 }

@@ -14,11 +14,11 @@ describe('VideoTokenizer.tokenizeFile', () => {
   it('tokenizes H.264 into segments whose count and times follow from duration and fps', async () => {
     const tok = new VideoTokenizer()
     const v = await tok.tokenizeFile(video('h264.mp4'))
-    expect(v).toMatchObject({ duration: 4, codec: 'h264', sourceWidth: 96, sourceHeight: 64, sampledFrames: 40, numSegments: 2, numRegions: 4, featureDim: 68 })
+    expect(v).toMatchObject({ duration: 4, codec: 'h264', sourceWidth: 96, sourceHeight: 64, sampledFrames: 40, numSegments: 2, numRegions: 4, featureDim: 44 })
     expect([...v.starts]).toEqual([0, 1.6])
     expect([...v.ends]).toEqual([1.6, 3.2])
-    expect(v.regions.length).toBe(2 * 4 * 68)
-    expect(v.pooled.length).toBe(2 * 68)
+    expect(v.regions.length).toBe(2 * 4 * 44)
+    expect(v.pooled.length).toBe(2 * 44)
     const again = await new VideoTokenizer({ threads: 1 }).tokenizeFile(video('h264.mp4'))
     expect(again.regions).toEqual(v.regions)
 
@@ -93,7 +93,7 @@ describe('VideoTokenizer.tokenizeManifest', () => {
 
     const shards = await TokenShards.open(out)
     expect(shards.length).toBe(3)
-    expect(shards.params).toMatchObject({ fps: 10, framesPerSegment: 16, grid: 2, featureDim: 68, dtype: 'f32', extractor: 'builtin_v2' })
+    expect(shards.params).toMatchObject({ fps: 10, framesPerSegment: 16, grid: 2, featureDim: 44, dtype: 'f32', extractor: 'builtin' })
     const rec = shards.video(0)
     expect(rec).toMatchObject({ id: 'v0', numSegments: 2, duration: 4, label: 0 })
     expect(rec.captions[0]).toEqual({ start: 0.2, end: 1.0, text: 'clip number 0', segments: [0, 0] })
@@ -146,7 +146,7 @@ describe('computeBuiltinFeatures', () => {
       return f
     }
     const rgb = new Uint8Array([...frame(230, 30, 30, 0), ...frame(230, 30, 30, 2), ...frame(30, 30, 230, 4)])
-    const f = await computeBuiltinFeatures(rgb, { numFrames: 3, width: w, height: h, grid: 1, extractor: 'builtin' })
+    const f = await computeBuiltinFeatures(rgb, { numFrames: 3, width: w, height: h, grid: 1 })
     expect(f.length).toBe(3 * 44)
     const motion = (i: number) => f.subarray(i * 44 + 33, i * 44 + 41).reduce((a, b) => a + Math.abs(b), 0)
     expect(motion(0)).toBe(0)
@@ -195,7 +195,7 @@ describe('builtin_v2: the glimpse of what moves', () => {
     const v1 = await glimpseOf(starA!, 'builtin')
     expect([v1.length, v2.length]).toEqual([2 * 44, 2 * 68])
     expect(cosine(v2.subarray(68, 68 + 44), v1.subarray(44, 88))).toBeGreaterThan(0.99999)
-    await expectCode(() => computeBuiltinFeatures(new Uint8Array(12), { numFrames: 1, width: 2, height: 2, extractor: 'builtin_v3' as 'builtin' }), 'InvalidConfig', /builtin_v2 or builtin/)
+    await expectCode(() => computeBuiltinFeatures(new Uint8Array(12), { numFrames: 1, width: 2, height: 2, extractor: 'builtin_v3' as 'builtin' }), 'InvalidConfig', /builtin or builtin_v2/)
   })
 })
 

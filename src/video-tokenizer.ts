@@ -42,8 +42,8 @@ export interface TokenizeOptions {
   /** Regions per side of the spatial grid; R = grid². @default 2 */
   grid?: number
   /**
-   * Feature size F. Left out: the builtin descriptor's own size (68 for `'builtin_v2'`, 44 for
-   * `'builtin'`); another size is a fixed random projection of it. Pretrained extractors give their width.
+   * Feature size F. Left out: the builtin descriptor's own size (44 for `'builtin'`, 68 for
+   * `'builtin_v2'`); another size is a fixed random projection of it. Pretrained extractors give their width.
    * @default the extractor's size
    */
   featureDim?: number
@@ -52,15 +52,13 @@ export interface TokenizeOptions {
   /** Decoder threads per video (0 = FFmpeg's choice). @default 0 */
   threads?: number
   /**
-   * `'builtin_v2'` (deterministic descriptor, no weights: per region colour, edge orientation and
-   * motion histograms, and an object-centred glimpse of the edges around what moves — the shape of
-   * a moving object), `'builtin'` (the same without the glimpse: the descriptor of shard sets and
-   * checkpoints made before 2026-12, kept so they tokenize new videos exactly as before),
-   * `'backbone'` (the pretrained image network `backboneWeights` holds), or the network those weights
-   * must be: `'mobilenet_v2'`, `'efficientnet_lite0'`, `'resnet'`, `'clip'`. docs/backbones.md
-   * compares them. @default 'builtin_v2'
+   * `'builtin'` (deterministic descriptor, no weights: per region colour, edge orientation and
+   * motion histograms), `'builtin_v2'` (the same and an object-centred glimpse of the edges around
+   * what moves: which object it is, by its shape — docs/your-own-videos.md), `'backbone'` (the
+   * pretrained image network `backboneWeights` holds), or the network those weights must be:
+   * `'mobilenet_v2'`, `'efficientnet_lite0'`, `'resnet'`, `'clip'`. @default 'builtin'
    */
-  extractor?: 'builtin_v2' | 'builtin' | 'backbone' | 'mobilenet_v2' | 'efficientnet_lite0' | 'resnet' | 'clip'
+  extractor?: 'builtin' | 'builtin_v2' | 'backbone' | 'mobilenet_v2' | 'efficientnet_lite0' | 'resnet' | 'clip'
   /**
    * Local weights for a pretrained extractor, as distributed: a PyTorch `.pth` (zip or legacy format)
    * or safetensors — MobileNetV2 or ResNet-18/34/50/101/152 with torchvision's tensor names,
@@ -200,10 +198,10 @@ export interface FramesOptions {
   height: number
   /** @default 2 */
   grid?: number
-  /** @default the descriptor's size (68 for builtin_v2, 44 for builtin) */
+  /** @default the descriptor's size (44 for builtin, 68 for builtin_v2) */
   featureDim?: number
-  /** Which builtin descriptor. @default 'builtin_v2' */
-  extractor?: 'builtin_v2' | 'builtin'
+  /** Which builtin descriptor. @default 'builtin' */
+  extractor?: 'builtin' | 'builtin_v2'
 }
 
 /**
@@ -212,5 +210,5 @@ export interface FramesOptions {
  * `[n, grid², featureDim]`.
  */
 export async function computeBuiltinFeatures(rgb: Uint8Array, o: FramesOptions): Promise<Float32Array> {
-  return guard(() => builtinFeatures(rgb, o.numFrames, o.width, o.height, o.grid, o.featureDim, o.extractor))
+  return guard(() => builtinFeatures(rgb, o.numFrames, o.width, o.height, { grid: o.grid, featureDim: o.featureDim, extractor: o.extractor }))
 }

@@ -80,11 +80,11 @@ Options:
   --pool mean|max           temporal pooling within a segment (default ${T.pool})
   --grid N                  regions per side, R = N² (default ${T.grid})
   --feature-dim N           feature size F (default: the builtin descriptor's own, ${T.featureDim} for
-                            builtin_v2, 44 for builtin; another size is a fixed random projection)
+                            builtin, 68 for builtin_v2; another size is a fixed random projection)
   --frame-size N            side of the square frame the extractor sees (default ${T.frameSize})
-  --extractor NAME          builtin_v2 (default, no weights: colour, edges, motion and a glimpse of
-                            the moving object's shape per region); builtin (the same without the
-                            glimpse: the descriptor before 2026-12); mobilenet_v2, efficientnet_lite0, resnet or
+  --extractor NAME          builtin (default, no weights: colour, edges and motion per region);
+                            builtin_v2 (the same and a glimpse of the moving object's shape:
+                            which object it is); mobilenet_v2, efficientnet_lite0, resnet or
                             clip (a pretrained network, from --weights); backbone (whichever
                             network --weights holds)
   --weights FILE            the network's weights as distributed: PyTorch .pth (zip or legacy) or

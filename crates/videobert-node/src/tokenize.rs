@@ -65,17 +65,17 @@ pub struct NativeTokenizeOptions {
     pub pool: Option<String>,
     /// Regions per side (R = grid²). @default 2
     pub grid: Option<u32>,
-    /// Feature size F; the builtin descriptor's own size (68 for builtin_v2, 44 for builtin) or, for
+    /// Feature size F; the builtin descriptor's own size (44 for builtin, 68 for builtin_v2) or, for
     /// other sizes, a fixed random projection of it. Ignored by pretrained extractors (their width). @default the extractor's size
     pub feature_dim: Option<u32>,
     /// Side of the square frame fed to the extractor. @default 112
     pub frame_size: Option<u32>,
     /// Decoder threads per video, 0 = FFmpeg's choice. @default 0
     pub threads: Option<u32>,
-    /// Feature extractor: "builtin_v2" (no weights: colour, shape, motion and an object-centred
-    /// glimpse per region), "builtin" (the descriptor before 2026-12, without the glimpse), "backbone"
+    /// Feature extractor: "builtin" (no weights: colour, shape and motion histograms per region),
+    /// "builtin_v2" (the same and an object-centred glimpse of the moving object's shape), "backbone"
     /// (any network backboneWeights holds), or the network the weights must be: "resnet", "clip",
-    /// "mobilenet_v2", "efficientnet_lite0". @default "builtin_v2"
+    /// "mobilenet_v2", "efficientnet_lite0". @default "builtin"
     pub extractor: Option<String>,
     /// Local weights of a ResNet or MobileNetV2 (torchvision names), an EfficientNet-Lite0
     /// (efficientnet_pytorch names) or a CLIP vision tower (Hugging Face / open_clip names):
@@ -145,7 +145,7 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
             return Err(video::Error::config("backboneWeights", format!("only used with a pretrained extractor (backbone, {})", families.join(", "))))
         }
         (Some(other), _) => {
-            return Err(video::Error::config("extractor", format!("must be builtin_v2, builtin, backbone, {}, got {other:?}", families.join(", "))))
+            return Err(video::Error::config("extractor", format!("must be builtin, builtin_v2, backbone, {}, got {other:?}", families.join(", "))))
         }
     };
     let d = TokenizeOptions::default();
@@ -163,7 +163,7 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
         pool,
         builtin: {
             // a pretrained extractor keeps the default descriptor's options (its width replaces `dim`)
-            let version = builtin.unwrap_or(BuiltinVersion::V2);
+            let version = builtin.unwrap_or(BuiltinVersion::V1);
             BuiltinOptions {
                 grid: o.grid.map(|v| v as usize).unwrap_or(d.builtin.grid),
                 dim: o.feature_dim.map(|v| v as usize).unwrap_or(version.raw_dim()),

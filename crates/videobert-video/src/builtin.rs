@@ -15,8 +15,8 @@
 //! so that flat or static regions stay near zero instead of amplifying noise. The 44 values are
 //! concatenated and L2-normalised.
 //!
-//! Two versions, chosen by name and recorded in the shards: `builtin` (the 44 values above, the
-//! descriptor every shard set made before 2026-12 holds) and `builtin_v2` (the default: those 44,
+//! Two versions, chosen by name and recorded in the shards: `builtin` (the default: the 44 values
+//! above) and `builtin_v2` (opt-in: those 44,
 //! then a 24-value object-centred shape block, [`crate::glimpse`] — 2×2 cells of orientation
 //! histograms around what moves — soft-normalised with the shape floor; 68 in all, L2-normalised).
 //! When `dim` differs from the version's size a fixed Gaussian random projection (seed 0x5eed,
@@ -49,8 +49,8 @@ pub enum BuiltinVersion {
 }
 
 impl BuiltinVersion {
-    /// Every version, newest (the default) first.
-    pub const ALL: [Self; 2] = [Self::V2, Self::V1];
+    /// Every version, the default first.
+    pub const ALL: [Self; 2] = [Self::V1, Self::V2];
 
     /// The extractor name users give and shard sets record.
     pub fn name(self) -> &'static str {
@@ -86,7 +86,7 @@ pub struct BuiltinOptions {
 
 impl Default for BuiltinOptions {
     fn default() -> Self {
-        Self::of(BuiltinVersion::V2)
+        Self::of(BuiltinVersion::V1)
     }
 }
 

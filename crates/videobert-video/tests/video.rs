@@ -51,7 +51,7 @@ fn every_codec_gives_segment_counts_and_times_from_duration_and_fps() {
                 assert!((s.end - (i * stride + len) as f64 / opts.fps).abs() < 1e-9, "{name}: end of {i}");
                 assert_eq!(s.frames, len);
                 let f = opts.feature_dim();
-                assert_eq!((f, s.regions.len()), (68, 4 * f));
+                assert_eq!((f, s.regions.len()), (44, 4 * f));
                 assert!(s.regions.iter().chain(&s.pooled).all(|x| x.is_finite()));
                 let norm: f32 = s.regions[..f].iter().map(|x| x * x).sum::<f32>().sqrt();
                 assert!(norm > 0.3 && norm <= 1.0 + 1e-5, "{name}: region norm {norm}");
