@@ -521,6 +521,10 @@ export interface NativeStepOptions {
   lr?: number
   /** Clip the global gradient norm to this value; 0 disables clipping. @default 1.0 */
   maxGradNorm?: number
+  /** Layer-wise learning-rate decay in (0, 1]: encoder layer i of L learns at lr · decay^(L − i), the embeddings at decay^(L + 1), the task head at lr. @default 1 */
+  layerDecay?: number
+  /** Multiplier in [0, 1] on the learning rate of everything but the task head; 0 freezes the encoder. @default 1 */
+  encoderLrScale?: number
 }
 
 /** Options of `readSubtitles`. */

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'vitest'
@@ -60,4 +60,19 @@ export function writeTinyClip(path: string, seed = 1): void {
     tensors[`${p}.mlp.fc2.bias`] = t([D], 0.1)
   }
   writeSafetensors(path, tensors)
+}
+
+/** The F32 tensors of a `.safetensors` file by name (other dtypes are skipped) — to compare checkpoints. */
+export function readSafetensorsF32(path: string): Map<string, Float32Array> {
+  const bytes = readFileSync(path)
+  const headerLength = Number(bytes.readBigUInt64LE(0))
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>
+  const base = 8 + headerLength
+  const out = new Map<string, Float32Array>()
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__' || t.dtype !== 'F32') continue
+    const [from, to] = t.data_offsets
+    out.set(name, new Float32Array(bytes.buffer.slice(bytes.byteOffset + base + from, bytes.byteOffset + base + to)))
+  }
+  return out
 }

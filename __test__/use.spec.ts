@@ -30,7 +30,7 @@ import {
   type TextTokenizer,
 } from '../src/index.js'
 import { buildCorpus } from './corpus.js'
-import { expectCode, tempDir } from './helpers.js'
+import { expectCode, readSafetensorsF32, tempDir } from './helpers.js'
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js')
 let shards: TokenShards
@@ -168,6 +168,49 @@ describe('finetune and classify', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1)
     expect(bad.stderr).toMatch(/InvalidInput: .*'zebra'/)
   }, 120_000)
+})
+
+describe('the fine-tuning recipe', () => {
+  /** Mean absolute change of each tensor group between the pre-trained checkpoint and a fine-tuned one. */
+  const movement = (finetuned: string) => {
+    const before = readSafetensorsF32(join(ckpt, 'model.safetensors'))
+    const after = readSafetensorsF32(join(finetuned, 'model.safetensors'))
+    const groups: Record<string, { sum: number; n: number }> = {}
+    for (const [name, a] of after) {
+      const b = before.get(name)
+      const group = name.startsWith('heads.classifier.') ? 'head' : name.startsWith('embeddings.') ? 'embeddings' : (/^encoder\.layers\.(\d+)\./.exec(name)?.[0] ?? 'other')
+      const g = (groups[group] ??= { sum: 0, n: 0 })
+      for (let i = 0; i < a.length; i++) g.sum += Math.abs(a[i]! - (b ? b[i]! : 0))
+      g.n += a.length
+    }
+    return Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, g.sum / g.n]))
+  }
+  const run = (name: string, recipe: Record<string, number>) =>
+    finetuneClassifier({ checkpoint: ckpt, shards, labels: labels(), validationFraction: 0.2, out: tempDir(name), steps: 12, lr: 3e-3, batchSize: 8, progress: false, ...recipe })
+
+  it('a frozen encoder keeps every pre-trained tensor; freezing for a part of the run, then it learns', async () => {
+    const frozen = movement((await run('frozen', { encoderLrScale: 0 })).checkpoint)
+    expect(frozen.head).toBeGreaterThan(1e-3)
+    for (const [group, m] of Object.entries(frozen)) if (group !== 'head') expect(m, group).toBe(0)
+    const thawed = movement((await run('thawed', { freezeFraction: 0.5 })).checkpoint)
+    expect(thawed['encoder.layers.0.']).toBeGreaterThan(1e-4)
+    expect(thawed.embeddings).toBeGreaterThan(1e-4)
+  }, 60_000)
+
+  it('layer-wise decay moves the lower layers less, by about decay per layer; bad values are config errors', async () => {
+    const flat = movement((await run('flat', {})).checkpoint)
+    const decayed = movement((await run('decayed', { layerDecay: 0.5 })).checkpoint)
+    // Adam moves a tensor by about its rate per step: the embeddings (3 levels below the top with 2
+    // layers) learn at 1/8 of the rate, layer 0 at 1/4, layer 1 at 1/2; the head at the full rate.
+    expect(decayed.embeddings! / flat.embeddings!).toBeLessThan(0.25)
+    expect(decayed['encoder.layers.0.']! / flat['encoder.layers.0.']!).toBeLessThan(0.4)
+    expect(decayed['encoder.layers.1.']! / flat['encoder.layers.1.']!).toBeGreaterThan(0.3)
+    expect(decayed['encoder.layers.1.']! / flat['encoder.layers.1.']!).toBeLessThan(0.75)
+    expect(decayed.head! / flat.head!).toBeGreaterThan(0.6)
+    await expectCode(() => run('bad-decay', { layerDecay: 0 }), 'InvalidConfig', /layerDecay/)
+    await expectCode(() => run('bad-scale', { encoderLrScale: 2 }), 'InvalidConfig', /encoderLrScale/)
+    await expectCode(() => run('bad-freeze', { freezeFraction: -0.1 }), 'InvalidConfig', /freezeFraction/)
+  }, 60_000)
 })
 
 describe('embeddings', () => {

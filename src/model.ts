@@ -41,8 +41,15 @@ export type Device = 'cpu' | 'cuda' | `cuda:${number}`
 export interface StepOptions {
   /** Learning rate of this step; the caller (or the Trainer) owns the schedule. */
   lr: number
-  /** Clip the global gradient norm to this value; 0 disables clipping. @default 1 */
+  /** Clip the global gradient norm (of the tensors that learn) to this value; 0 disables clipping. @default 1 */
   maxGradNorm?: number
+  /**
+   * Layer-wise learning-rate decay in (0, 1] (fine-tuning): the task head learns at `lr`, encoder
+   * layer i of L at `lr · layerDecay^(L − i)`, the embeddings at `lr · layerDecay^(L + 1)`. @default 1
+   */
+  layerDecay?: number
+  /** Multiplier in [0, 1] on the rate of everything but the task head; 0 freezes the encoder. @default 1 */
+  encoderLrScale?: number
 }
 
 export interface EvaluateOptions {
@@ -219,7 +226,7 @@ export class VideoBERT {
   async trainStep(batches: Batch | Batch[], options: StepOptions): Promise<StepResult> {
     const list = this.#checked(batches)
     // lr and maxGradNorm are checked (and maxGradNorm defaulted) once, by the native step.
-    return guard(() => this.#native.trainStep(list, { lr: options?.lr, maxGradNorm: options?.maxGradNorm }))
+    return guard(() => this.#native.trainStep(list, { lr: options?.lr, maxGradNorm: options?.maxGradNorm, layerDecay: options?.layerDecay, encoderLrScale: options?.encoderLrScale }))
   }
 
   /** Losses without an update, with deterministic masks. */

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 
 import { DEMO_CODEBOOK, DEMO_DEFAULTS as D, runDemo, type DemoOptions, type DemoResult } from '../demo/run.js'
 import { DEMO_RETRIEVAL_LABELS, meanSd, runDemoSeeds, type DemoSeedsResult } from '../demo/seeds.js'
+import type { FinetuneRecipe } from '../demo/label-efficiency.js'
 import { VideoBertError } from '../errors.js'
 import type { CaptionScores } from '../eval/caption-metrics.js'
 import type { RetrievalMetrics } from '../eval/retrieval.js'
@@ -149,11 +150,22 @@ function labelEfficiencyLines(r: DemoResult): string[] {
   const s = le.settings
   return [
     '',
-    `Fine-tuning with ${100 * s.labelFraction} % of the training labels (${s.steps} steps, lr ${s.lr}, batch ${s.batchSize}, head on [CLS]), test accuracy, mean of seeds ${s.seeds.join(', ')}:`,
+    `Fine-tuning with ${100 * s.labelFraction} % of the training labels, test accuracy, mean of seeds ${s.seeds.join(', ')}:`,
+    `  pre-trained: ${recipeText(s.pretrained)}`,
+    `  from scratch: ${recipeText(s.scratch)}`,
     ...Object.entries(le.summary).map(([label, m]) =>
       `  ${label.padEnd(10)} pre-trained ${m.pretrained.toFixed(3)}  from scratch ${m.scratch.toFixed(3)}  gain ${m.gainPoints >= 0 ? '+' : ''}${m.gainPoints.toFixed(1)} points  (chance ${m.chance.toFixed(3)}) ${label !== 'direction' ? '(reported)' : m.gainPoints >= 10 ? 'ok (goal ≥ 10 points)' : 'MISSED (goal ≥ 10 points)'}`,
     ),
   ]
+}
+
+/** One arm's fine-tuning recipe in words. */
+function recipeText(r: FinetuneRecipe): string {
+  const parts = [`${r.steps} steps`, `lr ${r.lr}`, `batch ${r.batchSize}`, `head on ${r.pooling === 'segments' ? 'the mean of the segments' : '[CLS]'}`]
+  if (r.freezeFraction) parts.push(`encoder frozen for the first ${Math.round(100 * r.freezeFraction)} %`)
+  if (r.encoderLrScale !== undefined && r.encoderLrScale !== 1) parts.push(`encoder lr × ${r.encoderLrScale}`)
+  if (r.layerDecay !== undefined && r.layerDecay !== 1) parts.push(`layer-wise decay ${r.layerDecay}`)
+  return parts.join(', ')
 }
 
 /** The goals of runs that differ only by seed, judged on the means of their values and chances. */

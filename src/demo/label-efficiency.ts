@@ -1,7 +1,9 @@
 /**
  * Does pre-training help? With a fraction of the demo's training labels (default 10 %, per class),
- * fine-tune a classifier from the pre-trained checkpoint and, with the same data, steps, schedule and
- * seeds, the same architecture from random initialisation; compare test accuracy (mean over seeds).
+ * fine-tune a classifier from the pre-trained checkpoint and, with the same data and seeds, the same
+ * architecture from random initialisation; compare test accuracy (mean over seeds). Each arm has its
+ * own recipe: layer-wise decay and freezing are about pre-trained weights, and the scratch arm gets
+ * the schedule that is best for it (both chosen on a development split, docs/pretraining.md).
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,7 +14,7 @@ import { FEATURE_NORM_FILE, loadFeatureNorm } from '../data/feature-norm.js'
 import { TextTokenizer } from '../vocab.js'
 import { TokenShards } from '../shards.js'
 import type { Device } from '../model.js'
-import { finetuneClassifier } from '../training/finetune.js'
+import { finetuneClassifier, type FinetuneOptions } from '../training/finetune.js'
 
 export interface LabelEfficiencyOptions {
   /** The pre-trained checkpoint. */
@@ -28,12 +30,10 @@ export interface LabelEfficiencyOptions {
   seeds?: number[]
   /** @default 0.1 */
   labelFraction?: number
-  /** @default 100 */
-  steps?: number
-  /** @default 1e-3 */
-  lr?: number
-  /** @default 16 */
-  batchSize?: number
+  /** How the pre-trained arm fine-tunes. @default `LABEL_EFFICIENCY_RECIPES.pretrained` */
+  pretrained?: FinetuneRecipe
+  /** How the scratch arm trains. @default `LABEL_EFFICIENCY_RECIPES.scratch` */
+  scratch?: FinetuneRecipe
   threads?: number
   /** Where the model computes: `'cpu'`, `'cuda'` or `'cuda:N'` (`CreateOptions.device`). @default 'cpu' */
   device?: Device
@@ -50,8 +50,17 @@ export interface LabelEfficiencyRow {
   scratch: number
 }
 
+/** What one arm's fine-tuning sets (the rest of `FinetuneOptions` is the experiment's). */
+export type FinetuneRecipe = Pick<FinetuneOptions, 'steps' | 'lr' | 'batchSize' | 'layerDecay' | 'encoderLrScale' | 'freezeFraction' | 'pooling'>
+
+/** The recipes of the two arms when left out. */
+export const LABEL_EFFICIENCY_RECIPES: Readonly<{ pretrained: Readonly<FinetuneRecipe>; scratch: Readonly<FinetuneRecipe> }> = Object.freeze({
+  pretrained: Object.freeze({ steps: 100, lr: 1e-3, batchSize: 16, pooling: 'cls' as const }),
+  scratch: Object.freeze({ steps: 100, lr: 1e-3, batchSize: 16, pooling: 'cls' as const }),
+})
+
 export interface LabelEfficiencyResult {
-  settings: { labelFraction: number; steps: number; lr: number; batchSize: number; seeds: number[]; pooling: 'cls' }
+  settings: { labelFraction: number; seeds: number[]; pretrained: FinetuneRecipe; scratch: FinetuneRecipe }
   rows: LabelEfficiencyRow[]
   /** Per label: mean test accuracy of each arm over the seeds, the gain in points, and chance. */
   summary: Record<string, { pretrained: number; scratch: number; gainPoints: number; chance: number; testSamples: number }>
@@ -60,7 +69,8 @@ export interface LabelEfficiencyResult {
 export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelEfficiencyResult> {
   const labels = o.labels ?? ['direction', 'shape']
   const seeds = o.seeds ?? [0, 1, 2]
-  const settings = { labelFraction: o.labelFraction ?? 0.1, steps: o.steps ?? 100, lr: o.lr ?? 1e-3, batchSize: o.batchSize ?? 16, seeds, pooling: 'cls' as const }
+  const recipes = { pretrained: o.pretrained ?? LABEL_EFFICIENCY_RECIPES.pretrained, scratch: o.scratch ?? LABEL_EFFICIENCY_RECIPES.scratch }
+  const settings = { labelFraction: o.labelFraction ?? 0.1, seeds, ...recipes }
   const trainShards = await TokenShards.open(o.train)
   const testShards = await TokenShards.open(o.test)
   // The test clips are read as the fine-tuning data was: the checkpoint's tokenizer and standardisation.
@@ -77,15 +87,13 @@ export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelE
       let trainVideos = 0
       for (const arm of ['pretrained', 'scratch'] as const) {
         const r = await finetuneClassifier({
+          ...recipes[arm],
           checkpoint: o.checkpoint,
           shards: trainShards,
           labels: label,
           labelFraction: settings.labelFraction,
           validationFraction: 0,
           out: join(o.out, `${label}-seed${seed}-${arm}`),
-          steps: settings.steps,
-          lr: settings.lr,
-          batchSize: settings.batchSize,
           seed,
           fromScratch: arm === 'scratch',
           numThreads: o.threads,

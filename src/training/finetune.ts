@@ -17,10 +17,11 @@ import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
 import { VideoBERT, type Device, type StepResult } from '../model.js'
 import { TextTokenizer } from '../vocab.js'
 import { TokenShards } from '../shards.js'
+import type { LayerRateOptions } from './schedule.js'
 import { Trainer, type FitResult, type TrainingData } from './trainer.js'
 
 /** What the options of `finetuneClassifier` are when left out (the CLI's help shows these). */
-export const FINETUNE_DEFAULTS = { steps: 300, batchSize: 16, lr: 1e-3, warmupFraction: 0.1, validationFraction: 0.1, labelFraction: 1, seed: 0 }
+export const FINETUNE_DEFAULTS = { steps: 300, batchSize: 16, lr: 1e-3, warmupFraction: 0.1, layerDecay: 1, encoderLrScale: 1, freezeFraction: 0, validationFraction: 0.1, labelFraction: 1, seed: 0 }
 
 /** What `finetuneClassifier` trains: the checkpoint, the labelled shards and their labels, the run directory, and the training settings. */
 export interface FinetuneOptions {
@@ -44,6 +45,15 @@ export interface FinetuneOptions {
   batchSize?: number
   /** Peak learning rate (linear warm-up over 10 % of the steps, cosine decay). @default 1e-3 */
   lr?: number
+  /**
+   * Layer-wise learning-rate decay in (0, 1]: the head learns at `lr`, encoder layer i of L at
+   * `lr · layerDecay^(L − i)`, the embeddings at `lr · layerDecay^(L + 1)`. @default 1
+   */
+  layerDecay?: number
+  /** Multiplier in [0, 1] on the encoder's learning rate (0: a frozen encoder, only the head learns). @default 1 */
+  encoderLrScale?: number
+  /** Fraction of the steps at the start during which the encoder is frozen and only the head learns. @default 0 */
+  freezeFraction?: number
   /** What the head reads. @default 'cls' ('text' with a `prompt`) */
   pooling?: 'cls' | 'segments' | 'text'
   /** A fixed text with `[MASK]` tokens given with every video (see `LabelledDatasetOptions.prompt`). @default none */
@@ -131,7 +141,10 @@ export async function finetuneInputs(
 }
 
 /** The options every fine-tuning task shares. */
-export type HeadOptions = Pick<FinetuneOptions, 'checkpoint' | 'out' | 'steps' | 'batchSize' | 'lr' | 'seed' | 'fromScratch' | 'numThreads' | 'device' | 'progress' | 'signal'>
+export type HeadOptions = Pick<
+  FinetuneOptions,
+  'checkpoint' | 'out' | 'steps' | 'batchSize' | 'lr' | 'layerDecay' | 'encoderLrScale' | 'freezeFraction' | 'seed' | 'fromScratch' | 'numThreads' | 'device' | 'progress' | 'signal'
+>
 
 /**
  * A classification head over `classes.classes` on the checkpoint's encoder (or the same
@@ -175,6 +188,7 @@ export async function trainTask(
     steps,
     batchSize: o.batchSize ?? d.batchSize,
     schedule: { lr: o.lr ?? d.lr, warmupSteps: Math.round(steps * d.warmupFraction), decay: 'cosine' },
+    layerRates: layerRates(o, steps),
     checkpointEvery: 0,
     keepLast: 1,
     monitor,
@@ -184,4 +198,19 @@ export async function trainTask(
   })
   const fit = await trainer.fit(model, data)
   return { fit, checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`) }
+}
+
+/** The Trainer's layer rates of a fine-tuning run: the options (or their defaults), checked, the freeze as whole steps. */
+function layerRates(o: HeadOptions, steps: number): LayerRateOptions {
+  const d = FINETUNE_DEFAULTS
+  const layerDecay = o.layerDecay ?? d.layerDecay
+  const encoderLrScale = o.encoderLrScale ?? d.encoderLrScale
+  const freezeFraction = o.freezeFraction ?? d.freezeFraction
+  const check = (field: string, v: number, ok: boolean, range: string) => {
+    if (!(Number.isFinite(v) && ok)) throw new VideoBertError('InvalidConfig', `invalid config field \`${field}\`: must be in ${range}, got ${v}`)
+  }
+  check('layerDecay', layerDecay, layerDecay > 0 && layerDecay <= 1, '(0, 1]')
+  check('encoderLrScale', encoderLrScale, encoderLrScale >= 0 && encoderLrScale <= 1, '[0, 1]')
+  check('freezeFraction', freezeFraction, freezeFraction >= 0 && freezeFraction <= 1, '[0, 1]')
+  return { layerDecay, encoderLrScale, freezeSteps: Math.round(freezeFraction * steps) }
 }

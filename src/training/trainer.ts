@@ -21,7 +21,7 @@ import { tokenizeOptionsOf } from '../video-tokenizer.js'
 import { CheckpointManager, type TrainerState } from './checkpoints.js'
 import { HealthMonitor, type HealthOptions, type HealthWarning } from './health.js'
 import { writeLossCurve } from './report.js'
-import { learningRate, type ScheduleOptions } from './schedule.js'
+import { layerRatesAt, learningRate, type LayerRateOptions, type ScheduleOptions } from './schedule.js'
 
 /** What every kind of `TrainingData` has: batches of a split, its windows, the feature standardisation, the shards and the skipped items. */
 export interface DataCommon {
@@ -89,6 +89,8 @@ export interface TrainerOptions {
   /** Micro-batches per optimizer step. @default 1 */
   gradientAccumulation?: number
   schedule: ScheduleOptions
+  /** Fine-tuning: layer-wise learning-rate decay and freezing the encoder for the first steps. @default one rate for all */
+  layerRates?: LayerRateOptions
   /** @default 1 */
   maxGradNorm?: number
   /** Validate every N steps (0 = only at the end; never when the validation split is empty). @default 0 */
@@ -166,6 +168,7 @@ export class Trainer {
       resume: false,
       progress: true,
       checkpointFiles: {},
+      layerRates: {},
       ...options,
       validationRetrieval: options.validationRetrieval ?? { candidates: 200 },
       health: options.health ?? {},
@@ -325,7 +328,7 @@ export class Trainer {
     }
     const { micro, position } = loop.next
     const lr = learningRate(state.step, o.steps, o.schedule)
-    const pending = model.trainStep(micro, { lr, maxGradNorm: o.maxGradNorm })
+    const pending = model.trainStep(micro, { lr, maxGradNorm: o.maxGradNorm, ...layerRatesAt(state.step, o.layerRates) })
     loop.next = null
     if (state.step + 1 < o.steps) {
       const tData = performance.now()

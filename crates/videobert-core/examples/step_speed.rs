@@ -42,7 +42,7 @@ fn main() {
     let mut times = Vec::new();
     for i in 0..steps + 3 {
         let t0 = Instant::now();
-        let m = model.train_step(std::slice::from_ref(&b), StepOptions { lr: 1e-4, max_grad_norm: 1.0 }).expect("step");
+        let m = model.train_step(std::slice::from_ref(&b), StepOptions { lr: 1e-4, max_grad_norm: 1.0, ..Default::default() }).expect("step");
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         if i >= 3 {
             times.push(ms);

@@ -36,6 +36,6 @@ pub use config::{ClassifierPooling, Objective, PresetTraining, VideoBertConfig, 
 pub use error::{Error, Result};
 pub use generate::{GenerateOptions, Generated, Search};
 pub use infer::{Embeddings, MaskPrediction};
-pub use optim::AdamWConfig;
+pub use optim::{AdamWConfig, LayerRates};
 pub use session::{CreateOptions, Session};
 pub use train::{StepMetrics, StepOptions};

@@ -72,12 +72,22 @@ impl AdamW {
     /// One update with learning rate `lr`; `grads[i]` belongs to `params[i]` and is used as
     /// `grad_scale · grads[i]` (the caller folds averaging and clipping into that factor).
     pub fn update(&mut self, params: &[(String, Var)], grads: &[Tensor], lr: f64, grad_scale: f64) -> Result<()> {
+        self.update_scaled(params, grads, lr, &vec![1.0; params.len()], grad_scale)
+    }
+
+    /// `update` with parameter `i` at learning rate `lr · lr_scales[i]`; a parameter whose scale is 0
+    /// is frozen: neither it nor its moments change (weight decay included).
+    pub fn update_scaled(&mut self, params: &[(String, Var)], grads: &[Tensor], lr: f64, lr_scales: &[f64], grad_scale: f64) -> Result<()> {
         let AdamWConfig { beta1, beta2, eps, weight_decay } = self.config;
         self.step += 1;
         let t = self.step as i32;
         let bias1 = 1.0 - beta1.powi(t);
         let bias2 = 1.0 - beta2.powi(t);
-        for (((name, var), g), m) in params.iter().zip(grads).zip(self.moments.iter_mut()) {
+        for ((((name, var), g), m), &scale) in params.iter().zip(grads).zip(self.moments.iter_mut()).zip(lr_scales) {
+            if scale == 0.0 {
+                continue;
+            }
+            let lr = lr * scale;
             if fused::applies(var.as_tensor()) {
                 // In place, three passes, no temporaries (`fused::adamw`).
                 let decay = if decays(name) { lr * weight_decay } else { 0.0 };
@@ -103,5 +113,79 @@ impl AdamW {
             var.set(&(theta - (update * lr)?)?)?;
         }
         Ok(())
+    }
+}
+
+/// How a fine-tuning step shares the learning rate out among the tensors (layer-wise decay as in
+/// ULMFiT and BEiT, and freezing): the task head (`heads.classifier.*`, `decoder.*`) always learns at
+/// the full rate; every other tensor at `encoder_scale` times `layer_decay` to the power of its depth
+/// below the top — encoder layer `i` of `L` at `L − i`, the embeddings at `L + 1`, the final norm and
+/// the pre-training heads at 0. The default (1, 1) is one rate for all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerRates {
+    /// In (0, 1]: 1 gives every layer the same rate.
+    pub layer_decay: f64,
+    /// In [0, 1]: 0 freezes everything but the task head (a linear probe when the head is one layer).
+    pub encoder_scale: f64,
+}
+
+impl Default for LayerRates {
+    fn default() -> Self {
+        Self { layer_decay: 1.0, encoder_scale: 1.0 }
+    }
+}
+
+impl LayerRates {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.layer_decay.is_finite() && self.layer_decay > 0.0 && self.layer_decay <= 1.0) {
+            return Err(Error::input("layerDecay", format!("must be in (0, 1], got {}", self.layer_decay)));
+        }
+        if !(self.encoder_scale.is_finite() && (0.0..=1.0).contains(&self.encoder_scale)) {
+            return Err(Error::input("encoderLrScale", format!("must be in [0, 1], got {}", self.encoder_scale)));
+        }
+        Ok(())
+    }
+
+    /// The multiplier of the tensor `name` in a model with `num_layers` encoder layers.
+    pub fn scale(&self, name: &str, num_layers: usize) -> f64 {
+        if name.starts_with("heads.classifier.") || name.starts_with("decoder.") {
+            return 1.0;
+        }
+        let depth_below_top = if name.starts_with("embeddings.") {
+            num_layers + 1
+        } else if let Some(i) = name.strip_prefix("encoder.layers.").and_then(|rest| rest.split('.').next()).and_then(|i| i.parse::<usize>().ok()) {
+            num_layers.saturating_sub(i)
+        } else {
+            0
+        };
+        self.encoder_scale * self.layer_decay.powi(depth_below_top as i32)
+    }
+
+    /// The multipliers of `params`, in their order.
+    pub fn scales(&self, params: &[(String, Var)], num_layers: usize) -> Vec<f64> {
+        params.iter().map(|(name, _)| self.scale(name, num_layers)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LayerRates;
+
+    #[test]
+    fn layer_rates_decay_with_depth_and_spare_the_task_head() {
+        let r = LayerRates { layer_decay: 0.5, encoder_scale: 1.0 };
+        assert_eq!(r.scale("heads.classifier.weight", 2), 1.0);
+        assert_eq!(r.scale("decoder.layers.0.ffn.up.weight", 2), 1.0);
+        assert_eq!(r.scale("encoder.final_norm.weight", 2), 1.0);
+        assert_eq!(r.scale("heads.mlm.dense.weight", 2), 1.0);
+        assert_eq!(r.scale("encoder.layers.1.ffn.up.weight", 2), 0.5);
+        assert_eq!(r.scale("encoder.layers.0.joint_attention.qkv.weight", 2), 0.25);
+        assert_eq!(r.scale("embeddings.word_embeddings.weight", 2), 0.125);
+        let frozen = LayerRates { layer_decay: 1.0, encoder_scale: 0.0 };
+        assert_eq!(frozen.scale("encoder.layers.1.ffn.up.weight", 2), 0.0);
+        assert_eq!(frozen.scale("heads.classifier.bias", 2), 1.0);
+        assert!(LayerRates { layer_decay: 0.0, encoder_scale: 1.0 }.validate().is_err());
+        assert!(LayerRates { layer_decay: 1.0, encoder_scale: 1.5 }.validate().is_err());
+        assert!(LayerRates::default().validate().is_ok());
     }
 }

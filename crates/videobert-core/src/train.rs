@@ -17,20 +17,22 @@ use crate::config::Objective;
 use crate::error::{Error, Result};
 use crate::kernels::fused::{self, param_grads};
 use crate::model::Losses;
-use crate::optim::AdamW;
+use crate::optim::{AdamW, LayerRates};
 use crate::rng::Rng;
 use crate::weights::Weights;
 
 #[derive(Debug, Clone, Copy)]
 pub struct StepOptions {
     pub lr: f64,
-    /// Clip the global gradient norm to this value; 0 disables clipping.
+    /// Clip the global gradient norm (of the tensors that learn) to this value; 0 disables clipping.
     pub max_grad_norm: f64,
+    /// How `lr` is shared among the tensors (layer-wise decay, freezing); the default: one rate for all.
+    pub layer_rates: LayerRates,
 }
 
 impl Default for StepOptions {
     fn default() -> Self {
-        Self { lr: 1e-4, max_grad_norm: 1.0 }
+        Self { lr: 1e-4, max_grad_norm: 1.0, layer_rates: LayerRates::default() }
     }
 }
 
@@ -158,6 +160,7 @@ pub fn train_step(w: &Weights, optimizer: &mut AdamW, seed: u64, batches: &[Batc
     if !(opts.max_grad_norm.is_finite() && opts.max_grad_norm >= 0.0) {
         return Err(Error::input("maxGradNorm", format!("must be a finite number >= 0, got {}", opts.max_grad_norm)));
     }
+    opts.layer_rates.validate()?;
     check(w, batches)?;
     let n = batches.len() as f64;
     let mut sums: Option<Vec<Tensor>> = None;
@@ -178,13 +181,16 @@ pub fn train_step(w: &Weights, optimizer: &mut AdamW, seed: u64, batches: &[Batc
     let grads = sums.expect("at least one micro-batch");
     // The step's gradient is the micro-batch mean, clipped: one factor on the summed gradients,
     // applied inside the update.
-    let norm = global_norm(&grads)? / n;
+    // Frozen tensors (scale 0) neither move nor count towards the norm that is clipped.
+    let scales = opts.layer_rates.scales(w.params(), w.config.num_hidden_layers);
+    let learning: Vec<Tensor> = grads.iter().zip(&scales).filter(|(_, &s)| s > 0.0).map(|(g, _)| g.clone()).collect();
+    let norm = global_norm(&learning)? / n;
     if !norm.is_finite() {
         return Err(Error::Numerical(format!("non-finite gradient norm at step {}", optimizer.step)));
     }
     metrics.grad_norm = norm;
     let clip = if opts.max_grad_norm > 0.0 && norm > opts.max_grad_norm { opts.max_grad_norm / (norm + 1e-6) } else { 1.0 };
-    optimizer.update(w.params(), &grads, opts.lr, clip / n)?;
+    optimizer.update_scaled(w.params(), &grads, opts.lr, &scales, clip / n)?;
     Ok(metrics)
 }
 

@@ -107,10 +107,10 @@ fn label_smoothing_mixes_in_the_uniform_target() {
 }
 
 fn train(vb: &mut Session, batch: &Batch, steps: usize, lr: f64) -> (f64, f64) {
-    let first = vb.train_step(std::slice::from_ref(batch), StepOptions { lr, max_grad_norm: 1.0 }).unwrap();
+    let first = vb.train_step(std::slice::from_ref(batch), StepOptions { lr, max_grad_norm: 1.0, ..Default::default() }).unwrap();
     let mut last = first;
     for _ in 1..steps {
-        last = vb.train_step(std::slice::from_ref(batch), StepOptions { lr, max_grad_norm: 1.0 }).unwrap();
+        last = vb.train_step(std::slice::from_ref(batch), StepOptions { lr, max_grad_norm: 1.0, ..Default::default() }).unwrap();
     }
     (first.caption_loss, last.caption_loss)
 }

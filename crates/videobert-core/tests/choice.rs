@@ -53,7 +53,7 @@ fn the_matching_head_learns_to_pick_the_right_candidate() {
     let first = vb.evaluate(std::slice::from_ref(&train), None).unwrap();
     assert!((first.classify_loss - (k as f64).ln()).abs() < 0.2, "untrained: {first:?}");
     for _ in 0..120 {
-        vb.train_step(std::slice::from_ref(&train), StepOptions { lr: 2e-3, max_grad_norm: 1.0 }).unwrap();
+        vb.train_step(std::slice::from_ref(&train), StepOptions { lr: 2e-3, max_grad_norm: 1.0, ..Default::default() }).unwrap();
     }
     let test = choice_batch(&cfg, q, k, 77); // new noise, same rule
     let after = vb.evaluate(std::slice::from_ref(&test), None).unwrap();

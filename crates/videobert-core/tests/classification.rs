@@ -34,7 +34,7 @@ fn a_classifier_learns_a_separable_task_on_every_pooling() {
         assert!((before.classify_loss - (3f64).ln()).abs() < 0.1, "starts near ln 3: {}", before.classify_loss);
         assert_eq!(before.mlm_loss, 0.0, "labelled batches train the head only");
         for _ in 0..40 {
-            vb.train_step(std::slice::from_ref(&batch), StepOptions { lr: 3e-3, max_grad_norm: 1.0 }).unwrap();
+            vb.train_step(std::slice::from_ref(&batch), StepOptions { lr: 3e-3, max_grad_norm: 1.0, ..Default::default() }).unwrap();
         }
         let after = vb.evaluate(std::slice::from_ref(&labelled_batch(&cfg, 12, 2)), None).unwrap();
         assert!(after.classify_loss < 0.2, "{pooling:?}: held-out loss {}", after.classify_loss);

@@ -28,7 +28,7 @@ fn train_steps_on_the_gpu_follow_the_cpu() {
     let (mut cpu, mut gpu) = (on("cpu", &cfg), on("cuda:0", &cfg));
     assert_eq!(device::name(&gpu.device), "cuda:0");
     let batch = common::random_batch(&cfg, 4, 1);
-    let opts = StepOptions { lr: 1e-3, max_grad_norm: 1.0 };
+    let opts = StepOptions { lr: 1e-3, max_grad_norm: 1.0, ..Default::default() };
     for step in 0..5 {
         let (c, g) = (cpu.train_step(std::slice::from_ref(&batch), opts).unwrap(), gpu.train_step(std::slice::from_ref(&batch), opts).unwrap());
         println!(
@@ -46,7 +46,7 @@ fn speed(preset: &str, batch: usize) {
     let cfg = VideoBertConfig::preset(preset).unwrap();
     let mut gpu = on("cuda:0", &cfg);
     let b = common::random_batch(&cfg, batch, 1);
-    let opts = StepOptions { lr: 1e-4, max_grad_norm: 1.0 };
+    let opts = StepOptions { lr: 1e-4, max_grad_norm: 1.0, ..Default::default() };
     let mut times = Vec::new();
     for i in 0..13 {
         let t0 = Instant::now();

@@ -6,7 +6,9 @@ use common::{model, random_batch, tmpdir};
 use videobert_core::{Batch, CreateOptions, DType, Error, Session, StepMetrics, StepOptions, VideoBertConfig};
 
 fn steps(vb: &mut Session, batches: &[Batch], n: usize, lr: f64) -> Vec<StepMetrics> {
-    (0..n).map(|i| vb.train_step(&batches[i % batches.len()..i % batches.len() + 1], StepOptions { lr, max_grad_norm: 1.0 }).unwrap()).collect()
+    (0..n)
+        .map(|i| vb.train_step(&batches[i % batches.len()..i % batches.len() + 1], StepOptions { lr, max_grad_norm: 1.0, ..Default::default() }).unwrap())
+        .collect()
 }
 
 fn bits(m: &[StepMetrics]) -> Vec<[u64; 5]> {
@@ -84,7 +86,7 @@ fn ten_steps_save_load_ten_steps_equals_twenty_straight() {
     drop(first);
     let mut resumed = Session::load(&dir, CreateOptions { seed: 12345, ..Default::default() }).unwrap();
     let tail: Vec<StepMetrics> =
-        (10..20).map(|i| resumed.train_step(&batches[i % 5..i % 5 + 1], StepOptions { lr: 1e-3, max_grad_norm: 1.0 }).unwrap()).collect();
+        (10..20).map(|i| resumed.train_step(&batches[i % 5..i % 5 + 1], StepOptions { lr: 1e-3, max_grad_norm: 1.0, ..Default::default() }).unwrap()).collect();
     assert_eq!(bits(&all[..10]), bits(&head));
     assert_eq!(bits(&all[10..]), bits(&tail));
     assert_eq!(param_bits(&straight), param_bits(&resumed));
@@ -112,7 +114,7 @@ fn gradient_accumulation_averages_micro_batches() {
     let expected_norm = videobert_core::session::global_norm(&mean).unwrap();
 
     let mut vb = model(cfg, DType::F32, 1);
-    let m = vb.train_step(&batches, StepOptions { lr: 1e-3, max_grad_norm: 0.0 }).unwrap();
+    let m = vb.train_step(&batches, StepOptions { lr: 1e-3, max_grad_norm: 0.0, ..Default::default() }).unwrap();
     assert_eq!(vb.step(), 1);
     assert!((m.loss - expected_loss).abs() < 1e-6, "{} vs {expected_loss}", m.loss);
     assert!((m.grad_norm - expected_norm).abs() < 1e-6 * expected_norm, "{} vs {expected_norm}", m.grad_norm);

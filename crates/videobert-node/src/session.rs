@@ -117,6 +117,10 @@ pub struct NativeStepOptions {
     pub lr: Option<f64>,
     /// Clip the global gradient norm to this value; 0 disables clipping. @default 1.0
     pub max_grad_norm: Option<f64>,
+    /// Layer-wise learning-rate decay in (0, 1]: encoder layer i of L learns at lr · decay^(L − i), the embeddings at decay^(L + 1), the task head at lr. @default 1
+    pub layer_decay: Option<f64>,
+    /// Multiplier in [0, 1] on the learning rate of everything but the task head; 0 freezes the encoder. @default 1
+    pub encoder_lr_scale: Option<f64>,
 }
 
 #[napi(object)]
@@ -309,7 +313,11 @@ impl NativeVideoBert {
         let batches: Vec<vb::Batch> = batches.iter().map(NativeBatch::to_core).collect();
         // Defaults and checks are the core's (`StepOptions::default`, `train_step`); a missing lr is NaN there.
         let d = vb::StepOptions::default();
-        let opts = vb::StepOptions { lr: options.lr.unwrap_or(f64::NAN), max_grad_norm: options.max_grad_norm.unwrap_or(d.max_grad_norm) };
+        let layer_rates = vb::LayerRates {
+            layer_decay: options.layer_decay.unwrap_or(d.layer_rates.layer_decay),
+            encoder_scale: options.encoder_lr_scale.unwrap_or(d.layer_rates.encoder_scale),
+        };
+        let opts = vb::StepOptions { lr: options.lr.unwrap_or(f64::NAN), max_grad_norm: options.max_grad_norm.unwrap_or(d.max_grad_norm), layer_rates };
         let (inner, step) = (self.live()?, self.step.clone());
         spawn_promise(env, move || {
             let mut model = lock(&inner)?;
