@@ -227,10 +227,12 @@ export declare function loadForCaptioning(dir: string, decoderLayers: number, la
 
 /**
  * A classifier from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
- * `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments" | "text"),
- * initialised from `options.seed`; the optimizer starts at step 0.
+ * `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments" |
+ * "text"), initialised from `options.seed` — or, with pooling "mask", no new head: class c is the
+ * masked-language-model logit of word piece `words[c]` at the text's last [MASK] (`words` required,
+ * `numLabels` = its length). The optimizer starts at step 0.
  */
-export declare function loadForClassification(dir: string, numLabels: number, pooling: string, options?: NativeCreateOptions | undefined | null): Promise<NativeVideoBert>
+export declare function loadForClassification(dir: string, numLabels: number, pooling: string, options?: NativeCreateOptions | undefined | null, words?: Array<number> | undefined | null): Promise<NativeVideoBert>
 
 /**
  * A checkpoint's weights without a task head (a classification head or caption decoder in it is

@@ -84,10 +84,14 @@ export interface VideoBertConfig {
   /** Classes of the classification head (`heads.classifier`); 0 = none (pre-training). @default 0 */
   numLabels: number
   /**
-   * What the classification head reads: the `[CLS]` output, the mean of the segment outputs, or the
-   * mean of the text outputs (for a prompt of `[MASK]` tokens as the text). @default 'cls'
+   * What the classification head reads: the `[CLS]` output, the mean of the segment outputs, the
+   * mean of the text outputs (for a prompt of `[MASK]` tokens as the text), or `'mask'`: the
+   * masked-language-model head at the prompt's last `[MASK]`, its logits of `classifierWords` (no
+   * `heads.classifier`). @default 'cls'
    */
-  classifierPooling: 'cls' | 'segments' | 'text'
+  classifierPooling: 'cls' | 'segments' | 'text' | 'mask'
+  /** With `classifierPooling: 'mask'`: the word-piece id of each class, in class order; empty otherwise. @default [] */
+  classifierWords: number[]
   /**
    * Layers of the caption decoder (`decoder.*`: causal self-attention, cross-attention to the
    * encoder's outputs, word embeddings tied to the encoder's); 0 = none. A model with a decoder

@@ -74,8 +74,14 @@ export interface Embeddings {
 export interface ClassifierOptions {
   /** Number of classes (≥ 2). */
   numLabels: number
-  /** What the head reads: `[CLS]`, the mean of the segment outputs, or of the text outputs. @default 'cls' */
-  pooling?: 'cls' | 'segments' | 'text'
+  /**
+   * What the head reads: `[CLS]`, the mean of the segment outputs, or of the text outputs — or
+   * `'mask'`: no new head, class c is the masked-language-model logit of `words[c]` at the last
+   * `[MASK]` of the text (prompt-based classification; give the batches a prompt). @default 'cls'
+   */
+  pooling?: 'cls' | 'segments' | 'text' | 'mask'
+  /** With `pooling: 'mask'`: the word-piece id of each class, in class order (`numLabels` of them). */
+  words?: number[]
 }
 
 export interface CaptionerOptions {
@@ -150,7 +156,8 @@ export class VideoBERT {
 
   /**
    * A classifier initialised from a pre-trained checkpoint: the encoder is loaded, a new
-   * classification head of `numLabels` classes is initialised from `options.seed`, and the optimizer
+   * classification head of `numLabels` classes is initialised from `options.seed` (with `pooling:
+   * 'mask'` the pre-trained masked-language-model head is the classifier), and the optimizer
    * starts at step 0. Train it with labelled batches (`Batch.labels`); `VideoBERT.load` reloads it.
    */
   static async forClassification(dir: string, head: ClassifierOptions, options: CreateOptions = {}): Promise<VideoBERT> {
@@ -159,7 +166,7 @@ export class VideoBERT {
       throw new VideoBertError('InvalidConfig', `invalid config field \`numLabels\`: a classifier needs an integer >= 2, got ${numLabels}`)
     }
     const opts = nativeOptions(options)
-    return new VideoBERT(await guard(() => loadForClassification(dir, numLabels, pooling, opts)), options)
+    return new VideoBERT(await guard(() => loadForClassification(dir, numLabels, pooling, opts, head.words)), options)
   }
 
   /**

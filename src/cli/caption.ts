@@ -7,7 +7,7 @@ import { loadPretrained } from '../pretrained.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { CAPTION_FINETUNE_DEFAULTS as CF, finetuneCaptioner } from '../training/finetune-caption.js'
 import { choice, deviceFlag, number, optionalInt, optionalNonNegative, optionalPositive, optionalPositiveInt, parseCommand, positiveInt, required } from './args.js'
-import { headFlags } from './finetune-flags.js'
+import { headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
 import { ProgressLine } from '../progress.js'
 import { readVideos } from './videos.js'
 
@@ -59,6 +59,7 @@ Options:
   --steps N                  optimizer steps (default ${CF.steps})
   --batch-size N             (default ${F.batchSize})
   --lr X                     peak learning rate (default ${CF.lr}; ${100 * F.warmupFraction} % warm-up, cosine decay)
+${LAYER_RATE_HELP}
   --strategy S               how the report's captions are decoded: greedy or beam (default greedy)
   --beam-size N              beams for --strategy beam (default ${C.beamSize})
   --seed N                   (default ${F.seed})

@@ -9,7 +9,7 @@ import { FINETUNE_DEFAULTS as F, finetuneClassifier } from '../training/finetune
 import { deviceFlag, number, parseCommand, required } from './args.js'
 import { FINETUNE_CAPTION_HELP, finetuneCaptionCommand } from './caption.js'
 import { FINETUNE_QA_HELP, finetuneQACommand } from './qa.js'
-import { headFlags } from './finetune-flags.js'
+import { headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_HELP = `Usage: videobert finetune --task classify --checkpoint DIR --shards DIR (--label KEY | --labels FILE) --out RUN [options]
@@ -33,8 +33,11 @@ Options:
   --steps N                  optimizer steps (default ${F.steps})
   --batch-size N             (default ${F.batchSize})
   --lr X                     peak learning rate (default ${F.lr}; ${100 * F.warmupFraction} % warm-up, cosine decay)
-  --pooling P                what the head reads: cls (default), segments, or text (with --prompt)
-  --prompt TEXT              a fixed text with [MASK]s given with every video, e.g. "[MASK] [MASK] [MASK]"
+${LAYER_RATE_HELP}
+  --pooling P                what the head reads: cls (default), segments, text (with --prompt), or mask:
+                             no new head — each class is the pre-trained fill-in-the-blank score of its
+                             name at the prompt's last [MASK] (class names must be vocabulary words)
+  --prompt TEXT              a fixed text with [MASK]s given with every video, e.g. "a [MASK] moves [MASK]"
                              (pooling defaults to text: the head reads the prompt's outputs)
   --seed N                   (default ${F.seed})
   --from-scratch             same architecture, random initial weights (the baseline)
@@ -77,7 +80,7 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
   const s = { type: 'string' } as const
   const { values: v } = parseCommand(args, {
     task: s, checkpoint: s, shards: s, label: s, labels: s, classes: s, 'label-fraction': s, 'validation-fraction': s, out: s,
-    steps: s, 'batch-size': s, lr: s, pooling: s, prompt: s, seed: s, 'from-scratch': { type: 'boolean' }, threads: s, device: s,
+    steps: s, 'batch-size': s, lr: s, 'layer-decay': s, 'encoder-lr-scale': s, 'freeze-fraction': s, pooling: s, prompt: s, seed: s, 'from-scratch': { type: 'boolean' }, threads: s, device: s,
     'decoder-layers': s, 'label-smoothing': s, strategy: s, 'beam-size': s, format: s,
   })
   if (v.help) {

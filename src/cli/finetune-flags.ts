@@ -12,7 +12,10 @@ export function headFlags(v: Record<string, unknown>, signal: AbortSignal, defau
     steps: positiveInt(v.steps, 'steps', defaults.steps),
     batchSize: positiveInt(v['batch-size'], 'batch-size', F.batchSize),
     lr: number(v.lr, 'lr', defaults.lr, 0),
-    pooling: v.pooling === undefined ? undefined : choice(v.pooling, 'pooling', ['cls', 'segments', 'text'] as const, 'cls'),
+    layerDecay: number(v['layer-decay'], 'layer-decay', F.layerDecay, 1e-6, 1),
+    encoderLrScale: number(v['encoder-lr-scale'], 'encoder-lr-scale', F.encoderLrScale, 0, 1),
+    freezeFraction: number(v['freeze-fraction'], 'freeze-fraction', F.freezeFraction, 0, 1),
+    pooling: v.pooling === undefined ? undefined : choice(v.pooling, 'pooling', ['cls', 'segments', 'text', 'mask'] as const, 'cls'),
     seed: number(v.seed, 'seed', F.seed, 0),
     fromScratch: Boolean(v['from-scratch']),
     numThreads: v.threads === undefined ? undefined : positiveInt(v.threads, 'threads', 1),
@@ -20,3 +23,9 @@ export function headFlags(v: Record<string, unknown>, signal: AbortSignal, defau
     signal,
   }
 }
+
+/** The help lines of the flags \`headFlags\` adds to every task's schedule. */
+export const LAYER_RATE_HELP = `  --layer-decay X            layer-wise learning-rate decay in (0, 1]: encoder layer i of L learns at
+                             lr × X^(L − i), the embeddings at lr × X^(L + 1), the task head at lr (default ${F.layerDecay})
+  --encoder-lr-scale X       multiplier in [0, 1] on the encoder's learning rate; 0 trains the head alone (default ${F.encoderLrScale})
+  --freeze-fraction X        the encoder is frozen for this fraction of the steps at the start (default ${F.freezeFraction})`

@@ -7,7 +7,7 @@ import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { finetuneQA } from '../training/finetune-qa.js'
 import { choice, deviceFlag, parseCommand, required } from './args.js'
-import { headFlags } from './finetune-flags.js'
+import { headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_QA_HELP = `Usage: videobert finetune --task qa --checkpoint DIR --shards DIR --out RUN [options]
@@ -32,6 +32,7 @@ Options:
   --steps N                  optimizer steps (default ${F.steps})
   --batch-size N             (default ${F.batchSize})
   --lr X                     peak learning rate (default ${F.lr}; ${100 * F.warmupFraction} % warm-up, cosine decay)
+${LAYER_RATE_HELP}
   --pooling P                what the open-answer head reads: cls (default), segments, or text (the question's outputs)
   --seed N                   (default ${F.seed})
   --from-scratch             same architecture, random initial weights (the baseline)
@@ -73,7 +74,9 @@ export async function finetuneQACommand(v: Record<string, unknown>, signal: Abor
   }
   const format = choice(v.format, 'format', ['open', 'multiple-choice'] as const, 'open')
   if (format === 'multiple-choice' && v.pooling !== undefined) throw new VideoBertError('InvalidConfig', 'finetune --task qa: --pooling is for --format open (multiple choice reads the matching head on [CLS])')
-  const r = await finetuneQA({ ...headFlags(v, signal), format })
+  if (v.pooling === 'mask') throw new VideoBertError('InvalidConfig', "finetune --task qa: --pooling mask is for classify (the answer head reads cls, segments or text)")
+  const flags = headFlags(v, signal)
+  const r = await finetuneQA({ ...flags, pooling: flags.pooling === 'mask' ? undefined : flags.pooling, format })
   const summary = { checkpoint: r.checkpoint, answers: r.answers, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }
   if (v.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`)

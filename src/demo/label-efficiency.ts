@@ -51,7 +51,7 @@ export interface LabelEfficiencyRow {
 }
 
 /** What one arm's fine-tuning sets (the rest of `FinetuneOptions` is the experiment's). */
-export type FinetuneRecipe = Pick<FinetuneOptions, 'steps' | 'lr' | 'batchSize' | 'layerDecay' | 'encoderLrScale' | 'freezeFraction' | 'pooling'>
+export type FinetuneRecipe = Pick<FinetuneOptions, 'steps' | 'lr' | 'batchSize' | 'layerDecay' | 'encoderLrScale' | 'freezeFraction' | 'pooling' | 'prompt'>
 
 /** The recipes of the two arms when left out. */
 export const LABEL_EFFICIENCY_RECIPES: Readonly<{ pretrained: Readonly<FinetuneRecipe>; scratch: Readonly<FinetuneRecipe> }> = Object.freeze({
@@ -80,7 +80,7 @@ export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelE
   const rows: LabelEfficiencyRow[] = []
   const summary: LabelEfficiencyResult['summary'] = {}
   for (const label of labels) {
-    let test: LabelledDataset | null = null
+    const test: Partial<Record<'pretrained' | 'scratch', LabelledDataset>> = {}
     let testSamples = 0
     for (const seed of seeds) {
       const acc: Record<'pretrained' | 'scratch', number> = { pretrained: 0, scratch: 0 }
@@ -101,8 +101,9 @@ export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelE
           progress: false,
           signal: o.signal,
         })
-        test ??= new LabelledDataset(testShards, r.model.config, tokenizer, { labels: label, classes: r.classes, validationFraction: 1, featureNorm })
-        const report = await evaluateClassifier(r.model, test, 'validation')
+        // Each arm is tested as it was trained (with its prompt, if any).
+        test[arm] ??= new LabelledDataset(testShards, r.model.config, tokenizer, { labels: label, classes: r.classes, validationFraction: 1, featureNorm, prompt: recipes[arm].prompt })
+        const report = await evaluateClassifier(r.model, test[arm], 'validation')
         acc[arm] = report.accuracy
         testSamples = report.samples
         trainVideos = r.videos.train
@@ -112,7 +113,7 @@ export async function labelEfficiency(o: LabelEfficiencyOptions): Promise<LabelE
     }
     const mine = rows.filter((r) => r.label === label)
     const mean = (k: 'pretrained' | 'scratch') => mine.reduce((s, r) => s + r[k], 0) / mine.length
-    summary[label] = { pretrained: mean('pretrained'), scratch: mean('scratch'), gainPoints: 100 * (mean('pretrained') - mean('scratch')), chance: 1 / test!.classes.length, testSamples }
+    summary[label] = { pretrained: mean('pretrained'), scratch: mean('scratch'), gainPoints: 100 * (mean('pretrained') - mean('scratch')), chance: 1 / test.pretrained!.classes.length, testSamples }
   }
   return { settings, rows, summary }
 }

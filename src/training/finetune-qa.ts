@@ -14,7 +14,7 @@ import { CLASSES_FILE } from '../files.js'
 import { VideoBERT } from '../model.js'
 import { evaluateQA, type QAReport } from '../eval/qa.js'
 import type { TokenShards } from '../shards.js'
-import { FINETUNE_DEFAULTS, finetuneInputs, trainHead, trainTask, type HeadOptions } from './finetune.js'
+import { FINETUNE_DEFAULTS, finetuneInputs, trainHead, trainTask, type ClassifierPooling, type HeadOptions } from './finetune.js'
 import type { FitResult } from './trainer.js'
 
 export interface FinetuneQAOptions extends HeadOptions {
@@ -23,7 +23,7 @@ export interface FinetuneQAOptions extends HeadOptions {
   /** Fraction of the videos held out to validate on. @default 0.1 */
   validationFraction?: number
   /** What the head reads: `[CLS]` (default), the mean of the segment outputs, or of the question's outputs (open answers). @default 'cls' */
-  pooling?: 'cls' | 'segments' | 'text'
+  pooling?: Exclude<ClassifierPooling, 'mask'>
   /** Open answers (a head over the training answers) or multiple choice (the matching head over each question's choices). @default 'open' */
   format?: QAFormat
 }

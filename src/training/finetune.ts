@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { checkpointConfig, type VideoBertConfig } from '../config.js'
 import { loadFeatureNorm, type FeatureNorm } from '../data/feature-norm.js'
 import { LabelledDataset, type LabelSource } from '../data/labelled.js'
+import { MASK } from '../data/prompt.js'
 import { VideoBertError } from '../errors.js'
 import { evaluateClassifier, type ClassificationReport } from '../eval/classification.js'
 import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
@@ -55,7 +56,7 @@ export interface FinetuneOptions {
   /** Fraction of the steps at the start during which the encoder is frozen and only the head learns. @default 0 */
   freezeFraction?: number
   /** What the head reads. @default 'cls' ('text' with a `prompt`) */
-  pooling?: 'cls' | 'segments' | 'text'
+  pooling?: ClassifierPooling
   /** A fixed text with `[MASK]` tokens given with every video (see `LabelledDatasetOptions.prompt`). @default none */
   prompt?: string
   /** Seeds the head, the label choice, the split and the order. @default 0 */
@@ -97,7 +98,7 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
   const d = FINETUNE_DEFAULTS
   const seed = o.seed ?? d.seed
   const pooling = o.pooling ?? (o.prompt ? 'text' : 'cls')
-  if (pooling === 'text' && !o.prompt) throw new VideoBertError('InvalidConfig', "invalid config field `pooling`: 'text' reads the prompt's outputs; give a prompt")
+  if ((pooling === 'text' || pooling === 'mask') && !o.prompt) throw new VideoBertError('InvalidConfig', `invalid config field \`pooling\`: '${pooling}' reads the prompt's outputs; give a prompt`)
   const { shards, tokenizer, config, featureNorm } = await finetuneInputs(o.checkpoint, o.shards)
   const data = new LabelledDataset(shards, config, tokenizer, {
     labels: o.labels,
@@ -108,7 +109,8 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
     seed,
     featureNorm,
   })
-  const { fit, checkpoint } = await trainHead(o, data, { classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, pooling, config)
+  const words = pooling === 'mask' ? classWords(data.classes, tokenizer, o.prompt!) : undefined
+  const { fit, checkpoint } = await trainHead(o, data, { classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, pooling, config, words)
   const validation = data.windows.validation.length > 0 ? await evaluateClassifier(fit.model, data, 'validation') : null
   return {
     model: fit.model,
@@ -155,14 +157,15 @@ export async function trainHead(
   o: HeadOptions,
   data: TrainingData,
   classes: { classes: string[] } & Record<string, unknown>,
-  pooling: 'cls' | 'segments' | 'text',
+  pooling: ClassifierPooling,
   config: VideoBertConfig,
+  words?: number[],
 ): Promise<{ fit: FitResult; checkpoint: string }> {
   const seed = o.seed ?? FINETUNE_DEFAULTS.seed
   const numLabels = classes.classes.length
   const model = o.fromScratch
-    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling, decoderLayers: 0 }, { seed, numThreads: o.numThreads, device: o.device })
-    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling }, { seed, numThreads: o.numThreads, device: o.device })
+    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling, classifierWords: words ?? [], decoderLayers: 0 }, { seed, numThreads: o.numThreads, device: o.device })
+    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling, words }, { seed, numThreads: o.numThreads, device: o.device })
   mkdirSync(o.out, { recursive: true })
   const classesPath = join(o.out, CLASSES_FILE)
   writeFileSync(classesPath, `${JSON.stringify(classes, null, 2)}\n`)
@@ -198,6 +201,24 @@ export async function trainTask(
   })
   const fit = await trainer.fit(model, data)
   return { fit, checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`) }
+}
+
+/** What a classification head reads (`ClassifierOptions.pooling`). */
+export type ClassifierPooling = 'cls' | 'segments' | 'text' | 'mask'
+
+/**
+ * The word piece of each class of a mask-pooled classifier (`pooling: 'mask'`): every class name must
+ * be one word piece of the vocabulary, and the prompt must hold a `[MASK]` (the head reads the last).
+ */
+export function classWords(classes: string[], tokenizer: TextTokenizer, prompt: string): number[] {
+  if (!prompt.includes(MASK)) {
+    throw new VideoBertError('InvalidConfig', `invalid config field \`prompt\`: pooling 'mask' reads the last ${MASK} of the prompt, and ${JSON.stringify(prompt)} has none`)
+  }
+  return classes.map((c) => {
+    const id = tokenizer.tokenToId(c)
+    if (id === null) throw new VideoBertError('InvalidConfig', `invalid config field \`classes\`: pooling 'mask' scores each class by its word, and '${c}' is not one word piece of the vocabulary`)
+    return id
+  })
 }
 
 /** The Trainer's layer rates of a fine-tuning run: the options (or their defaults), checked, the freeze as whole steps. */

@@ -225,9 +225,26 @@ impl Session {
         if num_labels < 2 {
             return Err(Error::config("num_labels", format!("a classifier needs at least 2 classes, got {num_labels}")));
         }
+        if pooling == ClassifierPooling::Mask {
+            return Err(Error::config("classifier_pooling", "a mask-pooled classifier reads class words: use for_prompt_classification"));
+        }
         Self::with_new_head(dir.as_ref(), opts, |config| {
             config.num_labels = num_labels;
             config.classifier_pooling = pooling;
+        })
+    }
+
+    /// A prompt-based classifier from a checkpoint (`ClassifierPooling::Mask`): everything loaded
+    /// from `dir`, no new tensor — class `c` is scored by the masked-language-model head's logit of
+    /// word piece `words[c]` at the last `[MASK]` of the text. The optimizer starts at step 0.
+    pub fn for_prompt_classification(dir: impl AsRef<Path>, words: Vec<u32>, opts: CreateOptions) -> Result<Self> {
+        if words.len() < 2 {
+            return Err(Error::config("num_labels", format!("a classifier needs at least 2 classes, got {}", words.len())));
+        }
+        Self::with_new_head(dir.as_ref(), opts, |config| {
+            config.num_labels = words.len();
+            config.classifier_pooling = ClassifierPooling::Mask;
+            config.classifier_words = words;
         })
     }
 
@@ -259,6 +276,8 @@ impl Session {
     fn with_new_head(dir: &Path, opts: CreateOptions, set_head: impl FnOnce(&mut VideoBertConfig)) -> Result<Self> {
         let mut config = read_config(dir)?;
         config.num_labels = 0;
+        config.classifier_pooling = ClassifierPooling::Cls;
+        config.classifier_words.clear();
         config.decoder_layers = 0;
         set_head(&mut config);
         opts.optimizer.validate()?;

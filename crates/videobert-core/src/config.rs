@@ -37,6 +37,11 @@ pub enum ClassifierPooling {
     /// The mean of the encoder outputs at the valid text tokens — with a prompt of `[MASK]` tokens as
     /// the text, the head reads what the masked-language-model pathway predicts from the video.
     Text,
+    /// Prompt-based classification (PET, Schick & Schütze 2021): the pre-trained masked-language-model
+    /// head at the last `[MASK]` of the text (a prompt such as "a [MASK] moves [MASK]"), its logits
+    /// of `classifier_words` (one word piece per class) as the class logits. No new tensors: the
+    /// classifier starts as the zero-shot fill-in-the-blank answer.
+    Mask,
 }
 
 /// Every architectural and objective hyper-parameter of a VideoBERT model.
@@ -86,6 +91,9 @@ pub struct VideoBertConfig {
     pub num_labels: usize,
     /// What the classification head reads.
     pub classifier_pooling: ClassifierPooling,
+    /// With `classifier_pooling = mask`: the word-piece id of each class, in class order
+    /// (`num_labels` of them); empty otherwise.
+    pub classifier_words: Vec<u32>,
     /// Layers of the caption decoder (`decoder.*`: a Transformer decoder with causal self-attention
     /// and cross-attention to the encoder's outputs, tied to the word embeddings); 0 = no decoder.
     /// A model with a decoder trains the captioning loss on batches with `caption_ids`.
@@ -183,6 +191,7 @@ impl VideoBertConfig {
             mask_token_id: 4,
             num_labels: 0,
             classifier_pooling: ClassifierPooling::Cls,
+            classifier_words: Vec::new(),
             decoder_layers: 0,
             label_smoothing: 0.1,
         }
@@ -327,6 +336,25 @@ impl VideoBertConfig {
         }
         if self.num_labels == 1 || self.num_labels > 100_000 {
             return Err(Error::config("num_labels", format!("must be 0 (no head) or in [2, 100000], got {}", self.num_labels)));
+        }
+        let mask_head = self.classifier_pooling == ClassifierPooling::Mask && self.num_labels > 0;
+        if mask_head && self.classifier_words.len() != self.num_labels {
+            return Err(Error::config(
+                "classifier_words",
+                format!("a mask-pooled classifier needs one word per class ({}), got {}", self.num_labels, self.classifier_words.len()),
+            ));
+        }
+        if !mask_head && !self.classifier_words.is_empty() {
+            return Err(Error::config("classifier_words", "only a classifier with classifier_pooling = mask has words"));
+        }
+        if let Some(&id) = self.classifier_words.iter().find(|&&id| id as usize >= self.vocab_size || self.special_ids().contains(&id)) {
+            return Err(Error::config("classifier_words", format!("{id} is not a word piece of the vocabulary (< {}, not special)", self.vocab_size)));
+        }
+        let mut distinct = self.classifier_words.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != self.classifier_words.len() {
+            return Err(Error::config("classifier_words", "two classes have the same word"));
         }
         if self.decoder_layers > 64 {
             return Err(Error::config("decoder_layers", format!("must be in [0, 64], got {}", self.decoder_layers)));

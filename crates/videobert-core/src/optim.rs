@@ -117,10 +117,11 @@ impl AdamW {
 }
 
 /// How a fine-tuning step shares the learning rate out among the tensors (layer-wise decay as in
-/// ULMFiT and BEiT, and freezing): the task head (`heads.classifier.*`, `decoder.*`) always learns at
-/// the full rate; every other tensor at `encoder_scale` times `layer_decay` to the power of its depth
-/// below the top — encoder layer `i` of `L` at `L − i`, the embeddings at `L + 1`, the final norm and
-/// the pre-training heads at 0. The default (1, 1) is one rate for all.
+/// ULMFiT and BEiT, and freezing): the task heads — the classifier (`heads.classifier.*`), the
+/// matching head that scores answers (`heads.vtm.*`) and the caption decoder (`decoder.*`) — always
+/// learn at the full rate; every other tensor at `encoder_scale` times `layer_decay` to the power of
+/// its depth below the top: encoder layer `i` of `L` at `L − i`, the embeddings at `L + 1`, the final
+/// norm and the other heads at 0. The default (1, 1) is one rate for all.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LayerRates {
     /// In (0, 1]: 1 gives every layer the same rate.
@@ -148,7 +149,7 @@ impl LayerRates {
 
     /// The multiplier of the tensor `name` in a model with `num_layers` encoder layers.
     pub fn scale(&self, name: &str, num_layers: usize) -> f64 {
-        if name.starts_with("heads.classifier.") || name.starts_with("decoder.") {
+        if ["heads.classifier.", "heads.vtm.", "decoder."].iter().any(|head| name.starts_with(head)) {
             return 1.0;
         }
         let depth_below_top = if name.starts_with("embeddings.") {
@@ -178,12 +179,15 @@ mod tests {
         assert_eq!(r.scale("decoder.layers.0.ffn.up.weight", 2), 1.0);
         assert_eq!(r.scale("encoder.final_norm.weight", 2), 1.0);
         assert_eq!(r.scale("heads.mlm.dense.weight", 2), 1.0);
+        assert_eq!(r.scale("heads.vtm.classifier.weight", 2), 1.0);
         assert_eq!(r.scale("encoder.layers.1.ffn.up.weight", 2), 0.5);
         assert_eq!(r.scale("encoder.layers.0.joint_attention.qkv.weight", 2), 0.25);
         assert_eq!(r.scale("embeddings.word_embeddings.weight", 2), 0.125);
         let frozen = LayerRates { layer_decay: 1.0, encoder_scale: 0.0 };
         assert_eq!(frozen.scale("encoder.layers.1.ffn.up.weight", 2), 0.0);
         assert_eq!(frozen.scale("heads.classifier.bias", 2), 1.0);
+        assert_eq!(frozen.scale("heads.vtm.pooler.weight", 2), 1.0);
+        assert_eq!(frozen.scale("heads.mlm.dense.weight", 2), 0.0);
         assert!(LayerRates { layer_decay: 0.0, encoder_scale: 1.0 }.validate().is_err());
         assert!(LayerRates { layer_decay: 1.0, encoder_scale: 1.5 }.validate().is_err());
         assert!(LayerRates::default().validate().is_ok());

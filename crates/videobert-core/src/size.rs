@@ -9,7 +9,7 @@
 //! moments; per sample the encoder's largest activations — so a model that passes may still not fit
 //! next to other work, but one that fails never would.
 
-use crate::config::{VideoBertConfig, VideoInput, VideoLoss};
+use crate::config::{ClassifierPooling, VideoBertConfig, VideoInput, VideoLoss};
 use crate::error::{Error, Result};
 
 /// `u128` arithmetic that saturates: a hostile config's dimensions (up to 2^64 each) multiply past
@@ -62,7 +62,7 @@ pub fn parameter_count(c: &VideoBertConfig) -> u128 {
             VideoLoss::Ce => n(c.num_visual_words),
             VideoLoss::L2 | VideoLoss::Nce => linear(h, f),
         };
-    let classifier = if c.num_labels > 0 { linear(h, n(c.num_labels)) } else { zero };
+    let classifier = if c.num_labels > 0 && c.classifier_pooling != ClassifierPooling::Mask { linear(h, n(c.num_labels)) } else { zero };
     let heads = head_transform + v + video_head + linear(h, h) + linear(h, two) + classifier;
     let decoder =
         if c.decoder_layers > 0 { (l + one) * h + norm + n(c.decoder_layers) * (three * norm + two * attention + feed_forward) + norm + v } else { zero };

@@ -393,19 +393,41 @@ pub fn load_model(env: &Env, dir: String, options: Option<NativeCreateOptions>) 
 }
 
 /// A classifier from a pre-trained checkpoint: the encoder (and pre-training heads) loaded from
-/// `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments" | "text"),
-/// initialised from `options.seed`; the optimizer starts at step 0.
+/// `dir`, a new classification head of `numLabels` classes reading `pooling` ("cls" | "segments" |
+/// "text"), initialised from `options.seed` — or, with pooling "mask", no new head: class c is the
+/// masked-language-model logit of word piece `words[c]` at the text's last [MASK] (`words` required,
+/// `numLabels` = its length). The optimizer starts at step 0.
 #[napi(ts_return_type = "Promise<NativeVideoBert>")]
-pub fn load_for_classification(env: &Env, dir: String, num_labels: u32, pooling: String, options: Option<NativeCreateOptions>) -> Result<Object<'_>> {
+pub fn load_for_classification(
+    env: &Env,
+    dir: String,
+    num_labels: u32,
+    pooling: String,
+    options: Option<NativeCreateOptions>,
+    words: Option<Vec<u32>>,
+) -> Result<Object<'_>> {
     let opts = create_options(options).map_err(to_napi_error)?;
     let pooling = match pooling.as_str() {
         "cls" => vb::ClassifierPooling::Cls,
         "segments" => vb::ClassifierPooling::Segments,
         "text" => vb::ClassifierPooling::Text,
-        other => return Err(to_napi_error(vb::Error::config("pooling", format!("must be \"cls\", \"segments\" or \"text\", got {other:?}")))),
+        "mask" => vb::ClassifierPooling::Mask,
+        other => return Err(to_napi_error(vb::Error::config("pooling", format!("must be \"cls\", \"segments\", \"text\" or \"mask\", got {other:?}")))),
+    };
+    let words = match (pooling, words) {
+        (vb::ClassifierPooling::Mask, Some(w)) if w.len() == num_labels as usize => Some(w),
+        (vb::ClassifierPooling::Mask, _) => {
+            return Err(to_napi_error(vb::Error::config("words", format!("pooling \"mask\" needs one class word per class ({num_labels})"))))
+        }
+        (_, Some(_)) => return Err(to_napi_error(vb::Error::config("words", "class words are for pooling \"mask\""))),
+        (_, None) => None,
     };
     spawn_promise(env, move || {
-        let model = vb::Session::for_classification(&dir, num_labels as usize, pooling, opts).map_err(to_napi_error)?;
+        let model = match words {
+            Some(words) => vb::Session::for_prompt_classification(&dir, words, opts),
+            None => vb::Session::for_classification(&dir, num_labels as usize, pooling, opts),
+        }
+        .map_err(to_napi_error)?;
         Ok(NativeVideoBert::new(model))
     })
 }

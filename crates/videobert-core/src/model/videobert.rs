@@ -262,7 +262,7 @@ pub struct VideoBertModel {
     video: VideoHead,
     vtm_pooler: Linear,
     vtm_classifier: Linear,
-    /// `heads.classifier`: `[C, H]` on the pooled encoder output (`num_labels > 0`).
+    /// `heads.classifier`: `[C, H]` on the pooled encoder output (`num_labels > 0`, pooling not `mask`).
     classifier: Option<Linear>,
     /// `decoder.*`: the caption decoder (`decoder_layers > 0`).
     decoder: Option<CaptionDecoder>,
@@ -293,7 +293,11 @@ impl VideoBertModel {
             video,
             vtm_pooler: linear(h, h, vb.pp("heads.vtm.pooler"))?,
             vtm_classifier: linear(h, 2, vb.pp("heads.vtm.classifier"))?,
-            classifier: if cfg.num_labels > 0 { Some(linear(h, cfg.num_labels, vb.pp("heads.classifier"))?) } else { None },
+            classifier: if cfg.num_labels > 0 && cfg.classifier_pooling != ClassifierPooling::Mask {
+                Some(linear(h, cfg.num_labels, vb.pp("heads.classifier"))?)
+            } else {
+                None
+            },
             decoder: if cfg.decoder_layers > 0 { Some(CaptionDecoder::new(cfg, vb.pp("decoder"))?) } else { None },
             cfg: cfg.clone(),
         })
@@ -394,19 +398,43 @@ impl VideoBertModel {
         sum.broadcast_div(&mask.sum_keepdim(1)?.maximum(1.0)?)
     }
 
-    /// The vector the classification head reads: `[CLS]`, or the mean of the valid segment or text tokens.
+    /// The vector the classification head reads: `[CLS]`, the mean of the valid segment or text
+    /// tokens, or the output at the last `[MASK]` of the text.
     pub fn pooled(&self, hidden: &Tensor, inp: &ModelInputs) -> Result<Tensor> {
         match self.cfg.classifier_pooling {
             ClassifierPooling::Cls => hidden.i((.., 0, ..)),
             ClassifierPooling::Segments => Self::masked_mean(hidden, self.cfg.video_offset(), &inp.video_mask),
             ClassifierPooling::Text => Self::masked_mean(hidden, 1, &inp.text_mask),
+            ClassifierPooling::Mask => {
+                let (b, s, h) = hidden.dims3()?;
+                let rows = self.last_mask_rows(&inp.text_ids, s)?;
+                hidden.reshape((b * s, h))?.index_select(&rows, 0)
+            }
         }
+    }
+
+    /// Flat indices `b·S + 1 + l` of the last `[MASK]` of each text (`[B, L]`); an error naming the
+    /// first text without one.
+    fn last_mask_rows(&self, text_ids: &Tensor, seq_len: usize) -> Result<Tensor> {
+        let ids = text_ids.to_vec2::<u32>()?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for (b, text) in ids.iter().enumerate() {
+            match text.iter().rposition(|&id| id == self.cfg.mask_token_id) {
+                Some(l) => rows.push((b * seq_len + 1 + l) as u32),
+                None => candle_core::bail!("sample {b}: a mask-pooled classifier reads the last [MASK] of the text (a prompt), and this text has none"),
+            }
+        }
+        Tensor::new(rows, text_ids.device())
     }
 
     /// Class logits `[B, C]`; an error when the model has no classification head.
     pub fn classifier_logits(&self, hidden: &Tensor, inp: &ModelInputs) -> Result<Tensor> {
         match &self.classifier {
             Some(head) => head.forward(&self.pooled(hidden, inp)?),
+            None if self.cfg.num_labels > 0 && self.cfg.classifier_pooling == ClassifierPooling::Mask => {
+                let words = Tensor::new(self.cfg.classifier_words.as_slice(), hidden.device())?;
+                self.mlm_logits(&self.pooled(hidden, inp)?)?.index_select(&words, 1)
+            }
             None => candle_core::bail!("the model has no classification head (num_labels = 0)"),
         }
     }
