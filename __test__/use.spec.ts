@@ -197,6 +197,31 @@ describe('the fine-tuning recipe', () => {
     expect(thawed.embeddings).toBeGreaterThan(1e-4)
   }, 60_000)
 
+  it("a prompt classifier (pooling 'mask') scores the class words at the prompt's last [MASK], adds no tensor, and is read back with its prompt", async () => {
+    const directions = new Map(Array.from({ length: 10 }, (_, i) => [`v${i}`, i % 2 ? 'right' : 'left'] as const))
+    const out = tempDir('prompt-classifier')
+    const r = await finetuneClassifier({ checkpoint: ckpt, shards, labels: directions, validationFraction: 0.2, out, steps: 6, batchSize: 8, pooling: 'mask', prompt: 'moves [MASK]', progress: false })
+    expect(r.classes).toEqual(['left', 'right'])
+    expect(r.model.config.classifierPooling).toBe('mask')
+    expect(r.model.config.classifierWords).toEqual([tokenizer.tokenToId('left'), tokenizer.tokenToId('right')])
+    const tensors = [...readSafetensorsF32(join(r.checkpoint, 'model.safetensors')).keys()]
+    expect(tensors.filter((n) => n.startsWith('heads.classifier.'))).toEqual([])
+    expect(tensors.sort()).toEqual([...readSafetensorsF32(join(ckpt, 'model.safetensors')).keys()].sort())
+    // The smaller default rate of a prompt classifier (the peak of the warm-up/cosine schedule).
+    const lrs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.split === 'train').map((m) => m.lr)
+    expect(Math.max(...lrs)).toBeCloseTo(1e-4, 10)
+    const c = await loadPretrained(r.checkpoint)
+    expect(c.prompt).toBe('moves [MASK]')
+    const [pred] = await classifyVideos(c, [shardVideo(shards, 0)])
+    expect(pred!.probabilities.map((x) => x.label).sort()).toEqual(['left', 'right'])
+    expect(pred!.probabilities[0]!.probability + pred!.probabilities[1]!.probability).toBeCloseTo(1, 5)
+    const bad = (o: { prompt?: string; labels?: Map<string, string> }) =>
+      finetuneClassifier({ checkpoint: ckpt, shards, labels: o.labels ?? directions, out: tempDir('bad-prompt'), steps: 2, pooling: 'mask', prompt: o.prompt, progress: false })
+    await expectCode(() => bad({}), 'InvalidConfig', /give a prompt/)
+    await expectCode(() => bad({ prompt: 'moves left' }), 'InvalidConfig', /has none/)
+    await expectCode(() => bad({ prompt: 'moves [MASK]', labels: new Map([...directions].map(([id, d]) => [id, d === 'left' ? 'sideways' : d])) }), 'InvalidConfig', /'sideways' is not one word piece/)
+  }, 60_000)
+
   it('layer-wise decay moves the lower layers less, by about decay per layer; bad values are config errors', async () => {
     const flat = movement((await run('flat', {})).checkpoint)
     const decayed = movement((await run('decayed', { layerDecay: 0.5 })).checkpoint)

@@ -18,7 +18,9 @@ import { parseArgs } from 'node:util'
 
 const root = resolve(import.meta.dirname, '..')
 const lib = await import(join(root, 'dist', 'index.js'))
-const { writeSyntheticSet } = await import(join(root, 'dist', 'demo', 'synthetic.js'))
+const { writeSyntheticSet, DEMO_PROMPTS } = await import(join(root, 'dist', 'demo', 'synthetic.js'))
+const { PATTERN_PROMPTS } = await import(join(root, 'dist', 'demo', 'patterns.js'))
+const { GLYPH_PROMPTS } = await import(join(root, 'dist', 'demo', 'glyphs.js'))
 const { DEMO_TOKENIZE } = await import(join(root, 'dist', 'demo', 'run.js'))
 const { labelEfficiency, LABEL_EFFICIENCY_RECIPES } = await import(join(root, 'dist', 'demo', 'label-efficiency.js'))
 
@@ -37,6 +39,7 @@ const { values: v } = parseArgs({
 if (!v.demo === !v.set) throw new Error('give one of --demo DIR (a finished `videobert demo --out DIR`) and --set NAME (after measure-defaults.mjs --set NAME)')
 if (!['dev', 'test'].includes(v.split)) throw new Error(`--split dev|test, got ${v.split}`)
 const LABELS = { shapes: 'direction,shape', patterns: 'motion,texture', glyphs: 'glyph,direction' }
+const PROMPTS = { shapes: DEMO_PROMPTS, patterns: PATTERN_PROMPTS, glyphs: GLYPH_PROMPTS }
 if (v.set && !LABELS[v.set]) throw new Error(`--set ${Object.keys(LABELS).join('|')}, got ${v.set}`)
 const labels = (v.labels ?? LABELS[v.set ?? 'shapes']).split(',')
 const demo = resolve(v.demo ?? join(root, '.tmp', 'sets', v.set))
@@ -67,6 +70,7 @@ const r = await labelEfficiency({
   test: evalShards,
   out,
   labels,
+  prompts: PROMPTS[v.set ?? 'shapes'],
   seeds: v.seeds.split(',').map(Number),
   pretrained: { ...LABEL_EFFICIENCY_RECIPES.pretrained, ...JSON.parse(v.pretrained) },
   scratch: { ...LABEL_EFFICIENCY_RECIPES.scratch, ...JSON.parse(v.scratch) },

@@ -32,7 +32,7 @@ Options:
   --out RUN                  run directory (must not hold an earlier run's checkpoints)
   --steps N                  optimizer steps (default ${F.steps})
   --batch-size N             (default ${F.batchSize})
-  --lr X                     peak learning rate (default ${F.lr}; ${100 * F.warmupFraction} % warm-up, cosine decay)
+  --lr X                     peak learning rate (default ${F.lr}, ${F.maskLr} with --pooling mask; ${100 * F.warmupFraction} % warm-up, cosine decay)
 ${LAYER_RATE_HELP}
   --pooling P                what the head reads: cls (default), segments, text (with --prompt), or mask:
                              no new head — each class is the pre-trained fill-in-the-blank score of its

@@ -11,7 +11,8 @@ export function headFlags(v: Record<string, unknown>, signal: AbortSignal, defau
     validationFraction: number(v['validation-fraction'], 'validation-fraction', F.validationFraction, 0, 1),
     steps: positiveInt(v.steps, 'steps', defaults.steps),
     batchSize: positiveInt(v['batch-size'], 'batch-size', F.batchSize),
-    lr: number(v.lr, 'lr', defaults.lr, 0),
+    // Left out, the task picks it (a prompt classifier learns at a smaller rate than a new head).
+    lr: v.lr === undefined ? undefined : number(v.lr, 'lr', defaults.lr, 0),
     layerDecay: number(v['layer-decay'], 'layer-decay', F.layerDecay, 1e-6, 1),
     encoderLrScale: number(v['encoder-lr-scale'], 'encoder-lr-scale', F.encoderLrScale, 0, 1),
     freezeFraction: number(v['freeze-fraction'], 'freeze-fraction', F.freezeFraction, 0, 1),

@@ -28,6 +28,9 @@ export const GLYPH_WORDS = { glyph: [...GLYPHS], colour: Object.keys(GLYPH_COLOU
 /** Caption templates; test captions always use the first. */
 const TEMPLATES = ['the {c} {g} moves {d}', 'the {c} {g} is moving {d}', 'one {c} {g} slides {d}', 'we see the {c} {g} going {d}']
 
+/** A prompt per attribute for prompt classifiers (pooling 'mask'): the first template up to the attribute, the words before it masked. */
+export const GLYPH_PROMPTS = { colour: 'the [MASK]', glyph: 'the [MASK] [MASK]', direction: 'the [MASK] [MASK] moves [MASK]' } as const
+
 export const GLYPH_FRAME = 128
 
 export interface GlyphClip {

@@ -51,6 +51,9 @@ export const PATTERN_WORDS = { palette: Object.keys(PALETTES) as Palette[], text
 /** Caption templates; test captions always use the first. */
 const TEMPLATES = ['{p} {t} move {m}', 'the {p} {t} are moving {m}', 'a pattern of {p} {t} moves {m}', 'we see {p} {t} drifting {m}']
 
+/** A prompt per attribute for prompt classifiers (pooling 'mask'): the first template up to the attribute, the words before it masked. */
+export const PATTERN_PROMPTS = { palette: '[MASK]', texture: '[MASK] [MASK]', motion: '[MASK] [MASK] move [MASK]' } as const
+
 export const PATTERN_FRAME = 128
 
 export interface PatternClip {

@@ -22,7 +22,7 @@ import { TokenShards } from '../shards.js'
 import { VideoTokenizer, type TokenizeOptions } from '../video-tokenizer.js'
 import { PRESET_TRAINING, PRETRAIN_DEFAULTS } from '../training/pretrain.js'
 import { Trainer, type FitResult } from '../training/trainer.js'
-import { ATTRIBUTE_WORDS, writeSyntheticSet } from './synthetic.js'
+import { ATTRIBUTE_WORDS, DEMO_PROMPTS, writeSyntheticSet } from './synthetic.js'
 
 export interface DemoOptions {
   /** Working directory: clips, manifests, vocabulary, shards and the run (checkpoints, metrics). */
@@ -158,7 +158,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   if (options.labelEfficiency) {
     log('5/5 label efficiency: fine-tuning with 10 % of the labels, pre-trained vs from scratch')
     const { threads, device } = options
-    efficiency = await labelEfficiency({ checkpoint, train: tokens.shardDirs.train, test: tokens.shardDirs.test, out: join(out, 'run', 'label-efficiency'), threads, device, log, signal })
+    efficiency = await labelEfficiency({ checkpoint, train: tokens.shardDirs.train, test: tokens.shardDirs.test, out: join(out, 'run', 'label-efficiency'), prompts: DEMO_PROMPTS, threads, device, log, signal })
   }
   const tLabelEfficiency = since(tLabel)
 

@@ -28,6 +28,9 @@ export const ATTRIBUTE_WORDS = {
 /** Caption templates; test captions always use the first. */
 const TEMPLATES = ['a {c} {s} moves {d}', 'the {c} {s} is moving {d}', 'a {c} {s} slides {d}', 'we see a {c} {s} going {d}']
 
+/** A prompt per attribute for prompt classifiers (pooling 'mask'): the first template up to the attribute, the words before it masked. */
+export const DEMO_PROMPTS = { colour: 'a [MASK]', shape: 'a [MASK] [MASK]', direction: 'a [MASK] [MASK] moves [MASK]' } as const
+
 export const FRAME_SIZE = 160
 const SPRITE = 32
 

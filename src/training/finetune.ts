@@ -22,7 +22,7 @@ import type { LayerRateOptions } from './schedule.js'
 import { Trainer, type FitResult, type TrainingData } from './trainer.js'
 
 /** What the options of `finetuneClassifier` are when left out (the CLI's help shows these). */
-export const FINETUNE_DEFAULTS = { steps: 300, batchSize: 16, lr: 1e-3, warmupFraction: 0.1, layerDecay: 1, encoderLrScale: 1, freezeFraction: 0, validationFraction: 0.1, labelFraction: 1, seed: 0 }
+export const FINETUNE_DEFAULTS = { steps: 300, batchSize: 16, lr: 1e-3, maskLr: 1e-4, warmupFraction: 0.1, layerDecay: 1, encoderLrScale: 1, freezeFraction: 0, validationFraction: 0.1, labelFraction: 1, seed: 0 }
 
 /** What `finetuneClassifier` trains: the checkpoint, the labelled shards and their labels, the run directory, and the training settings. */
 export interface FinetuneOptions {
@@ -44,7 +44,10 @@ export interface FinetuneOptions {
   steps?: number
   /** @default 16 */
   batchSize?: number
-  /** Peak learning rate (linear warm-up over 10 % of the steps, cosine decay). @default 1e-3 */
+  /**
+   * Peak learning rate (linear warm-up over 10 % of the steps, cosine decay). @default 1e-3 (1e-4
+   * with `pooling: 'mask'`, which fine-tunes pre-trained heads rather than a new one)
+   */
   lr?: number
   /**
    * Layer-wise learning-rate decay in (0, 1]: the head learns at `lr`, encoder layer i of L at
@@ -55,7 +58,14 @@ export interface FinetuneOptions {
   encoderLrScale?: number
   /** Fraction of the steps at the start during which the encoder is frozen and only the head learns. @default 0 */
   freezeFraction?: number
-  /** What the head reads. @default 'cls' ('text' with a `prompt`) */
+  /**
+   * What the head reads: `'cls'`, `'segments'` (their mean), `'text'` (the mean of the prompt's
+   * outputs), or `'mask'` — a prompt classifier: no new head, each class scored by the pre-trained
+   * fill-in-the-blank head's logit of its name (one vocabulary word) at the prompt's last `[MASK]`
+   * (e.g. prompt `'a [MASK] [MASK] moves [MASK]'`, classes `left`, `right`, …). With few labels it
+   * keeps what pre-training learned (docs/using-a-model.md, "Does pre-training help?").
+   * @default 'cls' ('text' with a `prompt`)
+   */
   pooling?: ClassifierPooling
   /** A fixed text with `[MASK]` tokens given with every video (see `LabelledDatasetOptions.prompt`). @default none */
   prompt?: string
@@ -99,6 +109,9 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
   const seed = o.seed ?? d.seed
   const pooling = o.pooling ?? (o.prompt ? 'text' : 'cls')
   if ((pooling === 'text' || pooling === 'mask') && !o.prompt) throw new VideoBertError('InvalidConfig', `invalid config field \`pooling\`: '${pooling}' reads the prompt's outputs; give a prompt`)
+  if (pooling === 'mask' && !o.prompt!.includes(MASK)) {
+    throw new VideoBertError('InvalidConfig', `invalid config field \`prompt\`: pooling 'mask' reads the last ${MASK} of the prompt, and ${JSON.stringify(o.prompt)} has none`)
+  }
   const { shards, tokenizer, config, featureNorm } = await finetuneInputs(o.checkpoint, o.shards)
   const data = new LabelledDataset(shards, config, tokenizer, {
     labels: o.labels,
@@ -109,8 +122,9 @@ export async function finetuneClassifier(o: FinetuneOptions): Promise<FinetuneRe
     seed,
     featureNorm,
   })
-  const words = pooling === 'mask' ? classWords(data.classes, tokenizer, o.prompt!) : undefined
-  const { fit, checkpoint } = await trainHead(o, data, { classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, pooling, config, words)
+  const words = pooling === 'mask' ? classWords(data.classes, tokenizer) : undefined
+  const lr = o.lr ?? (pooling === 'mask' ? d.maskLr : d.lr)
+  const { fit, checkpoint } = await trainHead({ ...o, lr }, data, { classes: data.classes, labels: typeof o.labels === 'string' ? o.labels : null, prompt: o.prompt ?? null }, pooling, config, words)
   const validation = data.windows.validation.length > 0 ? await evaluateClassifier(fit.model, data, 'validation') : null
   return {
     model: fit.model,
@@ -208,12 +222,9 @@ export type ClassifierPooling = 'cls' | 'segments' | 'text' | 'mask'
 
 /**
  * The word piece of each class of a mask-pooled classifier (`pooling: 'mask'`): every class name must
- * be one word piece of the vocabulary, and the prompt must hold a `[MASK]` (the head reads the last).
+ * be one word piece of the vocabulary.
  */
-export function classWords(classes: string[], tokenizer: TextTokenizer, prompt: string): number[] {
-  if (!prompt.includes(MASK)) {
-    throw new VideoBertError('InvalidConfig', `invalid config field \`prompt\`: pooling 'mask' reads the last ${MASK} of the prompt, and ${JSON.stringify(prompt)} has none`)
-  }
+export function classWords(classes: string[], tokenizer: TextTokenizer): number[] {
   return classes.map((c) => {
     const id = tokenizer.tokenToId(c)
     if (id === null) throw new VideoBertError('InvalidConfig', `invalid config field \`classes\`: pooling 'mask' scores each class by its word, and '${c}' is not one word piece of the vocabulary`)

@@ -6,6 +6,7 @@
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use crate::config::{ClassifierPooling, VideoBertConfig};
 use crate::error::{Error, Result};
 use crate::kernels::fused::{self, adamw};
 
@@ -117,11 +118,12 @@ impl AdamW {
 }
 
 /// How a fine-tuning step shares the learning rate out among the tensors (layer-wise decay as in
-/// ULMFiT and BEiT, and freezing): the task heads — the classifier (`heads.classifier.*`), the
-/// matching head that scores answers (`heads.vtm.*`) and the caption decoder (`decoder.*`) — always
-/// learn at the full rate; every other tensor at `encoder_scale` times `layer_decay` to the power of
-/// its depth below the top: encoder layer `i` of `L` at `L − i`, the embeddings at `L + 1`, the final
-/// norm and the other heads at 0. The default (1, 1) is one rate for all.
+/// ULMFiT and BEiT, and freezing): the model's task head always learns at the full rate — the
+/// classifier (`heads.classifier.*`; for a prompt classifier the masked-language-model head
+/// `heads.mlm.*`), the caption decoder (`decoder.*`), or with no task head (pre-training, multiple
+/// choice on the matching head) every `heads.*`; every other tensor at `encoder_scale` times
+/// `layer_decay` to the power of its depth below the top: encoder layer `i` of `L` at `L − i`, the
+/// embeddings at `L + 1`, the final norm and the other heads at 0. The default (1, 1) is one rate for all.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LayerRates {
     /// In (0, 1]: 1 gives every layer the same rate.
@@ -147,11 +149,25 @@ impl LayerRates {
         Ok(())
     }
 
-    /// The multiplier of the tensor `name` in a model with `num_layers` encoder layers.
-    pub fn scale(&self, name: &str, num_layers: usize) -> f64 {
-        if ["heads.classifier.", "heads.vtm.", "decoder."].iter().any(|head| name.starts_with(head)) {
+    /// The prefix of the task head's tensors in a model of `cfg` (see the type's notes).
+    pub fn task_head(cfg: &VideoBertConfig) -> &'static str {
+        if cfg.num_labels > 0 && cfg.classifier_pooling == ClassifierPooling::Mask {
+            "heads.mlm."
+        } else if cfg.num_labels > 0 {
+            "heads.classifier."
+        } else if cfg.decoder_layers > 0 {
+            "decoder."
+        } else {
+            "heads."
+        }
+    }
+
+    /// The multiplier of the tensor `name` in a model of `cfg`.
+    pub fn scale(&self, name: &str, cfg: &VideoBertConfig) -> f64 {
+        if name.starts_with(Self::task_head(cfg)) {
             return 1.0;
         }
+        let num_layers = cfg.num_hidden_layers;
         let depth_below_top = if name.starts_with("embeddings.") {
             num_layers + 1
         } else if let Some(i) = name.strip_prefix("encoder.layers.").and_then(|rest| rest.split('.').next()).and_then(|i| i.parse::<usize>().ok()) {
@@ -163,31 +179,41 @@ impl LayerRates {
     }
 
     /// The multipliers of `params`, in their order.
-    pub fn scales(&self, params: &[(String, Var)], num_layers: usize) -> Vec<f64> {
-        params.iter().map(|(name, _)| self.scale(name, num_layers)).collect()
+    pub fn scales(&self, params: &[(String, Var)], cfg: &VideoBertConfig) -> Vec<f64> {
+        params.iter().map(|(name, _)| self.scale(name, cfg)).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::LayerRates;
+    use crate::config::{ClassifierPooling, VideoBertConfig};
 
     #[test]
     fn layer_rates_decay_with_depth_and_spare_the_task_head() {
+        let classifier = VideoBertConfig { num_hidden_layers: 2, num_labels: 3, ..VideoBertConfig::tiny() };
         let r = LayerRates { layer_decay: 0.5, encoder_scale: 1.0 };
-        assert_eq!(r.scale("heads.classifier.weight", 2), 1.0);
-        assert_eq!(r.scale("decoder.layers.0.ffn.up.weight", 2), 1.0);
-        assert_eq!(r.scale("encoder.final_norm.weight", 2), 1.0);
-        assert_eq!(r.scale("heads.mlm.dense.weight", 2), 1.0);
-        assert_eq!(r.scale("heads.vtm.classifier.weight", 2), 1.0);
-        assert_eq!(r.scale("encoder.layers.1.ffn.up.weight", 2), 0.5);
-        assert_eq!(r.scale("encoder.layers.0.joint_attention.qkv.weight", 2), 0.25);
-        assert_eq!(r.scale("embeddings.word_embeddings.weight", 2), 0.125);
+        assert_eq!(r.scale("heads.classifier.weight", &classifier), 1.0);
+        assert_eq!(r.scale("encoder.final_norm.weight", &classifier), 1.0);
+        assert_eq!(r.scale("heads.mlm.dense.weight", &classifier), 1.0);
+        assert_eq!(r.scale("encoder.layers.1.ffn.up.weight", &classifier), 0.5);
+        assert_eq!(r.scale("encoder.layers.0.joint_attention.qkv.weight", &classifier), 0.25);
+        assert_eq!(r.scale("embeddings.word_embeddings.weight", &classifier), 0.125);
+        // Frozen: only the task head of each kind of model learns.
         let frozen = LayerRates { layer_decay: 1.0, encoder_scale: 0.0 };
-        assert_eq!(frozen.scale("encoder.layers.1.ffn.up.weight", 2), 0.0);
-        assert_eq!(frozen.scale("heads.classifier.bias", 2), 1.0);
-        assert_eq!(frozen.scale("heads.vtm.pooler.weight", 2), 1.0);
-        assert_eq!(frozen.scale("heads.mlm.dense.weight", 2), 0.0);
+        let prompt = VideoBertConfig { classifier_pooling: ClassifierPooling::Mask, classifier_words: vec![10, 11, 12], ..classifier.clone() };
+        let captioner = VideoBertConfig { num_hidden_layers: 2, decoder_layers: 1, ..VideoBertConfig::tiny() };
+        let plain = VideoBertConfig { num_hidden_layers: 2, ..VideoBertConfig::tiny() };
+        for (cfg, learns, still) in [
+            (&classifier, "heads.classifier.bias", "heads.vtm.pooler.weight"),
+            (&prompt, "heads.mlm.dense.weight", "heads.vtm.pooler.weight"),
+            (&captioner, "decoder.layers.0.ffn.up.weight", "heads.mlm.dense.weight"),
+            (&plain, "heads.vtm.pooler.weight", "encoder.layers.1.ffn.up.weight"),
+        ] {
+            assert_eq!(frozen.scale(learns, cfg), 1.0, "{learns}");
+            assert_eq!(frozen.scale(still, cfg), 0.0, "{still}");
+            assert_eq!(frozen.scale("embeddings.word_embeddings.weight", cfg), 0.0);
+        }
         assert!(LayerRates { layer_decay: 0.0, encoder_scale: 1.0 }.validate().is_err());
         assert!(LayerRates { layer_decay: 1.0, encoder_scale: 1.5 }.validate().is_err());
         assert!(LayerRates::default().validate().is_ok());

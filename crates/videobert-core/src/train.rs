@@ -182,7 +182,7 @@ pub fn train_step(w: &Weights, optimizer: &mut AdamW, seed: u64, batches: &[Batc
     // The step's gradient is the micro-batch mean, clipped: one factor on the summed gradients,
     // applied inside the update.
     // Frozen tensors (scale 0) neither move nor count towards the norm that is clipped.
-    let scales = opts.layer_rates.scales(w.params(), w.config.num_hidden_layers);
+    let scales = opts.layer_rates.scales(w.params(), &w.config);
     let learning: Vec<Tensor> = grads.iter().zip(&scales).filter(|(_, &s)| s > 0.0).map(|(g, _)| g.clone()).collect();
     let norm = global_norm(&learning)? / n;
     if !norm.is_finite() {

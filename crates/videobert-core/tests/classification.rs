@@ -142,3 +142,62 @@ fn embeddings_have_their_shapes_and_ignore_padding() {
     assert!(e3.text.iter().all(|&x| x == 0.0));
     assert!(e3.cls.iter().any(|&x| x != 0.0));
 }
+
+#[test]
+fn a_prompt_classifier_starts_as_the_fill_in_the_blank_answer_at_the_last_mask_and_learns() {
+    let cfg = VideoBertConfig::tiny();
+    let mut pre = model(cfg.clone(), DType::F32, 5);
+    for s in 0..3 {
+        pre.train_step(&[random_batch(&cfg, 4, s)], StepOptions { lr: 1e-3, ..Default::default() }).unwrap();
+    }
+    let dir = tmpdir("prompt-classifier");
+    pre.save(&dir).unwrap();
+    let words = vec![10u32, 11, 12];
+    let mut clf = Session::for_prompt_classification(&dir, words.clone(), CreateOptions { seed: 9, ..Default::default() }).unwrap();
+    assert_eq!((clf.config.num_labels, clf.config.classifier_pooling), (3, ClassifierPooling::Mask));
+    assert_eq!(clf.params().len(), pre.params().len(), "no new tensor");
+
+    // Two masks per text: the class probabilities are the pre-trained model's distribution over the
+    // three words at the *last* mask, renormalised.
+    let l = cfg.max_text_len;
+    let mut batch = random_batch(&cfg, 4, 7);
+    for i in 0..4 {
+        batch.text_ids[i * l + 1] = cfg.mask_token_id;
+        batch.text_ids[i * l + 3] = cfg.mask_token_id;
+    }
+    let probs = clf.classify(&batch).unwrap();
+    let asked: Vec<u32> = (0..8).flat_map(|_| words.iter().copied()).collect();
+    let log_probs = pre.mask_log_probs(&batch, &asked, 3).unwrap();
+    for i in 0..4 {
+        let last = &log_probs[(2 * i + 1) * 3..(2 * i + 2) * 3];
+        let z: f32 = last.iter().map(|x| x.exp()).sum();
+        for c in 0..3 {
+            assert!((probs[i * 3 + c] - last[c].exp() / z).abs() < 1e-5, "sample {i} class {c}: {} vs {}", probs[i * 3 + c], last[c].exp() / z);
+        }
+    }
+
+    // It trains like any classifier (the loss falls on a fixed labelled batch).
+    batch.labels = Some(vec![0, 1, 2, 0]);
+    let before = clf.evaluate(std::slice::from_ref(&batch), None).unwrap().classify_loss;
+    for _ in 0..20 {
+        clf.train_step(std::slice::from_ref(&batch), StepOptions { lr: 1e-3, ..Default::default() }).unwrap();
+    }
+    let after = clf.evaluate(std::slice::from_ref(&batch), None).unwrap().classify_loss;
+    assert!(after < 0.5 * before, "loss {before} → {after}");
+
+    // A text without a [MASK] is an error naming the sample; bad word lists are config errors.
+    let mut no_mask = random_batch(&cfg, 2, 8);
+    no_mask.labels = None;
+    let err = clf.classify(&no_mask).unwrap_err().to_string();
+    assert!(err.contains("[MASK]"), "{err}");
+    let bad = |pooling: ClassifierPooling, words: Vec<u32>| {
+        VideoBertConfig { num_labels: 3, classifier_pooling: pooling, classifier_words: words, ..cfg.clone() }.validate()
+    };
+    assert!(bad(ClassifierPooling::Mask, vec![10, 11]).is_err(), "one word per class");
+    assert!(bad(ClassifierPooling::Cls, vec![10, 11, 12]).is_err(), "words only with mask pooling");
+    assert!(bad(ClassifierPooling::Mask, vec![10, 10, 12]).is_err(), "distinct words");
+    assert!(bad(ClassifierPooling::Mask, vec![cfg.mask_token_id, 11, 12]).is_err(), "no special token");
+    assert!(bad(ClassifierPooling::Mask, vec![10, 11, cfg.vocab_size as u32]).is_err(), "inside the vocabulary");
+    assert!(bad(ClassifierPooling::Mask, vec![10, 11, 12]).is_ok());
+    assert!(matches!(Session::for_classification(&dir, 3, ClassifierPooling::Mask, CreateOptions::default()), Err(Error::Config { .. })));
+}
