@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { CheckpointManager, HealthMonitor, learningRate, resolveConfig, Trainer, VideoBERT, VideoTextDataset, type TrainerOptions } from '../src/index.js'
+import { CheckpointManager, HealthMonitor, layerRatesAt, learningRate, resolveConfig, Trainer, VideoBERT, VideoTextDataset, type TrainerOptions } from '../src/index.js'
 import { buildCorpus } from './corpus.js'
 import { expectCode, tempDir } from './helpers.js'
 
@@ -44,6 +44,14 @@ describe('learningRate', () => {
     expect(learningRate(100, 100, o)).toBeCloseTo(0)
     expect(learningRate(55, 100, { ...o, decay: 'linear' })).toBeCloseTo(0.5)
     expect(learningRate(99, 100, { ...o, decay: 'constant' })).toBe(1)
+  })
+
+  it('layer rates: the encoder frozen for the first freezeSteps, then at its scale; decay throughout', () => {
+    const o = { layerDecay: 0.7, encoderLrScale: 0.5, freezeSteps: 3 }
+    expect(layerRatesAt(0, o)).toEqual({ layerDecay: 0.7, encoderLrScale: 0 })
+    expect(layerRatesAt(2, o)).toEqual({ layerDecay: 0.7, encoderLrScale: 0 })
+    expect(layerRatesAt(3, o)).toEqual({ layerDecay: 0.7, encoderLrScale: 0.5 })
+    expect(layerRatesAt(0, {})).toEqual({ layerDecay: 1, encoderLrScale: 1 })
   })
 })
 

@@ -161,7 +161,8 @@ function labelEfficiencyLines(r: DemoResult): string[] {
 
 /** One arm's fine-tuning recipe in words. */
 function recipeText(r: FinetuneRecipe): string {
-  const parts = [`${r.steps} steps`, `lr ${r.lr}`, `batch ${r.batchSize}`, `head on ${r.pooling === 'segments' ? 'the mean of the segments' : '[CLS]'}`]
+  const head = { cls: 'head on [CLS]', segments: 'head on the mean of the segments', text: "head on the prompt's outputs", mask: "prompt classifier (the fill-in-the-blank head at the attribute's prompt)" }
+  const parts = [`${r.steps} steps`, `lr ${r.lr}`, `batch ${r.batchSize}`, head[r.pooling ?? 'cls']]
   if (r.freezeFraction) parts.push(`encoder frozen for the first ${Math.round(100 * r.freezeFraction)} %`)
   if (r.encoderLrScale !== undefined && r.encoderLrScale !== 1) parts.push(`encoder lr × ${r.encoderLrScale}`)
   if (r.layerDecay !== undefined && r.layerDecay !== 1) parts.push(`layer-wise decay ${r.layerDecay}`)
