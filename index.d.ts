@@ -741,7 +741,7 @@ export interface StepResult {
   accuracy: number
   /** Fraction of masked caption tokens predicted right, top-1 (pre-training batches). */
   mlmAccuracy: number
-  /** Global gradient norm before clipping (0 for `evaluate`). */
+  /** Global gradient norm before clipping, over the tensors that learn (frozen ones left out; 0 for `evaluate`). */
   gradNorm: number
 }
 

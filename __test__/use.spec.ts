@@ -192,6 +192,9 @@ describe('the fine-tuning recipe', () => {
     const frozen = movement((await run('frozen', { encoderLrScale: 0 })).checkpoint)
     expect(frozen.head).toBeGreaterThan(1e-3)
     for (const [group, m] of Object.entries(frozen)) if (group !== 'head') expect(m, group).toBe(0)
+    // Frozen for the whole run is the same run as a frozen encoder, bit for bit.
+    const always = movement((await run('frozen-throughout', { freezeFraction: 1 })).checkpoint)
+    expect(always).toEqual(frozen)
     const thawed = movement((await run('thawed', { freezeFraction: 0.5 })).checkpoint)
     expect(thawed['encoder.layers.0.']).toBeGreaterThan(1e-4)
     expect(thawed.embeddings).toBeGreaterThan(1e-4)

@@ -9,7 +9,7 @@ import { scoreSplitCaptions, type CaptionScoreReport } from '../eval/captioning.
 import type { CaptionOptions } from '../inference/caption.js'
 import { VideoBERT } from '../model.js'
 import type { TokenShards } from '../shards.js'
-import { FINETUNE_DEFAULTS, finetuneInputs, trainTask, type HeadOptions } from './finetune.js'
+import { FINETUNE_DEFAULTS, finetuneInputs, trainTask, withoutTaskHead, type HeadOptions } from './finetune.js'
 import type { FitResult } from './trainer.js'
 
 /** What the captioning options are when left out (the CLI's help shows these). */
@@ -52,7 +52,7 @@ export async function finetuneCaptioner(o: FinetuneCaptionOptions): Promise<Fine
   const head = { decoderLayers: o.decoderLayers ?? c.decoderLayers, labelSmoothing: o.labelSmoothing ?? c.labelSmoothing }
   const create = { seed, numThreads: o.numThreads, device: o.device }
   const model = o.fromScratch
-    ? await VideoBERT.create({ ...config, ...head, numLabels: 0 }, create)
+    ? await VideoBERT.create({ ...withoutTaskHead(config), ...head }, create)
     : await VideoBERT.forCaptioning(o.checkpoint, head, create)
   const { fit, checkpoint } = await trainTask({ ...o, lr: o.lr ?? c.lr, steps: o.steps ?? c.steps }, data, model, 'captionLoss')
   const context = { model: fit.model, tokenizer, featureNorm: data.featureNorm, videoTokenizer: null, classes: null, prompt: null }

@@ -14,7 +14,7 @@ import { CLASSES_FILE } from '../files.js'
 import { VideoBERT } from '../model.js'
 import { evaluateQA, type QAReport } from '../eval/qa.js'
 import type { TokenShards } from '../shards.js'
-import { FINETUNE_DEFAULTS, finetuneInputs, trainHead, trainTask, type ClassifierPooling, type HeadOptions } from './finetune.js'
+import { FINETUNE_DEFAULTS, finetuneInputs, trainHead, trainTask, withoutTaskHead, type ClassifierPooling, type HeadOptions } from './finetune.js'
 import type { FitResult } from './trainer.js'
 
 export interface FinetuneQAOptions extends HeadOptions {
@@ -55,7 +55,7 @@ export async function finetuneQA(o: FinetuneQAOptions): Promise<FinetuneQAResult
   let run
   if (format === 'multiple-choice') {
     const create = { seed, numThreads: o.numThreads, device: o.device }
-    const model = o.fromScratch ? await VideoBERT.create({ ...config, numLabels: 0, decoderLayers: 0 }, create) : await VideoBERT.forFineTuning(o.checkpoint, create)
+    const model = o.fromScratch ? await VideoBERT.create(withoutTaskHead(config), create) : await VideoBERT.forFineTuning(o.checkpoint, create)
     mkdirSync(o.out, { recursive: true })
     const classesPath = join(o.out, CLASSES_FILE)
     writeFileSync(classesPath, `${JSON.stringify({ classes: [], task: 'multiple-choice', labels: null, prompt: null }, null, 2)}\n`)

@@ -178,7 +178,7 @@ export async function trainHead(
   const seed = o.seed ?? FINETUNE_DEFAULTS.seed
   const numLabels = classes.classes.length
   const model = o.fromScratch
-    ? await VideoBERT.create({ ...config, numLabels, classifierPooling: pooling, classifierWords: words ?? [], decoderLayers: 0 }, { seed, numThreads: o.numThreads, device: o.device })
+    ? await VideoBERT.create({ ...withoutTaskHead(config), numLabels, classifierPooling: pooling, classifierWords: words ?? [] }, { seed, numThreads: o.numThreads, device: o.device })
     : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling, words }, { seed, numThreads: o.numThreads, device: o.device })
   mkdirSync(o.out, { recursive: true })
   const classesPath = join(o.out, CLASSES_FILE)
@@ -217,6 +217,11 @@ export async function trainTask(
   return { fit, checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`) }
 }
 
+/** `config` with no task head (no classifier, prompt words or caption decoder): what a from-scratch run adds its own head to. */
+export function withoutTaskHead(config: VideoBertConfig): VideoBertConfig {
+  return { ...config, numLabels: 0, classifierPooling: 'cls', classifierWords: [], decoderLayers: 0 }
+}
+
 /** What a classification head reads (`ClassifierOptions.pooling`). */
 export type ClassifierPooling = 'cls' | 'segments' | 'text' | 'mask'
 
@@ -225,8 +230,11 @@ export type ClassifierPooling = 'cls' | 'segments' | 'text' | 'mask'
  * be one word piece of the vocabulary.
  */
 export function classWords(classes: string[], tokenizer: TextTokenizer): number[] {
+  const unknown = tokenizer.tokenToId('[UNK]')
   return classes.map((c) => {
-    const id = tokenizer.tokenToId(c)
+    // As the tokenizer reads the word (normalised): exactly one known word piece.
+    const pieces = [...tokenizer.encode(c, 8)]
+    const id = pieces.length === 1 && pieces[0] !== unknown ? pieces[0]! : null
     if (id === null) throw new VideoBertError('InvalidConfig', `invalid config field \`classes\`: pooling 'mask' scores each class by its word, and '${c}' is not one word piece of the vocabulary`)
     return id
   })

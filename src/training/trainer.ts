@@ -168,8 +168,8 @@ export class Trainer {
       resume: false,
       progress: true,
       checkpointFiles: {},
-      layerRates: {},
       ...options,
+      layerRates: options.layerRates ?? {},
       validationRetrieval: options.validationRetrieval ?? { candidates: 200 },
       health: options.health ?? {},
     }

@@ -76,8 +76,9 @@ impl AdamW {
         self.update_scaled(params, grads, lr, &vec![1.0; params.len()], grad_scale)
     }
 
-    /// `update` with parameter `i` at learning rate `lr · lr_scales[i]`; a parameter whose scale is 0
-    /// is frozen: neither it nor its moments change (weight decay included).
+    /// `update` with parameter `i` at learning rate `lr · lr_scales[i]`. A parameter whose scale is 0
+    /// is frozen: it does not move (no step, no weight decay), but its moments keep following its
+    /// gradient, so that when it thaws its moments and the shared bias correction agree.
     pub fn update_scaled(&mut self, params: &[(String, Var)], grads: &[Tensor], lr: f64, lr_scales: &[f64], grad_scale: f64) -> Result<()> {
         let AdamWConfig { beta1, beta2, eps, weight_decay } = self.config;
         self.step += 1;
@@ -85,9 +86,6 @@ impl AdamW {
         let bias1 = 1.0 - beta1.powi(t);
         let bias2 = 1.0 - beta2.powi(t);
         for ((((name, var), g), m), &scale) in params.iter().zip(grads).zip(self.moments.iter_mut()).zip(lr_scales) {
-            if scale == 0.0 {
-                continue;
-            }
             let lr = lr * scale;
             if fused::applies(var.as_tensor()) {
                 // In place, three passes, no temporaries (`fused::adamw`).
@@ -124,6 +122,8 @@ impl AdamW {
 /// choice on the matching head) every `heads.*`; every other tensor at `encoder_scale` times
 /// `layer_decay` to the power of its depth below the top: encoder layer `i` of `L` at `L − i`, the
 /// embeddings at `L + 1`, the final norm and the other heads at 0. The default (1, 1) is one rate for all.
+/// The word embeddings are the embeddings' even where a head is tied to them (the prompt classifier's
+/// and the decoder's output layer): frozen with the encoder, decayed as the bottom layer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LayerRates {
     /// In (0, 1]: 1 gives every layer the same rate.

@@ -36,7 +36,7 @@ impl Default for StepOptions {
     }
 }
 
-/// Scalars of one step (means over micro-batches). `grad_norm` is before clipping; 0 in `evaluate`.
+/// Scalars of one step (means over micro-batches). `grad_norm` is before clipping, over the tensors that learn (frozen ones left out); 0 in `evaluate`.
 /// `classify_loss` comes from labelled (classification) batches, `caption_loss` from captioned ones,
 /// 0 otherwise; `accuracy` is the classifier's (per sample) or the decoder's (per target word piece,
 /// teacher-forced).

@@ -153,7 +153,7 @@ pub struct StepResult {
     pub accuracy: f64,
     /// Fraction of masked caption tokens predicted right, top-1 (pre-training batches).
     pub mlm_accuracy: f64,
-    /// Global gradient norm before clipping (0 for `evaluate`).
+    /// Global gradient norm before clipping, over the tensors that learn (frozen ones left out; 0 for `evaluate`).
     pub grad_norm: f64,
 }
 
