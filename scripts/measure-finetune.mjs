@@ -44,10 +44,10 @@ if (v.set && !LABELS[v.set]) throw new Error(`--set ${Object.keys(LABELS).join('
 const labels = (v.labels ?? LABELS[v.set ?? 'shapes']).split(',')
 const demo = resolve(v.demo ?? join(root, '.tmp', 'sets', v.set))
 const checkpoints = join(demo, 'run', 'checkpoints')
-const { readdirSync } = await import('node:fs')
-const last = readdirSync(checkpoints).filter((d) => d.startsWith('step-')).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))).at(-1)
-if (!last) throw new Error(`${checkpoints}: no checkpoint`)
-const checkpoint = join(checkpoints, last)
+// The newest complete checkpoint, as the Trainer's resume finds it.
+const latest = new lib.CheckpointManager(checkpoints).latest()
+if (!latest) throw new Error(`${checkpoints}: no checkpoint`)
+const checkpoint = latest.path
 
 let evalShards = join(demo, 'shards', 'test')
 if (v.set) evalShards = join(demo, 'shards', v.split)
@@ -87,4 +87,4 @@ const summary = Object.fromEntries(
     return [label, { pretrained: f(s.pretrained), pretrainedSd: f(sd(rows.map((x) => x.pretrained))), scratch: f(s.scratch), scratchSd: f(sd(rows.map((x) => x.scratch))), gainPoints: Number(s.gainPoints.toFixed(1)) }]
   }),
 )
-console.log(JSON.stringify({ split: v.split, checkpoint: last, settings: r.settings, summary, rows: r.rows, seconds: Math.round((performance.now() - t0) / 1000) }))
+console.log(JSON.stringify({ split: v.split, checkpoint: `step-${latest.step}`, settings: r.settings, summary, rows: r.rows, seconds: Math.round((performance.now() - t0) / 1000) }))
