@@ -55,6 +55,11 @@ pub enum Error {
     #[error("numerical error: {0}")]
     Numerical(String),
 
+    /// Distributed training failed: the collective library is missing or cannot start, the launch
+    /// is inconsistent, a rank died or hangs (a collective timed out), or the ranks' parameters drifted apart.
+    #[error("distributed training: {0}")]
+    Distributed(String),
+
     /// An error from the tensor library; these indicate a bug, not bad user input.
     #[error("tensor error: {0}")]
     Tensor(#[from] candle_core::Error),
@@ -101,6 +106,7 @@ impl Error {
             Error::DeviceUnavailable { .. } => "DeviceUnavailable",
             Error::Io { .. } => "Io",
             Error::Numerical(_) => "Numerical",
+            Error::Distributed(_) => "Distributed",
             Error::Tensor(_) => "Internal",
         }
     }

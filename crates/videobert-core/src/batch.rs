@@ -69,7 +69,7 @@ fn check_len(field: &str, got: usize, want: usize, shape: &str) -> Result<()> {
 }
 
 /// Word pieces before the first padding token of a caption row.
-fn caption_len(row: &[u32], pad: u32) -> usize {
+pub(crate) fn caption_len(row: &[u32], pad: u32) -> usize {
     row.iter().position(|&id| id == pad).unwrap_or(row.len())
 }
 
@@ -207,6 +207,17 @@ impl Batch {
     /// `text_mask_min`, or all of them when there are fewer; none when `text_mask_prob` is 0) become 80 % `[MASK]`, 10 % a random non-special token, 10 % unchanged; and
     /// `video_mask_prob` of the real segments (at least one) are masked for video modelling.
     pub fn mask(&self, cfg: &VideoBertConfig, rng: &mut Rng) -> MaskedBatch {
+        self.mask_with(cfg, MaskStreams::Shared(rng))
+    }
+
+    /// `mask` with each row drawing from its own stream, `Rng::derive(seed, [step, first_row + i])`:
+    /// a row's masks depend on its index in the step's global batch, not on how the rows are split
+    /// into micro-batches or among the ranks of a data-parallel run (what a train step uses).
+    pub fn mask_rows(&self, cfg: &VideoBertConfig, seed: u64, step: u64, first_row: u64) -> MaskedBatch {
+        self.mask_with(cfg, MaskStreams::PerRow { seed, step, first_row })
+    }
+
+    fn mask_with(&self, cfg: &VideoBertConfig, mut streams: MaskStreams<'_>) -> MaskedBatch {
         let (b, l, t) = (self.batch_size, cfg.max_text_len, cfg.max_segments);
         let special = cfg.special_ids();
         let text_mask = self.text_mask.clone().unwrap_or_else(|| self.text_ids.iter().map(|&id| u8::from(id != cfg.pad_token_id)).collect());
@@ -216,6 +227,14 @@ impl Batch {
         let mut video_masked = vec![0u8; b * t];
         let count = |n: usize, p: f64| if n == 0 || p == 0.0 { 0 } else { ((n as f64 * p).round() as usize).max(1) };
         for i in 0..b {
+            let mut own;
+            let rng: &mut Rng = match &mut streams {
+                MaskStreams::Shared(r) => r,
+                MaskStreams::PerRow { seed, step, first_row } => {
+                    own = Rng::derive(*seed, &[*step, *first_row + i as u64]);
+                    &mut own
+                }
+            };
             let row = i * l..(i + 1) * l;
             let candidates: Vec<usize> = row.filter(|&j| text_mask[j] == 1 && special.binary_search(&self.text_ids[j]).is_err()).collect();
             let n = candidates.len();
@@ -251,6 +270,12 @@ impl Batch {
             vtm_labels: self.vtm_labels.clone().unwrap_or_else(|| vec![1; b]),
         }
     }
+}
+
+/// Where `mask` draws from: one stream for the whole batch, or one per row.
+enum MaskStreams<'a> {
+    Shared(&'a mut Rng),
+    PerRow { seed: u64, step: u64, first_row: u64 },
 }
 
 impl Batch {

@@ -7,6 +7,7 @@ use candle_core::{DType, Device, Tensor, Var};
 
 use crate::batch::{Batch, MaskedBatch};
 use crate::config::VideoBertConfig;
+use crate::distributed::DataParallel;
 use crate::error::{Error, Result};
 use crate::generate::{self, GenerateOptions, Generated};
 use crate::infer::{self, Embeddings, MaskPrediction};
@@ -65,6 +66,8 @@ pub struct Session {
     weights: Weights,
     optimizer: AdamW,
     threads: Threads,
+    /// Set: `train_step` trains data-parallel over this group.
+    data_parallel: Option<DataParallel>,
 }
 
 impl Session {
@@ -79,7 +82,16 @@ impl Session {
     /// Put loaded or initialised parts together (checkpoints do this).
     pub fn from_parts(weights: Weights, optimizer: AdamW, seed: u64, num_threads: Option<usize>) -> Result<Self> {
         let threads = Threads::new(num_threads)?;
-        Ok(Self { config: weights.config.clone(), device: weights.device.clone(), dtype: weights.dtype, seed, weights, optimizer, threads })
+        Ok(Self {
+            config: weights.config.clone(),
+            device: weights.device.clone(),
+            dtype: weights.dtype,
+            seed,
+            weights,
+            optimizer,
+            threads,
+            data_parallel: None,
+        })
     }
 
     pub fn weights(&self) -> &Weights {
@@ -120,10 +132,36 @@ impl Session {
         Ok((losses, grads))
     }
 
-    /// Forward + backward over the micro-batches, clip, one AdamW update (see `train`).
+    /// Forward + backward over the micro-batches, clip, one AdamW update (see `train`); over every
+    /// rank's micro-batches after `join_data_parallel`.
     pub fn train_step(&mut self, batches: &[Batch], opts: StepOptions) -> Result<StepMetrics> {
-        let (weights, optimizer, seed) = (&self.weights, &mut self.optimizer, self.seed);
-        self.threads.run(|| train::train_step(weights, optimizer, seed, batches, opts))
+        let (weights, optimizer, seed, dp) = (&self.weights, &mut self.optimizer, self.seed, self.data_parallel.as_ref());
+        self.threads.run(|| train::train_step(weights, optimizer, seed, batches, opts, dp))
+    }
+
+    /// Train data-parallel from now on: a collective call on every rank, which checks that all hold
+    /// the same seed, step and parameters (the same initialisation or checkpoint) — a `Distributed`
+    /// error otherwise.
+    pub fn join_data_parallel(&mut self, dp: DataParallel) -> Result<()> {
+        let c = dp.comm.as_ref();
+        let mine = [self.seed as f64, self.optimizer.step as f64];
+        let (mut hi, mut lo) = (mine, mine.map(|x| -x));
+        c.all_reduce_f64(&mut hi, crate::distributed::ReduceOp::Max, "joining data-parallel training")?;
+        c.all_reduce_f64(&mut lo, crate::distributed::ReduceOp::Max, "joining data-parallel training")?;
+        if hi[0] != -lo[0] || hi[1] != -lo[1] {
+            return Err(Error::Distributed(format!(
+                "the ranks start from different models (seeds {}–{}, steps {}–{}): every rank must create the model with the same seed or load the same checkpoint",
+                -lo[0], hi[0], -lo[1], hi[1]
+            )));
+        }
+        crate::distributed::check_in_sync(c, self.weights.params(), self.optimizer.step)?;
+        self.data_parallel = Some(dp);
+        Ok(())
+    }
+
+    /// The data-parallel group this session trains over, if any.
+    pub fn data_parallel(&self) -> Option<&DataParallel> {
+        self.data_parallel.as_ref()
     }
 
     /// Losses without an update; masks seeded by `mask_seed` (default: the model's seed).

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     /// The requested device (`cuda`, `cuda:N`) cannot be used: a binary without CUDA, no driver,
     /// or no GPU with that ordinal.
     DeviceUnavailable,
+    /// Distributed training failed: the MPI or NCCL library is missing (the message names the package
+    /// to install), the launch is inconsistent, a rank died or hangs (a collective timed out), or the
+    /// ranks' parameters drifted apart.
+    Distributed,
     /// A bug: an internal error or a panic in native code.
     Internal,
     /// The object was disposed (`dispose()`): its native memory is freed and it can no longer be used.
@@ -47,7 +51,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order (what `errorCodes()` gives the TS layer).
-    const ALL: [ErrorCode; 14] = [
+    const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidConfig,
         ErrorCode::UnknownPreset,
         ErrorCode::InvalidInput,
@@ -59,6 +63,7 @@ impl ErrorCode {
         ErrorCode::Subtitles,
         ErrorCode::Cancelled,
         ErrorCode::DeviceUnavailable,
+        ErrorCode::Distributed,
         ErrorCode::Internal,
         ErrorCode::Disposed,
         ErrorCode::NativeBinding,
