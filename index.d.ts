@@ -94,6 +94,13 @@ export declare class NativeVideoBert {
   get step(): number
   /** Forward + backward over the micro-batches (gradient accumulation), clip, one AdamW update. */
   trainStep(batches: Array<NativeBatch>, options: NativeStepOptions): Promise<StepResult>
+  /**
+   * Train data-parallel over the process's group (`initDistributed`) from the next step on: a
+   * collective call that checks every rank holds the same seed, step and parameters. Every
+   * `checkEvery` steps (0 = never) the ranks compare their parameters' fingerprints.
+   * @default checkEvery 100
+   */
+  joinDataParallel(checkEvery?: number | undefined | null): void
   /** Losses on the micro-batches without an update (deterministic masks). */
   evaluate(batches: Array<NativeBatch>, options?: NativeEvaluateOptions | undefined | null): Promise<StepResult>
   /**
@@ -180,6 +187,48 @@ export declare function createModel(configJson: string, options?: NativeCreateOp
 /** Whether this addon was built with CUDA support (`npm run build:cuda`, or the CUDA variant). */
 export declare function cudaBuilt(): boolean
 
+/** Wait until every rank arrives here (`what` names the place in errors). */
+export declare function distributedBarrier(what: string): void
+
+/** `root`'s values on every rank (each passes an array of the same length). */
+export declare function distributedBroadcast(values: Float64Array, root: number, what: string): Float64Array
+
+/**
+ * End the group: `success` finalises it (every rank must), otherwise every rank is stopped
+ * (MPI_Abort). Nothing happens without a group, or the second time.
+ */
+export declare function distributedFinish(success: boolean): void
+
+/** The process's group, once `initDistributed` made it. */
+export interface DistributedInfo {
+  backend: string
+  rank: number
+  worldSize: number
+  localRank: number
+  launcher: string
+  /** The library loaded and its version line. */
+  library: string
+  version: string
+}
+
+/**
+ * The launch this process was started by, from the environment; null when it was not started as
+ * one of several processes.
+ */
+export declare function distributedLaunch(): DistributedLaunch | null
+
+/** What a launcher's environment variables say about this process (see `docs/distributed.md`). */
+export interface DistributedLaunch {
+  /** "mpirun (Open MPI)", "mpiexec (MPICH/PMI)", "torchrun" or "srun (Slurm)". */
+  launcher: string
+  rank: number
+  worldSize: number
+  /** The rank among this machine's processes (the GPU a CUDA run takes: `cuda:localRank`). */
+  localRank: number
+  /** torchrun's `MASTER_ADDR:MASTER_PORT`, when set. */
+  master?: string
+}
+
 /**
  * Encode packed RGB24 frames (`[n, height, width, 3]` bytes) into `path`; the container follows
  * the extension (.mp4, .mov, .avi). Single-threaded: the same frames give the same file.
@@ -187,7 +236,7 @@ export declare function cudaBuilt(): boolean
 export declare function encodeVideo(path: string, rgb: Uint8Array, options: NativeEncodeOptions): Promise<NativeEncodedVideo>
 
 /** Every error the native layer raises carries one of these codes. */
-export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Subtitles' | 'Cancelled' | 'DeviceUnavailable' | 'Internal' | 'Disposed' | 'NativeBinding'
+export type ErrorCode = 'InvalidConfig' | 'UnknownPreset' | 'InvalidInput' | 'Checkpoint' | 'Io' | 'Numerical' | 'Decode' | 'NoVideoStream' | 'Subtitles' | 'Cancelled' | 'DeviceUnavailable' | 'Distributed' | 'Internal' | 'Disposed' | 'NativeBinding'
 
 /** Every error code, in the order of the `ErrorCode` type: the TS layer's list (`ERROR_CODES`). */
 export declare function errorCodes(): Array<ErrorCode>
@@ -204,6 +253,13 @@ export interface GeneratedCaption {
   /** logProb / (ids.length + 1)^lengthPenalty. */
   score: number
 }
+
+/**
+ * Join the process's collective group (a collective call: every rank makes it). The launch is read
+ * from the environment and must be one (else a `Distributed` error); the library's world must be
+ * the launcher's. A second call returns the same group.
+ */
+export declare function initDistributed(options?: NativeDistributedOptions | undefined | null): DistributedInfo
 
 /** Whether `name` is a device name the core reads ("cpu", "cuda", "cuda:N"); opens nothing. */
 export declare function isDeviceName(name: string): boolean
@@ -397,6 +453,19 @@ export interface NativeCreateOptions {
   eps?: number
   /** Decoupled weight decay (not applied to biases and norms). @default 0.01 */
   weightDecay?: number
+}
+
+/** Options of `initDistributed`. */
+export interface NativeDistributedOptions {
+  /** "mpi" (CPU, any launcher that starts an MPI world: mpirun, mpiexec, srun) or "nccl" (GPUs). @default "mpi" */
+  backend?: string
+  /**
+   * How long a collective may wait for the other ranks before failing with a `Distributed` error
+   * (a rank died or hangs), in seconds. @default 300
+   */
+  timeoutS?: number
+  /** The MPI library to load. @default $VIDEOBERT_MPI_LIBRARY, else libmpi.so.40 (Open MPI), libmpich.so.12, libmpi.so.12 */
+  mpiLibrary?: string
 }
 
 /** Encoder outputs of a batch (row-major; H = hiddenSize, T = maxSegments). */

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, buildManifest, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, encodeVideo, ErrorCode, errorCodes, fitCodebook, isDeviceName, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, readSubtitles, stepDefaults, subtitleTracks, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, buildManifest, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, distributedBarrier, distributedBroadcast, distributedFinish, distributedLaunch, encodeVideo, ErrorCode, errorCodes, fitCodebook, initDistributed, isDeviceName, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, readSubtitles, stepDefaults, subtitleTracks, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -785,10 +785,15 @@ export { builtinFeatures }
 export { checkpointFileNames }
 export { createModel }
 export { cudaBuilt }
+export { distributedBarrier }
+export { distributedBroadcast }
+export { distributedFinish }
+export { distributedLaunch }
 export { encodeVideo }
 export { ErrorCode }
 export { errorCodes }
 export { fitCodebook }
+export { initDistributed }
 export { isDeviceName }
 export { loadCodebook }
 export { loadForCaptioning }

@@ -3,7 +3,7 @@
 //! loop (and libuv's 4-thread pool) is never blocked. One file per core module it binds:
 //!
 //! - `errors` (the `ErrorCode`s, the one conversion point), `threads`, `dispose`: the glue itself;
-//! - `session` (the model), `config`, `checkpoint`, `device`: videobert-core;
+//! - `session` (the model), `config`, `checkpoint`, `device`, `distributed`: videobert-core;
 //! - `tokenize`, `shards`, `codebook`, `vocab`, `builtin`, `encode`, `formats`, `subtitles`:
 //!   videobert-video.
 
@@ -13,6 +13,7 @@ mod codebook;
 mod config;
 mod device;
 mod dispose;
+mod distributed;
 mod encode;
 mod errors;
 mod formats;

@@ -327,6 +327,23 @@ impl NativeVideoBert {
         })
     }
 
+    /// Train data-parallel over the process's group (`initDistributed`) from the next step on: a
+    /// collective call that checks every rank holds the same seed, step and parameters. Every
+    /// `checkEvery` steps (0 = never) the ranks compare their parameters' fingerprints.
+    /// @default checkEvery 100
+    #[napi]
+    pub fn join_data_parallel(&self, check_every: Option<u32>) -> Result<()> {
+        let call = self.live()?;
+        let mut model = lock(&call)?;
+        crate::sync(|| {
+            let dp = vb::DataParallel {
+                check_every: check_every.map_or(vb::distributed::DEFAULT_CHECK_EVERY, u64::from),
+                ..vb::DataParallel::new(crate::distributed::group()?)
+            };
+            model.join_data_parallel(dp)
+        })
+    }
+
     /// Losses on the micro-batches without an update (deterministic masks).
     #[napi(ts_return_type = "Promise<StepResult>")]
     pub fn evaluate<'e>(&self, env: &'e Env, batches: Vec<NativeBatch>, options: Option<NativeEvaluateOptions>) -> Result<Object<'e>> {
