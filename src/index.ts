@@ -103,6 +103,7 @@ export { evaluateMoments, momentsOf, retrieveMoments, shardMoments, timeRange, M
 export { videoInput, videoWindows, windowBatch, shardVideo, type InferenceContext, type VideoTokens } from './inference/context.js'
 export { fillMask, encodePrompt, encodePromptWith, MASK, FILL_MASK_DEFAULTS, type FillMaskOptions, type FillMaskBlank } from './inference/fill-mask.js'
 export { fillInTheBlank, type BlankMetrics, type FillInTheBlankOptions } from './eval/fill-in-the-blank.js'
+export { startDistributed, distributedLaunch, distributedFor, partRange, takePart, DISTRIBUTED_DEFAULTS, type Distributed, type DistributedOptions, type DataPart } from './distributed.js'
 export { Trainer, type TrainerOptions, type TrainerCallbacks, type FitResult, type TrainingData, type DataCommon, type ValidationMetrics } from './training/trainer.js'
 export { HealthMonitor, type HealthOptions, type HealthWarning, type LossName } from './training/health.js'
 export { CheckpointManager, type TrainerState, type CheckpointOptions } from './training/checkpoints.js'

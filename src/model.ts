@@ -8,7 +8,7 @@ import { checkBatch, type Batch } from './batch.js'
 import { configFromJson, configToJson, resolveConfig, type ConfigInput, type VideoBertConfig } from './config.js'
 import { supportUsing } from './disposable.js'
 import { VideoBertError } from './errors.js'
-import { createModel, guard, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, type GeneratedCaption, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert, type StepResult } from './native.js'
+import { createModel, guard, guardSync, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, type GeneratedCaption, type MaskPrediction, type NativeBatch, type NativeCreateOptions, type NativeVideoBert, type StepResult } from './native.js'
 
 
 export type { GeneratedCaption, MaskPrediction }
@@ -234,6 +234,15 @@ export class VideoBERT {
     const list = this.#checked(batches)
     // lr and maxGradNorm are checked (and maxGradNorm defaulted) once, by the native step.
     return guard(() => this.#native.trainStep(list, { lr: options?.lr, maxGradNorm: options?.maxGradNorm, layerDecay: options?.layerDecay, encoderLrScale: options?.encoderLrScale }))
+  }
+
+  /**
+   * Train data-parallel over the process's group from the next step on (`startDistributed`): a
+   * collective call, checking that every rank holds the same seed, step and parameters. Every
+   * `checkEvery` steps (0 = never) the ranks compare their parameters. @default checkEvery 100
+   */
+  joinDataParallel(checkEvery?: number): void {
+    guardSync(() => this.#native.joinDataParallel(checkEvery))
   }
 
   /** Losses without an update, with deterministic masks. */

@@ -101,6 +101,11 @@ export const {
   buildManifest,
   NativeCodebook,
   NativeTokenShards,
+  distributedLaunch,
+  initDistributed,
+  distributedBarrier,
+  distributedBroadcast,
+  distributedFinish,
 } = binding
 
 export type NativeVideoBert = Binding.NativeVideoBert

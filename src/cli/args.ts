@@ -1,4 +1,5 @@
 /** The CLI's one flag parser and value checks: every error is `InvalidConfig` naming the flag. */
+import { DISTRIBUTED_DEFAULTS, distributedLaunch, type DistributedOptions } from '../distributed.js'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
 import { VideoBertError } from '../errors.js'
@@ -28,6 +29,15 @@ export function deviceFlag(value: unknown): Device | undefined {
   // The names are the core's (device::parse_name); only the flag's wording is the CLI's.
   if (!isDeviceName(d)) throw new VideoBertError('InvalidConfig', `--device expects cpu, cuda or cuda:N, got '${d}'`)
   return d as Device
+}
+
+/** `--distributed auto|on|off` and `--distributed-timeout S` as the library's `distributed` setting. */
+export function distributedFlag(mode: unknown, timeout: unknown): boolean | DistributedOptions | undefined {
+  const m = choice(mode, 'distributed', ['auto', 'on', 'off'] as const, 'auto')
+  if (m === 'off') return false
+  const timeoutS = timeout === undefined ? undefined : number(timeout, 'distributed-timeout', DISTRIBUTED_DEFAULTS.timeoutS, Number.MIN_VALUE)
+  if (m === 'auto') return timeoutS === undefined ? undefined : distributedLaunch() === null ? false : { timeoutS }
+  return { timeoutS }
 }
 
 /** A positive integer flag, or `fallback` when absent. */

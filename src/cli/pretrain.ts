@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs'
 import { configFromJson, PRESET_NAMES, type PresetName, type VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
 import { pretrain, PRESET_TRAINING, PRETRAIN_DEFAULTS as D } from '../training/pretrain.js'
-import { choice, deviceFlag, number, optionalInt, parseCommand, required } from './args.js'
+import { choice, deviceFlag, distributedFlag, number, optionalInt, parseCommand, required } from './args.js'
+import { DISTRIBUTED_DEFAULTS, startedRank } from '../distributed.js'
 
 const byPreset = (k: 'lr' | 'batchSize') => PRESET_NAMES.map((p) => `${p} ${PRESET_TRAINING[p][k]}`).join(', ')
 
@@ -38,6 +39,10 @@ Options:
   --threads N             threads for tensor math (default: physical cores)
   --device NAME           cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
   --resume                continue from the latest complete checkpoint in RUN
+  --distributed auto|on|off  data-parallel over the processes of mpirun, mpiexec or srun (default
+                          auto: on when launched as one of several); --batch-size is per process
+  --distributed-timeout S seconds a process waits for the others before stopping with a
+                          Distributed error (default ${DISTRIBUTED_DEFAULTS.timeoutS})
   --json                  print the result as JSON on stdout
 Ctrl-C saves a checkpoint and exits (130); re-run with --resume to continue.`
 
@@ -60,6 +65,7 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
   const { values: v } = parseCommand(args, {
     data: s, tokenizer: s, out: s, preset: s, config: s, steps: s, 'batch-size': s, 'grad-accum': s, lr: s, warmup: s, decay: s,
     'eval-every': s, 'checkpoint-every': s, 'keep-last': s, 'validation-fraction': s, split: s, windows: s, seed: s, threads: s, device: s, resume: { type: 'boolean' },
+    distributed: s, 'distributed-timeout': s,
   }, false)
   if (v.help) {
     process.stdout.write(`${PRETRAIN_HELP}\n`)
@@ -89,9 +95,12 @@ export async function pretrainCommand(args: string[], signal: AbortSignal): Prom
     threads: optionalInt(v.threads, 'threads'),
     device: deviceFlag(v.device),
     resume: Boolean(v.resume),
+    distributed: distributedFlag(v.distributed, v['distributed-timeout']),
     signal,
     progress: !v.json,
   })
+  // In a data-parallel run rank 0 reports; the others finish quietly.
+  if (startedRank() !== 0) return r.stopped === 'aborted' ? 130 : 0
   const summary = { stopped: r.stopped, step: r.state.step, best: r.state.best, validation: r.lastValidation, validationNote: r.validationNote, dataWaitFraction: r.dataWaitFraction, skipped: r.skipped.length, health: r.health, out }
   if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
   else {

@@ -4,6 +4,7 @@
  * text) and whose decoder target is the caption's word pieces (cut to `maxTextLen`). Videos are
  * split into train / validation by video, as for pre-training.
  */
+import { takePart, unreadablePart, type DataPart } from '../distributed.js'
 import type { Batch } from '../batch.js'
 import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
@@ -35,11 +36,14 @@ export class CaptionDataset extends WindowedDataset {
   }
 
   /** Batches of one epoch (training windows shuffled, seeded by epoch). */
-  *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
+  *batches(split: Split, batchSize: number, epoch = 0, part?: DataPart): Generator<Batch> {
     const order = this.epochOrder(this.windows[split], split, epoch, 11)
     for (let start = 0; start < order.length; start += batchSize) {
-      const batch = this.collate(order.slice(start, start + batchSize))
+      const mine = takePart(order.slice(start, start + batchSize), part)
+      if (!mine) continue
+      const batch = this.collate(mine)
       if (batch) yield batch
+      else if (part) throw unreadablePart(part)
     }
   }
 

@@ -8,6 +8,7 @@ import type { Batch } from '../batch.js'
 import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
 import { rng, shuffle } from '../random.js'
+import { takePart, unreadablePart, type DataPart } from '../distributed.js'
 import type { TextTokenizer } from '../vocab.js'
 import type { TokenShards } from '../shards.js'
 import { fitFeatureNorm, type FeatureNorm } from './feature-norm.js'
@@ -175,7 +176,7 @@ export class VideoTextDataset {
    * Batches of one epoch of a split: windows in seeded order (shuffled for 'train'), each paired with
    * its own text (label 1) or, with probability `negatives`, another video's (label 0).
    */
-  *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
+  *batches(split: Split, batchSize: number, epoch = 0, part?: DataPart): Generator<Batch> {
     const windows = this.windows[split]
     const next = rng((this.#opts.seed * 7919 + epoch * 104729 + (split === 'train' ? 1 : 2)) >>> 0)
     const order = split === 'train' ? shuffle(windows, next) : windows
@@ -193,8 +194,11 @@ export class VideoTextDataset {
         }
         return { w, text, label }
       })
-      const batch = this.collate(items)
+      const mine = takePart(items, part)
+      if (!mine) continue
+      const batch = this.collate(mine)
       if (batch) yield batch
+      else if (part) throw unreadablePart(part)
     }
   }
 

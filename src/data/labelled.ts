@@ -3,6 +3,7 @@
  * class is the video's label. The model sees the video and, optionally, a fixed prompt — never the
  * caption (it could name the answer). Splits, feature standardisation and unreadable items work as in `VideoTextDataset`.
  */
+import { takePart, unreadablePart, type DataPart } from '../distributed.js'
 import { readFileSync } from 'node:fs'
 
 import type { Batch } from '../batch.js'
@@ -167,11 +168,14 @@ export class LabelledDataset extends WindowedDataset {
   }
 
   /** Batches of one epoch of a split (training windows shuffled, seeded by epoch). */
-  *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
+  *batches(split: Split, batchSize: number, epoch = 0, part?: DataPart): Generator<Batch> {
     const order = this.epochOrder(this.windows[split], split, epoch, 3)
     for (let start = 0; start < order.length; start += batchSize) {
-      const batch = this.collate(order.slice(start, start + batchSize))
+      const mine = takePart(order.slice(start, start + batchSize), part)
+      if (!mine) continue
+      const batch = this.collate(mine)
       if (batch) yield batch
+      else if (part) throw unreadablePart(part)
     }
   }
 

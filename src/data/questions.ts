@@ -8,6 +8,7 @@
  * with "question candidate" for each candidate — K rows per question, scored by the matching head
  * and trained with a softmax over them; the label is the right candidate's index.
  */
+import { takePart, unreadablePart, type DataPart } from '../distributed.js'
 import type { Batch } from '../batch.js'
 import type { VideoBertConfig } from '../config.js'
 import { VideoBertError } from '../errors.js'
@@ -170,11 +171,18 @@ export class QuestionDataset extends WindowedDataset {
    * vocabulary are left out. Multiple choice: `batchSize` questions per batch, each batch of questions
    * with the same number of choices.
    */
-  *batches(split: Split, batchSize: number, epoch = 0): Generator<Batch> {
+  *batches(split: Split, batchSize: number, epoch = 0, part?: DataPart): Generator<Batch> {
     const known = this.samples[split].filter((s) => s.answer >= 0)
     const order = this.epochOrder(known, split, epoch, 5)
     const pending = new Map<number, QuestionSample[]>()
-    const flush = (group: QuestionSample[]) => this.collate(group).batch
+    // A data-parallel rank collates its share of each batch's questions (none: every rank skips it).
+    const flush = (group: QuestionSample[]) => {
+      const mine = takePart(group, part)
+      if (!mine) return null
+      const batch = this.collate(mine).batch
+      if (!batch && part) throw unreadablePart(part)
+      return batch
+    }
     for (const s of order) {
       const k = s.choices?.length ?? 0
       const group = pending.get(k) ?? []

@@ -26,6 +26,11 @@ export interface TrainerState {
   badEvaluations: number
   /** State saved by callbacks, by name. */
   callbacks: Record<string, unknown>
+  /**
+   * Rows per micro-batch over all ranks (batchSize × ranks) when the run was saved: the data position
+   * counts batches of this size, so a resume at another world size keeps it (absent: batchSize).
+   */
+  globalBatchSize?: number
 }
 
 /** Options of `CheckpointManager`. */

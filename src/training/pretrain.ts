@@ -4,6 +4,7 @@
  * visual-word model `numVisualWords` from the shards' codebook, unless the config sets them; a
  * mismatch with the shards is one clear error.
  */
+import { distributedFor, type DistributedOptions } from '../distributed.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -72,6 +73,11 @@ export interface PretrainOptions {
   device?: Device
   /** Continue from the latest complete checkpoint in `out`. */
   resume?: boolean
+  /**
+   * Data-parallel training (`distributedFor`): by default on when a launcher (mpirun, mpiexec, srun)
+   * started this process as one of several; `false` off; `true` or options required. `batchSize` is per rank.
+   */
+  distributed?: boolean | DistributedOptions
   signal?: AbortSignal
   /** Draw the progress line. @default true */
   progress?: boolean
@@ -110,7 +116,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const data = new VideoTextDataset(shards, config, tokenizer, { validationFraction, split: o.split ?? d.split, windows: o.windows ?? d.windows, seed })
   const validationNote = noValidationNote(data, validationFraction)
   if (validationNote && (o.progress ?? true)) process.stderr.write(`pretrain: ${validationNote}\n`)
-  const model = await VideoBERT.create(config, { seed, numThreads: o.threads, device: o.device })
+  const distributed = distributedFor(o.distributed)
+  const device = distributed && o.device === 'cuda' ? (`cuda:${distributed.localRank}` as const) : o.device
+  const model = await VideoBERT.create(config, { seed, numThreads: o.threads, device })
   const trainer = new Trainer({
     out: o.out,
     steps,
@@ -124,6 +132,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     checkpointFiles: { [TOKENIZER_FILE]: o.tokenizer },
     signal: o.signal,
     progress: o.progress ?? true,
+    distributed,
   })
   return { ...(await trainer.fit(model, data)), validationNote }
 }

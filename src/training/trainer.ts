@@ -19,14 +19,18 @@ import { CODEBOOK_FILE, FEATURE_NORM_FILE, METRICS_FILE, VIDEO_TOKENIZER_FILE } 
 import { VideoBERT, type StepResult } from '../model.js'
 import { tokenizeOptionsOf } from '../video-tokenizer.js'
 import { CheckpointManager, type TrainerState } from './checkpoints.js'
+import type { DataPart, Distributed } from '../distributed.js'
 import { HealthMonitor, type HealthOptions, type HealthWarning } from './health.js'
 import { writeLossCurve } from './report.js'
 import { layerRatesAt, learningRate, type LayerRateOptions, type ScheduleOptions } from './schedule.js'
 
 /** What every kind of `TrainingData` has: batches of a split, its windows, the feature standardisation, the shards and the skipped items. */
 export interface DataCommon {
-  /** Batches of one epoch of a split, up to `batchSize` items each (training order shuffled, seeded by `epoch`). */
-  batches(split: Split, batchSize: number, epoch?: number): Generator<Batch>
+  /**
+   * Batches of one epoch of a split, up to `batchSize` items each (training order shuffled, seeded by
+   * `epoch`); with a `part`, this rank's share of each (`takePart`).
+   */
+  batches(split: Split, batchSize: number, epoch?: number, part?: DataPart): Generator<Batch>
   readonly windows: Record<Split, Window[]>
   readonly featureNorm: VideoTextDataset['featureNorm']
   readonly shards: VideoTextDataset['shards']
@@ -84,7 +88,7 @@ export interface TrainerOptions {
   out: string
   /** Optimizer steps to train. */
   steps: number
-  /** Samples per micro-batch. @default 8 */
+  /** Samples per micro-batch (on each rank, with `distributed`: the global micro-batch is batchSize × ranks). @default 8 */
   batchSize?: number
   /** Micro-batches per optimizer step. @default 1 */
   gradientAccumulation?: number
@@ -127,6 +131,14 @@ export interface TrainerOptions {
    * @default {}
    */
   health?: HealthOptions | false
+  /**
+   * Train data-parallel in this group (`startDistributed`): each rank takes its share of every
+   * global batch, the gradients are summed over the ranks, rank 0 alone writes checkpoints, metrics,
+   * the progress line and the run page; every rank validates (the same numbers, so every rank takes
+   * the same early-stopping decision). A resume keeps the data position when batchSize × ranks is
+   * the one the run was saved with. Callbacks run on every rank (`t.options.distributed.rank`).
+   */
+  distributed?: Distributed
 }
 
 /** What `Trainer.fit` returns: the final state and model, why it stopped, the last validation, the health report, the data wait and the skipped items. */
@@ -150,7 +162,7 @@ export interface FitResult {
 
 /** Runs the training loop (see the module notes) with fixed `TrainerOptions`: `fit` trains, `validate` evaluates. */
 export class Trainer {
-  readonly options: Required<Omit<TrainerOptions, 'signal' | 'callbacks'>> & Pick<TrainerOptions, 'signal' | 'callbacks'>
+  readonly options: Required<Omit<TrainerOptions, 'signal' | 'callbacks' | 'distributed'>> & Pick<TrainerOptions, 'signal' | 'callbacks' | 'distributed'>
 
   constructor(options: TrainerOptions) {
     if (!Number.isInteger(options.steps) || options.steps <= 0) {
@@ -213,17 +225,32 @@ export class Trainer {
    */
   async fit(model: VideoBERT, data: TrainingData, validation?: TrainingData): Promise<FitResult> {
     const o = this.options
+    const dist = o.distributed
+    const root = !dist || dist.isRoot
     const run = this.#prepareRun(model, data)
     const start = await this.#startOrResume(model, run)
     model = start.model
     const state = start.state
+    const globalBatch = o.batchSize * (dist?.worldSize ?? 1)
+    if (state.step > 0 && (state.globalBatchSize ?? o.batchSize) !== globalBatch) {
+      throw new VideoBertError(
+        'Checkpoint',
+        `the run was saved with ${state.globalBatchSize ?? o.batchSize} rows per micro-batch over all ranks; resume with batchSize × ranks = ${state.globalBatchSize ?? o.batchSize} (now ${o.batchSize} × ${dist?.worldSize ?? 1}) to continue from its data position`,
+      )
+    }
+    state.globalBatchSize = globalBatch
+    if (dist) {
+      model.joinDataParallel(dist.checkEvery)
+      dist.barrier('the start of training') // rank 0 has prepared the run directory
+    }
+    const part: DataPart | undefined = dist ? { rank: dist.rank, world: dist.worldSize } : undefined
     const head = trainedHead(model, data)
     const loop: Loop = {
       valData: validation ?? data,
-      line: o.progress ? new ProgressLine() : null,
+      line: o.progress && root ? new ProgressLine() : null,
       head,
-      health: o.health === false ? null : new HealthMonitor(o.steps, head, o.health),
-      stream: new BatchStream(data, o.batchSize, o.gradientAccumulation, state.epoch, state.batchInEpoch),
+      health: o.health === false || !root ? null : new HealthMonitor(o.steps, head, o.health),
+      stream: new BatchStream(data, globalBatch, o.gradientAccumulation, state.epoch, state.batchInEpoch, part),
       next: null,
       consumed: { epoch: state.epoch, batchInEpoch: state.batchInEpoch },
       stopped: 'completed',
@@ -246,7 +273,7 @@ export class Trainer {
       }
       if (loop.stopped !== 'completed') await this.#checkpoint(model, run, snapshot())
       loop.line?.done()
-      writeLossCurve(o.out)
+      if (root) writeLossCurve(o.out)
       const final = snapshot()
       await this.#emit('onFitEnd', this, final)
       const dataWaitFraction = loop.dataMs / Math.max(1e-9, performance.now() - loop.t0)
@@ -269,13 +296,15 @@ export class Trainer {
     const ckpt = new CheckpointManager(join(o.out, 'checkpoints'), { keepLast: o.keepLast })
     // Checkpoints carry the feature standardisation the data applied, for inference.
     const files = { ...o.checkpointFiles }
+    // (Written by rank 0 alone in a data-parallel run; the others only read the run directory.)
+    const writes = !o.distributed || o.distributed.isRoot
     if (data.featureNorm) {
       files[FEATURE_NORM_FILE] = join(o.out, FEATURE_NORM_FILE)
-      saveFeatureNorm(files[FEATURE_NORM_FILE], data.featureNorm)
+      if (writes) saveFeatureNorm(files[FEATURE_NORM_FILE], data.featureNorm)
     }
     // ... and how the videos were tokenized, so inference can tokenize new videos the same way.
     files[VIDEO_TOKENIZER_FILE] = join(o.out, VIDEO_TOKENIZER_FILE)
-    writeFileSync(files[VIDEO_TOKENIZER_FILE], `${JSON.stringify(tokenizeOptionsOf(data.shards.params), null, 2)}\n`)
+    if (writes) writeFileSync(files[VIDEO_TOKENIZER_FILE], `${JSON.stringify(tokenizeOptionsOf(data.shards.params), null, 2)}\n`)
     // ... and, for a model that reads visual words, the codebook they came from.
     if (model.config.videoInput === 'visual_words') {
       const codebook = join(data.shards.dir, CODEBOOK_FILE)
@@ -285,7 +314,8 @@ export class Trainer {
       files[CODEBOOK_FILE] = codebook
     }
     const metricsPath = join(o.out, METRICS_FILE)
-    return { ckpt, files, metricsPath, log: (record) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`) }
+    const root = !o.distributed || o.distributed.isRoot
+    return { ckpt, files, metricsPath, root, log: (record) => root && appendFileSync(metricsPath, `${JSON.stringify(record)}\n`) }
   }
 
   /** A fresh start (refusing a directory with an earlier run's checkpoints), or the latest checkpoint's model and state. */
@@ -297,12 +327,12 @@ export class Trainer {
       if (latest) {
         throw new VideoBertError('Checkpoint', `${this.options.out} already holds checkpoints of an earlier run (${latest.path}); resume it or use another directory`)
       }
-      rmSync(run.metricsPath, { force: true })
+      if (run.root) rmSync(run.metricsPath, { force: true })
       return { model, state }
     }
     if (!latest) {
       // Killed before its first complete checkpoint: the run starts over, and so do its metrics.
-      rmSync(run.metricsPath, { force: true })
+      if (run.root) rmSync(run.metricsPath, { force: true })
       return { model, state }
     }
     const restored = await VideoBERT.load(latest.path, model.options)
@@ -310,7 +340,7 @@ export class Trainer {
       throw new VideoBertError('Checkpoint', `${latest.path}: architecture differs from the model being trained`)
     }
     const resumed = run.ckpt.readState(latest.path)
-    truncateMetrics(run.metricsPath, resumed.step)
+    if (run.root) truncateMetrics(run.metricsPath, resumed.step)
     await this.#emit('onLoadCheckpoint', this, latest.path, resumed)
     return { model: restored, state: resumed }
   }
@@ -400,15 +430,21 @@ export class Trainer {
     return false
   }
 
+  /** A checkpoint, by rank 0 in a data-parallel run while the others wait (all ranks hold the same model). */
   async #checkpoint(model: VideoBERT, run: Run, s: TrainerState): Promise<void> {
-    const path = await run.ckpt.save(model, s, run.files)
-    await this.#emit('onSaveCheckpoint', this, path, s)
+    if (run.root) {
+      const path = await run.ckpt.save(model, s, run.files)
+      await this.#emit('onSaveCheckpoint', this, path, s)
+    }
+    this.options.distributed?.barrier(`the checkpoint of step ${s.step}`)
   }
 }
 
 /** What one `fit` call writes to: the checkpoints, the files they carry, the metrics log. */
 interface Run {
   ckpt: CheckpointManager
+  /** Whether this process writes (not a data-parallel rank other than 0). */
+  root: boolean
   files: Record<string, string>
   metricsPath: string
   log: (record: Record<string, unknown>) => void
@@ -468,9 +504,10 @@ class BatchStream {
     private readonly microBatches: number,
     epoch: number,
     batchInEpoch: number,
+    private readonly part?: DataPart,
   ) {
     this.#epoch = epoch
-    this.#iter = data.batches('train', batchSize, epoch)
+    this.#iter = data.batches('train', batchSize, epoch, part)
     for (let i = 0; i < batchInEpoch; i++) this.#iter.next()
     this.#batchInEpoch = batchInEpoch
   }
@@ -490,7 +527,7 @@ class BatchStream {
       }
       this.#epoch++
       this.#batchInEpoch = 0
-      this.#iter = this.data.batches('train', this.batchSize, this.#epoch)
+      this.#iter = this.data.batches('train', this.batchSize, this.#epoch, this.part)
       if (this.data.windows.train.length === 0) throw new VideoBertError('InvalidInput', 'the training split is empty')
     }
   }

@@ -250,6 +250,14 @@ impl Mpi {
             return Err(Error::Distributed(format!("rank {}: {what}: an earlier collective failed; the run cannot go on", self.rank)));
         }
         let _one_at_a_time = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        // The fault tests' rank that hangs (stops answering, as a stuck or swapped-out process does)
+        // or dies at its n-th collective (`VIDEOBERT_FAULT_POINT=collective:hang@n` / `collective:kill@n`).
+        if videobert_common::fault::reached("collective", "hang") {
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
+        videobert_common::fault::point("collective", "kill");
         let mut request: usize = 0;
         let rc = start(&mut request);
         if rc != MPI_SUCCESS {
