@@ -19,6 +19,7 @@ export interface DistributedOptions {
   mpiLibrary?: string
 }
 
+/** The defaults of `DistributedOptions`. */
 export const DISTRIBUTED_DEFAULTS = { backend: 'mpi', timeoutS: 300, checkEvery: 100 } as const
 
 /** What a launcher's environment says about this process; null when it is not one of several. */
