@@ -16,7 +16,7 @@ command -v cargo >/dev/null || { echo "setup: Rust is required (https://rustup.r
 # its build tools (nasm for the SIMD code, meson + ninja for dav1d); for VIDEOBERT_FFMPEG=system the
 # FFmpeg 5.1 headers and shared libraries instead.
 packages=(gcc g++ make pkg-config clang libclang-dev)
-# Open MPI's mpirun and libmpi.so.40, for the data-parallel runs (docs/distributed.md); the
+# Open MPI's mpirun and libmpi.so.40, for the data-parallel tests (__test__/distributed.spec.ts); the
 # addon loads MPI only when a run asks for it.
 packages+=(openmpi-bin)
 if [ "${VIDEOBERT_FFMPEG:-static}" = system ]; then

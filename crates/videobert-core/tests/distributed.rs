@@ -1,6 +1,6 @@
 //! Data-parallel semantics without MPI: ranks are threads joined by an in-process `Collective`, so
 //! the step's arithmetic (row-indexed masks, count-weighted losses, summed gradients) is checked
-//! here; docs/distributed.md shows the same over real MPI processes (mpirun).
+//! here; `__test__/distributed.spec.ts` checks the same over real MPI processes (mpirun).
 
 mod common;
 
