@@ -226,8 +226,8 @@ export class Trainer {
   async fit(model: VideoBERT, data: TrainingData, validation?: TrainingData): Promise<FitResult> {
     const o = this.options
     const dist = o.distributed
-    const root = !dist || dist.isRoot
     const run = this.#prepareRun(model, data)
+    const root = run.root
     const start = await this.#startOrResume(model, run)
     model = start.model
     const state = start.state
@@ -297,14 +297,14 @@ export class Trainer {
     // Checkpoints carry the feature standardisation the data applied, for inference.
     const files = { ...o.checkpointFiles }
     // (Written by rank 0 alone in a data-parallel run; the others only read the run directory.)
-    const writes = !o.distributed || o.distributed.isRoot
+    const root = !o.distributed || o.distributed.isRoot
     if (data.featureNorm) {
       files[FEATURE_NORM_FILE] = join(o.out, FEATURE_NORM_FILE)
-      if (writes) saveFeatureNorm(files[FEATURE_NORM_FILE], data.featureNorm)
+      if (root) saveFeatureNorm(files[FEATURE_NORM_FILE], data.featureNorm)
     }
     // ... and how the videos were tokenized, so inference can tokenize new videos the same way.
     files[VIDEO_TOKENIZER_FILE] = join(o.out, VIDEO_TOKENIZER_FILE)
-    if (writes) writeFileSync(files[VIDEO_TOKENIZER_FILE], `${JSON.stringify(tokenizeOptionsOf(data.shards.params), null, 2)}\n`)
+    if (root) writeFileSync(files[VIDEO_TOKENIZER_FILE], `${JSON.stringify(tokenizeOptionsOf(data.shards.params), null, 2)}\n`)
     // ... and, for a model that reads visual words, the codebook they came from.
     if (model.config.videoInput === 'visual_words') {
       const codebook = join(data.shards.dir, CODEBOOK_FILE)
@@ -314,7 +314,6 @@ export class Trainer {
       files[CODEBOOK_FILE] = codebook
     }
     const metricsPath = join(o.out, METRICS_FILE)
-    const root = !o.distributed || o.distributed.isRoot
     return { ckpt, files, metricsPath, root, log: (record) => root && appendFileSync(metricsPath, `${JSON.stringify(record)}\n`) }
   }
 

@@ -319,7 +319,7 @@ pub fn train_step(w: &Weights, optimizer: &mut AdamW, seed: u64, batches: &[Batc
         metrics.loss += scalar(&weighted)?;
         metrics.mlm_loss += scalar(&l.mlm)? * share.mlm;
         metrics.video_loss += scalar(&l.video)? * share.video;
-        metrics.vtm_loss += scalar(&l.vtm)? * if matches!(prep, Prepared::Masked(_)) { share.rows } else { 0.0 };
+        metrics.vtm_loss += scalar(&l.vtm)? * share.rows; // 0 outside pre-training
         metrics.classify_loss += scalar(&l.classify)? * metric_share;
         metrics.caption_loss += scalar(&l.caption)? * metric_share;
         metrics.accuracy += accuracy * metric_share;

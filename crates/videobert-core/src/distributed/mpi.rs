@@ -178,22 +178,21 @@ impl Mpi {
         };
         // SAFETY (all transmutes below): each symbol is the MPI function of that name, whose C
         // prototype the type alias spells out.
-        let func = |name: &str| -> Result<usize> { need(name) };
         unsafe {
-            let initialized: FnInitialized = std::mem::transmute(func("MPI_Initialized")?);
-            let init_thread: FnInitThread = std::mem::transmute(func("MPI_Init_thread")?);
-            let comm_rank: FnCommInt = std::mem::transmute(func("MPI_Comm_rank")?);
-            let comm_size: FnCommInt = std::mem::transmute(func("MPI_Comm_size")?);
-            let set_errhandler: FnSetErrhandler = std::mem::transmute(func("MPI_Comm_set_errhandler")?);
-            let version: FnLibraryVersion = std::mem::transmute(func("MPI_Get_library_version")?);
+            let initialized: FnInitialized = std::mem::transmute(need("MPI_Initialized")?);
+            let init_thread: FnInitThread = std::mem::transmute(need("MPI_Init_thread")?);
+            let comm_rank: FnCommInt = std::mem::transmute(need("MPI_Comm_rank")?);
+            let comm_size: FnCommInt = std::mem::transmute(need("MPI_Comm_size")?);
+            let set_errhandler: FnSetErrhandler = std::mem::transmute(need("MPI_Comm_set_errhandler")?);
+            let version: FnLibraryVersion = std::mem::transmute(need("MPI_Get_library_version")?);
             let f = Fns {
-                iallreduce: std::mem::transmute::<usize, FnIallreduce>(func("MPI_Iallreduce")?),
-                ibcast: std::mem::transmute::<usize, FnIbcast>(func("MPI_Ibcast")?),
-                ibarrier: std::mem::transmute::<usize, FnIbarrier>(func("MPI_Ibarrier")?),
-                test: std::mem::transmute::<usize, FnTest>(func("MPI_Test")?),
-                abort: std::mem::transmute::<usize, FnAbort>(func("MPI_Abort")?),
-                finalize: std::mem::transmute::<usize, FnFinalize>(func("MPI_Finalize")?),
-                error_string: std::mem::transmute::<usize, FnErrorString>(func("MPI_Error_string")?),
+                iallreduce: std::mem::transmute::<usize, FnIallreduce>(need("MPI_Iallreduce")?),
+                ibcast: std::mem::transmute::<usize, FnIbcast>(need("MPI_Ibcast")?),
+                ibarrier: std::mem::transmute::<usize, FnIbarrier>(need("MPI_Ibarrier")?),
+                test: std::mem::transmute::<usize, FnTest>(need("MPI_Test")?),
+                abort: std::mem::transmute::<usize, FnAbort>(need("MPI_Abort")?),
+                finalize: std::mem::transmute::<usize, FnFinalize>(need("MPI_Finalize")?),
+                error_string: std::mem::transmute::<usize, FnErrorString>(need("MPI_Error_string")?),
             };
             let mut done: c_int = 0;
             initialized(&mut done);
