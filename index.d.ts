@@ -168,6 +168,9 @@ export interface CheckpointFileNames {
   config: string
 }
 
+/** Check a shard directory made in parts: every chunk of the manifest present, one set of parameters. */
+export declare function checkShardSet(dir: string): Promise<NativeShardSetStatus>
+
 /**
  * A codebook `fitCodebook` fitted and saved: its number of visual words, the size of its vectors,
  * and how many segment features it was fitted on (all of the shards', or a sample of `sample`).
@@ -318,6 +321,9 @@ export interface MaskPrediction {
   ids: Uint32Array
   probs: Float32Array
 }
+
+/** Gather the part directories into `out` (copies; idempotent), then check it. */
+export declare function mergeShardSets(parts: Array<string>, out: string): Promise<NativeShardSetStatus>
 
 /** What turning cues into captions did, counted (the rule: docs/subtitles.md). */
 export interface NativeAlignReport {
@@ -578,6 +584,25 @@ export interface NativePairedVideo {
   language?: string
   /** Captions its text gives. */
   captions: number
+}
+
+/** What `checkShardSet` and `mergeShardSets` found in a shard directory (videobert_video::shard_set). */
+export interface NativeShardSetStatus {
+  dir: string
+  /** Videos of the whole manifest (null: a set made before the count was recorded). */
+  manifestVideos?: number
+  /** Chunks the manifest makes (null when the manifest's size is not recorded). */
+  chunksExpected?: number
+  /** Complete chunks present, ascending. */
+  chunksPresent: Array<number>
+  /** Chunks of the manifest not here, ascending (with `--shard i/n`, chunk c is part c mod n's). */
+  chunksMissing: Array<number>
+  /** Videos tokenized in the chunks present. */
+  videos: number
+  /** Videos that failed in the chunks present. */
+  failed: number
+  /** Every chunk of the manifest is here. */
+  complete: boolean
 }
 
 /** A video whose subtitle source could not be read, left out of the vocabulary's text. */

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, buildManifest, builtinFeatures, checkpointFileNames, createModel, cudaBuilt, distributedBarrier, distributedBroadcast, distributedFinish, distributedLaunch, encodeVideo, ErrorCode, errorCodes, fitCodebook, initDistributed, isDeviceName, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, readSubtitles, stepDefaults, subtitleTracks, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
+const { CancelToken, NativeCodebook, NativeTextTokenizer, NativeTokenShards, NativeVideoBert, assignCodebook, buildManifest, builtinFeatures, checkpointFileNames, checkShardSet, createModel, cudaBuilt, distributedBarrier, distributedBroadcast, distributedFinish, distributedLaunch, encodeVideo, ErrorCode, errorCodes, fitCodebook, initDistributed, isDeviceName, loadCodebook, loadForCaptioning, loadForClassification, loadForFineTuning, loadModel, loadTextTokenizer, mergeShardSets, normalizeConfig, openTokenShards, presetConfig, PresetName, presetNames, presetTraining, readSubtitles, stepDefaults, subtitleTracks, tokenizeDefaults, tokenizeFile, tokenizeManifest, trainVocab, videoFormats } = nativeBinding
 export { CancelToken }
 export { NativeCodebook }
 export { NativeTextTokenizer }
@@ -783,6 +783,7 @@ export { assignCodebook }
 export { buildManifest }
 export { builtinFeatures }
 export { checkpointFileNames }
+export { checkShardSet }
 export { createModel }
 export { cudaBuilt }
 export { distributedBarrier }
@@ -801,6 +802,7 @@ export { loadForClassification }
 export { loadForFineTuning }
 export { loadModel }
 export { loadTextTokenizer }
+export { mergeShardSets }
 export { normalizeConfig }
 export { openTokenShards }
 export { presetConfig }

@@ -108,6 +108,11 @@ export function distributedFor(setting: boolean | DistributedOptions | undefined
   return startDistributed(setting === true || setting === undefined ? {} : setting)
 }
 
+/** Where a rank computes: `'cuda'` becomes `'cuda:LOCAL_RANK'` in a group (one GPU per process on a node); anything else as given. */
+export function deviceOfRank<D extends string>(device: D | undefined, group: Distributed | undefined): D | `cuda:${number}` | undefined {
+  return group && device === 'cuda' ? `cuda:${group.localRank}` : device
+}
+
 /** This process's rank in the group it joined (0 when it joined none). */
 export function startedRank(): number {
   return current?.rank ?? 0

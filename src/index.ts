@@ -40,6 +40,7 @@ export {
   type TokenizeFailure,
 } from './video-tokenizer.js'
 export { TokenShards, type VideoRecord, type CaptionSpan, type ShardParams } from './shards.js'
+export { checkShardSet, mergeShardSets, arrayJobPart, type ShardSetStatus, type ArrayJobPart } from './shard-set.js'
 export { Codebook, fitCodebookOnShards, assignCodebookToShards, type CodebookOptions, type CodebookInfo } from './codebook.js'
 export { TextTokenizer, trainVocabulary, type VocabOptions, type VocabSummary, type NativeVocabSummary, type NativeSkippedVideo } from './vocab.js'
 export {

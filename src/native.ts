@@ -86,6 +86,8 @@ export const {
   tokenizeFile,
   tokenizeManifest,
   openTokenShards,
+  checkShardSet,
+  mergeShardSets,
   fitCodebook,
   assignCodebook,
   trainVocab,

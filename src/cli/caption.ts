@@ -7,7 +7,8 @@ import { loadPretrained } from '../pretrained.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { CAPTION_FINETUNE_DEFAULTS as CF, finetuneCaptioner } from '../training/finetune-caption.js'
 import { choice, deviceFlag, number, optionalInt, optionalNonNegative, optionalPositive, optionalPositiveInt, parseCommand, positiveInt, required } from './args.js'
-import { headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
+import { DISTRIBUTED_HELP, headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
+import { startedRank } from '../distributed.js'
 import { ProgressLine } from '../progress.js'
 import { readVideos } from './videos.js'
 
@@ -66,6 +67,7 @@ ${LAYER_RATE_HELP}
   --from-scratch             same architecture, random initial weights (the baseline)
   --threads N                threads for tensor math (default: physical cores)
   --device NAME              cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
+${DISTRIBUTED_HELP}
   --json                     print the result as JSON on stdout`
 
 /** \`finetune --task caption\`, given the options \`finetune\` parsed (the other tasks' options refused). */
@@ -79,6 +81,7 @@ export async function finetuneCaptionCommand(v: Record<string, unknown>, signal:
     labelSmoothing: number(v['label-smoothing'], 'label-smoothing', CF.labelSmoothing, 0, 0.99),
     generate: { strategy: choice(v.strategy, 'strategy', ['greedy', 'beam'] as const, 'greedy'), beamSize: positiveInt(v['beam-size'], 'beam-size', C.beamSize) },
   })
+  if (startedRank() !== 0) return r.fit.stopped === 'aborted' ? 130 : 0 // rank 0 reports
   const summary = { checkpoint: r.checkpoint, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }
   if (v.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`)

@@ -9,7 +9,8 @@ import { FINETUNE_DEFAULTS as F, finetuneClassifier } from '../training/finetune
 import { deviceFlag, number, parseCommand, required } from './args.js'
 import { FINETUNE_CAPTION_HELP, finetuneCaptionCommand } from './caption.js'
 import { FINETUNE_QA_HELP, finetuneQACommand } from './qa.js'
-import { headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
+import { DISTRIBUTED_HELP, FINETUNE_DISTRIBUTED_FLAGS, headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
+import { startedRank } from '../distributed.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_HELP = `Usage: videobert finetune --task classify --checkpoint DIR --shards DIR (--label KEY | --labels FILE) --out RUN [options]
@@ -43,6 +44,7 @@ ${LAYER_RATE_HELP}
   --from-scratch             same architecture, random initial weights (the baseline)
   --threads N                threads for tensor math (default: physical cores)
   --device NAME              cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
+${DISTRIBUTED_HELP}
   --json                     print the result as JSON on stdout`
 
 export const CLASSIFY_HELP = `Usage: videobert classify --checkpoint DIR (VIDEO... | --shards DIR [--label KEY | --labels FILE]) [options]
@@ -81,7 +83,7 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
   const { values: v } = parseCommand(args, {
     task: s, checkpoint: s, shards: s, label: s, labels: s, classes: s, 'label-fraction': s, 'validation-fraction': s, out: s,
     steps: s, 'batch-size': s, lr: s, 'layer-decay': s, 'encoder-lr-scale': s, 'freeze-fraction': s, pooling: s, prompt: s, seed: s, 'from-scratch': { type: 'boolean' }, threads: s, device: s,
-    'decoder-layers': s, 'label-smoothing': s, strategy: s, 'beam-size': s, format: s,
+    'decoder-layers': s, 'label-smoothing': s, strategy: s, 'beam-size': s, format: s, ...FINETUNE_DISTRIBUTED_FLAGS,
   })
   if (v.help) {
     process.stdout.write(`${v.task === 'qa' ? FINETUNE_QA_HELP : v.task === 'caption' ? FINETUNE_CAPTION_HELP : FINETUNE_HELP}\n`)
@@ -101,6 +103,8 @@ export async function finetuneCommand(args: string[], signal: AbortSignal): Prom
     labelFraction: number(v['label-fraction'], 'label-fraction', F.labelFraction, 1e-9, 1),
     prompt: typeof v.prompt === 'string' ? v.prompt : undefined,
   })
+  // In a data-parallel run rank 0 reports; the others finish quietly.
+  if (startedRank() !== 0) return r.fit.stopped === 'aborted' ? 130 : 0
   const summary = { checkpoint: r.checkpoint, classes: r.classes, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }
   if (v.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`)

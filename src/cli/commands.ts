@@ -6,7 +6,7 @@
  * some videos failed (listed in OUT/failures.jsonl); 130 interrupted (re-run to resume).
  */
 import { VideoBertError } from '../errors.js'
-import { optionalInt, optionalNonNegative, optionalPositive, parseCommand } from './args.js'
+import { optionalInt, optionalNonNegative, optionalPositive, optionalPositiveInt, parseCommand } from './args.js'
 import { assignCodebookToShards, fitCodebookOnShards } from '../codebook.js'
 import { trainVocabulary } from '../vocab.js'
 import { TOKENIZE_DEFAULTS as T, VideoTokenizer, type TokenizeOptions, type TokenizeProgress } from '../video-tokenizer.js'
@@ -23,6 +23,8 @@ import { ANSWER_HELP, answerCommand } from './qa.js'
 import { formatsText, videoFormats } from '../formats.js'
 import { ALIGN_DEFAULTS } from '../subtitles.js'
 import { MANIFEST_HELP, manifestCommand, subtitleLine } from './manifest.js'
+import { SHARDS_HELP, shardsCommand } from './shards.js'
+import { arrayJobPart } from '../shard-set.js'
 
 const HELP = `videobert — VideoBERT pre-training from Node.js
 
@@ -32,6 +34,7 @@ Commands:
   demo       the whole pipeline on a synthetic captioned set, evaluated on held-out clips
   manifest   pair a folder of videos with their subtitles/transcripts → a manifest (JSONL)
   tokenize   videos (a manifest, files or directories) → token shards
+  shards     check | merge a corpus tokenized in parts (array jobs)
   codebook   fit | assign visual words (hierarchical k-means)
   vocab      train a WordPiece vocabulary from a manifest's captions
   pretrain   token shards + vocabulary → a pre-trained checkpoint
@@ -59,6 +62,7 @@ const HELPS: Record<string, string> = {
   answer: ANSWER_HELP,
   inspect: INSPECT_HELP,
   manifest: MANIFEST_HELP,
+  shards: SHARDS_HELP,
   formats: `Usage: videobert formats [--json]
 
 Lists what the addon's own FFmpeg decodes, asked of FFmpeg itself: its version and licence, every
@@ -101,7 +105,11 @@ Options:
                             are split, short ones merged (default ${ALIGN_DEFAULTS.captionWords}; docs/subtitles.md)
   --caption-gap SECONDS     the longest silence inside one merged caption (default ${ALIGN_DEFAULTS.captionGap})
   --workers N               videos decoded at once (default: all cores)
-  --shard i/n               process part i of n (Slurm arrays, Kubernetes indexed jobs)
+  --shard i/n               process part i of n: the chunks c with c mod n = i (default: the part
+                            of an array job — SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT, or a
+                            Kubernetes Indexed Job's JOB_COMPLETION_INDEX of --shard-count; else
+                            all). Parts may share --out; 'videobert shards check' confirms the set
+  --shard-count N           parts in all, for a Kubernetes Indexed Job (its completions)
   --videos-per-shard N      videos per shard file (default ${T.videosPerShard})
   --dtype f16|f32           feature storage (default ${T.dtype})
   --json                    print the summary as JSON on stdout
@@ -136,7 +144,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   const s = { type: 'string' } as const
   const { values: v, positionals } = parseCommand(args, {
     out: s, fps: s, 'frames-per-segment': s, stride: s, 'pad-last': { type: 'boolean' }, pool: s, grid: s, 'feature-dim': s,
-    'frame-size': s, extractor: s, weights: s, 'backbone-weights': s, 'backbone-input': s, 'max-duration': s, codebook: s, workers: s, shard: s, 'videos-per-shard': s, dtype: s,
+    'frame-size': s, extractor: s, weights: s, 'backbone-weights': s, 'backbone-input': s, 'max-duration': s, codebook: s, workers: s, shard: s, 'shard-count': s, 'videos-per-shard': s, dtype: s,
     'caption-words': s, 'caption-gap': s,
   })
   if (v.help) return help('tokenize')
@@ -162,6 +170,10 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
     maxDuration: optionalPositive(v['max-duration'], 'max-duration'),
   })
   const isManifest = positionals.length === 1 && /\.(jsonl|json|csv)$/i.test(positionals[0]!)
+  const shardCount = optionalPositiveInt(v['shard-count'], 'shard-count')
+  if (v.shard !== undefined && shardCount !== undefined) throw usage('--shard i/n already says the count: drop --shard-count')
+  const job = v.shard === undefined ? arrayJobPart(process.env, shardCount) : null
+  if (job) process.stderr.write(`tokenize: part ${job.part}/${job.parts} (${job.source})\n`)
   const line = new ProgressLine()
   const show = (p: TokenizeProgress, force = false) => {
     const fps = p.seconds > 0 ? p.decodedFrames / p.seconds : 0
@@ -177,7 +189,7 @@ async function tokenize(args: string[], signal: AbortSignal): Promise<number> {
   const summary = await tokenizer.tokenizeManifest(isManifest ? positionals[0]! : positionals, {
     out: v.out as string,
     workers: optionalInt(v.workers, 'workers'),
-    shard: v.shard as string | undefined,
+    shard: job ? [job.part, job.parts] : (v.shard as string | undefined),
     videosPerShard: optionalInt(v['videos-per-shard'], 'videos-per-shard'),
     dtype: v.dtype as 'f16' | 'f32' | undefined,
     codebook: v.codebook as string | undefined,
@@ -280,6 +292,8 @@ export async function main(argv: string[]): Promise<number> {
         return await vocab(rest)
       case 'manifest':
         return await manifestCommand(rest)
+      case 'shards':
+        return await shardsCommand(rest)
       case 'pretrain':
         return await pretrainCommand(rest, controller.signal)
       case 'demo':

@@ -7,7 +7,8 @@ import { TokenShards } from '../shards.js'
 import { FINETUNE_DEFAULTS as F } from '../training/finetune.js'
 import { finetuneQA } from '../training/finetune-qa.js'
 import { choice, deviceFlag, parseCommand, required } from './args.js'
-import { headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
+import { DISTRIBUTED_HELP, headFlags, LAYER_RATE_HELP } from './finetune-flags.js'
+import { startedRank } from '../distributed.js'
 import { readVideos } from './videos.js'
 
 export const FINETUNE_QA_HELP = `Usage: videobert finetune --task qa --checkpoint DIR --shards DIR --out RUN [options]
@@ -38,6 +39,7 @@ ${LAYER_RATE_HELP}
   --from-scratch             same architecture, random initial weights (the baseline)
   --threads N                threads for tensor math (default: physical cores)
   --device NAME              cpu, cuda or cuda:N (default cpu; CUDA needs the CUDA build)
+${DISTRIBUTED_HELP}
   --json                     print the result as JSON on stdout`
 
 export const ANSWER_HELP = `Usage: videobert answer --checkpoint FT (--video V --question Q [--choices a,b,c] | --shards DIR) [options]
@@ -77,6 +79,7 @@ export async function finetuneQACommand(v: Record<string, unknown>, signal: Abor
   if (v.pooling === 'mask') throw new VideoBertError('InvalidConfig', "finetune --task qa: --pooling mask is for classify (the answer head reads cls, segments or text)")
   const flags = headFlags(v, signal)
   const r = await finetuneQA({ ...flags, pooling: flags.pooling === 'mask' ? undefined : flags.pooling, format })
+  if (startedRank() !== 0) return r.fit.stopped === 'aborted' ? 130 : 0 // rank 0 reports
   const summary = { checkpoint: r.checkpoint, answers: r.answers, videos: r.videos, steps: r.fit.state.step, stopped: r.fit.stopped, validation: r.validation }
   if (v.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`)

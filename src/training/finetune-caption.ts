@@ -9,7 +9,7 @@ import { scoreSplitCaptions, type CaptionScoreReport } from '../eval/captioning.
 import type { CaptionOptions } from '../inference/caption.js'
 import { VideoBERT } from '../model.js'
 import type { TokenShards } from '../shards.js'
-import { FINETUNE_DEFAULTS, finetuneInputs, trainTask, withoutTaskHead, type HeadOptions } from './finetune.js'
+import { createOptions, FINETUNE_DEFAULTS, finetuneInputs, trainTask, withoutTaskHead, type HeadOptions } from './finetune.js'
 import type { FitResult } from './trainer.js'
 
 /** What the captioning options are when left out (the CLI's help shows these). */
@@ -50,7 +50,7 @@ export async function finetuneCaptioner(o: FinetuneCaptionOptions): Promise<Fine
     featureNorm,
   })
   const head = { decoderLayers: o.decoderLayers ?? c.decoderLayers, labelSmoothing: o.labelSmoothing ?? c.labelSmoothing }
-  const create = { seed, numThreads: o.numThreads, device: o.device }
+  const create = createOptions(o)
   const model = o.fromScratch
     ? await VideoBERT.create({ ...withoutTaskHead(config), ...head }, create)
     : await VideoBERT.forCaptioning(o.checkpoint, head, create)

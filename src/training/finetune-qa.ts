@@ -6,15 +6,13 @@
  * trained with a softmax over the choices; `classes.json` says `task: 'multiple-choice'`.
  * `answerQuestions` and `videobert answer` read either.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 
 import { QuestionDataset, type QAFormat } from '../data/questions.js'
 import { CLASSES_FILE } from '../files.js'
 import { VideoBERT } from '../model.js'
 import { evaluateQA, type QAReport } from '../eval/qa.js'
 import type { TokenShards } from '../shards.js'
-import { FINETUNE_DEFAULTS, finetuneInputs, trainHead, trainTask, withoutTaskHead, type ClassifierPooling, type HeadOptions } from './finetune.js'
+import { createOptions, FINETUNE_DEFAULTS, finetuneInputs, trainHead, trainTask, withoutTaskHead, writeRunFile, type ClassifierPooling, type HeadOptions } from './finetune.js'
 import type { FitResult } from './trainer.js'
 
 export interface FinetuneQAOptions extends HeadOptions {
@@ -54,11 +52,9 @@ export async function finetuneQA(o: FinetuneQAOptions): Promise<FinetuneQAResult
   })
   let run
   if (format === 'multiple-choice') {
-    const create = { seed, numThreads: o.numThreads, device: o.device }
+    const create = createOptions(o)
     const model = o.fromScratch ? await VideoBERT.create(withoutTaskHead(config), create) : await VideoBERT.forFineTuning(o.checkpoint, create)
-    mkdirSync(o.out, { recursive: true })
-    const classesPath = join(o.out, CLASSES_FILE)
-    writeFileSync(classesPath, `${JSON.stringify({ classes: [], task: 'multiple-choice', labels: null, prompt: null }, null, 2)}\n`)
+    const classesPath = writeRunFile(o, CLASSES_FILE, { classes: [], task: 'multiple-choice', labels: null, prompt: null })
     run = await trainTask(o, data, model, 'classifyLoss', { [CLASSES_FILE]: classesPath })
   } else {
     run = await trainHead(o, data, { classes: data.answers, task: 'qa', labels: null, prompt: null }, o.pooling ?? 'cls', config)

@@ -12,6 +12,7 @@ import { checkpointConfig, type VideoBertConfig } from '../config.js'
 import { loadFeatureNorm, type FeatureNorm } from '../data/feature-norm.js'
 import { LabelledDataset, type LabelSource } from '../data/labelled.js'
 import { MASK } from '../data/prompt.js'
+import { deviceOfRank, distributedFor, startedRank, type DistributedOptions } from '../distributed.js'
 import { VideoBertError } from '../errors.js'
 import { evaluateClassifier, type ClassificationReport } from '../eval/classification.js'
 import { CLASSES_FILE, FEATURE_NORM_FILE, TOKENIZER_FILE } from '../files.js'
@@ -83,6 +84,13 @@ export interface FinetuneOptions {
   device?: Device
   /** Progress line on stderr. @default true */
   progress?: boolean
+  /**
+   * Data-parallel fine-tuning (`distributedFor`, docs/distributed.md): by default on when a launcher
+   * (mpirun, mpiexec, srun) started this process as one of several; `false` trains alone; `true` or
+   * options require a launch. `batchSize` is per process; rank 0 writes the run directory.
+   * @default undefined (on under a launcher)
+   */
+  distributed?: boolean | DistributedOptions
   signal?: AbortSignal
 }
 
@@ -159,8 +167,29 @@ export async function finetuneInputs(
 /** The options every fine-tuning task shares. */
 export type HeadOptions = Pick<
   FinetuneOptions,
-  'checkpoint' | 'out' | 'steps' | 'batchSize' | 'lr' | 'layerDecay' | 'encoderLrScale' | 'freezeFraction' | 'seed' | 'fromScratch' | 'numThreads' | 'device' | 'progress' | 'signal'
+  'checkpoint' | 'out' | 'steps' | 'batchSize' | 'lr' | 'layerDecay' | 'encoderLrScale' | 'freezeFraction' | 'seed' | 'fromScratch' | 'numThreads' | 'device' | 'progress' | 'distributed' | 'signal'
 >
+
+/**
+ * How a fine-tuning run's model is created (seed, threads, and the device of this rank: `cuda` is
+ * `cuda:LOCAL_RANK` in a data-parallel group, which this joins when `o.distributed` says so).
+ */
+export function createOptions(o: HeadOptions): { seed: number; numThreads?: number; device?: Device } {
+  return { seed: o.seed ?? FINETUNE_DEFAULTS.seed, numThreads: o.numThreads, device: deviceOfRank(o.device, distributedFor(o.distributed)) }
+}
+
+/**
+ * Write a JSON file the final checkpoint carries (`classes.json`) into the run directory — on rank 0
+ * only in a data-parallel run, which alone copies it into checkpoints — and return its path.
+ */
+export function writeRunFile(o: HeadOptions, name: string, value: unknown): string {
+  const path = join(o.out, name)
+  if (startedRank() === 0) {
+    mkdirSync(o.out, { recursive: true })
+    writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`)
+  }
+  return path
+}
 
 /**
  * A classification head over `classes.classes` on the checkpoint's encoder (or the same
@@ -175,15 +204,12 @@ export async function trainHead(
   config: VideoBertConfig,
   words?: number[],
 ): Promise<{ fit: FitResult; checkpoint: string }> {
-  const seed = o.seed ?? FINETUNE_DEFAULTS.seed
   const numLabels = classes.classes.length
+  const create = createOptions(o)
   const model = o.fromScratch
-    ? await VideoBERT.create({ ...withoutTaskHead(config), numLabels, classifierPooling: pooling, classifierWords: words ?? [] }, { seed, numThreads: o.numThreads, device: o.device })
-    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling, words }, { seed, numThreads: o.numThreads, device: o.device })
-  mkdirSync(o.out, { recursive: true })
-  const classesPath = join(o.out, CLASSES_FILE)
-  writeFileSync(classesPath, `${JSON.stringify(classes, null, 2)}\n`)
-  return trainTask(o, data, model, 'classifyLoss', { [CLASSES_FILE]: classesPath })
+    ? await VideoBERT.create({ ...withoutTaskHead(config), numLabels, classifierPooling: pooling, classifierWords: words ?? [] }, create)
+    : await VideoBERT.forClassification(o.checkpoint, { numLabels, pooling, words }, create)
+  return trainTask(o, data, model, 'classifyLoss', { [CLASSES_FILE]: writeRunFile(o, CLASSES_FILE, classes) })
 }
 
 /**
@@ -212,6 +238,7 @@ export async function trainTask(
     checkpointFiles: { [TOKENIZER_FILE]: join(o.checkpoint, TOKENIZER_FILE), ...files },
     signal: o.signal,
     progress: o.progress ?? true,
+    distributed: distributedFor(o.distributed),
   })
   const fit = await trainer.fit(model, data)
   return { fit, checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`) }

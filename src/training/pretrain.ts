@@ -4,7 +4,8 @@
  * visual-word model `numVisualWords` from the shards' codebook, unless the config sets them; a
  * mismatch with the shards is one clear error.
  */
-import { distributedFor, type DistributedOptions } from '../distributed.js'
+import { deviceOfRank, distributedFor, type DistributedOptions } from '../distributed.js'
+import { checkShardSet } from '../shard-set.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -94,6 +95,10 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const d = PRETRAIN_DEFAULTS
   const shards = await TokenShards.open(o.data)
   if (shards.length === 0) throw new VideoBertError('InvalidInput', `${o.data}: the shard directory has no videos`)
+  const set = await checkShardSet(o.data)
+  if (!set.complete && set.chunksExpected !== null && (o.progress ?? true)) {
+    process.stderr.write(`pretrain: ${o.data} is incomplete (${set.chunksMissing.length} of ${set.chunksExpected} chunks missing: a part of the tokenize job not done?); training on the ${shards.length} videos present ('videobert shards check' lists them)\n`)
+  }
   const tokenizer = TextTokenizer.load(o.tokenizer)
   const preset = o.preset ?? d.preset
   // A visual-word model's codebook size is the one the shards were assigned with.
@@ -117,7 +122,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const validationNote = noValidationNote(data, validationFraction)
   if (validationNote && (o.progress ?? true)) process.stderr.write(`pretrain: ${validationNote}\n`)
   const distributed = distributedFor(o.distributed)
-  const device = distributed && o.device === 'cuda' ? (`cuda:${distributed.localRank}` as const) : o.device
+  const device = deviceOfRank(o.device, distributed)
   const model = await VideoBERT.create(config, { seed, numThreads: o.threads, device })
   const trainer = new Trainer({
     out: o.out,

@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::fault;
 
+/// The temporary name of `path` while this process writes it: `NAME.tmp.PID`, so that processes
+/// writing the same file at once (the parts of an array job creating one `index.json`) never share
+/// a temporary file — each renames a whole file of its own over the target.
 fn tmp_name(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".tmp");
+    name.push(format!(".tmp.{}", std::process::id()));
     path.with_file_name(name)
 }
 
@@ -104,23 +107,25 @@ mod fault_tests {
         }
     }
 
-    /// Run the child above in a fresh `dir` with `VIDEOBERT_FAULT_POINT=point`.
-    fn run_child(point: &str, dir: &Path) -> std::process::ExitStatus {
+    /// Run the child above in a fresh `dir` with `VIDEOBERT_FAULT_POINT=point`: its exit status and pid.
+    fn run_child(point: &str, dir: &Path) -> (std::process::ExitStatus, u32) {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
-        std::process::Command::new(std::env::current_exe().unwrap())
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "fsio::fault_tests::fault_child_writes_one_file_three_times", "--test-threads=1"])
             .env("VIDEOBERT_FAULT_POINT", point)
             .env(CHILD_DIR, dir)
             .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap()
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        (child.wait().unwrap(), pid)
     }
 
     #[test]
     fn the_nth_arrival_at_a_point_kills_the_process_there() {
         let dir = std::env::temp_dir().join(format!("vb-fault-{}", std::process::id()));
-        // (point, a.json afterwards, a.json.tmp afterwards)
+        // (point, a.json afterwards, the child's a.json.tmp.PID afterwards)
         let cases = [
             ("a.json:before-rename@2", Some("1111111111"), Some("2222222222")),
             ("a.json:after-rename@2", Some("2222222222"), None),
@@ -128,14 +133,14 @@ mod fault_tests {
             ("a.json:half-written@1", None, Some("11111")),
         ];
         for (point, file, tmp) in cases {
-            let status = run_child(point, &dir);
+            let (status, pid) = run_child(point, &dir);
             assert_eq!(status.signal(), Some(libc::SIGKILL), "{point}: {status:?}");
             let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
             assert_eq!(read("a.json").as_deref(), file, "{point}");
-            assert_eq!(read("a.json.tmp").as_deref(), tmp, "{point}");
+            assert_eq!(read(&format!("a.json.tmp.{pid}")).as_deref(), tmp, "{point}");
         }
         // Unarmed (another point), the same child runs to the end.
-        assert!(run_child("b.json:before-rename@1", &dir).success());
+        assert!(run_child("b.json:before-rename@1", &dir).0.success());
         assert_eq!(std::fs::read_to_string(dir.join("a.json")).unwrap(), "3333333333");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -81,3 +81,54 @@ pub fn open_token_shards(env: &Env, dir: String) -> Result<Object<'_>> {
         Ok(NativeTokenShards { inner: Disposable::new(video::shards::TokenShards::open(&dir).map_err(to_napi_error)?, "token shard set") })
     })
 }
+
+/// What `checkShardSet` and `mergeShardSets` found in a shard directory (videobert_video::shard_set).
+#[napi(object)]
+pub struct NativeShardSetStatus {
+    pub dir: String,
+    /// Videos of the whole manifest (null: a set made before the count was recorded).
+    pub manifest_videos: Option<u32>,
+    /// Chunks the manifest makes (null when the manifest's size is not recorded).
+    pub chunks_expected: Option<u32>,
+    /// Complete chunks present, ascending.
+    pub chunks_present: Vec<u32>,
+    /// Chunks of the manifest not here, ascending (with `--shard i/n`, chunk c is part c mod n's).
+    pub chunks_missing: Vec<u32>,
+    /// Videos tokenized in the chunks present.
+    pub videos: u32,
+    /// Videos that failed in the chunks present.
+    pub failed: u32,
+    /// Every chunk of the manifest is here.
+    pub complete: bool,
+}
+
+impl From<video::shard_set::SetStatus> for NativeShardSetStatus {
+    fn from(s: video::shard_set::SetStatus) -> Self {
+        let u = |v: Vec<usize>| v.into_iter().map(|c| c as u32).collect();
+        Self {
+            dir: s.dir.display().to_string(),
+            complete: s.complete(),
+            manifest_videos: s.manifest_videos.map(|v| v as u32),
+            chunks_expected: s.chunks_expected.map(|v| v as u32),
+            chunks_present: u(s.chunks_present),
+            chunks_missing: u(s.chunks_missing),
+            videos: s.videos as u32,
+            failed: s.failed as u32,
+        }
+    }
+}
+
+/// Check a shard directory made in parts: every chunk of the manifest present, one set of parameters.
+#[napi(ts_return_type = "Promise<NativeShardSetStatus>")]
+pub fn check_shard_set(env: &Env, dir: String) -> Result<Object<'_>> {
+    spawn_promise(env, move || video::shard_set::check(dir.as_ref()).map(NativeShardSetStatus::from).map_err(to_napi_error))
+}
+
+/// Gather the part directories into `out` (copies; idempotent), then check it.
+#[napi(ts_return_type = "Promise<NativeShardSetStatus>")]
+pub fn merge_shard_sets(env: &Env, parts: Vec<String>, out: String) -> Result<Object<'_>> {
+    spawn_promise(env, move || {
+        let parts: Vec<std::path::PathBuf> = parts.into_iter().map(Into::into).collect();
+        video::shard_set::merge(&parts, out.as_ref()).map(NativeShardSetStatus::from).map_err(to_napi_error)
+    })
+}

@@ -8,7 +8,8 @@
 //!   ResNet, CLIP ViT, [`mobilenet`] V2, [`efficientnet_lite`] Lite0, from safetensors or PyTorch
 //!   files read by [`torch_pth`]).
 //! - [`segments`]: a video → segments of pooled region features.
-//! - [`manifest`] → [`tokenize`] → [`shards`]: a dataset into resumable, mmap-able token shards.
+//! - [`manifest`] → [`tokenize`] → [`shards`]: a dataset into resumable, mmap-able token shards;
+//!   [`shard_set`] checks a set made in parts (array jobs) and merges part directories.
 //! - [`kmeans`] (hierarchical k-means) and [`codebook`] (fitting / assigning visual words on shards).
 //! - [`subtitles`]: SubRip, WebVTT and recogniser transcripts → timed captions (aligned by time).
 //! - [`vocab`]: the WordPiece text tokenizer.
@@ -31,6 +32,7 @@ pub mod kmeans;
 pub mod manifest;
 pub mod mobilenet;
 pub mod segments;
+pub mod shard_set;
 pub mod shards;
 pub mod subtitles;
 pub mod tokenize;

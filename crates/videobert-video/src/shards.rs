@@ -141,6 +141,10 @@ pub struct IndexFile {
     pub version: u32,
     pub params: ShardParams,
     pub params_hash: String,
+    /// Videos of the whole manifest (every part of an array job): what a check counts the chunks
+    /// against (`shard_set::check`). Absent in sets made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub videos: Option<usize>,
 }
 
 pub fn chunk_stem(chunk: usize) -> String {
@@ -273,6 +277,19 @@ pub struct TokenShards {
     order: Vec<(usize, usize)>,
 }
 
+/// The shard directory's `index.json`; a directory without one is named as not a shard set.
+pub fn read_index(dir: &Path) -> Result<IndexFile> {
+    let path = dir.join("index.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::input(dir.display().to_string(), "not a token-shard directory (no index.json): make one with `videobert tokenize`"))
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    serde_json::from_str(&text).map_err(|e| Error::input(path.display().to_string(), format!("corrupt index: {e}")))
+}
+
 /// The chunk numbers of the `shard-NNNNN.json` indexes in `dir`, ascending.
 pub fn chunk_numbers(dir: &Path) -> Result<Vec<usize>> {
     let mut stems: Vec<usize> = std::fs::read_dir(dir)
@@ -290,9 +307,7 @@ pub fn chunk_numbers(dir: &Path) -> Result<Vec<usize>> {
 impl TokenShards {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        let index_path = dir.join("index.json");
-        let text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
-        let index: IndexFile = serde_json::from_str(&text).map_err(|e| Error::input(index_path.display().to_string(), format!("corrupt index: {e}")))?;
+        let index = read_index(&dir)?;
         let stems = chunk_numbers(&dir)?;
         let mut chunks = Vec::new();
         let mut order = Vec::new();

@@ -125,13 +125,31 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
     let hash = params.hash();
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
     let index_path = opts.out.join("index.json");
-    if let Ok(text) = std::fs::read_to_string(&index_path) {
-        let old: IndexFile = serde_json::from_str(&text).map_err(|e| Error::input(index_path.display().to_string(), format!("corrupt index: {e}")))?;
+    // The parts of an array job may all get here at once: each writes the same index (a temporary
+    // file of its own, renamed over), so whichever rename lands last leaves the same bytes.
+    let videos = Some(entries.len());
+    let old: Option<IndexFile> = match std::fs::read_to_string(&index_path) {
+        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| Error::input(index_path.display().to_string(), format!("corrupt index: {e}")))?),
+        Err(_) => None,
+    };
+    if let Some(old) = &old {
         if old.params_hash != hash {
             return Err(Error::config("out", format!("{} holds shards made with other parameters; use another --out", opts.out.display())));
         }
-    } else {
-        let index = IndexFile { version: 1, params: params.clone(), params_hash: hash.clone() };
+        if old.videos.is_some_and(|n| Some(n) != videos) {
+            return Err(Error::config(
+                "out",
+                format!(
+                    "{} holds shards of a manifest of {} videos, this one has {}; use another --out",
+                    opts.out.display(),
+                    old.videos.unwrap_or(0),
+                    entries.len()
+                ),
+            ));
+        }
+    }
+    if old.as_ref().is_none_or(|o| o.videos.is_none()) {
+        let index = IndexFile { version: 1, params: params.clone(), params_hash: hash.clone(), videos };
         crate::fsio::write_atomic(&index_path, serde_json::to_string_pretty(&index).expect("index serialises").as_bytes())?;
     }
 
@@ -230,16 +248,8 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
         let index = write_chunk(&opts.out, chunk, &params, results, word.as_ref().map(|w| w as &dyn Fn(&[f32]) -> u32))?;
         failures.extend(index.failures);
     }
-    // failures.jsonl: every failure recorded in this directory's complete chunks.
-    let mut all: Vec<Failure> = Vec::new();
-    for c in 0..entries.len().div_ceil(opts.videos_per_shard) {
-        if let Some(ci) = read_chunk_index(&opts.out, c)? {
-            all.extend(ci.failures);
-        }
-    }
-    let jsonl: String = all.iter().map(|f| serde_json::to_string(f).expect("failure serialises") + "\n").collect();
-    let path = opts.out.join("failures.jsonl");
-    std::fs::write(&path, jsonl).map_err(|e| Error::io(&path, e))?;
+    // failures.jsonl: every failure recorded in this directory's complete chunks (all parts').
+    crate::shard_set::write_failure_list(&opts.out)?;
     let progress = snapshot();
     on_progress(&progress);
     Ok(Summary { progress, failures, out: opts.out.clone(), subtitles })
