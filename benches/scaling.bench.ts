@@ -69,19 +69,57 @@ async function measure(): Promise<{ params: number; tensors: number; cpuMs: numb
   return { params: model.numParameters, tensors, cpuMs: times[1]!, tokens: config.maxTextLen + config.maxSegments + 3 }
 }
 
-function table(title: string, computeS: number, bytes: number, tensors: number): string {
+type Link = (typeof LINKS)[number]
+
+/** A column of a table: its title and the step time at world size n (null where the link does not reach n). */
+interface Column {
+  title: string
+  step: (n: number) => number | null
+}
+
+/** The columns for compute time `c`: each link with buckets after the backward pass (what the trainer does), then InfiniBand without bucketing and with buckets overlapped with the backward pass. */
+function columns(c: number, bytes: number, tensors: number, links: Link[]): Column[] {
   const buckets = Math.ceil(bytes / BUCKET_BYTES)
-  const head = `| N | ${LINKS.map((l) => `${l.name}: step ms (efficiency)`).join(' | ')} | InfiniBand, one call per tensor |`
+  const ib = LINKS[1]!
+  return [
+    ...links.map((l) => ({ title: l.name, step: (n: number) => (n > l.maxGpus ? null : c + ringAllReduce(bytes, n, l, buckets)) })),
+    { title: `${ib.name}, one call per tensor (no buckets)`, step: (n: number) => c + ringAllReduce(bytes, n, ib, tensors) },
+    {
+      // The backward pass is about 2/3 of the step; each bucket's all-reduce can run while the
+      // layers before it are differentiated, so only what outlasts it, and the last bucket, remain.
+      title: `${ib.name}, buckets overlapped with backward (not built yet)`,
+      step: (n: number) => {
+        const ar = ringAllReduce(bytes, n, ib, buckets)
+        const last = ringAllReduce(BUCKET_BYTES, n, ib, 1)
+        return n === 1 ? c : c + Math.max(last, ar - (2 / 3) * c)
+      },
+    },
+  ]
+}
+
+function table(title: string, c: number, cols: Column[]): string {
+  const head = `| N | ${cols.map((k) => `${k.title}: step ms (efficiency)`).join(' | ')} |`
   const rows = WORLD.map((n) => {
-    const cells = LINKS.map((l) => {
-      if (n > l.maxGpus) return 'n/a'
-      const t = computeS + ringAllReduce(bytes, n, l, buckets)
-      return `${(t * 1e3).toFixed(1)} (${((100 * computeS) / t).toFixed(0)} %)`
+    const cells = cols.map((k) => {
+      const t = k.step(n)
+      return t === null ? 'n/a' : `${(t * 1e3).toFixed(1)} (${((100 * c) / t).toFixed(0)} %)`
     })
-    const perTensor = computeS + ringAllReduce(bytes, n, LINKS[1]!, tensors)
-    return `| ${n} | ${cells.join(' | ')} | ${(perTensor * 1e3).toFixed(1)} (${((100 * computeS) / perTensor).toFixed(0)} %) |`
+    return `| ${n} | ${cells.join(' | ')} |`
   })
-  return [`**${title}** (compute ${(computeS * 1e3).toFixed(1)} ms per step; efficiency = compute ÷ step time)`, '', head, `|---|${LINKS.map(() => '---|').join('')}---|`, ...rows].join('\n')
+  // Where it stops scaling: the first world size at which half the step is communication.
+  const stops = cols.map((k) => {
+    const n = WORLD.find((w) => (k.step(w) ?? 0) > 2 * c)
+    return `${k.title}: ${n === undefined ? 'not within 512' : `N = ${n}`}`
+  })
+  return [
+    `**${title}** (compute ${(c * 1e3).toFixed(1)} ms per step; efficiency = compute ÷ step time)`,
+    '',
+    head,
+    `|---|${cols.map(() => '---|').join('')}`,
+    ...rows,
+    '',
+    `Efficiency below 50 % from — ${stops.join('; ')}.`,
+  ].join('\n')
 }
 
 const gpuArg = process.argv.indexOf('--gpu-ms')
@@ -94,9 +132,9 @@ const text = [
   `Measured on ${machine()}: \`base\` has ${(m.params / 1e6).toFixed(1)} M parameters in ${m.tensors} tensors → G = ${(bytes / 2 ** 20).toFixed(0)} MiB of f32 gradient, ${Math.ceil(bytes / BUCKET_BYTES)} buckets of 25 MiB;`,
   `its train step at batch ${CPU_BATCH} took ${m.cpuMs.toFixed(0)} ms on this CPU (${((flops * CPU_BATCH) / (m.cpuMs / 1e3) / 1e9).toFixed(0)} GFLOP/s by 6 × parameters × ${m.tokens} tokens).`,
   '',
-  table(`H100, batch ${GPU_BATCH} per GPU (${gpuNote})`, gpuS, bytes, m.tensors),
+  table(`H100, batch ${GPU_BATCH} per GPU (${gpuNote})`, gpuS, columns(gpuS, bytes, m.tensors, LINKS)),
   '',
-  table(`CPU nodes like this one, batch ${CPU_BATCH} per node (measured)`, m.cpuMs / 1e3, bytes, m.tensors),
+  table(`CPU nodes like this one, batch ${CPU_BATCH} per node (measured)`, m.cpuMs / 1e3, columns(m.cpuMs / 1e3, bytes, m.tensors, LINKS.slice(1))),
 ].join('\n')
 process.stdout.write(`${text}\n`)
 

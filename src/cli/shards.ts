@@ -33,7 +33,7 @@ export function statusText(s: ShardSetStatus): string {
   const have = `${s.dir}: ${s.chunksPresent.length}${s.chunksExpected === null ? '' : `/${s.chunksExpected}`} chunks, ${s.videos} videos tokenized, ${s.failed} failed`
   if (s.complete) return `${have} — complete`
   if (s.chunksExpected === null) return `${have} — cannot tell whether it is complete: the set was made before the manifest's size was recorded (tokenize it again to record it)`
-  return `${have} — incomplete: ${s.chunksMissing.length} chunks missing: ${chunkList(s.chunksMissing)}`
+  return `${have} — incomplete: ${s.chunksMissing.length} ${s.chunksMissing.length === 1 ? 'chunk' : 'chunks'} missing: ${chunkList(s.chunksMissing)}`
 }
 
 export async function shardsCommand(args: string[]): Promise<number> {
