@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +15,20 @@ export function clip(name: string, lavfi: string, codec: string[]): string {
     execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', lavfi, ...codec, path], { stdio: 'inherit' })
   }
   return path
+}
+
+/**
+ * Put `text` into benches/RESULTS.md between the `<!-- name:begin -->` and `<!-- name:end -->`
+ * markers (replacing what was there), or append it under `heading` when the markers are missing.
+ */
+export function writeResults(name: string, heading: string, text: string): void {
+  const path = fileURLToPath(new URL('../../benches/RESULTS.md', import.meta.url))
+  const [begin, end] = [`<!-- ${name}:begin -->`, `<!-- ${name}:end -->`]
+  const block = `${begin}\n${text}\n${end}`
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : ''
+  const at = old.indexOf(begin)
+  const stop = old.indexOf(end)
+  writeFileSync(path, at >= 0 && stop > at ? old.slice(0, at) + block + old.slice(stop + end.length) : `${old.trimEnd()}\n\n## ${heading}\n\n${block}\n`)
 }
 
 export function machine(): string {

@@ -21,14 +21,13 @@
  * (TCP). Writes its tables into benches/RESULTS.md between the `scaling` markers and prints them.
  * Run: `node .bench-dist/benches/scaling.bench.js [--gpu-ms X]`.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import { presets, randomBatch, VideoBERT } from 'videobert-native'
 
-import { machine } from './common.js'
+import { machine, writeResults } from './common.js'
 
 const CPU_BATCH = 8
 const GPU_BATCH = 32
@@ -138,10 +137,4 @@ const text = [
 ].join('\n')
 process.stdout.write(`${text}\n`)
 
-const results = fileURLToPath(new URL('../../benches/RESULTS.md', import.meta.url))
-if (existsSync(results)) {
-  const [start, end] = ['<!-- scaling:start -->', '<!-- scaling:end -->']
-  const old = readFileSync(results, 'utf8')
-  const block = `${start}\n${text}\n${end}`
-  writeFileSync(results, old.includes(start) ? old.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block) : `${old.trimEnd()}\n\n## Scaling on paper (benches/scaling.bench.ts)\n\n${block}\n`)
-}
+writeResults('scaling', 'Scaling on paper (benches/scaling.bench.ts)', text)

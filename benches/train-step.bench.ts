@@ -8,13 +8,13 @@
  * `train-step` markers. Run: `npm run bench` (or `node .bench-dist/benches/train-step.bench.js`).
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 import { configToJson, presets, randomBatch, VideoBERT } from 'videobert-native'
 
 import { tfjsModel } from './baselines/videobert-tfjs.js'
-import { machine } from './common.js'
+import { machine, writeResults } from './common.js'
 
 const BATCH = 8
 const STEPS = Number(process.env.VIDEOBERT_BENCH_STEPS ?? 10)
@@ -98,17 +98,12 @@ for (const threads of [1, 2]) {
   console.log(rows.at(-1))
 }
 const table = [
-  `<!-- train-step:begin -->`,
   `Train step, \`small\` preset, batch ${BATCH}, median of ${STEPS} steps after ${WARMUP} (${machine()}; \`npm run bench\`):`,
   '',
   '| threads | native | PyTorch CPU (same model) | tfjs `cpu` backend (pure JS, 1 thread) | native speed ÷ PyTorch | native speed ÷ tfjs |',
   '|---|---|---|---|---|---|',
   ...rows,
   ...(notes.length ? ['', ...notes] : []),
-  `<!-- train-step:end -->`,
 ].join('\n')
-const resultsPath = fileURLToPath(new URL('../../benches/RESULTS.md', import.meta.url))
-const results = readFileSync(resultsPath, 'utf8')
-const marked = /<!-- train-step:begin -->[\s\S]*<!-- train-step:end -->/
-writeFileSync(resultsPath, marked.test(results) ? results.replace(marked, table) : `${results.trimEnd()}\n\n## Train step (issue 13)\n\n${table}\n`)
+writeResults('train-step', 'Train step (issue 13)', table)
 console.log(table)

@@ -64,14 +64,11 @@ impl Collective for ThreadGroup {
     fn backend(&self) -> &'static str {
         "threads"
     }
-    fn all_reduce_f32(&self, buf: &mut [f32], _what: &str) -> Result<()> {
+    fn all_reduce_f32(&self, buf: Vec<f32>, _what: &str) -> Result<Vec<f32>> {
         // Sum in rank order (f64 then rounded), as deterministic as MPI's reduction.
         let mut wide: Vec<f64> = buf.iter().map(|&x| x as f64).collect();
         self.reduce(&mut wide, ReduceOp::Sum);
-        for (o, x) in buf.iter_mut().zip(wide) {
-            *o = x as f32;
-        }
-        Ok(())
+        Ok(wide.into_iter().map(|x| x as f32).collect())
     }
     fn all_reduce_f64(&self, buf: &mut [f64], op: ReduceOp, _what: &str) -> Result<()> {
         self.reduce(buf, op);

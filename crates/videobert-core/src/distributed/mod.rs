@@ -35,14 +35,15 @@ pub trait Collective: Send + Sync {
     fn world_size(&self) -> usize;
     /// "mpi", "nccl", …
     fn backend(&self) -> &'static str;
-    /// Element-wise sum over the ranks, in place.
-    fn all_reduce_f32(&self, buf: &mut [f32], what: &str) -> Result<()>;
+    /// Element-wise sum over the ranks (the buffer is handed over and returned: a backend may need
+    /// to own it while the call runs).
+    fn all_reduce_f32(&self, buf: Vec<f32>, what: &str) -> Result<Vec<f32>>;
     fn all_reduce_f64(&self, buf: &mut [f64], op: ReduceOp, what: &str) -> Result<()>;
     /// `root`'s bytes into every rank's `buf` (all of the same length).
     fn broadcast(&self, buf: &mut [u8], root: usize, what: &str) -> Result<()>;
     fn barrier(&self, what: &str) -> Result<()>;
     /// The sum over the ranks of each tensor. The default goes through host memory in buckets of
-    /// about `bucket_bytes`, each reduced while the next is copied out; a backend that reduces device
+    /// about `bucket_bytes`, one after another (copied out, reduced, copied back); a backend that reduces device
     /// memory (NCCL) overrides it.
     fn all_reduce_tensors(&self, tensors: &[Tensor], bucket_bytes: usize) -> Result<Vec<Tensor>> {
         all_reduce_on_host(self, tensors, bucket_bytes)
@@ -100,7 +101,7 @@ fn all_reduce_on_host<C: Collective + ?Sized>(c: &C, tensors: &[Tensor], bucket_
         for t in &tensors[start..end] {
             flat.extend(t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?);
         }
-        c.all_reduce_f32(&mut flat, &format!("the gradient all-reduce (bucket of {n} values)"))?;
+        let flat = c.all_reduce_f32(flat, &format!("the gradient all-reduce (bucket of {n} values)"))?;
         let mut at = 0;
         for t in &tensors[start..end] {
             let k = t.elem_count();

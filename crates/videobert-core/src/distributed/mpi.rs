@@ -7,14 +7,19 @@
 //! `mpi.h`. Handles travel here as `usize`; MPICH's are C `int`s, which on the x86-64 and aarch64
 //! calling conventions occupy the low half of the same register or stack slot.
 //!
-//! Every collective is non-blocking (`MPI_Iallreduce`, `MPI_Ibcast`, `MPI_Ibarrier`) and polled with
-//! `MPI_Test` until it completes or the timeout passes: a rank that died or hangs turns into a coded
-//! error on the others instead of a hang. A communicator that timed out is not used again.
+//! Every collective is a blocking call (`MPI_Allreduce`, `MPI_Bcast`, `MPI_Barrier`: the MPI
+//! library's tuned algorithms — its non-blocking ones, advanced only by `MPI_Test`, took twice as
+//! long for a step's gradient) made on a helper thread that owns the buffer, while the calling
+//! thread waits at most the timeout, as PyTorch's ProcessGroupMPI runs its calls on a worker thread:
+//! a rank that died or hangs turns into a coded error on the others instead of a hang. A
+//! communicator that timed out is not used again, and the helper keeps its buffer (MPI may still
+//! write into it) until the process ends.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Collective, ReduceOp};
 use crate::error::{Error, Result};
@@ -41,7 +46,6 @@ struct Abi {
     max: usize,
     min: usize,
     in_place: usize,
-    status_ignore: usize,
     errors_return: usize,
 }
 
@@ -55,7 +59,6 @@ const MPICH_ABI: Abi = Abi {
     max: 0x5800_0001,
     min: 0x5800_0002,
     in_place: usize::MAX, // (void *) -1
-    status_ignore: 1,
     errors_return: 0x5400_0001,
 };
 
@@ -63,20 +66,18 @@ type FnInitialized = unsafe extern "C" fn(*mut c_int) -> c_int;
 type FnInitThread = unsafe extern "C" fn(*mut c_int, *mut c_void, c_int, *mut c_int) -> c_int;
 type FnCommInt = unsafe extern "C" fn(usize, *mut c_int) -> c_int;
 type FnSetErrhandler = unsafe extern "C" fn(usize, usize) -> c_int;
-type FnIallreduce = unsafe extern "C" fn(*const c_void, *mut c_void, c_int, usize, usize, usize, *mut usize) -> c_int;
-type FnIbcast = unsafe extern "C" fn(*mut c_void, c_int, usize, c_int, usize, *mut usize) -> c_int;
-type FnIbarrier = unsafe extern "C" fn(usize, *mut usize) -> c_int;
-type FnTest = unsafe extern "C" fn(*mut usize, *mut c_int, usize) -> c_int;
+type FnAllreduce = unsafe extern "C" fn(*const c_void, *mut c_void, c_int, usize, usize, usize) -> c_int;
+type FnBcast = unsafe extern "C" fn(*mut c_void, c_int, usize, c_int, usize) -> c_int;
+type FnBarrier = unsafe extern "C" fn(usize) -> c_int;
 type FnAbort = unsafe extern "C" fn(usize, c_int) -> c_int;
 type FnFinalize = unsafe extern "C" fn() -> c_int;
 type FnErrorString = unsafe extern "C" fn(c_int, *mut c_char, *mut c_int) -> c_int;
 type FnLibraryVersion = unsafe extern "C" fn(*mut c_char, *mut c_int) -> c_int;
 
 struct Fns {
-    iallreduce: FnIallreduce,
-    ibcast: FnIbcast,
-    ibarrier: FnIbarrier,
-    test: FnTest,
+    allreduce: FnAllreduce,
+    bcast: FnBcast,
+    barrier: FnBarrier,
     abort: FnAbort,
     finalize: FnFinalize,
     error_string: FnErrorString,
@@ -171,7 +172,6 @@ impl Mpi {
                 max: need("ompi_mpi_op_max")?,
                 min: need("ompi_mpi_op_min")?,
                 in_place: 1,
-                status_ignore: 0,
                 errors_return: need("ompi_mpi_errors_return")?,
             },
             None => MPICH_ABI,
@@ -186,10 +186,9 @@ impl Mpi {
             let set_errhandler: FnSetErrhandler = std::mem::transmute(need("MPI_Comm_set_errhandler")?);
             let version: FnLibraryVersion = std::mem::transmute(need("MPI_Get_library_version")?);
             let f = Fns {
-                iallreduce: std::mem::transmute::<usize, FnIallreduce>(need("MPI_Iallreduce")?),
-                ibcast: std::mem::transmute::<usize, FnIbcast>(need("MPI_Ibcast")?),
-                ibarrier: std::mem::transmute::<usize, FnIbarrier>(need("MPI_Ibarrier")?),
-                test: std::mem::transmute::<usize, FnTest>(need("MPI_Test")?),
+                allreduce: std::mem::transmute::<usize, FnAllreduce>(need("MPI_Allreduce")?),
+                bcast: std::mem::transmute::<usize, FnBcast>(need("MPI_Bcast")?),
+                barrier: std::mem::transmute::<usize, FnBarrier>(need("MPI_Barrier")?),
                 abort: std::mem::transmute::<usize, FnAbort>(need("MPI_Abort")?),
                 finalize: std::mem::transmute::<usize, FnFinalize>(need("MPI_Finalize")?),
                 error_string: std::mem::transmute::<usize, FnErrorString>(need("MPI_Error_string")?),
@@ -243,8 +242,10 @@ impl Mpi {
         unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
     }
 
-    /// Start a request with `start`, then poll it to completion or the timeout.
-    fn run(&self, what: &str, start: impl FnOnce(*mut usize) -> c_int) -> Result<()> {
+    /// Make the blocking MPI call `call` on a helper thread that owns `buf` (and hands it back),
+    /// waiting at most the timeout. One call at a time (MPI_THREAD_SERIALIZED: the waiting thread
+    /// makes no MPI call meanwhile).
+    fn run<T: Send + 'static>(&self, what: &str, mut buf: Vec<T>, call: impl FnOnce(*mut c_void) -> c_int + Send + 'static) -> Result<Vec<T>> {
         if self.broken.load(Ordering::SeqCst) {
             return Err(Error::Distributed(format!("rank {}: {what}: an earlier collective failed; the run cannot go on", self.rank)));
         }
@@ -257,42 +258,28 @@ impl Mpi {
             }
         }
         videobert_common::fault::point("collective", "kill");
-        let mut request: usize = 0;
-        let rc = start(&mut request);
-        if rc != MPI_SUCCESS {
+        let (tx, rx) = sync_channel(1);
+        std::thread::Builder::new()
+            .name("videobert-mpi".into())
+            .spawn(move || {
+                let rc = call(buf.as_mut_ptr().cast());
+                let _ = tx.send((rc, buf));
+            })
+            .map_err(|e| Error::Distributed(format!("rank {}: {what}: cannot start the MPI thread: {e}", self.rank)))?;
+        let failed = |message: String| {
             self.broken.store(true, Ordering::SeqCst);
-            return Err(Error::Distributed(format!("rank {}: {what} failed: {}", self.rank, self.error_text(rc))));
-        }
-        let t0 = Instant::now();
-        let mut polls: u64 = 0;
-        loop {
-            let mut flag: c_int = 0;
-            // SAFETY: `request` is the live request just started.
-            let rc = unsafe { (self.f.test)(&mut request, &mut flag, self.abi.status_ignore) };
-            if rc != MPI_SUCCESS {
-                self.broken.store(true, Ordering::SeqCst);
-                return Err(Error::Distributed(format!("rank {}: {what} failed (another rank may have died): {}", self.rank, self.error_text(rc))));
-            }
-            if flag != 0 {
-                return Ok(());
-            }
-            polls += 1;
-            if t0.elapsed() > self.timeout {
-                self.broken.store(true, Ordering::SeqCst);
-                return Err(Error::Distributed(format!(
-                    "rank {} of {}: {what} did not complete within {} s: another rank died or hangs (raise the limit with --distributed-timeout)",
-                    self.rank,
-                    self.size,
-                    self.timeout.as_secs_f64()
-                )));
-            }
-            // Spin briefly (a collective of a step usually completes in microseconds to
-            // milliseconds), then poll at 100 µs so a waiting rank leaves the cores to the others.
-            if polls < 2_000 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::sleep(Duration::from_micros(100));
-            }
+            Err(Error::Distributed(message))
+        };
+        match rx.recv_timeout(self.timeout) {
+            Ok((MPI_SUCCESS, buf)) => Ok(buf),
+            Ok((rc, _)) => failed(format!("rank {}: {what} failed (another rank may have died): {}", self.rank, self.error_text(rc))),
+            Err(RecvTimeoutError::Timeout) => failed(format!(
+                "rank {} of {}: {what} did not complete within {} s: another rank died or hangs (raise the limit with --distributed-timeout)",
+                self.rank,
+                self.size,
+                self.timeout.as_secs_f64()
+            )),
+            Err(RecvTimeoutError::Disconnected) => failed(format!("rank {}: {what}: the MPI call ended without an answer", self.rank)),
         }
     }
 
@@ -304,10 +291,12 @@ impl Mpi {
         }
     }
 
-    fn all_reduce_raw(&self, ptr: *mut c_void, len: usize, datatype: usize, op: usize, what: &str) -> Result<()> {
-        let count = c_int::try_from(len).map_err(|_| Error::Distributed(format!("{what}: {len} elements exceed MPI's int count")))?;
-        // SAFETY: `ptr` points at `len` elements of `datatype`, alive until `run` returns.
-        self.run(what, |req| unsafe { (self.f.iallreduce)(self.abi.in_place as *const c_void, ptr, count, datatype, op, self.abi.comm_world, req) })
+    /// All-reduce `buf` in place (owned: the helper thread holds it during the call).
+    fn all_reduce_owned<T: Send + 'static>(&self, buf: Vec<T>, datatype: usize, op: usize, what: &str) -> Result<Vec<T>> {
+        let count = c_int::try_from(buf.len()).map_err(|_| Error::Distributed(format!("{what}: {} elements exceed MPI's int count", buf.len())))?;
+        let (allreduce, in_place, comm) = (self.f.allreduce, self.abi.in_place, self.abi.comm_world);
+        // SAFETY: the pointer is the owned buffer's, `count` elements of `datatype`, alive for the call.
+        self.run(what, buf, move |ptr| unsafe { allreduce(in_place as *const c_void, ptr, count, datatype, op, comm) })
     }
 }
 
@@ -324,24 +313,31 @@ impl Collective for Mpi {
         "mpi"
     }
 
-    fn all_reduce_f32(&self, buf: &mut [f32], what: &str) -> Result<()> {
-        self.all_reduce_raw(buf.as_mut_ptr().cast(), buf.len(), self.abi.float, self.abi.sum, what)
+    fn all_reduce_f32(&self, buf: Vec<f32>, what: &str) -> Result<Vec<f32>> {
+        self.all_reduce_owned(buf, self.abi.float, self.abi.sum, what)
     }
 
     fn all_reduce_f64(&self, buf: &mut [f64], op: ReduceOp, what: &str) -> Result<()> {
-        self.all_reduce_raw(buf.as_mut_ptr().cast(), buf.len(), self.abi.double, self.datatype_op(op), what)
+        // Small (counts and metrics): copied to an owned buffer and back.
+        let out = self.all_reduce_owned(buf.to_vec(), self.abi.double, self.datatype_op(op), what)?;
+        buf.copy_from_slice(&out);
+        Ok(())
     }
 
     fn broadcast(&self, buf: &mut [u8], root: usize, what: &str) -> Result<()> {
         let count = c_int::try_from(buf.len()).map_err(|_| Error::Distributed(format!("{what}: {} bytes exceed MPI's int count", buf.len())))?;
-        let ptr = buf.as_mut_ptr().cast::<c_void>();
-        // SAFETY: `buf` is alive and exclusively borrowed until `run` returns.
-        self.run(what, |req| unsafe { (self.f.ibcast)(ptr, count, self.abi.byte, root as c_int, self.abi.comm_world, req) })
+        let (bcast, byte, comm) = (self.f.bcast, self.abi.byte, self.abi.comm_world);
+        // SAFETY: the pointer is the owned copy's, `count` bytes, alive for the call.
+        let out = self.run(what, buf.to_vec(), move |ptr| unsafe { bcast(ptr, count, byte, root as c_int, comm) })?;
+        buf.copy_from_slice(&out);
+        Ok(())
     }
 
     fn barrier(&self, what: &str) -> Result<()> {
-        // SAFETY: no buffers.
-        self.run(what, |req| unsafe { (self.f.ibarrier)(self.abi.comm_world, req) })
+        let barrier = self.f.barrier;
+        let comm = self.abi.comm_world;
+        // SAFETY: a plain call, no buffer.
+        self.run(what, Vec::<u8>::new(), move |_| unsafe { barrier(comm) }).map(drop)
     }
 
     fn finish(&self, success: bool) {
