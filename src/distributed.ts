@@ -9,7 +9,10 @@ import { distributedBarrier, distributedBroadcast, distributedFinish, distribute
 
 /** Every option of distributed training, its default and its check in one place. */
 export interface DistributedOptions {
-  /** 'mpi' (CPU; launched by mpirun, mpiexec or srun). @default 'mpi' */
+  /**
+   * 'mpi' (CPU), or 'nccl' (GPUs, in the CUDA build: NCCL reduces the gradients, MPI the rest);
+   * both launched by mpirun, mpiexec or srun. @default 'mpi' ('nccl' when a training command's device is CUDA)
+   */
   backend?: 'mpi' | 'nccl'
   /** Seconds a collective waits for the other ranks before failing with a `Distributed` error (a rank died or hangs). Must cover rank 0 writing a checkpoint. @default 300 */
   timeoutS?: number
@@ -100,12 +103,15 @@ export function unreadablePart(part: DataPart): VideoBertError {
 /**
  * The group a training command runs in: `undefined` (the default) joins one when a launcher started
  * this process as one of several and trains alone otherwise; `false` always trains alone; `true` or
- * options require a launch (a `Distributed` error otherwise).
+ * options require a launch (a `Distributed` error otherwise). On a CUDA `device` the backend
+ * defaults to NCCL (the CUDA build's).
  */
-export function distributedFor(setting: boolean | DistributedOptions | undefined): Distributed | undefined {
+export function distributedFor(setting: boolean | DistributedOptions | undefined, device?: string): Distributed | undefined {
   if (setting === false) return undefined
   if (setting === undefined && distributedLaunch() === null) return undefined
-  return startDistributed(setting === true || setting === undefined ? {} : setting)
+  const options = setting === true || setting === undefined ? {} : setting
+  // GPUs reduce their gradients through NCCL unless the options say otherwise.
+  return startDistributed(device?.startsWith('cuda') && options.backend === undefined ? { ...options, backend: 'nccl' } : options)
 }
 
 /** Where a rank computes: `'cuda'` becomes `'cuda:LOCAL_RANK'` in a group (one GPU per process on a node); anything else as given. */

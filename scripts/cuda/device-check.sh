@@ -10,7 +10,8 @@
 # Node, no network), from the repository root:
 #   bash target/device-check/run.sh            (device tool: carry ["target/device-check"])
 # which prints, and writes to $OUT (or target/device-check/out): the fused CUDA attention against
-# candle's composed ops (forward and every gradient, f32/bf16/f16), the GPU-vs-CPU train-step check
+# candle's composed ops (forward and every gradient, f32/bf16/f16), NCCL on one GPU (a data-parallel
+# world of one steps to the bit like no group), the GPU-vs-CPU train-step check
 # and the GPU steps/s of the native step, composed and fused (`GPU-CHECK {json}` lines), then
 # PyTorch eager and torch.compile on the same GPU, same models.
 # Built with the system compiler (glibc of this machine as the floor); the GPU machine's loader
@@ -37,7 +38,9 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-$here/out}; mkdir -p "$out"
 torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(os.path.dirname(torch.__file__)), "nvidia", "cu13", "lib"))')
-export LD_LIBRARY_PATH=$torch_lib:/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# NCCL (the data-parallel backend, linked by the CUDA build) from PyTorch's nvidia-nccl wheel.
+nccl_lib=$(python3 -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__path__)[0], "lib"))' 2>/dev/null || true)
+export LD_LIBRARY_PATH=$torch_lib${nccl_lib:+:$nccl_lib}:/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 xz -dc "$here/cuda-tests.xz" > /tmp/videobert-cuda-tests && chmod +x /tmp/videobert-cuda-tests
 # The kernel check, then the train steps and their speed with candle's composed attention (the

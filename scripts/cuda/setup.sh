@@ -2,6 +2,7 @@
 # The CUDA 13.0 toolkit pieces a CUDA build of the addon needs, from NVIDIA's PyPI wheels (no GPU
 # or system toolkit needed on the build machine), into .cuda/ at the repository root:
 #   .cuda/nvidia/cu13/{bin,include,lib,nvvm}   nvcc, headers, cudart/cublas/curand/nvrtc
+#   .cuda/nvidia/nccl/lib                      NCCL (the data-parallel GPU backend)
 #   .cuda/stub/libcuda.so                       a link stub of the driver API (SONAME libcuda.so.1)
 # Pinned to 13.0.x: the GPU machines this is checked on run driver 580 (CUDA 13.0), which cannot
 # load PTX from a newer toolkit. Idempotent (a stamp file records the pins). Then
@@ -13,6 +14,7 @@ pins=(
   nvidia-cuda-nvcc==13.0.88 nvidia-cuda-crt==13.0.88 nvidia-nvvm==13.0.88
   nvidia-cuda-cccl==13.0.85 nvidia-cuda-runtime==13.0.96
   "nvidia-cublas==13.0.*" "nvidia-cuda-nvrtc==13.0.*" "nvidia-curand==10.4.0.*"
+  nvidia-nccl-cu13==2.27.7
 )
 stamp=$dest/.installed
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${pins[*]}" ]; then
@@ -32,6 +34,7 @@ cu=$dest/nvidia/cu13
 ( cd "$cu/lib" && for l in cudart cublas cublasLt curand nvrtc; do
     f=$(ls lib$l.so.* 2>/dev/null | head -1); [ -n "$f" ] && ln -sf "$f" lib$l.so
   done )
+( cd "$dest/nvidia/nccl/lib" && ln -sf libnccl.so.2 libnccl.so )
 # The driver API is not on PyPI: a stub that defines every cu* entry point of cuda.h (after macro
 # expansion, so the _v2/_v3 names cudarc links are there too), so binaries link; at run time the
 # real libcuda.so.1 of the driver is loaded instead (same SONAME).

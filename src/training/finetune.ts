@@ -175,7 +175,7 @@ export type HeadOptions = Pick<
  * `cuda:LOCAL_RANK` in a data-parallel group, which this joins when `o.distributed` says so).
  */
 export function createOptions(o: HeadOptions): { seed: number; numThreads?: number; device?: Device } {
-  return { seed: o.seed ?? FINETUNE_DEFAULTS.seed, numThreads: o.numThreads, device: deviceOfRank(o.device, distributedFor(o.distributed)) }
+  return { seed: o.seed ?? FINETUNE_DEFAULTS.seed, numThreads: o.numThreads, device: deviceOfRank(o.device, distributedFor(o.distributed, o.device)) }
 }
 
 /**
@@ -238,7 +238,7 @@ export async function trainTask(
     checkpointFiles: { [TOKENIZER_FILE]: join(o.checkpoint, TOKENIZER_FILE), ...files },
     signal: o.signal,
     progress: o.progress ?? true,
-    distributed: distributedFor(o.distributed),
+    distributed: distributedFor(o.distributed, o.device),
   })
   const fit = await trainer.fit(model, data)
   return { fit, checkpoint: join(o.out, 'checkpoints', `step-${fit.state.step}`) }

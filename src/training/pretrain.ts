@@ -121,7 +121,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const data = new VideoTextDataset(shards, config, tokenizer, { validationFraction, split: o.split ?? d.split, windows: o.windows ?? d.windows, seed })
   const validationNote = noValidationNote(data, validationFraction)
   if (validationNote && (o.progress ?? true)) process.stderr.write(`pretrain: ${validationNote}\n`)
-  const distributed = distributedFor(o.distributed)
+  const distributed = distributedFor(o.distributed, o.device)
   const device = deviceOfRank(o.device, distributed)
   const model = await VideoBERT.create(config, { seed, numThreads: o.threads, device })
   const trainer = new Trainer({

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use candle_nn::{VarBuilder, VarMap};
 use videobert_core::candle_core::{Tensor, Var};
+use videobert_core::distributed::{nccl::Nccl, Alone, DataParallel};
 use videobert_core::model::layers::SelfAttention;
 use videobert_core::{device, CreateOptions, DType, Session, StepOptions, VideoBertConfig};
 
@@ -37,6 +38,32 @@ fn train_steps_on_the_gpu_follow_the_cpu() {
         );
         assert!(rel(g.loss, c.loss) < 1e-3, "step {step}: loss {} on the GPU vs {} on the CPU", g.loss, c.loss);
         assert!(rel(g.grad_norm, c.grad_norm) < 1e-3, "step {step}: grad norm {} vs {}", g.grad_norm, c.grad_norm);
+    }
+}
+
+/// NCCL on one GPU (a world of one): the gradients go through NCCL's all-reduce in buckets (small
+/// ones, so that several tensors share one and the biggest has one alone) and the steps are those of
+/// the same model trained without it, to the bit.
+#[test]
+fn nccl_world_of_one_steps_like_one_gpu() {
+    let cfg = VideoBertConfig::preset("tiny").unwrap();
+    let (mut plain, mut dp) = (on("cuda:0", &cfg), on("cuda:0", &cfg));
+    let comm = std::sync::Arc::new(Nccl::new(std::sync::Arc::new(Alone), std::time::Duration::from_secs(60)));
+    dp.join_data_parallel(DataParallel { bucket_bytes: 64 << 10, check_every: 2, ..DataParallel::new(comm) }).unwrap();
+    let batch = common::random_batch(&cfg, 4, 1);
+    let opts = StepOptions { lr: 1e-3, max_grad_norm: 1.0, ..Default::default() };
+    for step in 0..4 {
+        let (a, b) = (plain.train_step(std::slice::from_ref(&batch), opts).unwrap(), dp.train_step(std::slice::from_ref(&batch), opts).unwrap());
+        println!(
+            "GPU-CHECK {{\"check\":\"nccl_world_1\",\"step\":{step},\"loss\":{},\"nccl_loss\":{},\"grad_norm\":{},\"nccl_grad_norm\":{}}}",
+            a.loss, b.loss, a.grad_norm, b.grad_norm
+        );
+        assert_eq!(a.loss, b.loss, "step {step}");
+        assert_eq!(a.grad_norm, b.grad_norm, "step {step}");
+    }
+    for ((name, x), (_, y)) in plain.params().iter().zip(dp.params()) {
+        let d = (x.as_tensor() - y.as_tensor()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert_eq!(d, 0.0, "{name} differs by {d}");
     }
 }
 

@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Barrier, Mutex};
 
 use common::{model, random_batch};
-use videobert_core::distributed::{Collective, DataParallel, ReduceOp};
+use videobert_core::distributed::{Alone, Collective, DataParallel, ReduceOp};
 use videobert_core::{Batch, DType, Error, Result, Session, StepOptions, VideoBertConfig};
 
 /// `world` threads reducing through shared memory: each call adds its contribution under a lock,
@@ -171,6 +171,20 @@ fn two_ranks_of_half_batches_step_like_one_process_on_the_whole() {
         }
         assert_eq!(ranks[0].0, ranks[1].0, "the ranks hold bit-identical parameters");
     }
+}
+
+/// A group of one (what the NCCL check on one GPU runs, `tests/cuda.rs`): the data-parallel step's
+/// weighting and bucketed reduction change nothing, to the bit.
+#[test]
+fn a_group_of_one_steps_exactly_like_no_group() {
+    let cfg = config();
+    let batches: Vec<Batch> = (0..6).map(|i| random_batch(&cfg, 4, 500 + i)).collect();
+    let (want, want_losses) = single(&cfg, &batches);
+    let mut vb = model(cfg.clone(), DType::F32, 3);
+    vb.join_data_parallel(DataParallel { bucket_bytes: 64 << 10, check_every: 2, ..DataParallel::new(Arc::new(Alone)) }).unwrap();
+    let losses: Vec<f64> = batches.iter().map(|b| vb.train_step(std::slice::from_ref(b), OPTS).unwrap().loss).collect();
+    assert_eq!(losses, want_losses);
+    assert!(params(&vb) == want, "parameters differ");
 }
 
 #[test]

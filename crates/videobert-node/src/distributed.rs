@@ -101,39 +101,56 @@ pub fn init_distributed(options: Option<NativeDistributedOptions>) -> Result<Dis
                 "this process was not started as one of several (no mpirun, mpiexec, srun or torchrun variables with a world size above 1): see docs/distributed.md for the launch commands".into(),
             ));
         };
-        match o.backend.as_deref().unwrap_or("mpi") {
-            "mpi" => {
-                if !l.launcher.starts_mpi() {
-                    return Err(vb::Error::Distributed(format!(
-                        "{} started {} processes without an MPI runtime, so the MPI backend cannot join them: on CPU launch with mpirun, mpiexec or srun (docs/distributed.md); torchrun is for the NCCL backend",
-                        l.launcher.name(),
-                        l.world_size
-                    )));
-                }
-                let mpi = Mpi::init(o.mpi_library.as_deref(), l.launcher == launch::Launcher::Pmi, Duration::from_secs_f64(timeout))?;
-                if mpi.world_size() != l.world_size || mpi.rank() != l.rank {
-                    return Err(vb::Error::Distributed(format!(
-                        "{} says rank {} of {}, but {} sees rank {} of {}: the launcher and the MPI library do not belong together (set VIDEOBERT_MPI_LIBRARY to the launcher's libmpi.so)",
-                        l.launcher.name(),
-                        l.rank,
-                        l.world_size,
-                        mpi.library,
-                        mpi.rank(),
-                        mpi.world_size()
-                    )));
-                }
-                let (library, version) = (mpi.library.clone(), mpi.version.clone());
-                Ok(Group { comm: Arc::new(mpi), backend: "mpi", local_rank: l.local_rank as u32, launcher: l.launcher.name(), library, version })
-            }
-            "nccl" => Err(vb::Error::Distributed(
-                "the NCCL backend is not in this build of the addon (it is not implemented yet: docs/distributed.md, \"GPUs\"); on CPU use the MPI backend"
-                    .into(),
-            )),
-            other => Err(vb::Error::config("backend", format!("must be \"mpi\" or \"nccl\", got {other:?}"))),
+        let backend = o.backend.as_deref().unwrap_or("mpi");
+        if backend != "mpi" && backend != "nccl" {
+            return Err(vb::Error::config("backend", format!("must be \"mpi\" or \"nccl\", got {backend:?}")));
         }
+        if backend == "nccl" && !cfg!(feature = "cuda") {
+            return Err(vb::Error::Distributed(
+                "the NCCL backend is in the CUDA build of the addon (docs/installing.md, \"GPU\"); this build is CPU-only: use the MPI backend".into(),
+            ));
+        }
+        if !l.launcher.starts_mpi() {
+            return Err(vb::Error::Distributed(format!(
+                "{} started {} processes without an MPI runtime, so they cannot join one group: launch with mpirun, mpiexec or srun (docs/distributed.md); {}",
+                l.launcher.name(),
+                l.world_size,
+                if backend == "nccl" {
+                    "NCCL's unique id travels over MPI — the TCP store torchrun's rendezvous needs is not built yet"
+                } else {
+                    "torchrun is for the NCCL backend"
+                }
+            )));
+        }
+        let mpi = Mpi::init(o.mpi_library.as_deref(), l.launcher == launch::Launcher::Pmi, Duration::from_secs_f64(timeout))?;
+        if mpi.world_size() != l.world_size || mpi.rank() != l.rank {
+            return Err(vb::Error::Distributed(format!(
+                "{} says rank {} of {}, but {} sees rank {} of {}: the launcher and the MPI library do not belong together (set VIDEOBERT_MPI_LIBRARY to the launcher's libmpi.so)",
+                l.launcher.name(),
+                l.rank,
+                l.world_size,
+                mpi.library,
+                mpi.rank(),
+                mpi.world_size()
+            )));
+        }
+        let (library, version) = (mpi.library.clone(), mpi.version.clone());
+        let (comm, backend): (Arc<dyn Collective>, &'static str) = if backend == "nccl" { (nccl_over(mpi, timeout)?, "nccl") } else { (Arc::new(mpi), "mpi") };
+        Ok(Group { comm, backend, local_rank: l.local_rank as u32, launcher: l.launcher.name(), library, version })
     })?;
     let _ = GROUP.set(group);
     Ok(info(GROUP.get().expect("just set")))
+}
+
+/// The NCCL backend (CUDA build) on the MPI group: NCCL reduces the gradients on the GPUs, MPI the rest.
+#[cfg(feature = "cuda")]
+fn nccl_over(mpi: Mpi, timeout: f64) -> vb::Result<Arc<dyn Collective>> {
+    Ok(Arc::new(vb::distributed::nccl::Nccl::new(Arc::new(mpi), Duration::from_secs_f64(timeout))))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn nccl_over(_mpi: Mpi, _timeout: f64) -> vb::Result<Arc<dyn Collective>> {
+    unreachable!("init_distributed refuses the NCCL backend in a CPU build before MPI starts")
 }
 
 fn info(g: &Group) -> DistributedInfo {

@@ -1,6 +1,7 @@
 //! Data-parallel training over existing collective libraries: the collectives a train step needs
-//! (`Collective`: all-reduce, broadcast, barrier), the MPI backend (`mpi`, loaded at run time), and
-//! how a launcher describes the process's place (`launch`).
+//! (`Collective`: all-reduce, broadcast, barrier), the MPI backend (`mpi`, loaded at run time), the
+//! NCCL backend for GPUs (`nccl`, in the CUDA build), and how a launcher describes the process's
+//! place (`launch`).
 //!
 //! A data-parallel step (`train::train_step` with a `DataParallel`): every rank trains on its own
 //! rows of the step's global batch; the losses are weighted by each rank's share of the global
@@ -12,6 +13,8 @@
 
 pub mod launch;
 pub mod mpi;
+#[cfg(feature = "cuda")]
+pub mod nccl;
 
 use std::sync::Arc;
 
@@ -50,6 +53,34 @@ pub trait Collective: Send + Sync {
     }
     /// End the group: `success` finalises it, otherwise it is aborted (every rank stops). Idempotent.
     fn finish(&self, success: bool);
+}
+
+/// A group of one process: every collective returns its input (a world of one, e.g. NCCL checked on one GPU).
+pub struct Alone;
+
+impl Collective for Alone {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn world_size(&self) -> usize {
+        1
+    }
+    fn backend(&self) -> &'static str {
+        "alone"
+    }
+    fn all_reduce_f32(&self, buf: Vec<f32>, _what: &str) -> Result<Vec<f32>> {
+        Ok(buf)
+    }
+    fn all_reduce_f64(&self, _buf: &mut [f64], _op: ReduceOp, _what: &str) -> Result<()> {
+        Ok(())
+    }
+    fn broadcast(&self, _buf: &mut [u8], _root: usize, _what: &str) -> Result<()> {
+        Ok(())
+    }
+    fn barrier(&self, _what: &str) -> Result<()> {
+        Ok(())
+    }
+    fn finish(&self, _success: bool) {}
 }
 
 /// Gradients are reduced in buckets of this many bytes by default (PyTorch DDP's 25 MiB).
