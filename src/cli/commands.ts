@@ -108,7 +108,8 @@ Options:
   --shard i/n               process part i of n: the chunks c with c mod n = i (default: the part
                             of an array job — SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT, or a
                             Kubernetes Indexed Job's JOB_COMPLETION_INDEX of --shard-count; else
-                            all). Parts may share --out; 'videobert shards check' confirms the set
+                            all; --shard 0/1 in an array job whose every task wants everything).
+                            Parts may share --out; 'videobert shards check' confirms the set
   --shard-count N           parts in all, for a Kubernetes Indexed Job (its completions)
   --videos-per-shard N      videos per shard file (default ${T.videosPerShard})
   --dtype f16|f32           feature storage (default ${T.dtype})

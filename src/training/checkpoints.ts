@@ -59,8 +59,9 @@ export class CheckpointManager {
     this.keepLast = options.keepLast ?? 3
     try {
       mkdirSync(dir, { recursive: true })
-      // Fail early (and clearly) on an unwritable run directory.
-      const probe = join(dir, '.write-probe')
+      // Fail early (and clearly) on an unwritable run directory. The probe is this process's own:
+      // the ranks of a data-parallel run all open the same directory at once.
+      const probe = join(dir, `.write-probe-${process.pid}`)
       writeFileSync(probe, '')
       rmSync(probe)
     } catch (err) {

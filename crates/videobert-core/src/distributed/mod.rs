@@ -116,30 +116,40 @@ impl std::fmt::Debug for DataParallel {
     }
 }
 
-fn all_reduce_on_host<C: Collective + ?Sized>(c: &C, tensors: &[Tensor], bucket_bytes: usize) -> Result<Vec<Tensor>> {
+/// The buckets a gradient all-reduce sends: consecutive runs of `tensors` of at most `bucket_bytes`
+/// of f32 each (a larger tensor alone).
+pub fn buckets(tensors: &[Tensor], bucket_bytes: usize) -> Vec<std::ops::Range<usize>> {
     let per_bucket = (bucket_bytes / 4).max(1);
-    let mut out = Vec::with_capacity(tensors.len());
+    let mut out = Vec::new();
     let mut start = 0;
     while start < tensors.len() {
-        // One bucket: consecutive tensors up to `per_bucket` elements (a larger tensor alone).
-        let mut end = start;
-        let mut n = 0;
+        let (mut end, mut n) = (start, 0);
         while end < tensors.len() && (end == start || n + tensors[end].elem_count() <= per_bucket) {
             n += tensors[end].elem_count();
             end += 1;
         }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+fn all_reduce_on_host<C: Collective + ?Sized>(c: &C, tensors: &[Tensor], bucket_bytes: usize) -> Result<Vec<Tensor>> {
+    let mut out = Vec::with_capacity(tensors.len());
+    for bucket in buckets(tensors, bucket_bytes) {
+        let bucket = &tensors[bucket];
+        let n: usize = bucket.iter().map(Tensor::elem_count).sum();
         let mut flat = Vec::with_capacity(n);
-        for t in &tensors[start..end] {
+        for t in bucket {
             flat.extend(t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?);
         }
         let flat = c.all_reduce_f32(flat, &format!("the gradient all-reduce (bucket of {n} values)"))?;
         let mut at = 0;
-        for t in &tensors[start..end] {
+        for t in bucket {
             let k = t.elem_count();
             out.push(Tensor::from_slice(&flat[at..at + k], t.shape(), t.device())?.to_dtype(t.dtype())?);
             at += k;
         }
-        start = end;
     }
     Ok(out)
 }
@@ -184,4 +194,21 @@ pub fn check_in_sync(c: &dyn Collective, params: &[(String, Var)], step: u64) ->
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::buckets;
+    use candle_core::{Device, Tensor};
+
+    #[test]
+    fn buckets_fill_up_to_the_size_and_a_larger_tensor_goes_alone() {
+        let t = |n: usize| Tensor::zeros(n, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let ts = [t(10), t(10), t(30), t(5), t(5), t(1)];
+        // 80 bytes = 20 floats per bucket.
+        assert_eq!(buckets(&ts, 80), [0..2, 2..3, 3..6]);
+        assert_eq!(buckets(&ts, 4), [0..1, 1..2, 2..3, 3..4, 4..5, 5..6]);
+        assert_eq!(buckets(&ts, 1 << 20), [0..6]);
+        assert!(buckets(&[], 80).is_empty());
+    }
 }

@@ -101,26 +101,19 @@ impl Nccl {
 
     fn reduce_buckets(&self, guard: &mut Option<Comm>, dev: &CudaDevice, tensors: &[Tensor], bucket_bytes: usize) -> Result<Vec<Tensor>> {
         let comm = self.comm(guard, dev)?;
-        let per_bucket = (bucket_bytes / 4).max(1);
         let mut out = Vec::with_capacity(tensors.len());
-        let mut start = 0;
-        while start < tensors.len() {
-            let (mut end, mut n) = (start, 0);
-            while end < tensors.len() && (end == start || n + tensors[end].elem_count() <= per_bucket) {
-                n += tensors[end].elem_count();
-                end += 1;
-            }
-            let parts: Vec<Tensor> = tensors[start..end].iter().map(|t| t.to_dtype(DType::F32)?.flatten_all()).collect::<candle_core::Result<_>>()?;
+        for bucket in super::buckets(tensors, bucket_bytes) {
+            let bucket = &tensors[bucket];
+            let parts: Vec<Tensor> = bucket.iter().map(|t| t.to_dtype(DType::F32)?.flatten_all()).collect::<candle_core::Result<_>>()?;
             // `cat` (or `copy` for one tensor) makes a fresh contiguous tensor NCCL reads.
             let flat = if parts.len() == 1 { parts[0].copy()? } else { Tensor::cat(&parts, 0)? };
             let summed = self.all_reduce_flat(comm, &flat, dev)?;
             let mut at = 0;
-            for t in &tensors[start..end] {
+            for t in bucket {
                 let k = t.elem_count();
                 out.push(summed.narrow(0, at, k)?.reshape(t.shape())?.to_dtype(t.dtype())?);
                 at += k;
             }
-            start = end;
         }
         Ok(out)
     }
