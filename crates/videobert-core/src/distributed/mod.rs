@@ -208,7 +208,7 @@ mod tests {
         // 80 bytes = 20 floats per bucket.
         assert_eq!(buckets(&ts, 80), [0..2, 2..3, 3..6]);
         assert_eq!(buckets(&ts, 4), [0..1, 1..2, 2..3, 3..4, 4..5, 5..6]);
-        assert_eq!(buckets(&ts, 1 << 20), [0..6]);
+        assert_eq!(buckets(&ts, 1 << 20), vec![std::ops::Range { start: 0, end: 6 }]);
         assert!(buckets(&[], 80).is_empty());
     }
 }
