@@ -68,6 +68,8 @@ export declare class NativeTokenShards {
   get disposed(): boolean
   /** Number of (successfully tokenized) videos. */
   get length(): number
+  /** Chunks of the manifest not in the directory (a part of an array job not done yet). */
+  get missingChunks(): Array<number>
   /** The tokenization parameters (snake_case JSON, as in index.json). */
   get paramsJson(): string
   /** Video `i`'s record (id, path, segments, captions, label) as JSON. */

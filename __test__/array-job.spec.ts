@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { arrayJobPart, checkShardSet } from '../src/index.js'
+import { arrayJobPart, checkShardSet, TokenShards } from '../src/index.js'
 import { CORPUS } from './corpus.js'
 import { tempDir } from './helpers.js'
 
@@ -54,6 +54,9 @@ describe('tokenizing in parts (array jobs)', () => {
     let c = videobert({}, 'shards', 'check', out)
     expect(c.code).toBe(1)
     expect(c.stderr).toContain('3/5 chunks, 6 videos tokenized, 0 failed — incomplete: 2 chunks missing: 1, 4')
+    const partial = await TokenShards.open(out)
+    expect(partial.missingChunks).toEqual([1, 4]) // what pretrain warns with
+    partial.dispose()
     const r = tokenize(slurm(1), out)
     expect(r.code, r.stderr).toBe(0)
     c = videobert({}, 'shards', 'check', out, '--json')

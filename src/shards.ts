@@ -92,6 +92,11 @@ export class TokenShards {
   }
 
   /** Regions per segment, R = grid². */
+  /** Chunks of the manifest not in the directory (a part of an array job not done yet: `checkShardSet` says more); empty when complete. */
+  get missingChunks(): number[] {
+    return guardSync(() => this.#native.missingChunks)
+  }
+
   get numRegions(): number {
     return this.params.grid * this.params.grid
   }

@@ -5,7 +5,6 @@
  * mismatch with the shards is one clear error.
  */
 import { deviceOfRank, distributedFor, type DistributedOptions } from '../distributed.js'
-import { checkShardSet } from '../shard-set.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -95,9 +94,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const d = PRETRAIN_DEFAULTS
   const shards = await TokenShards.open(o.data)
   if (shards.length === 0) throw new VideoBertError('InvalidInput', `${o.data}: the shard directory has no videos`)
-  const set = await checkShardSet(o.data)
-  if (!set.complete && set.chunksExpected !== null && (o.progress ?? true)) {
-    process.stderr.write(`pretrain: ${o.data} is incomplete (${set.chunksMissing.length} of ${set.chunksExpected} chunks missing: a part of the tokenize job not done?); training on the ${shards.length} videos present ('videobert shards check' lists them)\n`)
+  const missing = shards.missingChunks.length
+  if (missing > 0 && (o.progress ?? true)) {
+    process.stderr.write(`pretrain: ${o.data} is incomplete (${missing} chunks missing: a part of the tokenize job not done?); training on the ${shards.length} videos present ('videobert shards check' lists them)\n`)
   }
   const tokenizer = TextTokenizer.load(o.tokenizer)
   const preset = o.preset ?? d.preset

@@ -33,6 +33,12 @@ impl NativeTokenShards {
         Ok(self.inner.get()?.len() as u32)
     }
 
+    /// Chunks of the manifest not in the directory (a part of an array job not done yet).
+    #[napi(getter)]
+    pub fn missing_chunks(&self) -> Result<Vec<u32>> {
+        Ok(self.inner.get()?.missing_chunks.iter().map(|&c| c as u32).collect())
+    }
+
     /// The tokenization parameters (snake_case JSON, as in index.json).
     #[napi(getter)]
     pub fn params_json(&self) -> Result<String> {

@@ -275,6 +275,9 @@ pub struct TokenShards {
     chunks: Vec<OpenChunk>,
     /// (chunk, video within chunk) for each video, in manifest order.
     order: Vec<(usize, usize)>,
+    /// Chunks of the manifest not in the directory (a part of an array job not done yet); empty
+    /// when the manifest's size is not recorded (`shard_set::check` says more).
+    pub missing_chunks: Vec<usize>,
 }
 
 /// The shard directory's `index.json`; a directory without one is named as not a shard set.
@@ -309,6 +312,8 @@ impl TokenShards {
         let dir = dir.as_ref().to_path_buf();
         let index = read_index(&dir)?;
         let stems = chunk_numbers(&dir)?;
+        let expected = index.videos.map_or(0, |v| v.div_ceil(index.params.videos_per_shard));
+        let missing_chunks = (0..expected).filter(|c| stems.binary_search(c).is_err()).collect();
         let mut chunks = Vec::new();
         let mut order = Vec::new();
         for chunk in stems {
@@ -366,7 +371,7 @@ impl TokenShards {
             }
             chunks.push(OpenChunk { index: ci, map, tensors });
         }
-        Ok(Self { dir, params: index.params, chunks, order })
+        Ok(Self { dir, params: index.params, chunks, order, missing_chunks })
     }
 
     pub fn len(&self) -> usize {
