@@ -465,7 +465,10 @@ export interface NativeCreateOptions {
 
 /** Options of `initDistributed`. */
 export interface NativeDistributedOptions {
-  /** "mpi" (CPU, any launcher that starts an MPI world: mpirun, mpiexec, srun) or "nccl" (GPUs). @default "mpi" */
+  /**
+   * "mpi" (CPU, any launcher that starts an MPI world: mpirun, mpiexec, srun) or "nccl" (GPUs,
+   * also under torchrun, which starts no MPI: NCCL's id then travels through its rendezvous store). @default "mpi"
+   */
   backend?: string
   /**
    * How long a collective may wait for the other ranks before failing with a `Distributed` error

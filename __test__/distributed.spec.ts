@@ -103,3 +103,23 @@ describe('data-parallel training under mpirun', () => {
     expect(existsSync(join(parallel, 'checkpoints', 'step-10', 'classes.json'))).toBe(true)
   })
 })
+
+describe('torchrun', () => {
+  /** torchrun's variables for rank `rank` of 2, set by hand as torchrun sets them. */
+  const torchrunEnv = (rank: number) => ({ ...env, RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29599', TORCHELASTIC_USE_AGENT_STORE: 'False' })
+
+  it('on CPUs is refused with a Distributed error naming the launchers that start an MPI world', () => {
+    const out = join(tempDir('torchrun-cpu'), 'run')
+    const r = spawnSync(process.execPath, [main, ...common, '--steps', '2', '--batch-size', '2', '--out', out], { encoding: 'utf8', timeout: 60_000, env: torchrunEnv(0) })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('Distributed: distributed training: torchrun started 2 processes without an MPI runtime: it launches GPU runs (--device cuda, the NCCL backend); on CPUs launch with mpirun, mpiexec or srun')
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it('with --device cuda in the CPU build is refused naming the CUDA build', () => {
+    const out = join(tempDir('torchrun-cuda'), 'run')
+    const r = spawnSync(process.execPath, [main, ...common, '--steps', '2', '--batch-size', '2', '--device', 'cuda', '--out', out], { encoding: 'utf8', timeout: 60_000, env: torchrunEnv(1) })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('the NCCL backend is in the CUDA build of the addon')
+  })
+})

@@ -10,8 +10,10 @@ import { distributedBarrier, distributedBroadcast, distributedFinish, distribute
 /** Every option of distributed training, its default and its check in one place. */
 export interface DistributedOptions {
   /**
-   * 'mpi' (CPU), or 'nccl' (GPUs, in the CUDA build: NCCL reduces the gradients, MPI the rest);
-   * both launched by mpirun, mpiexec or srun. @default 'mpi' ('nccl' when a training command's device is CUDA)
+   * 'mpi' (CPU; launched by mpirun, mpiexec or srun), or 'nccl' (GPUs, in the CUDA build: NCCL
+   * reduces the gradients and MPI the rest under mpirun, mpiexec or srun; under torchrun, which
+   * starts no MPI, NCCL does it all, its id handed out through torchrun's rendezvous store).
+   * @default 'mpi' ('nccl' when a training command's device is CUDA)
    */
   backend?: 'mpi' | 'nccl'
   /** Seconds a collective waits for the other ranks before failing with a `Distributed` error (a rank died or hangs). Must cover rank 0 writing a checkpoint. @default 300 */

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use candle_nn::{VarBuilder, VarMap};
 use videobert_core::candle_core::{Tensor, Var};
-use videobert_core::distributed::{nccl::Nccl, Alone, DataParallel};
+use videobert_core::distributed::{nccl::Nccl, store::Rendezvous, Alone, DataParallel};
 use videobert_core::model::layers::SelfAttention;
 use videobert_core::{device, CreateOptions, DType, Session, StepOptions, VideoBertConfig};
 
@@ -41,21 +41,35 @@ fn train_steps_on_the_gpu_follow_the_cpu() {
     }
 }
 
-/// NCCL on one GPU (a world of one): the gradients go through NCCL's all-reduce in buckets (small
-/// ones, so that several tensors share one and the biggest has one alone) and the steps are those of
-/// the same model trained without it, to the bit.
+/// NCCL on one GPU (a world of one), with the host group carrying the small exchanges (as MPI does
+/// under mpirun): the gradients go through NCCL's all-reduce in buckets (small ones, so that several
+/// tensors share one and the biggest has one alone) and the steps are those of the same model
+/// trained without it, to the bit.
 #[test]
 fn nccl_world_of_one_steps_like_one_gpu() {
+    steps_like_one_gpu("nccl_world_1", Nccl::new(std::sync::Arc::new(Alone), std::time::Duration::from_secs(60)));
+}
+
+/// The same under torchrun's arrangement: NCCL's id through the rendezvous store (here one rank 0
+/// serves on a free port) and the small exchanges — loss counts, the parameter check — through
+/// NCCL itself, in device buffers.
+#[test]
+fn nccl_over_the_rendezvous_store_world_of_one_steps_like_one_gpu() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let rendezvous = Rendezvous { host: "127.0.0.1".into(), port, agent_serves: false, restart: 0 };
+    steps_like_one_gpu("nccl_store_world_1", Nccl::over_store(rendezvous, 0, 1, 0, std::time::Duration::from_secs(60)));
+}
+
+fn steps_like_one_gpu(check: &str, comm: Nccl) {
     let cfg = VideoBertConfig::preset("tiny").unwrap();
     let (mut plain, mut dp) = (on("cuda:0", &cfg), on("cuda:0", &cfg));
-    let comm = std::sync::Arc::new(Nccl::new(std::sync::Arc::new(Alone), std::time::Duration::from_secs(60)));
-    dp.join_data_parallel(DataParallel { bucket_bytes: 64 << 10, check_every: 2, ..DataParallel::new(comm) }).unwrap();
+    dp.join_data_parallel(DataParallel { bucket_bytes: 64 << 10, check_every: 2, ..DataParallel::new(std::sync::Arc::new(comm)) }).unwrap();
     let batch = common::random_batch(&cfg, 4, 1);
     let opts = StepOptions { lr: 1e-3, max_grad_norm: 1.0, ..Default::default() };
     for step in 0..4 {
         let (a, b) = (plain.train_step(std::slice::from_ref(&batch), opts).unwrap(), dp.train_step(std::slice::from_ref(&batch), opts).unwrap());
         println!(
-            "GPU-CHECK {{\"check\":\"nccl_world_1\",\"step\":{step},\"loss\":{},\"nccl_loss\":{},\"grad_norm\":{},\"nccl_grad_norm\":{}}}",
+            "GPU-CHECK {{\"check\":\"{check}\",\"step\":{step},\"loss\":{},\"nccl_loss\":{},\"grad_norm\":{},\"nccl_grad_norm\":{}}}",
             a.loss, b.loss, a.grad_norm, b.grad_norm
         );
         assert_eq!(a.loss, b.loss, "step {step}");

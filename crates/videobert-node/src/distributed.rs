@@ -46,7 +46,8 @@ fn to_js(l: launch::Launch) -> DistributedLaunch {
 #[napi(object)]
 #[derive(Default)]
 pub struct NativeDistributedOptions {
-    /// "mpi" (CPU, any launcher that starts an MPI world: mpirun, mpiexec, srun) or "nccl" (GPUs). @default "mpi"
+    /// "mpi" (CPU, any launcher that starts an MPI world: mpirun, mpiexec, srun) or "nccl" (GPUs,
+    /// also under torchrun, which starts no MPI: NCCL's id then travels through its rendezvous store). @default "mpi"
     pub backend: Option<String>,
     /// How long a collective may wait for the other ranks before failing with a `Distributed` error
     /// (a rank died or hangs), in seconds. @default 300
@@ -111,16 +112,25 @@ pub fn init_distributed(options: Option<NativeDistributedOptions>) -> Result<Dis
             ));
         }
         if !l.launcher.starts_mpi() {
-            return Err(vb::Error::Distributed(format!(
-                "{} started {} processes without an MPI runtime, so they cannot join one group: launch with mpirun, mpiexec or srun (docs/distributed.md); {}",
-                l.launcher.name(),
-                l.world_size,
-                if backend == "nccl" {
-                    "NCCL's unique id travels over MPI — the TCP store torchrun's rendezvous needs is not built yet"
-                } else {
-                    "torchrun is for the NCCL backend"
-                }
-            )));
+            if backend != "nccl" {
+                return Err(vb::Error::Distributed(format!(
+                    "{} started {} processes without an MPI runtime: it launches GPU runs (--device cuda, the NCCL backend); on CPUs launch with mpirun, mpiexec or srun (docs/distributed.md)",
+                    l.launcher.name(),
+                    l.world_size
+                )));
+            }
+            let Some(rendezvous) = vb::distributed::store::Rendezvous::from_env(|k| std::env::var(k).ok())? else {
+                return Err(vb::Error::Distributed("torchrun's processes meet at MASTER_ADDR:MASTER_PORT, and neither is set".into()));
+            };
+            let comm = nccl_over_store(rendezvous, &l, timeout)?;
+            return Ok(Group {
+                comm,
+                backend: "nccl",
+                local_rank: l.local_rank as u32,
+                launcher: l.launcher.name(),
+                library: "NCCL".into(),
+                version: nccl_version(),
+            });
         }
         let mpi = Mpi::init(o.mpi_library.as_deref(), l.launcher == launch::Launcher::Pmi, Duration::from_secs_f64(timeout))?;
         if mpi.world_size() != l.world_size || mpi.rank() != l.rank {
@@ -151,6 +161,29 @@ fn nccl_over(mpi: Mpi, timeout: f64) -> vb::Result<Arc<dyn Collective>> {
 #[cfg(not(feature = "cuda"))]
 fn nccl_over(_mpi: Mpi, _timeout: f64) -> vb::Result<Arc<dyn Collective>> {
     unreachable!("init_distributed refuses the NCCL backend in a CPU build before MPI starts")
+}
+
+/// The NCCL backend alone (torchrun): rank 0's unique id through torchrun's store, the rest over NCCL on `cuda:LOCAL_RANK`.
+#[cfg(feature = "cuda")]
+fn nccl_over_store(rendezvous: vb::distributed::store::Rendezvous, l: &launch::Launch, timeout: f64) -> vb::Result<Arc<dyn Collective>> {
+    use vb::distributed::nccl::Nccl;
+    Ok(Arc::new(Nccl::over_store(rendezvous, l.rank, l.world_size, l.local_rank, Duration::from_secs_f64(timeout))))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn nccl_over_store(_r: vb::distributed::store::Rendezvous, _l: &launch::Launch, _timeout: f64) -> vb::Result<Arc<dyn Collective>> {
+    unreachable!("init_distributed refuses the NCCL backend in a CPU build before the rendezvous")
+}
+
+/// NCCL's version, e.g. "2.27.7" (CUDA build).
+#[cfg(feature = "cuda")]
+fn nccl_version() -> String {
+    vb::distributed::nccl::version()
+}
+
+#[cfg(not(feature = "cuda"))]
+fn nccl_version() -> String {
+    unreachable!("init_distributed refuses the NCCL backend in a CPU build")
 }
 
 fn info(g: &Group) -> DistributedInfo {

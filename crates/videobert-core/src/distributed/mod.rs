@@ -1,7 +1,7 @@
 //! Data-parallel training over existing collective libraries: the collectives a train step needs
 //! (`Collective`: all-reduce, broadcast, barrier), the MPI backend (`mpi`, loaded at run time), the
-//! NCCL backend for GPUs (`nccl`, in the CUDA build), and how a launcher describes the process's
-//! place (`launch`).
+//! NCCL backend for GPUs (`nccl`, in the CUDA build), how a launcher describes the process's
+//! place (`launch`), and torchrun's rendezvous store (`store`).
 //!
 //! A data-parallel step (`train::train_step` with a `DataParallel`): every rank trains on its own
 //! rows of the step's global batch; the losses are weighted by each rank's share of the global
@@ -15,6 +15,7 @@ pub mod launch;
 pub mod mpi;
 #[cfg(feature = "cuda")]
 pub mod nccl;
+pub mod store;
 
 use std::sync::Arc;
 

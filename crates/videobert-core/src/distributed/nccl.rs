@@ -3,7 +3,9 @@
 //! backward pass and before the update without a host round trip). Everything small — the loss
 //! counts, the step metrics, the parameter check, barriers — and the exchange of NCCL's unique id
 //! (made by rank 0) go through the host group it is built on: MPI under mpirun or srun, or `Alone`
-//! for a world of one (the device check).
+//! for a world of one (the device check). Under torchrun, which starts no MPI, the id travels
+//! through torchrun's rendezvous store (`store`) and the small exchanges through NCCL itself, in
+//! small device buffers on the rank's GPU.
 //!
 //! The communicator is made at the first gradient all-reduce, on the stream of the device the
 //! gradients live on. A reduction that has not finished within the timeout (a rank died or hangs)
@@ -14,16 +16,26 @@ use std::time::{Duration, Instant};
 
 use candle_core::op::BackpropOp;
 use candle_core::{CudaDevice, CudaStorage, DType, Device, Storage, Tensor};
-use cudarc::nccl::safe::{Comm, Id, ReduceOp as NcclOp};
+use cudarc::driver::{DeviceRepr, ValidAsZeroBits};
+use cudarc::nccl::safe::{Comm, Id, NcclType, ReduceOp as NcclOp};
 
+use super::store::Rendezvous;
 use super::{Collective, ReduceOp};
 use crate::error::{Error, Result};
 
-/// NCCL for the gradients, `host` for the rest.
+/// What carries NCCL's unique id and the small exchanges.
+enum Control {
+    /// A host group (MPI; `Alone` for a world of one) carries both.
+    Host(Arc<dyn Collective>),
+    /// torchrun: the id through its rendezvous store, the small exchanges through NCCL on GPU `ordinal`.
+    Store { rendezvous: Rendezvous, rank: usize, world_size: usize, ordinal: usize, device: std::sync::OnceLock<CudaDevice> },
+}
+
+/// NCCL for the gradients; the small exchanges through the host group, or through NCCL under torchrun.
 pub struct Nccl {
-    host: Arc<dyn Collective>,
+    control: Control,
     timeout: Duration,
-    /// Made at the first gradient all-reduce (the device and stream are the gradients').
+    /// Made at the first collective that needs it (the device and stream are the caller's).
     comm: Mutex<Option<Comm>>,
 }
 
@@ -33,30 +45,86 @@ unsafe impl Send for Nccl {}
 unsafe impl Sync for Nccl {}
 
 impl Nccl {
+    /// NCCL over `host` (MPI under mpirun or srun; `Alone` for one process).
     pub fn new(host: Arc<dyn Collective>, timeout: Duration) -> Self {
-        Self { host, timeout, comm: Mutex::new(None) }
+        Self { control: Control::Host(host), timeout, comm: Mutex::new(None) }
+    }
+
+    /// NCCL alone, for processes torchrun started: rank 0's unique id through `rendezvous`, the
+    /// small exchanges on GPU `ordinal` (the rank's `cuda:LOCAL_RANK`).
+    pub fn over_store(rendezvous: Rendezvous, rank: usize, world_size: usize, ordinal: usize, timeout: Duration) -> Self {
+        let control = Control::Store { rendezvous, rank, world_size, ordinal, device: std::sync::OnceLock::new() };
+        Self { control, timeout, comm: Mutex::new(None) }
     }
 
     fn nccl_error(&self, what: &str, e: impl std::fmt::Debug) -> Error {
-        Error::Distributed(format!("rank {}: {what}: NCCL error {e:?}", self.host.rank()))
+        Error::Distributed(format!("rank {}: {what}: NCCL error {e:?}", self.rank()))
     }
 
-    /// The communicator on `dev`'s stream (made on first use: rank 0's unique id broadcast by the host group).
+    fn make_id(&self) -> Result<[u8; 128]> {
+        let made = Id::new().map_err(|e| self.nccl_error("ncclGetUniqueId", e))?;
+        Ok(made.internal().map(|c| c as u8))
+    }
+
+    /// The communicator on `dev`'s stream (made on first use from rank 0's unique id).
     fn comm<'a>(&self, guard: &'a mut Option<Comm>, dev: &CudaDevice) -> Result<&'a Comm> {
         if guard.is_none() {
-            let mut id = [0u8; 128];
-            if self.host.rank() == 0 {
-                let made = Id::new().map_err(|e| self.nccl_error("ncclGetUniqueId", e))?;
-                for (o, c) in id.iter_mut().zip(made.internal()) {
-                    *o = *c as u8;
+            let id: [u8; 128] = match &self.control {
+                Control::Host(host) => {
+                    let mut id = if host.rank() == 0 { self.make_id()? } else { [0u8; 128] };
+                    host.broadcast(&mut id, 0, "the NCCL unique id")?;
+                    id
                 }
-            }
-            self.host.broadcast(&mut id, 0, "the NCCL unique id")?;
+                Control::Store { rendezvous, rank, world_size, .. } => {
+                    let shared = rendezvous.share(*rank, *world_size, "nccl-unique-id", self.timeout, || Ok(self.make_id()?.to_vec()))?;
+                    shared
+                        .try_into()
+                        .map_err(|v: Vec<u8>| Error::Distributed(format!("the NCCL unique id in the rendezvous store has {} bytes, not 128", v.len())))?
+                }
+            };
             let id = Id::uninit(id.map(|b| b as std::ffi::c_char));
-            let comm = Comm::from_rank(dev.cuda_stream(), self.host.rank(), self.host.world_size(), id).map_err(|e| self.nccl_error("ncclCommInitRank", e))?;
+            let comm = Comm::from_rank(dev.cuda_stream(), self.rank(), self.world_size(), id).map_err(|e| self.nccl_error("ncclCommInitRank", e))?;
             *guard = Some(comm);
         }
         Ok(guard.as_ref().expect("made above"))
+    }
+
+    /// Under torchrun: the GPU the small exchanges use.
+    fn small_device(&self, ordinal: usize, device: &std::sync::OnceLock<CudaDevice>) -> Result<CudaDevice> {
+        if let Some(d) = device.get() {
+            return Ok(d.clone());
+        }
+        let Device::Cuda(d) = Device::new_cuda(ordinal)? else { unreachable!("new_cuda makes a CUDA device") };
+        Ok(device.get_or_init(|| d).clone())
+    }
+
+    /// Under torchrun, `op` over the ranks of `buf`, through NCCL in a device buffer (`None`: a
+    /// broadcast from `root`).
+    fn small<T: NcclType + DeviceRepr + ValidAsZeroBits + Copy>(&self, buf: &mut [T], op: Option<NcclOp>, root: usize, what: &str) -> Result<()> {
+        let Control::Store { ordinal, device, .. } = &self.control else { unreachable!("the host group carries the small exchanges") };
+        let dev = self.small_device(*ordinal, device)?;
+        let mut guard = self.comm.lock().unwrap_or_else(|e| e.into_inner());
+        let result = (|| {
+            let comm = self.comm(&mut guard, &dev)?;
+            let stream = dev.cuda_stream();
+            let mut d = stream.clone_htod(&*buf).map_err(|e| self.nccl_error(what, e))?;
+            match op {
+                Some(op) => {
+                    comm.all_reduce_in_place(&mut d, &op).map_err(|e| self.nccl_error(what, e))?;
+                }
+                None => {
+                    comm.broadcast_in_place(&mut d, root as i32).map_err(|e| self.nccl_error(what, e))?;
+                }
+            }
+            self.wait(&stream, what)?;
+            let back = stream.clone_dtoh(&d).map_err(|e| self.nccl_error(what, e))?;
+            buf.copy_from_slice(&back);
+            Ok(())
+        })();
+        if result.is_err() {
+            abort(guard.take());
+        }
+        result
     }
 
     /// Sum `flat` (one contiguous f32 tensor on `dev`) over the ranks into a new tensor.
@@ -73,25 +141,25 @@ impl Nccl {
         let mut dst = dev.alloc_zeros::<f32>(n)?;
         comm.all_reduce(src, &mut dst, &NcclOp::Sum).map_err(|e| self.nccl_error("ncclAllReduce", e))?;
         drop(storage);
-        self.wait(&dev.cuda_stream())?;
+        self.wait(&dev.cuda_stream(), "the gradient all-reduce")?;
         Ok(Tensor::from_storage(Storage::Cuda(CudaStorage::wrap_cuda_slice(dst, dev.clone())), n, BackpropOp::none(), false))
     }
 
-    /// Wait for the stream's work (the all-reduce) at most the timeout (the caller then aborts the communicator).
-    fn wait(&self, stream: &Arc<cudarc::driver::CudaStream>) -> Result<()> {
+    /// Wait for the stream's work (the collective `what`) at most the timeout (the caller then aborts the communicator).
+    fn wait(&self, stream: &Arc<cudarc::driver::CudaStream>, what: &str) -> Result<()> {
         let event = stream.record_event(None).map_err(|e| self.nccl_error("cuEventRecord", e))?;
         let t0 = Instant::now();
         loop {
             match event.try_is_complete() {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
-                Err(e) => return Err(self.nccl_error("the gradient all-reduce", e)),
+                Err(e) => return Err(self.nccl_error(what, e)),
             }
             if t0.elapsed() > self.timeout {
                 return Err(Error::Distributed(format!(
-                    "rank {} of {}: the gradient all-reduce (NCCL) did not complete within {} s: another rank died or hangs (raise the limit with --distributed-timeout)",
-                    self.host.rank(),
-                    self.host.world_size(),
+                    "rank {} of {}: {what} (NCCL) did not complete within {} s: another rank died or hangs (raise the limit with --distributed-timeout)",
+                    self.rank(),
+                    self.world_size(),
                     self.timeout.as_secs_f64()
                 )));
             }
@@ -121,32 +189,60 @@ impl Nccl {
 
 impl Collective for Nccl {
     fn rank(&self) -> usize {
-        self.host.rank()
+        match &self.control {
+            Control::Host(host) => host.rank(),
+            Control::Store { rank, .. } => *rank,
+        }
     }
     fn world_size(&self) -> usize {
-        self.host.world_size()
+        match &self.control {
+            Control::Host(host) => host.world_size(),
+            Control::Store { world_size, .. } => *world_size,
+        }
     }
     fn backend(&self) -> &'static str {
         "nccl"
     }
-    fn all_reduce_f32(&self, buf: Vec<f32>, what: &str) -> Result<Vec<f32>> {
-        self.host.all_reduce_f32(buf, what)
+    fn all_reduce_f32(&self, mut buf: Vec<f32>, what: &str) -> Result<Vec<f32>> {
+        match &self.control {
+            Control::Host(host) => host.all_reduce_f32(buf, what),
+            Control::Store { .. } => self.small(&mut buf, Some(NcclOp::Sum), 0, what).map(|()| buf),
+        }
     }
     fn all_reduce_f64(&self, buf: &mut [f64], op: ReduceOp, what: &str) -> Result<()> {
-        self.host.all_reduce_f64(buf, op, what)
+        match &self.control {
+            Control::Host(host) => host.all_reduce_f64(buf, op, what),
+            Control::Store { .. } => {
+                let op = match op {
+                    ReduceOp::Sum => NcclOp::Sum,
+                    ReduceOp::Max => NcclOp::Max,
+                    ReduceOp::Min => NcclOp::Min,
+                };
+                self.small(buf, Some(op), 0, what)
+            }
+        }
     }
     fn broadcast(&self, buf: &mut [u8], root: usize, what: &str) -> Result<()> {
-        self.host.broadcast(buf, root, what)
+        match &self.control {
+            Control::Host(host) => host.broadcast(buf, root, what),
+            Control::Store { .. } => self.small(buf, None, root, what),
+        }
     }
     fn barrier(&self, what: &str) -> Result<()> {
-        self.host.barrier(what)
+        match &self.control {
+            Control::Host(host) => host.barrier(what),
+            Control::Store { .. } => self.small(&mut [0.0f64], Some(NcclOp::Sum), 0, what),
+        }
     }
 
     /// CUDA tensors in buckets of about `bucket_bytes` (each concatenated into one f32 tensor,
     /// summed by NCCL, split back); tensors elsewhere go through the host group.
     fn all_reduce_tensors(&self, tensors: &[Tensor], bucket_bytes: usize) -> Result<Vec<Tensor>> {
         let Some(Device::Cuda(dev)) = tensors.first().map(|t| t.device().clone()) else {
-            return self.host.all_reduce_tensors(tensors, bucket_bytes);
+            return match &self.control {
+                Control::Host(host) => host.all_reduce_tensors(tensors, bucket_bytes),
+                Control::Store { .. } => Err(Error::Distributed("under torchrun the NCCL backend reduces CUDA tensors only: train with --device cuda".into())),
+            };
         };
         let mut guard = self.comm.lock().unwrap_or_else(|e| e.into_inner());
         let result = self.reduce_buckets(&mut guard, &dev, tensors, bucket_bytes);
@@ -160,7 +256,17 @@ impl Collective for Nccl {
         if !success {
             abort(self.comm.lock().unwrap_or_else(|e| e.into_inner()).take());
         }
-        self.host.finish(success);
+        if let Control::Host(host) = &self.control {
+            host.finish(success);
+        }
+    }
+}
+
+/// The NCCL library's version, e.g. "2.27.7".
+pub fn version() -> String {
+    match cudarc::nccl::result::get_nccl_version() {
+        Ok(v) => format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100),
+        Err(e) => format!("unknown ({e:?})"),
     }
 }
 
