@@ -49,7 +49,7 @@ export interface TokenizeOptions {
   featureDim?: number
   /** Side of the square frame the extractor sees. @default 112 */
   frameSize?: number
-  /** Decoder threads per video (0 = FFmpeg's choice). @default 0 */
+  /** Decoder threads per video. 0 = auto: the cores the video's decoder may use, or 4 frame threads per core (at most 16) for a video of at least 5·10⁸ pixels to decode (10 s of 1080p). @default 0 */
   threads?: number
   /**
    * `'builtin'` (deterministic descriptor, no weights: per region colour, edge orientation and

@@ -70,7 +70,7 @@ pub struct NativeTokenizeOptions {
     pub feature_dim: Option<u32>,
     /// Side of the square frame fed to the extractor. @default 112
     pub frame_size: Option<u32>,
-    /// Decoder threads per video, 0 = FFmpeg's choice. @default 0
+    /// Decoder threads per video. 0 = auto: the cores the video's decoder may use, or 4 frame threads per core (at most 16) for a video of at least 5·10⁸ pixels to decode (10 s of 1080p). @default 0
     pub threads: Option<u32>,
     /// Feature extractor: "builtin" (no weights: colour, shape and motion histograms per region),
     /// "builtin_v2" (the same and an object-centred glimpse of the moving object's shape), "backbone"
@@ -172,6 +172,7 @@ fn tokenize_options(o: Option<NativeTokenizeOptions>) -> video::Result<Planned> 
             }
         },
         threads: o.threads.map(|v| v as usize).unwrap_or(0),
+        cores: 0,
         backbone: None,
         max_duration: o.max_duration.unwrap_or(d.max_duration),
     };

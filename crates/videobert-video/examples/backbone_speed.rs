@@ -22,7 +22,7 @@ fn main() {
     let side = backbone.frame_size();
     let mut frames: Vec<RgbFrame> = Vec::new();
     for (clip, fps) in [("carphone.mp4", 2.0), ("bikes.mp4", 2.0), ("big-buck-bunny.mp4", 0.5), ("bunny.mp4", 1.0)] {
-        let opts = DecodeOptions { fps, width: side, height: side, threads: 0, skip_unsampled: true, max_duration: 3600.0 };
+        let opts = DecodeOptions { fps, width: side, height: side, threads: 0, cores: 0, skip_unsampled: true, max_duration: 3600.0 };
         decode_sampled(&Path::new(footage).join(clip), &opts, &AtomicBool::new(false), |_, f| {
             frames.push(f.clone());
             Ok(())

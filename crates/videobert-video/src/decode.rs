@@ -121,8 +121,10 @@ pub struct DecodeOptions {
     /// Output size (after rotation).
     pub width: u32,
     pub height: u32,
-    /// Decoder threads; 0 = FFmpeg's choice (all cores).
+    /// Decoder threads; 0 = auto (`frame_threads`: from `cores` and the video's size).
     pub threads: usize,
+    /// With `threads` 0: the cores this decoder may use (0 = all of the machine's).
+    pub cores: usize,
     /// Drop disposable packets the sampler would never emit before decoding them (see the module
     /// doc). On by default; off only to check that it changes nothing.
     pub skip_unsampled: bool,
@@ -131,6 +133,49 @@ pub struct DecodeOptions {
     /// hours of feature extraction; past it the video is a `Decode` error, found as soon as a
     /// timestamp crosses it.
     pub max_duration: f64,
+}
+
+/// A video with at least this many pixels to decode (width × height × frames; 10 s of 1080p at
+/// 24 fps) gets more frame threads than cores.
+const BIG_DECODE_PIXELS: f64 = 5e8;
+/// Frame threads per core for such a video. A frame thread waits for the rows of the frames it
+/// references, so with one thread per core the cores idle: Big Buck Bunny's 30 s of 1080p H.264 on
+/// a 2-vCPU AMD EPYC decode in 8.9 s with 2 threads, 6.7 s with 4, 5.7 s with 8 (the same CPU time).
+const FRAME_THREADS_PER_CORE: usize = 4;
+/// FFmpeg's own ceiling for automatic frame threads.
+const MAX_FRAME_THREADS: usize = 16;
+
+/// The decoder threads of a video with `pixels` to decode: `threads` when given (> 0), else
+/// `cores` (0 = the machine's) — `FRAME_THREADS_PER_CORE` times as many, at most 16, for a big
+/// video on more than one core; a small one gains less than the threads cost to start.
+pub fn frame_threads(threads: usize, cores: usize, pixels: f64) -> usize {
+    if threads > 0 {
+        return threads;
+    }
+    let cores = if cores > 0 { cores } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
+    if cores > 1 && pixels >= BIG_DECODE_PIXELS {
+        (cores * FRAME_THREADS_PER_CORE).min(MAX_FRAME_THREADS).max(cores)
+    } else {
+        cores
+    }
+}
+
+#[cfg(test)]
+mod thread_tests {
+    use super::frame_threads;
+
+    #[test]
+    fn big_videos_get_several_frame_threads_per_core_and_small_ones_one() {
+        let film = 1920.0 * 1080.0 * 24.0 * 30.0; // 30 s of 1080p
+        let clip = 1280.0 * 720.0 * 24.0 * 5.0; // 5 s of 720p
+        assert_eq!(frame_threads(0, 2, film), 8);
+        assert_eq!(frame_threads(0, 8, film), 16, "FFmpeg's ceiling");
+        assert_eq!(frame_threads(0, 32, film), 32, "never fewer than the cores");
+        assert_eq!(frame_threads(0, 2, clip), 2);
+        assert_eq!(frame_threads(0, 1, film), 1, "one core per video (many videos at once): no frame threads");
+        assert_eq!(frame_threads(3, 16, film), 3, "an explicit count wins");
+        assert!(frame_threads(0, 0, clip) >= 1, "0 cores = the machine's");
+    }
 }
 
 /// `max_duration`'s default: 4 hours.
@@ -399,8 +444,14 @@ impl VideoStream {
         if ff::decoder::find(params.id()).is_none() {
             return Err(Error::decode(path, formats::missing_decoder(params.id())));
         }
+        let rate = stream.avg_frame_rate();
+        let fps = if rate.denominator() > 0 && rate.numerator() > 0 { f64::from(rate.numerator()) / f64::from(rate.denominator()) } else { 25.0 };
+        let seconds = if ictx.duration() > 0 { ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE) } else { 0.0 };
+        // SAFETY: the parameters are valid.
+        let (w, h) = unsafe { ((*params.as_ptr()).width.max(0), (*params.as_ptr()).height.max(0)) };
+        let threads = frame_threads(opts.threads, opts.cores, f64::from(w) * f64::from(h) * fps * seconds);
         let mut ctx = ff::codec::context::Context::from_parameters(params).map_err(|e| Error::decode(path, e.to_string()))?;
-        ctx.set_threading(ff::codec::threading::Config { kind: ff::codec::threading::Type::Frame, count: opts.threads, ..Default::default() });
+        ctx.set_threading(ff::codec::threading::Config { kind: ff::codec::threading::Type::Frame, count: threads, ..Default::default() });
         let decoder = ctx.decoder().video().map_err(|e| Error::decode(path, format!("no decoder: {e}")))?;
         let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator()).max(1.0);
         Ok(Self { index, tb, rotation, disposable, decoder })

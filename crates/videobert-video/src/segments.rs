@@ -30,8 +30,10 @@ pub struct TokenizeOptions {
     pub pad_last: bool,
     pub pool: TemporalPool,
     pub builtin: BuiltinOptions,
-    /// Decoder threads, 0 = FFmpeg's choice.
+    /// Decoder threads, 0 = auto (`decode::frame_threads`).
     pub threads: usize,
+    /// With `threads` 0: the cores the decoder may use (0 = all of the machine's).
+    pub cores: usize,
     /// Use this pretrained backbone instead of the builtin descriptor (its grid must equal `builtin.grid`).
     pub backbone: Option<std::sync::Arc<crate::backbone::Backbone>>,
     /// The longest video accepted, seconds (see `DecodeOptions::max_duration`). Default 4 hours.
@@ -48,6 +50,7 @@ impl Default for TokenizeOptions {
             pool: TemporalPool::Mean,
             builtin: BuiltinOptions::default(),
             threads: 0,
+            cores: 0,
             backbone: None,
             max_duration: crate::decode::DEFAULT_MAX_DURATION,
         }
@@ -152,7 +155,8 @@ pub fn tokenize_file(path: &Path, opts: &TokenizeOptions, cancel: &AtomicBool, m
     let mut window: VecDeque<(usize, Vec<f32>)> = VecDeque::with_capacity(len);
     let mut segments = Vec::new();
     let mut next_start = 0usize;
-    let decode = DecodeOptions { fps, width: size, height: size, threads: opts.threads, skip_unsampled: true, max_duration: opts.max_duration };
+    let decode =
+        DecodeOptions { fps, width: size, height: size, threads: opts.threads, cores: opts.cores, skip_unsampled: true, max_duration: opts.max_duration };
     let info = decode_sampled(path, &decode, cancel, |k, frame| {
         let mut feats = vec![0f32; r * f];
         match &opts.backbone {

@@ -72,13 +72,10 @@ pub struct Summary {
     pub subtitles: AlignReport,
 }
 
-/// FFmpeg threads per decoder: the requested number, or (0 = auto) the cores split over the videos
-/// that decode at the same time — `min(workers, videos)`, so one long video alone gets every core
-/// rather than `cores / workers` of them.
-pub fn decoder_threads(requested: usize, cores: usize, workers: usize, videos: usize) -> usize {
-    if requested > 0 {
-        return requested;
-    }
+/// The cores each decoder may use (its threads then follow from its video: `decode::frame_threads`):
+/// the cores split over the videos that decode at the same time — `min(workers, videos)`, so one
+/// long video alone gets every core rather than `cores / workers` of them.
+pub fn decoder_cores(cores: usize, workers: usize, videos: usize) -> usize {
     (cores / workers.min(videos).max(1)).max(1)
 }
 
@@ -199,7 +196,7 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
             }
             return Err(Error::config("out", format!("{} was made with other parameters", chunk_stem(chunk))));
         }
-        tok.threads = decoder_threads(opts.tokenize.threads, cores, opts.workers, batch.len());
+        tok.cores = decoder_cores(cores, opts.workers, batch.len());
         let results: Vec<_> = pool.install(|| {
             batch
                 .par_iter()
@@ -257,14 +254,13 @@ pub fn tokenize_manifest(entries: &[ManifestEntry], opts: &ManifestOptions, canc
 
 #[cfg(test)]
 mod tests {
-    use super::decoder_threads;
+    use super::decoder_cores;
 
     #[test]
     fn decoders_get_the_cores_no_other_video_uses() {
-        assert_eq!(decoder_threads(0, 2, 2, 1), 2, "one video, two workers: both cores decode it");
-        assert_eq!(decoder_threads(0, 2, 2, 300), 1, "many videos: one core per worker");
-        assert_eq!(decoder_threads(0, 16, 4, 2), 8);
-        assert_eq!(decoder_threads(0, 2, 8, 100), 1, "never 0");
-        assert_eq!(decoder_threads(3, 16, 4, 1), 3, "an explicit count wins");
+        assert_eq!(decoder_cores(2, 2, 1), 2, "one video, two workers: both cores decode it");
+        assert_eq!(decoder_cores(2, 2, 300), 1, "many videos: one core per worker");
+        assert_eq!(decoder_cores(16, 4, 2), 8);
+        assert_eq!(decoder_cores(2, 8, 100), 1, "never 0");
     }
 }

@@ -28,7 +28,7 @@ use videobert_video::decode::{decode_sampled, DecodeOptions, RgbFrame};
 const SIDE: u32 = 224;
 
 fn frames(path: &Path, fps: f64) -> Vec<RgbFrame> {
-    let opts = DecodeOptions { fps, width: SIDE, height: SIDE, threads: 0, skip_unsampled: true, max_duration: 3600.0 };
+    let opts = DecodeOptions { fps, width: SIDE, height: SIDE, threads: 0, cores: 0, skip_unsampled: true, max_duration: 3600.0 };
     let mut out = Vec::new();
     decode_sampled(path, &opts, &AtomicBool::new(false), |_, f| {
         out.push(f.clone());

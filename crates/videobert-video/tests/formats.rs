@@ -61,7 +61,7 @@ fn base64(s: &str) -> Vec<u8> {
 }
 
 fn options(r: &Reference) -> DecodeOptions {
-    DecodeOptions { fps: r.fps, width: r.width, height: r.height, threads: 1, skip_unsampled: true, max_duration: DEFAULT_MAX_DURATION }
+    DecodeOptions { fps: r.fps, width: r.width, height: r.height, threads: 1, cores: 0, skip_unsampled: true, max_duration: DEFAULT_MAX_DURATION }
 }
 
 /// Largest and mean absolute difference, 0–255 per channel.

@@ -87,7 +87,7 @@ fn features_are_deterministic_across_runs_and_decoder_threads() {
 
 fn frames(name: &str, fps: f64, width: u32, height: u32) -> Vec<RgbFrame> {
     let mut out = Vec::new();
-    let opts = DecodeOptions { fps, width, height, threads: 0, skip_unsampled: true, max_duration: DEFAULT_MAX_DURATION };
+    let opts = DecodeOptions { fps, width, height, threads: 0, cores: 0, skip_unsampled: true, max_duration: DEFAULT_MAX_DURATION };
     decode_sampled(&fixture(name), &opts, &AtomicBool::new(false), |k, f| {
         assert_eq!(k, out.len());
         out.push(f.clone());
@@ -193,7 +193,7 @@ fn encoded_video_decodes_back_to_the_same_pictures() {
         let mut decoded = Vec::new();
         let info = decode_sampled(
             &path,
-            &DecodeOptions { fps: 10.0, width: 64, height: 48, threads: 1, skip_unsampled: true, max_duration: DEFAULT_MAX_DURATION },
+            &DecodeOptions { fps: 10.0, width: 64, height: 48, threads: 1, cores: 0, skip_unsampled: true, max_duration: DEFAULT_MAX_DURATION },
             &AtomicBool::new(false),
             |_, f| {
                 decoded.push(f.clone());
@@ -225,7 +225,7 @@ fn encoded_video_decodes_back_to_the_same_pictures() {
 fn skipping_unsampled_disposable_frames_changes_no_sampled_frame() {
     let run = |name: &str, fps: f64, skip: bool| {
         let mut out = Vec::new();
-        let opts = DecodeOptions { fps, width: 32, height: 24, threads: 1, skip_unsampled: skip, max_duration: DEFAULT_MAX_DURATION };
+        let opts = DecodeOptions { fps, width: 32, height: 24, threads: 1, cores: 0, skip_unsampled: skip, max_duration: DEFAULT_MAX_DURATION };
         let info = decode_sampled(&fixture(name), &opts, &AtomicBool::new(false), |_, f| {
             out.push(f.clone());
             Ok(())
