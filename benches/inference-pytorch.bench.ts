@@ -3,6 +3,7 @@
  * `videobert_ref.Ref` under `torch.inference_mode`), `small` preset, 32 clips with their captions:
  *  - `embed(batch)` — the encoder's forward and the pooled outputs (what `embed` and the
  *    `word-profile`/`video` retrieval scorers start from);
+ *  - `scoreMatch(batch)` — the forward and the matching head (the `match` retrieval scorer);
  *  - `maskLogProbs(batch, answers)` with one [MASK] per caption — the inner call of `retrieve`'s
  *    likelihood scorer, once per caption word piece.
  * Native runs in a child per thread count (CANDLE_NUM_THREADS / RAYON_NUM_THREADS), PyTorch with
@@ -34,7 +35,9 @@ async function medianMs(f: () => Promise<unknown>): Promise<number> {
   return times[Math.floor(times.length / 2)]!
 }
 
-async function nativeHere(threads: number): Promise<{ embed: number; mask: number }> {
+type Times = { embed: number; match: number; mask: number }
+
+async function nativeHere(threads: number): Promise<Times> {
   const model = await VideoBERT.create(config, { seed: 0, numThreads: threads })
   const batch = randomBatch(config, { batchSize: BATCH, seed: 3 })
   const L = config.maxTextLen
@@ -42,8 +45,9 @@ async function nativeHere(threads: number): Promise<{ embed: number; mask: numbe
   const masked = { ...batch, textIds: Uint32Array.from(batch.textIds) }
   for (let i = 0; i < BATCH; i++) masked.textIds[i * L] = config.maskTokenId
   const embed = await medianMs(() => model.embed(batch))
+  const match = await medianMs(() => model.scoreMatch(batch))
   const mask = await medianMs(() => model.maskLogProbs(masked, answers))
-  return { embed, mask }
+  return { embed, match, mask }
 }
 
 if (process.env.VIDEOBERT_BENCH_CHILD_THREADS) {
@@ -51,22 +55,22 @@ if (process.env.VIDEOBERT_BENCH_CHILD_THREADS) {
   process.exit(0)
 }
 
-function native(threads: number): { embed: number; mask: number } {
+function native(threads: number): Times {
   const env = { ...process.env, VIDEOBERT_BENCH_CHILD_THREADS: String(threads), CANDLE_NUM_THREADS: String(threads), RAYON_NUM_THREADS: String(threads) }
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { encoding: 'utf8', env })
   if (r.status !== 0) throw new Error(`native inference child failed: ${r.stderr}`)
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { embed: number; mask: number }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Times
 }
 
-function pytorch(threads: number): { embed: number; mask: number; torch: string } | string {
+function pytorch(threads: number): (Times & { torch: string }) | string {
   const script = fileURLToPath(new URL('../../scripts/reference/bench_inference.py', import.meta.url))
   const venv = fileURLToPath(new URL('../../.venv-torch/bin/python', import.meta.url))
   const python = process.env.VIDEOBERT_TORCH_PYTHON ?? (existsSync(venv) ? venv : 'python3')
   const args = [script, '--config', configToJson(config), '--batch', String(BATCH), '--threads', String(threads), '--runs', String(RUNS), '--warmup', String(WARMUP)]
   const r = spawnSync(python, args, { encoding: 'utf8' })
   if (r.status !== 0) return `skipped: ${python} ${script} failed (${(r.stderr || String(r.error)).trim().split('\n').pop()})`
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { embed_ms: number; mask_log_probs_ms: number; torch: string }
-  return { embed: out.embed_ms, mask: out.mask_log_probs_ms, torch: out.torch }
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { embed_ms: number; match_ms: number; mask_log_probs_ms: number; torch: string }
+  return { embed: out.embed_ms, match: out.match_ms, mask: out.mask_log_probs_ms, torch: out.torch }
 }
 
 const rows: string[] = []
@@ -82,8 +86,9 @@ for (const threads of [1, 2]) {
   torchVersion = t.torch
   const clips = (ms: number) => `${((BATCH * 1000) / ms).toFixed(0)} clips/s`
   rows.push(`| ${threads} | \`embed\` | ${n.embed.toFixed(0)} ms (${clips(n.embed)}) | ${t.embed.toFixed(0)} ms (${clips(t.embed)}) | **${(t.embed / n.embed).toFixed(2)}×** |`)
+  rows.push(`| ${threads} | \`scoreMatch\` (matching-head scorer) | ${n.match.toFixed(0)} ms (${clips(n.match)}) | ${t.match.toFixed(0)} ms (${clips(t.match)}) | **${(t.match / n.match).toFixed(2)}×** |`)
   rows.push(`| ${threads} | \`maskLogProbs\` (likelihood scorer) | ${n.mask.toFixed(0)} ms (${clips(n.mask)}) | ${t.mask.toFixed(0)} ms (${clips(t.mask)}) | **${(t.mask / n.mask).toFixed(2)}×** |`)
-  console.log(rows.slice(-2).join('\n'))
+  console.log(rows.slice(-3).join('\n'))
 }
 const table = [
   `Inference, \`small\` preset, ${BATCH} clips per call, median of ${RUNS} calls after ${WARMUP} (${machine()}; PyTorch ${torchVersion || '—'} CPU; \`npm run bench\`):`,

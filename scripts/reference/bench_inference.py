@@ -4,12 +4,14 @@ torch.inference_mode, on a batch of B clips with their captions (nothing masked 
 
 - embed: the encoder's forward and the pooled outputs `embed` returns (CLS, mean text, mean video,
   the segments);
-- mask_log_probs: the same with one [MASK] per caption (its first word piece), the MLM head at the
+- match: the encoder and the matching head's probability of "match" (`scoreMatch`, the matching-head
+  retrieval scorer);
+- mask_log_probs: the same forward with one [MASK] per caption (its first word piece), the MLM head at the
   masks and the log-probability of the right word — the inner call of `retrieve`'s likelihood scorer.
 
     python3 scripts/reference/bench_inference.py --config '{"hidden_size": 256, ...}' --batch 32 --threads 2
 
-prints one JSON line: {"threads", "batch", "embed_ms", "mask_log_probs_ms" (medians), "torch"}.
+prints one JSON line: {"threads", "batch", "embed_ms", "match_ms", "mask_log_probs_ms" (medians), "torch"}.
 """
 import argparse
 import json
@@ -40,6 +42,12 @@ def embed(model, cfg, inp):
     off = L + 2
     mean = lambda h, m: (h * m.unsqueeze(2)).sum(1) / m.sum(1, keepdim=True)
     return hid[:, 0], mean(hid[:, 1:L + 1], inp["text_mask"]), mean(hid[:, off:off + T], inp["video_mask"]), hid[:, off:off + T]
+
+
+def match(model, inp):
+    cls = model.encode(inp)[:, 0]
+    logits = model.linear("heads.vtm.classifier", torch.tanh(model.linear("heads.vtm.pooler", cls)))
+    return F.softmax(logits, 1)[:, 1]
 
 
 def mask_log_probs(model, cfg, inp, answers):
@@ -77,8 +85,9 @@ def main():
     masked["text_ids"][:, 0] = cfg["mask_token_id"]
     with torch.inference_mode():
         e = median_ms(lambda: embed(model, cfg, inp), a.runs, a.warmup)
+        v = median_ms(lambda: match(model, inp), a.runs, a.warmup)
         m = median_ms(lambda: mask_log_probs(model, cfg, masked, answers), a.runs, a.warmup)
-    print(json.dumps({"threads": a.threads, "batch": a.batch, "embed_ms": e, "mask_log_probs_ms": m, "torch": torch.__version__}))
+    print(json.dumps({"threads": a.threads, "batch": a.batch, "embed_ms": e, "match_ms": v, "mask_log_probs_ms": m, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
