@@ -174,10 +174,27 @@ fn times_are_kept_and_the_format_is_sniffed_without_an_extension() {
 /// Found by the `subtitle_tracks` fuzz target: an MP4 with a mov_text track whose demuxer returns a
 /// read error on every call. ffmpeg-next's packet iterator retried it forever; it is now a decode
 /// error after 64 in a row (or the cues before it), within a second.
+/// `__test__/fixtures/subtitles/mov-text.mp4` with the two bytes a fuzzer changed in the video
+/// track's sample sizes (`stsz`): sample 11 of size 0 and sample 12 of 0x2800_0000 bytes more (about
+/// 640 MiB, past the file), so that every read of it fails to allocate — the subtitle-track reader
+/// then retried forever (`ffmpeg-next`'s packet iterator never gives up on a read error).
+fn every_read_failing_mp4() -> PathBuf {
+    let mut d = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../__test__/fixtures/subtitles/mov-text.mp4")).unwrap();
+    let stsz = d.windows(4).position(|w| w == b"stsz").expect("the video track's sample sizes");
+    let entry = |k: usize| stsz + 16 + 4 * k..stsz + 20 + 4 * k;
+    let twelve = u32::from_be_bytes(d[entry(12)].try_into().unwrap());
+    assert!(twelve < 1 << 24, "sample 12 of the fixture is small ({twelve} bytes)");
+    d[entry(11)].copy_from_slice(&0u32.to_be_bytes());
+    d[entry(12)].copy_from_slice(&(twelve + 0x2800_0000).to_be_bytes());
+    let out = std::env::temp_dir().join(format!("videobert-every-read-fails-{}.mp4", std::process::id()));
+    std::fs::write(&out, d).unwrap();
+    out
+}
+
 #[test]
 fn a_track_whose_every_read_fails_ends() {
     use videobert_video::subtitles::embedded::{read_track, tracks};
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/subtitle-track-read-errors.mp4");
+    let path = every_read_failing_mp4();
     let t0 = std::time::Instant::now();
     let listed = tracks(&path).unwrap();
     assert_eq!(listed.iter().map(|t| (t.codec.as_str(), t.text)).collect::<Vec<_>>(), [("mov_text", true)]);
